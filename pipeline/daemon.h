@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* daemon.h - vigild's life: start everything, consume until asked to stop, then drain,
+ * flush, commit and leave the group.
+ *
+ *   consumer (this thread) -> worker rings -> workers -> out rings -> publisher -> Kafka, Redis
+ *
+ * Threading: vigil_daemon_run() runs on the main thread; `stop` may be set from a signal
+ * handler. */
+#ifndef VIGIL_DAEMON_H
+#define VIGIL_DAEMON_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct vigil_daemon_opts {
+    const char *brokers;     /* Kafka bootstrap servers */
+    const char *redis;       /* HOST:PORT or redis://HOST:PORT[/DB] */
+    const char *group;       /* consumer group id */
+    const char *config_path; /* NULL: defaults only */
+    const char *const *sets; /* "key=value" overrides applied after the file */
+    size_t n_sets;
+    int workers;             /* 0: from config (vigild.workers, 0 = number of cores) */
+};
+
+/* Returns the process exit status: 0 after a clean stop, 1 when vigild could not start (one
+ * line on stderr says why), 3 when the shutdown could not make everything durable (the
+ * uncommitted events will be processed again). */
+int vigil_daemon_run(const struct vigil_daemon_opts *o, atomic_bool *stop);
+
+#endif

@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kafka_in.c - group consumer, dispatch by partition, durable-only commits (see kafka_in.h).
+ */
+#include "kafka_in.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "msg.h"
+#include "offsets.h"
+#include "publisher.h"
+#include "ring.h"
+#include "worker.h"
+
+#define REVOKE_WAIT_MS 8000
+
+struct vigil_kafka_in {
+    rd_kafka_t *rk;
+    char topic[256];
+    struct vigil_worker **workers;
+    size_t n_workers;
+    struct vigil_offsets *offsets;
+    int commit_interval_ms;
+    int64_t last_commit_ms;
+    bool assigned[VIGIL_MAX_PARTITIONS];
+    int64_t dispatched[VIGIL_MAX_PARTITIONS]; /* next offset after the last one handed out */
+    int64_t committed[VIGIL_MAX_PARTITIONS];  /* last offset committed, -1 none */
+    unsigned long long n_dispatched;
+};
+
+void vigil_offsets_init(struct vigil_offsets *o)
+{
+    for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++)
+        atomic_init(&o->durable[i], -1);
+}
+
+/* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
+ * past what was committed. NULL when there is nothing to commit. */
+static rd_kafka_topic_partition_list_t *
+commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    int n = only ? only->cnt : VIGIL_MAX_PARTITIONS;
+    for (int i = 0; i < n; i++) {
+        int32_t p = only ? only->elems[i].partition : i;
+        if (p < 0 || p >= VIGIL_MAX_PARTITIONS || !ki->assigned[p])
+            continue;
+        int64_t d = vigil_offsets_get(ki->offsets, p);
+        if (d < 0 || d <= ki->committed[p])
+            continue;
+        if (!l)
+            l = rd_kafka_topic_partition_list_new(8);
+        rd_kafka_topic_partition_list_add(l, ki->topic, p)->offset = d;
+    }
+    return l;
+}
+
+static void commit(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only,
+                   bool sync)
+{
+    rd_kafka_topic_partition_list_t *l = commit_list(ki, only);
+    if (!l)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_commit(ki->rk, l, sync ? 0 : 1);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        vigil_log_warn("offset commit failed: %s (will retry)", rd_kafka_err2str(err));
+    } else {
+        /* An async commit that later fails is reported to on_commit(), which forgets what
+         * we believed committed so the next round sends it again. */
+        for (int i = 0; i < l->cnt; i++)
+            ki->committed[l->elems[i].partition] = l->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct vigil_kafka_in *ki = opaque;
+    if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return;
+    vigil_log_warn("offset commit failed: %s (will retry)", rd_kafka_err2str(err));
+    for (int i = 0; offsets && i < offsets->cnt; i++) {
+        int32_t p = offsets->elems[i].partition;
+        if (p >= 0 && p < VIGIL_MAX_PARTITIONS)
+            ki->committed[p] = -1;
+    }
+}
+
+/* Waits until every event handed out for these partitions has durable effects. */
+static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *l)
+{
+    int64_t until = vigil_mono_ms() + REVOKE_WAIT_MS;
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 2000);
+    for (;;) {
+        bool done = true;
+        for (int i = 0; i < l->cnt && done; i++) {
+            int32_t p = l->elems[i].partition;
+            if (p < 0 || p >= VIGIL_MAX_PARTITIONS || ki->dispatched[p] < 0)
+                continue;
+            done = vigil_offsets_get(ki->offsets, p) >= ki->dispatched[p];
+        }
+        if (done)
+            return;
+        if (vigil_mono_ms() > until) {
+            vigil_log_warn("revoked partitions not durable after %d ms; their last events "
+                           "will be processed again by the next owner",
+                           REVOKE_WAIT_MS);
+            return;
+        }
+        vigil_backoff_wait(&bo);
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct vigil_kafka_in *ki = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p < 0 || p >= VIGIL_MAX_PARTITIONS) {
+                vigil_log_error("partition %d of %s is beyond the %d vigild supports; it "
+                                "will not be consumed", p, ki->topic, VIGIL_MAX_PARTITIONS);
+                continue;
+            }
+            ki->assigned[p] = true;
+            ki->dispatched[p] = -1;
+            ki->committed[p] = -1;
+            vigil_offsets_reset(ki->offsets, p);
+        }
+        vigil_log_info("assigned %d partition(s) of %s", parts->cnt, ki->topic);
+        if (cooperative)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        return;
+    }
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        vigil_log_info("revoking %d partition(s) of %s", parts->cnt, ki->topic);
+        wait_durable(ki, parts);
+        /* A lost assignment belongs to someone else already: committing would fail. */
+        if (!rd_kafka_assignment_lost(rk))
+            commit(ki, parts, true);
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p >= 0 && p < VIGIL_MAX_PARTITIONS)
+                ki->assigned[p] = false;
+        }
+        if (cooperative)
+            rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+        return;
+    }
+    vigil_log_error("rebalance failed: %s", rd_kafka_err2str(err));
+    rd_kafka_assign(rk, NULL);
+}
+
+struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o, char *err,
+                                             size_t errlen)
+{
+    struct vigil_kafka_in *ki = calloc(1, sizeof *ki);
+    if (!ki) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(ki->topic, sizeof ki->topic, "%s", o->topic);
+    ki->workers = o->workers;
+    ki->n_workers = o->n_workers;
+    ki->offsets = o->offsets;
+    ki->commit_interval_ms = o->commit_interval_ms;
+    for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
+        ki->dispatched[i] = -1;
+        ki->committed[i] = -1;
+    }
+
+    char session[16], heartbeat[16];
+    snprintf(session, sizeof session, "%d", o->session_timeout_ms);
+    snprintf(heartbeat, sizeof heartbeat, "%d", o->heartbeat_interval_ms);
+    /* Offsets are ours to commit (only durable ones); cooperative-sticky moves only the
+     * partitions that must move when an instance joins or leaves. */
+    const char *props[] = {"bootstrap.servers", o->brokers,
+                           "group.id", o->group,
+                           "enable.auto.commit", "false",
+                           "enable.auto.offset.store", "false",
+                           "auto.offset.reset", o->auto_offset_reset,
+                           "session.timeout.ms", session,
+                           "heartbeat.interval.ms", heartbeat,
+                           "partition.assignment.strategy", "cooperative-sticky",
+                           "client.id", "vigild",
+                           NULL};
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (const char *const *p = props; *p; p += 2) {
+        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            free(ki);
+            return NULL;
+        }
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    rd_kafka_conf_set_opaque(conf, ki);
+    ki->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!ki->rk) {
+        rd_kafka_conf_destroy(conf);
+        free(ki);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(ki->rk);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(ki->rk, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errlen, "cannot subscribe to %s: %s", o->topic, rd_kafka_err2str(e));
+        rd_kafka_destroy(ki->rk);
+        free(ki);
+        return NULL;
+    }
+    ki->last_commit_ms = vigil_mono_ms();
+    return ki;
+}
+
+/* Copies one message into its worker's in ring, waiting while the worker is behind. */
+static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
+{
+    int32_t p = m->partition;
+    if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
+        return; /* refused at assignment, logged there */
+    struct vigil_ring *ring = vigil_worker_in(ki->workers[(size_t)p % ki->n_workers]);
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 1000);
+    struct vigil_in_msg *in;
+    while ((in = vigil_ring_reserve(ring)) == NULL)
+        vigil_backoff_wait(&bo);
+    in->partition = p;
+    in->offset = m->offset;
+    in->value_len = m->len > UINT32_MAX ? UINT32_MAX : (uint32_t)m->len;
+    size_t n = m->len < VIGIL_EVENT_MAX_BYTES ? m->len : VIGIL_EVENT_MAX_BYTES;
+    if (n)
+        memcpy(in->value, m->payload, n);
+    in->has_key = m->key != NULL;
+    /* A key longer than any account is kept one byte too long so it can never match. */
+    size_t k = m->key_len <= VIGIL_ACCOUNT_MAX ? m->key_len : VIGIL_ACCOUNT_MAX + 1;
+    if (k)
+        memcpy(in->key, m->key, k);
+    in->key[k] = '\0';
+    in->key_len = (uint16_t)k;
+    vigil_ring_commit(ring);
+    ki->dispatched[p] = m->offset + 1;
+    ki->n_dispatched++;
+}
+
+void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms)
+{
+    int64_t until = vigil_mono_ms() + max_ms;
+    /* Relaxed: the flag is set by a signal handler; it guards no data. */
+    while (!atomic_load_explicit(stop, memory_order_relaxed) && vigil_mono_ms() < until) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, 100);
+        if (m) {
+            if (!m->err)
+                dispatch(ki, m);
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                vigil_log_warn("consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        }
+        int64_t now = vigil_mono_ms();
+        if (now - ki->last_commit_ms >= ki->commit_interval_ms) {
+            commit(ki, NULL, false);
+            ki->last_commit_ms = now;
+        }
+    }
+}
+
+void vigil_kafka_in_commit_sync(struct vigil_kafka_in *ki)
+{
+    commit(ki, NULL, true);
+}
+
+void vigil_kafka_in_close(struct vigil_kafka_in *ki)
+{
+    if (!ki)
+        return;
+    rd_kafka_consumer_close(ki->rk);
+    rd_kafka_destroy(ki->rk);
+    free(ki);
+}
+
+unsigned long long vigil_kafka_in_dispatched(const struct vigil_kafka_in *ki)
+{
+    return ki->n_dispatched;
+}

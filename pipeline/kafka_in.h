@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kafka_in.h - the consumer: joins the group, hands each message to the worker that owns its
+ * partition, and commits per partition only offsets whose effects are durable.
+ *
+ * Routing by partition keeps an account's events (keyed by account, so on one partition) in
+ * order on one worker, and makes the commit point of a partition simply that worker's
+ * progress. On a revoke the consumer waits until the revoked partitions' in-flight events
+ * are durable and commits them before giving them up, so the next owner resumes exactly.
+ *
+ * Threading: every function runs on the consumer thread (the daemon's main thread); the
+ * rebalance callback runs inside vigil_kafka_in_poll() on that thread too. */
+#ifndef VIGIL_KAFKA_IN_H
+#define VIGIL_KAFKA_IN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+struct vigil_offsets;
+struct vigil_worker;
+
+struct vigil_kafka_in_opts {
+    const char *brokers;
+    const char *group;
+    const char *topic;
+    const char *auto_offset_reset;
+    int session_timeout_ms;
+    int heartbeat_interval_ms;
+    int commit_interval_ms;
+    struct vigil_worker **workers;
+    size_t n_workers;
+    struct vigil_offsets *offsets;
+};
+
+struct vigil_kafka_in;
+
+/* Creates the consumer and subscribes. NULL with a message in err on bad settings. */
+struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o, char *err,
+                                             size_t errlen);
+
+/* Polls and dispatches until *stop is set (checked between messages) or max_ms passed. */
+void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms);
+
+/* Commits every assigned partition's durable offset that moved, synchronously. */
+void vigil_kafka_in_commit_sync(struct vigil_kafka_in *ki);
+
+/* Leaves the group (revoking with a final commit) and frees everything. Accepts NULL. */
+void vigil_kafka_in_close(struct vigil_kafka_in *ki);
+
+/* Messages dispatched so far (consumer thread only). */
+unsigned long long vigil_kafka_in_dispatched(const struct vigil_kafka_in *ki);
+
+#endif

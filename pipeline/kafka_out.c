@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kafka_out.c - idempotent producer with checked delivery reports (see kafka_out.h). */
+#include "kafka_out.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "vigil/status.h"
+
+struct vigil_kafka_out {
+    rd_kafka_t *rk;
+    bool broken; /* a message could not be delivered nor queued again */
+    unsigned long redelivered;
+    char errstr[512];
+};
+
+/* Runs inside rd_kafka_poll/flush on the sink thread. */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct vigil_kafka_out *ko = opaque;
+    if (!m->err)
+        return;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    vigil_log_warn("delivery to %s failed (%s); producing it again", topic,
+                   rd_kafka_err2str(m->err));
+    /* The payload is still ours during the callback: queue a copy. */
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
+        RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (err) {
+        ko->broken = true;
+        snprintf(ko->errstr, sizeof ko->errstr, "message to %s lost: %s", topic,
+                 rd_kafka_err2str(err));
+    }
+    ko->redelivered++;
+}
+
+struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const char *const *extra,
+                                               char *err, size_t errlen)
+{
+    struct vigil_kafka_out *ko = calloc(1, sizeof *ko);
+    if (!ko) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Idempotence gives ordered, duplicate-free retries inside librdkafka; linger keeps
+     * batches small so an order reaches its topic within milliseconds. */
+    const char *props[] = {"bootstrap.servers", brokers, "enable.idempotence", "true",
+                           "linger.ms", "5", "client.id", "vigil-producer",
+                           "message.timeout.ms", "30000", NULL};
+    for (const char *const *p = props; *p; p += 2) {
+        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    for (const char *const *p = extra; p && *p; p += 2) {
+        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK)
+            goto fail;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_opaque(conf, ko);
+    ko->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
+    if (!ko->rk)
+        goto fail; /* rd_kafka_new frees conf only on success */
+    return ko;
+
+fail:
+    rd_kafka_conf_destroy(conf);
+    free(ko);
+    return NULL;
+}
+
+void vigil_kafka_out_destroy(struct vigil_kafka_out *ko)
+{
+    if (!ko)
+        return;
+    if (ko->rk) {
+        rd_kafka_flush(ko->rk, 5000);
+        rd_kafka_destroy(ko->rk);
+    }
+    free(ko);
+}
+
+int vigil_kafka_out_produce(struct vigil_kafka_out *ko, const char *topic, const char *key,
+                            size_t key_len, const void *value, size_t len)
+{
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        ko->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
+        RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return VIGIL_ERR_FULL;
+    if (err) {
+        snprintf(ko->errstr, sizeof ko->errstr, "cannot produce to %s: %s", topic,
+                 rd_kafka_err2str(err));
+        return VIGIL_ERR_IO;
+    }
+    return 0;
+}
+
+void vigil_kafka_out_poll(struct vigil_kafka_out *ko)
+{
+    rd_kafka_poll(ko->rk, 0);
+}
+
+int vigil_kafka_out_flush(struct vigil_kafka_out *ko, int timeout_ms)
+{
+    rd_kafka_flush(ko->rk, timeout_ms);
+    /* Delivery callbacks that re-produced ran inside flush; what they queued counts too. */
+    if (ko->broken)
+        return VIGIL_ERR_IO;
+    return rd_kafka_outq_len(ko->rk) == 0 ? 0 : VIGIL_ERR_TIMEOUT;
+}
+
+const char *vigil_kafka_out_errstr(const struct vigil_kafka_out *ko)
+{
+    return ko->errstr;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kafka_out.h - the idempotent producer for orders, alerts and dead letters.
+ *
+ * Every message is tracked until its delivery report: vigil_kafka_out_flush() answers 0 only
+ * when every message produced so far was delivered. A message whose delivery failed is
+ * produced again (the idempotent producer keeps order and drops broker-side duplicates);
+ * if even that cannot be queued, the producer is marked broken and flush fails from then on,
+ * so the offsets of the events behind it are never committed.
+ *
+ * Threading: produce, poll and flush from one thread (the sink thread). */
+#ifndef VIGIL_KAFKA_OUT_H
+#define VIGIL_KAFKA_OUT_H
+
+#include <stddef.h>
+
+struct vigil_kafka_out;
+
+/* NULL with a message in err on bad settings. `extra` is a NULL-terminated list of
+ * "name", "value" librdkafka properties (may be NULL). */
+struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const char *const *extra,
+                                               char *err, size_t errlen);
+void vigil_kafka_out_destroy(struct vigil_kafka_out *ko); /* accepts NULL; flushes up to 5 s */
+
+/* Queues a copy of the message. 0, or VIGIL_ERR_FULL when librdkafka's queue is full (poll
+ * and retry), or VIGIL_ERR_IO. */
+int vigil_kafka_out_produce(struct vigil_kafka_out *ko, const char *topic, const char *key,
+                            size_t key_len, const void *value, size_t len);
+
+/* Serves delivery reports without waiting. */
+void vigil_kafka_out_poll(struct vigil_kafka_out *ko);
+
+/* Waits up to timeout_ms for every queued message to be delivered. 0 when all were;
+ * VIGIL_ERR_TIMEOUT when some are still in flight; VIGIL_ERR_IO when the producer is broken
+ * (see errstr). */
+int vigil_kafka_out_flush(struct vigil_kafka_out *ko, int timeout_ms);
+
+const char *vigil_kafka_out_errstr(const struct vigil_kafka_out *ko);
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* msg.h - the fixed-size structs that travel through the rings, by value.
+ *
+ *   consumer thread --vigil_in_msg--> worker N --vigil_out_msg--> sink thread
+ *
+ * No pointer crosses a thread: every byte a receiver needs is inside the struct. */
+#ifndef VIGIL_MSG_H
+#define VIGIL_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+/* One Kafka message of the events topic. The value is cut to VIGIL_EVENT_MAX_BYTES (a longer
+ * one is `too_large`, and its dead letter carries at most that much anyway). */
+struct vigil_in_msg {
+    int32_t partition;
+    int64_t offset;
+    uint32_t value_len; /* the original length, may exceed VIGIL_EVENT_MAX_BYTES */
+    uint16_t key_len;   /* bytes in key; VIGIL_ACCOUNT_MAX + 1 when the key was longer */
+    bool has_key;
+    char key[VIGIL_ACCOUNT_MAX + 2];
+    char value[VIGIL_EVENT_MAX_BYTES];
+};
+
+enum vigil_out_msg_kind {
+    VIGIL_MSG_ORDER = 1,    /* data: order JSON -> orders topic and the Redis block key */
+    VIGIL_MSG_ALERT = 2,    /* data: alert JSON -> alerts topic */
+    VIGIL_MSG_DLQ = 3,      /* data: dead-letter JSON -> dlq topic */
+    VIGIL_MSG_COUNTERS = 4, /* counters -> Redis hash of (account, detector) */
+    VIGIL_MSG_PROGRESS = 5, /* every effect of partition's events before offset was sent */
+};
+
+#define VIGIL_OUT_COUNTERS_MAX 12
+#define VIGIL_OUT_NAME_MAX 32
+/* A dead letter's payload is at most 4096 bytes, escaped (at most 6 bytes a byte as \u00XX)
+ * or base64, plus the envelope. */
+#define VIGIL_OUT_DATA_MAX (6 * VIGIL_EVENT_MAX_BYTES + 1024)
+
+struct vigil_out_counter {
+    char name[VIGIL_OUT_NAME_MAX];
+    int64_t value;
+};
+
+struct vigil_out_msg {
+    enum vigil_out_msg_kind kind;
+    int32_t partition; /* PROGRESS */
+    int64_t offset;    /* PROGRESS: the next offset to consume */
+    char account[VIGIL_ACCOUNT_MAX + 2]; /* message key; "" for a keyless dead letter */
+    char detector[VIGIL_OUT_NAME_MAX];
+    char action[VIGIL_OUT_NAME_MAX]; /* ORDER */
+    int64_t ttl_s;                   /* COUNTERS */
+    uint32_t n_counters;
+    struct vigil_out_counter counters[VIGIL_OUT_COUNTERS_MAX];
+    uint32_t data_len;
+    char data[VIGIL_OUT_DATA_MAX];
+};
+
+#endif

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* publisher.c - the publisher thread (see publisher.h).
+ *
+ * One loop: drain the out rings into the Kafka producer and a Redis batch, and every
+ * flush interval make both durable (all Redis replies read, every Kafka delivery report
+ * in); only then are the partitions' progress offsets published for commit. While Redis or
+ * Kafka is down the batch is kept and retried with capped exponential backoff, and once it
+ * is large the rings are no longer drained, so workers and then the consumer stall instead
+ * of losing anything (backpressure). */
+#include "publisher.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka_out.h"
+#include "log.h"
+#include "msg.h"
+#include "offsets.h"
+#include "redis_sink.h"
+#include "ring.h"
+#include "vigil/config.h"
+#include "vigil/status.h"
+#include "worker.h"
+
+#define DRAIN_PER_ROUND 1024      /* messages taken from one ring before looking elsewhere */
+#define FLUSH_AT_COMMANDS 20000   /* flush early when the Redis batch is this large */
+#define HOLD_AT_COMMANDS 200000   /* stop draining (backpressure) above this */
+#define KAFKA_FLUSH_WAIT_MS 2000
+#define RETRY_MIN_MS 50
+#define RETRY_MAX_MS 2000
+
+struct vigil_publisher {
+    struct vigil_publisher_env env;
+    pthread_t thread;
+    bool started;
+    atomic_bool finishing;
+    _Atomic int64_t deadline_ms;
+    atomic_int result;
+
+    /* Publisher-thread-only state. */
+    const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
+    int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
+    int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
+    bool dirty[VIGIL_MAX_PARTITIONS];
+    bool unflushed;       /* something was drained since the last durable flush */
+    bool failing;         /* the last flush failed (for logging state changes once) */
+    int64_t retry_ms;
+    uint64_t local_failures;
+
+    /* Relaxed counters for the status log. */
+    _Atomic uint64_t st_orders, st_alerts, st_dead, st_counters, st_flushes, st_failures;
+};
+
+int64_t vigil_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&ts, NULL);
+}
+
+static void bump(_Atomic uint64_t *c)
+{
+    /* Relaxed: a statistic; only this thread writes it. */
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env *env)
+{
+    struct vigil_publisher *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->env = *env;
+    p->prefix = vigil_config_str(env->cfg, "redis.prefix");
+    p->orders_topic = vigil_config_str(env->cfg, "kafka.orders_topic");
+    p->alerts_topic = vigil_config_str(env->cfg, "kafka.alerts_topic");
+    p->dlq_topic = vigil_config_str(env->cfg, "kafka.dlq_topic");
+    p->flush_interval_ms = vigil_config_int(env->cfg, "vigild.flush_interval_ms");
+    p->block_ttl_s = vigil_config_int(env->cfg, "redis.block_ttl_s");
+    p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    p->retry_ms = RETRY_MIN_MS;
+    return p;
+}
+
+/* Queues a produce, serving delivery reports while librdkafka's queue is full. */
+static int produce(struct vigil_publisher *p, const char *topic, const struct vigil_out_msg *m)
+{
+    for (;;) {
+        int rc = vigil_kafka_out_produce(p->env.kout, topic, m->account, strlen(m->account),
+                                         m->data, m->data_len);
+        if (rc != VIGIL_ERR_FULL)
+            return rc;
+        vigil_kafka_out_flush(p->env.kout, 100);
+    }
+}
+
+static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[256];
+    int64_t until = wall_ms() + p->block_ttl_s * 1000;
+    /* One hash per account: field = action, value = the order; a SIP proxy asks HEXISTS,
+     * the NOC HGETALL. The blocks index is a sorted set scored by expiry. */
+    snprintf(key, sizeof key, "%sblock:%s", p->prefix, m->account);
+    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->action, m->data,
+                             (size_t)m->data_len);
+    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    snprintf(key, sizeof key, "%sblocks", p->prefix);
+    rc = rc ? rc : vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)until,
+                                   m->account);
+    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    return rc;
+}
+
+static int queue_counters(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[256], vals[VIGIL_OUT_COUNTERS_MAX + 1][24];
+    const char *argv[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
+    size_t lens[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
+    int argc = 0;
+    snprintf(key, sizeof key, "%scnt:%s:%s", p->prefix, m->account, m->detector);
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+    for (uint32_t i = 0; i < m->n_counters; i++) {
+        snprintf(vals[i], sizeof vals[i], "%lld", (long long)m->counters[i].value);
+        argv[argc++] = m->counters[i].name;
+        argv[argc++] = vals[i];
+    }
+    snprintf(vals[m->n_counters], sizeof vals[0], "%lld", (long long)wall_ms());
+    argv[argc++] = "updated_ms";
+    argv[argc++] = vals[m->n_counters];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    int rc = vigil_redis_add_argv(p->env.redis, argc, argv, lens);
+    int64_t ttl = m->ttl_s > 0 ? m->ttl_s : p->counter_ttl_s;
+    return rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)ttl);
+}
+
+static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    /* The latest alert per account and detector, for vigilctl and dashboards. */
+    char key[256];
+    snprintf(key, sizeof key, "%salerts:%s", p->prefix, m->account);
+    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->detector, m->data,
+                             (size_t)m->data_len);
+    return rc ? rc
+              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->counter_ttl_s);
+}
+
+/* Takes one message's effects. Returns 0, or a status that is logged (never fatal: a
+ * message that cannot be queued is counted as a failure and blocks no one). */
+static int take(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    int rc = 0;
+    switch (m->kind) {
+    case VIGIL_MSG_ORDER:
+        rc = produce(p, p->orders_topic, m);
+        rc = rc ? rc : queue_order(p, m);
+        bump(&p->st_orders);
+        break;
+    case VIGIL_MSG_ALERT:
+        rc = produce(p, p->alerts_topic, m);
+        rc = rc ? rc : queue_alert(p, m);
+        bump(&p->st_alerts);
+        break;
+    case VIGIL_MSG_DLQ:
+        rc = produce(p, p->dlq_topic, m);
+        bump(&p->st_dead);
+        break;
+    case VIGIL_MSG_COUNTERS:
+        rc = queue_counters(p, m);
+        bump(&p->st_counters);
+        break;
+    case VIGIL_MSG_PROGRESS:
+        if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
+            p->pending[m->partition] = m->offset;
+            p->dirty[m->partition] = true;
+        }
+        break;
+    }
+    p->unflushed = true;
+    return rc;
+}
+
+static size_t drain(struct vigil_publisher *p)
+{
+    size_t total = 0;
+    for (size_t w = 0; w < p->env.n_workers; w++) {
+        struct vigil_ring *ring = vigil_worker_out(p->env.workers[w]);
+        struct vigil_out_msg *m;
+        size_t n = 0;
+        while (n < DRAIN_PER_ROUND && (m = vigil_ring_peek(ring)) != NULL) {
+            int rc = take(p, m);
+            if (rc != 0) {
+                vigil_log_error("cannot publish %s for account %s: %s",
+                                m->kind == VIGIL_MSG_COUNTERS ? "counters" : "a message",
+                                m->account, vigil_status_str(rc));
+            }
+            vigil_ring_release(ring);
+            n++;
+        }
+        total += n;
+    }
+    return total;
+}
+
+/* Makes everything drained so far durable. 0 on success. */
+static int flush(struct vigil_publisher *p)
+{
+    int rc = vigil_redis_flush(p->env.redis);
+    if (rc == VIGIL_ERR_INVALID) {
+        /* Redis refused a command: resending will not help, and holding the offsets back
+         * forever would stop vigil; log it and go on. */
+        vigil_log_error("%s", vigil_redis_errstr(p->env.redis));
+        rc = 0;
+    }
+    const char *what = vigil_redis_errstr(p->env.redis);
+    if (rc == 0) {
+        rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
+        what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
+                                       : vigil_kafka_out_errstr(p->env.kout);
+    }
+    if (rc != 0) {
+        p->local_failures++;
+        bump(&p->st_failures);
+        if (!p->failing)
+            vigil_log_warn("outputs not durable yet (%s); holding offsets and retrying", what);
+        p->failing = true;
+        return rc;
+    }
+    if (p->failing)
+        vigil_log_info("outputs durable again after %llu failed attempts",
+                       (unsigned long long)p->local_failures);
+    p->failing = false;
+    p->local_failures = 0;
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
+        if (p->dirty[i]) {
+            vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
+            p->dirty[i] = false;
+        }
+    }
+    p->unflushed = false;
+    bump(&p->st_flushes);
+    return 0;
+}
+
+static bool past_deadline(struct vigil_publisher *p)
+{
+    return atomic_load_explicit(&p->finishing, memory_order_acquire) &&
+           vigil_mono_ms() >= atomic_load_explicit(&p->deadline_ms, memory_order_relaxed);
+}
+
+static void *publisher_main(void *arg)
+{
+    struct vigil_publisher *p = arg;
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 1000);
+    int64_t last_flush = vigil_mono_ms();
+    for (;;) {
+        /* Acquire: pairs with finish()'s release; the workers were joined before it, so
+         * their last messages are in the rings when we drain below. */
+        bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
+        size_t n = 0;
+        if (vigil_redis_pending(p->env.redis) < HOLD_AT_COMMANDS)
+            n = drain(p);
+        vigil_kafka_out_poll(p->env.kout);
+
+        int64_t now = vigil_mono_ms();
+        bool due = now - last_flush >= p->flush_interval_ms ||
+                   vigil_redis_pending(p->env.redis) >= FLUSH_AT_COMMANDS ||
+                   (finishing && n == 0);
+        if (p->unflushed && due) {
+            if (flush(p) == 0) {
+                last_flush = now;
+                p->retry_ms = RETRY_MIN_MS;
+            } else {
+                if (past_deadline(p))
+                    break;
+                sleep_ms(p->retry_ms);
+                p->retry_ms = p->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : p->retry_ms * 2;
+                continue;
+            }
+        }
+        if (finishing && n == 0 && !p->unflushed) {
+            atomic_store_explicit(&p->result, 0, memory_order_relaxed);
+            return NULL;
+        }
+        if (past_deadline(p))
+            break;
+        if (n == 0)
+            vigil_backoff_wait(&bo);
+        else
+            vigil_backoff_reset(&bo);
+    }
+    atomic_store_explicit(&p->result, VIGIL_ERR_TIMEOUT, memory_order_relaxed);
+    return NULL;
+}
+
+int vigil_publisher_start(struct vigil_publisher *p)
+{
+    atomic_store_explicit(&p->result, VIGIL_ERR_TIMEOUT, memory_order_relaxed);
+    if (pthread_create(&p->thread, NULL, publisher_main, p) != 0)
+        return VIGIL_ERR_NOMEM;
+    p->started = true;
+    return 0;
+}
+
+int vigil_publisher_finish(struct vigil_publisher *p, int64_t deadline_ms)
+{
+    if (!p->started)
+        return 0;
+    atomic_store_explicit(&p->deadline_ms, deadline_ms, memory_order_relaxed);
+    /* Release: the deadline store above is visible to whoever sees `finishing`. */
+    atomic_store_explicit(&p->finishing, true, memory_order_release);
+    pthread_join(p->thread, NULL);
+    p->started = false;
+    return atomic_load_explicit(&p->result, memory_order_relaxed);
+}
+
+void vigil_publisher_destroy(struct vigil_publisher *p)
+{
+    if (!p)
+        return;
+    if (p->started)
+        vigil_publisher_finish(p, vigil_mono_ms());
+    free(p);
+}
+
+void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher_stats *st)
+{
+    st->orders = atomic_load_explicit(&p->st_orders, memory_order_relaxed);
+    st->alerts = atomic_load_explicit(&p->st_alerts, memory_order_relaxed);
+    st->dead_letters = atomic_load_explicit(&p->st_dead, memory_order_relaxed);
+    st->counter_writes = atomic_load_explicit(&p->st_counters, memory_order_relaxed);
+    st->flushes = atomic_load_explicit(&p->st_flushes, memory_order_relaxed);
+    st->flush_failures = atomic_load_explicit(&p->st_failures, memory_order_relaxed);
+    st->redis_round_trips = 0;
+    st->redis_commands = 0;
+}

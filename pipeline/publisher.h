@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* publisher.h - the publisher thread: drains every worker's out ring, produces orders,
+ * alerts and dead letters to Kafka, writes block keys and counters to Redis in pipelined
+ * batches, and publishes per-partition offsets once their effects are durable.
+ *
+ * Threading: one publisher thread; it is the only consumer of the workers' out rings and
+ * the only user of the Kafka producer and the Redis connection it is given.
+ * Ownership: the daemon owns workers, producer, Redis and offsets; the publisher borrows
+ * them until vigil_publisher_finish() returns. */
+#ifndef VIGIL_PUBLISHER_H
+#define VIGIL_PUBLISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vigil_config;
+struct vigil_kafka_out;
+struct vigil_offsets;
+struct vigil_redis;
+struct vigil_worker;
+
+struct vigil_publisher_env {
+    const struct vigil_config *cfg;
+    struct vigil_worker **workers;
+    size_t n_workers;
+    struct vigil_kafka_out *kout;
+    struct vigil_redis *redis;
+    struct vigil_offsets *offsets;
+};
+
+struct vigil_publisher_stats {
+    uint64_t orders, alerts, dead_letters, counter_writes;
+    uint64_t flushes, flush_failures;
+    unsigned long long redis_round_trips, redis_commands;
+};
+
+struct vigil_publisher;
+
+struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env *env);
+void vigil_publisher_destroy(struct vigil_publisher *p); /* accepts NULL; joins */
+
+int vigil_publisher_start(struct vigil_publisher *p);
+
+/* Call after every worker has been drained and joined: the publisher drains the rings,
+ * flushes until everything is durable or deadline_ms (CLOCK_MONOTONIC ms) passes, and
+ * exits. Returns 0 when everything was made durable, VIGIL_ERR_TIMEOUT otherwise. */
+int vigil_publisher_finish(struct vigil_publisher *p, int64_t deadline_ms);
+
+/* Relaxed snapshot for the status log. */
+void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher_stats *st);
+
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t vigil_mono_ms(void);
+
+#endif

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* redis_sink.h - a hiredis connection that sends commands in pipelined batches.
+ *
+ * Commands are queued with vigil_redis_add*() and sent by vigil_redis_flush(), which writes
+ * the whole batch and reads every reply. A batch is kept until it succeeds, so every command
+ * queued here must be idempotent (HSET, EXPIRE, ZADD, SET): after a failure the connection is
+ * rebuilt, not reused, and the same batch is sent again.
+ *
+ * Threading: one thread (the sink thread, or a tool's main thread) per object.
+ * Ownership: the object owns its connection and batch. */
+#ifndef VIGIL_REDIS_SINK_H
+#define VIGIL_REDIS_SINK_H
+
+#include <stddef.h>
+
+struct vigil_redis;
+
+/* `where` is "HOST:PORT" or "redis://HOST:PORT[/DB]". NULL on a malformed address (message
+ * in err) or no memory. Does not connect. */
+struct vigil_redis *vigil_redis_create(const char *where, int timeout_ms, char *err,
+                                       size_t errlen);
+void vigil_redis_destroy(struct vigil_redis *r); /* accepts NULL */
+
+/* Connects (or reconnects) and PINGs. 0, or VIGIL_ERR_IO with vigil_redis_errstr(). */
+int vigil_redis_connect(struct vigil_redis *r);
+
+/* Queues one command given as argv (binary-safe). 0 or VIGIL_ERR_NOMEM. */
+int vigil_redis_add_argv(struct vigil_redis *r, int argc, const char **argv, const size_t *lens);
+/* Queues one command in hiredis' printf-like format ("HSET %s %s %b"). */
+int vigil_redis_add(struct vigil_redis *r, const char *fmt, ...);
+
+size_t vigil_redis_pending(const struct vigil_redis *r);
+
+/* Sends the queued commands, one round trip, and reads every reply. 0 when all succeeded
+ * (the batch is then empty); VIGIL_ERR_IO when the connection failed (batch kept; next
+ * flush reconnects); VIGIL_ERR_INVALID when Redis answered an error reply (batch dropped:
+ * resending cannot fix a wrong command; logged by the caller from errstr). */
+int vigil_redis_flush(struct vigil_redis *r);
+
+/* Runs one command now, outside the batch, and returns hiredis' reply (caller frees with
+ * freeReplyObject), or NULL on a connection error. For tools (vigilctl). */
+void *vigil_redis_command(struct vigil_redis *r, const char *fmt, ...);
+
+const char *vigil_redis_errstr(const struct vigil_redis *r);
+const char *vigil_redis_where(const struct vigil_redis *r); /* "127.0.0.1:6379" */
+
+/* Round trips and commands sent so far (for benchmarks and logs). */
+void vigil_redis_get_stats(const struct vigil_redis *r, unsigned long long *round_trips,
+                           unsigned long long *commands);
+
+#endif

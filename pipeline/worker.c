@@ -1,0 +1,387 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* worker.c - one worker thread: parse, detect, publish (see worker.h).
+ *
+ * Threading: everything in struct vigil_worker except the rings, `stop`, `abort` and
+ * `stats` is touched by the worker thread alone. */
+#include "worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "msg.h"
+#include "ring.h"
+#include "vigil/config.h"
+#include "vigil/detector.h"
+#include "vigil/jbuf.h"
+#include "vigil/status.h"
+
+#define BATCH_MAX 256        /* events between two progress reports */
+#define OUT_RING_CAP 256
+#define PARTITIONS_TOUCHED_MAX 64
+
+struct touched {
+    int32_t partition;
+    int64_t next_offset;
+};
+
+struct vigil_worker {
+    struct vigil_worker_env env;
+    struct vigil_ring *in, *out;
+    pthread_t thread;
+    bool started;
+    atomic_bool stop;  /* drain the in ring, then exit */
+    atomic_bool abort; /* give up waiting on a full out ring */
+
+    /* Worker-thread-only state. */
+    size_t n_det;
+    const struct vigil_detector_ops **ops;
+    void **states;
+    struct vigil_emit *emit;
+    struct vigil_parse_opts popts;
+    int64_t max_ts;       /* highest valid event time seen (the stream's clock) */
+    int64_t disorder_ms;
+    int64_t last_tick_wm; /* watermark passed to the last on_tick */
+    struct touched touched[PARTITIONS_TOUCHED_MAX];
+    size_t n_touched;
+    int64_t local_events, local_dead, local_orders, local_alerts;
+
+    /* Published with relaxed stores for the status log; nothing depends on their order. */
+    _Atomic uint64_t st_events, st_dead, st_orders, st_alerts;
+};
+
+/* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
+ * when the daemon aborted a shutdown that could not drain. */
+static struct vigil_out_msg *out_slot(struct vigil_worker *w)
+{
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 1000);
+    for (;;) {
+        struct vigil_out_msg *m = vigil_ring_reserve(w->out);
+        if (m)
+            return m;
+        /* Relaxed: the flag only has to be seen eventually; it guards no data. */
+        if (atomic_load_explicit(&w->abort, memory_order_relaxed))
+            return NULL;
+        vigil_backoff_wait(&bo);
+    }
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    size_t n = strlen(src);
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* The emit layer's sink: records become out-ring messages. */
+static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
+{
+    struct vigil_worker *w = ctx;
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return VIGIL_ERR_TIMEOUT;
+    copy_str(m->account, sizeof m->account, rec->account);
+    copy_str(m->detector, sizeof m->detector, rec->detector ? rec->detector : "");
+    m->n_counters = 0;
+    m->data_len = 0;
+    switch (rec->kind) {
+    case VIGIL_OUT_ORDER:
+    case VIGIL_OUT_ALERT:
+        m->kind = rec->kind == VIGIL_OUT_ORDER ? VIGIL_MSG_ORDER : VIGIL_MSG_ALERT;
+        copy_str(m->action, sizeof m->action, vigil_action_str(rec->action));
+        if (rec->json_len > sizeof m->data)
+            return VIGIL_ERR_INVALID; /* emit.c bounds its JSON well below this */
+        memcpy(m->data, rec->json, rec->json_len);
+        m->data_len = (uint32_t)rec->json_len;
+        if (rec->kind == VIGIL_OUT_ORDER)
+            w->local_orders++;
+        else
+            w->local_alerts++;
+        break;
+    case VIGIL_OUT_COUNTERS:
+        m->kind = VIGIL_MSG_COUNTERS;
+        m->ttl_s = rec->ttl_s;
+        for (size_t i = 0; i < rec->n_counters && i < VIGIL_OUT_COUNTERS_MAX; i++) {
+            copy_str(m->counters[i].name, sizeof m->counters[i].name, rec->counters[i].name);
+            m->counters[i].value = rec->counters[i].value;
+            m->n_counters++;
+        }
+        break;
+    }
+    vigil_ring_commit(w->out);
+    return 0;
+}
+
+struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
+{
+    struct vigil_worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->env = *env;
+    int64_t cap = vigil_config_int(env->cfg, "vigild.ring_capacity");
+    w->in = vigil_ring_create((size_t)cap, sizeof(struct vigil_in_msg));
+    w->out = vigil_ring_create(OUT_RING_CAP, sizeof(struct vigil_out_msg));
+    if (!w->in || !w->out)
+        goto fail;
+    w->emit = vigil_emit_create(env->cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write},
+                                NULL, NULL);
+    if (!w->emit)
+        goto fail;
+
+    w->n_det = vigil_detector_count();
+    w->ops = calloc(w->n_det ? w->n_det : 1, sizeof *w->ops);
+    w->states = calloc(w->n_det ? w->n_det : 1, sizeof *w->states);
+    if (!w->ops || !w->states)
+        goto fail;
+    struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan};
+    for (size_t i = 0; i < w->n_det; i++) {
+        w->ops[i] = vigil_detector_get(i);
+        int rc = w->ops[i]->init(&w->states[i], &denv);
+        if (rc != 0) {
+            vigil_log_error("detector %s: init failed: %s", w->ops[i]->name,
+                            vigil_status_str(rc));
+            goto fail;
+        }
+    }
+    w->popts.default_cc = vigil_config_str(env->cfg, "numbering.home_cc");
+    w->disorder_ms = vigil_config_int(env->cfg, "vigild.disorder_ms");
+    w->last_tick_wm = INT64_MIN;
+    return w;
+
+fail:
+    vigil_worker_destroy(w);
+    return NULL;
+}
+
+void vigil_worker_destroy(struct vigil_worker *w)
+{
+    if (!w)
+        return;
+    if (w->started) {
+        atomic_store_explicit(&w->abort, true, memory_order_relaxed);
+        vigil_worker_drain_and_join(w);
+    }
+    for (size_t i = 0; w->states && i < w->n_det; i++) {
+        if (w->ops[i])
+            w->ops[i]->destroy(w->states[i]);
+    }
+    free(w->states);
+    free(w->ops);
+    vigil_emit_destroy(w->emit);
+    vigil_ring_destroy(w->out);
+    vigil_ring_destroy(w->in);
+    free(w);
+}
+
+struct vigil_ring *vigil_worker_in(struct vigil_worker *w)
+{
+    return w->in;
+}
+
+struct vigil_ring *vigil_worker_out(struct vigil_worker *w)
+{
+    return w->out;
+}
+
+static void send_dead_letter(struct vigil_worker *w, const struct vigil_in_msg *in,
+                             const char *reason, const char *detail)
+{
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return;
+    m->kind = VIGIL_MSG_DLQ;
+    m->n_counters = 0;
+    m->detector[0] = '\0';
+    /* The key goes back out as it came (cut to what we kept), so the dead letter sits with
+     * its account's other messages. */
+    size_t klen = in->has_key ? in->key_len : 0;
+    if (klen > VIGIL_ACCOUNT_MAX + 1)
+        klen = VIGIL_ACCOUNT_MAX + 1;
+    memcpy(m->account, in->key, klen);
+    m->account[klen] = '\0';
+
+    size_t plen = in->value_len < VIGIL_EVENT_MAX_BYTES ? in->value_len : VIGIL_EVENT_MAX_BYTES;
+    struct vigil_jbuf b;
+    vigil_jbuf_init(&b, m->data, sizeof m->data);
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "v");
+    vigil_jbuf_int(&b, 1);
+    vigil_jbuf_key(&b, "reason");
+    vigil_jbuf_cstr(&b, reason);
+    vigil_jbuf_key(&b, "detail");
+    vigil_jbuf_cstr(&b, detail);
+    vigil_jbuf_key(&b, "topic");
+    vigil_jbuf_cstr(&b, w->env.events_topic);
+    vigil_jbuf_key(&b, "partition");
+    vigil_jbuf_int(&b, in->partition);
+    vigil_jbuf_key(&b, "offset");
+    vigil_jbuf_int(&b, in->offset);
+    if (in->has_key && vigil_utf8_valid(in->key, klen)) {
+        vigil_jbuf_key(&b, "key");
+        vigil_jbuf_str(&b, in->key, klen);
+    }
+    vigil_jbuf_key(&b, "size");
+    vigil_jbuf_int(&b, in->value_len);
+    /* A payload that is not UTF-8 cannot be a JSON string: it travels as base64. A payload
+     * cut at 4096 bytes may end inside a character; cut it back to the last whole one. */
+    size_t ulen = plen;
+    if (plen < in->value_len) {
+        size_t k = plen; /* step back over continuation bytes to the last lead byte */
+        while (k > 0 && plen - k < 3 && ((unsigned char)in->value[k - 1] & 0xc0) == 0x80)
+            k--;
+        if (k > 0 && (unsigned char)in->value[k - 1] >= 0xc0 &&
+            !vigil_utf8_valid(in->value + k - 1, plen - k + 1))
+            ulen = k - 1;
+    }
+    if (vigil_utf8_valid(in->value, ulen)) {
+        vigil_jbuf_key(&b, "payload");
+        vigil_jbuf_str(&b, in->value, ulen);
+    } else {
+        vigil_jbuf_key(&b, "payload_b64");
+        vigil_jbuf_base64(&b, in->value, plen);
+    }
+    vigil_jbuf_close(&b, '}');
+    m->data_len = (uint32_t)b.len;
+    vigil_ring_commit(w->out);
+    w->local_dead++;
+}
+
+static void note_progress(struct vigil_worker *w, int32_t partition, int64_t next_offset)
+{
+    for (size_t i = 0; i < w->n_touched; i++) {
+        if (w->touched[i].partition == partition) {
+            w->touched[i].next_offset = next_offset;
+            return;
+        }
+    }
+    if (w->n_touched == PARTITIONS_TOUCHED_MAX) {
+        /* Never happens with the batch size below the table; flush defensively anyway. */
+        return;
+    }
+    w->touched[w->n_touched++] = (struct touched){partition, next_offset};
+}
+
+static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
+{
+    note_progress(w, in->partition, in->offset + 1);
+    if (in->value_len > VIGIL_EVENT_MAX_BYTES) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "message value is %u bytes; at most %d are allowed",
+                 in->value_len, VIGIL_EVENT_MAX_BYTES);
+        send_dead_letter(w, in, "too_large", detail);
+        return;
+    }
+    struct vigil_event ev;
+    struct vigil_parse_error err;
+    w->popts.stream_ts_ms = w->max_ts;
+    if (vigil_event_parse(in->value, in->value_len, in->has_key ? in->key : NULL, in->key_len,
+                          &w->popts, &ev, &err) != 0) {
+        send_dead_letter(w, in, err.reason, err.detail);
+        return;
+    }
+    if (ev.ts_ms > w->max_ts)
+        w->max_ts = ev.ts_ms;
+    w->local_events++;
+    for (size_t i = 0; i < w->n_det; i++) {
+        int rc = w->ops[i]->on_event(w->states[i], &ev, w->emit);
+        if (rc != 0 && rc != VIGIL_ERR_TIMEOUT)
+            vigil_log_warn("worker %d: detector %s failed on event %s: %s", w->env.index,
+                           w->ops[i]->name, ev.id, vigil_status_str(rc));
+    }
+}
+
+/* Runs the detectors' timers and counter publication, then reports progress: the sink must
+ * see every effect of an event before the progress that lets its offset be committed. */
+static void tick_and_report(struct vigil_worker *w)
+{
+    int64_t wm = w->max_ts > 0 ? w->max_ts - w->disorder_ms : INT64_MIN;
+    for (size_t i = 0; i < w->n_det; i++)
+        w->ops[i]->on_tick(w->states[i], wm, w->emit);
+    w->last_tick_wm = wm;
+    for (size_t i = 0; i < w->n_touched; i++) {
+        struct vigil_out_msg *m = out_slot(w);
+        if (!m)
+            break;
+        m->kind = VIGIL_MSG_PROGRESS;
+        m->partition = w->touched[i].partition;
+        m->offset = w->touched[i].next_offset;
+        m->data_len = 0;
+        m->n_counters = 0;
+        vigil_ring_commit(w->out);
+    }
+    w->n_touched = 0;
+    /* Relaxed: statistics for logs only. */
+    atomic_store_explicit(&w->st_events, (uint64_t)w->local_events, memory_order_relaxed);
+    atomic_store_explicit(&w->st_dead, (uint64_t)w->local_dead, memory_order_relaxed);
+    atomic_store_explicit(&w->st_orders, (uint64_t)w->local_orders, memory_order_relaxed);
+    atomic_store_explicit(&w->st_alerts, (uint64_t)w->local_alerts, memory_order_relaxed);
+}
+
+static void *worker_main(void *arg)
+{
+    struct vigil_worker *w = arg;
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 1000);
+    for (;;) {
+        size_t n = 0;
+        struct vigil_in_msg *in;
+        while (n < BATCH_MAX && (in = vigil_ring_peek(w->in)) != NULL) {
+            process(w, in);
+            vigil_ring_release(w->in);
+            n++;
+        }
+        if (n > 0) {
+            tick_and_report(w);
+            vigil_backoff_reset(&bo);
+            continue;
+        }
+        /* Acquire pairs with the daemon's release store: everything the consumer pushed
+         * before asking us to stop is visible to the peek below. */
+        if (atomic_load_explicit(&w->stop, memory_order_acquire) && !vigil_ring_peek(w->in))
+            break;
+        if (atomic_load_explicit(&w->abort, memory_order_relaxed))
+            break;
+        vigil_backoff_wait(&bo);
+    }
+    tick_and_report(w);
+    return NULL;
+}
+
+int vigil_worker_start(struct vigil_worker *w)
+{
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return VIGIL_ERR_NOMEM;
+    w->started = true;
+    return 0;
+}
+
+void vigil_worker_drain_and_join(struct vigil_worker *w)
+{
+    if (!w->started)
+        return;
+    /* Release: pairs with the worker's acquire load of `stop`. */
+    atomic_store_explicit(&w->stop, true, memory_order_release);
+    pthread_join(w->thread, NULL);
+    w->started = false;
+}
+
+void vigil_worker_abort(struct vigil_worker *w)
+{
+    atomic_store_explicit(&w->abort, true, memory_order_relaxed);
+}
+
+void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *st)
+{
+    st->events = atomic_load_explicit(&w->st_events, memory_order_relaxed);
+    st->dead = atomic_load_explicit(&w->st_dead, memory_order_relaxed);
+    st->orders = atomic_load_explicit(&w->st_orders, memory_order_relaxed);
+    st->alerts = atomic_load_explicit(&w->st_alerts, memory_order_relaxed);
+}

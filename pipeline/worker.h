@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* worker.h - a worker thread: parses its events, runs every detector on private state, and
+ * hands orders, alerts, dead letters, counters and progress to the sink through its out ring.
+ *
+ * Threading: the consumer thread is the only producer of the in ring, the worker the only
+ * consumer; the worker is the only producer of the out ring, the sink thread the only
+ * consumer. Detector state never leaves the worker thread.
+ * Ownership: the daemon creates and destroys workers; the rings belong to the worker. */
+#ifndef VIGIL_WORKER_H
+#define VIGIL_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vigil_config;
+struct vigil_numplan;
+struct vigil_ring;
+
+struct vigil_worker_env {
+    const struct vigil_config *cfg;
+    const struct vigil_numplan *numplan;
+    const char *events_topic; /* named in dead letters */
+    int index;
+};
+
+struct vigil_worker_stats {
+    uint64_t events;     /* valid events processed */
+    uint64_t dead;       /* messages sent to the dead-letter topic */
+    uint64_t orders, alerts;
+};
+
+struct vigil_worker;
+
+/* NULL on bad configuration or no memory (logged). */
+struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env);
+void vigil_worker_destroy(struct vigil_worker *w); /* accepts NULL; joins if running */
+
+int vigil_worker_start(struct vigil_worker *w);
+/* Asks the worker to finish what is in its in ring, publish, and exit; then joins it. */
+void vigil_worker_drain_and_join(struct vigil_worker *w);
+/* Makes a worker blocked on a full out ring give up (shutdown deadline passed). */
+void vigil_worker_abort(struct vigil_worker *w);
+
+struct vigil_ring *vigil_worker_in(struct vigil_worker *w);
+struct vigil_ring *vigil_worker_out(struct vigil_worker *w);
+
+/* A snapshot of counters published by the worker (relaxed reads; for logs). */
+void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *st);
+
+#endif

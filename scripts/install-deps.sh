@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# install-deps.sh - installs every Debian package vigil's build, demo and tests need.
+# Safe to run again: it only calls apt-get when something is missing.
+set -euo pipefail
+
+packages=(
+    build-essential cmake pkg-config      # toolchain
+    clang libclang-rt-14-dev              # libFuzzer and sanitizer runtimes
+    librdkafka-dev                        # Kafka client and the mock cluster (embedded broker)
+    libhiredis-dev                        # Redis client
+    libjemalloc-dev                       # allocator for the long-running programs
+    libjsmn-dev                           # JSON tokenizer for event parsing
+    libcmocka-dev                         # unit and integration tests
+    redis-server                          # tests and demo
+    python3                               # demo output formatting
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "install-deps: all ${#packages[@]} packages present"
+    exit 0
+fi
+echo "install-deps: installing ${missing[*]}"
+sudo_cmd=()
+if [ "$(id -u)" -ne 0 ]; then
+    sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -q
+"${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+# The Debian package starts a system-wide redis-server; tests and the demo run their own.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
+    "${sudo_cmd[@]}" systemctl stop redis-server || true
+fi

@@ -1,0 +1,368 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* itest_vigild.c - vigild end to end: real vigil-broker, real redis-server, real vigild.
+ *
+ * Events go in through a real Kafka producer; orders, alerts and dead letters are read back
+ * from their topics, block state and counters from Redis, committed offsets from the group
+ * coordinator. */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+#define T0 1795402746539LL /* 2026-11-21, an ordinary Saturday evening */
+
+struct env {
+    struct harness_redis redis;
+    struct harness_broker broker;
+    struct harness_producer *prod;
+};
+
+static struct env E;
+
+static int setup(void **state)
+{
+    memset(&E, 0, sizeof E);
+    if (!harness_redis_start(&E.redis, 0))
+        return -1;
+    if (!harness_broker_start(&E.broker, NULL))
+        return -1;
+    E.prod = harness_producer_create(E.broker.bootstrap);
+    return E.prod ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    harness_producer_destroy(E.prod);
+    E.prod = NULL;
+    harness_teardown(state);
+    harness_broker_stop(&E.broker);
+    harness_redis_fini(&E.redis);
+    return 0;
+}
+
+static void send_event(const char *account, const char *json)
+{
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json,
+                                           strlen(json)),
+                     0);
+}
+
+static void call_start(const char *account, int i, int64_t ts, const char *to)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"device\":\"pbx/trunk1\"}",
+             account, i, (long long)ts, account, account, i, to);
+    send_event(account, json);
+}
+
+static void call_end(const char *account, int i, int64_t ts, const char *to, int duration)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s-e%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"duration\":%d}",
+             account, i, (long long)ts, account, account, i, to, duration);
+    send_event(account, json);
+}
+
+/* A hacked PBX: n parallel calls to Cuba and satellite numbers, 5 s apart. Returns the ts of
+ * the 8th call (the one that completes the pattern). */
+static int64_t toll_burst(const char *account, int n, int64_t t0)
+{
+    static const char *dest[] = {"+5351234567", "+8816123456", "+5352345678", "+252612345678"};
+    int64_t eighth = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t ts = t0 + i * 5000;
+        call_start(account, i, ts, dest[i % 4]);
+        if (i == 7)
+            eighth = ts;
+    }
+    return eighth;
+}
+
+/* Ordinary traffic: domestic calls that start and end, never overlapping much. */
+static void background(const char *account, int n, int64_t t0)
+{
+    for (int i = 0; i < n; i++) {
+        call_start(account, 100 + i, t0 + i * 60000, "+31207654321");
+        call_end(account, 100 + i, t0 + i * 60000 + 45000, "+31207654321", 45);
+    }
+}
+
+static void start_vigild(struct harness_proc *p, const char *group)
+{
+    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
+                          E.redis.addr, "--group", group, "--workers", "2",
+                          "--set", "kafka.session_timeout_ms=6000",
+                          "--set", "kafka.heartbeat_interval_ms=500", NULL};
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(p, argv, &o), 0);
+}
+
+static void test_burst_gives_one_order(void **state)
+{
+    background("acc-normal", 10, T0);
+    int64_t eighth = toll_burst("acc-fraud", 12, T0 + 60000);
+    background("acc-normal2", 10, T0 + 30000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+
+    struct harness_proc vd;
+    start_vigild(&vd, "g-burst");
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-fraud", 30000));
+
+    struct harness_msg *orders = NULL;
+    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.orders", 3000, 2, &orders);
+    HARNESS_ASSERT(n == 1);
+    const char *o = orders[0].value;
+    char buf[256];
+    long long v;
+    assert_string_equal(orders[0].key, "acc-fraud");
+    assert_int_equal(harness_json_int(o, "v", &v), 0);
+    assert_int_equal(v, 1);
+    assert_true(harness_json_str(o, "action", buf, sizeof buf) > 0);
+    assert_string_equal(buf, "block_international");
+    assert_true(harness_json_str(o, "detector", buf, sizeof buf) > 0);
+    assert_string_equal(buf, "toll_fraud");
+    assert_true(harness_json_str(o, "rule", buf, sizeof buf) > 0);
+    assert_string_equal(buf, "toll_fraud.concurrent_high_risk");
+    assert_true(harness_json_str(o, "severity", buf, sizeof buf) > 0);
+    assert_string_equal(buf, "critical");
+    assert_true(harness_json_array_has(o, "exempt", "112"));
+    assert_int_equal(harness_json_int(o, "event_ts", &v), 0);
+    assert_int_equal(v, eighth);
+    char order_id[64];
+    assert_true(harness_json_str(o, "order_id", order_id, sizeof order_id) > 0);
+
+    /* The block is in Redis where a SIP proxy can ask for it, with a TTL. */
+    long long exists = 0;
+    assert_int_equal(harness_redis_int(&E.redis, &exists, "HEXISTS vigil:block:acc-fraud %s",
+                                       "block_international"),
+                     0);
+    assert_int_equal(exists, 1);
+    assert_true(harness_redis_ttl(&E.redis, "vigil:block:acc-fraud") > 0);
+    assert_false(harness_redis_exists(&E.redis, "vigil:block:acc-normal"));
+
+    /* Every order comes with a critical alert naming it. */
+    struct harness_msg *alerts = NULL;
+    ssize_t na = harness_consume_all(E.broker.bootstrap, "vigil.alerts", 3000, 0, &alerts);
+    int critical_with_order = 0;
+    for (ssize_t i = 0; i < na; i++) {
+        if (harness_json_has(alerts[i].value, "\"severity\":\"critical\"") &&
+            harness_json_has(alerts[i].value, order_id))
+            critical_with_order++;
+        assert_string_equal(alerts[i].key, "acc-fraud");
+    }
+    assert_int_equal(critical_with_order, 1);
+
+    /* Counters of the detector's window, with a TTL. */
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:cnt:acc-normal:toll_fraud", 5000));
+    assert_true(harness_redis_ttl(&E.redis, "vigil:cnt:acc-normal:toll_fraud") > 0);
+
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+    harness_msgs_free(orders, (size_t)n);
+    harness_msgs_free(alerts, (size_t)na);
+}
+
+struct bad {
+    const char *key;
+    const char *value;
+    const char *reason;
+};
+
+static void test_bad_input_goes_to_dlq_and_processing_goes_on(void **state)
+{
+    static const struct bad bad[] = {
+        {"acc-x", "this is not json", "json_syntax"},
+        {"acc-x", "[1,2,3]", "not_object"},
+        {"acc-x",
+         "{\"v\":1,\"type\":\"call_start\",\"id\":\"b1\",\"ts\":1795402746539,\"account\":"
+         "\"acc-x\",\"from\":\"+31201234567\",\"to\":\"+5351234567\",\"dir\":\"out\"}",
+         "missing_field:call_id"},
+        {"acc-x",
+         "{\"v\":1,\"type\":\"sms\",\"id\":\"b2\",\"ts\":1795402746539,\"account\":\"acc-x\","
+         "\"from\":\"+31612345678\",\"to\":\"call me\"}",
+         "bad_number:to"},
+        {"acc-other",
+         "{\"v\":1,\"type\":\"sms\",\"id\":\"b3\",\"ts\":1795402746539,\"account\":\"acc-x\","
+         "\"from\":\"+31612345678\",\"to\":\"+31687654321\"}",
+         "key_mismatch"},
+        {"acc-x",
+         "{\"v\":2,\"type\":\"sms\",\"id\":\"b4\",\"ts\":1795402746539,\"account\":\"acc-x\","
+         "\"from\":\"+31612345678\",\"to\":\"+31687654321\"}",
+         "bad_version"},
+        {"acc-x", "{\"v\":1,\"type\":\"fax\",\"id\":\"b5\",\"ts\":1795402746539,\"account\":"
+                  "\"acc-x\",\"from\":\"+31612345678\",\"to\":\"+31687654321\"}",
+         "bad_type"},
+    };
+    size_t nbad = sizeof bad / sizeof bad[0];
+    for (size_t i = 0; i < nbad; i++)
+        send_event(bad[i].key, bad[i].value);
+    /* Too large, and not UTF-8 at all. */
+    char *big = malloc(5000);
+    memset(big, ' ', 5000);
+    big[0] = '{';
+    big[4999] = '}';
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, "acc-x", big, 5000), 0);
+    free(big);
+    const char binary[] = "\xff\xfe{\"v\":1}";
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, "acc-x", binary,
+                                           sizeof binary - 1),
+                     0);
+    /* After all that, a real attack must still be caught. */
+    toll_burst("acc-after", 9, T0 + 120000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+
+    struct harness_proc vd;
+    start_vigild(&vd, "g-dlq");
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-after", 30000));
+
+    struct harness_msg *dl = NULL;
+    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.dlq", 3000, nbad + 3, &dl);
+    HARNESS_ASSERT(n == (ssize_t)nbad + 2);
+    for (size_t i = 0; i < nbad; i++) {
+        bool found = false;
+        for (ssize_t j = 0; j < n && !found; j++) {
+            char reason[64];
+            if (harness_json_str(dl[j].value, "reason", reason, sizeof reason) > 0 &&
+                strcmp(reason, bad[i].reason) == 0)
+                found = true;
+        }
+        if (!found)
+            fail_msg("no dead letter with reason %s", bad[i].reason);
+    }
+    bool too_large = false, b64 = false;
+    for (ssize_t j = 0; j < n; j++) {
+        char reason[64], topic[64];
+        long long part, off;
+        assert_true(harness_json_str(dl[j].value, "reason", reason, sizeof reason) > 0);
+        assert_true(harness_json_str(dl[j].value, "topic", topic, sizeof topic) > 0);
+        assert_string_equal(topic, "vigil.events");
+        assert_int_equal(harness_json_int(dl[j].value, "partition", &part), 0);
+        assert_int_equal(harness_json_int(dl[j].value, "offset", &off), 0);
+        if (strcmp(reason, "too_large") == 0) {
+            too_large = true;
+            char payload[5000];
+            assert_int_equal(harness_json_str(dl[j].value, "payload", payload, sizeof payload),
+                             4096);
+        }
+        if (harness_json_has(dl[j].value, "\"payload_b64\":\"//57InYiOjF9\""))
+            b64 = true;
+    }
+    assert_true(too_large);
+    assert_true(b64);
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+    harness_msgs_free(dl, (size_t)n);
+}
+
+static void test_sigterm_commits_and_restart_rereads_nothing(void **state)
+{
+    int64_t t = T0 + 3600000;
+    background("acc-quiet", 20, t);
+    toll_burst("acc-restart", 10, t);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+
+    struct harness_proc vd;
+    start_vigild(&vd, "g-restart");
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-restart", 30000));
+    harness_sleep_ms(500);
+    int64_t t_stop = harness_now_ms();
+    int status = harness_proc_stop(&vd, 10000);
+    assert_int_equal(status, 0);
+    assert_true(harness_now_ms() - t_stop < 10000);
+
+    /* Every message of the topic is committed: the group's offsets add up to all of it. */
+    int parts = harness_topic_partitions(E.broker.bootstrap, "vigil.events");
+    assert_true(parts > 0 && parts <= 64);
+    int64_t committed[64];
+    assert_int_equal(harness_committed_offsets(E.broker.bootstrap, "g-restart", "vigil.events",
+                                               committed, parts),
+                     0);
+    struct harness_msg *all = NULL;
+    ssize_t total = harness_consume_all(E.broker.bootstrap, "vigil.events", 2000, 0, &all);
+    int64_t end[64] = {0};
+    for (ssize_t i = 0; i < total; i++)
+        end[all[i].partition] = all[i].offset + 1;
+    for (int p = 0; p < parts; p++)
+        assert_int_equal(committed[p] < 0 ? 0 : committed[p], end[p]);
+    harness_msgs_free(all, (size_t)total);
+
+    /* A restarted vigild in the same group reads nothing again: no second order. */
+    struct harness_msg *orders = NULL;
+    ssize_t before = harness_consume_all(E.broker.bootstrap, "vigil.orders", 2000, 0, &orders);
+    harness_msgs_free(orders, (size_t)(before > 0 ? before : 0));
+    struct harness_proc vd2;
+    start_vigild(&vd2, "g-restart");
+    harness_sleep_ms(8000); /* group join (~3 s) and then some */
+    assert_int_equal(harness_proc_stop(&vd2, 10000), 0);
+    ssize_t after = harness_consume_all(E.broker.bootstrap, "vigil.orders", 2000, 0, &orders);
+    assert_int_equal(after, before);
+    harness_msgs_free(orders, (size_t)(after > 0 ? after : 0));
+    char *log = harness_read_file(vd2.err_path, NULL);
+    assert_non_null(log);
+    assert_true(harness_json_has(log, "status: 0 read"));
+    free(log);
+}
+
+static void test_start_failures_are_one_clear_line(void **state)
+{
+    struct {
+        const char *args[12];
+        int want;
+        const char *needle;
+    } cases[] = {
+        {{"--brokers", E.broker.bootstrap, "--redis", "127.0.0.1:1", NULL}, 1, "Redis"},
+        {{"--brokers", E.broker.bootstrap, "--bogus", NULL}, 2, "--bogus"},
+        {{"--redis", E.redis.addr, NULL}, 2, "--brokers"},
+        {{"--brokers", E.broker.bootstrap, "--redis", E.redis.addr, "--set",
+          "toll_fraud.no_such_key=1", NULL},
+         1, "no_such_key"},
+        {{"--brokers", E.broker.bootstrap, "--redis", E.redis.addr, "--config",
+          "/nonexistent/vigil.conf", NULL},
+         1, "/nonexistent/vigil.conf"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[16] = {harness_bin("vigild")};
+        size_t k = 1;
+        for (size_t j = 0; cases[i].args[j]; j++)
+            argv[k++] = cases[i].args[j];
+        argv[k] = NULL;
+        struct harness_proc p;
+        struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+        assert_int_equal(harness_proc_start(&p, argv, &o), 0);
+        int status = -1;
+        assert_true(harness_proc_wait(&p, 10000, &status));
+        assert_int_equal(status, cases[i].want);
+        size_t len = 0;
+        char *err = harness_read_file(p.err_path, &len);
+        assert_non_null(err);
+        /* One line, and it names the problem. */
+        assert_true(len > 0 && strchr(err, '\n') == err + len - 1);
+        if (!strstr(err, cases[i].needle))
+            fail_msg("stderr '%s' does not mention '%s'", err, cases[i].needle);
+        free(err);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_burst_gives_one_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input_goes_to_dlq_and_processing_goes_on, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_commits_and_restart_rereads_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_start_failures_are_one_clear_line, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
