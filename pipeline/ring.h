@@ -15,30 +15,37 @@
 
 struct vigil_ring;
 
-/* capacity: a power of two >= 2; elem_size > 0. NULL on bad arguments or no memory. */
+/* capacity: a power of two >= 2; elem_size > 0. NULL on bad arguments or no memory.
+ * All `capacity` slots are usable. Slots are elem_size rounded up to alignof(max_align_t)
+ * (16 bytes on x86-64 and arm64) apart, so an element written in place through reserve or
+ * read through peek is aligned for any type. One allocation, made here: none afterwards. */
 struct vigil_ring *vigil_ring_create(size_t capacity, size_t elem_size);
 void vigil_ring_destroy(struct vigil_ring *r); /* accepts NULL */
 
 /* Producer: copies elem in. 0, or VIGIL_ERR_FULL. */
 int vigil_ring_push(struct vigil_ring *r, const void *elem);
 /* Producer, zero-copy: a slot to fill, or NULL when full. Nothing is visible to the consumer
- * until vigil_ring_commit(); reserve twice without commit returns the same slot. */
+ * until vigil_ring_commit(); reserve twice without commit returns the same slot. Commit only
+ * after a reserve that returned a slot. */
 void *vigil_ring_reserve(struct vigil_ring *r);
 void vigil_ring_commit(struct vigil_ring *r);
 
 /* Consumer: copies the oldest element out. 0, or VIGIL_ERR_EMPTY. */
 int vigil_ring_pop(struct vigil_ring *r, void *elem);
 /* Consumer, zero-copy: the oldest element, or NULL when empty; it stays valid (and in the
- * ring) until vigil_ring_release(). */
+ * ring) until vigil_ring_release(); peek twice without release returns the same element.
+ * Release only after a peek that returned an element. */
 void *vigil_ring_peek(struct vigil_ring *r);
 void vigil_ring_release(struct vigil_ring *r);
 
-/* Elements in the ring now (exact for the calling side, a snapshot for the other). */
+/* Elements in the ring now (exact for the calling side, a snapshot for the other): it
+ * never overstates what the producer may push or the consumer may pop. */
 size_t vigil_ring_count(const struct vigil_ring *r);
 size_t vigil_ring_capacity(const struct vigil_ring *r);
 
-/* A waiting strategy for an empty or full ring: spin briefly, then yield, then sleep up
- * to max_sleep_us. Reset after progress. Single-thread object. */
+/* A waiting strategy for an empty or full ring: spin briefly (growing runs of cpu pauses),
+ * then sched_yield a few times, then nanosleep 1, 2, 4... microseconds up to max_sleep_us
+ * (0: never sleep, keep yielding). Reset after progress. Single-thread object. */
 struct vigil_backoff {
     unsigned rounds;
     unsigned max_sleep_us;

@@ -1,0 +1,974 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* config.c - the configuration: the core keys, the file parser, validation and getters.
+ *
+ * Threading: create, load_file and set run on one thread at start-up; after that the
+ * object is read-only and any thread may call the getters at once.
+ * Ownership: the config owns every string and list it returns; they live until destroy.
+ *
+ * The known keys are the core table below plus each registered detector's keys. Every
+ * value is parsed and validated when it is set (defaults included, at create), so the
+ * getters never fail on input: only a wrong key name or type, a programming error, aborts.
+ * A file is applied all or nothing: every line is validated first, and the configuration
+ * changes only if the whole file is good. A value replaced by load or set is kept (retired)
+ * until destroy, so a string or list handed out earlier stays valid as config.h promises.
+ * Start-up code only: lookups are linear, nothing here is on the per-event path.
+ */
+#include "vigil/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/types.h>
+
+#include "vigil/detector.h"
+#include "vigil/event.h"
+#include "vigil/status.h"
+
+#define ERRSTR_MAX 512
+#define NAME_MAX_LEN 128 /* "section.key" */
+
+/* A value as parsed for its key's type. */
+struct cfg_value {
+    char *text;         /* as written (trimmed, unquoted); owned */
+    int64_t i;          /* VIGIL_CFG_INT */
+    int b;              /* VIGIL_CFG_BOOL: 0 or 1 */
+    const char **words; /* VIGIL_CFG_LIST: n words then NULL; owned array */
+    char *wordbuf;      /* VIGIL_CFG_LIST: storage the words point into; owned */
+    size_t n;
+};
+
+/* Extra validation a key needs beyond its type. Returns 0, or -1 with a message in msg.
+ * May amend the value (orders.exempt adds 112). */
+typedef int (*cfg_check_fn)(const char *name, struct cfg_value *v, char *msg, size_t len);
+
+struct core_key {
+    struct vigil_config_key key;
+    cfg_check_fn check; /* NULL: the type says it all */
+};
+
+struct entry {
+    const struct vigil_config_key *key;
+    cfg_check_fn check;
+    struct cfg_value val;
+};
+
+struct vigil_config {
+    struct entry *entries;
+    size_t n;
+    struct cfg_value *retired; /* replaced values, freed at destroy */
+    size_t n_retired, cap_retired;
+    char errstr[ERRSTR_MAX];
+};
+
+/* --- checks for core keys ---------------------------------------------------------------- */
+
+static bool all_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strspn(s, "0123456789");
+    return s[n] == '\0' && n >= min && n <= max;
+}
+
+/* A table prefix as the number plan takes it: '+' and 1..VIGIL_NUMBER_MAX digits. */
+static bool is_e164_prefix(const char *s)
+{
+    return s[0] == '+' && all_digits(s + 1, 1, VIGIL_NUMBER_MAX);
+}
+
+/* A non-negative decimal amount: "0.10", "10", "2.5". */
+static bool parse_amount(const char *s, double *out)
+{
+    if (!*s || strspn(s, "0123456789.") != strlen(s))
+        return false;
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    if (*end || errno || !isfinite(d) || d < 0)
+        return false;
+    *out = d;
+    return true;
+}
+
+static int check_pow2(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (v->i > 0 && (v->i & (v->i - 1)) == 0)
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not a power of two", v->text, name);
+    return -1;
+}
+
+static int check_offset_reset(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    /* librdkafka's auto.offset.reset values, aliases included. */
+    static const char *const ok[] = {"earliest", "smallest", "beginning", "latest",
+                                     "largest",  "end",      "error"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(v->text, ok[i]) == 0)
+            return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not one of earliest, latest, error", v->text,
+             name);
+    return -1;
+}
+
+static int check_cc(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    const char *cc = v->text[0] == '+' ? v->text + 1 : v->text;
+    if (all_digits(cc, 1, 3) && cc[0] != '0')
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not a country calling code (1 to 3 digits)",
+             v->text, name);
+    return -1;
+}
+
+static int check_prefixes(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        if (!is_e164_prefix(v->words[i])) {
+            snprintf(msg, len, "bad entry '%s' in '%s': not a prefix ('+' and digits, e.g. +881)",
+                     v->words[i], name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_numbers(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const char *w = v->words[i];
+        if (!all_digits(w[0] == '+' ? w + 1 : w, 1, VIGIL_NUMBER_MAX)) {
+            snprintf(msg, len,
+                     "bad entry '%s' in '%s': not a number (digits, optionally after '+')", w,
+                     name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_short_codes(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    /* Short codes as dialled, the form the number plan matches them in. */
+    for (size_t i = 0; i < v->n; i++) {
+        if (!all_digits(v->words[i], 3, 6) || v->words[i][0] == '0') {
+            snprintf(msg, len, "bad entry '%s' in '%s': not a short code (3 to 6 digits, e.g. 112)",
+                     v->words[i], name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_exempt(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (check_numbers(name, v, msg, len))
+        return -1;
+    /* 112 stays reachable whatever the operator wrote (terms.md): add it if missing. The
+     * words array always has a spare slot for this (see split_words). */
+    for (size_t i = 0; i < v->n; i++)
+        if (strcmp(v->words[i], "112") == 0)
+            return 0;
+    v->words[v->n++] = "112";
+    v->words[v->n] = NULL;
+    return 0;
+}
+
+static int check_rates(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const char *w = v->words[i];
+        const char *colon = strchr(w, ':');
+        char prefix[24];
+        double rate;
+        size_t plen = colon ? (size_t)(colon - w) : 0;
+        if (colon && plen < sizeof prefix) {
+            memcpy(prefix, w, plen);
+            prefix[plen] = '\0';
+            if (is_e164_prefix(prefix) && parse_amount(colon + 1, &rate))
+                continue;
+        }
+        snprintf(msg, len, "bad entry '%s' in '%s': not PREFIX:EUR_PER_MIN (e.g. +881:10.00)", w,
+                 name);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_amount(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    double d;
+    if (parse_amount(v->text, &d))
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not an amount in EUR (e.g. 0.10)", v->text, name);
+    return -1;
+}
+
+static int check_accounts(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    /* The account id syntax of the wire format (events.md). */
+    static const char idchars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                  "0123456789._:-";
+    for (size_t i = 0; i < v->n; i++) {
+        size_t n = strlen(v->words[i]);
+        if (n > 64 || strspn(v->words[i], idchars) != n) {
+            snprintf(msg, len,
+                     "bad entry '%s' in '%s': not an account id (1 to 64 of A-Z a-z 0-9 . _ : -)",
+                     v->words[i], name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* --- the core keys ----------------------------------------------------------------------- */
+
+#define STR(name, def, doc)                                                                        \
+    {                                                                                              \
+        {name, VIGIL_CFG_STR, def, 0, 0, doc}, NULL                                                \
+    }
+#define STR_CHECK(name, def, check, doc)                                                           \
+    {                                                                                              \
+        {name, VIGIL_CFG_STR, def, 0, 0, doc}, check                                               \
+    }
+#define INT(name, def, min, max, doc)                                                              \
+    {                                                                                              \
+        {name, VIGIL_CFG_INT, #def, min, max, doc}, NULL                                           \
+    }
+#define INT_CHECK(name, def, min, max, check, doc)                                                 \
+    {                                                                                              \
+        {name, VIGIL_CFG_INT, #def, min, max, doc}, check                                          \
+    }
+#define LIST(name, def, check, doc)                                                                \
+    {                                                                                              \
+        {name, VIGIL_CFG_LIST, def, 0, 0, doc}, check                                              \
+    }
+
+static const struct core_key core_keys[] = {
+    STR("kafka.events_topic", "vigil.events", "Topic the call and SMS events are read from."),
+    STR("kafka.orders_topic", "vigil.orders",
+        "Topic suspension orders are written to (read by provisioning)."),
+    STR("kafka.alerts_topic", "vigil.alerts", "Topic NOC alerts are written to."),
+    STR("kafka.dlq_topic", "vigil.dlq", "Topic invalid events are written to (dead letters)."),
+    INT("kafka.session_timeout_ms", 45000, 1000, 3600000,
+        "Consumer group session timeout: a silent member is dropped after this long."),
+    INT("kafka.heartbeat_interval_ms", 3000, 100, 600000,
+        "Consumer group heartbeat interval; keep it below a third of session_timeout_ms."),
+    STR_CHECK("kafka.auto_offset_reset", "earliest", check_offset_reset,
+              "Where a new consumer group starts: earliest, latest or error."),
+    INT("kafka.commit_interval_ms", 1000, 10, 60000,
+        "How often offsets are committed, up to the last event whose effects are durable."),
+
+    STR("redis.prefix", "vigil:", "Prefix of every Redis key vigil writes."),
+    INT("redis.timeout_ms", 2000, 10, 60000, "Redis connect and command timeout."),
+    INT("redis.counter_ttl_s", 172800, 60, 31536000, "Time to live of Redis counter keys."),
+    INT("redis.block_ttl_s", 2592000, 60, 31536000,
+        "Time to live of a standing block in Redis; an order stands this long."),
+
+    INT("vigild.workers", 0, 0, 64, "Worker threads; 0 = one per core."),
+    INT_CHECK("vigild.ring_capacity", 1024, 16, 1048576, check_pow2,
+              "Slots in each worker's event ring; a power of two."),
+    INT("vigild.flush_interval_ms", 50, 1, 10000,
+        "How often workers publish counters and flush orders and alerts."),
+    INT("vigild.disorder_ms", 60000, 0, 3600000,
+        "Allowed event-time disorder: the watermark is the highest event time seen minus this."),
+
+    STR_CHECK("numbering.home_cc", "31", check_cc,
+              "Home country calling code: calls to other codes are international."),
+    LIST("numbering.high_risk_prefixes",
+         "+881 +882 +883 +870 +979 +53 +371 +370 +252 +216 +213 +232 +224 +960 +675 +682 +674 "
+         "+688 +93 +235 +261 +94 +372",
+         check_prefixes,
+         "High-risk destinations (IRSF targets, satellite, IPRS) as E.164 prefixes; a value "
+         "replaces the whole list."),
+    LIST("numbering.premium_prefixes", "+31900 +31906 +31909 +979", check_prefixes,
+         "Premium-rate ranges as E.164 prefixes; a value replaces the whole list."),
+    LIST("numbering.rates",
+         "+31:0.02 +316:0.05 +881:10.00 +882:6.00 +883:4.00 +870:8.00 +979:3.00 +53:1.20 "
+         "+252:1.00 +232:0.90 +224:0.90 +675:1.50 +682:2.00 +674:2.50 +688:2.50 +960:1.00 "
+         "+371:0.60 +370:0.60 +372:0.60 +216:0.50 +213:0.50 +93:0.80 +235:1.00 +261:1.00 "
+         "+94:0.40 +31900:0.80 +31906:1.00 +31909:1.00 +1:0.02 +91:0.03 +212:0.35 +90:0.20 "
+         "+32:0.03 +49:0.03 +33:0.03 +44:0.03",
+         check_rates,
+         "Termination cost by prefix as PREFIX:EUR_PER_MIN, longest prefix wins; used when an "
+         "event has no cost."),
+    STR_CHECK("numbering.default_rate", "0.10", check_amount,
+              "Cost in EUR per minute of a number no rate prefix matches."),
+    LIST("numbering.emergency", "112 911", check_short_codes,
+         "Emergency numbers: never blocked, never counted as abuse."),
+
+    LIST("orders.allowlist", "", check_accounts,
+         "Accounts that get alerts but never orders (account ids)."),
+    LIST("orders.exempt", "112", check_exempt,
+         "Numbers every order keeps reachable; 112 is always added, even when omitted here."),
+    INT("alerts.cooldown_s", 900, 0, 86400,
+        "Minimum seconds between two alerts of the same detector for the same account."),
+};
+
+#define N_CORE (sizeof core_keys / sizeof core_keys[0])
+
+/* --- small helpers ----------------------------------------------------------------------- */
+
+static void set_err(struct vigil_config *cfg, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_err(struct vigil_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cfg->errstr, sizeof cfg->errstr, fmt, ap);
+    va_end(ap);
+}
+
+static void value_free(struct cfg_value *v)
+{
+    free(v->text);
+    free(v->words);
+    free(v->wordbuf);
+    memset(v, 0, sizeof *v);
+}
+
+static bool is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static bool is_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-' || c == '.';
+}
+
+static bool valid_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (!is_name_char(*s))
+            return false;
+    return true;
+}
+
+/* Trims s in place; returns the first non-space character. */
+static char *trim(char *s)
+{
+    while (is_space(*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && is_space(s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+static const char *type_name(enum vigil_cfg_type t)
+{
+    switch (t) {
+    case VIGIL_CFG_INT:
+        return "integer";
+    case VIGIL_CFG_STR:
+        return "string";
+    case VIGIL_CFG_BOOL:
+        return "boolean";
+    case VIGIL_CFG_LIST:
+        return "list";
+    }
+    return "unknown type";
+}
+
+/* Splits text on spaces, tabs and commas into v->words (one spare slot, then NULL). */
+static int split_words(struct cfg_value *v, const char *text)
+{
+    v->wordbuf = strdup(text);
+    if (!v->wordbuf)
+        return VIGIL_ERR_NOMEM;
+    size_t max = 0;
+    for (const char *p = text; *p; p++)
+        max++;
+    /* At most (len + 1) / 2 words, plus a spare slot for a check to append, plus NULL. */
+    v->words = calloc((max + 1) / 2 + 2, sizeof *v->words);
+    if (!v->words)
+        return VIGIL_ERR_NOMEM;
+    v->n = 0;
+    char *p = v->wordbuf;
+    for (;;) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        v->words[v->n++] = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != ',')
+            p++;
+        if (*p)
+            *p++ = '\0';
+    }
+    v->words[v->n] = NULL;
+    return 0;
+}
+
+/* Parses text as a value of key k into out (zeroed first). Returns 0; 1 with a message in
+ * msg when the value is bad (out stays empty); VIGIL_ERR_NOMEM (a negative status). */
+static int parse_value(const struct vigil_config_key *k, cfg_check_fn check, const char *text,
+                       struct cfg_value *out, char *msg, size_t len)
+{
+    memset(out, 0, sizeof *out);
+    out->text = strdup(text);
+    if (!out->text)
+        return VIGIL_ERR_NOMEM;
+
+    switch (k->type) {
+    case VIGIL_CFG_INT: {
+        char *end;
+        errno = 0;
+        long long v = strtoll(text, &end, 10);
+        if (end == text || *end || is_space(*text)) {
+            snprintf(msg, len, "bad value '%s' for '%s': not an integer", text, k->name);
+            goto bad;
+        }
+        if (errno == ERANGE || v < k->min || v > k->max) {
+            snprintf(msg, len, "bad value '%s' for '%s': out of range %" PRId64 "..%" PRId64, text,
+                     k->name, k->min, k->max);
+            goto bad;
+        }
+        out->i = v;
+        break;
+    }
+    case VIGIL_CFG_STR:
+        if (!*text) {
+            snprintf(msg, len, "empty value for '%s'", k->name);
+            goto bad;
+        }
+        break;
+    case VIGIL_CFG_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on", "1"};
+        static const char *const no[] = {"false", "no", "off", "0"};
+        out->b = -1;
+        for (size_t i = 0; i < 4; i++) {
+            if (strcasecmp(text, yes[i]) == 0)
+                out->b = 1;
+            else if (strcasecmp(text, no[i]) == 0)
+                out->b = 0;
+        }
+        if (out->b < 0) {
+            snprintf(msg, len,
+                     "bad value '%s' for '%s': not a boolean (true/false, yes/no, on/off, 1/0)",
+                     text, k->name);
+            goto bad;
+        }
+        break;
+    }
+    case VIGIL_CFG_LIST:
+        if (split_words(out, text)) {
+            value_free(out);
+            return VIGIL_ERR_NOMEM;
+        }
+        break;
+    default:
+        snprintf(msg, len, "key '%s' has an unknown type %d", k->name, (int)k->type);
+        goto bad;
+    }
+    if (check && check(k->name, out, msg, len))
+        goto bad;
+    return 0;
+bad:
+    value_free(out);
+    return 1;
+}
+
+static struct entry *find_entry(const struct vigil_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n; i++)
+        if (strcmp(cfg->entries[i].key->name, name) == 0)
+            return &cfg->entries[i];
+    return NULL;
+}
+
+/* Optimal string alignment distance (Levenshtein plus adjacent transpositions, the commonest
+ * typo), or a number > limit when the lengths alone rule it out. */
+static size_t edit_distance(const char *a, const char *b, size_t limit)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if ((la > lb ? la - lb : lb - la) > limit || la >= NAME_MAX_LEN || lb >= NAME_MAX_LEN)
+        return limit + 1;
+    size_t rows[3][NAME_MAX_LEN + 1];
+    size_t *prev2 = rows[0], *prev = rows[1], *cur = rows[2];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t d = prev[j - 1] + cost;
+            if (prev[j] + 1 < d)
+                d = prev[j] + 1;
+            if (cur[j - 1] + 1 < d)
+                d = cur[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                prev2[j - 2] + 1 < d)
+                d = prev2[j - 2] + 1;
+            cur[j] = d;
+        }
+        size_t *t = prev2;
+        prev2 = prev;
+        prev = cur;
+        cur = t;
+    }
+    return prev[lb];
+}
+
+static const char *key_part(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* The known key an unknown name most likely meant, or NULL: the closest within edit
+ * distance 2, else the only key with the same name in another section ("workers" written
+ * outside [vigild], "timeout_ms" under the wrong section). */
+static const char *suggest(const struct vigil_config *cfg, const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; i < cfg->n; i++) {
+        size_t d = edit_distance(name, cfg->entries[i].key->name, 2);
+        if (d < best_d) {
+            best_d = d;
+            best = cfg->entries[i].key->name;
+        }
+    }
+    if (best)
+        return best;
+    const char *part = key_part(name);
+    for (size_t i = 0; i < cfg->n; i++) {
+        if (strcmp(key_part(cfg->entries[i].key->name), part) == 0) {
+            if (best)
+                return NULL; /* ambiguous */
+            best = cfg->entries[i].key->name;
+        }
+    }
+    return best;
+}
+
+static void unknown_key_msg(const struct vigil_config *cfg, const char *name, char *msg, size_t len)
+{
+    const char *s = suggest(cfg, name);
+    if (s)
+        snprintf(msg, len, "unknown key '%s', did you mean '%s'?", name, s);
+    else
+        snprintf(msg, len, "unknown key '%s'", name);
+}
+
+/* Makes room for n more retired values, so that a commit cannot fail half-way. */
+static int reserve_retired(struct vigil_config *cfg, size_t n)
+{
+    if (cfg->cap_retired - cfg->n_retired >= n)
+        return 0;
+    size_t cap = cfg->cap_retired ? cfg->cap_retired : 16;
+    while (cap - cfg->n_retired < n)
+        cap *= 2;
+    struct cfg_value *r = realloc(cfg->retired, cap * sizeof *r);
+    if (!r)
+        return VIGIL_ERR_NOMEM;
+    cfg->retired = r;
+    cfg->cap_retired = cap;
+    return 0;
+}
+
+/* Gives e the value *v (moved); the old value is retired. Room must have been reserved. */
+static void replace_value(struct vigil_config *cfg, struct entry *e, struct cfg_value *v)
+{
+    cfg->retired[cfg->n_retired++] = e->val;
+    e->val = *v;
+    memset(v, 0, sizeof *v);
+}
+
+/* --- create / destroy -------------------------------------------------------------------- */
+
+/* Adds a known key with its default. owner names the table for messages. A bad table (bad
+ * name, duplicate key, default that fails validation) is a bug in the code: abort. */
+static void add_key(struct vigil_config *cfg, const struct vigil_config_key *k, cfg_check_fn check,
+                    const char *owner, int *rc)
+{
+    if (*rc)
+        return;
+    if (!k->name || !valid_name(k->name) || strlen(k->name) >= NAME_MAX_LEN) {
+        fprintf(stderr, "vigil_config_create: %s: bad key name '%s'\n", owner,
+                k->name ? k->name : "(null)");
+        abort();
+    }
+    if (find_entry(cfg, k->name)) {
+        fprintf(stderr, "vigil_config_create: %s: key '%s' is declared twice\n", owner, k->name);
+        abort();
+    }
+    struct entry *e = &cfg->entries[cfg->n];
+    char msg[ERRSTR_MAX];
+    int prc = parse_value(k, check, k->def ? k->def : "", &e->val, msg, sizeof msg);
+    if (prc == VIGIL_ERR_NOMEM) {
+        *rc = prc;
+        return;
+    }
+    if (prc) {
+        fprintf(stderr, "vigil_config_create: %s: bad default: %s\n", owner, msg);
+        abort();
+    }
+    e->key = k;
+    e->check = check;
+    cfg->n++;
+}
+
+struct vigil_config *vigil_config_create(void)
+{
+    size_t total = N_CORE;
+    size_t ndet = vigil_detector_count();
+    for (size_t d = 0; d < ndet; d++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+            total++;
+    }
+
+    struct vigil_config *cfg = calloc(1, sizeof *cfg);
+    if (!cfg)
+        return NULL;
+    cfg->entries = calloc(total ? total : 1, sizeof *cfg->entries);
+    if (!cfg->entries)
+        goto fail;
+
+    int rc = 0;
+    for (size_t i = 0; i < N_CORE; i++)
+        add_key(cfg, &core_keys[i].key, core_keys[i].check, "config.c", &rc);
+    for (size_t d = 0; d < ndet; d++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+            add_key(cfg, k, NULL, ops->name, &rc);
+    }
+    if (rc)
+        goto fail;
+    return cfg;
+fail:
+    vigil_config_destroy(cfg);
+    return NULL;
+}
+
+void vigil_config_destroy(struct vigil_config *cfg)
+{
+    if (!cfg)
+        return;
+    if (cfg->entries)
+        for (size_t i = 0; i < cfg->n; i++)
+            value_free(&cfg->entries[i].val);
+    free(cfg->entries);
+    for (size_t i = 0; i < cfg->n_retired; i++)
+        value_free(&cfg->retired[i]);
+    free(cfg->retired);
+    free(cfg);
+}
+
+/* --- loading ----------------------------------------------------------------------------- */
+
+/* A validated assignment waiting for the whole file to be good. */
+struct pending {
+    struct entry *e;
+    struct cfg_value val;
+    unsigned line;
+};
+
+struct pending_list {
+    struct pending *v;
+    size_t n, cap;
+};
+
+static void pending_free(struct pending_list *pl)
+{
+    for (size_t i = 0; i < pl->n; i++)
+        value_free(&pl->v[i].val);
+    free(pl->v);
+}
+
+/* Moves every pending value into its entry. Room for the retired values is reserved. */
+static void pending_commit(struct vigil_config *cfg, struct pending_list *pl)
+{
+    for (size_t i = 0; i < pl->n; i++)
+        replace_value(cfg, pl->v[i].e, &pl->v[i].val);
+    pl->n = 0;
+}
+
+/* The end of an unquoted value: the first '#' or ';' at its start or after whitespace. */
+static void cut_comment(char *v)
+{
+    for (char *p = v; *p; p++) {
+        if ((*p == '#' || *p == ';') && (p == v || is_space(p[-1]))) {
+            *p = '\0';
+            return;
+        }
+    }
+}
+
+/* True when only whitespace or a comment is left in s. */
+static bool only_comment(const char *s)
+{
+    while (is_space(*s))
+        s++;
+    return *s == '\0' || *s == '#' || *s == ';';
+}
+
+/* Parses one line. Returns 0, 1 with a message in msg, or VIGIL_ERR_NOMEM. */
+static int parse_line(struct vigil_config *cfg, char *line, unsigned lineno, char *section,
+                      size_t section_len, struct pending_list *pl, char *msg, size_t len)
+{
+    char *s = line;
+    while (is_space(*s))
+        s++;
+    if (*s == '\0' || *s == '#' || *s == ';')
+        return 0;
+
+    if (*s == '[') {
+        char *close = strchr(s, ']');
+        if (!close) {
+            snprintf(msg, len, "unterminated section header '%s' (missing ']')", trim(s));
+            return 1;
+        }
+        *close = '\0';
+        if (!only_comment(close + 1)) {
+            snprintf(msg, len, "unexpected text after section header '[%s]'", trim(s + 1));
+            return 1;
+        }
+        char *name = trim(s + 1);
+        if (!*name) {
+            snprintf(msg, len, "empty section name");
+            return 1;
+        }
+        if (!valid_name(name) || strlen(name) >= section_len) {
+            snprintf(msg, len, "bad section name '%s'", name);
+            return 1;
+        }
+        strcpy(section, name);
+        return 0;
+    }
+
+    char *eq = strchr(s, '=');
+    if (!eq) {
+        snprintf(msg, len, "malformed line (expected 'key = value' or '[section]')");
+        return 1;
+    }
+    *eq = '\0';
+    char *key = trim(s);
+    if (!*key) {
+        snprintf(msg, len, "malformed line: missing key before '='");
+        return 1;
+    }
+    if (!valid_name(key)) {
+        snprintf(msg, len, "bad key name '%s'", key);
+        return 1;
+    }
+    char name[NAME_MAX_LEN * 2 + 2];
+    if (*section)
+        snprintf(name, sizeof name, "%s.%s", section, key);
+    else
+        snprintf(name, sizeof name, "%s", key);
+
+    char *val = eq + 1;
+    while (is_space(*val))
+        val++;
+    if (*val == '"') {
+        /* Quoted: everything up to the closing quote, with \" and \\ as escapes. */
+        char *w = val, *r = val + 1;
+        for (; *r && *r != '"'; r++) {
+            if (*r == '\\' && (r[1] == '"' || r[1] == '\\'))
+                r++;
+            *w++ = *r;
+        }
+        if (*r != '"') {
+            snprintf(msg, len, "unterminated quoted value for '%s'", name);
+            return 1;
+        }
+        if (!only_comment(r + 1)) {
+            snprintf(msg, len, "unexpected text after the quoted value of '%s'", name);
+            return 1;
+        }
+        *w = '\0';
+    } else {
+        cut_comment(val);
+        val = trim(val);
+    }
+
+    struct entry *e = find_entry(cfg, name);
+    if (!e) {
+        unknown_key_msg(cfg, name, msg, len);
+        return 1;
+    }
+    for (size_t i = 0; i < pl->n; i++) {
+        if (pl->v[i].e == e) {
+            snprintf(msg, len, "duplicate key '%s' (first set on line %u)", name, pl->v[i].line);
+            return 1;
+        }
+    }
+    if (pl->n == pl->cap) {
+        size_t cap = pl->cap ? pl->cap * 2 : 16;
+        struct pending *v = realloc(pl->v, cap * sizeof *v);
+        if (!v)
+            return VIGIL_ERR_NOMEM;
+        pl->v = v;
+        pl->cap = cap;
+    }
+    struct pending *p = &pl->v[pl->n];
+    int rc = parse_value(e->key, e->check, val, &p->val, msg, len);
+    if (rc)
+        return rc;
+    p->e = e;
+    p->line = lineno;
+    pl->n++;
+    return 0;
+}
+
+int vigil_config_load_file(struct vigil_config *cfg, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(cfg, "cannot open '%s': %s", path, strerror(errno));
+        return VIGIL_ERR_IO;
+    }
+    struct pending_list pl = {0};
+    char section[NAME_MAX_LEN] = "";
+    char msg[ERRSTR_MAX];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    unsigned lineno = 0;
+    int rc = 0;
+    while ((n = getline(&line, &cap, f)) != -1) {
+        lineno++;
+        if ((size_t)n != strlen(line)) {
+            set_err(cfg, "%s:%u: NUL byte in line", path, lineno);
+            rc = VIGIL_ERR_CONFIG;
+            goto out;
+        }
+        rc = parse_line(cfg, line, lineno, section, sizeof section, &pl, msg, sizeof msg);
+        if (rc == VIGIL_ERR_NOMEM) {
+            set_err(cfg, "%s:%u: out of memory", path, lineno);
+            goto out;
+        }
+        if (rc) {
+            set_err(cfg, "%s:%u: %s", path, lineno, msg);
+            rc = VIGIL_ERR_CONFIG;
+            goto out;
+        }
+    }
+    if (ferror(f)) {
+        set_err(cfg, "cannot read '%s': %s", path, strerror(errno));
+        rc = VIGIL_ERR_IO;
+        goto out;
+    }
+    if (reserve_retired(cfg, pl.n)) {
+        set_err(cfg, "%s: out of memory", path);
+        rc = VIGIL_ERR_NOMEM;
+        goto out;
+    }
+    pending_commit(cfg, &pl);
+    cfg->errstr[0] = '\0';
+out:
+    pending_free(&pl);
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+int vigil_config_set(struct vigil_config *cfg, const char *key, const char *value,
+                     const char *origin)
+{
+    if (!origin)
+        origin = "set";
+    if (!key || !value) {
+        set_err(cfg, "%s: missing %s", origin, key ? "value" : "key");
+        return VIGIL_ERR_CONFIG;
+    }
+    char *copy = strdup(value);
+    if (!copy) {
+        set_err(cfg, "%s: out of memory", origin);
+        return VIGIL_ERR_NOMEM;
+    }
+    char msg[ERRSTR_MAX];
+    int rc;
+    struct entry *e = find_entry(cfg, key);
+    if (!e) {
+        unknown_key_msg(cfg, key, msg, sizeof msg);
+        rc = 1;
+    } else if ((rc = reserve_retired(cfg, 1)) == 0) {
+        struct cfg_value v;
+        rc = parse_value(e->key, e->check, trim(copy), &v, msg, sizeof msg);
+        if (rc == 0)
+            replace_value(cfg, e, &v);
+    }
+    free(copy);
+    if (rc == VIGIL_ERR_NOMEM) {
+        set_err(cfg, "%s: out of memory", origin);
+        return rc;
+    }
+    if (rc) {
+        set_err(cfg, "%s: %s", origin, msg);
+        return VIGIL_ERR_CONFIG;
+    }
+    cfg->errstr[0] = '\0';
+    return 0;
+}
+
+/* --- getters ----------------------------------------------------------------------------- */
+
+static const struct entry *get_entry(const struct vigil_config *cfg, const char *key,
+                                     enum vigil_cfg_type type, const char *fn)
+{
+    const struct entry *e = cfg && key ? find_entry(cfg, key) : NULL;
+    if (!e) {
+        fprintf(stderr, "%s: unknown config key '%s' (a programming error)\n", fn,
+                key ? key : "(null)");
+        abort();
+    }
+    if (e->key->type != type) {
+        fprintf(stderr, "%s: config key '%s' is a %s, not a %s (a programming error)\n", fn, key,
+                type_name(e->key->type), type_name(type));
+        abort();
+    }
+    return e;
+}
+
+int64_t vigil_config_int(const struct vigil_config *cfg, const char *key)
+{
+    return get_entry(cfg, key, VIGIL_CFG_INT, __func__)->val.i;
+}
+
+const char *vigil_config_str(const struct vigil_config *cfg, const char *key)
+{
+    return get_entry(cfg, key, VIGIL_CFG_STR, __func__)->val.text;
+}
+
+int vigil_config_bool(const struct vigil_config *cfg, const char *key)
+{
+    return get_entry(cfg, key, VIGIL_CFG_BOOL, __func__)->val.b;
+}
+
+const char *const *vigil_config_list(const struct vigil_config *cfg, const char *key, size_t *n)
+{
+    const struct entry *e = get_entry(cfg, key, VIGIL_CFG_LIST, __func__);
+    if (n)
+        *n = e->val.n;
+    return e->val.words;
+}
+
+const char *vigil_config_errstr(const struct vigil_config *cfg)
+{
+    return cfg ? cfg->errstr : "";
+}
+
+void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void *arg), void *arg)
+{
+    for (size_t i = 0; i < N_CORE; i++)
+        fn(&core_keys[i].key, arg);
+    size_t ndet = vigil_detector_count();
+    for (size_t d = 0; d < ndet; d++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+            fn(k, arg);
+    }
+}
