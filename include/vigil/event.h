@@ -70,7 +70,8 @@ struct vigil_parse_opts {
 /* Why an event was rejected: `reason` is the machine-readable dead-letter reason of
  * outputs.md (`json_syntax`, `not_object`, `too_large`, `missing_field:call_id`,
  * `bad_field:ts`, `bad_number:to`, `bad_type`, `bad_version`, `key_mismatch`, `ts_past`,
- * `ts_future`, `duplicate_field:id`, `bad_utf8`); `detail` is one sentence for people. */
+ * `ts_future`, `duplicate_field:id`, `bad_utf8`, `too_complex` (valid JSON past 256 tokens or
+ * 32 levels of nesting)); `detail` is one sentence for people and never quotes the value. */
 struct vigil_parse_error {
     char reason[64];
     char detail[160];
