@@ -6,3 +6,7 @@
  * each inclusion and undefines it after (see registry.c). Adding a detector is one line
  * here plus detectors/<name>.c exporting `const struct vigil_detector_ops vigil_det_<name>`. */
 VIGIL_DETECTOR(toll_fraud)
+VIGIL_DETECTOR(bulk_sms)
+VIGIL_DETECTOR(continuous)
+VIGIL_DETECTOR(premium)
+VIGIL_DETECTOR(fair_use)
