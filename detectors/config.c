@@ -28,6 +28,7 @@
 
 #include "vigil/detector.h"
 #include "vigil/event.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
 #define ERRSTR_MAX 512
@@ -56,6 +57,8 @@ struct entry {
     const struct vigil_config_key *key;
     cfg_check_fn check;
     struct cfg_value val;
+    bool variant;  /* "key@profile": a per-profile override of a detector INT key */
+    bool explicit; /* set by a file or set(), not the default */
 };
 
 struct vigil_config {
@@ -64,6 +67,10 @@ struct vigil_config {
     struct cfg_value *retired; /* replaced values, freed at destroy */
     size_t n_retired, cap_retired;
     char errstr[ERRSTR_MAX];
+    /* Per-profile override keys ("toll_fraud.spend_1h_eur@callcenter"), made at create for
+     * every detector INT key; their names live in variant_names. */
+    struct vigil_config_key *variant_keys;
+    char *variant_names;
 };
 
 /* --- checks for core keys ---------------------------------------------------------------- */
@@ -305,6 +312,13 @@ static const struct core_key core_keys[] = {
          "Accounts that get alerts but never orders (account ids)."),
     LIST("orders.exempt", "112", check_exempt,
          "Numbers every order keeps reachable; 112 is always added, even when omitted here."),
+    LIST("profiles.consumer", "", check_accounts,
+         "Accounts in the consumer profile (detector keys may be overridden per profile with "
+         "KEY@consumer)."),
+    LIST("profiles.business", "", check_accounts, "Accounts in the business profile."),
+    LIST("profiles.callcenter", "", check_accounts, "Accounts in the callcenter profile."),
+    LIST("profiles.service_popular", "", check_accounts,
+         "Accounts in the service_popular profile: popular paid service numbers."),
     INT("alerts.cooldown_s", 900, 0, 86400,
         "Minimum seconds between two alerts of the same detector for the same account."),
 };
@@ -340,7 +354,7 @@ static bool is_space(char c)
 static bool is_name_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-' || c == '.';
+           c == '-' || c == '.' || c == '@';
 }
 
 static bool valid_name(const char *s)
@@ -619,15 +633,53 @@ static void add_key(struct vigil_config *cfg, const struct vigil_config_key *k, 
     cfg->n++;
 }
 
+/* Adds "key@profile" for every detector INT key and every profile but the default: same
+ * type, range and default as the key, used only when set explicitly. */
+static int add_variants(struct vigil_config *cfg, size_t n_int)
+{
+    size_t nvar = n_int * (VIGIL_PROFILE_COUNT - 1);
+    if (nvar == 0)
+        return 0;
+    cfg->variant_keys = calloc(nvar, sizeof *cfg->variant_keys);
+    cfg->variant_names = calloc(nvar, NAME_MAX_LEN);
+    if (!cfg->variant_keys || !cfg->variant_names)
+        return VIGIL_ERR_NOMEM;
+    size_t v = 0, nbase = cfg->n;
+    for (size_t i = 0; i < nbase; i++) {
+        const struct entry *base = &cfg->entries[i];
+        if (base->key->type != VIGIL_CFG_INT || base->check || i < N_CORE)
+            continue;
+        for (int p = 1; p < VIGIL_PROFILE_COUNT; p++, v++) {
+            char *name = cfg->variant_names + v * NAME_MAX_LEN;
+            int n = snprintf(name, NAME_MAX_LEN, "%s@%s", base->key->name,
+                             vigil_profile_name((enum vigil_profile)p));
+            if (n < 0 || n >= NAME_MAX_LEN)
+                continue; /* too long a name to override; the base key still works */
+            cfg->variant_keys[v] = *base->key;
+            cfg->variant_keys[v].name = name;
+            cfg->variant_keys[v].doc = "Per-profile override.";
+            int rc = 0;
+            add_key(cfg, &cfg->variant_keys[v], NULL, "profile overrides", &rc);
+            if (rc)
+                return rc;
+            cfg->entries[cfg->n - 1].variant = true;
+        }
+    }
+    return 0;
+}
+
 struct vigil_config *vigil_config_create(void)
 {
-    size_t total = N_CORE;
+    size_t total = N_CORE, n_int = 0;
     size_t ndet = vigil_detector_count();
     for (size_t d = 0; d < ndet; d++) {
         const struct vigil_detector_ops *ops = vigil_detector_get(d);
-        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++) {
             total++;
+            n_int += k->type == VIGIL_CFG_INT;
+        }
     }
+    total += n_int * (VIGIL_PROFILE_COUNT - 1);
 
     struct vigil_config *cfg = calloc(1, sizeof *cfg);
     if (!cfg)
@@ -644,7 +696,7 @@ struct vigil_config *vigil_config_create(void)
         for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
             add_key(cfg, k, NULL, ops->name, &rc);
     }
-    if (rc)
+    if (rc || add_variants(cfg, n_int) != 0)
         goto fail;
     return cfg;
 fail:
@@ -663,6 +715,8 @@ void vigil_config_destroy(struct vigil_config *cfg)
     for (size_t i = 0; i < cfg->n_retired; i++)
         value_free(&cfg->retired[i]);
     free(cfg->retired);
+    free(cfg->variant_keys);
+    free(cfg->variant_names);
     free(cfg);
 }
 
@@ -690,6 +744,8 @@ static void pending_free(struct pending_list *pl)
 /* Moves every pending value into its entry. Room for the retired values is reserved. */
 static void pending_commit(struct vigil_config *cfg, struct pending_list *pl)
 {
+    for (size_t i = 0; i < pl->n; i++)
+        pl->v[i].e->explicit = true;
     for (size_t i = 0; i < pl->n; i++)
         replace_value(cfg, pl->v[i].e, &pl->v[i].val);
     pl->n = 0;
@@ -898,8 +954,10 @@ int vigil_config_set(struct vigil_config *cfg, const char *key, const char *valu
     } else if ((rc = reserve_retired(cfg, 1)) == 0) {
         struct cfg_value v;
         rc = parse_value(e->key, e->check, trim(copy), &v, msg, sizeof msg);
-        if (rc == 0)
+        if (rc == 0) {
             replace_value(cfg, e, &v);
+            e->explicit = true;
+        }
     }
     free(copy);
     if (rc == VIGIL_ERR_NOMEM) {
@@ -936,6 +994,18 @@ static const struct entry *get_entry(const struct vigil_config *cfg, const char 
 int64_t vigil_config_int(const struct vigil_config *cfg, const char *key)
 {
     return get_entry(cfg, key, VIGIL_CFG_INT, __func__)->val.i;
+}
+
+int64_t vigil_config_int_for(const struct vigil_config *cfg, const char *key, const char *variant)
+{
+    const struct entry *base = get_entry(cfg, key, VIGIL_CFG_INT, __func__);
+    char name[NAME_MAX_LEN];
+    if (variant && snprintf(name, sizeof name, "%s@%s", key, variant) < (int)sizeof name) {
+        const struct entry *e = find_entry(cfg, name);
+        if (e && e->explicit)
+            return e->val.i;
+    }
+    return base->val.i;
 }
 
 const char *vigil_config_str(const struct vigil_config *cfg, const char *key)

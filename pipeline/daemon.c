@@ -15,6 +15,7 @@
 #include "redis_sink.h"
 #include "vigil/config.h"
 #include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 #include "worker.h"
 
@@ -24,6 +25,8 @@
 struct daemon {
     struct vigil_config *cfg;
     struct vigil_numplan *numplan;
+    struct vigil_profiles *profiles;
+    _Atomic int64_t stream_ts;
     struct vigil_redis *redis;
     struct vigil_kafka_out *kout;
     struct vigil_worker **workers;
@@ -78,6 +81,11 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", err, "");
         return -1;
     }
+    d->profiles = vigil_profiles_create(d->cfg);
+    if (!d->profiles) {
+        start_error("%s%s", "out of memory", "");
+        return -1;
+    }
     d->redis = vigil_redis_create(o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
                                   err, sizeof err);
     if (!d->redis) {
@@ -110,7 +118,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     const char *events_topic = vigil_config_str(d->cfg, "kafka.events_topic");
     for (size_t i = 0; i < d->n_workers; i++) {
         struct vigil_worker_env env = {.cfg = d->cfg, .numplan = d->numplan,
-                                       .events_topic = events_topic, .index = (int)i};
+                                       .profiles = d->profiles, .events_topic = events_topic,
+                                       .index = (int)i, .stream_ts = &d->stream_ts};
         d->workers[i] = vigil_worker_create(&env);
         if (!d->workers[i]) {
             start_error("cannot create worker %s%s", "(see above)", "");
@@ -201,6 +210,7 @@ static int stop_all(struct daemon *d)
     free(d->workers);
     vigil_kafka_out_destroy(d->kout);
     vigil_redis_destroy(d->redis);
+    vigil_profiles_destroy(d->profiles);
     vigil_numplan_destroy(d->numplan);
     vigil_config_destroy(d->cfg);
     return rc;

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "msg.h"
+#include "publisher.h"
 #include "ring.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
@@ -24,6 +25,7 @@
 #define BATCH_MAX 256        /* events between two progress reports */
 #define OUT_RING_CAP 256
 #define PARTITIONS_TOUCHED_MAX 64
+#define IDLE_TICK_MS 200     /* an idle worker follows the stream's clock this often */
 
 struct touched {
     int32_t partition;
@@ -44,7 +46,9 @@ struct vigil_worker {
     void **states;
     struct vigil_emit *emit;
     struct vigil_parse_opts popts;
-    int64_t max_ts;       /* highest valid event time seen (the stream's clock) */
+    int64_t max_ts;       /* highest valid event time this worker has seen */
+    int64_t stream_seen;  /* the shared stream clock as last read */
+    int64_t last_idle_tick_ms;
     int64_t disorder_ms;
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
@@ -141,7 +145,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->states = calloc(w->n_det ? w->n_det : 1, sizeof *w->states);
     if (!w->ops || !w->states)
         goto fail;
-    struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan};
+    struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan,
+                                      .profiles = env->profiles};
     for (size_t i = 0; i < w->n_det; i++) {
         w->ops[i] = vigil_detector_get(i);
         int rc = w->ops[i]->init(&w->states[i], &denv);
@@ -281,7 +286,7 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
     }
     struct vigil_event ev;
     struct vigil_parse_error err;
-    w->popts.stream_ts_ms = w->max_ts;
+    w->popts.stream_ts_ms = w->max_ts > w->stream_seen ? w->max_ts : w->stream_seen;
     if (vigil_event_parse(in->value, in->value_len, in->has_key ? in->key : NULL, in->key_len,
                           &w->popts, &ev, &err) != 0) {
         send_dead_letter(w, in, err.reason, err.detail);
@@ -300,12 +305,31 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
 
 /* Runs the detectors' timers and counter publication, then reports progress: the sink must
  * see every effect of an event before the progress that lets its offset be committed. */
-static void tick_and_report(struct vigil_worker *w)
+/* Raises the shared stream clock to this worker's newest event time and returns the clock. */
+static int64_t sync_stream_clock(struct vigil_worker *w)
 {
-    int64_t wm = w->max_ts > 0 ? w->max_ts - w->disorder_ms : INT64_MIN;
+    /* Relaxed throughout: the clock is a monotonic hint for timers and carries no data;
+     * the CAS loop only keeps the maximum when workers race. */
+    int64_t seen = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
+    while (w->max_ts > seen &&
+           !atomic_compare_exchange_weak_explicit(w->env.stream_ts, &seen, w->max_ts,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+    w->stream_seen = seen > w->max_ts ? seen : w->max_ts;
+    return w->stream_seen;
+}
+
+static void run_ticks(struct vigil_worker *w, int64_t stream_ts)
+{
+    int64_t wm = stream_ts > 0 ? stream_ts - w->disorder_ms : INT64_MIN;
     for (size_t i = 0; i < w->n_det; i++)
         w->ops[i]->on_tick(w->states[i], wm, w->emit);
     w->last_tick_wm = wm;
+}
+
+static void tick_and_report(struct vigil_worker *w)
+{
+    run_ticks(w, sync_stream_clock(w));
     for (size_t i = 0; i < w->n_touched; i++) {
         struct vigil_out_msg *m = out_slot(w);
         if (!m)
@@ -349,6 +373,14 @@ static void *worker_main(void *arg)
             break;
         if (atomic_load_explicit(&w->abort, memory_order_relaxed))
             break;
+        /* Idle: follow the stream's clock so open-call timers still fire. */
+        int64_t now = vigil_mono_ms();
+        if (now - w->last_idle_tick_ms >= IDLE_TICK_MS) {
+            w->last_idle_tick_ms = now;
+            int64_t stream = sync_stream_clock(w);
+            if (stream > 0 && stream - w->disorder_ms > w->last_tick_wm)
+                run_ticks(w, stream);
+        }
         vigil_backoff_wait(&bo);
     }
     tick_and_report(w);

@@ -9,18 +9,26 @@
 #ifndef VIGIL_WORKER_H
 #define VIGIL_WORKER_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct vigil_config;
 struct vigil_numplan;
+struct vigil_profiles;
 struct vigil_ring;
 
 struct vigil_worker_env {
     const struct vigil_config *cfg;
     const struct vigil_numplan *numplan;
+    const struct vigil_profiles *profiles;
     const char *events_topic; /* named in dead letters */
     int index;
+    /* The stream's clock, shared by all workers of the process: the highest valid event
+     * time any of them has seen. Each worker raises it at its batch ends and ticks its
+     * detectors by it, so timers of an account whose partition is idle still fire while
+     * the rest of the stream moves on. */
+    _Atomic int64_t *stream_ts;
 };
 
 struct vigil_worker_stats {

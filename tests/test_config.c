@@ -639,6 +639,10 @@ static const char *const core_names[] = {
     "numbering.emergency",
     "orders.allowlist",
     "orders.exempt",
+    "profiles.consumer",
+    "profiles.business",
+    "profiles.callcenter",
+    "profiles.service_popular",
     "alerts.cooldown_s",
 };
 #define N_CORE_NAMES (sizeof core_names / sizeof core_names[0])

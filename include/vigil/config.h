@@ -61,6 +61,10 @@ int vigil_config_set(struct vigil_config *cfg, const char *key, const char *valu
 /* Typed getters. The key must be a known key of that type; asking for an unknown key is a
  * programming error and aborts (it cannot depend on input). */
 int64_t vigil_config_int(const struct vigil_config *cfg, const char *key);
+/* A detector INT key for one profile: `key@variant` when it was set explicitly (file or
+ * set()), else `key`. variant NULL means the key itself. */
+int64_t vigil_config_int_for(const struct vigil_config *cfg, const char *key,
+                             const char *variant);
 const char *vigil_config_str(const struct vigil_config *cfg, const char *key);
 int vigil_config_bool(const struct vigil_config *cfg, const char *key);
 /* A list's words: *n set to the count (n may be NULL); the array is also NULL-terminated

@@ -16,11 +16,13 @@
 #include "vigil/event.h"
 
 struct vigil_numplan;
+struct vigil_profiles;
 
 /* What a detector gets at init: read-only, shared by all workers, outlives every state. */
 struct vigil_detector_env {
     const struct vigil_config *cfg;
     const struct vigil_numplan *numplan;
+    const struct vigil_profiles *profiles; /* may be NULL: every account is `default` */
 };
 
 struct vigil_detector_ops {

@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* profile.c - account profiles, per-profile thresholds and Amsterdam local time (see
+ * vigil/profile.h).
+ *
+ * Threading: read-only after create.
+ * Ownership: the creator destroys. */
+#include "vigil/profile.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acct_table.h"
+#include "vigil/config.h"
+
+static const char *const names[VIGIL_PROFILE_COUNT] = {
+    "default", "consumer", "business", "callcenter", "service_popular",
+};
+
+struct vigil_profiles {
+    struct vigil_acct_table *accounts; /* account -> profile (one byte) */
+};
+
+const char *vigil_profile_name(enum vigil_profile p)
+{
+    return p >= 0 && p < VIGIL_PROFILE_COUNT ? names[p] : "default";
+}
+
+struct vigil_profiles *vigil_profiles_create(const struct vigil_config *cfg)
+{
+    struct vigil_profiles *pr = calloc(1, sizeof *pr);
+    if (!pr)
+        return NULL;
+    pr->accounts = vigil_acct_table_create(sizeof(unsigned char), 64);
+    if (!pr->accounts)
+        goto fail;
+    for (int p = 1; p < VIGIL_PROFILE_COUNT; p++) {
+        char key[64];
+        size_t n = 0;
+        snprintf(key, sizeof key, "profiles.%s", names[p]);
+        const char *const *acc = vigil_config_list(cfg, key, &n);
+        for (size_t i = 0; i < n; i++) {
+            /* An account listed in two profiles keeps the later one; config order decides. */
+            unsigned char *v = vigil_acct_table_get(pr->accounts, acc[i], NULL);
+            if (!v)
+                goto fail;
+            *v = (unsigned char)p;
+        }
+    }
+    return pr;
+fail:
+    vigil_profiles_destroy(pr);
+    return NULL;
+}
+
+void vigil_profiles_destroy(struct vigil_profiles *pr)
+{
+    if (!pr)
+        return;
+    vigil_acct_table_destroy(pr->accounts);
+    free(pr);
+}
+
+enum vigil_profile vigil_profiles_lookup(const struct vigil_profiles *pr, const char *account)
+{
+    if (!pr)
+        return VIGIL_PROFILE_DEFAULT;
+    const unsigned char *v = vigil_acct_table_find(pr->accounts, account);
+    return v ? (enum vigil_profile)*v : VIGIL_PROFILE_DEFAULT;
+}
+
+void vigil_profile_ints(const struct vigil_config *cfg, const char *key,
+                        int64_t out[VIGIL_PROFILE_COUNT])
+{
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++)
+        out[p] = vigil_config_int_for(cfg, key, p == VIGIL_PROFILE_DEFAULT ? NULL : names[p]);
+}
+
+/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/* The UTC second at which the last Sunday of month m of year y starts, plus 01:00 UTC: the
+ * moment Europe switches to and from summer time. */
+static int64_t eu_switch(int64_t y, int m)
+{
+    int64_t last = days_from_civil(y, m, 31);
+    int64_t wday = ((last + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
+    return (last - wday) * 86400 + 3600;
+}
+
+void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out)
+{
+    int64_t t = floor_div(ts_ms, 1000);
+    int64_t days = floor_div(t, 86400);
+    /* Year of the UTC date, for the switch dates of that year. */
+    int64_t z = days + 719468;
+    int64_t era = floor_div(z, 146097);
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t year = yoe + era * 400 + (mp >= 10);
+    /* CET is UTC+1; CEST (UTC+2) from the last Sunday of March to that of October. */
+    int64_t offset = (t >= eu_switch(year, 3) && t < eu_switch(year, 10)) ? 7200 : 3600;
+    int64_t local = t + offset;
+    int64_t ldays = floor_div(local, 86400);
+    int64_t secs = local - ldays * 86400;
+    out->wday = (int)(((ldays + 4) % 7 + 7) % 7);
+    out->hour = (int)(secs / 3600);
+    out->minute = (int)(secs % 3600 / 60);
+}
+
+bool vigil_off_hours(int64_t ts_ms)
+{
+    struct vigil_local_time lt;
+    vigil_local_time(ts_ms, &lt);
+    if (lt.wday == 0 || lt.wday == 6)
+        return true;
+    return lt.hour < 7 || lt.hour >= 22;
+}
