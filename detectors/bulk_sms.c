@@ -1,38 +1,891 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* bulk_sms.c - placeholder: registered so its config keys and tests can be added in this file
- * alone; it detects nothing yet. */
+/* bulk_sms.c - spam and bulk SMS from one sending number (shared/spec/detection.md,
+ * "bulk_sms"; terms.md, fair use clause 5).
+ *
+ * Rules, per sending number (`from`) of an account, thresholds per account profile
+ * (profile.h); every rule acts when its count reaches the level, at the SMS that completes
+ * it (event_ts = that SMS's ts), so detection is immediate in event time:
+ *   bulk_sms.rate  >= sms_15m (300) SMS within 15 minutes -> critical, block_sms; a warning
+ *       first at sms_15m_warning (100, a third). The spec counts messages (events), not the
+ *       segments billed for them; segments go into the counters.
+ *   bulk_sms.distinct_recipients  >= recipients_15m (100) distinct `to` numbers within
+ *       15 minutes -> critical, block_sms; warning at recipients_15m_warning (34).
+ *   bulk_sms.same_body  >= same_body_15m (50) distinct recipients of one text (`body_hash`)
+ *       within 15 minutes -> critical, block_sms; warning at same_body_15m_warning (17). A
+ *       recipient who gets the same text twice counts once; an SMS without body_hash never
+ *       counts here (identical texts cannot be told apart).
+ * A number gets at most one critical finding per episode (the first rule to reach its level;
+ * a blast trips all three, and three critical alerts for one blast tell the NOC nothing
+ * more), and each rule warns at most once per episode, never after the critical. A rule
+ * re-arms when its count falls below its warning level; the critical re-arms when all three
+ * have. emit.c adds one order per (account, block_sms, bulk_sms) while it stands.
+ *
+ * Windows: event time in per-minute buckets. A window is the minute of the number's newest
+ * SMS plus the 15 minutes before it, so an SMS counts for at least 15 and less than
+ * 16 minutes: everything "within 15 minutes" is caught, and a pattern spread over up to
+ * 16 minutes may be too (it leaves at the start of the 16th minute after its own). An SMS
+ * older than the newest (events.md allows 60 s of disorder) counts in its own minute while
+ * that minute is still in the window, and is ignored when older than the window. Decisions
+ * are taken on the window as of the newest SMS.
+ *
+ * Duplicates (the same event id delivered twice): a duplicate counts again for bulk_sms.rate
+ * and the sms/segments counters (events carry nothing cheaper than the id to tell it by);
+ * it does not change distinct recipients or same-body counts, which are sets of recipients.
+ * A duplicate storm can therefore only raise the rate count of a number that really sent the
+ * SMS; full event-id dedup is a later pipeline feature.
+ *
+ * State per worker, in two account tables (acct_table.h) and a pool:
+ *   accts:   every account with an SMS in the last hour: struct bs_acct, 128 bytes (a
+ *            128-byte slot; ~224 bytes with the key and index slot): per-minute rings of
+ *            SMS, segments and busiest-number recipients, and 5-minute slots for sms_1h.
+ *   senders: every (account, from) with an SMS in its window, keyed by
+ *            "<hash of account as 16 hex digits><from>": struct bs_sender, 108 bytes
+ *            (112-byte slot, ~208 bytes with the key and index slot). A number that sent at
+ *            most BS_RECENT (8) SMS in its window keeps them as (recipient hash, text hash,
+ *            minute) and all counts are computed from that list, exactly.
+ *   heavy:   the 9th SMS in a window promotes the number to a pool entry (and replays its
+ *            list into it): per-minute SMS counts, a set of recipient hashes with the minute
+ *            each was last sent to, and BS_BODIES (4) text slots each with its own recipient
+ *            set, plus the last 5 event ids as samples. Bytes per heavy number:
+ *            ~900 + 8 x (cap_r + 4 x cap_b), where cap_r / cap_b are the powers of two
+ *            >= 2 x the highest recipients_15m / same_body_15m of any profile (defaults 256
+ *            and 128: ~7 KB). The pool grows amortised and reuses freed entries; a number
+ *            stays heavy until it has been idle for a whole window.
+ * Numbers with no SMS in their window (at the watermark) are dropped at on_tick, freeing
+ * their pool entry; accounts are dropped once every counter reads 0 (published once). The
+ * watermark is the whole stream's: a partition lagging it by more than 15 minutes of event
+ * time would see its numbers start again from nothing.
+ *
+ * Bounds and their error:
+ * - Recipients and texts are kept as 32-bit hashes: two recipients of one number colliding
+ *   among the ~100 that matter is a ~1e-6 event and undercounts by one.
+ * - A recipient set holds at most 7/8 of its capacity of live entries (>= 1.75 x the
+ *   highest threshold); past that, new recipients are not counted. The rule has fired by
+ *   then, so only the recipients_15m counter saturates (at 224 with the defaults). Entries
+ *   whose minute left the window are reused in place or purged when the set fills.
+ * - Texts: 4 slots per number; a new text takes the slot with the fewest recipients in
+ *   the window (the oldest of equals). A blast that rotates more than 4 texts evenly can
+ *   keep every slot small, but then needs 100 distinct recipients or 300 SMS for 50 copies
+ *   of each, which the other two rules catch.
+ *
+ * Counters, per account, published at on_tick for accounts whose values changed (every
+ * minute of watermark while they slide to zero; TTL redis.counter_ttl_s): sms_15m and
+ * segments_15m (all numbers, same 15-16 minute window), recipients_15m (the highest
+ * distinct-recipient count any of its numbers reached in that window), sms_1h (5-minute
+ * slots: the current one and the 12 before it, 60-65 minutes).
+ *
+ * Threading: one state per worker thread (detector.h): no locks, no atomics.
+ * Ownership: init allocates the state, its tables, pool and scratch; destroy frees them. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
-static int init(void **state, const struct vigil_detector_env *env)
+#define BS_NAME "bulk_sms"
+#define BS_MIN_MS 60000LL
+#define BS_WIN_MIN 15                         /* whole minutes before the newest one */
+#define BS_SLOTS 16                           /* BS_WIN_MIN + 1, a power of two */
+#define BS_WINDOW_MS (BS_WIN_MIN * BS_MIN_MS) /* order and alert ids hash ts / 15 min */
+#define BS_H_SLOTS 13                         /* 5-minute slots for sms_1h */
+#define BS_H_MIN 5
+#define BS_RECENT 8 /* SMS a number keeps one by one; the 9th in a window promotes it */
+#define BS_BODIES 4 /* texts tracked per heavy number */
+#define BS_FIRED_CRIT 0x8
+
+enum { BS_RATE = 0, BS_RCPT = 1, BS_BODY = 2, BS_RULES = 3 };
+
+static const char *const rule_names[BS_RULES] = {
+    "bulk_sms.rate",
+    "bulk_sms.distinct_recipients",
+    "bulk_sms.same_body",
+};
+static const char *const metric_names[BS_RULES] = {
+    "sms_15m",
+    "recipients_15m",
+    "same_body_recipients_15m",
+};
+
+/* One SMS of a number that has sent few. */
+struct bs_recent {
+    uint32_t to;   /* hash of `to`, never 0 */
+    uint32_t body; /* hash of body_hash; 0 when the SMS had none */
+    int32_t min;   /* event-time minute */
+};
+
+/* Every (account, from) with an SMS in its window. */
+struct bs_sender {
+    int32_t head_min; /* minute of the newest SMS: the window is [head - 15, head] */
+    uint32_t heavy;   /* pool index + 1; 0 while the number keeps recent[] */
+    struct bs_recent recent[BS_RECENT];
+    uint8_t n_recent;
+    uint8_t fired; /* bit r: rule r warned; BS_FIRED_CRIT: the critical fired */
+};
+
+/* A set of recipient hashes with the minute each was last sent to; rmin[slot(m)] counts the
+ * entries whose minute is m, so the distinct recipients in the window are the sum. The
+ * entries (struct bs_ent, open addressing, linear probing, h == 0 empty) live in the pool
+ * entry after the header. */
+struct bs_wset {
+    uint32_t used; /* non-empty entries, live or stale */
+    uint16_t rmin[BS_SLOTS];
+};
+
+struct bs_ent {
+    uint32_t h;
+    int32_t min;
+};
+
+struct bs_body {
+    uint32_t key;     /* hash of body_hash; 0: free */
+    int32_t last_min; /* newest SMS with this text */
+    struct bs_wset set;
+};
+
+/* A number past BS_RECENT SMS in its window. Followed in the pool by cap_r recipient
+ * entries and BS_BODIES x cap_b text-recipient entries. */
+struct bs_heavy {
+    uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
+    struct bs_wset rcpt;
+    struct bs_body body[BS_BODIES];
+    char samples[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1]; /* the latest event ids */
+    uint8_t n_samples, next_sample;
+    uint32_t next_free; /* free list: pool index + 1 of the next free entry */
+};
+
+/* Every account with an SMS in the last hour. */
+struct bs_acct {
+    int32_t head_min;          /* newest minute of the 16-slot rings */
+    uint16_t sms[BS_SLOTS];    /* SMS per minute */
+    uint16_t seg[BS_SLOTS];    /* segments per minute */
+    uint16_t rcpt[BS_SLOTS];   /* highest distinct-recipient count of a number, per minute */
+    uint16_t sms5[BS_H_SLOTS]; /* SMS per 5 minutes, slots up to head_min / 5 */
+    uint8_t profile;
+    bool dirty; /* listed in bs_state.dirty */
+};
+
+struct bs_state {
+    const struct vigil_profiles *profiles;
+    int64_t crit[BS_RULES][VIGIL_PROFILE_COUNT];
+    int64_t warn[BS_RULES][VIGIL_PROFILE_COUNT]; /* 0: no warning */
+    int64_t ttl_s;
+    uint32_t cap_r, cap_b; /* entries per recipient set / per text set, powers of two */
+    size_t stride;         /* bytes per pool entry */
+    unsigned char *pool;
+    uint32_t n_pool, cap_pool, free_pool; /* free_pool: index + 1 of a free entry, or 0 */
+    struct bs_ent *scratch;               /* max(cap_r, cap_b) entries, for purges */
+    struct vigil_acct_table *accts;       /* struct bs_acct */
+    struct vigil_acct_table *senders;     /* struct bs_sender */
+    /* Entry numbers in accts changed since the last tick; valid because accts removes
+     * entries only in on_tick, after publishing and emptying this list. */
+    uint32_t *dirty;
+    size_t n_dirty, cap_dirty;
+    int64_t wm_min; /* minute of the last tick's watermark */
+};
+
+static const struct vigil_config_key bs_keys[] = {
+    {"bulk_sms.sms_15m", VIGIL_CFG_INT, "300", 1, 65535,
+     "SMS from one sending number within 15 minutes that block the account's SMS."},
+    {"bulk_sms.sms_15m_warning", VIGIL_CFG_INT, "100", 0, 65535,
+     "SMS from one sending number within 15 minutes that raise a warning alert first (0: no "
+     "warning)."},
+    {"bulk_sms.recipients_15m", VIGIL_CFG_INT, "100", 1, 4096,
+     "Distinct recipients of one sending number within 15 minutes that block the account's "
+     "SMS."},
+    {"bulk_sms.recipients_15m_warning", VIGIL_CFG_INT, "34", 0, 4096,
+     "Distinct recipients of one sending number within 15 minutes that raise a warning alert "
+     "first (0: no warning)."},
+    {"bulk_sms.same_body_15m", VIGIL_CFG_INT, "50", 1, 4096,
+     "Distinct recipients of one text (body_hash) from one sending number within 15 minutes "
+     "that block the account's SMS."},
+    {"bulk_sms.same_body_15m_warning", VIGIL_CFG_INT, "17", 0, 4096,
+     "Distinct recipients of one text from one sending number within 15 minutes that raise a "
+     "warning alert first (0: no warning)."},
+    {0},
+};
+
+static const char *const crit_keys[BS_RULES] = {
+    "bulk_sms.sms_15m",
+    "bulk_sms.recipients_15m",
+    "bulk_sms.same_body_15m",
+};
+static const char *const warn_keys[BS_RULES] = {
+    "bulk_sms.sms_15m_warning",
+    "bulk_sms.recipients_15m_warning",
+    "bulk_sms.same_body_15m_warning",
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    (void)env;
-    *state = calloc(1, sizeof(int));
-    return *state ? 0 : VIGIL_ERR_NOMEM;
+    return a / b - (a % b < 0);
 }
 
-static int on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+/* Event times are after 2000 (events.md), so minutes are positive and fit an int32. */
+static unsigned slot(int32_t m)
 {
+    return (unsigned)m & (BS_SLOTS - 1);
+}
+
+static uint16_t sat16(uint32_t v)
+{
+    return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
+}
+
+static uint32_t hash32(const char *s)
+{
+    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    uint32_t v = (uint32_t)(h ^ (h >> 32));
+    return v ? v : 1;
+}
+
+static uint32_t ring_sum(const uint16_t *r, size_t n)
+{
+    uint32_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += r[i];
+    return s;
+}
+
+/* Moves a 16-slot per-minute ring from newest minute `from` to `to` (> from), clearing the
+ * minutes that enter it. True if a non-zero count left. */
+static bool ring_roll(uint16_t *r, int32_t from, int32_t to)
+{
+    bool changed = false;
+    if ((int64_t)to - from >= BS_SLOTS) {
+        changed = ring_sum(r, BS_SLOTS) != 0;
+        memset(r, 0, BS_SLOTS * sizeof *r);
+        return changed;
+    }
+    for (int32_t m = from + 1; m <= to; m++) {
+        changed |= r[slot(m)] != 0;
+        r[slot(m)] = 0;
+    }
+    return changed;
+}
+
+/* --- the heavy pool ------------------------------------------------------------------------ */
+
+static struct bs_heavy *heavy_at(const struct bs_state *st, uint32_t idx)
+{
+    return (struct bs_heavy *)(void *)(st->pool + (size_t)idx * st->stride);
+}
+
+static struct bs_ent *rcpt_ents(struct bs_heavy *h)
+{
+    return (struct bs_ent *)(void *)(h + 1);
+}
+
+static struct bs_ent *body_ents(const struct bs_state *st, struct bs_heavy *h, int k)
+{
+    return rcpt_ents(h) + st->cap_r + (size_t)k * st->cap_b;
+}
+
+/* A zeroed pool entry; its number + 1 in *out. Grows the pool amortised. */
+static int heavy_alloc(struct bs_state *st, uint32_t *out)
+{
+    uint32_t idx;
+    if (st->free_pool) {
+        idx = st->free_pool - 1;
+        st->free_pool = heavy_at(st, idx)->next_free;
+    } else {
+        if (st->n_pool == st->cap_pool) {
+            uint32_t cap = st->cap_pool ? st->cap_pool * 2 : 16;
+            unsigned char *p = realloc(st->pool, (size_t)cap * st->stride);
+            if (!p)
+                return VIGIL_ERR_NOMEM;
+            st->pool = p;
+            st->cap_pool = cap;
+        }
+        idx = st->n_pool++;
+    }
+    memset(heavy_at(st, idx), 0, st->stride);
+    *out = idx + 1;
     return 0;
 }
 
-static int on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+static void heavy_free(struct bs_state *st, uint32_t ref)
 {
+    struct bs_heavy *h = heavy_at(st, ref - 1);
+    h->next_free = st->free_pool;
+    st->free_pool = ref;
+}
+
+/* --- windowed recipient sets --------------------------------------------------------------- */
+
+static void wset_place(struct bs_ent *e, uint32_t cap, struct bs_ent v)
+{
+    uint32_t i = v.h & (cap - 1);
+    while (e[i].h != 0)
+        i = (i + 1) & (cap - 1);
+    e[i] = v;
+}
+
+/* Drops entries whose minute is before lo (they no longer count anywhere). */
+static void wset_purge(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct bs_ent *scratch,
+                       int32_t lo)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cap; i++) {
+        if (e[i].h != 0 && e[i].min >= lo)
+            scratch[n++] = e[i];
+    }
+    memset(e, 0, (size_t)cap * sizeof *e);
+    for (uint32_t k = 0; k < n; k++)
+        wset_place(e, cap, scratch[k]);
+    w->used = n;
+}
+
+/* Records that recipient h got an SMS in minute m (lo <= m <= the window's newest minute):
+ * a recipient not in the window is counted in m; one already counted in an earlier minute
+ * moves to m (so it leaves the window 15 minutes after its latest SMS); one already counted
+ * in m or later is unchanged. When the set is full of live entries, h is not counted. */
+static void wset_touch(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct bs_ent *scratch,
+                       uint32_t h, int32_t m, int32_t lo)
+{
+    uint32_t mask = cap - 1;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        uint32_t i = h & mask;
+        int64_t reuse = -1;
+        bool empty = false;
+        for (uint32_t n = 0; n < cap; n++, i = (i + 1) & mask) {
+            if (e[i].h == 0) {
+                empty = true;
+                break;
+            }
+            if (e[i].h == h) {
+                int32_t prev = e[i].min;
+                if (prev >= lo && prev >= m)
+                    return;
+                if (prev >= lo)
+                    w->rmin[slot(prev)]--;
+                e[i].min = m;
+                w->rmin[slot(m)]++;
+                return;
+            }
+            /* A stale entry (its minute left the window) counts nowhere: its place can be
+             * taken, but the probe goes on in case h sits further down the chain. */
+            if (reuse < 0 && e[i].min < lo)
+                reuse = i;
+        }
+        if (reuse >= 0) {
+            e[reuse] = (struct bs_ent){h, m};
+            w->rmin[slot(m)]++;
+            return;
+        }
+        if (empty && w->used < cap - cap / 8) {
+            e[i] = (struct bs_ent){h, m};
+            w->used++;
+            w->rmin[slot(m)]++;
+            return;
+        }
+        /* Full: worth a purge only if some entries are stale. */
+        if (attempt > 0 || ring_sum(w->rmin, BS_SLOTS) >= w->used)
+            return;
+        wset_purge(w, e, cap, scratch, lo);
+    }
+}
+
+static uint32_t wset_count(const struct bs_wset *w)
+{
+    return ring_sum(w->rmin, BS_SLOTS);
+}
+
+/* --- per number ---------------------------------------------------------------------------- */
+
+/* What the rules look at: SMS, distinct recipients, and the highest count of distinct
+ * recipients of one text, in the number's window. */
+struct bs_measure {
+    uint32_t v[BS_RULES];
+};
+
+static void light_measure(const struct bs_sender *s, struct bs_measure *out)
+{
+    /* Entries are kept only while in the window, so all of them count. */
+    memset(out, 0, sizeof *out);
+    out->v[BS_RATE] = s->n_recent;
+    for (int i = 0; i < s->n_recent; i++) {
+        bool first = true;
+        for (int j = 0; j < i && first; j++)
+            first = s->recent[j].to != s->recent[i].to;
+        out->v[BS_RCPT] += first;
+        if (s->recent[i].body == 0)
+            continue;
+        /* Distinct recipients of this text, counted once per text (at its first entry). */
+        bool first_body = true;
+        for (int j = 0; j < i && first_body; j++)
+            first_body = s->recent[j].body != s->recent[i].body;
+        if (!first_body)
+            continue;
+        uint32_t n = 0;
+        for (int j = i; j < s->n_recent; j++) {
+            if (s->recent[j].body != s->recent[i].body)
+                continue;
+            bool seen = false;
+            for (int k = i; k < j && !seen; k++)
+                seen = s->recent[k].body == s->recent[i].body && s->recent[k].to == s->recent[j].to;
+            n += !seen;
+        }
+        if (n > out->v[BS_BODY])
+            out->v[BS_BODY] = n;
+    }
+}
+
+static void heavy_measure(struct bs_heavy *h, struct bs_measure *out)
+{
+    out->v[BS_RATE] = ring_sum(h->cnt, BS_SLOTS);
+    out->v[BS_RCPT] = wset_count(&h->rcpt);
+    out->v[BS_BODY] = 0;
+    for (int k = 0; k < BS_BODIES; k++) {
+        uint32_t n = wset_count(&h->body[k].set);
+        if (n > out->v[BS_BODY])
+            out->v[BS_BODY] = n;
+    }
+}
+
+/* The slot of text `body` in h, taking the quietest one (the oldest of equals) for a new
+ * text. */
+static int body_slot(const struct bs_state *st, struct bs_heavy *h, uint32_t body)
+{
+    int victim = 0;
+    uint32_t best = UINT32_MAX;
+    for (int k = 0; k < BS_BODIES; k++) {
+        if (h->body[k].key == body)
+            return k;
+        uint32_t n = h->body[k].key ? wset_count(&h->body[k].set) : 0;
+        if (n < best || (n == best && h->body[k].last_min < h->body[victim].last_min)) {
+            best = n;
+            victim = k;
+        }
+    }
+    struct bs_body *b = &h->body[victim];
+    if (b->set.used > 0)
+        memset(body_ents(st, h, victim), 0, (size_t)st->cap_b * sizeof(struct bs_ent));
+    memset(b, 0, sizeof *b);
+    b->key = body;
+    return victim;
+}
+
+static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_recent *r,
+                      int32_t lo)
+{
+    h->cnt[slot(r->min)] = sat16(h->cnt[slot(r->min)] + 1u);
+    wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, lo);
+    if (r->body == 0)
+        return;
+    int k = body_slot(st, h, r->body);
+    struct bs_body *b = &h->body[k];
+    wset_touch(&b->set, body_ents(st, h, k), st->cap_b, st->scratch, r->to, r->min, lo);
+    if (r->min > b->last_min)
+        b->last_min = r->min;
+}
+
+static void heavy_sample(struct bs_heavy *h, const char *event_id)
+{
+    snprintf(h->samples[h->next_sample], sizeof h->samples[0], "%s", event_id);
+    h->next_sample = (uint8_t)((h->next_sample + 1) % VIGIL_SAMPLES_MAX);
+    if (h->n_samples < VIGIL_SAMPLES_MAX)
+        h->n_samples++;
+}
+
+/* Moves the number's window so that minute m is its newest. */
+static void sender_advance(struct bs_state *st, struct bs_sender *s, int32_t m)
+{
+    if (m <= s->head_min)
+        return;
+    if (s->heavy) {
+        struct bs_heavy *h = heavy_at(st, s->heavy - 1);
+        ring_roll(h->cnt, s->head_min, m);
+        ring_roll(h->rcpt.rmin, s->head_min, m);
+        for (int k = 0; k < BS_BODIES; k++)
+            ring_roll(h->body[k].set.rmin, s->head_min, m);
+    }
+    s->head_min = m;
+}
+
+/* Adds one SMS (its minute within the window) and measures the window. */
+static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_recent *r,
+                      const char *event_id, struct bs_measure *m)
+{
+    int32_t lo = s->head_min - BS_WIN_MIN;
+    if (!s->heavy) {
+        int n = 0;
+        for (int i = 0; i < s->n_recent; i++) {
+            if (s->recent[i].min >= lo)
+                s->recent[n++] = s->recent[i];
+        }
+        s->n_recent = (uint8_t)n;
+        if (n < BS_RECENT) {
+            s->recent[s->n_recent++] = *r;
+            light_measure(s, m);
+            return 0;
+        }
+        /* The 9th SMS in the window: from here on counts and sets. */
+        uint32_t ref;
+        if (heavy_alloc(st, &ref) != 0)
+            return VIGIL_ERR_NOMEM;
+        s->heavy = ref;
+        struct bs_heavy *h = heavy_at(st, ref - 1);
+        for (int i = 0; i < s->n_recent; i++)
+            heavy_add(st, h, &s->recent[i], lo);
+        s->n_recent = 0;
+    }
+    struct bs_heavy *h = heavy_at(st, s->heavy - 1);
+    heavy_add(st, h, r, lo);
+    heavy_sample(h, event_id);
+    heavy_measure(h, m);
     return 0;
 }
 
-static void destroy(void *state)
+/* --- findings ------------------------------------------------------------------------------ */
+
+static int emit_rule(const struct bs_state *st, const struct bs_sender *s, int rule,
+                     enum vigil_severity sev, int profile, const struct bs_measure *m,
+                     const struct vigil_event *ev, struct vigil_emit *out)
 {
-    free(state);
+    int64_t crit = st->crit[rule][profile];
+    int64_t level = sev == VIGIL_SEV_CRITICAL ? crit : st->warn[rule][profile];
+    uint32_t v = m->v[rule];
+    char what[96], reason[320];
+    switch (rule) {
+    case BS_RATE:
+        snprintf(what, sizeof what, "sent %" PRIu32 " SMS", v);
+        break;
+    case BS_RCPT:
+        snprintf(what, sizeof what, "sent SMS to %" PRIu32 " distinct recipients", v);
+        break;
+    default:
+        snprintf(what, sizeof what, "sent the same text to %" PRIu32 " distinct recipients", v);
+        break;
+    }
+    if (sev == VIGIL_SEV_CRITICAL)
+        snprintf(reason, sizeof reason,
+                 "Number %s %s within 15 minutes (threshold %" PRId64
+                 "): bulk SMS or spam from one number, SMS blocked.",
+                 ev->from, what, level);
+    else
+        snprintf(reason, sizeof reason,
+                 "Number %s %s within 15 minutes (warning level %" PRId64 ", block at %" PRId64
+                 "): possible bulk SMS or spam from one number.",
+                 ev->from, what, level, crit);
+
+    struct vigil_finding f = {
+        .detector = BS_NAME,
+        .rule = rule_names[rule],
+        .severity = sev,
+        .action = sev == VIGIL_SEV_CRITICAL ? VIGIL_ACT_BLOCK_SMS : VIGIL_ACT_NONE,
+        .account = ev->account,
+        .event_ts_ms = ev->ts_ms,
+        .window_ms = BS_WINDOW_MS,
+        .reason = reason,
+    };
+    f.evidence[f.n_evidence++] = (struct vigil_evidence){metric_names[rule], (double)v};
+    f.evidence[f.n_evidence++] = (struct vigil_evidence){"threshold", (double)level};
+    if (sev == VIGIL_SEV_WARNING)
+        f.evidence[f.n_evidence++] = (struct vigil_evidence){"block_threshold", (double)crit};
+    for (int r = 0; r < BS_RULES; r++) {
+        if (r != rule)
+            f.evidence[f.n_evidence++] = (struct vigil_evidence){metric_names[r], (double)m->v[r]};
+    }
+    if (s->heavy) {
+        const struct bs_heavy *h = heavy_at(st, s->heavy - 1);
+        for (int k = 0; k < h->n_samples; k++) {
+            int i = (h->next_sample + VIGIL_SAMPLES_MAX - h->n_samples + k) % VIGIL_SAMPLES_MAX;
+            f.samples[f.n_samples++] = h->samples[i];
+        }
+    } else {
+        f.samples[f.n_samples++] = ev->id;
+    }
+    return vigil_emit_finding(out, &f);
+}
+
+static int check_rules(const struct bs_state *st, struct bs_sender *s, int profile,
+                       const struct bs_measure *m, const struct vigil_event *ev,
+                       struct vigil_emit *out)
+{
+    bool all_low = true;
+    for (int r = 0; r < BS_RULES; r++) {
+        int64_t rearm = st->warn[r][profile] > 0 ? st->warn[r][profile] : st->crit[r][profile];
+        if ((int64_t)m->v[r] < rearm)
+            s->fired &= (uint8_t) ~(1u << r);
+        else
+            all_low = false;
+    }
+    if (all_low)
+        s->fired = 0;
+    if (s->fired & BS_FIRED_CRIT)
+        return 0;
+    for (int r = 0; r < BS_RULES; r++) {
+        if ((int64_t)m->v[r] >= st->crit[r][profile]) {
+            s->fired = BS_FIRED_CRIT | 0x7;
+            return emit_rule(st, s, r, VIGIL_SEV_CRITICAL, profile, m, ev, out);
+        }
+    }
+    for (int r = 0; r < BS_RULES; r++) {
+        int64_t w = st->warn[r][profile];
+        if (w > 0 && (int64_t)m->v[r] >= w && !(s->fired & (1u << r))) {
+            s->fired |= (uint8_t)(1u << r);
+            int rc = emit_rule(st, s, r, VIGIL_SEV_WARNING, profile, m, ev, out);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* --- per account --------------------------------------------------------------------------- */
+
+/* Moves the account's rings so that minute m is the newest; true if a count left. */
+static bool acct_roll(struct bs_acct *a, int32_t m)
+{
+    if (m <= a->head_min)
+        return false;
+    bool changed = ring_roll(a->sms, a->head_min, m);
+    changed |= ring_roll(a->seg, a->head_min, m);
+    changed |= ring_roll(a->rcpt, a->head_min, m);
+    int32_t from5 = a->head_min / BS_H_MIN, to5 = m / BS_H_MIN;
+    if ((int64_t)to5 - from5 >= BS_H_SLOTS) {
+        changed |= ring_sum(a->sms5, BS_H_SLOTS) != 0;
+        memset(a->sms5, 0, sizeof a->sms5);
+    } else {
+        for (int32_t x = from5 + 1; x <= to5; x++) {
+            changed |= a->sms5[x % BS_H_SLOTS] != 0;
+            a->sms5[x % BS_H_SLOTS] = 0;
+        }
+    }
+    a->head_min = m;
+    return changed;
+}
+
+static uint16_t ring_max(const uint16_t *r)
+{
+    uint16_t mx = 0;
+    for (int i = 0; i < BS_SLOTS; i++)
+        mx = r[i] > mx ? r[i] : mx;
+    return mx;
+}
+
+static bool acct_zero(const struct bs_acct *a)
+{
+    return ring_sum(a->sms, BS_SLOTS) == 0 && ring_sum(a->seg, BS_SLOTS) == 0 &&
+           ring_sum(a->rcpt, BS_SLOTS) == 0 && ring_sum(a->sms5, BS_H_SLOTS) == 0;
+}
+
+static int mark_dirty(struct bs_state *st, struct bs_acct *a)
+{
+    if (a->dirty)
+        return 0;
+    if (st->n_dirty == st->cap_dirty) {
+        /* Amortised: at most one entry per account, so this stops growing. */
+        size_t cap = st->cap_dirty * 2;
+        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
+        if (!d)
+            return VIGIL_ERR_NOMEM;
+        st->dirty = d;
+        st->cap_dirty = cap;
+    }
+    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    a->dirty = true;
+    return 0;
+}
+
+static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct bs_state *st = state;
+    if (ev->type != VIGIL_EV_SMS)
+        return 0;
+    int32_t m = (int32_t)floor_div(ev->ts_ms, BS_MIN_MS);
+
+    bool created;
+    struct bs_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    if (created) {
+        a->head_min = m;
+        a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    }
+    acct_roll(a, m);
+    if (m >= a->head_min - BS_WIN_MIN) {
+        a->sms[slot(m)] = sat16(a->sms[slot(m)] + 1u);
+        a->seg[slot(m)] = sat16(a->seg[slot(m)] + (uint32_t)(ev->segments > 0 ? ev->segments : 1));
+    }
+    if (m / BS_H_MIN >= a->head_min / BS_H_MIN - (BS_H_SLOTS - 1)) {
+        uint16_t *c = &a->sms5[(m / BS_H_MIN) % BS_H_SLOTS];
+        *c = sat16(*c + 1u);
+    }
+    if (mark_dirty(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
+
+    char key[VIGIL_ACCT_KEY_MAX + 1];
+    snprintf(key, sizeof key, "%016" PRIx64 "%s",
+             vigil_acct_table_hash(ev->account, strlen(ev->account)), ev->from);
+    struct bs_sender *s = vigil_acct_table_get(st->senders, key, &created);
+    if (!s)
+        return VIGIL_ERR_NOMEM;
+    if (created)
+        s->head_min = m;
+    sender_advance(st, s, m);
+    if (m < s->head_min - BS_WIN_MIN)
+        return 0; /* older than the number's window: it would already have left it */
+
+    struct bs_recent r = {
+        .to = hash32(ev->to),
+        .body = ev->body_hash[0] ? hash32(ev->body_hash) : 0,
+        .min = m,
+    };
+    struct bs_measure meas;
+    if (sender_add(st, s, &r, ev->id, &meas) != 0)
+        return VIGIL_ERR_NOMEM;
+    if (m >= a->head_min - BS_WIN_MIN && meas.v[BS_RCPT] > a->rcpt[slot(m)])
+        a->rcpt[slot(m)] = sat16(meas.v[BS_RCPT]);
+    return check_rules(st, s, a->profile, &meas, ev, out);
+}
+
+/* --- ticks --------------------------------------------------------------------------------- */
+
+static int publish(struct bs_state *st, struct vigil_emit *out)
+{
+    size_t done = 0;
+    int rc = 0;
+    for (; done < st->n_dirty; done++) {
+        const char *account;
+        struct bs_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        struct vigil_counter c[] = {
+            {"sms_15m", ring_sum(a->sms, BS_SLOTS)},
+            {"segments_15m", ring_sum(a->seg, BS_SLOTS)},
+            {"recipients_15m", ring_max(a->rcpt)},
+            {"sms_1h", ring_sum(a->sms5, BS_H_SLOTS)},
+        };
+        rc = vigil_emit_counters(out, account, BS_NAME, c, sizeof c / sizeof c[0], st->ttl_s);
+        if (rc != 0)
+            break;
+        a->dirty = false;
+    }
+    /* After a sink failure the rest stays listed for the next tick. */
+    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
+    st->n_dirty -= done;
+    return rc;
+}
+
+static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+{
+    struct bs_state *st = state;
+    int64_t wm_min = floor_div(watermark_ms, BS_MIN_MS);
+    bool moved = wm_min > st->wm_min && watermark_ms != INT64_MIN;
+
+    if (moved) {
+        /* Windows slide with the watermark: counters that changed are published (down to
+         * zero), numbers with nothing left in their window are forgotten. */
+        int32_t m = wm_min > INT32_MAX ? INT32_MAX : (int32_t)wm_min;
+        for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
+            struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+            if (acct_roll(a, m) && mark_dirty(st, a) != 0)
+                return VIGIL_ERR_NOMEM;
+        }
+        for (size_t i = vigil_acct_table_count(st->senders); i-- > 0;) {
+            struct bs_sender *s = vigil_acct_table_at(st->senders, i, NULL);
+            if ((int64_t)s->head_min < wm_min - BS_WIN_MIN) {
+                if (s->heavy)
+                    heavy_free(st, s->heavy);
+                vigil_acct_table_remove_at(st->senders, i);
+            }
+        }
+    }
+    int rc = publish(st, out);
+    if (rc != 0)
+        return rc; /* a later tick publishes what is left */
+    if (moved) {
+        for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
+            const struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+            if (!a->dirty && acct_zero(a))
+                vigil_acct_table_remove_at(st->accts, i);
+        }
+        st->wm_min = wm_min;
+    }
+    return 0;
+}
+
+/* --- life cycle ---------------------------------------------------------------------------- */
+
+static void bs_destroy(void *state)
+{
+    struct bs_state *st = state;
+    if (!st)
+        return;
+    vigil_acct_table_destroy(st->senders);
+    vigil_acct_table_destroy(st->accts);
+    free(st->pool);
+    free(st->scratch);
+    free(st->dirty);
+    free(st);
+}
+
+/* Entries for a set that must count up to `threshold`: a power of two >= 2 x threshold,
+ * so that the 7/8 load limit leaves room past it. */
+static uint32_t set_cap(int64_t threshold)
+{
+    uint32_t cap = 16;
+    while ((int64_t)cap < 2 * threshold)
+        cap *= 2;
+    return cap;
+}
+
+static int bs_init(void **state, const struct vigil_detector_env *env)
+{
+    *state = NULL;
+    if (!env || !env->cfg)
+        return VIGIL_ERR_INVALID;
+    struct bs_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VIGIL_ERR_NOMEM;
+    st->profiles = env->profiles;
+    int64_t max_r = 0, max_b = 0;
+    for (int r = 0; r < BS_RULES; r++) {
+        vigil_profile_ints(env->cfg, crit_keys[r], st->crit[r]);
+        vigil_profile_ints(env->cfg, warn_keys[r], st->warn[r]);
+        for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+            /* A warning at or above the block level would never come first. */
+            if (st->warn[r][p] >= st->crit[r][p])
+                st->warn[r][p] = 0;
+        }
+    }
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        max_r = st->crit[BS_RCPT][p] > max_r ? st->crit[BS_RCPT][p] : max_r;
+        max_b = st->crit[BS_BODY][p] > max_b ? st->crit[BS_BODY][p] : max_b;
+    }
+    st->cap_r = set_cap(max_r);
+    st->cap_b = set_cap(max_b);
+    st->stride = sizeof(struct bs_heavy) +
+                 ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
+    st->stride = (st->stride + 7) & ~(size_t)7;
+    st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    st->wm_min = INT64_MIN;
+    st->cap_dirty = 256;
+    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
+    st->scratch =
+        malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
+    st->accts = vigil_acct_table_create(sizeof(struct bs_acct), 1024);
+    st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
+    if (!st->dirty || !st->scratch || !st->accts || !st->senders)
+        goto fail;
+    *state = st;
+    return 0;
+
+fail:
+    bs_destroy(st);
+    return VIGIL_ERR_NOMEM;
 }
 
 const struct vigil_detector_ops vigil_det_bulk_sms = {
-    .name = "bulk_sms",
-    .keys = NULL,
-    .init = init,
-    .on_event = on_event,
-    .on_tick = on_tick,
-    .destroy = destroy,
+    .name = BS_NAME,
+    .keys = bs_keys,
+    .init = bs_init,
+    .on_event = bs_on_event,
+    .on_tick = bs_on_tick,
+    .destroy = bs_destroy,
 };
