@@ -1,38 +1,953 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* continuous.c - placeholder: registered so its config keys and tests can be added in this file
- * alone; it detects nothing yet. */
+/* continuous.c - long-open connections: a baby monitor or a router that keeps a call up for
+ * hours, or redials all day (shared/spec/detection.md, "continuous").
+ *
+ * Rules (both directions count: a monitor may call out or be called; outbound calls to an
+ * emergency number such as 112 never count, however long they stay open):
+ *   continuous.single_call  one call open for single_call_warning_min (240 = 4 h) -> warning
+ *       alert; open for single_call_critical_min (480 = 8 h) -> critical, order suspend.
+ *       Judged while the call is still open: at on_tick(watermark) once the watermark reaches
+ *       start + mark, and at the account's own events once their time passes it. The
+ *       finding's event_ts is start + mark, the moment the call reached it (not the watermark,
+ *       which lags it by the pipeline's disorder allowance). Each level fires once per call.
+ *       A call_end without a known start (start lost) whose duration passed a mark reports
+ *       the highest level it reached, at end - duration + mark. 8 h is far above any human
+ *       call (the 2-hour conference call stays alone) and well inside the 24 h after which
+ *       events.md stops treating a start without its end as open.
+ *   continuous.near_continuous  within the last 24 h the union of the account's call
+ *       intervals (parallel calls do not add up) reaches near_continuous_min (1080 = 18 h)
+ *       -> critical, order suspend; near_continuous_warning_min (720 = 12 h) -> warning.
+ *       Judged at every call_start and call_end (event_ts = that event's ts) and, while calls
+ *       are open, by a timer at the earliest time the union could reach the next level
+ *       (event_ts = the watermark). A call centre agent line (~8 h of calls in a 9-hour day)
+ *       and 25 parallel lines busy through office hours (union = office hours, 10 h) stay
+ *       below the 12 h warning. Re-arms when the union falls below the warning level.
+ *       Not judged for 24 h after a single-call critical of the account (that call already
+ *       caused the suspend order; one 18-hour call must not report twice).
+ *
+ * Union of call intervals, per account: a ring of 288 slots of 5 minutes (the last 24 h of
+ * event time, ending at the slot of the account's newest event or of the watermark), each
+ * holding the covered time of that slot in 2-second units, capped at the slot length (150).
+ * An ended call adds its overlap with each slot (pro-rata, rounded to 2 s); open calls are
+ * not written but counted on the fly as [earliest open start, now), whose slots are full.
+ * Error: calls that overlap inside one slot (both partly covering it) are summed there, so
+ * the union is over-counted by at most 5 minutes per such slot boundary, and never when one
+ * line is busy the whole slot; back-to-back calls on one line add exactly (+-1 s per call).
+ * The 24 h window is the 288 slots ending at the current slot: 23 h 55 min to 24 h.
+ * An interval is written once: repeated call_ends are recognised by call_id (the last
+ * CT_ENDS_MAX ends per account, kept for CT_END_GRACE_MS), so at-least-once delivery does
+ * not add time twice, and a start that arrives after its own end does not open a call.
+ *
+ * Open calls: up to CT_TRACKED_MAX (16) per account are tracked by call_id (64-bit hash)
+ * with their start; further calls are counted but untracked: they get no single-call marks,
+ * add to the union only when they end, expire max_open_call_ms after the latest of them
+ * started, and an end with an unknown call_id closes one of them. An account with 16 open
+ * calls is a call centre or a PBX; an account that leaves one connection up has one call.
+ * A call open for max_open_call_ms (24 h, events.md) is dropped and its 24 h added to the
+ * union; after its critical nothing more comes for it.
+ *
+ * Timers: a per-worker binary min-heap of (deadline, account), one live entry per account:
+ * its earliest next single-call mark, expiry, end-memory expiry, or union bound. on_tick pops
+ * only what is due, so a tick with nothing due costs one comparison (and publishing what
+ * changed). An account whose deadline moves earlier pushes a new entry; stale entries
+ * (deadline no longer the account's) are skipped when popped. Once per hour of watermark
+ * every account's union is slid to the watermark (published counters decay) and accounts
+ * with nothing in the last 24 h are dropped.
+ *
+ * Counters, published at on_tick for accounts changed since the last tick (and for every
+ * account with open calls or a changed union at each hour of watermark), TTL
+ * redis.counter_ttl_s: open_calls (now), longest_open_min (age of the oldest tracked open
+ * call at the watermark), connected_min_24h (the union above, minutes).
+ *
+ * State per worker (acct_table.h):
+ *   accts: every account with a call in the last 24 h: struct ct_acct, 328 bytes (the
+ *          288-byte ring), ~430 bytes with key and index slot.
+ *   open:  accounts with open calls or recent ends: struct ct_open, 416 bytes (~510 with
+ *          key and index); dropped when idle.
+ *   ids:   the call_start event id of each tracked open call (for the findings' samples),
+ *          keyed by a hash of account and call_id: ~240 bytes per open call.
+ *   heap:  80 bytes per timer entry, about one per account with open calls or recent ends.
+ *
+ * Threading: one state per worker thread (detector.h): no locks, no atomics.
+ * Ownership: init allocates the state, its tables and heap; destroy frees them. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
-static int init(void **state, const struct vigil_detector_env *env)
+#define CT_NAME "continuous"
+#define CT_RULE_SINGLE "continuous.single_call"
+#define CT_RULE_NEAR "continuous.near_continuous"
+#define CT_MIN_MS 60000LL
+#define CT_HOUR_MS 3600000LL
+#define CT_DAY_MS 86400000LL
+#define CT_SLOT_MS 300000LL /* 5 minutes */
+#define CT_SLOTS 288        /* 24 h of slots */
+#define CT_UNIT_MS 2000LL   /* covered time is kept in 2-second units */
+#define CT_SLOT_UNITS 150   /* CT_SLOT_MS / CT_UNIT_MS: fits a uint8_t */
+#define CT_UNITS_PER_MIN 30
+#define CT_TRACKED_MAX 16
+#define CT_ENDS_MAX 8
+#define CT_END_GRACE_MS 600000LL /* remember an end 10 min: disorder is at most 60 s */
+#define CT_WINDOW_MS CT_DAY_MS   /* order and alert ids hash floor(event_ts / 24 h) */
+
+enum {
+    CT_FIRED_WARNING = 1,
+    CT_FIRED_CRITICAL = 2,
+};
+
+/* Every account with a call in the last 24 h of event time. */
+struct ct_acct {
+    uint8_t units[CT_SLOTS]; /* covered time per slot (slot % CT_SLOTS), CT_UNIT_MS units */
+    int64_t head;            /* absolute slot (ts / CT_SLOT_MS) of the newest slot; MIN: none */
+    int64_t due;             /* deadline of the account's live heap entry; MAX: none */
+    int64_t single_crit_ms;  /* event_ts of the latest single-call critical; MIN: none */
+    uint32_t sum_units;      /* sum of units[] */
+    uint32_t covered_min;    /* union at the last evaluation, minutes (published) */
+    uint32_t open;           /* open calls, tracked + untracked (published) */
+    uint8_t profile;         /* enum vigil_profile */
+    uint8_t near_fired;      /* CT_FIRED_* of the current near-continuous episode */
+    bool has_open;           /* the account has an entry in ct_state.open */
+    bool dirty;              /* listed in ct_state.dirty */
+};
+
+struct ct_call {
+    uint64_t id; /* hash of call_id */
+    int64_t start_ms;
+};
+
+struct ct_end {
+    uint64_t id; /* hash of call_id of a recent call_end */
+    int64_t end_ms;
+};
+
+/* Accounts with open calls, or ends recent enough that a repeat or a late start may come. */
+struct ct_open {
+    struct ct_call calls[CT_TRACKED_MAX];
+    struct ct_end ends[CT_ENDS_MAX];
+    int64_t untracked_last_ms;     /* latest start among untracked calls */
+    uint32_t untracked;            /* open calls past CT_TRACKED_MAX */
+    uint8_t fired[CT_TRACKED_MAX]; /* CT_FIRED_* per tracked call */
+    uint8_t n_calls, n_ends;
+};
+
+struct ct_timer {
+    int64_t due;
+    char account[VIGIL_ACCOUNT_MAX + 1];
+};
+
+struct ct_state {
+    const struct vigil_numplan *np; /* may be NULL: only "112" is an emergency number */
+    const struct vigil_profiles *profiles;
+    int64_t warn_ms[VIGIL_PROFILE_COUNT]; /* single call; 0 = no warning */
+    int64_t crit_ms[VIGIL_PROFILE_COUNT];
+    int64_t near_min[VIGIL_PROFILE_COUNT];
+    int64_t near_warn_min[VIGIL_PROFILE_COUNT]; /* 0 = no warning */
+    int64_t max_open_ms;
+    int64_t ttl_s;
+    struct vigil_acct_table *accts; /* struct ct_acct */
+    struct vigil_acct_table *open;  /* struct ct_open */
+    struct vigil_acct_table *ids;   /* char[VIGIL_ID_MAX + 1]: start event id per open call */
+    struct ct_timer *heap;
+    size_t n_heap, cap_heap;
+    /* Entry numbers in accts changed since the last tick. Valid because accts removes
+     * entries only in on_tick, after publishing and emptying this list. */
+    uint32_t *dirty;
+    size_t n_dirty, cap_dirty;
+    int64_t wm;      /* the last watermark */
+    int64_t wm_hour; /* hour of the last hourly sweep */
+};
+
+static const struct vigil_config_key ct_keys[] = {
+    {"continuous.single_call_warning_min", VIGIL_CFG_INT, "240", 0, 10080,
+     "Minutes one call may stay open before a warning alert (0: no warning)."},
+    {"continuous.single_call_critical_min", VIGIL_CFG_INT, "480", 1, 10080,
+     "Minutes one call may stay open before a critical alert and a suspend order."},
+    {"continuous.near_continuous_min", VIGIL_CFG_INT, "1080", 1, 1440,
+     "Minutes of the last 24 hours covered by calls (parallel calls counted once) that "
+     "suspend the account."},
+    {"continuous.near_continuous_warning_min", VIGIL_CFG_INT, "720", 0, 1440,
+     "Minutes of the last 24 hours covered by calls that raise a warning alert (0: no "
+     "warning)."},
+    {"continuous.max_open_call_ms", VIGIL_CFG_INT, "86400000", 60000, 604800000,
+     "Event time after which a call_start without its call_end stops counting as open."},
+    {0},
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    (void)env;
-    *state = calloc(1, sizeof(int));
-    return *state ? 0 : VIGIL_ERR_NOMEM;
+    return a / b - (a % b < 0);
 }
 
-static int on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+static int64_t max64(int64_t a, int64_t b)
 {
+    return a > b ? a : b;
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+    return a < b ? a : b;
+}
+
+static uint64_t call_hash(const char *call_id)
+{
+    return vigil_acct_table_hash(call_id, strlen(call_id));
+}
+
+/* --- the union ring ------------------------------------------------------------------------ */
+
+static int slot_index(int64_t slot)
+{
+    return (int)(slot - floor_div(slot, CT_SLOTS) * CT_SLOTS);
+}
+
+/* Slides the ring so that its newest slot is `slot` (never backwards). */
+static void ring_advance(struct ct_acct *a, int64_t slot)
+{
+    if (a->head != INT64_MIN && slot <= a->head)
+        return;
+    if (a->head == INT64_MIN || slot - a->head >= CT_SLOTS) {
+        memset(a->units, 0, sizeof a->units);
+        a->sum_units = 0;
+    } else {
+        for (int64_t s = a->head + 1; s <= slot; s++) {
+            int i = slot_index(s);
+            a->sum_units -= a->units[i];
+            a->units[i] = 0;
+        }
+    }
+    a->head = slot;
+}
+
+/* Covered 2-second units of [from, to) inside slot s. */
+static uint32_t slot_overlap(int64_t s, int64_t from, int64_t to)
+{
+    int64_t b = max64(from, s * CT_SLOT_MS);
+    int64_t e = min64(to, (s + 1) * CT_SLOT_MS);
+    return e > b ? (uint32_t)((e - b + CT_UNIT_MS / 2) / CT_UNIT_MS) : 0;
+}
+
+/* Adds the interval [from, to) of an ended call. */
+static void ring_add(struct ct_acct *a, int64_t from, int64_t to)
+{
+    if (to <= from)
+        return;
+    int64_t s1 = floor_div(to - 1, CT_SLOT_MS);
+    ring_advance(a, s1);
+    int64_t s0 = max64(floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
+    for (int64_t s = s0; s <= s1; s++) {
+        int i = slot_index(s);
+        uint32_t v = a->units[i] + slot_overlap(s, from, to);
+        if (v > CT_SLOT_UNITS)
+            v = CT_SLOT_UNITS;
+        a->sum_units += v - a->units[i];
+        a->units[i] = (uint8_t)v;
+    }
+}
+
+/* Covered units of the window with the open calls' union [from, now) counted on the fly. */
+static uint32_t ring_covered(const struct ct_acct *a, int64_t from, int64_t now)
+{
+    uint32_t sum = a->sum_units;
+    if (a->head == INT64_MIN || from >= now)
+        return sum;
+    int64_t s0 = max64(floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
+    int64_t s1 = min64(floor_div(now - 1, CT_SLOT_MS), a->head);
+    for (int64_t s = s0; s <= s1; s++) {
+        int i = slot_index(s);
+        uint32_t v = a->units[i] + slot_overlap(s, from, now);
+        if (v > CT_SLOT_UNITS)
+            v = CT_SLOT_UNITS;
+        sum += v - a->units[i];
+    }
+    return sum;
+}
+
+/* --- open calls ---------------------------------------------------------------------------- */
+
+static int find_call(const struct ct_open *o, uint64_t id)
+{
+    for (int i = 0; i < o->n_calls; i++) {
+        if (o->calls[i].id == id)
+            return i;
+    }
+    return -1;
+}
+
+static bool has_end(const struct ct_open *o, uint64_t id)
+{
+    for (int i = 0; i < o->n_ends; i++) {
+        if (o->ends[i].id == id)
+            return true;
+    }
+    return false;
+}
+
+static void add_end(struct ct_open *o, uint64_t id, int64_t end_ms)
+{
+    int slot = o->n_ends;
+    if (slot == CT_ENDS_MAX) {
+        /* Full: the oldest end is the least likely to be repeated or to meet a late start. */
+        slot = 0;
+        for (int i = 1; i < CT_ENDS_MAX; i++) {
+            if (o->ends[i].end_ms < o->ends[slot].end_ms)
+                slot = i;
+        }
+    } else {
+        o->n_ends++;
+    }
+    o->ends[slot] = (struct ct_end){.id = id, .end_ms = end_ms};
+}
+
+static bool open_idle(const struct ct_open *o)
+{
+    return o->n_calls == 0 && o->untracked == 0 && o->n_ends == 0;
+}
+
+/* Earliest start among tracked open calls; INT64_MAX when none. */
+static int64_t open_min_start(const struct ct_open *o)
+{
+    int64_t m = INT64_MAX;
+    for (int i = 0; o && i < o->n_calls; i++)
+        m = min64(m, o->calls[i].start_ms);
+    return m;
+}
+
+/* Key of a call in st->ids: 16 hex digits of a hash of account and call hash. */
+static void id_key(char key[17], const char *account, uint64_t id)
+{
+    uint64_t h[2] = {vigil_acct_table_hash(account, strlen(account)), id};
+    snprintf(key, 17, "%016" PRIx64, vigil_acct_table_hash(h, sizeof h));
+}
+
+static int ids_put(struct ct_state *st, const char *account, uint64_t id, const char *event_id)
+{
+    char key[17];
+    id_key(key, account, id);
+    char *v = vigil_acct_table_get(st->ids, key, NULL);
+    if (!v)
+        return VIGIL_ERR_NOMEM;
+    snprintf(v, VIGIL_ID_MAX + 1, "%s", event_id);
     return 0;
 }
 
-static int on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+static const char *ids_get(const struct ct_state *st, const char *account, uint64_t id)
 {
+    char key[17];
+    id_key(key, account, id);
+    return vigil_acct_table_find(st->ids, key);
+}
+
+static void ids_del(struct ct_state *st, const char *account, uint64_t id)
+{
+    char key[17];
+    id_key(key, account, id);
+    vigil_acct_table_remove(st->ids, key);
+}
+
+static void drop_call(struct ct_state *st, struct ct_open *o, const char *account, int i)
+{
+    ids_del(st, account, o->calls[i].id);
+    o->n_calls--;
+    o->calls[i] = o->calls[o->n_calls];
+    o->fired[i] = o->fired[o->n_calls];
+}
+
+/* --- bookkeeping --------------------------------------------------------------------------- */
+
+static int mark_dirty(struct ct_state *st, struct ct_acct *a)
+{
+    if (a->dirty)
+        return 0;
+    if (st->n_dirty == st->cap_dirty) {
+        /* Amortised: at most one entry per account, so this stops growing. */
+        size_t cap = st->cap_dirty * 2;
+        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
+        if (!d)
+            return VIGIL_ERR_NOMEM;
+        st->dirty = d;
+        st->cap_dirty = cap;
+    }
+    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    a->dirty = true;
     return 0;
 }
 
-static void destroy(void *state)
+static void heap_swap(struct ct_timer *h, size_t i, size_t j)
 {
-    free(state);
+    struct ct_timer t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static int heap_push(struct ct_state *st, int64_t due, const char *account)
+{
+    if (st->n_heap == st->cap_heap) {
+        size_t cap = st->cap_heap * 2;
+        struct ct_timer *h = realloc(st->heap, cap * sizeof *h);
+        if (!h)
+            return VIGIL_ERR_NOMEM;
+        st->heap = h;
+        st->cap_heap = cap;
+    }
+    size_t i = st->n_heap++;
+    st->heap[i].due = due;
+    snprintf(st->heap[i].account, sizeof st->heap[i].account, "%s", account);
+    while (i > 0 && st->heap[(i - 1) / 2].due > st->heap[i].due) {
+        heap_swap(st->heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static void heap_pop(struct ct_state *st, struct ct_timer *top)
+{
+    *top = st->heap[0];
+    st->heap[0] = st->heap[--st->n_heap];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < st->n_heap && st->heap[l].due < st->heap[m].due)
+            m = l;
+        if (r < st->n_heap && st->heap[r].due < st->heap[m].due)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(st->heap, i, m);
+        i = m;
+    }
+}
+
+/* The near-continuous rule stands down for 24 h after a single-call critical. */
+static bool near_suppressed(const struct ct_acct *a, int64_t now)
+{
+    return a->single_crit_ms != INT64_MIN && now < a->single_crit_ms + CT_DAY_MS;
+}
+
+static int64_t near_warn_level(const struct ct_state *st, const struct ct_acct *a)
+{
+    int64_t w = st->near_warn_min[a->profile];
+    return w < st->near_min[a->profile] ? w : 0;
+}
+
+static int64_t single_warn_ms(const struct ct_state *st, const struct ct_acct *a)
+{
+    int64_t w = st->warn_ms[a->profile];
+    return w < st->crit_ms[a->profile] ? w : 0;
+}
+
+/* The account's next deadline after an evaluation at `now`; INT64_MAX when none. */
+static int64_t acct_due(const struct ct_state *st, const struct ct_acct *a, const struct ct_open *o,
+                        int64_t now)
+{
+    int64_t due = INT64_MAX;
+    if (!o)
+        return due;
+    int64_t warn = single_warn_ms(st, a), crit = st->crit_ms[a->profile];
+    for (int i = 0; i < o->n_calls; i++) {
+        int64_t s = o->calls[i].start_ms, d = s + st->max_open_ms;
+        if (!(o->fired[i] & CT_FIRED_CRITICAL))
+            d = min64(d, s + ((warn > 0 && !(o->fired[i] & CT_FIRED_WARNING)) ? warn : crit));
+        due = min64(due, d);
+    }
+    if (o->untracked > 0)
+        due = min64(due, o->untracked_last_ms + st->max_open_ms);
+    for (int i = 0; i < o->n_ends; i++)
+        due = min64(due, o->ends[i].end_ms + CT_END_GRACE_MS);
+    if (o->n_calls > 0 && !(a->near_fired & CT_FIRED_CRITICAL)) {
+        if (near_suppressed(a, now)) {
+            due = min64(due, a->single_crit_ms + CT_DAY_MS);
+        } else {
+            /* The union grows at most as fast as event time while calls are open, so it
+             * cannot reach the next level before `gap` minutes; a slot of slack covers the
+             * rounding of partly covered slots. */
+            int64_t w = near_warn_level(st, a);
+            int64_t level =
+                (w > 0 && !(a->near_fired & CT_FIRED_WARNING)) ? w : st->near_min[a->profile];
+            int64_t gap_ms = (level - (int64_t)a->covered_min) * CT_MIN_MS - CT_SLOT_MS;
+            due = min64(due, now + max64(CT_MIN_MS, gap_ms));
+        }
+    }
+    return due;
+}
+
+static int register_due(struct ct_state *st, struct ct_acct *a, const char *account, int64_t due)
+{
+    if (due >= a->due)
+        return 0; /* the live entry comes first; the account is re-judged then */
+    int rc = heap_push(st, due, account);
+    if (rc == 0)
+        a->due = due;
+    return rc;
+}
+
+/* --- findings ------------------------------------------------------------------------------ */
+
+static int emit_single(const struct ct_state *st, const struct ct_acct *a, const char *account,
+                       int64_t start_ms, enum vigil_severity sev, const char *sample,
+                       struct vigil_emit *out)
+{
+    int64_t crit_min = st->crit_ms[a->profile] / CT_MIN_MS;
+    int64_t mark_ms = sev == VIGIL_SEV_CRITICAL ? st->crit_ms[a->profile] : single_warn_ms(st, a);
+    int64_t mark_min = mark_ms / CT_MIN_MS;
+    char reason[256];
+    if (sev == VIGIL_SEV_CRITICAL)
+        snprintf(reason, sizeof reason,
+                 "One call stayed open for %" PRId64
+                 " minutes without hanging up (threshold %" PRId64
+                 "): a long-open connection such as a baby monitor or a router",
+                 mark_min, crit_min);
+    else
+        snprintf(reason, sizeof reason,
+                 "One call stayed open for %" PRId64 " minutes without hanging up (warning "
+                 "level %" PRId64 ", suspend at %" PRId64
+                 "): possibly a baby monitor or a router left connected",
+                 mark_min, mark_min, crit_min);
+    struct vigil_finding f = {
+        .detector = CT_NAME,
+        .rule = CT_RULE_SINGLE,
+        .severity = sev,
+        .action = sev == VIGIL_SEV_CRITICAL ? VIGIL_ACT_SUSPEND : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = start_ms + mark_ms,
+        .window_ms = CT_WINDOW_MS,
+        .reason = reason,
+        .evidence = {{"open_minutes", (double)mark_min},
+                     {"threshold", (double)mark_min},
+                     {"open_calls", (double)a->open}},
+        .n_evidence = 3,
+    };
+    if (sample && sample[0])
+        f.samples[f.n_samples++] = sample;
+    return vigil_emit_finding(out, &f);
+}
+
+/* Fires the single-call marks of tracked calls reached by `now`, and expires calls, untracked
+ * calls and remembered ends whose time is up. */
+static int service_calls(struct ct_state *st, struct ct_acct *a, struct ct_open *o,
+                         const char *account, int64_t now, struct vigil_emit *out)
+{
+    int64_t warn = single_warn_ms(st, a), crit = st->crit_ms[a->profile];
+    int rc = 0;
+    for (int i = 0; i < o->n_calls;) {
+        const struct ct_call *c = &o->calls[i];
+        /* A call never counts as open past max_open_ms, even if first seen after that. */
+        int64_t age = min64(now - c->start_ms, st->max_open_ms);
+        if (age >= crit && !(o->fired[i] & CT_FIRED_CRITICAL)) {
+            o->fired[i] |= CT_FIRED_CRITICAL | CT_FIRED_WARNING;
+            a->single_crit_ms = max64(a->single_crit_ms, c->start_ms + crit);
+            if (rc == 0)
+                rc = emit_single(st, a, account, c->start_ms, VIGIL_SEV_CRITICAL,
+                                 ids_get(st, account, c->id), out);
+        } else if (warn > 0 && age >= warn && !(o->fired[i] & CT_FIRED_WARNING)) {
+            o->fired[i] |= CT_FIRED_WARNING;
+            if (rc == 0)
+                rc = emit_single(st, a, account, c->start_ms, VIGIL_SEV_WARNING,
+                                 ids_get(st, account, c->id), out);
+        }
+        if (now - c->start_ms >= st->max_open_ms) {
+            /* events.md: no longer open; it was connected all that time. */
+            ring_add(a, c->start_ms, c->start_ms + st->max_open_ms);
+            drop_call(st, o, account, i);
+            continue;
+        }
+        i++;
+    }
+    if (o->untracked > 0 && now - o->untracked_last_ms >= st->max_open_ms)
+        o->untracked = 0;
+    for (int i = 0; i < o->n_ends;) {
+        if (o->ends[i].end_ms + CT_END_GRACE_MS <= now)
+            o->ends[i] = o->ends[--o->n_ends];
+        else
+            i++;
+    }
+    return rc;
+}
+
+/* Judges the near-continuous rule at `now` (ev: the event that triggered it, or NULL). */
+static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_open *o,
+                      const char *account, int64_t now, const struct vigil_event *ev,
+                      struct vigil_emit *out)
+{
+    ring_advance(a, floor_div(now, CT_SLOT_MS));
+    uint32_t cov = ring_covered(a, open_min_start(o), now) / CT_UNITS_PER_MIN;
+    if (cov != a->covered_min) {
+        a->covered_min = cov;
+        if (mark_dirty(st, a) != 0)
+            return VIGIL_ERR_NOMEM;
+    }
+    int64_t crit = st->near_min[a->profile], warn = near_warn_level(st, a);
+    if ((int64_t)cov < (warn > 0 ? warn : crit))
+        a->near_fired = 0;
+    if (near_suppressed(a, now))
+        return 0;
+    enum vigil_severity sev;
+    if ((int64_t)cov >= crit) {
+        if (a->near_fired & CT_FIRED_CRITICAL)
+            return 0;
+        a->near_fired |= CT_FIRED_CRITICAL | CT_FIRED_WARNING;
+        sev = VIGIL_SEV_CRITICAL;
+    } else if (warn > 0 && (int64_t)cov >= warn && !(a->near_fired & CT_FIRED_WARNING)) {
+        a->near_fired |= CT_FIRED_WARNING;
+        sev = VIGIL_SEV_WARNING;
+    } else {
+        return 0;
+    }
+
+    char reason[256];
+    if (sev == VIGIL_SEV_CRITICAL)
+        snprintf(reason, sizeof reason,
+                 "Calls were connected for %" PRIu32 " of the last 1440 minutes (threshold %" PRId64
+                 ", parallel calls counted once): near-continuous use such as a baby "
+                 "monitor or a router redialling",
+                 cov, crit);
+    else
+        snprintf(reason, sizeof reason,
+                 "Calls were connected for %" PRIu32
+                 " of the last 1440 minutes (warning level %" PRId64 ", suspend at %" PRId64
+                 "): possibly near-continuous use",
+                 cov, warn, crit);
+    struct vigil_finding f = {
+        .detector = CT_NAME,
+        .rule = CT_RULE_NEAR,
+        .severity = sev,
+        .action = sev == VIGIL_SEV_CRITICAL ? VIGIL_ACT_SUSPEND : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = now,
+        .window_ms = CT_WINDOW_MS,
+        .reason = reason,
+        .evidence = {{"connected_min_24h", (double)cov},
+                     {"threshold", (double)(sev == VIGIL_SEV_CRITICAL ? crit : warn)},
+                     {"open_calls", (double)a->open}},
+        .n_evidence = 3,
+    };
+    if (ev)
+        f.samples[f.n_samples++] = ev->id;
+    for (int i = 0; o && i < o->n_calls && f.n_samples < VIGIL_SAMPLES_MAX; i++) {
+        const char *s = ids_get(st, account, o->calls[i].id);
+        if (s && (!ev || strcmp(s, ev->id) != 0))
+            f.samples[f.n_samples++] = s;
+    }
+    return vigil_emit_finding(out, &f);
+}
+
+/* --- events -------------------------------------------------------------------------------- */
+
+static struct ct_open *open_get(struct ct_state *st, struct ct_acct *a, const char *account)
+{
+    struct ct_open *o = vigil_acct_table_get(st->open, account, NULL);
+    if (o)
+        a->has_open = true;
+    return o;
+}
+
+static int on_start(struct ct_state *st, struct ct_acct *a, struct ct_open **op,
+                    const struct vigil_event *ev)
+{
+    uint64_t id = call_hash(ev->call_id);
+    struct ct_open *o = *op;
+    /* A repeated start of an open call, or the start of a call whose end came first. */
+    if (o && (find_call(o, id) >= 0 || has_end(o, id)))
+        return 0;
+    if (!o && !(o = *op = open_get(st, a, ev->account)))
+        return VIGIL_ERR_NOMEM;
+    if (o->n_calls == CT_TRACKED_MAX) {
+        o->untracked++;
+        o->untracked_last_ms = max64(o->untracked_last_ms, ev->ts_ms);
+        return 0;
+    }
+    int i = o->n_calls++;
+    o->calls[i] = (struct ct_call){.id = id, .start_ms = ev->ts_ms};
+    o->fired[i] = 0;
+    return ids_put(st, ev->account, id, ev->id);
+}
+
+static int on_end(struct ct_state *st, struct ct_acct *a, struct ct_open **op,
+                  const struct vigil_event *ev, struct vigil_emit *out)
+{
+    uint64_t id = call_hash(ev->call_id);
+    struct ct_open *o = *op;
+    if (o && has_end(o, id))
+        return 0; /* delivered twice: its time is in the ring already */
+    int i = o ? find_call(o, id) : -1;
+    int64_t from;
+    int rc = 0;
+    if (i >= 0) {
+        from = o->calls[i].start_ms;
+        drop_call(st, o, ev->account, i);
+    } else {
+        if (o && o->untracked > 0)
+            o->untracked--; /* maybe one of the calls whose id we could not keep */
+        from = ev->ts_ms - (ev->duration_s > 0 ? ev->duration_s : 0) * 1000;
+        /* Start lost: the end alone shows how long the call was open. */
+        int64_t dur = ev->ts_ms - from;
+        int64_t warn = single_warn_ms(st, a), crit = st->crit_ms[a->profile];
+        if (dur >= crit) {
+            a->single_crit_ms = max64(a->single_crit_ms, from + crit);
+            rc = emit_single(st, a, ev->account, from, VIGIL_SEV_CRITICAL, ev->id, out);
+        } else if (warn > 0 && dur >= warn) {
+            rc = emit_single(st, a, ev->account, from, VIGIL_SEV_WARNING, ev->id, out);
+        }
+    }
+    ring_add(a, from, ev->ts_ms);
+    if (!o && !(o = *op = open_get(st, a, ev->account)))
+        return VIGIL_ERR_NOMEM;
+    add_end(o, id, ev->ts_ms);
+    return rc;
+}
+
+/* After an event or a timer: publishes the open count, drops an idle open entry, re-arms the
+ * account's timer. */
+static int settle(struct ct_state *st, struct ct_acct *a, struct ct_open *o, const char *account,
+                  int64_t now)
+{
+    /* With calls open, longest_open_min has moved: publish at the next tick. */
+    a->open = o ? o->n_calls + o->untracked : 0;
+    if (o && mark_dirty(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
+    if (o && open_idle(o)) {
+        vigil_acct_table_remove(st->open, account);
+        a->has_open = false;
+        o = NULL;
+    }
+    return register_due(st, a, account, acct_due(st, a, o, now));
+}
+
+static bool is_emergency(const struct ct_state *st, const char *number)
+{
+    if (!st->np)
+        return strcmp(number, "112") == 0;
+    struct vigil_numclass nc;
+    vigil_numplan_classify(st->np, number, &nc);
+    return nc.emergency;
+}
+
+static int ct_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct ct_state *st = state;
+    if (ev->type != VIGIL_EV_CALL_START && ev->type != VIGIL_EV_CALL_END)
+        return 0;
+    if (ev->type == VIGIL_EV_CALL_END && !ev->answered)
+        return 0; /* an attempt that never connected: no time on the line */
+    if (ev->dir == VIGIL_DIR_OUT && is_emergency(st, ev->to))
+        return 0; /* 112 is never held against anyone, however long the call */
+
+    bool created;
+    struct ct_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    if (created) {
+        a->head = INT64_MIN;
+        a->due = INT64_MAX;
+        a->single_crit_ms = INT64_MIN;
+        a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    }
+    if (mark_dirty(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
+
+    struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, ev->account) : NULL;
+    int rc = 0;
+    if (o) {
+        a->open = o->n_calls + o->untracked; /* for the findings' evidence */
+        rc = service_calls(st, a, o, ev->account, ev->ts_ms, out);
+    }
+    int r2 = ev->type == VIGIL_EV_CALL_START ? on_start(st, a, &o, ev) : on_end(st, a, &o, ev, out);
+    if (rc == 0)
+        rc = r2;
+    if (rc == VIGIL_ERR_NOMEM)
+        return rc;
+    a->open = o ? o->n_calls + o->untracked : 0;
+    int r3 = check_near(st, a, o, ev->account, ev->ts_ms, ev, out);
+    int r4 = settle(st, a, o, ev->account, ev->ts_ms);
+    if (rc == 0)
+        rc = r3;
+    return rc != 0 ? rc : r4;
+}
+
+/* --- ticks --------------------------------------------------------------------------------- */
+
+/* A timer of `account` came due at the watermark. */
+static int run_timer(struct ct_state *st, struct ct_acct *a, const char *account, int64_t wm,
+                     struct vigil_emit *out)
+{
+    a->due = INT64_MAX;
+    struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    int rc = 0;
+    if (o) {
+        a->open = o->n_calls + o->untracked; /* for the findings' evidence */
+        rc = service_calls(st, a, o, account, wm, out);
+    }
+    a->open = o ? o->n_calls + o->untracked : 0;
+    int r2 = check_near(st, a, o, account, wm, NULL, out);
+    int r3 = settle(st, a, o, account, wm);
+    if (rc == 0)
+        rc = r2;
+    return rc != 0 ? rc : r3;
+}
+
+/* The watermark entered a new hour: slide every account's union to it, so published
+ * counters decay and empty accounts can go; accounts with open calls publish their age. */
+static int sweep_hour(struct ct_state *st, int64_t wm)
+{
+    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
+        const char *account;
+        struct ct_acct *a = vigil_acct_table_at(st->accts, i, &account);
+        const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+        ring_advance(a, floor_div(wm, CT_SLOT_MS));
+        uint32_t cov = ring_covered(a, open_min_start(o), wm) / CT_UNITS_PER_MIN;
+        int64_t warn = near_warn_level(st, a);
+        if ((int64_t)cov < (warn > 0 ? warn : st->near_min[a->profile]))
+            a->near_fired = 0;
+        if (cov != a->covered_min || (o && o->n_calls > 0)) {
+            a->covered_min = cov;
+            if (mark_dirty(st, a) != 0)
+                return VIGIL_ERR_NOMEM;
+        }
+    }
+    return 0;
+}
+
+static int publish(struct ct_state *st, struct vigil_emit *out)
+{
+    size_t done = 0;
+    int rc = 0;
+    for (; done < st->n_dirty; done++) {
+        const char *account;
+        struct ct_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        int64_t longest = 0;
+        if (a->has_open && st->wm != INT64_MIN) {
+            int64_t m = open_min_start(vigil_acct_table_find(st->open, account));
+            if (m != INT64_MAX && st->wm > m)
+                longest = (st->wm - m) / CT_MIN_MS;
+        }
+        struct vigil_counter c[] = {
+            {"open_calls", a->open},
+            {"longest_open_min", longest},
+            {"connected_min_24h", a->covered_min},
+        };
+        rc = vigil_emit_counters(out, account, CT_NAME, c, sizeof c / sizeof c[0], st->ttl_s);
+        if (rc != 0)
+            break;
+        a->dirty = false;
+    }
+    /* After a sink failure the rest stays listed for the next tick. */
+    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
+    st->n_dirty -= done;
+    return rc;
+}
+
+/* Drops accounts with nothing in the last 24 h (after publish(), with an empty dirty list,
+ * since removal renumbers entries). Their stale heap entries find no account and are
+ * skipped. */
+static void reap_accounts(struct ct_state *st)
+{
+    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
+        const struct ct_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+        if (!a->has_open && !a->dirty && a->sum_units == 0 && a->covered_min == 0)
+            vigil_acct_table_remove_at(st->accts, i);
+    }
+}
+
+static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+{
+    struct ct_state *st = state;
+    if (watermark_ms == INT64_MIN)
+        return publish(st, out);
+    if (watermark_ms > st->wm || st->wm == INT64_MIN)
+        st->wm = watermark_ms;
+    int64_t wm = st->wm;
+    int rc = 0;
+    while (rc == 0 && st->n_heap > 0 && st->heap[0].due <= wm) {
+        struct ct_timer t;
+        heap_pop(st, &t);
+        struct ct_acct *a = vigil_acct_table_find(st->accts, t.account);
+        if (!a || a->due != t.due)
+            continue; /* stale: the account was dropped or re-armed earlier since */
+        rc = run_timer(st, a, t.account, wm, out);
+    }
+    int64_t hour = floor_div(wm, CT_HOUR_MS);
+    bool rolled = hour > st->wm_hour;
+    if (rc == 0 && rolled)
+        rc = sweep_hour(st, wm);
+    if (rc == 0)
+        rc = publish(st, out);
+    if (rc != 0)
+        return rc;
+    if (rolled) {
+        reap_accounts(st);
+        st->wm_hour = hour;
+    }
+    return 0;
+}
+
+/* --- life cycle ---------------------------------------------------------------------------- */
+
+static void ct_destroy(void *state)
+{
+    struct ct_state *st = state;
+    if (!st)
+        return;
+    vigil_acct_table_destroy(st->ids);
+    vigil_acct_table_destroy(st->open);
+    vigil_acct_table_destroy(st->accts);
+    free(st->heap);
+    free(st->dirty);
+    free(st);
+}
+
+static int ct_init(void **state, const struct vigil_detector_env *env)
+{
+    *state = NULL;
+    if (!env || !env->cfg)
+        return VIGIL_ERR_INVALID;
+    struct ct_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VIGIL_ERR_NOMEM;
+    st->np = env->numplan;
+    st->profiles = env->profiles;
+    int64_t warn_min[VIGIL_PROFILE_COUNT], crit_min[VIGIL_PROFILE_COUNT];
+    vigil_profile_ints(env->cfg, "continuous.single_call_warning_min", warn_min);
+    vigil_profile_ints(env->cfg, "continuous.single_call_critical_min", crit_min);
+    vigil_profile_ints(env->cfg, "continuous.near_continuous_min", st->near_min);
+    vigil_profile_ints(env->cfg, "continuous.near_continuous_warning_min", st->near_warn_min);
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        st->warn_ms[p] = warn_min[p] * CT_MIN_MS;
+        st->crit_ms[p] = crit_min[p] * CT_MIN_MS;
+    }
+    st->max_open_ms = vigil_config_int(env->cfg, "continuous.max_open_call_ms");
+    st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    st->wm = INT64_MIN;
+    st->wm_hour = INT64_MIN;
+    st->cap_dirty = 256;
+    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
+    st->cap_heap = 256;
+    st->heap = malloc(st->cap_heap * sizeof *st->heap);
+    st->accts = vigil_acct_table_create(sizeof(struct ct_acct), 1024);
+    st->open = vigil_acct_table_create(sizeof(struct ct_open), 64);
+    st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
+    if (!st->dirty || !st->heap || !st->accts || !st->open || !st->ids)
+        goto fail;
+    *state = st;
+    return 0;
+
+fail:
+    ct_destroy(st);
+    return VIGIL_ERR_NOMEM;
 }
 
 const struct vigil_detector_ops vigil_det_continuous = {
-    .name = "continuous",
-    .keys = NULL,
-    .init = init,
-    .on_event = on_event,
-    .on_tick = on_tick,
-    .destroy = destroy,
+    .name = CT_NAME,
+    .keys = ct_keys,
+    .init = ct_init,
+    .on_event = ct_on_event,
+    .on_tick = ct_on_tick,
+    .destroy = ct_destroy,
 };
