@@ -965,7 +965,7 @@ static void plan_sms_blast(struct sim *s, struct scen *sc)
     }
     if (t_count < sc->complete_ts) {
         sc->complete_ts = t_count;
-        sc->rule = "bulk_sms.volume";
+        sc->rule = "bulk_sms.rate";
     }
 }
 
