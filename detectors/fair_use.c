@@ -1,38 +1,629 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* fair_use.c - placeholder: registered so its config keys and tests can be added in this file
- * alone; it detects nothing yet. */
+/* fair_use.c - fair-use warnings for unlimited bundles: one account on several devices at
+ * once, and a device kept abroad (shared/spec/detection.md, "Fair-use warnings";
+ * reference/terms.md, "reasonable use" 1 and 3). Alerts only: every finding is a warning
+ * with no action, so no order ever comes from this detector.
+ *
+ * Rules (thresholds per account profile, profile.h):
+ *   fair_use.devices  calls open on >= devices (3) distinct `device` values of one account
+ *       at the same time, without a break, for devices_min (10) minutes -> warning. The
+ *       clock starts at the event that brought the count to the threshold and the warning
+ *       is dated at that moment + devices_min; it fires at the account's next event or at
+ *       on_tick once the watermark passes the mark, so an episode with no further event is
+ *       still seen. Calls without a `device` field do not count. Once per episode: it
+ *       re-arms when the count falls below the threshold.
+ *   fair_use.abroad  a device seen abroad (`country` present and not "NL") on more than
+ *       abroad_days (30) distinct days of the last abroad_window_days (60) -> warning, at the
+ *       event that brings the count to abroad_days + 1. Days are UTC calendar days (an
+ *       event's ts / 86400000): the rule counts days, and the one or two hours Amsterdam is
+ *       ahead of UTC move a call across midnight, not a month of travel. A call event with a
+ *       country but no device is counted under the account's unnamed device. Once per
+ *       episode per device: re-arms when the count is back at or under abroad_days.
+ *
+ * Open calls are tracked per call_id: a repeated start is the same call, an end closes it,
+ * an end seen before its start (60 s of disorder) is remembered so the late start does not
+ * open it, and a call without an end stops counting after 24 h of event time (events.md).
+ *
+ * Counters, published at on_tick for accounts that changed (TTL redis.counter_ttl_s):
+ * devices_open (distinct devices with a call open now; first published when an account reaches
+ * two, so a missing field means at most one) and abroad_days_60d (abroad days in the window of
+ * the account's most-travelled device). They go out in two sets, as each table
+ * changes; Redis keeps both fields in the account's counter hash.
+ *
+ * State per worker, two account tables (acct_table.h):
+ *   calls:  accounts with a call open on a named device: struct fu_calls, 1200 bytes (16
+ *           open calls, 8 remembered early ends, 5 sample event ids). Dropped when no call is
+ *           open and its zero is published, so idle accounts cost nothing.
+ *   abroad: accounts with a device abroad within the window: struct fu_abroad, 1944 bytes
+ *           (8 devices with their names and 64-day bitmaps, 5 sample event ids). Dropped when
+ *           every bitmap has left the window. Past 8 devices the one seen abroad longest ago
+ *           gives way. Call ids and device names are compared as 64-bit hashes.
+ *
+ * Threading: one state per worker thread (detector.h): no locks, no atomics.
+ * Ownership: init allocates the state and its tables; destroy frees them. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
-static int init(void **state, const struct vigil_detector_env *env)
+#define FU_NAME "fair_use"
+#define FU_RULE_DEVICES "fair_use.devices"
+#define FU_RULE_ABROAD "fair_use.abroad"
+#define FU_MIN_MS 60000LL
+#define FU_HOUR_MS 3600000LL
+#define FU_DAY_MS 86400000LL
+#define FU_OPEN_MAX 16
+#define FU_ENDED_MAX 8
+#define FU_DEVICES_MAX 8          /* devices tracked abroad per account */
+#define FU_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
+#define FU_NONE INT64_MIN
+
+struct fu_open {
+    uint64_t call; /* hash of call_id */
+    uint64_t dev;  /* hash of device */
+    int64_t start_ms;
+};
+
+struct fu_sample {
+    uint64_t call;
+    char id[VIGIL_ID_MAX + 1];
+};
+
+/* Accounts with a call open on a named device. */
+struct fu_calls {
+    struct fu_open open[FU_OPEN_MAX];
+    uint64_t ended[FU_ENDED_MAX];                /* call ids whose end came before any start */
+    struct fu_sample samples[VIGIL_SAMPLES_MAX]; /* the latest call_starts */
+    int64_t since;   /* when the distinct devices reached the threshold, or FU_NONE */
+    int64_t last_ms; /* latest event time */
+    uint32_t pub;    /* devices_open as last published */
+    uint8_t n_open, next_ended, next_sample, profile;
+    bool fired, published, dirty;
+};
+
+struct fu_device {
+    uint64_t h;       /* hash of the device name; 0 = free slot */
+    int64_t last_day; /* latest UTC day seen abroad; bit i of days = day last_day - i */
+    uint64_t days;
+    char name[VIGIL_DEVICE_MAX + 1];
+    bool fired;
+};
+
+/* Accounts with a device seen abroad within the window. */
+struct fu_abroad {
+    struct fu_device dev[FU_DEVICES_MAX];
+    char samples[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1]; /* first abroad event of recent days */
+    uint32_t pub;                                      /* abroad_days_60d as last published */
+    uint8_t n_samples, next_sample, profile;
+    bool published, dirty;
+};
+
+struct fu_state {
+    const struct vigil_profiles *profiles;
+    int64_t devices[VIGIL_PROFILE_COUNT];     /* fair_use.devices */
+    int64_t devices_ms[VIGIL_PROFILE_COUNT];  /* fair_use.devices_min, in ms */
+    int64_t abroad_days[VIGIL_PROFILE_COUNT]; /* fair_use.abroad_days */
+    int64_t window_days;                      /* fair_use.abroad_window_days */
+    int64_t ttl_s;
+    struct vigil_acct_table *calls;  /* struct fu_calls */
+    struct vigil_acct_table *abroad; /* struct fu_abroad */
+    /* Entry numbers changed since the last tick; the tables remove entries only in a sweep,
+     * after these lists are emptied. */
+    uint32_t *dirty_calls, *dirty_abroad;
+    size_t n_dirty_calls, n_dirty_abroad, cap_dirty_calls, cap_dirty_abroad;
+    int64_t wm_min;   /* minute of the last sweep's watermark */
+    int64_t next_due; /* earliest since + devices_min of an unfired episode */
+};
+
+static const struct vigil_config_key fu_keys[] = {
+    {"fair_use.devices", VIGIL_CFG_INT, "3", 2, FU_OPEN_MAX,
+     "Distinct devices of one account with calls open at the same time that raise a fair-use "
+     "warning when it lasts fair_use.devices_min minutes."},
+    {"fair_use.devices_min", VIGIL_CFG_INT, "10", 1, 1440,
+     "Minutes the account must stay on that many devices at once before the warning."},
+    {"fair_use.abroad_days", VIGIL_CFG_INT, "30", 1, 63,
+     "Days abroad (country not NL) of one device within the window above which a fair-use "
+     "warning is raised."},
+    {"fair_use.abroad_window_days", VIGIL_CFG_INT, "60", 2, 64,
+     "Length in UTC days of the window in which days abroad are counted."},
+    {0},
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    (void)env;
-    *state = calloc(1, sizeof(int));
-    return *state ? 0 : VIGIL_ERR_NOMEM;
+    return a / b - (a % b < 0);
 }
 
-static int on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+static uint64_t str_hash(const char *s)
 {
+    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    return h ? h : 1; /* 0 marks a free slot */
+}
+
+static int push_dirty(uint32_t **list, size_t *n, size_t *cap, uint32_t idx)
+{
+    if (*n == *cap) {
+        size_t c = *cap * 2;
+        uint32_t *d = realloc(*list, c * sizeof *d);
+        if (!d)
+            return VIGIL_ERR_NOMEM;
+        *list = d;
+        *cap = c;
+    }
+    (*list)[(*n)++] = idx;
     return 0;
 }
 
-static int on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+/* --- fair_use.devices --------------------------------------------------------------------- */
+
+static uint32_t distinct_devices(const struct fu_calls *c)
 {
+    uint32_t n = 0;
+    for (int i = 0; i < c->n_open; i++) {
+        bool dup = false;
+        for (int k = 0; k < i && !dup; k++)
+            dup = c->open[k].dev == c->open[i].dev;
+        if (!dup)
+            n++;
+    }
+    return n;
+}
+
+static int open_find(const struct fu_calls *c, uint64_t call)
+{
+    for (int i = 0; i < c->n_open; i++) {
+        if (c->open[i].call == call)
+            return i;
+    }
+    return -1;
+}
+
+static bool ended_take(struct fu_calls *c, uint64_t call)
+{
+    for (int i = 0; i < FU_ENDED_MAX; i++) {
+        if (c->ended[i] == call) {
+            c->ended[i] = 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void expire_open(struct fu_calls *c, int64_t now)
+{
+    for (int i = 0; i < c->n_open;) {
+        if (c->open[i].start_ms <= now - FU_MAX_OPEN_MS)
+            c->open[i] = c->open[--c->n_open];
+        else
+            i++;
+    }
+}
+
+static int emit_devices(const struct fu_state *st, const struct fu_calls *c, const char *account,
+                        int64_t event_ts, struct vigil_emit *out)
+{
+    int p = c->profile;
+    uint32_t n = distinct_devices(c);
+    int64_t mins = st->devices_ms[p] / FU_MIN_MS;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "Account active on %" PRIu32 " devices at the same time for %" PRId64
+             " minutes (fair-use limit: fewer than %" PRId64 " devices at once): "
+             "not reasonable use of an unlimited bundle",
+             n, mins, st->devices[p]);
+    struct vigil_finding f = {
+        .detector = FU_NAME,
+        .rule = FU_RULE_DEVICES,
+        .severity = VIGIL_SEV_WARNING,
+        .action = VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = event_ts,
+        .window_ms = FU_HOUR_MS,
+        .reason = reason,
+        .evidence = {{"devices_open", (double)n},
+                     {"open_calls", (double)c->n_open},
+                     {"minutes", (double)mins},
+                     {"threshold_devices", (double)st->devices[p]}},
+        .n_evidence = 4,
+    };
+    /* The latest call_starts that are still open, oldest first. */
+    for (int k = 0; k < VIGIL_SAMPLES_MAX; k++) {
+        const struct fu_sample *s = &c->samples[(c->next_sample + k) % VIGIL_SAMPLES_MAX];
+        if (s->call != 0 && open_find(c, s->call) >= 0)
+            f.samples[f.n_samples++] = s->id;
+    }
+    return vigil_emit_finding(out, &f);
+}
+
+/* Judges fair_use.devices at `now` (an event's time or the watermark). */
+static int check_devices(struct fu_state *st, struct fu_calls *c, const char *account, int64_t now,
+                         struct vigil_emit *out)
+{
+    int p = c->profile;
+    if (distinct_devices(c) < (uint32_t)st->devices[p]) {
+        c->since = FU_NONE;
+        c->fired = false; /* the episode is over: re-arm */
+        return 0;
+    }
+    if (c->since == FU_NONE)
+        c->since = now;
+    if (c->fired)
+        return 0;
+    int64_t mark = c->since + st->devices_ms[p];
+    if (now < mark) {
+        if (mark < st->next_due)
+            st->next_due = mark;
+        return 0;
+    }
+    c->fired = true;
+    return emit_devices(st, c, account, mark, out);
+}
+
+static int on_device_call(struct fu_state *st, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    uint64_t call = str_hash(ev->call_id);
+    bool created;
+    struct fu_calls *c = vigil_acct_table_get(st->calls, ev->account, &created);
+    if (!c)
+        return VIGIL_ERR_NOMEM;
+    if (created) {
+        c->since = FU_NONE;
+        c->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    }
+    if (ev->ts_ms > c->last_ms)
+        c->last_ms = ev->ts_ms;
+    if (!c->dirty) {
+        if (push_dirty(&st->dirty_calls, &st->n_dirty_calls, &st->cap_dirty_calls,
+                       (uint32_t)vigil_acct_table_index(st->calls, c)) != 0)
+            return VIGIL_ERR_NOMEM;
+        c->dirty = true;
+    }
+    expire_open(c, c->last_ms);
+    int i = open_find(c, call);
+    if (ev->type == VIGIL_EV_CALL_START) {
+        /* A repeated start is the same call; a start after its own end opens nothing. */
+        if (i < 0 && !ended_take(c, call) && c->n_open < FU_OPEN_MAX) {
+            c->open[c->n_open++] =
+                (struct fu_open){.call = call, .dev = str_hash(ev->device), .start_ms = ev->ts_ms};
+            struct fu_sample *s = &c->samples[c->next_sample];
+            s->call = call;
+            snprintf(s->id, sizeof s->id, "%s", ev->id);
+            c->next_sample = (uint8_t)((c->next_sample + 1) % VIGIL_SAMPLES_MAX);
+        }
+    } else if (i >= 0) {
+        c->open[i] = c->open[--c->n_open];
+    } else if (ev->answered && ev->device[0] != '\0') {
+        c->ended[c->next_ended] = call;
+        c->next_ended = (uint8_t)((c->next_ended + 1) % FU_ENDED_MAX);
+    }
+    return check_devices(st, c, ev->account, ev->ts_ms, out);
+}
+
+/* --- fair_use.abroad ---------------------------------------------------------------------- */
+
+/* Days abroad of the device within the window ending on day `today`. */
+static uint32_t device_days(const struct fu_state *st, const struct fu_device *d, int64_t today)
+{
+    if (d->h == 0)
+        return 0;
+    int64_t keep = d->last_day - (today - st->window_days + 1) + 1; /* bits 0..keep-1 count */
+    if (keep <= 0)
+        return 0;
+    uint64_t bits = keep >= 64 ? d->days : d->days & ((1ULL << keep) - 1);
+    return (uint32_t)__builtin_popcountll(bits);
+}
+
+static uint32_t acct_abroad_days(const struct fu_state *st, const struct fu_abroad *a,
+                                 int64_t today)
+{
+    uint32_t best = 0;
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        uint32_t n = device_days(st, &a->dev[i], today);
+        if (n > best)
+            best = n;
+    }
+    return best;
+}
+
+static struct fu_device *device_get(struct fu_abroad *a, const char *name, int64_t day)
+{
+    uint64_t h = str_hash(name);
+    int slot = -1;
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        if (a->dev[i].h == h)
+            return &a->dev[i];
+        /* A free slot, else the device seen abroad longest ago gives way. */
+        if (slot < 0 || (a->dev[slot].h != 0 &&
+                         (a->dev[i].h == 0 || a->dev[i].last_day < a->dev[slot].last_day)))
+            slot = i;
+    }
+    struct fu_device *d = &a->dev[slot];
+    memset(d, 0, sizeof *d);
+    d->h = h;
+    d->last_day = day;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    return d;
+}
+
+/* Marks `day` abroad; true if it was a new day for the device. */
+static bool device_mark(struct fu_device *d, int64_t day)
+{
+    if (day > d->last_day) {
+        int64_t shift = day - d->last_day;
+        d->days = shift >= 64 ? 0 : d->days << shift;
+        d->last_day = day;
+    }
+    int64_t bit = d->last_day - day;
+    if (bit >= 64)
+        return false; /* older than any window */
+    bool fresh = !(d->days & (1ULL << bit));
+    d->days |= 1ULL << bit;
+    return fresh;
+}
+
+static int emit_abroad(const struct fu_state *st, const struct fu_abroad *a, const char *account,
+                       const struct fu_device *d, uint32_t days, const struct vigil_event *ev,
+                       struct vigil_emit *out)
+{
+    int p = a->profile;
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "Device %s%s%s of the account was used abroad (last in %s) on %" PRIu32
+             " of the last %" PRId64 " days (fair-use limit: %" PRId64
+             "): longer than a holiday or business trip explains",
+             d->name[0] ? "'" : "", d->name[0] ? d->name : "(unnamed)", d->name[0] ? "'" : "",
+             ev->country, days, st->window_days, st->abroad_days[p]);
+    struct vigil_finding f = {
+        .detector = FU_NAME,
+        .rule = FU_RULE_ABROAD,
+        .severity = VIGIL_SEV_WARNING,
+        .action = VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = ev->ts_ms,
+        .window_ms = FU_DAY_MS,
+        .reason = reason,
+        .evidence = {{"abroad_days", (double)days},
+                     {"window_days", (double)st->window_days},
+                     {"threshold_days", (double)st->abroad_days[p]}},
+        .n_evidence = 3,
+    };
+    for (int k = 0; k < a->n_samples; k++) {
+        int i = (a->next_sample + VIGIL_SAMPLES_MAX - a->n_samples + k) % VIGIL_SAMPLES_MAX;
+        f.samples[f.n_samples++] = a->samples[i];
+    }
+    return vigil_emit_finding(out, &f);
+}
+
+static int on_country(struct fu_state *st, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    int64_t day = floor_div(ev->ts_ms, FU_DAY_MS);
+    bool created;
+    struct fu_abroad *a = vigil_acct_table_get(st->abroad, ev->account, &created);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    if (created)
+        a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    struct fu_device *d = device_get(a, ev->device, day);
+    if (!device_mark(d, day))
+        return 0; /* a day already counted: nothing changes */
+    if (!a->dirty) {
+        if (push_dirty(&st->dirty_abroad, &st->n_dirty_abroad, &st->cap_dirty_abroad,
+                       (uint32_t)vigil_acct_table_index(st->abroad, a)) != 0)
+            return VIGIL_ERR_NOMEM;
+        a->dirty = true;
+    }
+    snprintf(a->samples[a->next_sample], sizeof a->samples[0], "%s", ev->id);
+    a->next_sample = (uint8_t)((a->next_sample + 1) % VIGIL_SAMPLES_MAX);
+    if (a->n_samples < VIGIL_SAMPLES_MAX)
+        a->n_samples++;
+
+    int64_t today = day > d->last_day ? day : d->last_day;
+    uint32_t days = device_days(st, d, today);
+    if (days <= (uint32_t)st->abroad_days[a->profile]) {
+        d->fired = false;
+        return 0;
+    }
+    if (d->fired)
+        return 0;
+    d->fired = true;
+    return emit_abroad(st, a, ev->account, d, days, ev, out);
+}
+
+/* --- events and ticks --------------------------------------------------------------------- */
+
+static int fu_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct fu_state *st = state;
+    if (ev->type != VIGIL_EV_CALL_START && ev->type != VIGIL_EV_CALL_END)
+        return 0;
+    int rc = 0;
+    if (ev->country[0] != '\0' && strcmp(ev->country, "NL") != 0)
+        rc = on_country(st, ev, out);
+    /* An end often carries no device (events.md's example): it still closes its call. */
+    if (rc == 0 && (ev->device[0] != '\0' || (ev->type == VIGIL_EV_CALL_END &&
+                                              vigil_acct_table_find(st->calls, ev->account))))
+        rc = on_device_call(st, ev, out);
+    return rc;
+}
+
+static int publish_calls(const struct fu_state *st, struct fu_calls *c, const char *account,
+                         struct vigil_emit *out)
+{
+    uint32_t v = distinct_devices(c);
+    /* One device at a time is what nearly every account does: its counter starts once the
+     * account reaches two, which saves Redis a write per ordinary call. */
+    if (c->published ? v == c->pub : v < 2)
+        return 0;
+    struct vigil_counter k[] = {{"devices_open", v}};
+    int rc = vigil_emit_counters(out, account, FU_NAME, k, 1, st->ttl_s);
+    if (rc != 0)
+        return rc;
+    c->pub = v;
+    c->published = true;
     return 0;
 }
 
-static void destroy(void *state)
+static int publish_abroad(const struct fu_state *st, struct fu_abroad *a, const char *account,
+                          int64_t wm, struct vigil_emit *out)
 {
-    free(state);
+    int64_t today = wm == FU_NONE ? INT64_MIN : floor_div(wm, FU_DAY_MS);
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        if (a->dev[i].h != 0 && a->dev[i].last_day > today)
+            today = a->dev[i].last_day;
+    }
+    uint32_t v = acct_abroad_days(st, a, today);
+    if (a->published && v == a->pub)
+        return 0;
+    struct vigil_counter k[] = {{"abroad_days_60d", v}};
+    int rc = vigil_emit_counters(out, account, FU_NAME, k, 1, st->ttl_s);
+    if (rc != 0)
+        return rc;
+    a->pub = v;
+    a->published = true;
+    return 0;
+}
+
+static int publish_dirty(struct fu_state *st, int64_t wm, struct vigil_emit *out)
+{
+    int rc = 0;
+    size_t done = 0;
+    for (; done < st->n_dirty_calls; done++) {
+        const char *account;
+        struct fu_calls *c = vigil_acct_table_at(st->calls, st->dirty_calls[done], &account);
+        if ((rc = publish_calls(st, c, account, out)) != 0)
+            break;
+        c->dirty = false;
+    }
+    memmove(st->dirty_calls, st->dirty_calls + done,
+            (st->n_dirty_calls - done) * sizeof *st->dirty_calls);
+    st->n_dirty_calls -= done;
+    if (rc != 0)
+        return rc;
+    for (done = 0; done < st->n_dirty_abroad; done++) {
+        const char *account;
+        struct fu_abroad *a = vigil_acct_table_at(st->abroad, st->dirty_abroad[done], &account);
+        if ((rc = publish_abroad(st, a, account, wm, out)) != 0)
+            break;
+        a->dirty = false;
+    }
+    memmove(st->dirty_abroad, st->dirty_abroad + done,
+            (st->n_dirty_abroad - done) * sizeof *st->dirty_abroad);
+    st->n_dirty_abroad -= done;
+    return rc;
+}
+
+/* Timers, expiry, window slides and idle accounts, once per minute of watermark or when an
+ * episode's mark is due. Runs with empty dirty lists (removal renumbers entries). */
+static int sweep(struct fu_state *st, int64_t wm, struct vigil_emit *out)
+{
+    st->next_due = INT64_MAX;
+    for (size_t i = 0; i < vigil_acct_table_count(st->calls); i++) {
+        const char *account;
+        struct fu_calls *c = vigil_acct_table_at(st->calls, i, &account);
+        expire_open(c, wm);
+        int rc = check_devices(st, c, account, wm > c->last_ms ? wm : c->last_ms, out);
+        if (rc == 0)
+            rc = publish_calls(st, c, account, out);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = 0; i < vigil_acct_table_count(st->abroad); i++) {
+        const char *account;
+        struct fu_abroad *a = vigil_acct_table_at(st->abroad, i, &account);
+        int rc = publish_abroad(st, a, account, wm, out);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = vigil_acct_table_count(st->calls); i-- > 0;) {
+        const struct fu_calls *c = vigil_acct_table_at(st->calls, i, NULL);
+        if (c->n_open == 0 && (!c->published || c->pub == 0) && !c->dirty &&
+            c->last_ms <= wm - 2 * FU_MIN_MS)
+            vigil_acct_table_remove_at(st->calls, i);
+    }
+    for (size_t i = vigil_acct_table_count(st->abroad); i-- > 0;) {
+        const struct fu_abroad *a = vigil_acct_table_at(st->abroad, i, NULL);
+        if (a->published && a->pub == 0 && !a->dirty)
+            vigil_acct_table_remove_at(st->abroad, i);
+    }
+    return 0;
+}
+
+static int fu_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+{
+    struct fu_state *st = state;
+    int64_t wm = watermark_ms == INT64_MIN ? FU_NONE : watermark_ms;
+    int rc = publish_dirty(st, wm, out);
+    if (rc != 0 || wm == FU_NONE)
+        return rc;
+    int64_t wm_min = floor_div(wm, FU_MIN_MS);
+    if (wm_min <= st->wm_min && wm < st->next_due)
+        return 0;
+    rc = sweep(st, wm, out);
+    if (rc != 0)
+        return rc; /* the next tick sweeps again */
+    if (wm_min > st->wm_min)
+        st->wm_min = wm_min;
+    return 0;
+}
+
+static void fu_destroy(void *state)
+{
+    struct fu_state *st = state;
+    if (!st)
+        return;
+    vigil_acct_table_destroy(st->calls);
+    vigil_acct_table_destroy(st->abroad);
+    free(st->dirty_calls);
+    free(st->dirty_abroad);
+    free(st);
+}
+
+static int fu_init(void **state, const struct vigil_detector_env *env)
+{
+    *state = NULL;
+    if (!env || !env->cfg)
+        return VIGIL_ERR_INVALID;
+    struct fu_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VIGIL_ERR_NOMEM;
+    const struct vigil_config *cfg = env->cfg;
+    st->profiles = env->profiles;
+    vigil_profile_ints(cfg, "fair_use.devices", st->devices);
+    vigil_profile_ints(cfg, "fair_use.devices_min", st->devices_ms);
+    vigil_profile_ints(cfg, "fair_use.abroad_days", st->abroad_days);
+    st->window_days = vigil_config_int(cfg, "fair_use.abroad_window_days");
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++)
+        st->devices_ms[p] *= FU_MIN_MS;
+    st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
+    st->wm_min = INT64_MIN;
+    st->next_due = INT64_MAX;
+    st->cap_dirty_calls = st->cap_dirty_abroad = 64;
+    st->dirty_calls = malloc(st->cap_dirty_calls * sizeof *st->dirty_calls);
+    st->dirty_abroad = malloc(st->cap_dirty_abroad * sizeof *st->dirty_abroad);
+    st->calls = vigil_acct_table_create(sizeof(struct fu_calls), 256);
+    st->abroad = vigil_acct_table_create(sizeof(struct fu_abroad), 16);
+    if (!st->dirty_calls || !st->dirty_abroad || !st->calls || !st->abroad)
+        goto fail;
+    *state = st;
+    return 0;
+
+fail:
+    fu_destroy(st);
+    return VIGIL_ERR_NOMEM;
 }
 
 const struct vigil_detector_ops vigil_det_fair_use = {
-    .name = "fair_use",
-    .keys = NULL,
-    .init = init,
-    .on_event = on_event,
-    .on_tick = on_tick,
-    .destroy = destroy,
+    .name = FU_NAME,
+    .keys = fu_keys,
+    .init = fu_init,
+    .on_event = fu_on_event,
+    .on_tick = fu_on_tick,
+    .destroy = fu_destroy,
 };

@@ -1,38 +1,925 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* premium.c - placeholder: registered so its config keys and tests can be added in this file
- * alone; it detects nothing yet. */
+/* premium.c - premium-rate number abuse: outbound calls to premium numbers, and inbound
+ * traffic pumping to a customer's own service number (shared/spec/detection.md, "premium").
+ *
+ * Rules (thresholds per account profile, profile.h; all windows are sliding hours of event
+ * time in per-minute buckets, so "within 1 hour" covers between 60 and 61 minutes):
+ *   premium.outbound  >= out_calls_1h (20) calls or >= out_minutes_1h (60) minutes to
+ *       premium-rate numbers (numplan's premium flag: +31900/906/909, +979 IPRS) within one
+ *       hour -> critical, block_premium; a warning first at out_calls_1h_warning (10) calls
+ *       or out_minutes_1h_warning (30) minutes. A call counts at its call_start (once per
+ *       call_id however often it is delivered), or at its call_end when no start was seen; an
+ *       unanswered attempt counts as a call, never as minutes. Minutes are the answered
+ *       seconds that fall inside the hour (a finished call's duration is spread over the
+ *       minutes it lasted) plus the elapsed time of premium calls still open, judged at every
+ *       event, at every minute of watermark, and at the tick whose watermark passes the moment
+ *       the open calls reach the next level: one 61-minute call to 0906 trips the rule when it
+ *       has been open 60 minutes, before it ends. A finding found by the watermark is dated
+ *       at that moment (start + 60 min for the single call), not at the tick.
+ *   premium.inbound_pumping  >= inbound_calls_1h (100) inbound calls within one hour to one
+ *       service number of the account (dir in, `to` a premium-rate number the account owns)
+ *       from >= inbound_callers_1h (30) distinct callers -> critical, withhold_payout; a
+ *       warning first when both reach a third of their thresholds. Pumping pays per minute
+ *       for artificial calls, so a burst from many callers is the signal; the share of short
+ *       calls (< short_call_s) goes into the evidence, not into the decision, because pumps
+ *       also use long calls (the simulator's run 2 to 8 minutes).
+ *       The profile service_popular (a popular helpdesk) must be left alone: its calls
+ *       threshold defaults to inbound_calls_1h_popular (1000) unless an operator sets
+ *       inbound_calls_1h@service_popular. (vigil_profile_ints has no per-profile default; the
+ *       extra key stands in for one.)
+ *   Not implemented: "or callers that are themselves flagged accounts". Another detector's
+ *   findings are not visible here and callers' accounts live on other workers; it needs a
+ *   shared, read-mostly "flagged numbers" set fed from the orders topic.
+ *
+ * Each level fires once per episode: a rule re-arms when its counts fall below the warning
+ * levels, so the 21st call of the same hour adds nothing (emit.c also holds a standing order
+ * and cools alerts down).
+ *
+ * Counters, published at on_tick for accounts whose values changed (TTL
+ * redis.counter_ttl_s), over the sliding hour ending at max(account's latest event,
+ * watermark): premium_calls_1h, premium_minutes_1h (closed and open, rounded down),
+ * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
+ *
+ * State per worker: one account table (acct_table.h) of accounts with premium activity in
+ * the last hour or a premium call open; struct pm_acct is 3992 bytes (about 4.1 KB with the
+ * table's key and index slot): 1.3 KB the two sample rings of event ids, 1.6 KB the two
+ * service numbers (512 bytes of caller set and 256 of minute ring each), 1 KB the outbound
+ * minute ring, open calls and seen call ids. Accounts without premium traffic cost nothing. Bounds:
+ * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
+ * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
+ * PM_SVC_MAX (2) service numbers per account (a third replaces the quieter one); PM_CALLERS_MAX
+ * (64) distinct callers per service number (so inbound_callers_1h is at most 64). Open calls stop
+ * counting after 24 h of event time (events.md). Call ids and callers are kept as hashes.
+ *
+ * Threading: one state per worker thread (detector.h): no locks, no atomics.
+ * Ownership: init allocates the state and its table; destroy frees them. */
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
-static int init(void **state, const struct vigil_detector_env *env)
+#define PM_NAME "premium"
+#define PM_RULE_OUT "premium.outbound"
+#define PM_RULE_PUMP "premium.inbound_pumping"
+#define PM_MIN_MS 60000LL
+#define PM_HOUR_MS 3600000LL
+#define PM_WIN_MIN 60 /* the window is the current minute and the 60 before it */
+#define PM_RING 64    /* minutes kept: more than the window, a power of two */
+#define PM_OPEN_MAX 16
+#define PM_SEEN_MAX 32
+#define PM_SVC_MAX 2
+#define PM_CALLERS_MAX 64
+#define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
+
+enum {
+    PM_FIRED_WARNING = 1,
+    PM_FIRED_CRITICAL = 2,
+};
+
+/* Seen call ids: the hash with bit 0 replaced by "its end was seen". */
+#define PM_SEEN_ENDED 1ULL
+
+/* Two counts per minute over the last PM_RING minutes of event time. */
+struct pm_ring {
+    int64_t cur; /* the latest minute (ts / 1 min) added to */
+    uint16_t a[PM_RING];
+    uint16_t b[PM_RING];
+};
+
+struct pm_open {
+    uint64_t id; /* hash of call_id */
+    int64_t start_ms;
+};
+
+struct pm_samples {
+    char id[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1];
+    uint8_t n, next;
+};
+
+struct pm_caller {
+    uint32_t h;  /* hash of the caller's number; 0 = empty */
+    int32_t min; /* minute (ts / 1 min) last seen: fits 32 bits until the year 6000 */
+};
+
+/* One service number of an account. */
+struct pm_svc {
+    char to[VIGIL_NUMBER_MAX + 2]; /* "" = free slot */
+    struct pm_ring ring;           /* a: calls, b: short answered calls */
+    struct pm_caller callers[PM_CALLERS_MAX];
+    uint8_t fired;
+};
+
+struct pm_acct {
+    int64_t last_ms;    /* latest event time of the account */
+    int64_t eval_ms;    /* event time up to which premium.outbound was judged */
+    int64_t due;        /* when open calls reach the next level (out_due), or INT64_MAX */
+    struct pm_ring out; /* a: premium calls, b: answered seconds */
+    struct pm_open open[PM_OPEN_MAX];
+    uint64_t seen_out[PM_SEEN_MAX]; /* ended, or started but not in open[] */
+    uint64_t seen_in[PM_SEEN_MAX];
+    struct pm_svc svc[PM_SVC_MAX];
+    struct pm_samples smp_out, smp_in;
+    uint32_t pub[4]; /* counters as last published */
+    uint8_t n_open, next_seen_out, next_seen_in;
+    uint8_t profile;
+    uint8_t fired_out;
+    bool published; /* pub[] holds what went out */
+    bool dirty;     /* listed in pm_state.dirty */
+};
+
+struct pm_state {
+    const struct vigil_numplan *np;
+    const struct vigil_profiles *profiles;
+    int64_t out_calls[VIGIL_PROFILE_COUNT], out_calls_warn[VIGIL_PROFILE_COUNT];
+    int64_t out_mins[VIGIL_PROFILE_COUNT], out_mins_warn[VIGIL_PROFILE_COUNT];
+    int64_t in_calls[VIGIL_PROFILE_COUNT], in_callers[VIGIL_PROFILE_COUNT];
+    int64_t short_s;
+    int64_t ttl_s;
+    struct vigil_acct_table *accts; /* struct pm_acct */
+    /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
+     * after this list is emptied. */
+    uint32_t *dirty;
+    size_t n_dirty, cap_dirty;
+    int64_t wm_min;   /* minute of the last sweep's watermark */
+    int64_t next_due; /* the earliest pm_acct.due */
+};
+
+static const struct vigil_config_key pm_keys[] = {
+    {"premium.out_calls_1h", VIGIL_CFG_INT, "20", 1, 100000,
+     "Outbound calls to premium-rate numbers within one hour that block premium calls."},
+    {"premium.out_calls_1h_warning", VIGIL_CFG_INT, "10", 0, 100000,
+     "Outbound premium-rate calls within one hour that raise a warning alert first (0: no "
+     "warning)."},
+    {"premium.out_minutes_1h", VIGIL_CFG_INT, "60", 1, 100000,
+     "Minutes of outbound calls to premium-rate numbers within one hour, open calls included, "
+     "that block premium calls."},
+    {"premium.out_minutes_1h_warning", VIGIL_CFG_INT, "30", 0, 100000,
+     "Outbound premium-rate minutes within one hour that raise a warning alert first (0: no "
+     "warning)."},
+    {"premium.inbound_calls_1h", VIGIL_CFG_INT, "100", 1, 1000000,
+     "Inbound calls within one hour to one service number of an account that, with enough "
+     "distinct callers, withhold its payouts (a warning at a third)."},
+    {"premium.inbound_callers_1h", VIGIL_CFG_INT, "30", 1, PM_CALLERS_MAX,
+     "Distinct callers within one hour to one service number needed besides the calls "
+     "(at most 64, the tracked set's size)."},
+    {"premium.inbound_calls_1h_popular", VIGIL_CFG_INT, "1000", 1, 1000000,
+     "Inbound calls threshold of the service_popular profile, used unless "
+     "premium.inbound_calls_1h@service_popular is set."},
+    {"premium.short_call_s", VIGIL_CFG_INT, "60", 1, 3600,
+     "Inbound calls shorter than this many seconds are reported as short in the evidence."},
+    {0},
+};
+
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    (void)env;
-    *state = calloc(1, sizeof(int));
-    return *state ? 0 : VIGIL_ERR_NOMEM;
+    return a / b - (a % b < 0);
 }
 
-static int on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+static uint16_t sat16(uint32_t a, uint32_t b)
 {
+    return a + b >= UINT16_MAX ? UINT16_MAX : (uint16_t)(a + b);
+}
+
+/* Never 0 (an empty slot) and bit 0 free for PM_SEEN_ENDED. */
+static uint64_t str_hash(const char *s)
+{
+    return (vigil_acct_table_hash(s, strlen(s)) & ~PM_SEEN_ENDED) | 2;
+}
+
+/* --- per-minute ring ---------------------------------------------------------------------- */
+
+static void ring_add(struct pm_ring *r, int64_t min, uint32_t da, uint32_t db)
+{
+    if (min > r->cur) {
+        int64_t gap = min - r->cur;
+        for (int64_t m = gap >= PM_RING ? min - PM_RING + 1 : r->cur + 1; m <= min; m++) {
+            r->a[m & (PM_RING - 1)] = 0;
+            r->b[m & (PM_RING - 1)] = 0;
+        }
+        r->cur = min;
+    }
+    if (min <= r->cur - PM_RING)
+        return; /* older than the ring: outside every window */
+    size_t i = (size_t)(min & (PM_RING - 1));
+    r->a[i] = sat16(r->a[i], da);
+    r->b[i] = sat16(r->b[i], db);
+}
+
+/* Sums of the window ending at minute now_min: minutes now_min - PM_WIN_MIN .. now_min (and
+ * any later minute already added, up to r->cur). */
+static void ring_sum(const struct pm_ring *r, int64_t now_min, uint32_t *sa, uint32_t *sb)
+{
+    uint32_t a = 0, b = 0;
+    int64_t lo = now_min - PM_WIN_MIN;
+    if (lo < r->cur - PM_RING + 1)
+        lo = r->cur - PM_RING + 1;
+    for (int64_t m = lo; m <= r->cur; m++) {
+        a += r->a[m & (PM_RING - 1)];
+        b += r->b[m & (PM_RING - 1)];
+    }
+    *sa = a;
+    if (sb)
+        *sb = b;
+}
+
+static void ring_init(struct pm_ring *r, int64_t min)
+{
+    memset(r, 0, sizeof *r);
+    r->cur = min;
+}
+
+/* Adds the answered seconds of the call [end - dur, end] to the minutes it lasted. */
+static void ring_add_duration(struct pm_ring *r, int64_t end_ms, int64_t dur_s)
+{
+    if (dur_s <= 0)
+        return;
+    int64_t start_ms = end_ms - dur_s * 1000;
+    int64_t m0 = floor_div(start_ms, PM_MIN_MS), m1 = floor_div(end_ms, PM_MIN_MS);
+    if (m0 < m1 - PM_RING + 1)
+        m0 = m1 - PM_RING + 1;
+    ring_add(r, m1, 0, 0);
+    int64_t prev = (m0 * PM_MIN_MS - start_ms) / 1000;
+    if (prev < 0)
+        prev = 0;
+    for (int64_t m = m0; m <= m1; m++) {
+        int64_t upto = (m + 1) * PM_MIN_MS < end_ms ? (m + 1) * PM_MIN_MS : end_ms;
+        int64_t secs = (upto - start_ms) / 1000;
+        if (secs > dur_s)
+            secs = dur_s;
+        if (secs > prev) {
+            ring_add(r, m, 0, (uint32_t)(secs - prev));
+            prev = secs;
+        }
+    }
+}
+
+/* --- seen call ids and samples ------------------------------------------------------------ */
+
+/* 0: never seen; 1: started; 2: ended. */
+static int seen_get(const uint64_t *seen, uint64_t id)
+{
+    for (int i = 0; i < PM_SEEN_MAX; i++) {
+        if ((seen[i] & ~PM_SEEN_ENDED) == id)
+            return (seen[i] & PM_SEEN_ENDED) ? 2 : 1;
+    }
     return 0;
 }
 
-static int on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+static void seen_put(uint64_t *seen, uint8_t *next, uint64_t id, bool ended)
 {
+    uint64_t v = id | (ended ? PM_SEEN_ENDED : 0);
+    for (int i = 0; i < PM_SEEN_MAX; i++) {
+        if ((seen[i] & ~PM_SEEN_ENDED) == id) {
+            seen[i] = v;
+            return;
+        }
+    }
+    seen[*next] = v;
+    *next = (uint8_t)((*next + 1) % PM_SEEN_MAX);
+}
+
+static void sample_add(struct pm_samples *s, const char *event_id)
+{
+    snprintf(s->id[s->next], sizeof s->id[s->next], "%s", event_id);
+    s->next = (uint8_t)((s->next + 1) % VIGIL_SAMPLES_MAX);
+    if (s->n < VIGIL_SAMPLES_MAX)
+        s->n++;
+}
+
+static void samples_fill(const struct pm_samples *s, struct vigil_finding *f)
+{
+    for (int k = 0; k < s->n; k++) {
+        int i = (s->next + VIGIL_SAMPLES_MAX - s->n + k) % VIGIL_SAMPLES_MAX;
+        f->samples[f->n_samples++] = s->id[i];
+    }
+}
+
+/* --- accounts ----------------------------------------------------------------------------- */
+
+static int mark_dirty(struct pm_state *st, struct pm_acct *a)
+{
+    if (a->dirty)
+        return 0;
+    if (st->n_dirty == st->cap_dirty) {
+        size_t cap = st->cap_dirty * 2;
+        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
+        if (!d)
+            return VIGIL_ERR_NOMEM;
+        st->dirty = d;
+        st->cap_dirty = cap;
+    }
+    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    a->dirty = true;
     return 0;
 }
 
-static void destroy(void *state)
+static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *ev)
 {
-    free(state);
+    bool created;
+    struct pm_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    if (!a)
+        return NULL;
+    if (created) {
+        int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+        ring_init(&a->out, min);
+        a->last_ms = a->eval_ms = ev->ts_ms;
+        a->due = INT64_MAX;
+        a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    }
+    if (ev->ts_ms > a->last_ms)
+        a->last_ms = ev->ts_ms;
+    if (mark_dirty(st, a) != 0)
+        return NULL;
+    return a;
+}
+
+/* Drops open calls older than the 24 h limit. */
+static void expire_open(struct pm_acct *a, int64_t now)
+{
+    for (int i = 0; i < a->n_open;) {
+        if (a->open[i].start_ms <= now - PM_MAX_OPEN_MS)
+            a->open[i] = a->open[--a->n_open];
+        else
+            i++;
+    }
+}
+
+/* Seconds of the open calls inside the hour ending at t. */
+static int64_t open_secs(const struct pm_acct *a, int64_t t)
+{
+    int64_t ms = 0;
+    for (int i = 0; i < a->n_open; i++) {
+        int64_t from = a->open[i].start_ms > t - PM_HOUR_MS ? a->open[i].start_ms : t - PM_HOUR_MS;
+        if (t > from)
+            ms += t - from;
+    }
+    return ms / 1000;
+}
+
+/* --- premium.outbound --------------------------------------------------------------------- */
+
+struct pm_out_now {
+    uint32_t calls;
+    int64_t closed_s, open_s;
+};
+
+static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now *m)
+{
+    uint32_t calls, secs;
+    ring_sum(&a->out, floor_div(now, PM_MIN_MS), &calls, &secs);
+    m->calls = calls;
+    m->closed_s = secs;
+    m->open_s = open_secs(a, now);
+}
+
+/* The earliest time in (lo, hi] at which closed_s + open calls reach `secs` (binary search on
+ * a non-decreasing function), so a timer finding carries the moment the pattern completed
+ * rather than the tick that noticed it. */
+static int64_t out_crossing(const struct pm_acct *a, int64_t closed_s, int64_t secs, int64_t lo,
+                            int64_t hi)
+{
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (closed_s + open_secs(a, mid) >= secs)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+static int emit_outbound(const struct pm_state *st, const struct pm_acct *a, const char *account,
+                         const struct pm_out_now *m, int64_t event_ts, enum vigil_severity sev,
+                         struct vigil_emit *out)
+{
+    int p = a->profile;
+    bool crit = sev == VIGIL_SEV_CRITICAL;
+    int64_t calls_thr = crit ? st->out_calls[p] : st->out_calls_warn[p];
+    int64_t mins_thr = crit ? st->out_mins[p] : st->out_mins_warn[p];
+    int64_t mins = (m->closed_s + m->open_s) / 60;
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "%" PRIu32 " calls and %" PRId64 " minutes to premium-rate numbers in the last hour"
+             " (%s at %" PRId64 " calls or %" PRId64 " minutes%s): %s",
+             m->calls, mins, crit ? "block" : "warning", calls_thr, mins_thr,
+             m->open_s > 0 ? ", calls still open included" : "",
+             crit ? "premium-rate abuse, premium calls blocked" : "possible premium-rate abuse");
+    struct vigil_finding f = {
+        .detector = PM_NAME,
+        .rule = PM_RULE_OUT,
+        .severity = sev,
+        .action = crit ? VIGIL_ACT_BLOCK_PREMIUM : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = event_ts,
+        .window_ms = PM_HOUR_MS,
+        .reason = reason,
+        .evidence = {{"premium_calls_1h", (double)m->calls},
+                     {"premium_minutes_1h", (double)mins},
+                     {"open_premium_calls", (double)a->n_open},
+                     {"threshold_calls", (double)calls_thr},
+                     {"threshold_minutes", (double)mins_thr}},
+        .n_evidence = 5,
+    };
+    samples_fill(&a->smp_out, &f);
+    return vigil_emit_finding(out, &f);
+}
+
+/* When the open calls alone will take the account to its next level not yet fired, if no
+ * other event comes: the tick sweeps then, so a long open call is caught at its mark and not
+ * only at the next minute of watermark. INT64_MAX when nothing is due. */
+static int64_t out_due(const struct pm_state *st, const struct pm_acct *a, int64_t now,
+                       int64_t closed_s)
+{
+    int p = a->profile;
+    int64_t level;
+    if (a->n_open == 0)
+        return INT64_MAX;
+    if (!(a->fired_out & PM_FIRED_WARNING) && st->out_mins_warn[p] > 0)
+        level = st->out_mins_warn[p] * 60;
+    else if (!(a->fired_out & PM_FIRED_CRITICAL))
+        level = st->out_mins[p] * 60;
+    else
+        return INT64_MAX;
+    /* An hour on, every open call counts a full hour: what is not reached then never is. */
+    if (closed_s + open_secs(a, now + PM_HOUR_MS) < level)
+        return INT64_MAX;
+    if (closed_s + open_secs(a, now) >= level)
+        return now;
+    return out_crossing(a, closed_s, level, now, now + PM_HOUR_MS);
+}
+
+/* Fires the level premium.outbound has reached at `now`, once per episode. */
+static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, const char *account,
+                                int64_t now, struct vigil_emit *out)
+{
+    int p = a->profile;
+    struct pm_out_now m;
+    out_measure(a, now, &m);
+    int64_t secs = m.closed_s + m.open_s;
+    int64_t lo = a->eval_ms;
+    if (now > a->eval_ms)
+        a->eval_ms = now;
+    bool warn_on = st->out_calls_warn[p] > 0 || st->out_mins_warn[p] > 0;
+    bool crit = m.calls >= st->out_calls[p] || secs >= st->out_mins[p] * 60;
+    bool warn = (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p]) ||
+                (st->out_mins_warn[p] > 0 && secs >= st->out_mins_warn[p] * 60);
+    if (!crit && !warn) {
+        a->fired_out = 0; /* the episode is over: re-arm */
+        return 0;
+    }
+    enum vigil_severity sev;
+    int64_t level_s;
+    if (crit) {
+        if (a->fired_out & PM_FIRED_CRITICAL)
+            return 0;
+        a->fired_out |= PM_FIRED_CRITICAL | PM_FIRED_WARNING;
+        sev = VIGIL_SEV_CRITICAL;
+        level_s = st->out_mins[p] * 60;
+        if (m.calls >= st->out_calls[p])
+            level_s = -1; /* tripped by calls: no timer crossing */
+    } else {
+        if (!warn_on || (a->fired_out & PM_FIRED_WARNING))
+            return 0;
+        a->fired_out |= PM_FIRED_WARNING;
+        sev = VIGIL_SEV_WARNING;
+        level_s = st->out_mins_warn[p] * 60;
+        if (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p])
+            level_s = -1;
+    }
+    int64_t event_ts = now;
+    if (level_s >= 0 && m.open_s > 0 && lo < now && m.closed_s + open_secs(a, lo) < level_s)
+        event_ts = out_crossing(a, m.closed_s, level_s, lo, now);
+    if (event_ts != now)
+        out_measure(a, event_ts, &m); /* the evidence as it stood at the mark */
+    return emit_outbound(st, a, account, &m, event_ts, sev, out);
+}
+
+/* Judges premium.outbound at `now` (an event's time, or the watermark at a tick) and sets
+ * when it is next due. */
+static int check_outbound(struct pm_state *st, struct pm_acct *a, const char *account, int64_t now,
+                          struct vigil_emit *out)
+{
+    int rc = check_outbound_level(st, a, account, now, out);
+    struct pm_out_now m;
+    out_measure(a, now, &m);
+    a->due = out_due(st, a, now, m.closed_s);
+    if (a->due < st->next_due)
+        st->next_due = a->due;
+    return rc;
+}
+
+static int open_find(const struct pm_acct *a, uint64_t id)
+{
+    for (int i = 0; i < a->n_open; i++) {
+        if (a->open[i].id == id)
+            return i;
+    }
+    return -1;
+}
+
+static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct pm_acct *a = acct_get(st, ev);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    uint64_t id = str_hash(ev->call_id);
+    int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+    expire_open(a, a->last_ms);
+    if (ev->type == VIGIL_EV_CALL_START) {
+        /* A repeated start, or a start arriving after its own end (disorder), is no new
+         * call. */
+        if (open_find(a, id) >= 0 || seen_get(a->seen_out, id) != 0)
+            return 0;
+        ring_add(&a->out, min, 1, 0);
+        sample_add(&a->smp_out, ev->id);
+        if (a->n_open < PM_OPEN_MAX)
+            a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
+        else
+            seen_put(a->seen_out, &a->next_seen_out, id, false);
+    } else {
+        int i = open_find(a, id);
+        int seen = i >= 0 ? 1 : seen_get(a->seen_out, id);
+        if (seen == 2)
+            return 0; /* a repeated end */
+        if (i >= 0)
+            a->open[i] = a->open[--a->n_open];
+        if (seen == 0) {
+            /* No start seen: count the call from its own fields; an attempt that never
+             * connected counts as a call, not as minutes. */
+            ring_add(&a->out, min, 1, 0);
+            sample_add(&a->smp_out, ev->id);
+        }
+        if (ev->answered)
+            ring_add_duration(&a->out, ev->ts_ms, ev->duration_s);
+        seen_put(a->seen_out, &a->next_seen_out, id, true);
+    }
+    return check_outbound(st, a, ev->account, ev->ts_ms, out);
+}
+
+/* --- premium.inbound_pumping -------------------------------------------------------------- */
+
+static struct pm_svc *svc_get(struct pm_acct *a, const char *to, int64_t now_min)
+{
+    int free_slot = -1, quiet = 0;
+    uint32_t quiet_calls = UINT32_MAX;
+    for (int i = 0; i < PM_SVC_MAX; i++) {
+        struct pm_svc *s = &a->svc[i];
+        if (s->to[0] == '\0') {
+            if (free_slot < 0)
+                free_slot = i;
+            continue;
+        }
+        if (strcmp(s->to, to) == 0)
+            return s;
+        uint32_t calls;
+        ring_sum(&s->ring, now_min, &calls, NULL);
+        if (calls < quiet_calls) {
+            quiet_calls = calls;
+            quiet = i;
+        }
+    }
+    /* All slots taken: the quietest number is the least likely to be pumped. */
+    struct pm_svc *s = &a->svc[free_slot >= 0 ? free_slot : quiet];
+    memset(s, 0, sizeof *s);
+    snprintf(s->to, sizeof s->to, "%s", to);
+    ring_init(&s->ring, now_min);
+    return s;
+}
+
+/* Distinct callers of the number within the hour ending at minute now_min. */
+static uint32_t svc_callers(const struct pm_svc *s, int64_t now_min)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < PM_CALLERS_MAX; i++) {
+        if (s->callers[i].h != 0 && s->callers[i].min >= now_min - PM_WIN_MIN)
+            n++;
+    }
+    return n;
+}
+
+static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min)
+{
+    uint32_t h = (uint32_t)str_hash(from); /* never 0: str_hash sets bit 1 */
+    int32_t m32 = (int32_t)min;
+    int slot = -1;
+    for (int i = 0; i < PM_CALLERS_MAX; i++) {
+        if (s->callers[i].h == h) {
+            if (m32 > s->callers[i].min)
+                s->callers[i].min = m32;
+            return;
+        }
+    }
+    /* A new caller: an empty slot, else the caller seen longest ago (when every slot is in
+     * the window the set already holds PM_CALLERS_MAX >= any threshold). */
+    for (int i = 0; i < PM_CALLERS_MAX; i++) {
+        if (s->callers[i].h == 0) {
+            slot = i;
+            break;
+        }
+        if (slot < 0 || s->callers[i].min < s->callers[slot].min)
+            slot = i;
+    }
+    s->callers[slot] = (struct pm_caller){.h = h, .min = m32};
+}
+
+static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, const char *account,
+                        const struct pm_svc *s, uint32_t calls, uint32_t callers,
+                        uint32_t short_calls, int64_t event_ts, enum vigil_severity sev,
+                        struct vigil_emit *out)
+{
+    int p = a->profile;
+    bool crit = sev == VIGIL_SEV_CRITICAL;
+    int64_t calls_thr = crit ? st->in_calls[p] : (st->in_calls[p] + 2) / 3;
+    int64_t callers_thr = crit ? st->in_callers[p] : (st->in_callers[p] + 2) / 3;
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "%" PRIu32 " inbound calls from %" PRIu32 " distinct callers in the last hour to "
+             "service number %s (%s at %" PRId64 " calls from %" PRId64 " callers; %" PRIu32
+             " short calls): %s",
+             calls, callers, s->to, crit ? "withhold" : "warning", calls_thr, callers_thr,
+             short_calls,
+             crit ? "likely traffic pumping, payouts withheld" : "possible traffic pumping");
+    struct vigil_finding f = {
+        .detector = PM_NAME,
+        .rule = PM_RULE_PUMP,
+        .severity = sev,
+        .action = crit ? VIGIL_ACT_WITHHOLD_PAYOUT : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = event_ts,
+        .window_ms = PM_HOUR_MS,
+        .reason = reason,
+        .evidence = {{"inbound_calls_1h", (double)calls},
+                     {"inbound_callers_1h", (double)callers},
+                     {"short_calls_1h", (double)short_calls},
+                     {"threshold_calls", (double)calls_thr},
+                     {"threshold_callers", (double)callers_thr}},
+        .n_evidence = 5,
+    };
+    samples_fill(&a->smp_in, &f);
+    return vigil_emit_finding(out, &f);
+}
+
+static int check_pumping(const struct pm_state *st, struct pm_acct *a, const char *account,
+                         struct pm_svc *s, int64_t now, struct vigil_emit *out)
+{
+    int p = a->profile;
+    int64_t now_min = floor_div(now, PM_MIN_MS);
+    uint32_t calls, short_calls;
+    ring_sum(&s->ring, now_min, &calls, &short_calls);
+    uint32_t callers = svc_callers(s, now_min);
+    bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
+    bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
+    if (!warn) {
+        s->fired = 0;
+        return 0;
+    }
+    if (crit) {
+        if (s->fired & PM_FIRED_CRITICAL)
+            return 0;
+        s->fired |= PM_FIRED_CRITICAL | PM_FIRED_WARNING;
+        return emit_pumping(st, a, account, s, calls, callers, short_calls, now, VIGIL_SEV_CRITICAL,
+                            out);
+    }
+    if (s->fired & PM_FIRED_WARNING)
+        return 0;
+    s->fired |= PM_FIRED_WARNING;
+    return emit_pumping(st, a, account, s, calls, callers, short_calls, now, VIGIL_SEV_WARNING,
+                        out);
+}
+
+static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct pm_acct *a = acct_get(st, ev);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    uint64_t id = str_hash(ev->call_id);
+    int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+    int seen = seen_get(a->seen_in, id);
+    bool count = false, is_short = false;
+    if (ev->type == VIGIL_EV_CALL_START) {
+        if (seen != 0)
+            return 0;
+        count = true;
+    } else {
+        if (seen == 2)
+            return 0;
+        count = seen == 0; /* no start seen: count the call at its end */
+        is_short = ev->answered && ev->duration_s < st->short_s;
+    }
+    seen_put(a->seen_in, &a->next_seen_in, id, ev->type == VIGIL_EV_CALL_END);
+    if (!count && !is_short)
+        return 0;
+    struct pm_svc *s = svc_get(a, ev->to, min);
+    ring_add(&s->ring, min, count ? 1 : 0, is_short ? 1 : 0);
+    if (!count)
+        return 0;
+    svc_add_caller(s, ev->from, min);
+    sample_add(&a->smp_in, ev->id);
+    return check_pumping(st, a, ev->account, s, ev->ts_ms, out);
+}
+
+/* --- events and ticks --------------------------------------------------------------------- */
+
+static int pm_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
+{
+    struct pm_state *st = state;
+    if (ev->type != VIGIL_EV_CALL_START && ev->type != VIGIL_EV_CALL_END)
+        return 0;
+    if (ev->dir != VIGIL_DIR_OUT && ev->dir != VIGIL_DIR_IN)
+        return 0;
+    struct vigil_numclass nc;
+    vigil_numplan_classify(st->np, ev->to, &nc);
+    if (!nc.premium || nc.emergency)
+        return 0;
+    return ev->dir == VIGIL_DIR_OUT ? on_out(st, ev, out) : on_in(st, ev, out);
+}
+
+/* The account's counters over the hour ending at `now`. */
+static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
+{
+    struct pm_out_now m;
+    out_measure(a, now, &m);
+    int64_t now_min = floor_div(now, PM_MIN_MS);
+    v[0] = m.calls;
+    v[1] = (uint32_t)((m.closed_s + m.open_s) / 60);
+    v[2] = v[3] = 0;
+    for (int i = 0; i < PM_SVC_MAX; i++) {
+        const struct pm_svc *s = &a->svc[i];
+        if (s->to[0] == '\0')
+            continue;
+        uint32_t calls, callers;
+        ring_sum(&s->ring, now_min, &calls, NULL);
+        callers = svc_callers(s, now_min);
+        if (calls > v[2] || (calls == v[2] && callers > v[3])) {
+            v[2] = calls;
+            v[3] = callers;
+        }
+    }
+}
+
+/* Publishes the account's counters if they changed since last time. */
+static int publish_one(const struct pm_state *st, struct pm_acct *a, const char *account,
+                       int64_t wm, struct vigil_emit *out)
+{
+    uint32_t v[4];
+    acct_counters(a, a->last_ms > wm ? a->last_ms : wm, v);
+    if (a->published && memcmp(v, a->pub, sizeof v) == 0)
+        return 0;
+    struct vigil_counter c[] = {
+        {"premium_calls_1h", v[0]},
+        {"premium_minutes_1h", v[1]},
+        {"inbound_calls_1h", v[2]},
+        {"inbound_callers_1h", v[3]},
+    };
+    int rc = vigil_emit_counters(out, account, PM_NAME, c, sizeof c / sizeof c[0], st->ttl_s);
+    if (rc != 0)
+        return rc;
+    memcpy(a->pub, v, sizeof v);
+    a->published = true;
+    return 0;
+}
+
+static int publish_dirty(struct pm_state *st, int64_t wm, struct vigil_emit *out)
+{
+    size_t done = 0;
+    int rc = 0;
+    for (; done < st->n_dirty; done++) {
+        const char *account;
+        struct pm_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        rc = publish_one(st, a, account, wm, out);
+        if (rc != 0)
+            break;
+        a->dirty = false;
+    }
+    /* After a sink failure the rest stays listed for the next tick. */
+    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
+    st->n_dirty -= done;
+    return rc;
+}
+
+static bool acct_idle(const struct pm_acct *a)
+{
+    static const uint32_t zero[4];
+    return a->n_open == 0 && a->published && memcmp(a->pub, zero, sizeof zero) == 0 && !a->dirty;
+}
+
+/* Once per minute of watermark: open calls' minutes, sliding windows, idle accounts. */
+static int sweep(struct pm_state *st, int64_t wm, struct vigil_emit *out)
+{
+    st->next_due = INT64_MAX;
+    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
+        const char *account;
+        struct pm_acct *a = vigil_acct_table_at(st->accts, i, &account);
+        expire_open(a, wm);
+        if (wm > a->eval_ms) {
+            int rc = check_outbound(st, a, account, wm, out);
+            if (rc != 0)
+                return rc;
+        } else if (a->due < st->next_due) {
+            st->next_due = a->due;
+        }
+        int rc = publish_one(st, a, account, wm, out);
+        if (rc != 0)
+            return rc;
+    }
+    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
+        const struct pm_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+        /* An hour after its last event nothing of the account is left to count. */
+        if (acct_idle(a) && a->last_ms <= wm - PM_HOUR_MS - 2 * PM_MIN_MS)
+            vigil_acct_table_remove_at(st->accts, i);
+    }
+    return 0;
+}
+
+static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
+{
+    struct pm_state *st = state;
+    int rc = publish_dirty(st, watermark_ms, out);
+    if (rc != 0)
+        return rc;
+    if (watermark_ms == INT64_MIN)
+        return 0;
+    int64_t wm_min = floor_div(watermark_ms, PM_MIN_MS);
+    if (wm_min <= st->wm_min && watermark_ms < st->next_due)
+        return 0;
+    rc = sweep(st, watermark_ms, out);
+    if (rc != 0)
+        return rc; /* the next tick sweeps again */
+    if (wm_min > st->wm_min)
+        st->wm_min = wm_min;
+    return 0;
+}
+
+static void pm_destroy(void *state)
+{
+    struct pm_state *st = state;
+    if (!st)
+        return;
+    vigil_acct_table_destroy(st->accts);
+    free(st->dirty);
+    free(st);
+}
+
+static int pm_init(void **state, const struct vigil_detector_env *env)
+{
+    *state = NULL;
+    if (!env || !env->cfg || !env->numplan)
+        return VIGIL_ERR_INVALID;
+    struct pm_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return VIGIL_ERR_NOMEM;
+    const struct vigil_config *cfg = env->cfg;
+    st->np = env->numplan;
+    st->profiles = env->profiles;
+    vigil_profile_ints(cfg, "premium.out_calls_1h", st->out_calls);
+    vigil_profile_ints(cfg, "premium.out_calls_1h_warning", st->out_calls_warn);
+    vigil_profile_ints(cfg, "premium.out_minutes_1h", st->out_mins);
+    vigil_profile_ints(cfg, "premium.out_minutes_1h_warning", st->out_mins_warn);
+    vigil_profile_ints(cfg, "premium.inbound_calls_1h", st->in_calls);
+    vigil_profile_ints(cfg, "premium.inbound_callers_1h", st->in_callers);
+    /* service_popular has its own default unless the operator overrode the key for it. */
+    if (st->in_calls[VIGIL_PROFILE_SERVICE_POPULAR] == st->in_calls[VIGIL_PROFILE_DEFAULT])
+        st->in_calls[VIGIL_PROFILE_SERVICE_POPULAR] =
+            vigil_config_int(cfg, "premium.inbound_calls_1h_popular");
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        /* A warning at or above the block level would never come first. */
+        if (st->out_calls_warn[p] >= st->out_calls[p])
+            st->out_calls_warn[p] = 0;
+        if (st->out_mins_warn[p] >= st->out_mins[p])
+            st->out_mins_warn[p] = 0;
+        if (st->in_callers[p] > PM_CALLERS_MAX)
+            st->in_callers[p] = PM_CALLERS_MAX;
+    }
+    st->short_s = vigil_config_int(cfg, "premium.short_call_s");
+    st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
+    st->wm_min = INT64_MIN;
+    st->next_due = INT64_MAX;
+    st->cap_dirty = 64;
+    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
+    st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
+    if (!st->dirty || !st->accts)
+        goto fail;
+    *state = st;
+    return 0;
+
+fail:
+    pm_destroy(st);
+    return VIGIL_ERR_NOMEM;
 }
 
 const struct vigil_detector_ops vigil_det_premium = {
-    .name = "premium",
-    .keys = NULL,
-    .init = init,
-    .on_event = on_event,
-    .on_tick = on_tick,
-    .destroy = destroy,
+    .name = PM_NAME,
+    .keys = pm_keys,
+    .init = pm_init,
+    .on_event = pm_on_event,
+    .on_tick = pm_on_tick,
+    .destroy = pm_destroy,
 };
