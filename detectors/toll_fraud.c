@@ -2,62 +2,102 @@
 /* toll_fraud.c - toll fraud: a hacked PBX or stolen credentials pumping outbound calls to
  * high-cost destinations (shared/spec/detection.md, "toll_fraud").
  *
- * Rules:
- *   toll_fraud.concurrent_high_risk  >= concurrent_high_risk (8) outbound calls to high-risk
- *       destinations open at the same time -> critical finding, block_international; a
- *       warning (alert only) first at concurrent_high_risk_warning (5). Each level fires once
- *       per episode and re-arms when the open count falls below the warning level, so the
- *       9th and 10th call of the same attack add nothing (emit.c also holds a standing order).
+ * Rules (defaults for the `default` profile; every INT key can be set per profile with
+ * `key@profile`, profile.h). "Night" means vigil_off_hours(): Saturday, Sunday, or before
+ * 07:00 / from 22:00 Amsterdam time on a weekday, when nobody watches the PBX; the night
+ * level of a rule is its `*_offhours` key and the night warning level is the day warning level
+ * scaled by the same ratio (concurrency 5 of 8 by day -> 3 of 5 at night). Every critical
+ * finding orders block_international, except spend and scanning that are not international
+ * (suspend: blocking international calls would not stop them).
+ *   toll_fraud.concurrent_high_risk  >= concurrent_high_risk (8; night 5) outbound calls to
+ *       high-risk destinations open at the same time -> critical; warning at
+ *       concurrent_high_risk_warning (5). Decided at the call_start that reaches the level.
+ *       Each level fires once per episode and re-arms when the open count falls below the
+ *       warning level in force when it fired, so the 9th and 10th call add nothing.
+ *   toll_fraud.velocity_high_risk  >= velocity_high_risk (20; night 10) outbound calls to
+ *       high-risk destinations within 15 minutes -> critical; warning at 10. Calls are
+ *       call_starts (once per call_id), unanswered attempts, and answered ends without a
+ *       start. Counted in whole minutes of event time: the window is the event's minute and
+ *       the 15 before it, so calls up to 16 minutes apart may count together (never fewer
+ *       than 15 minutes: the obligation is always met). Decided at the event.
+ *   toll_fraud.spend_1h  outbound spend in the last hour > spend_1h_eur (EUR 100; night
+ *       EUR 50) -> critical; warning above EUR 75 (night 37). A busy 25-line call centre
+ *       spends about EUR 50 an hour at EU rates: the warning stays above it, and an episode
+ *       ends when spend falls below 80% of the first level. Spend is the exporter's `cost`
+ *       at call_end, else the rate table's rate x duration, spread over the 5-minute
+ *       buckets the call ran in (13 buckets: 60 to 65 minutes), so an hour holds what was
+ *       spent in it; at every tick (at most every 10 s of watermark) the calls still open
+ *       to high-risk destinations add rate x the time they ran within the last hour, so
+ *       parallel satellite calls are stopped while they run, not when they hang up.
+ *       Decided at the call_end, or at the tick (event_ts = the watermark). Family calls to
+ *       Morocco or Turkey (EUR 0.35 / 0.20 a minute: EUR 21 for an hour, EUR 33 for both
+ *       in one hour) stay under even the night warning level (EUR 37).
+ *   toll_fraud.sequential_dialling  >= sequential_dialling (10) DISTINCT numbers that differ
+ *       only in their last 3 digits (same length, same leading digits), any destination,
+ *       attempts included, within 10 minutes -> critical; warning at 6. Redialling one
+ *       number is not a scan. Counted in 5-minute generations (the event's and the two
+ *       before: 10 to 15 minutes), with the last 3 digits folded mod 64 into a bit set:
+ *       exact for runs of up to 64 consecutive numbers (what scanners dial); random numbers
+ *       of one block may share a bit and then count once (a miss of one, never an extra).
+ *       Up to 4 ranges per account are followed; a new range replaces a stale one first,
+ *       then the one with fewest numbers, so a scan outlives the one-off calls around it.
+ *   toll_fraud.slow_high_risk  >= slow_high_risk_calls (30) calls or >=
+ *       slow_high_risk_minutes (90) minutes to high-risk destinations within 24 h, from an
+ *       account with no earlier high-risk history -> critical; warning at 15 calls / 45
+ *       minutes. Counted in hourly buckets (25: 24 to 25 h); minutes are answered seconds
+ *       at call_end plus, at ticks, the time the open high-risk calls have run. History
+ *       (there is no persistent store yet): the high-risk calls vigil has seen, as a streak
+ *       that breaks after 7 days without one. An account has history when its streak began
+ *       more than 24 h before the event: the slow rule is for accounts whose first
+ *       high-risk call is less than 24 h old.
  *
  * Open calls are an event-time view per account: a call_start (dir out, to a high-risk
  * number, not an emergency number) opens the call under its call_id, once however often
  * the start is delivered; the call_end with that call_id closes it; a call open for
  * max_open_call_ms of event time (events.md: 24 h) is dropped, both when the account's own
- * events pass that age and at on_tick(watermark). The finding is judged at the start event
- * that reaches the threshold, so its event_ts is that call_start's ts.
+ * events pass that age and at on_tick(watermark).
  * - Up to TF_TRACKED_MAX (64) open calls per account are tracked by call_id; beyond that
  *   a call is counted but its id is not kept. An end whose call_id is not tracked then
  *   closes one untracked call (it may be one of them), and untracked calls all expire
- *   max_open_call_ms after the latest of them started. An account with 64 open high-risk
- *   calls was flagged long before, so the loss of precision is past the point that matters.
+ *   max_open_call_ms after the latest of them started. Untracked calls accrue no spend. An
+ *   account with 64 open high-risk calls was flagged long before.
  * - A call_end without a known start does not change the open count. A high-risk one is
  *   remembered (up to TF_ORPHANS_MAX per account, until the watermark passes its end by
  *   TF_ORPHAN_GRACE_MS) so that its start, if it arrives late (events.md allows 60 s of
  *   disorder), does not open a call that has already ended.
+ * - The last TF_RECENT_MAX high-risk call ids closed or attempted are remembered, so a
+ *   redelivered end or attempt (at-least-once) is not counted twice. Ends of other calls are
+ *   not deduplicated: their spend could count twice when redelivered.
  * - An end that arrives after a later start (disorder) is counted as open at that start:
  *   deciding at the event keeps detection immediate, and the error is one call for less
  *   than the disorder window.
+ * When one event completes several rules, scanning is judged first, then concurrency,
+ * velocity, slow and spend: the emit layer gives the one order (per account, action) to the
+ * first, the others add their critical alerts.
  *
  * Counters, published at on_tick for accounts changed since the last tick (TTL
- * redis.counter_ttl_s), per tumbling hour of event time (the hour of the account's latest
- * event; a late event from the previous hour counts in the current one):
+ * redis.counter_ttl_s): the *_1h ones per tumbling hour of event time (the hour of the
+ * account's latest event; a late event from the previous hour counts in the current one):
  *   open_high_risk (now), calls_out_1h (starts, plus unanswered attempts, plus high-risk ends
  *   without a start), high_risk_calls_1h (of those, to high-risk numbers), minutes_out_1h
  *   (answered seconds / 60, rounded down), spend_eur_cents_1h (the exporter's cost, else
- *   rate x duration). When the watermark enters a new hour, accounts left in an older hour
- *   publish zeros once and are dropped.
+ *   rate x duration), high_risk_calls_15m (the velocity rule's sliding count, up to the
+ *   later of the watermark and the account's latest high-risk call). When the watermark
+ *   enters a new hour, accounts left in an older hour publish zeros once.
  *
- * State per worker, two account tables (acct_table.h):
- *   accts: every account with an outbound call in the current hour: struct tf_acct, 28
- *          bytes (a 32-byte slot; 112 bytes with the key, ~128 bytes with the index slot).
- *   hr:    accounts with a high-risk call open (or a remembered orphan end): struct tf_hr,
- *          1896 bytes (1984 with the key; 1 KB of it the 64 tracked calls, 720 bytes the 5
- *          sample event ids). Most accounts never have one; it is dropped when idle.
+ * State per worker, three account tables (acct_table.h):
+ *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 296
+ *          bytes (13 spend buckets 52, 4 scan ranges 192, counters 40; ~400 bytes with key
+ *          and index slot). Dropped at the first hour roll 65 minutes after its last event.
+ *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
+ *          in the last 16 minutes: struct tf_hr, 2608 bytes (~2.7 KB with key and index slot;
+ *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
+ *          recent ids, 64 the velocity ring). Most accounts never have one; it is dropped when
+ *          idle.
+ *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
+ *          (25 hourly {calls, seconds}; ~330 with key and index slot).
  * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
- *
- * Later rules, and where their state goes (not implemented yet):
- *   - >= 20 high-risk calls in 15 min: a 15-slot per-minute ring of uint16 counts in tf_hr
- *     (~36 bytes); tf_hr then stays while the ring is non-empty (hr_idle()).
- *   - spend > EUR 100 in the last hour: a 12 x 5-min ring of spend (EUR x 1e4) in tf_acct
- *     (~52 bytes), fed at call_end and, for calls still open, by rate x elapsed at tick.
- *   - sequential dialling (>= 10 numbers differing in the last 1-3 digits in 10 min): the
- *     current run in tf_acct: number without its last 3 digits as uint64, run start, count
- *     (~24 bytes).
- *   - slow attack (>= 30 calls or 90 min to high-risk in 24 h, no such history): 24 hourly
- *     {calls, minutes} uint16 pairs in tf_hr (96 bytes) and a long-lived "has high-risk
- *     history" set outside both tables; night/weekend and per-profile thresholds read the
- *     event's local time and the account's profile.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its tables; destroy frees them. */
@@ -71,36 +111,71 @@
 #include "acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
 #define TF_NAME "toll_fraud"
 #define TF_RULE_CONCURRENT "toll_fraud.concurrent_high_risk"
+#define TF_RULE_VELOCITY "toll_fraud.velocity_high_risk"
+#define TF_RULE_SPEND "toll_fraud.spend_1h"
+#define TF_RULE_SEQUENTIAL "toll_fraud.sequential_dialling"
+#define TF_RULE_SLOW "toll_fraud.slow_high_risk"
 #define TF_TRACKED_MAX 64
 #define TF_ORPHANS_MAX 8
+#define TF_RECENT_MAX 16
 #define TF_ORPHAN_GRACE_MS 600000LL /* keep an orphan end 10 min past the watermark */
+#define TF_MIN_MS 60000LL
 #define TF_HOUR_MS 3600000LL
-#define TF_WINDOW_MS 3600000LL /* order and alert ids hash floor(event_ts / 1 h) */
+#define TF_DAY_MS 86400000LL
+#define TF_WINDOW_MS 3600000LL /* concurrency order and alert ids hash floor(event_ts / 1 h) */
+#define TF_VEL_SLOTS 16        /* minutes: the event's and the 15 before */
+#define TF_VEL_WINDOW_MS (15 * TF_MIN_MS)
+#define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
+#define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
+#define TF_SEQ_SLOTS 4 /* number ranges followed per account */
+#define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
+#define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
+#define TF_SEQ_WINDOW_MS (10 * TF_MIN_MS)
+#define TF_SLOW_SLOTS 25 /* hours: 24 to 25 */
+#define TF_HISTORY_GAP_MS (7 * TF_DAY_MS)
+#define TF_EVAL_EVERY_MS 10000LL /* open-call spend and minutes are judged this often */
 
 enum {
     TF_FIRED_WARNING = 1,
     TF_FIRED_CRITICAL = 2,
 };
 
-/* Every account with an outbound call in the current hour of event time. */
+/* One number range an account dialled (sequential dialling). */
+struct tf_seq {
+    uint64_t key;               /* leading digits x 32 + length; 0 = free */
+    uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
+    int64_t gen;                /* latest generation (ts / 5 min) */
+    uint8_t fired;
+};
+
+/* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
-    uint32_t hour;      /* event-time hour (ts / 1 h) the *_1h counters are for */
-    uint32_t calls_out; /* outbound calls this hour */
-    uint32_t hr_calls;  /* of which to high-risk destinations */
-    uint32_t secs_out;  /* answered outbound seconds this hour */
-    uint32_t spend_e4;  /* outbound spend this hour, EUR x 10^4 */
-    uint32_t open_hr;   /* open high-risk calls now (tf_hr's count, kept for publishing) */
-    bool has_hr;        /* the account has an entry in tf_state.hr */
-    bool dirty;         /* listed in tf_state.dirty: publish at the next tick */
+    int64_t last_ms;                /* latest event time of the account */
+    int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
+    uint32_t spend[TF_SPEND_SLOTS]; /* ended calls' spend, EUR x 10^4, bucket b at [b % 13] */
+    uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
+    uint32_t calls_out;             /* outbound calls this hour */
+    uint32_t hr_calls;              /* of which to high-risk destinations */
+    uint32_t secs_out;              /* answered outbound seconds this hour */
+    uint32_t spend_e4;              /* outbound spend this hour, EUR x 10^4 */
+    uint32_t open_hr; /* open high-risk calls now (tf_hr's count, kept for publishing) */
+    struct tf_seq seq[TF_SEQ_SLOTS];
+    uint8_t profile;     /* enum vigil_profile */
+    uint8_t spend_fired; /* TF_FIRED_* of the current spend episode */
+    bool has_hr;         /* the account has an entry in tf_state.hr */
+    bool dirty;          /* listed in tf_state.dirty: publish at the next tick */
 };
 
 struct tf_call {
     uint64_t id; /* hash of call_id */
     int64_t start_ms;
+    float rate; /* EUR per minute, for the spend of calls still open */
+    bool intl;
 };
 
 struct tf_orphan {
@@ -114,40 +189,101 @@ struct tf_sample {
     char event_id[VIGIL_ID_MAX + 1];
 };
 
-/* Accounts with high-risk calls open now. */
+/* Accounts with high-risk calls open now or lately. */
 struct tf_hr {
     struct tf_call calls[TF_TRACKED_MAX];
     struct tf_orphan orphans[TF_ORPHANS_MAX];
-    struct tf_sample samples[VIGIL_SAMPLES_MAX]; /* the latest high-risk call_starts */
+    struct tf_sample samples[VIGIL_SAMPLES_MAX]; /* the latest high-risk calls */
+    uint64_t recent[TF_RECENT_MAX];              /* ids closed or attempted lately */
+    uint32_t vel[TF_VEL_SLOTS];                  /* high-risk calls per minute m at [m % 16] */
+    int64_t vel_head;                            /* newest minute of vel */
     int64_t untracked_last_ms;                   /* latest start among untracked calls */
     uint32_t untracked;                          /* open calls past TF_TRACKED_MAX */
-    uint8_t n_calls, n_orphans, n_samples, next_sample;
-    uint8_t fired; /* TF_FIRED_* of the current episode */
+    uint32_t conc_rearm; /* open count below which the concurrency episode is over */
+    uint8_t n_calls, n_orphans, n_samples, next_sample, n_recent, next_recent;
+    uint8_t fired;     /* TF_FIRED_* of the current concurrency episode */
+    uint8_t vel_fired; /* TF_FIRED_* of the current velocity episode */
+};
+
+/* High-risk history of an account (slow attack). */
+struct tf_hist {
+    int64_t first_ms;              /* first high-risk call of the current streak */
+    int64_t last_ms;               /* latest high-risk call */
+    int64_t head;                  /* newest hour of the rings */
+    uint32_t calls[TF_SLOW_SLOTS]; /* high-risk calls per hour h at [h % 25] */
+    uint32_t secs[TF_SLOW_SLOTS];  /* answered high-risk seconds per hour */
+    uint8_t fired;
+};
+
+/* A rule's levels per profile. */
+struct tf_level {
+    int64_t crit[VIGIL_PROFILE_COUNT];
+    int64_t warn[VIGIL_PROFILE_COUNT]; /* 0: no warning */
+    int64_t off[VIGIL_PROFILE_COUNT];  /* night/weekend critical level; 0: same as by day */
 };
 
 struct tf_state {
     const struct vigil_numplan *np;
-    int64_t crit;                   /* toll_fraud.concurrent_high_risk */
-    int64_t warn;                   /* toll_fraud.concurrent_high_risk_warning; 0 = off */
+    const struct vigil_profiles *profiles;
+    struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
     int64_t max_open_ms;            /* toll_fraud.max_open_call_ms */
     int64_t ttl_s;                  /* redis.counter_ttl_s */
     struct vigil_acct_table *accts; /* struct tf_acct */
     struct vigil_acct_table *hr;    /* struct tf_hr */
+    struct vigil_acct_table *hist;  /* struct tf_hist */
     /* Entry numbers in accts changed since the last tick. Valid because accts removes
      * entries only in on_tick, after publishing and emptying this list. */
     uint32_t *dirty;
     size_t n_dirty, cap_dirty;
-    int64_t next_due; /* earliest event time at which something in hr expires */
-    int64_t wm_hour;  /* hour of the last tick's watermark */
+    int64_t next_due;  /* earliest event time at which something in hr expires */
+    int64_t wm_hour;   /* hour of the last tick's watermark */
+    int64_t last_eval; /* watermark of the last open-call judgement */
 };
 
 static const struct vigil_config_key tf_keys[] = {
     {"toll_fraud.concurrent_high_risk", VIGIL_CFG_INT, "8", 1, 100000,
-     "outbound calls to high-risk destinations open at once that block international calls"},
+     "Outbound calls to high-risk destinations open at once that block international calls."},
     {"toll_fraud.concurrent_high_risk_warning", VIGIL_CFG_INT, "5", 0, 100000,
-     "open high-risk calls that raise a warning alert first (0: no warning)"},
+     "Open high-risk calls that raise a warning alert first (0: no warning)."},
+    {"toll_fraud.concurrent_high_risk_offhours", VIGIL_CFG_INT, "5", 1, 100000,
+     "Open high-risk calls that block international calls at night and at weekends."},
     {"toll_fraud.max_open_call_ms", VIGIL_CFG_INT, "86400000", 60000, 604800000,
-     "event time after which a call_start without its call_end stops counting as open"},
+     "Event time after which a call_start without its call_end stops counting as open."},
+    {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, 100000,
+     "Outbound calls to high-risk destinations within 15 minutes that block international "
+     "calls."},
+    {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, 100000,
+     "High-risk calls within 15 minutes that raise a warning alert first (0: no warning)."},
+    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 1, 100000,
+     "High-risk calls within 15 minutes that block international calls at night and at "
+     "weekends."},
+    {"toll_fraud.spend_1h_eur", VIGIL_CFG_INT, "100", 1, 10000000,
+     "Outbound spend in EUR within one hour above which calls are blocked (open high-risk "
+     "calls count what they cost in that hour)."},
+    {"toll_fraud.spend_1h_eur_warning", VIGIL_CFG_INT, "75", 0, 10000000,
+     "Outbound spend in EUR within one hour above which a warning alert goes out first (0: no "
+     "warning)."},
+    {"toll_fraud.spend_1h_eur_offhours", VIGIL_CFG_INT, "50", 1, 10000000,
+     "Outbound spend in EUR within one hour above which calls are blocked at night and at "
+     "weekends."},
+    {"toll_fraud.sequential_dialling", VIGIL_CFG_INT, "10", 2, 64,
+     "Distinct numbers differing only in their last 3 digits dialled within 10 minutes that "
+     "block the account (range scanning)."},
+    {"toll_fraud.sequential_dialling_warning", VIGIL_CFG_INT, "6", 0, 64,
+     "Distinct numbers of one range within 10 minutes that raise a warning alert first (0: no "
+     "warning)."},
+    {"toll_fraud.slow_high_risk_calls", VIGIL_CFG_INT, "30", 1, 100000,
+     "High-risk calls within 24 hours that block an account without earlier high-risk "
+     "calls."},
+    {"toll_fraud.slow_high_risk_calls_warning", VIGIL_CFG_INT, "15", 0, 100000,
+     "High-risk calls within 24 hours from such an account that raise a warning alert (0: no "
+     "warning)."},
+    {"toll_fraud.slow_high_risk_minutes", VIGIL_CFG_INT, "90", 1, 1000000,
+     "Minutes to high-risk destinations within 24 hours that block an account without earlier "
+     "high-risk calls."},
+    {"toll_fraud.slow_high_risk_minutes_warning", VIGIL_CFG_INT, "45", 0, 1000000,
+     "Minutes to high-risk destinations within 24 hours from such an account that raise a "
+     "warning alert (0: no warning)."},
     {0},
 };
 
@@ -166,6 +302,86 @@ static uint64_t call_hash(const struct vigil_event *ev)
     return vigil_acct_table_hash(ev->call_id, strlen(ev->call_id));
 }
 
+/* EUR as EUR x 10^4, saturating. */
+static uint64_t eur_e4(double eur)
+{
+    if (!(eur > 0.0))
+        return 0;
+    return eur < 4e5 ? (uint64_t)(eur * 1e4 + 0.5) : UINT32_MAX;
+}
+
+/* --- levels --------------------------------------------------------------------------------- */
+
+static void level_read(const struct vigil_config *cfg, struct tf_level *l, const char *crit,
+                       const char *warn, const char *off)
+{
+    vigil_profile_ints(cfg, crit, l->crit);
+    vigil_profile_ints(cfg, warn, l->warn);
+    if (off)
+        vigil_profile_ints(cfg, off, l->off);
+}
+
+/* The critical and warning levels in force for a profile by day or by night. */
+static void level_get(const struct tf_level *l, int profile, bool night, int64_t *crit,
+                      int64_t *warn)
+{
+    int64_t c = l->crit[profile], w = l->warn[profile];
+    if (night && l->off[profile] > 0 && l->off[profile] < c) {
+        /* The night warning keeps the day's ratio to the block level. */
+        w = w * l->off[profile] / c;
+        c = l->off[profile];
+    }
+    *crit = c;
+    *warn = w > 0 && w < c ? w : 0; /* a warning at or above the block would never come first */
+}
+
+/* --- bucket rings ------------------------------------------------------------------------- */
+
+/* Empties the buckets a ring of n passes when its newest bucket moves from head to idx. */
+static void ring_move(uint32_t *r, int n, int64_t head, int64_t idx)
+{
+    int64_t k = idx - head < n ? idx - head : n;
+    for (int64_t i = 1; i <= k; i++)
+        r[(head + i) % n] = 0;
+}
+
+/* Adds v to bucket idx; false if idx is older than the ring holds. */
+static bool ring_add(uint32_t *r, int n, int64_t *head, int64_t idx, uint64_t v)
+{
+    if (idx > *head) {
+        ring_move(r, n, *head, idx);
+        *head = idx;
+    } else if (idx <= *head - n) {
+        return false;
+    }
+    r[idx % n] = sat_add(r[idx % n], v);
+    return true;
+}
+
+/* Sum of buckets [from, to] that the ring still holds. */
+static uint64_t ring_sum(const uint32_t *r, int n, int64_t head, int64_t from, int64_t to)
+{
+    if (to > head)
+        to = head;
+    if (from <= head - n)
+        from = head - n + 1;
+    uint64_t s = 0;
+    for (int64_t i = from; i <= to; i++)
+        s += r[i % n];
+    return s;
+}
+
+static bool ring_empty(const uint32_t *r, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (r[i])
+            return false;
+    }
+    return true;
+}
+
+/* --- the high-risk state ------------------------------------------------------------------ */
+
 static uint32_t hr_open(const struct tf_hr *h)
 {
     return h->n_calls + h->untracked;
@@ -173,7 +389,8 @@ static uint32_t hr_open(const struct tf_hr *h)
 
 static bool hr_idle(const struct tf_hr *h)
 {
-    return h->n_calls == 0 && h->untracked == 0 && h->n_orphans == 0;
+    return h->n_calls == 0 && h->untracked == 0 && h->n_orphans == 0 &&
+           ring_empty(h->vel, TF_VEL_SLOTS);
 }
 
 static int hr_find_call(const struct tf_hr *h, uint64_t id)
@@ -185,15 +402,9 @@ static int hr_find_call(const struct tf_hr *h, uint64_t id)
     return -1;
 }
 
-/* Level at or above which a fired episode stays fired. */
-static int64_t rearm_level(const struct tf_state *st)
+static void hr_after_close(struct tf_hr *h)
 {
-    return st->warn > 0 ? st->warn : st->crit;
-}
-
-static void hr_after_close(const struct tf_state *st, struct tf_hr *h)
-{
-    if (hr_open(h) < rearm_level(st))
+    if (hr_open(h) < h->conc_rearm)
         h->fired = 0;
 }
 
@@ -214,6 +425,15 @@ static bool hr_expire_calls(struct tf_hr *h, int64_t cutoff)
         changed = true;
     }
     return changed;
+}
+
+static bool hr_has_orphan(const struct tf_hr *h, uint64_t id)
+{
+    for (int i = 0; i < h->n_orphans; i++) {
+        if (h->orphans[i].id == id)
+            return true;
+    }
+    return false;
 }
 
 /* Takes the orphan end of call `id`, if remembered. */
@@ -244,6 +464,23 @@ static void hr_add_orphan(struct tf_hr *h, uint64_t id, int64_t end_ms)
     h->orphans[slot] = (struct tf_orphan){.id = id, .end_ms = end_ms};
 }
 
+static bool hr_recent_has(const struct tf_hr *h, uint64_t id)
+{
+    for (int i = 0; i < h->n_recent; i++) {
+        if (h->recent[i] == id)
+            return true;
+    }
+    return false;
+}
+
+static void hr_add_recent(struct tf_hr *h, uint64_t id)
+{
+    h->recent[h->next_recent] = id;
+    h->next_recent = (uint8_t)((h->next_recent + 1) % TF_RECENT_MAX);
+    if (h->n_recent < TF_RECENT_MAX)
+        h->n_recent++;
+}
+
 static void hr_add_sample(struct tf_hr *h, uint64_t id, bool untracked, const char *event_id)
 {
     struct tf_sample *s = &h->samples[h->next_sample];
@@ -253,6 +490,17 @@ static void hr_add_sample(struct tf_hr *h, uint64_t id, bool untracked, const ch
     h->next_sample = (uint8_t)((h->next_sample + 1) % VIGIL_SAMPLES_MAX);
     if (h->n_samples < VIGIL_SAMPLES_MAX)
         h->n_samples++;
+}
+
+/* The latest samples, oldest first; `open_only` keeps those still open. */
+static void hr_samples(const struct tf_hr *h, bool open_only, struct vigil_finding *f)
+{
+    for (int k = 0; k < h->n_samples; k++) {
+        int i = (h->next_sample + VIGIL_SAMPLES_MAX - h->n_samples + k) % VIGIL_SAMPLES_MAX;
+        const struct tf_sample *s = &h->samples[i];
+        if (!open_only || hr_find_call(h, s->id) >= 0 || (s->untracked && h->untracked > 0))
+            f->samples[f->n_samples++] = s->event_id;
+    }
 }
 
 /* Earliest event time at which something in h expires. */
@@ -269,7 +517,15 @@ static int64_t hr_next_due(const struct tf_state *st, const struct tf_hr *h)
         if (h->orphans[i].end_ms + TF_ORPHAN_GRACE_MS < due)
             due = h->orphans[i].end_ms + TF_ORPHAN_GRACE_MS;
     }
+    if (!ring_empty(h->vel, TF_VEL_SLOTS) && (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS < due)
+        due = (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS;
     return due;
+}
+
+static void due_at(struct tf_state *st, int64_t t)
+{
+    if (t < st->next_due)
+        st->next_due = t;
 }
 
 static int mark_dirty(struct tf_state *st, struct tf_acct *a)
@@ -314,24 +570,30 @@ static void hr_drop(struct tf_state *st, struct tf_acct *a, const char *account)
     a->has_hr = false;
 }
 
-static int emit_concurrent(const struct tf_state *st, const struct tf_hr *h,
-                           const struct vigil_event *ev, enum vigil_severity sev,
+static const char *night_note(bool night)
+{
+    return night ? " at night or weekend" : "";
+}
+
+/* --- concurrent_high_risk ------------------------------------------------------------------ */
+
+static int emit_concurrent(const struct tf_hr *h, const struct vigil_event *ev,
+                           enum vigil_severity sev, int64_t threshold, int64_t crit, bool night,
                            struct vigil_emit *out)
 {
     uint32_t open = hr_open(h);
-    int64_t threshold = sev == VIGIL_SEV_CRITICAL ? st->crit : st->warn;
     char reason[256];
     if (sev == VIGIL_SEV_CRITICAL)
         snprintf(reason, sizeof reason,
                  "%" PRIu32 " simultaneous outbound calls to high-risk destinations "
-                 "(threshold %" PRId64 "): likely hacked PBX or stolen credentials",
-                 open, threshold);
+                 "(threshold %" PRId64 "%s): likely hacked PBX or stolen credentials",
+                 open, threshold, night_note(night));
     else
         snprintf(reason, sizeof reason,
                  "%" PRIu32 " simultaneous outbound calls to high-risk destinations "
                  "(warning level %" PRId64 ", block at %" PRId64
-                 "): possible hacked PBX or stolen credentials",
-                 open, threshold, st->crit);
+                 "%s): possible hacked PBX or stolen credentials",
+                 open, threshold, crit, night_note(night));
 
     struct vigil_finding f = {
         .detector = TF_NAME,
@@ -346,34 +608,395 @@ static int emit_concurrent(const struct tf_state *st, const struct tf_hr *h,
         .n_evidence = 2,
     };
     /* The latest call_starts that are still open, oldest first. */
-    for (int k = 0; k < h->n_samples; k++) {
-        int i = (h->next_sample + VIGIL_SAMPLES_MAX - h->n_samples + k) % VIGIL_SAMPLES_MAX;
-        const struct tf_sample *s = &h->samples[i];
-        if (hr_find_call(h, s->id) >= 0 || (s->untracked && h->untracked > 0))
-            f.samples[f.n_samples++] = s->event_id;
-    }
+    hr_samples(h, true, &f);
     return vigil_emit_finding(out, &f);
 }
 
-static int check_concurrent(const struct tf_state *st, struct tf_hr *h,
+static int check_concurrent(const struct tf_acct *a, struct tf_hr *h, const struct tf_state *st,
                             const struct vigil_event *ev, struct vigil_emit *out)
 {
+    bool night = vigil_off_hours(ev->ts_ms);
+    int64_t crit, warn;
+    level_get(&st->conc, a->profile, night, &crit, &warn);
     uint32_t open = hr_open(h);
-    if (open >= st->crit) {
+    if (open >= crit) {
         if (h->fired & TF_FIRED_CRITICAL)
             return 0;
+        if (!h->fired)
+            h->conc_rearm = (uint32_t)(warn > 0 ? warn : crit);
         h->fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
-        return emit_concurrent(st, h, ev, VIGIL_SEV_CRITICAL, out);
+        return emit_concurrent(h, ev, VIGIL_SEV_CRITICAL, crit, crit, night, out);
     }
-    if (st->warn > 0 && open >= st->warn && !(h->fired & TF_FIRED_WARNING)) {
+    if (warn > 0 && open >= warn && !(h->fired & TF_FIRED_WARNING)) {
         h->fired |= TF_FIRED_WARNING;
-        return emit_concurrent(st, h, ev, VIGIL_SEV_WARNING, out);
+        h->conc_rearm = (uint32_t)warn;
+        return emit_concurrent(h, ev, VIGIL_SEV_WARNING, warn, crit, night, out);
     }
     return 0;
 }
 
+/* --- velocity_high_risk -------------------------------------------------------------------- */
+
+static uint64_t vel_count(const struct tf_hr *h, int64_t minute)
+{
+    return ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
+}
+
+static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct tf_state *st,
+                          const struct vigil_event *ev, struct vigil_emit *out)
+{
+    bool night = vigil_off_hours(ev->ts_ms);
+    int64_t crit, warn;
+    level_get(&st->vel, a->profile, night, &crit, &warn);
+    uint64_t n = vel_count(h, floor_div(ev->ts_ms, TF_MIN_MS));
+    enum vigil_severity sev;
+    if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
+        sev = VIGIL_SEV_CRITICAL;
+        h->vel_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
+    } else if (warn > 0 && (int64_t)n >= warn && (int64_t)n < crit &&
+               !(h->vel_fired & TF_FIRED_WARNING)) {
+        sev = VIGIL_SEV_WARNING;
+        h->vel_fired |= TF_FIRED_WARNING;
+    } else {
+        if ((int64_t)n < (warn > 0 ? warn : crit))
+            h->vel_fired = 0; /* the episode is over: a new one may fire again */
+        return 0;
+    }
+    int64_t threshold = sev == VIGIL_SEV_CRITICAL ? crit : warn;
+    char reason[256];
+    snprintf(reason, sizeof reason,
+             "%" PRIu64 " outbound calls to high-risk destinations within 15 minutes "
+             "(%s %" PRId64 "%s): %s hacked PBX or stolen credentials",
+             n, sev == VIGIL_SEV_CRITICAL ? "threshold" : "warning level", threshold,
+             night_note(night), sev == VIGIL_SEV_CRITICAL ? "likely" : "possible");
+    struct vigil_finding f = {
+        .detector = TF_NAME,
+        .rule = TF_RULE_VELOCITY,
+        .severity = sev,
+        .action = sev == VIGIL_SEV_CRITICAL ? VIGIL_ACT_BLOCK_INTERNATIONAL : VIGIL_ACT_NONE,
+        .account = ev->account,
+        .event_ts_ms = ev->ts_ms,
+        .window_ms = TF_VEL_WINDOW_MS,
+        .reason = reason,
+        .evidence = {{"high_risk_calls_15m", (double)n},
+                     {"threshold", (double)threshold},
+                     {"block_level", (double)crit}},
+        .n_evidence = 3,
+    };
+    hr_samples(h, false, &f);
+    return vigil_emit_finding(out, &f);
+}
+
+/* --- slow_high_risk ----------------------------------------------------------------------- */
+
+/* Judges the slow rule at event time ts; extra_secs: time the open calls have run. */
+static int check_slow(const struct tf_state *st, const struct tf_acct *a, const char *account,
+                      struct tf_hist *hs, int64_t ts, uint64_t extra_secs, const char *sample,
+                      struct vigil_emit *out)
+{
+    if (hs->first_ms < ts - TF_DAY_MS)
+        return 0; /* high-risk calls before this 24 h: not a first-time burst */
+    int64_t hour = floor_div(ts, TF_HOUR_MS);
+    int64_t from = hour - (TF_SLOW_SLOTS - 1);
+    uint64_t calls = ring_sum(hs->calls, TF_SLOW_SLOTS, hs->head, from, hour);
+    uint64_t mins = (ring_sum(hs->secs, TF_SLOW_SLOTS, hs->head, from, hour) + extra_secs) / 60;
+    int64_t cc, cw, mc, mw;
+    level_get(&st->slow_calls, a->profile, false, &cc, &cw);
+    level_get(&st->slow_mins, a->profile, false, &mc, &mw);
+    bool crit = (int64_t)calls >= cc || (int64_t)mins >= mc;
+    bool warn = (cw > 0 && (int64_t)calls >= cw) || (mw > 0 && (int64_t)mins >= mw);
+    enum vigil_severity sev;
+    if (crit && !(hs->fired & TF_FIRED_CRITICAL)) {
+        sev = VIGIL_SEV_CRITICAL;
+        hs->fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
+    } else if (!crit && warn && !(hs->fired & TF_FIRED_WARNING)) {
+        sev = VIGIL_SEV_WARNING;
+        hs->fired |= TF_FIRED_WARNING;
+    } else {
+        if (!crit && !warn)
+            hs->fired = 0;
+        return 0;
+    }
+    bool c = sev == VIGIL_SEV_CRITICAL;
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "%" PRIu64 " calls and %" PRIu64 " minutes to high-risk destinations within 24 "
+             "hours from an account with no earlier high-risk calls (%s %" PRId64
+             " calls or %" PRId64 " minutes): %s slow toll fraud through a hacked PBX or "
+             "stolen credentials",
+             calls, mins, c ? "threshold" : "warning level", c ? cc : cw, c ? mc : mw,
+             c ? "likely" : "possible");
+    struct vigil_finding f = {
+        .detector = TF_NAME,
+        .rule = TF_RULE_SLOW,
+        .severity = sev,
+        .action = c ? VIGIL_ACT_BLOCK_INTERNATIONAL : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = ts,
+        .window_ms = TF_DAY_MS,
+        .reason = reason,
+        .evidence = {{"high_risk_calls_24h", (double)calls},
+                     {"high_risk_minutes_24h", (double)mins},
+                     {"threshold_calls", (double)(c ? cc : cw)},
+                     {"threshold_minutes", (double)(c ? mc : mw)}},
+        .n_evidence = 4,
+    };
+    if (sample)
+        f.samples[f.n_samples++] = sample;
+    return vigil_emit_finding(out, &f);
+}
+
+/* Books `calls` high-risk calls and `secs` answered seconds at the event and judges. */
+static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct vigil_event *ev,
+                     uint64_t calls, uint64_t secs, struct vigil_emit *out)
+{
+    struct tf_hist *hs = vigil_acct_table_get(st->hist, ev->account, NULL);
+    if (!hs)
+        return VIGIL_ERR_NOMEM;
+    if (hs->last_ms == 0 || ev->ts_ms - hs->last_ms > TF_HISTORY_GAP_MS) {
+        /* First high-risk call, or the first after a week without: a new streak. */
+        memset(hs, 0, sizeof *hs);
+        hs->first_ms = ev->ts_ms;
+    }
+    if (ev->ts_ms < hs->first_ms)
+        hs->first_ms = ev->ts_ms;
+    if (ev->ts_ms > hs->last_ms)
+        hs->last_ms = ev->ts_ms;
+    int64_t hour = floor_div(ev->ts_ms, TF_HOUR_MS);
+    if (hour > hs->head) {
+        /* Both rings share one head. */
+        ring_move(hs->calls, TF_SLOW_SLOTS, hs->head, hour);
+        ring_move(hs->secs, TF_SLOW_SLOTS, hs->head, hour);
+        hs->head = hour;
+    }
+    if (hour > hs->head - TF_SLOW_SLOTS) {
+        hs->calls[hour % TF_SLOW_SLOTS] = sat_add(hs->calls[hour % TF_SLOW_SLOTS], calls);
+        hs->secs[hour % TF_SLOW_SLOTS] = sat_add(hs->secs[hour % TF_SLOW_SLOTS], secs);
+    }
+    return check_slow(st, a, ev->account, hs, ev->ts_ms, 0, ev->id, out);
+}
+
+/* A high-risk call counted (start, attempt or end without start): velocity and slow. */
+static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h,
+                         const struct vigil_event *ev, uint64_t secs, struct vigil_emit *out)
+{
+    int64_t m = floor_div(ev->ts_ms, TF_MIN_MS);
+    if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
+        due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
+    int rc = check_velocity(a, h, st, ev, out);
+    if (rc != 0)
+        return rc;
+    return slow_note(st, a, ev, 1, secs, out);
+}
+
+/* --- spend_1h ------------------------------------------------------------------------------ */
+
+/* Books a call's cost over the 5-minute buckets it ran in, so that the spend of the last
+ * hour holds what was spent in that hour: a one-hour call that ended 50 minutes ago counts
+ * with a sixth of its cost. Parts older than the ring go. */
+static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+{
+    int64_t b_end = floor_div(end, TF_SPEND_SLOT_MS);
+    int64_t from = (b_end - (TF_SPEND_SLOTS - 1)) * TF_SPEND_SLOT_MS;
+    if (start < from) {
+        cost = cost * (uint64_t)(end - from) / (uint64_t)(end - start);
+        start = from;
+    }
+    if (end <= start) {
+        ring_add(a->spend, TF_SPEND_SLOTS, &a->spend_head, b_end, cost);
+        return;
+    }
+    uint64_t left = cost;
+    for (int64_t b = floor_div(start, TF_SPEND_SLOT_MS); b <= b_end; b++) {
+        int64_t lo = b * TF_SPEND_SLOT_MS > start ? b * TF_SPEND_SLOT_MS : start;
+        int64_t hi = (b + 1) * TF_SPEND_SLOT_MS < end ? (b + 1) * TF_SPEND_SLOT_MS : end;
+        uint64_t part = b == b_end ? left : cost * (uint64_t)(hi - lo) / (uint64_t)(end - start);
+        left -= part;
+        ring_add(a->spend, TF_SPEND_SLOTS, &a->spend_head, b, part);
+    }
+}
+
+static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
+{
+    int64_t b = floor_div(ts, TF_SPEND_SLOT_MS);
+    return ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b - (TF_SPEND_SLOTS - 1), b);
+}
+
+/* Judges spend (EUR x 10^4, of which open_e4 on n_open calls still open) at time ts. */
+static int check_spend(const struct tf_state *st, struct tf_acct *a, const char *account,
+                       int64_t ts, uint64_t spend, uint64_t open_e4, uint32_t n_open, bool intl,
+                       const struct tf_hr *h, const char *sample, struct vigil_emit *out)
+{
+    bool night = vigil_off_hours(ts);
+    int64_t crit, warn;
+    level_get(&st->spend, a->profile, night, &crit, &warn);
+    enum vigil_severity sev;
+    if ((int64_t)spend > crit * 10000 && !(a->spend_fired & TF_FIRED_CRITICAL)) {
+        sev = VIGIL_SEV_CRITICAL;
+        a->spend_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
+    } else if (warn > 0 && (int64_t)spend > warn * 10000 && (int64_t)spend <= crit * 10000 &&
+               !(a->spend_fired & TF_FIRED_WARNING)) {
+        sev = VIGIL_SEV_WARNING;
+        a->spend_fired |= TF_FIRED_WARNING;
+    } else {
+        /* Over when spend is well below the first level (a steady spender hovering at the
+         * level would otherwise warn at every cool-down), and only when nothing is open: an
+         * end alone does not see what open calls cost. */
+        if ((int64_t)spend * 10 <= (warn > 0 ? warn : crit) * 10000 * 8 && a->open_hr == 0)
+            a->spend_fired = 0;
+        return 0;
+    }
+    bool c = sev == VIGIL_SEV_CRITICAL;
+    int64_t threshold = c ? crit : warn;
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "Outbound spend of EUR %.2f within the last hour, EUR %.2f of it on %" PRIu32
+             " calls still open (%s EUR %" PRId64 "%s): %s hacked PBX or stolen credentials",
+             (double)spend / 1e4, (double)open_e4 / 1e4, n_open, c ? "limit" : "warning level",
+             threshold, night_note(night), c ? "likely" : "possible");
+    struct vigil_finding f = {
+        .detector = TF_NAME,
+        .rule = TF_RULE_SPEND,
+        .severity = sev,
+        /* Blocking international calls does not stop domestic spend. */
+        .action = !c     ? VIGIL_ACT_NONE
+                  : intl ? VIGIL_ACT_BLOCK_INTERNATIONAL
+                         : VIGIL_ACT_SUSPEND,
+        .account = account,
+        .event_ts_ms = ts,
+        .window_ms = TF_HOUR_MS,
+        .reason = reason,
+        .evidence = {{"spend_eur_1h", (double)(spend / 100) / 100.0},
+                     {"open_calls_eur", (double)(open_e4 / 100) / 100.0},
+                     {"open_calls", (double)n_open},
+                     {"threshold_eur", (double)threshold}},
+        .n_evidence = 4,
+    };
+    if (h)
+        hr_samples(h, true, &f);
+    if (sample && f.n_samples < VIGIL_SAMPLES_MAX)
+        f.samples[f.n_samples++] = sample;
+    return vigil_emit_finding(out, &f);
+}
+
+/* --- sequential_dialling ----------------------------------------------------------------- */
+
+/* The range key (leading digits and length) and last 3 digits of an E.164 number of at
+ * least 7 digits. */
+static bool seq_key(const char *num, uint64_t *key, unsigned *suffix)
+{
+    if (num[0] != '+')
+        return false;
+    size_t n = strlen(num + 1);
+    if (n < 7 || n > VIGIL_NUMBER_MAX)
+        return false;
+    uint64_t p = 0;
+    for (size_t i = 1; i <= n - 3; i++)
+        p = p * 10 + (uint64_t)(num[i] - '0');
+    unsigned s = 0;
+    for (size_t i = n - 2; i <= n; i++)
+        s = s * 10 + (unsigned)(num[i] - '0');
+    *key = p * 32 + n; /* p < 10^17, so this fits; n >= 7 keeps it non-zero */
+    *suffix = s;
+    return true;
+}
+
+static uint64_t seq_bits(const struct tf_seq *s)
+{
+    uint64_t u = 0;
+    for (int g = 0; g < TF_SEQ_GENS; g++)
+        u |= s->bits[g];
+    return u;
+}
+
+static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
+                    bool intl, struct vigil_emit *out)
+{
+    uint64_t key;
+    unsigned suffix;
+    if (!seq_key(ev->to, &key, &suffix))
+        return 0;
+    int64_t g = floor_div(ev->ts_ms, TF_SEQ_GEN_MS);
+    struct tf_seq *s = NULL;
+    int victim = 0;
+    for (int i = 0; i < TF_SEQ_SLOTS && !s; i++) {
+        struct tf_seq *c = &a->seq[i], *v = &a->seq[victim];
+        if (c->key == key) {
+            s = c;
+            break;
+        }
+        /* Replace a free or stale range first, then the one with fewest numbers, then the
+         * oldest: a scan in progress outlives the one-off numbers around it. */
+        bool c_dead = c->key == 0 || c->gen <= g - TF_SEQ_GENS;
+        bool v_dead = v->key == 0 || v->gen <= g - TF_SEQ_GENS;
+        int cn = __builtin_popcountll(seq_bits(c)), vn = __builtin_popcountll(seq_bits(v));
+        if (c_dead != v_dead ? c_dead : (cn != vn ? cn < vn : c->gen < v->gen))
+            victim = i;
+    }
+    if (!s) {
+        s = &a->seq[victim];
+        memset(s, 0, sizeof *s);
+        s->key = key;
+        s->gen = g;
+    }
+    if (g > s->gen) {
+        int64_t k = g - s->gen < TF_SEQ_GENS ? g - s->gen : TF_SEQ_GENS;
+        for (int64_t i = 1; i <= k; i++)
+            s->bits[(s->gen + i) % TF_SEQ_GENS] = 0;
+        s->gen = g;
+    } else if (g <= s->gen - TF_SEQ_GENS) {
+        return 0; /* older than any window still followed */
+    }
+    s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
+    int64_t n = __builtin_popcountll(seq_bits(s));
+
+    int64_t crit, warn;
+    level_get(&st->seq, a->profile, false, &crit, &warn);
+    enum vigil_severity sev;
+    if (n >= crit && !(s->fired & TF_FIRED_CRITICAL)) {
+        sev = VIGIL_SEV_CRITICAL;
+        s->fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
+    } else if (warn > 0 && n >= warn && n < crit && !(s->fired & TF_FIRED_WARNING)) {
+        sev = VIGIL_SEV_WARNING;
+        s->fired |= TF_FIRED_WARNING;
+    } else {
+        if (n < (warn > 0 ? warn : crit))
+            s->fired = 0;
+        return 0;
+    }
+    bool c = sev == VIGIL_SEV_CRITICAL;
+    int64_t threshold = c ? crit : warn;
+    size_t len = strlen(ev->to);
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "%" PRId64 " distinct numbers in the range %.*sxxx dialled within 10 minutes "
+             "(%s %" PRId64 "): %s range scanning from a hacked PBX or stolen credentials",
+             n, (int)(len - 3), ev->to, c ? "threshold" : "warning level", threshold,
+             c ? "likely" : "possible");
+    struct vigil_finding f = {
+        .detector = TF_NAME,
+        .rule = TF_RULE_SEQUENTIAL,
+        .severity = sev,
+        /* A domestic scan is not stopped by blocking international calls. */
+        .action = !c     ? VIGIL_ACT_NONE
+                  : intl ? VIGIL_ACT_BLOCK_INTERNATIONAL
+                         : VIGIL_ACT_SUSPEND,
+        .account = ev->account,
+        .event_ts_ms = ev->ts_ms,
+        .window_ms = TF_SEQ_WINDOW_MS,
+        .reason = reason,
+        .evidence = {{"distinct_numbers_10m", (double)n}, {"threshold", (double)threshold}},
+        .n_evidence = 2,
+        .samples = {ev->id},
+        .n_samples = 1,
+    };
+    return vigil_emit_finding(out, &f);
+}
+
+/* --- events ------------------------------------------------------------------------------- */
+
 static int on_start(struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
-                    bool high_risk, struct vigil_emit *out)
+                    const struct vigil_numclass *nc, bool high_risk, struct vigil_emit *out)
 {
     if (!high_risk) {
         a->calls_out = sat_add(a->calls_out, 1);
@@ -384,10 +1007,13 @@ static int on_start(struct tf_state *st, struct tf_acct *a, const struct vigil_e
         return VIGIL_ERR_NOMEM;
     uint64_t id = call_hash(ev);
     if (hr_expire_calls(h, ev->ts_ms - st->max_open_ms))
-        hr_after_close(st, h);
+        hr_after_close(h);
     /* Its end came first (disorder): the call was counted then and is over. A repeated
-     * start of a call already open is the same call. */
-    if (hr_take_orphan(h, id) || hr_find_call(h, id) >= 0) {
+     * start of a call already open, or already ended, is the same call. */
+    bool orphan = hr_take_orphan(h, id);
+    if (orphan || hr_find_call(h, id) >= 0 || hr_recent_has(h, id)) {
+        if (orphan)
+            hr_add_recent(h, id);
         a->open_hr = hr_open(h);
         if (hr_idle(h))
             hr_drop(st, a, ev->account);
@@ -401,60 +1027,81 @@ static int on_start(struct tf_state *st, struct tf_acct *a, const struct vigil_e
         if (ev->ts_ms > h->untracked_last_ms)
             h->untracked_last_ms = ev->ts_ms;
     } else {
-        h->calls[h->n_calls++] = (struct tf_call){.id = id, .start_ms = ev->ts_ms};
+        h->calls[h->n_calls++] = (struct tf_call){.id = id,
+                                                  .start_ms = ev->ts_ms,
+                                                  .rate = (float)nc->rate_eur_min,
+                                                  .intl = nc->international};
     }
-    if (ev->ts_ms + st->max_open_ms < st->next_due)
-        st->next_due = ev->ts_ms + st->max_open_ms;
+    due_at(st, ev->ts_ms + st->max_open_ms);
     hr_add_sample(h, id, untracked, ev->id);
     a->open_hr = hr_open(h);
-    return check_concurrent(st, h, ev, out);
+    int rc = check_concurrent(a, h, st, ev, out);
+    if (rc != 0)
+        return rc;
+    return count_hr_call(st, a, h, ev, 0, out);
 }
 
 static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
-                  const struct vigil_numclass *nc, bool high_risk)
+                  const struct vigil_numclass *nc, bool high_risk, struct vigil_emit *out)
 {
+    uint64_t id = call_hash(ev);
+    struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, ev->account) : NULL;
+    /* A redelivered end or attempt of a high-risk call already counted changes nothing. */
+    if (high_risk && h && (hr_recent_has(h, id) || hr_has_orphan(h, id)))
+        return 0;
     if (!ev->answered) {
         /* An attempt that never connected: it has no start; it counts as a call, not as
          * minutes or spend. */
         a->calls_out = sat_add(a->calls_out, 1);
-        if (high_risk)
-            a->hr_calls = sat_add(a->hr_calls, 1);
-        return 0;
+        if (!high_risk)
+            return 0;
+        a->hr_calls = sat_add(a->hr_calls, 1);
+        h = hr_get(st, a, ev->account);
+        if (!h)
+            return VIGIL_ERR_NOMEM;
+        hr_add_recent(h, id);
+        hr_add_sample(h, id, false, ev->id);
+        return count_hr_call(st, a, h, ev, 0, out);
     }
     uint64_t secs = ev->duration_s > 0 ? (uint64_t)ev->duration_s : 0;
     double cost = ev->has_cost ? ev->cost_eur : nc->rate_eur_min * (double)secs / 60.0;
+    uint64_t cost_e4 = eur_e4(cost);
     a->secs_out = sat_add(a->secs_out, secs);
-    a->spend_e4 = sat_add(a->spend_e4, cost < 4e5 ? (uint64_t)(cost * 1e4 + 0.5) : UINT32_MAX);
+    a->spend_e4 = sat_add(a->spend_e4, cost_e4);
+    spend_book(a, ev->ts_ms - (int64_t)secs * 1000, ev->ts_ms, cost_e4);
 
-    uint64_t id = call_hash(ev);
-    if (a->has_hr) {
-        struct tf_hr *h = vigil_acct_table_find(st->hr, ev->account);
-        int i = h ? hr_find_call(h, id) : -1;
-        if (i >= 0 || (high_risk && h && h->untracked > 0)) {
-            if (i >= 0)
-                h->calls[i] = h->calls[--h->n_calls];
-            else
-                h->untracked--; /* maybe one of the calls whose id we could not keep */
-            hr_after_close(st, h);
-            a->open_hr = hr_open(h);
-            if (hr_idle(h))
-                hr_drop(st, a, ev->account);
-            return 0;
-        }
+    int rc = 0;
+    int i = h ? hr_find_call(h, id) : -1;
+    if (i >= 0 || (high_risk && h && h->untracked > 0)) {
+        if (i >= 0)
+            h->calls[i] = h->calls[--h->n_calls];
+        else
+            h->untracked--; /* maybe one of the calls whose id we could not keep */
+        hr_add_recent(h, id);
+        hr_after_close(h);
+        a->open_hr = hr_open(h);
+        if (hr_idle(h))
+            hr_drop(st, a, ev->account);
+        if (high_risk)
+            rc = slow_note(st, a, ev, 0, secs, out); /* the call itself counted at its start */
+    } else if (high_risk) {
+        /* An end without a start we know of: count the call from its own fields, and
+         * remember it so a late start does not open it again. */
+        a->calls_out = sat_add(a->calls_out, 1);
+        a->hr_calls = sat_add(a->hr_calls, 1);
+        h = hr_get(st, a, ev->account);
+        if (!h)
+            return VIGIL_ERR_NOMEM;
+        hr_add_orphan(h, id, ev->ts_ms);
+        due_at(st, ev->ts_ms + TF_ORPHAN_GRACE_MS);
+        hr_add_sample(h, id, false, ev->id);
+        rc = count_hr_call(st, a, h, ev, secs, out);
     }
-    if (!high_risk)
-        return 0;
-    /* An end without a start we know of: count the call from its own fields, and remember
-     * it so a late start does not open it again. */
-    a->calls_out = sat_add(a->calls_out, 1);
-    a->hr_calls = sat_add(a->hr_calls, 1);
-    struct tf_hr *h = hr_get(st, a, ev->account);
-    if (!h)
-        return VIGIL_ERR_NOMEM;
-    hr_add_orphan(h, id, ev->ts_ms);
-    if (ev->ts_ms + TF_ORPHAN_GRACE_MS < st->next_due)
-        st->next_due = ev->ts_ms + TF_ORPHAN_GRACE_MS;
-    return 0;
+    if (rc != 0)
+        return rc;
+    /* Ended calls only here: open calls add what they cost so far at on_tick. */
+    return check_spend(st, a, ev->account, ev->ts_ms, spend_window_e4(a, ev->ts_ms), 0, 0,
+                       nc->international, NULL, ev->id, out);
 }
 
 static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
@@ -473,23 +1120,38 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     struct tf_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
     if (!a)
         return VIGIL_ERR_NOMEM;
+    if (created)
+        a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
     int64_t hour = floor_div(ev->ts_ms, TF_HOUR_MS);
     if (created || hour > (int64_t)a->hour) {
         acct_zero(a);
         a->hour = (uint32_t)hour;
     }
+    if (ev->ts_ms > a->last_ms)
+        a->last_ms = ev->ts_ms;
     if (mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
 
+    /* Scanning first: its order names the rule a scan completes, even at night when the
+     * lower velocity level is reached by the same call. */
+    if (!nc.emergency) {
+        int rc = seq_note(st, a, ev, nc.international, out);
+        if (rc != 0)
+            return rc;
+    }
     if (ev->type == VIGIL_EV_CALL_START)
-        return on_start(st, a, ev, high_risk, out);
-    return on_end(st, a, ev, &nc, high_risk);
+        return on_start(st, a, ev, &nc, high_risk, out);
+    return on_end(st, a, ev, &nc, high_risk, out);
 }
 
-/* Expires open calls and orphan ends up to the watermark; drops idle high-risk states. */
+/* --- ticks -------------------------------------------------------------------------------- */
+
+/* Expires open calls, orphan ends and velocity counts up to the watermark; drops idle
+ * high-risk states. */
 static int sweep_hr(struct tf_state *st, int64_t watermark)
 {
     int64_t due = INT64_MAX;
+    int64_t wm_min = floor_div(watermark, TF_MIN_MS);
     for (size_t i = vigil_acct_table_count(st->hr); i-- > 0;) {
         const char *account;
         struct tf_hr *h = vigil_acct_table_at(st->hr, i, &account);
@@ -501,8 +1163,12 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
             else
                 k++;
         }
+        if (h->vel_head + TF_VEL_SLOTS <= wm_min) {
+            memset(h->vel, 0, sizeof h->vel);
+            h->vel_fired = 0;
+        }
         if (changed)
-            hr_after_close(st, h);
+            hr_after_close(h);
         if (a && changed) {
             a->open_hr = hr_open(h);
             if (mark_dirty(st, a) != 0)
@@ -522,8 +1188,54 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
     return 0;
 }
 
-/* The watermark entered hour wm_hour: accounts still in an older hour publish zeros. */
-static int roll_hour(struct tf_state *st, int64_t wm_hour)
+/* What the open high-risk calls have cost so far, and how long they have run within 24 h,
+ * at the watermark: spend and slow are judged with them. */
+static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil_emit *out)
+{
+    for (size_t i = 0; i < vigil_acct_table_count(st->hr); i++) {
+        const char *account;
+        const struct tf_hr *h = vigil_acct_table_at(st->hr, i, &account);
+        if (h->n_calls == 0)
+            continue;
+        struct tf_acct *a = vigil_acct_table_find(st->accts, account);
+        if (!a)
+            continue;
+        double open_eur = 0.0;
+        uint64_t open_secs = 0;
+        uint32_t n_open = 0;
+        bool intl = false;
+        for (int k = 0; k < h->n_calls; k++) {
+            const struct tf_call *c = &h->calls[k];
+            if (c->start_ms >= watermark)
+                continue;
+            int64_t ran = watermark - c->start_ms;
+            /* What it cost within the last hour: the rest is older spend. */
+            int64_t in_hour = ran < TF_HOUR_MS ? ran : TF_HOUR_MS;
+            open_eur += (double)c->rate * (double)in_hour / (double)TF_MIN_MS;
+            open_secs += (uint64_t)((ran < TF_DAY_MS ? ran : TF_DAY_MS) / 1000);
+            intl = intl || c->intl;
+            n_open++;
+        }
+        if (n_open == 0)
+            continue;
+        uint64_t open_e4 = eur_e4(open_eur);
+        int rc = check_spend(st, a, account, watermark, spend_window_e4(a, watermark) + open_e4,
+                             open_e4, n_open, intl, h, NULL, out);
+        if (rc != 0)
+            return rc;
+        struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
+        if (hs) {
+            rc = check_slow(st, a, account, hs, watermark, open_secs, NULL, out);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* The watermark entered hour wm_hour: accounts still in an older hour publish zeros, and
+ * histories older than a week go. */
+static int roll_hour(struct tf_state *st, int64_t watermark, int64_t wm_hour)
 {
     for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
         struct tf_acct *a = vigil_acct_table_at(st->accts, i, NULL);
@@ -533,22 +1245,33 @@ static int roll_hour(struct tf_state *st, int64_t wm_hour)
                 return VIGIL_ERR_NOMEM;
         }
     }
+    for (size_t i = vigil_acct_table_count(st->hist); i-- > 0;) {
+        const struct tf_hist *hs = vigil_acct_table_at(st->hist, i, NULL);
+        if (hs->last_ms + TF_HISTORY_GAP_MS < watermark)
+            vigil_acct_table_remove_at(st->hist, i);
+    }
     return 0;
 }
 
-static int publish(struct tf_state *st, struct vigil_emit *out)
+static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *out)
 {
     size_t done = 0;
     int rc = 0;
+    int64_t wm_min = floor_div(watermark, TF_MIN_MS);
     for (; done < st->n_dirty; done++) {
         const char *account;
         struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        int64_t hr15 = 0;
+        const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
+        if (h)
+            hr15 = (int64_t)vel_count(h, h->vel_head > wm_min ? h->vel_head : wm_min);
         struct vigil_counter c[] = {
             {"open_high_risk", a->open_hr},
             {"calls_out_1h", a->calls_out},
             {"high_risk_calls_1h", a->hr_calls},
             {"minutes_out_1h", a->secs_out / 60},
             {"spend_eur_cents_1h", (a->spend_e4 + 50) / 100},
+            {"high_risk_calls_15m", hr15},
         };
         rc = vigil_emit_counters(out, account, TF_NAME, c, sizeof c / sizeof c[0], st->ttl_s);
         if (rc != 0)
@@ -561,13 +1284,15 @@ static int publish(struct tf_state *st, struct vigil_emit *out)
     return rc;
 }
 
-/* Drops accounts with nothing left to count or publish (after publish(), with an empty
- * dirty list, since removal renumbers entries). */
-static void reap_accounts(struct tf_state *st, int64_t wm_hour)
+/* Drops accounts with nothing left to count, publish or judge (after publish(), with an
+ * empty dirty list, since removal renumbers entries). */
+static void reap_accounts(struct tf_state *st, int64_t watermark, int64_t wm_hour)
 {
     for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
         const struct tf_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-        if (!a->has_hr && !a->dirty && (int64_t)a->hour < wm_hour && acct_counters_zero(a))
+        /* The spend window reaches back 65 minutes. */
+        bool quiet = a->last_ms + TF_SPEND_SLOTS * TF_SPEND_SLOT_MS <= watermark;
+        if (!a->has_hr && !a->dirty && quiet && (int64_t)a->hour < wm_hour && acct_counters_zero(a))
             vigil_acct_table_remove_at(st->accts, i);
     }
 }
@@ -575,20 +1300,27 @@ static void reap_accounts(struct tf_state *st, int64_t wm_hour)
 static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 {
     struct tf_state *st = state;
+    if (watermark_ms < VIGIL_TS_MIN_MS)
+        return publish(st, watermark_ms, out); /* no event time yet: nothing can expire */
     int64_t wm_hour = floor_div(watermark_ms, TF_HOUR_MS);
     bool rolled = wm_hour > st->wm_hour;
     int rc = 0;
 
     if (watermark_ms >= st->next_due || rolled)
         rc = sweep_hr(st, watermark_ms);
+    if (rc == 0 && watermark_ms >= st->last_eval + TF_EVAL_EVERY_MS) {
+        rc = judge_open_calls(st, watermark_ms, out);
+        if (rc == 0)
+            st->last_eval = watermark_ms;
+    }
     if (rc == 0 && rolled)
-        rc = roll_hour(st, wm_hour);
+        rc = roll_hour(st, watermark_ms, wm_hour);
     if (rc == 0)
-        rc = publish(st, out);
+        rc = publish(st, watermark_ms, out);
     if (rc != 0)
         return rc; /* a later tick redoes what is left: every step is idempotent */
     if (rolled) {
-        reap_accounts(st, wm_hour);
+        reap_accounts(st, watermark_ms, wm_hour);
         st->wm_hour = wm_hour;
     }
     return 0;
@@ -599,6 +1331,7 @@ static void tf_destroy(void *state)
     struct tf_state *st = state;
     if (!st)
         return;
+    vigil_acct_table_destroy(st->hist);
     vigil_acct_table_destroy(st->hr);
     vigil_acct_table_destroy(st->accts);
     free(st->dirty);
@@ -613,20 +1346,33 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     struct tf_state *st = calloc(1, sizeof *st);
     if (!st)
         return VIGIL_ERR_NOMEM;
+    const struct vigil_config *cfg = env->cfg;
     st->np = env->numplan;
-    st->crit = vigil_config_int(env->cfg, "toll_fraud.concurrent_high_risk");
-    st->warn = vigil_config_int(env->cfg, "toll_fraud.concurrent_high_risk_warning");
-    if (st->warn >= st->crit)
-        st->warn = 0; /* a warning at or above the block level would never come first */
-    st->max_open_ms = vigil_config_int(env->cfg, "toll_fraud.max_open_call_ms");
-    st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    st->profiles = env->profiles;
+    level_read(cfg, &st->conc, "toll_fraud.concurrent_high_risk",
+               "toll_fraud.concurrent_high_risk_warning",
+               "toll_fraud.concurrent_high_risk_offhours");
+    level_read(cfg, &st->vel, "toll_fraud.velocity_high_risk",
+               "toll_fraud.velocity_high_risk_warning", "toll_fraud.velocity_high_risk_offhours");
+    level_read(cfg, &st->spend, "toll_fraud.spend_1h_eur", "toll_fraud.spend_1h_eur_warning",
+               "toll_fraud.spend_1h_eur_offhours");
+    level_read(cfg, &st->seq, "toll_fraud.sequential_dialling",
+               "toll_fraud.sequential_dialling_warning", NULL);
+    level_read(cfg, &st->slow_calls, "toll_fraud.slow_high_risk_calls",
+               "toll_fraud.slow_high_risk_calls_warning", NULL);
+    level_read(cfg, &st->slow_mins, "toll_fraud.slow_high_risk_minutes",
+               "toll_fraud.slow_high_risk_minutes_warning", NULL);
+    st->max_open_ms = vigil_config_int(cfg, "toll_fraud.max_open_call_ms");
+    st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->next_due = INT64_MAX;
     st->wm_hour = INT64_MIN;
+    st->last_eval = INT64_MIN / 2;
     st->cap_dirty = 256;
     st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
     st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
     st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
-    if (!st->dirty || !st->accts || !st->hr)
+    st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
+    if (!st->dirty || !st->accts || !st->hr || !st->hist)
         goto fail;
     *state = st;
     return 0;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_toll_fraud.c - the toll_fraud detector through its vtable: events parsed from the
  * wire format, the real config, number plan and emit layer, and a sink that records every
- * order, alert and counter set. Rule: toll_fraud.concurrent_high_risk. */
+ * order, alert and counter set. Rules: concurrent_high_risk, velocity_high_risk, spend_1h,
+ * sequential_dialling, slow_high_risk, their night levels and per-profile levels, and the
+ * detection.md cases toll_fraud must leave alone. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,12 +22,15 @@
 #include "vigil/emit.h"
 #include "vigil/event.h"
 #include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
-#define T0 1795399800000LL /* 10 minutes into an hour, near events.md's example time */
+/* Monday 2026-11-23 11:10 Amsterdam: 10 minutes into an hour of office time, near events.md's
+ * example time. Office time keeps the day levels in force (night and weekend ones are lower). */
+#define T0 1795428600000LL
 #define HOUR 3600000LL
 #define DAY 86400000LL
-#define CUBA "+535123456" /* + one digit: +5351234560.. */
+#define CUBA "+535123456" /* start_n(.., i, .., CUBA) dials +535123456<i>000 */
 #define MAX_RECS 512
 
 /* --- a sink that keeps copies of everything --------------------------------------------- */
@@ -88,6 +93,7 @@ static int64_t fixed_clock(void *ctx)
 struct fx {
     struct vigil_config *cfg;
     struct vigil_numplan *np;
+    struct vigil_profiles *pr;
     struct vigil_emit *out;
     const struct vigil_detector_ops *ops;
     void *st;
@@ -113,7 +119,9 @@ static struct fx *fx_new(const char *const *sets)
     assert_non_null(fx->out);
     fx->ops = vigil_detector_find("toll_fraud");
     assert_non_null(fx->ops);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np};
+    fx->pr = vigil_profiles_create(fx->cfg);
+    assert_non_null(fx->pr);
+    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
     assert_int_equal(fx->ops->init(&fx->st, &env), 0);
     assert_non_null(fx->st);
     return fx;
@@ -130,6 +138,7 @@ static int teardown(void **state)
     struct fx *fx = *state;
     fx->ops->destroy(fx->st);
     vigil_emit_destroy(fx->out);
+    vigil_profiles_destroy(fx->pr);
     vigil_numplan_destroy(fx->np);
     vigil_config_destroy(fx->cfg);
     free(fx->cap.recs);
@@ -174,13 +183,15 @@ static void call_end(struct fx *fx, const char *account, const char *id, const c
     feed_json(fx, account, json);
 }
 
-/* Call i of a series: event id "s-<i>", call id "c-<i>", to <prefix><i>. */
+/* Call i of a series: event id "s-<i>", call id "c-<i>", to <prefix><i>000. Each call of a
+ * series goes to a number block of its own (the digits before the last 3 differ), so a
+ * series is not a range scan; scan tests dial their numbers themselves. */
 static void start_n(struct fx *fx, const char *account, int i, int64_t ts, const char *prefix)
 {
     char id[32], cid[32], to[32];
     snprintf(id, sizeof id, "s-%d", i);
     snprintf(cid, sizeof cid, "c-%d", i);
-    snprintf(to, sizeof to, "%s%d", prefix, i);
+    snprintf(to, sizeof to, "%s%d000", prefix, i);
     call_start(fx, account, id, cid, ts, to);
 }
 
@@ -190,7 +201,7 @@ static void end_n(struct fx *fx, const char *account, int i, int64_t ts, const c
     char id[32], cid[32], to[32];
     snprintf(id, sizeof id, "x-%d", i);
     snprintf(cid, sizeof cid, "c-%d", i);
-    snprintf(to, sizeof to, "%s%d", prefix, i);
+    snprintf(to, sizeof to, "%s%d000", prefix, i);
     call_end(fx, account, id, cid, ts, to, duration);
 }
 
@@ -327,6 +338,43 @@ static bool jarray_has(const struct jdoc *d, int obj, const char *key, const cha
     return false;
 }
 
+/* Orders or alerts (severity 0: any) of one rule. */
+static size_t count_rule(const struct fx *fx, enum vigil_out_kind kind, int severity,
+                         const char *rule)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < fx->cap.n; i++) {
+        const struct rec *r = &fx->cap.recs[i];
+        if (r->kind != kind || (severity != 0 && (int)r->severity != severity))
+            continue;
+        struct jdoc d;
+        jparse(&d, r->json);
+        int k = jget(&d, 0, "rule");
+        if (k > 0 && jeq(&d, k, rule))
+            n++;
+    }
+    return n;
+}
+
+/* The first order or alert (severity 0: any) of one rule, or NULL. */
+static const struct rec *find_rule(const struct fx *fx, enum vigil_out_kind kind, int severity,
+                                   const char *rule)
+{
+    for (size_t i = 0; i < fx->cap.n; i++) {
+        const struct rec *r = &fx->cap.recs[i];
+        if (r->kind != kind || (severity != 0 && (int)r->severity != severity))
+            continue;
+        struct jdoc d;
+        jparse(&d, r->json);
+        int k = jget(&d, 0, "rule");
+        if (k > 0 && jeq(&d, k, rule))
+            return r;
+    }
+    return NULL;
+}
+
+#define CONC "toll_fraud.concurrent_high_risk"
+
 /* --- tests -------------------------------------------------------------------------------- */
 
 /* Eight parallel calls to Cuba: a warning at the 5th, one order and its critical alert at
@@ -380,10 +428,12 @@ static void test_eight_parallel_calls_block(void **state)
     assert_jstr(&da, 0, "rule", "toll_fraud.concurrent_high_risk");
     assert_int_equal(jint(&da, jget(&da, 0, "event_ts")), T0 + 8000);
 
-    size_t before = fx->cap.n;
+    /* The 10th call within 15 minutes raises the velocity rule's warning; the concurrency
+     * rule adds nothing. */
+    size_t before = count_rule(fx, VIGIL_OUT_ALERT, 0, CONC);
     start_n(fx, "acc-1042", 9, T0 + 9000, CUBA);
     start_n(fx, "acc-1042", 10, T0 + 10000, CUBA);
-    assert_int_equal(fx->cap.n, before);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), before);
     assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 
     tick(fx, T0 + 10000);
@@ -443,7 +493,9 @@ static void test_sequential_calls_do_not_add_up(void **state)
         start_n(fx, "acc-seq", i, T0 + i * 60000, CUBA);
         end_n(fx, "acc-seq", i, T0 + i * 60000 + 30000, CUBA, 30);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    /* 16 of them within any 15 minutes: the velocity and slow rules warn, nothing blocks. */
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
     assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     tick(fx, T0 + 21 * 60000);
     const struct rec *c = last_counters(fx, "acc-seq");
@@ -559,8 +611,12 @@ static void test_open_calls_expire_on_tick(void **state)
     /* Past every deadline: none left, and that is published. */
     tick(fx, T0 + 7000 + DAY);
     assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_high_risk"), 0);
+    /* Seven calls to Cuba open for a day cost EUR 12,000: the spend rule blocked long ago;
+     * the concurrency rule must not count the expired calls. */
+    assert_non_null(find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h"));
     start_n(fx, "acc-exp", 8, T0 + 8000 + DAY, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 1); /* the warning at 5 */
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ORDER, 0, CONC), 0);
     tick(fx, T0 + 8000 + DAY);
     assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_high_risk"), 1);
 }
@@ -606,9 +662,13 @@ static void test_thresholds_from_config(void **unused)
 /* After the open count falls below the warning level the rule re-arms: a new episode after
  * the alert cool-down warns again. Between the warning level and the block level it stays
  * fired: churning calls of one attack ask the emit layer for nothing new. */
-static void test_rearm_after_episode(void **state)
+static void test_rearm_after_episode(void **unused)
 {
-    struct fx *fx = *state;
+    (void)unused;
+    /* The 15 high-risk calls of this test within 24 h would also raise the slow rule's
+     * warning; this test is about the concurrency rule alone. */
+    static const char *const sets[] = {"toll_fraud.slow_high_risk_calls_warning", "0", NULL};
+    struct fx *fx = fx_new(sets);
     for (int i = 1; i <= 5; i++)
         start_n(fx, "acc-re", i, T0 + i * 1000, CUBA);
     start_n(fx, "acc-re", 6, T0 + 6000, CUBA); /* still the same episode */
@@ -633,6 +693,8 @@ static void test_rearm_after_episode(void **state)
     start_n(fx, "acc-re", 19, later + 103, CUBA);
     vigil_emit_get_stats(fx->out, &after);
     assert_memory_equal(&before, &after, sizeof before);
+    void *state = fx;
+    teardown(&state);
 }
 
 /* Past 64 tracked calls an account's calls are counted without their ids; their ends still
@@ -732,6 +794,610 @@ static void test_many_accounts(void **state)
     assert_int_equal(counter(last_counters(fx, "acc-123"), "open_high_risk"), 8);
 }
 
+/* --- velocity, spend, scanning, slow attacks, night levels, profiles ------------------------ */
+
+#define MIN 60000LL
+#define SAT_NIGHT 1795903200000LL /* Saturday 2026-11-28 23:00 Amsterdam */
+#define MON_0900 1795420800000LL  /* Monday 2026-11-23 09:00 Amsterdam */
+#define SATPHONE "+8816310"       /* Iridium: EUR 10 a minute */
+#define SRI_LANKA "+9477123"      /* high-risk, EUR 0.40 a minute */
+
+/* An attempt that never connected: a call_end with answered false and no start. */
+static void attempt(struct fx *fx, const char *account, const char *id, const char *call_id,
+                    int64_t ts, const char *to)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"duration\":0,\"answered\":false}",
+             id, (long long)ts, account, call_id, to);
+    feed_json(fx, account, json);
+}
+
+/* A call_end that carries the exporter's cost. */
+static void end_cost(struct fx *fx, const char *account, const char *id, const char *call_id,
+                     int64_t ts, const char *to, int duration, const char *cost)
+{
+    char json[1024];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"duration\":%d,\"cost\":%s}",
+             id, (long long)ts, account, call_id, to, duration, cost);
+    feed_json(fx, account, json);
+}
+
+/* The highest value counter `name` of `account` was published with. */
+static int64_t max_counter(const struct fx *fx, const char *account, const char *name)
+{
+    int64_t max = -1;
+    for (size_t i = 0; i < fx->cap.n; i++) {
+        const struct rec *r = &fx->cap.recs[i];
+        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0 &&
+            counter(r, name) > max)
+            max = counter(r, name);
+    }
+    return max;
+}
+
+static int64_t rec_event_ts(const struct rec *r)
+{
+    assert_non_null(r);
+    struct jdoc d;
+    jparse(&d, r->json);
+    return jint(&d, jget(&d, 0, "event_ts"));
+}
+
+static double rec_evidence(const struct rec *r, const char *name)
+{
+    assert_non_null(r);
+    struct jdoc d;
+    jparse(&d, r->json);
+    int ev = jget(&d, 0, "evidence");
+    assert_true(ev > 0);
+    int i = jget(&d, ev, name);
+    if (i < 0)
+        fail_msg("no evidence %s in %s", name, r->json);
+    return strtod(d.js + d.t[i].start, NULL);
+}
+
+static bool rec_reason_has(const struct rec *r, const char *text)
+{
+    struct jdoc d;
+    jparse(&d, r->json);
+    int i = jget(&d, 0, "reason");
+    assert_true(i > 0);
+    char reason[512];
+    snprintf(reason, sizeof reason, "%.*s", d.t[i].end - d.t[i].start, d.js + d.t[i].start);
+    return strstr(reason, text) != NULL;
+}
+
+/* Twenty high-risk calls within 15 minutes, one at a time: starts, unanswered attempts
+ * (delivered twice) and an end whose start was lost all count, each once. Warning at the
+ * 10th, order at the 20th, with that call's time. */
+static void test_velocity_twenty_calls_block(void **state)
+{
+    struct fx *fx = *state;
+    int64_t ts[21];
+    for (int i = 1; i <= 20; i++) {
+        int64_t t = T0 + (int64_t)i * 40000; /* 20 calls in 13 min 20 s */
+        ts[i] = t;
+        char id[16], cid[16], to[32];
+        snprintf(id, sizeof id, "v-%d", i);
+        snprintf(cid, sizeof cid, "vc-%d", i);
+        snprintf(to, sizeof to, "%s%d000", CUBA, i);
+        if (i % 4 == 0) {
+            attempt(fx, "acc-vel", id, cid, t, to);
+            attempt(fx, "acc-vel", id, cid, t + 5, to); /* redelivered */
+        } else if (i == 7) {
+            call_end(fx, "acc-vel", id, cid, t, to, 20); /* its start was lost */
+            call_end(fx, "acc-vel", id, cid, t + 5, to, 20);
+        } else {
+            call_start(fx, "acc-vel", id, cid, t, to);
+            call_start(fx, "acc-vel", id, cid, t + 5, to); /* redelivered */
+            snprintf(id, sizeof id, "ve-%d", i);
+            call_end(fx, "acc-vel", id, cid, t + 20000, to, 20);
+        }
+        if (i == 19)
+            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const char *rule = "toll_fraud.velocity_high_risk";
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_int_equal(rec_event_ts(o), ts[20]);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 20);
+    assert_true(rec_evidence(o, "threshold") == 20);
+    assert_true(rec_reason_has(o, "20 outbound calls to high-risk destinations within 15 "
+                                  "minutes (threshold 20)"));
+    const struct rec *c = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule);
+    assert_int_equal(rec_event_ts(c), ts[20]);
+    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    assert_int_equal(rec_event_ts(w), ts[10]);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
+
+    tick(fx, ts[20]);
+    const struct rec *k = last_counters(fx, "acc-vel");
+    assert_int_equal(counter(k, "high_risk_calls_15m"), 20);
+    assert_int_equal(counter(k, "high_risk_calls_1h"), 20);
+    /* 15 minutes after the 10th call the first ten have left the window. */
+    attempt(fx, "acc-vel", "late", "late", ts[10] + 16 * MIN, CUBA "99000");
+    tick(fx, ts[10] + 16 * MIN);
+    assert_int_equal(counter(last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 11);
+}
+
+/* Nineteen calls in 15 minutes, and twenty spread over 30: no order. */
+static void test_velocity_below_threshold(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 19; i++) {
+        start_n(fx, "acc-v19", i, T0 + i * 45000, CUBA);
+        end_n(fx, "acc-v19", i, T0 + i * 45000 + 10000, CUBA, 10);
+    }
+    for (int i = 1; i <= 20; i++) {
+        start_n(fx, "acc-v30", i, T0 + i * 90000, CUBA);
+        end_n(fx, "acc-v30", i, T0 + i * 90000 + 10000, CUBA, 10);
+    }
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+}
+
+/* Saturday night: ten high-risk calls in 15 minutes block (the day level is twenty). */
+static void test_velocity_offhours(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 10; i++) {
+        start_n(fx, "acc-vn", i, SAT_NIGHT + i * 30000, CUBA);
+        end_n(fx, "acc-vn", i, SAT_NIGHT + i * 30000 + 15000, CUBA, 15);
+        if (i == 9)
+            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.velocity_high_risk");
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), SAT_NIGHT + 10 * 30000);
+    assert_true(rec_evidence(o, "threshold") == 10);
+    assert_true(rec_reason_has(o, "at night or weekend"));
+    /* The night warning keeps the day's ratio: 10 of 20 by day, 5 of 10 at night. */
+    const struct rec *w =
+        find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "toll_fraud.velocity_high_risk");
+    assert_int_equal(rec_event_ts(w), SAT_NIGHT + 5 * 30000);
+}
+
+/* detection.md: calls at night and at weekends deserve lower thresholds. Five parallel
+ * high-risk calls on a Saturday night block; by day five only warn. */
+static void test_concurrent_offhours(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 4; i++)
+        start_n(fx, "acc-night", i, SAT_NIGHT + i * 2000, CUBA);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC);
+    assert_int_equal(rec_event_ts(w), SAT_NIGHT + 3 * 2000); /* night warning: 3 */
+    start_n(fx, "acc-night", 5, SAT_NIGHT + 5 * 2000, CUBA);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, CONC);
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_int_equal(rec_event_ts(o), SAT_NIGHT + 5 * 2000);
+    assert_true(rec_evidence(o, "threshold") == 5);
+    assert_true(rec_reason_has(o, "5 simultaneous outbound calls to high-risk destinations "
+                                  "(threshold 5 at night or weekend)"));
+
+    /* The same five on a Monday afternoon: a warning, no order. */
+    for (int i = 1; i <= 5; i++)
+        start_n(fx, "acc-day", i, T0 + 3 * HOUR + i * 2000, CUBA);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+}
+
+/* Spend of ended calls, from the exporter's cost: warning above EUR 75, order above EUR 100
+ * at the end that crossed it. */
+static void test_spend_from_exporter_cost(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.spend_1h";
+    int64_t end3 = 0;
+    for (int i = 1; i <= 3; i++) {
+        char id[16], cid[16], to[32];
+        int64_t t = T0 + (int64_t)i * 5 * MIN;
+        snprintf(id, sizeof id, "p-%d", i);
+        snprintf(cid, sizeof cid, "pc-%d", i);
+        snprintf(to, sizeof to, "%s%d000", SATPHONE, i);
+        call_start(fx, "acc-spend", id, cid, t, to);
+        snprintf(id, sizeof id, "pe-%d", i);
+        end3 = t + 4 * MIN;
+        end_cost(fx, "acc-spend", id, cid, end3, to, 240, i == 3 ? "30.5" : "40");
+        if (i == 2) {
+            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(rec_event_ts(find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule)),
+                             end3);
+        }
+    }
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_int_equal(rec_event_ts(o), end3);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 110.5);
+    assert_true(rec_evidence(o, "threshold_eur") == 100);
+    assert_true(rec_reason_has(o, "Outbound spend of EUR 110.50 within the last hour"));
+    tick(fx, end3);
+    assert_int_equal(counter(last_counters(fx, "acc-spend"), "spend_eur_cents_1h"), 11050);
+}
+
+/* Spend on Dutch premium numbers (not international, no cost field: the rate table's EUR 1
+ * a minute): blocking international calls would not stop it, so the order is suspend. Spend
+ * counts in the hour it was spent: two such calls one after the other never add up. */
+static void test_spend_domestic_suspends(void **state)
+{
+    struct fx *fx = *state;
+    const char *num = "+319091234567";
+    call_start(fx, "acc-0909", "d-1", "dc-1", T0, num);
+    call_start(fx, "acc-0909", "d-2", "dc-2", T0 + MIN, num);
+    call_end(fx, "acc-0909", "de-1", "dc-1", T0 + 55 * MIN, num, 3300);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    call_end(fx, "acc-0909", "de-2", "dc-2", T0 + 56 * MIN, num, 3300);
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h");
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
+    assert_int_equal(rec_event_ts(o), T0 + 56 * MIN);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 110);
+
+    call_start(fx, "acc-far", "f-1", "fc-1", T0, num);
+    call_end(fx, "acc-far", "fe-1", "fc-1", T0 + 55 * MIN, num, 3300);
+    call_start(fx, "acc-far", "f-2", "fc-2", T0 + 56 * MIN, num);
+    call_end(fx, "acc-far", "fe-2", "fc-2", T0 + 111 * MIN, num, 3300);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "toll_fraud.spend_1h"), 1);
+}
+
+/* A hacked PBX running 6 parallel satellite calls at EUR 10 a minute crosses EUR 100 about
+ * 100 s in, before any call ends: the tick that sees it orders, within 2 minutes. */
+static void test_spend_open_calls_at_tick(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 0; k < 6; k++)
+        start_n(fx, "acc-sat", k, T0 + k * 1000, SATPHONE);
+    /* Calls k = 0..5 have run x - k seconds at x seconds: EUR (6x - 15) / 6 = EUR 100 at
+     * x = 102.5 s. */
+    int64_t crossing = T0 + 102500;
+    const char *rule = "toll_fraud.spend_1h";
+    int64_t wm = T0;
+    for (; wm <= T0 + 5 * MIN && !find_rule(fx, VIGIL_OUT_ORDER, 0, rule); wm += 30000) {
+        tick(fx, wm);
+        if (wm < crossing)
+            assert_null(find_rule(fx, VIGIL_OUT_ORDER, 0, rule));
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_true(rec_event_ts(o) >= crossing);
+    assert_true(rec_event_ts(o) <= crossing + 2 * MIN);
+    assert_true(rec_evidence(o, "open_calls") == 6);
+    assert_true(rec_evidence(o, "spend_eur_1h") > 100);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    /* Further ticks of the same episode ask for nothing new. */
+    size_t n = count_rule(fx, VIGIL_OUT_ALERT, 0, rule);
+    tick(fx, wm + MIN);
+    tick(fx, wm + 2 * MIN);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), n);
+}
+
+/* Range scanning as vigil-sim plays it: 12 calls 20 s apart to numbers that differ in the
+ * last 2 digits, mostly unanswered. Warning at the 6th distinct number, order at the 10th. */
+static void test_sequential_dialling_scan(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.sequential_dialling";
+    int64_t ts[12];
+    for (int k = 0; k < 12; k++) {
+        char id[16], cid[16], to[32];
+        int64_t t = T0 + (int64_t)k * 20000;
+        ts[k] = t;
+        snprintf(id, sizeof id, "q-%d", k);
+        snprintf(cid, sizeof cid, "qc-%d", k);
+        snprintf(to, sizeof to, "+53512345%02d", 40 + k);
+        if (k % 3 == 0) {
+            call_start(fx, "acc-scan", id, cid, t, to);
+            snprintf(id, sizeof id, "qe-%d", k);
+            call_end(fx, "acc-scan", id, cid, t + 8000, to, 8);
+        } else {
+            attempt(fx, "acc-scan", id, cid, t, to);
+        }
+        if (k == 8)
+            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_int_equal(rec_event_ts(o), ts[9]);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
+    assert_true(rec_reason_has(o, "10 distinct numbers in the range +5351234xxx"));
+    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    assert_int_equal(rec_event_ts(w), ts[5]);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
+}
+
+/* A domestic scan: the order is suspend. Redialling one number, or nine numbers of a range,
+ * or ten spread over more than 15 minutes, is no scan. */
+static void test_sequential_dialling_domestic_and_not(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.sequential_dialling";
+    char to[32], id[16];
+    for (int k = 0; k < 10; k++) {
+        snprintf(to, sizeof to, "+3120555%03d", 100 + k * 7);
+        snprintf(id, sizeof id, "n-%d", k);
+        attempt(fx, "acc-nlscan", id, id, T0 + k * 10000, to);
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
+    assert_int_equal(rec_event_ts(o), T0 + 9 * 10000);
+
+    for (int k = 0; k < 15; k++) {
+        snprintf(id, sizeof id, "r-%d", k);
+        attempt(fx, "acc-redial", id, id, T0 + k * 20000, "+31201234567");
+    }
+    for (int k = 0; k < 9; k++) {
+        snprintf(to, sizeof to, "+3120555%03d", k);
+        snprintf(id, sizeof id, "m-%d", k);
+        attempt(fx, "acc-nine", id, id, T0 + k * 10000, to);
+    }
+    for (int k = 0; k < 10; k++) {
+        snprintf(to, sizeof to, "+3120555%03d", k);
+        snprintf(id, sizeof id, "s-%d", k);
+        attempt(fx, "acc-slowscan", id, id, T0 + k * 2 * MIN, to);
+    }
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule), 1);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+}
+
+/* A slow attack by calls: 30 short high-risk calls 20 minutes apart from an account with no
+ * high-risk history: warning at the 15th, order at the 30th. */
+static void test_slow_attack_calls(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.slow_high_risk";
+    for (int i = 1; i <= 30; i++) {
+        int64_t t = T0 + (int64_t)(i - 1) * 20 * MIN;
+        start_n(fx, "acc-slow", i, t, SRI_LANKA);
+        end_n(fx, "acc-slow", i, t + MIN, SRI_LANKA, 60);
+        if (i == 29)
+            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
+    assert_int_equal(rec_event_ts(o), T0 + 29 * 20 * MIN);
+    assert_true(rec_evidence(o, "high_risk_calls_24h") == 30);
+    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    assert_int_equal(rec_event_ts(w), T0 + 14 * 20 * MIN);
+}
+
+/* A slow attack by minutes: three 35-minute calls to Sri Lanka two hours apart, 105
+ * minutes; order at the end that passes 90 minutes. */
+static void test_slow_attack_minutes(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.slow_high_risk";
+    for (int i = 1; i <= 3; i++) {
+        int64_t t = T0 + (int64_t)(i - 1) * 2 * HOUR;
+        start_n(fx, "acc-slowm", i, t, SRI_LANKA);
+        end_n(fx, "acc-slowm", i, t + 35 * MIN, SRI_LANKA, 35 * 60);
+    }
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(rec_event_ts(o), T0 + 4 * HOUR + 35 * MIN);
+    assert_true(rec_evidence(o, "high_risk_minutes_24h") == 105);
+    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    assert_int_equal(rec_event_ts(w), T0 + 2 * HOUR + 35 * MIN);
+}
+
+/* One long call that has not ended: its minutes count at the ticks, so the order comes
+ * within 15 minutes of the 90th minute. */
+static void test_slow_attack_open_call(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.slow_high_risk";
+    call_start(fx, "acc-long", "l-1", "lc-1", T0, SRI_LANKA "5000");
+    for (int64_t wm = T0; wm <= T0 + 3 * HOUR && !find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+         wm += 5 * MIN)
+        tick(fx, wm);
+    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_true(rec_event_ts(o) >= T0 + 90 * MIN);
+    assert_true(rec_event_ts(o) <= T0 + 105 * MIN);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1); /* EUR 36: no spend order */
+}
+
+/* An account that called high-risk destinations days before has history: the slow rule
+ * leaves its 30 calls alone (velocity and concurrency still apply). */
+static void test_slow_attack_needs_no_history(void **state)
+{
+    struct fx *fx = *state;
+    start_n(fx, "acc-old", 100, T0 - 3 * DAY, SRI_LANKA);
+    end_n(fx, "acc-old", 100, T0 - 3 * DAY + MIN, SRI_LANKA, 60);
+    tick(fx, T0 - 2 * DAY);
+    for (int i = 1; i <= 30; i++) {
+        int64_t t = T0 + (int64_t)(i - 1) * 20 * MIN;
+        start_n(fx, "acc-old", i, t, SRI_LANKA);
+        end_n(fx, "acc-old", i, t + MIN, SRI_LANKA, 60);
+    }
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, "toll_fraud.slow_high_risk"), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+/* Per-profile levels: `spend_1h_eur@callcenter = 400` lets a call centre spend EUR 110 an
+ * hour; the same spend blocks a default account. */
+static void test_profile_levels(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.callcenter", "acc-cc",
+                                       "toll_fraud.spend_1h_eur@callcenter", "400", NULL};
+    struct fx *fx = fx_new(sets);
+    const char *num = "+319091234567";
+    const char *accts[] = {"acc-cc", "acc-def"};
+    for (int a = 0; a < 2; a++) {
+        call_start(fx, accts[a], "d-1", "dc-1", T0, num);
+        call_start(fx, accts[a], "d-2", "dc-2", T0 + MIN, num);
+        call_end(fx, accts[a], "de-1", "dc-1", T0 + 55 * MIN, num, 3300);
+        call_end(fx, accts[a], "de-2", "dc-2", T0 + 56 * MIN, num, 3300);
+    }
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_string_equal(find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-def");
+    void *state = fx;
+    teardown(&state);
+}
+
+/* --- what toll_fraud must leave alone (detection.md, default profile) --------------------- */
+
+struct tev {
+    int64_t ts;
+    int seq;
+    bool end;
+    int dur;
+    char call_id[16];
+    char to[24];
+};
+
+static int tev_cmp(const void *pa, const void *pb)
+{
+    const struct tev *a = pa, *b = pb;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->seq - b->seq;
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* Feeds events in time order, ticking every 5 minutes of event time (watermark = time - 60 s,
+ * as vigild's). */
+static void feed_sorted(struct fx *fx, const char *account, struct tev *ev, size_t n)
+{
+    qsort(ev, n, sizeof *ev, tev_cmp);
+    int64_t next_tick = ev[0].ts;
+    for (size_t i = 0; i < n; i++) {
+        if (ev[i].ts >= next_tick) {
+            tick(fx, ev[i].ts - 60000);
+            next_tick = ev[i].ts + 5 * MIN;
+        }
+        char id[32];
+        snprintf(id, sizeof id, "%s-%c", ev[i].call_id, ev[i].end ? 'e' : 's');
+        if (ev[i].end)
+            call_end(fx, account, id, ev[i].call_id, ev[i].ts, ev[i].to, ev[i].dur);
+        else
+            call_start(fx, account, id, ev[i].call_id, ev[i].ts, ev[i].to);
+    }
+    tick(fx, ev[n - 1].ts);
+}
+
+static size_t add_call(struct tev *ev, size_t n, int64_t start, int dur, const char *to, int k)
+{
+    struct tev *s = &ev[n], *e = &ev[n + 1];
+    memset(s, 0, 2 * sizeof *s);
+    s->ts = start;
+    s->seq = (int)n;
+    snprintf(s->call_id, sizeof s->call_id, "k-%d", k);
+    snprintf(s->to, sizeof s->to, "%s", to);
+    *e = *s;
+    e->end = true;
+    e->ts = start + dur * 1000LL;
+    e->dur = dur;
+    e->seq = (int)n + 1;
+    return n + 2;
+}
+
+/* A call centre: 25 lines busy 09:00-17:00 on a Monday, each line calling NL, BE, DE, FR and
+ * GB numbers back to back (3-10 minute calls, 20-90 s between): 25 calls open at once, about
+ * EUR 40 an hour. */
+static void test_call_centre_office_day_left_alone(void **state)
+{
+    struct fx *fx = *state;
+    enum { CAP = 8000 };
+    struct tev *ev = calloc(CAP, sizeof *ev);
+    assert_non_null(ev);
+    static const char *const cc[] = {"+3120", "+322", "+4930", "+331", "+44207"};
+    static const int digits[] = {7, 7, 8, 8, 7};
+    uint64_t rng = 42;
+    size_t n = 0;
+    int k = 0;
+    for (int line = 0; line < 25; line++) {
+        for (int64_t t = MON_0900 + line * 7000; t < MON_0900 + 8 * HOUR;) {
+            int c = (int)(lcg(&rng) % 5);
+            char to[24];
+            int len = snprintf(to, sizeof to, "%s", cc[c]);
+            for (int d = 0; d < digits[c]; d++)
+                to[len++] = (char)('0' + lcg(&rng) % 10);
+            to[len] = '\0';
+            int dur = 180 + (int)(lcg(&rng) % 421);
+            assert_true(n + 2 <= CAP);
+            n = add_call(ev, n, t, dur, to, k++);
+            t += dur * 1000LL + 20000 + (int64_t)(lcg(&rng) % 70) * 1000;
+        }
+    }
+    feed_sorted(fx, "acc-cc25", ev, n);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    /* The traffic was there: over 100 calls and 1000 minutes an hour, under EUR 50. */
+    assert_true(max_counter(fx, "acc-cc25", "calls_out_1h") > 100);
+    assert_true(max_counter(fx, "acc-cc25", "minutes_out_1h") > 1000);
+    assert_true(max_counter(fx, "acc-cc25", "spend_eur_cents_1h") < 5000);
+    free(ev);
+}
+
+/* A business calling the USA and India during the day: 30 calls of 5-20 minutes between
+ * 09:00 and 17:00. */
+static void test_business_usa_india_left_alone(void **state)
+{
+    struct fx *fx = *state;
+    struct tev ev[64];
+    uint64_t rng = 7;
+    size_t n = 0;
+    for (int i = 0; i < 30; i++) {
+        char to[24];
+        int len = snprintf(to, sizeof to, "%s", i % 2 ? "+9122" : "+1212");
+        for (int d = 0; d < (i % 2 ? 8 : 7); d++)
+            to[len++] = (char)('0' + lcg(&rng) % 10);
+        to[len] = '\0';
+        int dur = 300 + (int)(lcg(&rng) % 901);
+        n = add_call(ev, n, MON_0900 + (int64_t)i * 16 * MIN, dur, to, i);
+    }
+    feed_sorted(fx, "acc-biz", ev, n);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+}
+
+/* A person calling family in Morocco and Turkey for an hour each: in the evening, late at
+ * night (night levels) and on a Saturday night. */
+static void test_family_abroad_left_alone(void **state)
+{
+    struct fx *fx = *state;
+    static const int64_t when[] = {T0 + 9 * HOUR, T0 + 11 * HOUR + 20 * MIN, SAT_NIGHT};
+    struct tev ev[16];
+    size_t n = 0;
+    for (int w = 0; w < 3; w++) {
+        n = add_call(ev, n, when[w], 3600, "+212612345678", 2 * w);
+        n = add_call(ev, n, when[w] + 61 * MIN, 3600, "+905321234567", 2 * w + 1);
+    }
+    feed_sorted(fx, "acc-family", ev, n);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    /* Both calls of one evening within the hour: EUR 21 + EUR 12. */
+    assert_true(vigil_off_hours(when[1]) && vigil_off_hours(SAT_NIGHT) &&
+                !vigil_off_hours(when[0]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -746,10 +1412,27 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_open_calls_expire_on_tick, setup, teardown),
         cmocka_unit_test(test_expiry_by_event_time_and_config),
         cmocka_unit_test(test_thresholds_from_config),
-        cmocka_unit_test_setup_teardown(test_rearm_after_episode, setup, teardown),
+        cmocka_unit_test(test_rearm_after_episode),
         cmocka_unit_test_setup_teardown(test_untracked_overflow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_counters_publish_and_roll, setup, teardown),
         cmocka_unit_test_setup_teardown(test_many_accounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_twenty_calls_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spend_domestic_suspends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_spend_open_calls_at_tick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_scan, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_domestic_and_not, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_calls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_minutes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_open_call, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_needs_no_history, setup, teardown),
+        cmocka_unit_test(test_profile_levels),
+        cmocka_unit_test_setup_teardown(test_call_centre_office_day_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_business_usa_india_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
