@@ -286,6 +286,12 @@ static int on_device_call(struct fu_state *st, const struct vigil_event *ev, str
         c->dirty = true;
     }
     expire_open(c, c->last_ms);
+    /* A mark that fell due before this event is judged on the state before it: an end that
+     * closes one of the devices must not hide an episode that already lasted long enough
+     * (vigild ticks per batch, not per event). */
+    int rc = check_devices(st, c, ev->account, ev->ts_ms, out);
+    if (rc != 0)
+        return rc;
     int i = open_find(c, call);
     if (ev->type == VIGIL_EV_CALL_START) {
         /* A repeated start is the same call; a start after its own end opens nothing. */

@@ -116,17 +116,18 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         return -1;
     }
     const char *events_topic = vigil_config_str(d->cfg, "kafka.events_topic");
+    vigil_offsets_init(&d->offsets);
     for (size_t i = 0; i < d->n_workers; i++) {
         struct vigil_worker_env env = {.cfg = d->cfg, .numplan = d->numplan,
                                        .profiles = d->profiles, .events_topic = events_topic,
-                                       .index = (int)i, .stream_ts = &d->stream_ts};
+                                       .index = (int)i, .n_workers = (int)d->n_workers,
+                                       .parts = &d->offsets, .stream_ts = &d->stream_ts};
         d->workers[i] = vigil_worker_create(&env);
         if (!d->workers[i]) {
             start_error("cannot create worker %s%s", "(see above)", "");
             return -1;
         }
     }
-    vigil_offsets_init(&d->offsets);
     struct vigil_publisher_env penv = {.cfg = d->cfg, .workers = d->workers,
                                        .n_workers = d->n_workers, .kout = d->kout,
                                        .redis = d->redis, .offsets = &d->offsets};

@@ -34,8 +34,10 @@ struct vigil_kafka_in {
 
 void vigil_offsets_init(struct vigil_offsets *o)
 {
-    for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++)
+    for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         atomic_init(&o->durable[i], -1);
+        atomic_init(&o->pstate[i], 0);
+    }
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
@@ -134,6 +136,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             ki->dispatched[p] = -1;
             ki->committed[p] = -1;
             vigil_offsets_reset(ki->offsets, p);
+            vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
         }
         vigil_log_info("assigned %d partition(s) of %s", parts->cnt, ki->topic);
         if (cooperative)
@@ -150,8 +153,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             commit(ki, parts, true);
         for (int i = 0; i < parts->cnt; i++) {
             int32_t p = parts->elems[i].partition;
-            if (p >= 0 && p < VIGIL_MAX_PARTITIONS)
+            if (p >= 0 && p < VIGIL_MAX_PARTITIONS) {
                 ki->assigned[p] = false;
+                vigil_part_set(ki->offsets, p, 0);
+            }
         }
         if (cooperative)
             rd_kafka_incremental_unassign(rk, parts);
@@ -194,6 +199,8 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
                            "session.timeout.ms", session,
                            "heartbeat.interval.ms", heartbeat,
                            "partition.assignment.strategy", "cooperative-sticky",
+                           /* End-of-partition events tell workers a partition is caught up. */
+                           "enable.partition.eof", "true",
                            "client.id", "vigild",
                            NULL};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -255,7 +262,15 @@ static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     in->key_len = (uint16_t)k;
     vigil_ring_commit(ring);
     ki->dispatched[p] = m->offset + 1;
+    if (vigil_part_get(ki->offsets, p) & VIGIL_PART_EOF)
+        vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
     ki->n_dispatched++;
+}
+
+static void mark_eof(struct vigil_kafka_in *ki, int32_t p)
+{
+    if (p >= 0 && p < VIGIL_MAX_PARTITIONS && ki->assigned[p])
+        vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED | VIGIL_PART_EOF);
 }
 
 void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms)
@@ -267,7 +282,9 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
         if (m) {
             if (!m->err)
                 dispatch(ki, m);
-            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                mark_eof(ki, m->partition);
+            else
                 vigil_log_warn("consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }

@@ -2,8 +2,9 @@
 /* offsets.h - per-partition offsets whose effects are durable, handed from the publisher
  * thread (which learns durability) to the consumer thread (which commits).
  *
- * Threading: vigil_offsets_publish() from the publisher thread only; vigil_offsets_get() and
- * vigil_offsets_reset() from the consumer thread. reset() runs only while the partition has
+ * Threading: vigil_offsets_publish() from the publisher thread only; vigil_offsets_get(),
+ * vigil_offsets_reset() and vigil_part_set() from the consumer thread; vigil_part_get() from
+ * any thread. reset() runs only while the partition has
  * nothing in flight (after a revoke drained it, or before its first message). */
 #ifndef VIGIL_OFFSETS_H
 #define VIGIL_OFFSETS_H
@@ -13,10 +14,28 @@
 
 #define VIGIL_MAX_PARTITIONS 1024
 
+/* pstate bits, written by the consumer thread, read by workers for their event-time clock. */
+#define VIGIL_PART_ASSIGNED 1u /* the partition is assigned to this process */
+#define VIGIL_PART_EOF 2u      /* every message up to the partition's end has been dispatched */
+
 struct vigil_offsets {
     /* The next offset to consume, every effect before it durable; -1 when none yet. */
     _Atomic int64_t durable[VIGIL_MAX_PARTITIONS];
+    _Atomic unsigned pstate[VIGIL_MAX_PARTITIONS];
 };
+
+static inline void vigil_part_set(struct vigil_offsets *o, int32_t p, unsigned state)
+{
+    /* Release: a worker that reads EOF must also see every message dispatched before it in
+     * its ring (the ring's own release happened earlier on this thread). */
+    atomic_store_explicit(&o->pstate[p], state, memory_order_release);
+}
+
+static inline unsigned vigil_part_get(const struct vigil_offsets *o, int32_t p)
+{
+    /* Acquire: pairs with vigil_part_set(). */
+    return atomic_load_explicit(&o->pstate[p], memory_order_acquire);
+}
 
 void vigil_offsets_init(struct vigil_offsets *o);
 

@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "msg.h"
+#include "offsets.h"
 #include "publisher.h"
 #include "ring.h"
 #include "vigil/config.h"
@@ -26,6 +27,7 @@
 #define OUT_RING_CAP 256
 #define PARTITIONS_TOUCHED_MAX 64
 #define IDLE_TICK_MS 200     /* an idle worker follows the stream's clock this often */
+
 
 struct touched {
     int32_t partition;
@@ -47,7 +49,8 @@ struct vigil_worker {
     struct vigil_emit *emit;
     struct vigil_parse_opts popts;
     int64_t max_ts;       /* highest valid event time this worker has seen */
-    int64_t stream_seen;  /* the shared stream clock as last read */
+    int64_t stream_seen;  /* the worker's clock: never goes back */
+    int64_t *part_ts;     /* [VIGIL_MAX_PARTITIONS]: highest valid event time per partition */
     int64_t last_idle_tick_ms;
     int64_t disorder_ms;
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
@@ -133,7 +136,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     int64_t cap = vigil_config_int(env->cfg, "vigild.ring_capacity");
     w->in = vigil_ring_create((size_t)cap, sizeof(struct vigil_in_msg));
     w->out = vigil_ring_create(OUT_RING_CAP, sizeof(struct vigil_out_msg));
-    if (!w->in || !w->out)
+    w->part_ts = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->part_ts);
+    if (!w->in || !w->out || !w->part_ts)
         goto fail;
     w->emit = vigil_emit_create(env->cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write},
                                 NULL, NULL);
@@ -180,6 +184,7 @@ void vigil_worker_destroy(struct vigil_worker *w)
     }
     free(w->states);
     free(w->ops);
+    free(w->part_ts);
     vigil_emit_destroy(w->emit);
     vigil_ring_destroy(w->out);
     vigil_ring_destroy(w->in);
@@ -294,6 +299,9 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
     }
     if (ev.ts_ms > w->max_ts)
         w->max_ts = ev.ts_ms;
+    if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
+        ev.ts_ms > w->part_ts[in->partition])
+        w->part_ts[in->partition] = ev.ts_ms;
     w->local_events++;
     for (size_t i = 0; i < w->n_det; i++) {
         int rc = w->ops[i]->on_event(w->states[i], &ev, w->emit);
@@ -305,17 +313,62 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
 
 /* Runs the detectors' timers and counter publication, then reports progress: the sink must
  * see every effect of an event before the progress that lets its offset be committed. */
-/* Raises the shared stream clock to this worker's newest event time and returns the clock. */
+/* The worker's event-time clock, which never goes back:
+ * - while some of its assigned partitions are not caught up (not at end-of-partition), the
+ *   lowest newest-event-time among them, so a partition still working through a backlog
+ *   never has its events judged by the time another partition has reached; it holds still
+ *   while one of them has delivered nothing yet;
+ * - once all its partitions are caught up and its ring is empty, the process-wide clock
+ *   (raised by the workers that are still receiving), so timers of idle accounts fire as the
+ *   rest of the stream moves on. */
 static int64_t sync_stream_clock(struct vigil_worker *w)
 {
+    int64_t own = INT64_MAX, own_eof = INT64_MAX, newest = 0;
+    bool caught_up = true, hold = false, hold_eof = false;
+    for (int p = w->env.index; p < VIGIL_MAX_PARTITIONS; p += w->env.n_workers) {
+        unsigned st = vigil_part_get(w->env.parts, p);
+        int64_t ts = w->part_ts[p];
+        if (ts > newest)
+            newest = ts;
+        if (!(st & VIGIL_PART_ASSIGNED))
+            continue;
+        if (st & VIGIL_PART_EOF) {
+            /* Fully dispatched, but maybe not yet processed: it holds the clock until the
+             * ring is empty (decided below). */
+            if (ts == 0)
+                hold_eof = true;
+            else if (ts < own_eof)
+                own_eof = ts;
+            continue;
+        }
+        caught_up = false;
+        if (ts == 0)
+            hold = true;
+        else if (ts < own)
+            own = ts;
+    }
+    /* Read after the partition states (acquire): a partition seen at EOF has all its
+     * messages visible in the ring by now. */
+    bool ring_empty = vigil_ring_peek(w->in) == NULL;
+    if (!ring_empty) {
+        hold = hold || hold_eof;
+        if (own_eof < own)
+            own = own_eof;
+    }
     /* Relaxed throughout: the clock is a monotonic hint for timers and carries no data;
      * the CAS loop only keeps the maximum when workers race. */
-    int64_t seen = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
-    while (w->max_ts > seen &&
-           !atomic_compare_exchange_weak_explicit(w->env.stream_ts, &seen, w->max_ts,
+    int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
+    int64_t clock = w->stream_seen;
+    if (caught_up && ring_empty)
+        clock = newest > shared ? newest : shared;
+    else if (!hold && own != INT64_MAX)
+        clock = own;
+    while (clock > shared &&
+           !atomic_compare_exchange_weak_explicit(w->env.stream_ts, &shared, clock,
                                                   memory_order_relaxed, memory_order_relaxed))
         ;
-    w->stream_seen = seen > w->max_ts ? seen : w->max_ts;
+    if (clock > w->stream_seen)
+        w->stream_seen = clock;
     return w->stream_seen;
 }
 

@@ -15,6 +15,7 @@
 
 struct vigil_config;
 struct vigil_numplan;
+struct vigil_offsets;
 struct vigil_profiles;
 struct vigil_ring;
 
@@ -23,10 +24,13 @@ struct vigil_worker_env {
     const struct vigil_numplan *numplan;
     const struct vigil_profiles *profiles;
     const char *events_topic; /* named in dead letters */
-    int index;
-    /* The stream's clock, shared by all workers of the process: the highest valid event
-     * time any of them has seen. Each worker raises it at its batch ends and ticks its
-     * detectors by it, so timers of an account whose partition is idle still fire while
+    int index;                /* this worker owns the partitions p with p % n_workers == index */
+    int n_workers;
+    /* Which partitions are assigned and caught up (written by the consumer thread). */
+    const struct vigil_offsets *parts;
+    /* The stream's clock, shared by all workers of the process (see worker.c,
+     * sync_stream_clock): workers with partitions still delivering raise it; a worker whose
+     * partitions are all caught up follows it, so timers of idle accounts still fire while
      * the rest of the stream moves on. */
     _Atomic int64_t *stream_ts;
 };

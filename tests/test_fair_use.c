@@ -398,6 +398,26 @@ static void test_devices_found_by_event_and_ended(void **state)
     assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
+/* vigild ticks after a batch of events, not after each: three devices open for 20 minutes
+ * whose ends arrive with no tick in between must still be seen, dated at the mark. */
+static void test_devices_ended_before_any_tick(void **state)
+{
+    struct fx *fx = *state;
+    call(fx, "acc-batch", false, 1, T0, "d1", "");
+    call(fx, "acc-batch", false, 2, T0 + SEC, "d2", "");
+    call(fx, "acc-batch", false, 3, T0 + 2 * SEC, "d3", "");
+    call(fx, "acc-batch", true, 1, T0 + 20 * MIN, "d1", "");
+    call(fx, "acc-batch", true, 2, T0 + 20 * MIN + SEC, "d2", "");
+    call(fx, "acc-batch", true, 3, T0 + 20 * MIN + 2 * SEC, "d3", "");
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, "fair_use.devices"), 1);
+    struct jdoc d;
+    jparse(&d, find_kind(fx, VIGIL_OUT_ALERT, 0)->json);
+    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 2 * SEC + 10 * MIN);
+    tick(fx, T0 + 60 * MIN);
+    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, "fair_use.devices"), 1);
+    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
 /* Two devices (many calls on each), calls without a device field, and a repeated start never
  * make three devices. */
 static void test_two_devices_left_alone(void **state)
@@ -571,6 +591,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_three_devices_eleven_minutes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_found_by_event_and_ended, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_devices_ended_before_any_tick, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_devices_left_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_devices_disorder_and_expiry, setup, teardown),
         cmocka_unit_test(test_devices_per_profile),
