@@ -351,6 +351,4 @@ void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher
     st->counter_writes = atomic_load_explicit(&p->st_counters, memory_order_relaxed);
     st->flushes = atomic_load_explicit(&p->st_flushes, memory_order_relaxed);
     st->flush_failures = atomic_load_explicit(&p->st_failures, memory_order_relaxed);
-    st->redis_round_trips = 0;
-    st->redis_commands = 0;
 }

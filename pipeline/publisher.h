@@ -31,7 +31,6 @@ struct vigil_publisher_env {
 struct vigil_publisher_stats {
     uint64_t orders, alerts, dead_letters, counter_writes;
     uint64_t flushes, flush_failures;
-    unsigned long long redis_round_trips, redis_commands;
 };
 
 struct vigil_publisher;

@@ -272,10 +272,7 @@ static void note_progress(struct vigil_worker *w, int32_t partition, int64_t nex
             return;
         }
     }
-    if (w->n_touched == PARTITIONS_TOUCHED_MAX) {
-        /* Never happens with the batch size below the table; flush defensively anyway. */
-        return;
-    }
+    /* worker_main ends a batch before the table is full, so there is always room. */
     w->touched[w->n_touched++] = (struct touched){partition, next_offset};
 }
 
@@ -410,7 +407,9 @@ static void *worker_main(void *arg)
     for (;;) {
         size_t n = 0;
         struct vigil_in_msg *in;
-        while (n < BATCH_MAX && (in = vigil_ring_peek(w->in)) != NULL) {
+        /* A batch ends before it could touch more partitions than progress can track. */
+        while (n < BATCH_MAX && w->n_touched < PARTITIONS_TOUCHED_MAX &&
+               (in = vigil_ring_peek(w->in)) != NULL) {
             process(w, in);
             vigil_ring_release(w->in);
             n++;
