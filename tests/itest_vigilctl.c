@@ -21,7 +21,8 @@
 
 #include "harness.h"
 
-#define BASE_TS 1795402746539LL /* 2026-11-23T... : event time of the first sample call */
+/* Monday 2026-11-02 10:00 Amsterdam: office hours, so the daytime thresholds apply. */
+#define BASE_TS 1793610000000LL
 #define ACC "acc-1042"
 
 /* ---- helpers --------------------------------------------------------------------------- */
@@ -125,15 +126,16 @@ static void append(char *buf, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Eight outbound calls from ACC to Cuban numbers (+53, high risk), one second apart, all
- * left open; `bad` inserts invalid lines after the 4th call. */
+/* Eight outbound calls from ACC to unrelated Cuban numbers (+53, high risk; not one range,
+ * which would be a scan), one second apart, all left open; `bad` inserts invalid lines after
+ * the 4th call. */
 static void sample_events(char *buf, size_t cap, bool bad)
 {
     buf[0] = '\0';
     for (int i = 0; i < 8; i++) {
         append(buf, cap,
                "{\"v\":1,\"type\":\"call_start\",\"id\":\"e-%d\",\"ts\":%lld,\"account\":\"" ACC
-               "\",\"call_id\":\"c-%d\",\"from\":\"+31201234567\",\"to\":\"+53512345%02d\","
+               "\",\"call_id\":\"c-%d\",\"from\":\"+31201234567\",\"to\":\"+535%d234567\","
                "\"dir\":\"out\",\"device\":\"pbx-1042/trunk1\"}\n",
                i, BASE_TS + i * 1000LL, i, i);
         if (bad && i == 3) {

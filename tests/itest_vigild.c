@@ -16,7 +16,9 @@
 
 #include "harness.h"
 
-#define T0 1795402746539LL /* 2026-11-21, an ordinary Saturday evening */
+/* Monday 2026-11-02 10:00 Amsterdam: office hours, so the daytime thresholds apply (at night
+ * and at weekends concurrency already blocks at 5). */
+#define T0 1793610000000LL
 
 struct env {
     struct harness_redis redis;
