@@ -13,9 +13,7 @@
 
 #include <cmocka.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
+#include "detector_fixture.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -34,137 +32,20 @@
 #define BODY_X "9f86d081884c7d65"
 #define MAX_RECS 2048
 
-/* --- a sink that keeps copies of everything --------------------------------------------- */
+/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
 
-struct rec {
-    enum vigil_out_kind kind;
-    char account[VIGIL_ACCOUNT_MAX + 1];
-    char detector[32];
-    enum vigil_action action;
-    enum vigil_severity severity;
-    char id[64];
-    char json[4096];
-    struct vigil_counter counters[16];
-    char names[16][32];
-    size_t n_counters;
-    int64_t ttl_s;
-};
-
-struct capture {
-    struct rec *recs;
-    size_t n;
-};
-
-static int cap_write(void *ctx, const struct vigil_out_record *r)
+static struct fx *new_fx(const char *const *sets)
 {
-    struct capture *c = ctx;
-    assert_true(c->n < MAX_RECS);
-    struct rec *d = &c->recs[c->n++];
-    memset(d, 0, sizeof *d);
-    d->kind = r->kind;
-    snprintf(d->account, sizeof d->account, "%s", r->account);
-    snprintf(d->detector, sizeof d->detector, "%s", r->detector);
-    d->action = r->action;
-    d->severity = r->severity;
-    if (r->id)
-        snprintf(d->id, sizeof d->id, "%s", r->id);
-    if (r->json) {
-        assert_true(r->json_len < sizeof d->json);
-        memcpy(d->json, r->json, r->json_len);
-    }
-    assert_true(r->n_counters <= 16);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        snprintf(d->names[i], sizeof d->names[i], "%s", r->counters[i].name);
-        d->counters[i].name = d->names[i];
-        d->counters[i].value = r->counters[i].value;
-    }
-    d->n_counters = r->n_counters;
-    d->ttl_s = r->ttl_s;
-    return 0;
-}
-
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return T0 + DAY;
-}
-
-/* --- fixture ------------------------------------------------------------------------------ */
-
-struct fx {
-    struct vigil_config *cfg;
-    struct vigil_numplan *np;
-    struct vigil_profiles *pr;
-    struct vigil_emit *out;
-    const struct vigil_detector_ops *ops;
-    void *st;
-    struct capture cap;
-};
-
-/* Builds everything with the defaults plus `sets` ("key", "value", ..., NULL). */
-static struct fx *fx_new(const char *const *sets)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->cap.recs = calloc(MAX_RECS, sizeof *fx->cap.recs);
-    assert_non_null(fx->cap.recs);
-    fx->cfg = vigil_config_create();
-    assert_non_null(fx->cfg);
-    for (size_t i = 0; sets && sets[i]; i += 2)
-        assert_int_equal(vigil_config_set(fx->cfg, sets[i], sets[i + 1], "test"), 0);
-    char err[256];
-    fx->np = vigil_numplan_create(fx->cfg, err, sizeof err);
-    assert_non_null(fx->np);
-    fx->pr = vigil_profiles_create(fx->cfg);
-    assert_non_null(fx->pr);
-    struct vigil_sink sink = {.ctx = &fx->cap, .write = cap_write};
-    fx->out = vigil_emit_create(fx->cfg, sink, fixed_clock, NULL);
-    assert_non_null(fx->out);
-    fx->ops = vigil_detector_find("bulk_sms");
-    assert_non_null(fx->ops);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
-    assert_int_equal(fx->ops->init(&fx->st, &env), 0);
-    assert_non_null(fx->st);
-    return fx;
+    return fx_create("bulk_sms", sets, MAX_RECS, T0 + DAY);
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(NULL);
+    *state = new_fx(NULL);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-    fx->ops->destroy(fx->st);
-    vigil_emit_destroy(fx->out);
-    vigil_profiles_destroy(fx->pr);
-    vigil_numplan_destroy(fx->np);
-    vigil_config_destroy(fx->cfg);
-    free(fx->cap.recs);
-    free(fx);
-    return 0;
-}
-
-static void fx_free(struct fx *fx)
-{
-    void *state = fx;
-    teardown(&state);
 }
 
 /* --- feeding events ----------------------------------------------------------------------- */
-
-static void feed_json(struct fx *fx, const char *account, const char *json)
-{
-    struct vigil_event ev;
-    struct vigil_parse_error perr;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
-    int rc = vigil_event_parse(json, strlen(json), account, strlen(account), &opts, &ev, &perr);
-    if (rc != 0)
-        fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);
-    assert_int_equal(fx->ops->on_event(fx->st, &ev, fx->out), 0);
-}
 
 /* One SMS; body NULL: no body_hash field; segments 0: no segments field. */
 static void sms(struct fx *fx, const char *account, const char *id, int64_t ts, const char *from,
@@ -180,7 +61,7 @@ static void sms(struct fx *fx, const char *account, const char *id, int64_t ts, 
              "{\"v\":1,\"type\":\"sms\",\"id\":\"%s\",\"ts\":%lld,\"account\":\"%s\","
              "\"from\":\"%s\",\"to\":\"%s\"%s}",
              id, (long long)ts, account, from, to, extra);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 /* SMS number i of a series: event id "<tag>-<i>", to recipient number `rcpt` (a Dutch
@@ -198,169 +79,38 @@ static void sms_n(struct fx *fx, const char *account, const char *tag, int i, in
     sms(fx, account, id, ts, from, to, body, 1);
 }
 
-static void tick(struct fx *fx, int64_t watermark)
-{
-    assert_int_equal(fx->ops->on_tick(fx->st, watermark, fx->out), 0);
-}
-
 /* --- looking at what came out ------------------------------------------------------------- */
 
-static size_t count_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            n++;
-    }
-    return n;
-}
-
-static const struct rec *find_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            return &fx->cap.recs[i];
-    }
-    return NULL;
-}
-
-/* The last counter record of `account`, or NULL. */
-static const struct rec *last_counters(const struct fx *fx, const char *account)
-{
-    for (size_t i = fx->cap.n; i-- > 0;) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-static int64_t counter(const struct rec *r, const char *name)
-{
-    assert_non_null(r);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        if (strcmp(r->counters[i].name, name) == 0)
-            return r->counters[i].value;
-    }
-    fail_msg("no counter %s", name);
-    return -1;
-}
-
-struct jdoc {
-    const char *js;
-    jsmntok_t t[256];
-    int n;
-};
-
-static void jparse(struct jdoc *d, const char *js)
-{
-    jsmn_parser p;
-    jsmn_init(&p);
-    d->js = js;
-    d->n = jsmn_parse(&p, js, strlen(js), d->t, 256);
-    assert_true(d->n > 0);
-    assert_int_equal(d->t[0].type, JSMN_OBJECT);
-}
-
-/* Index of the token after the subtree at i. */
-static int jskip(const struct jdoc *d, int i)
-{
-    for (int pending = 1; pending > 0; i++)
-        pending += d->t[i].size - 1;
-    return i;
-}
-
-static bool jeq(const struct jdoc *d, int i, const char *s)
-{
-    int len = d->t[i].end - d->t[i].start;
-    return (int)strlen(s) == len && memcmp(d->js + d->t[i].start, s, (size_t)len) == 0;
-}
-
-/* The value token of `key` in the object at obj, or -1. */
-static int jget(const struct jdoc *d, int obj, const char *key)
-{
-    int i = obj + 1;
-    for (int k = 0; k < d->t[obj].size; k++) {
-        if (jeq(d, i, key))
-            return i + 1;
-        i = jskip(d, i + 1);
-    }
-    return -1;
-}
-
-static long long jint(const struct jdoc *d, int i)
-{
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_PRIMITIVE);
-    return strtoll(d->js + d->t[i].start, NULL, 10);
-}
-
-static void assert_jstr(const struct jdoc *d, int obj, const char *key, const char *want)
-{
-    int i = jget(d, obj, key);
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_STRING);
-    if (!jeq(d, i, want))
-        fail_msg("%s: want '%s', got '%.*s'", key, want, d->t[i].end - d->t[i].start,
-                 d->js + d->t[i].start);
-}
-
-/* Array `key` of the object at obj holds the strings want[0..n) (and nothing else). */
-static void assert_jstrings(const struct jdoc *d, int obj, const char *key, const char *const *want,
-                            int n)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    assert_int_equal(d->t[a].size, n);
-    for (int k = 0; k < n; k++)
-        assert_true(jeq(d, a + 1 + k, want[k]));
-}
-
-static bool jarray_has(const struct jdoc *d, int obj, const char *key, const char *s)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    for (int k = 0; k < d->t[a].size; k++) {
-        if (jeq(d, a + 1 + k, s))
-            return true;
-    }
-    return false;
-}
-
 /* The rule, severity and event_ts of an alert or order. */
-static void assert_finding(const struct rec *r, const char *rule, const char *severity,
+static void assert_finding(const struct fx_rec *r, const char *rule, const char *severity,
                            int64_t event_ts)
 {
     assert_non_null(r);
-    struct jdoc d;
-    jparse(&d, r->json);
-    assert_jstr(&d, 0, "rule", rule);
-    assert_jstr(&d, 0, "severity", severity);
-    assert_jstr(&d, 0, "detector", "bulk_sms");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), event_ts);
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    fx_json_assert_str(&d, 0, "rule", rule);
+    fx_json_assert_str(&d, 0, "severity", severity);
+    fx_json_assert_str(&d, 0, "detector", "bulk_sms");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), event_ts);
 }
 
 /* Evidence value `name` of a record. */
-static long long evidence(const struct rec *r, const char *name)
+static long long evidence(const struct fx_rec *r, const char *name)
 {
-    struct jdoc d;
-    jparse(&d, r->json);
-    int ev = jget(&d, 0, "evidence");
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    int ev = fx_json_get(&d, 0, "evidence");
     assert_true(ev > 0);
-    int v = jget(&d, ev, name);
+    int v = fx_json_get(&d, ev, name);
     if (v < 0)
         fail_msg("no evidence %s in %s", name, r->json);
-    return jint(&d, v);
+    return fx_json_int(&d, v);
 }
 
 /* Index of the first record of a kind and severity, or -1. */
 static long first_index(const struct fx *fx, enum vigil_out_kind kind, int severity)
 {
-    const struct rec *r = find_kind(fx, kind, severity);
+    const struct fx_rec *r = fx_find_kind(fx, kind, severity);
     return r ? (long)(r - fx->cap.recs) : -1;
 }
 
@@ -403,41 +153,41 @@ static void test_same_body_blast_one_order(void **state)
         if (copies == 17)
             t17 = ts;
         if (copies == 49) {
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
         }
         if (copies == 50) {
             t50 = ts;
             assert_int_equal(i, 55);
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
         }
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
     struct vigil_emit_stats es;
     vigil_emit_get_stats(fx->out, &es);
     assert_int_equal(es.orders, 1);
     assert_int_equal(es.orders_suppressed, 0); /* the detector did not even ask again */
 
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_SMS);
     assert_string_equal(o->account, "acc-spam");
     assert_string_equal(o->detector, "bulk_sms");
     assert_finding(o, "bulk_sms.same_body", "critical", t50);
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_jstr(&d, 0, "action", "block_sms");
-    assert_jstr(&d, 0, "order_id", o->id);
-    assert_true(jarray_has(&d, 0, "exempt", "112"));
-    int ev = jget(&d, 0, "evidence");
-    assert_int_equal(jint(&d, jget(&d, ev, "same_body_recipients_15m")), 50);
-    assert_int_equal(jint(&d, jget(&d, ev, "threshold")), 50);
-    assert_int_equal(jint(&d, jget(&d, ev, "recipients_15m")), 55);
-    assert_int_equal(jint(&d, jget(&d, ev, "sms_15m")), 55);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "action", "block_sms");
+    fx_json_assert_str(&d, 0, "order_id", o->id);
+    assert_true(fx_json_array_has(&d, 0, "exempt", "112"));
+    int ev = fx_json_get(&d, 0, "evidence");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "same_body_recipients_15m")), 50);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "threshold")), 50);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "recipients_15m")), 55);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "sms_15m")), 55);
     static const char *const samples[] = {"s-51", "s-52", "s-53", "s-54", "s-55"};
-    assert_jstrings(&d, ev, "sample_event_ids", samples, 5);
-    int reason = jget(&d, 0, "reason");
+    fx_json_assert_strings(&d, ev, "sample_event_ids", samples, 5);
+    int reason = fx_json_get(&d, 0, "reason");
     assert_non_null(strstr(d.js + d.t[reason].start,
                            "Number +31612345678 sent the same text to 50 distinct recipients "
                            "within 15 minutes (threshold 50)"));
@@ -445,13 +195,13 @@ static void test_same_body_blast_one_order(void **state)
     /* The warning came first, for the same text at 17 copies. */
     long w = first_index(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING);
     assert_true(w >= 0 && w < first_index(fx, VIGIL_OUT_ORDER, 0));
-    const struct rec *wr = &fx->cap.recs[w];
+    const struct fx_rec *wr = &fx->cap.recs[w];
     assert_finding(wr, "bulk_sms.same_body", "warning", t17);
     assert_int_equal(evidence(wr, "threshold"), 17);
     assert_int_equal(evidence(wr, "block_threshold"), 50);
-    jparse(&d, wr->json);
-    assert_true(jget(&d, 0, "action") < 0);
-    assert_finding(find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), "bulk_sms.same_body",
+    fx_json_parse(&d, wr->json);
+    assert_true(fx_json_get(&d, 0, "action") < 0);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), "bulk_sms.same_body",
                    "critical", t50);
 }
 
@@ -462,16 +212,16 @@ static void test_rate_rule(void **state)
     struct fx *fx = *state;
     for (int i = 1; i <= 300; i++) {
         if (i == 300) {
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
         }
         sms_n(fx, "acc-rate", "r", i, T0 + i * 2000, FROM_A, 1 + i % 20, NULL);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
-    assert_finding(find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), "bulk_sms.rate", "warning",
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), "bulk_sms.rate", "warning",
                    T0 + 100 * 2000);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_SMS);
     assert_finding(o, "bulk_sms.rate", "critical", T0 + 300 * 2000);
     assert_int_equal(evidence(o, "sms_15m"), 300);
@@ -480,9 +230,9 @@ static void test_rate_rule(void **state)
     assert_int_equal(evidence(o, "same_body_recipients_15m"), 1);
     assert_true(first_index(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING) <
                 first_index(fx, VIGIL_OUT_ORDER, 0));
-    struct jdoc d;
-    jparse(&d, o->json);
-    int reason = jget(&d, 0, "reason");
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    int reason = fx_json_get(&d, 0, "reason");
     assert_non_null(strstr(d.js + d.t[reason].start,
                            "Number +31612345678 sent 300 SMS within 15 minutes (threshold 300)"));
     /* More of the same: nothing new. */
@@ -501,18 +251,18 @@ static void test_distinct_recipients_rule(void **state)
         sms_n(fx, "acc-rcpt", "d", i, T0 + i * 3000, FROM_A, 500 + i, NULL);
     for (int i = 1; i <= 99; i++)
         sms_n(fx, "acc-rcpt", "d", 100 + i, T0 + 300000 + i * 3000, FROM_A, 500 + i, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
     /* Warnings: 34 recipients, then 100 SMS. */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
-    assert_finding(find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING),
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING),
                    "bulk_sms.distinct_recipients", "warning", T0 + 34 * 3000);
     assert_finding(&fx->cap.recs[first_index(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING) + 1],
                    "bulk_sms.rate", "warning", T0 + 303000);
 
     sms_n(fx, "acc-rcpt", "d", 999, T0 + 600000, FROM_A, 600, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_finding(o, "bulk_sms.distinct_recipients", "critical", T0 + 600000);
     assert_int_equal(evidence(o, "recipients_15m"), 100);
     assert_int_equal(evidence(o, "sms_15m"), 199);
@@ -530,16 +280,16 @@ static void test_same_body_recipient_once_and_duplicates(void **state)
     }
     for (int i = 1; i <= 30; i++)
         sms_n(fx, "acc-dup", "again", i, T0 + 300000 + i * 1000, FROM_A, 5000 + i, BODY_X);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
-    tick(fx, T0 + 330000);
-    const struct rec *c = last_counters(fx, "acc-dup");
-    assert_int_equal(counter(c, "sms_15m"), 128); /* 49 + 49 duplicates + 30 */
-    assert_int_equal(counter(c, "recipients_15m"), 49);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    fx_tick(fx, T0 + 330000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-dup");
+    assert_int_equal(fx_counter(c, "sms_15m"), 128); /* 49 + 49 duplicates + 30 */
+    assert_int_equal(fx_counter(c, "recipients_15m"), 49);
 
     sms_n(fx, "acc-dup", "x", 50, T0 + 340000, FROM_A, 5050, BODY_X);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_finding(o, "bulk_sms.same_body", "critical", T0 + 340000);
     assert_int_equal(evidence(o, "same_body_recipients_15m"), 50);
     assert_int_equal(evidence(o, "sms_15m"), 129);
@@ -549,17 +299,17 @@ static void test_same_body_recipient_once_and_duplicates(void **state)
  * less than 16 minutes (it leaves at the start of the 16th minute after its own). */
 static void boundary_case(int64_t last_offset, size_t want_orders)
 {
-    struct fx *fx = fx_new(NULL);
+    struct fx *fx = new_fx(NULL);
     sms_n(fx, "acc-edge", "e", 0, T0, FROM_A, 1, NULL);
     for (int i = 1; i <= 298; i++)
         sms_n(fx, "acc-edge", "e", i, T0 + 5 * MIN + i * 1000, FROM_A, 1 + i % 20, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     sms_n(fx, "acc-edge", "e", 299, T0 + last_offset, FROM_A, 7, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), want_orders);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), want_orders);
     if (want_orders)
-        assert_finding(find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.rate", "critical",
+        assert_finding(fx_find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.rate", "critical",
                        T0 + last_offset);
-    fx_free(fx);
+    fx_destroy(fx);
 }
 
 static void test_window_boundary(void **unused)
@@ -579,13 +329,13 @@ static void test_disorder(void **state)
     for (int i = 1; i <= 299; i++)
         sms_n(fx, "acc-dis", "o", i, T0 + i * 1000, FROM_A, 1 + i % 20, NULL);
     sms_n(fx, "acc-dis", "o", 300, T0 + 299000 - 40000, FROM_A, 3, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_finding(find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.rate", "critical", T0 + 259000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.rate", "critical", T0 + 259000);
 
     for (int i = 1; i <= 299; i++)
         sms_n(fx, "acc-late", "l", i, T0 + 20 * MIN + i * 1000, FROM_A, 1 + i % 20, NULL);
     sms_n(fx, "acc-late", "l", 300, T0, FROM_A, 3, NULL); /* 20 minutes late */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* Two sending numbers of one account are counted separately: 200 + 200 SMS is no rate
@@ -597,18 +347,18 @@ static void test_two_numbers_counted_separately(void **state)
         sms_n(fx, "acc-two", "a", i, T0 + i * 2000, FROM_A, 1 + i % 20, NULL);
         sms_n(fx, "acc-two", "b", i, T0 + i * 2000 + 500, FROM_B, 1 + i % 20, NULL);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1); /* cool-down */
-    tick(fx, T0 + 401000);
-    const struct rec *c = last_counters(fx, "acc-two");
-    assert_int_equal(counter(c, "sms_15m"), 400);
-    assert_int_equal(counter(c, "recipients_15m"), 20);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1); /* cool-down */
+    fx_tick(fx, T0 + 401000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-two");
+    assert_int_equal(fx_counter(c, "sms_15m"), 400);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 20);
 
     for (int i = 201; i <= 300; i++)
         sms_n(fx, "acc-two", "a", i, T0 + 401000 + (i - 200) * 1000, FROM_A, 1 + i % 20, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_finding(o, "bulk_sms.rate", "critical", T0 + 501000);
     assert_int_equal(evidence(o, "sms_15m"), 300);
     assert_non_null(strstr(o->json, FROM_A));
@@ -623,14 +373,14 @@ static void test_two_numbers_blast_one_order(void **state)
         sms_n(fx, "acc-pair", "a", i, T0 + i * 1000, FROM_A, 1000 + i, NULL);
         sms_n(fx, "acc-pair", "b", i, T0 + i * 1000 + 500, FROM_B, 2000 + i, NULL);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_finding(find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.distinct_recipients", "critical",
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.distinct_recipients", "critical",
                    T0 + 100000);
     struct vigil_emit_stats es;
     vigil_emit_get_stats(fx->out, &es);
     assert_int_equal(es.orders, 1);
     assert_int_equal(es.orders_suppressed, 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
 }
 
 /* detection.md, leave alone: a person sending 150 SMS spread over a day (random times, 25
@@ -647,12 +397,12 @@ static void test_person_150_a_day_left_alone(void **state)
         snprintf(body, sizeof body, "%016llx", (unsigned long long)rnd());
         sms_n(fx, "acc-person", "p", k, ts[k], FROM_A, 100 + (int)(rnd() % 25), body);
         if (k % 10 == 9)
-            tick(fx, ts[k] - MIN);
+            fx_tick(fx, ts[k] - MIN);
     }
-    tick(fx, ts[149]);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
-    assert_true(counter(last_counters(fx, "acc-person"), "sms_1h") >= 1);
+    fx_tick(fx, ts[149]);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_true(fx_counter(fx_last_counters(fx, "acc-person"), "sms_1h") >= 1);
 }
 
 /* detection.md, leave alone: a business sending 40 appointment reminders an hour through
@@ -665,14 +415,14 @@ static void test_business_reminders_left_alone(void **state)
         int64_t ts = t9 + i * 90 * SEC;
         sms_n(fx, "acc-clinic", "rem", i, ts, FROM_A, 10000 + i, "5e884898da280471");
         if (i % 40 == 39)
-            tick(fx, ts - MIN);
+            fx_tick(fx, ts - MIN);
     }
-    tick(fx, t9 + 8 * HOUR);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
-    const struct rec *c = last_counters(fx, "acc-clinic");
-    assert_int_equal(counter(c, "sms_1h"), 40);
-    assert_true(counter(c, "recipients_15m") <= 11);
+    fx_tick(fx, t9 + 8 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-clinic");
+    assert_int_equal(fx_counter(c, "sms_1h"), 40);
+    assert_true(fx_counter(c, "recipients_15m") <= 11);
 }
 
 /* The same business sending each hour's 40 reminders in one 2-minute batch: warnings (40
@@ -687,11 +437,11 @@ static void test_business_reminder_batches_no_order(void **state)
             sms_n(fx, "acc-clinic", "rem", h * 40 + k, ts, FROM_A, 10000 + h * 40 + k,
                   "5e884898da280471");
         }
-        tick(fx, t9 + h * HOUR + 30 * MIN);
+        fx_tick(fx, t9 + h * HOUR + 30 * MIN);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
-    assert_true(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING) >= 8);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_true(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING) >= 8);
 }
 
 /* Counters: sms_15m and segments_15m of all numbers, recipients_15m of the busiest number,
@@ -714,44 +464,44 @@ static void test_counters_slide_and_idle(void **state)
              "\"call_id\":\"k1\",\"from\":\"+31201234567\",\"to\":\"+31201111111\","
              "\"dir\":\"out\"}",
              (long long)(T0 + MIN));
-    feed_json(fx, "acc-call", json);
+    fx_feed_json(fx, "acc-call", json);
 
-    tick(fx, T0 + 3 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
-    const struct rec *c = last_counters(fx, "acc-cnt");
+    fx_tick(fx, T0 + 3 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-cnt");
     assert_string_equal(c->detector, "bulk_sms");
     assert_int_equal(c->ttl_s, 172800);
-    assert_int_equal(counter(c, "sms_15m"), 15);
-    assert_int_equal(counter(c, "segments_15m"), 25);
-    assert_int_equal(counter(c, "recipients_15m"), 5);
-    assert_int_equal(counter(c, "sms_1h"), 15);
-    assert_null(last_counters(fx, "acc-call"));
+    assert_int_equal(fx_counter(c, "sms_15m"), 15);
+    assert_int_equal(fx_counter(c, "segments_15m"), 25);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 5);
+    assert_int_equal(fx_counter(c, "sms_1h"), 15);
+    assert_null(fx_last_counters(fx, "acc-call"));
 
-    tick(fx, T0 + 4 * MIN); /* nothing changed */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
+    fx_tick(fx, T0 + 4 * MIN); /* nothing changed */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
 
-    tick(fx, T0 + 20 * MIN); /* the 15-minute window is empty, the hour is not */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 2);
-    c = last_counters(fx, "acc-cnt");
-    assert_int_equal(counter(c, "sms_15m"), 0);
-    assert_int_equal(counter(c, "segments_15m"), 0);
-    assert_int_equal(counter(c, "recipients_15m"), 0);
-    assert_int_equal(counter(c, "sms_1h"), 15);
+    fx_tick(fx, T0 + 20 * MIN); /* the 15-minute window is empty, the hour is not */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 2);
+    c = fx_last_counters(fx, "acc-cnt");
+    assert_int_equal(fx_counter(c, "sms_15m"), 0);
+    assert_int_equal(fx_counter(c, "segments_15m"), 0);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 0);
+    assert_int_equal(fx_counter(c, "sms_1h"), 15);
 
-    tick(fx, T0 + 60 * MIN); /* the first 5-minute slot is still in the hour */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 2);
-    tick(fx, T0 + 70 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
-    assert_int_equal(counter(last_counters(fx, "acc-cnt"), "sms_1h"), 0);
-    tick(fx, T0 + 80 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
+    fx_tick(fx, T0 + 60 * MIN); /* the first 5-minute slot is still in the hour */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 2);
+    fx_tick(fx, T0 + 70 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-cnt"), "sms_1h"), 0);
+    fx_tick(fx, T0 + 80 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
 
     /* Back after being forgotten: a fresh count. */
     sms_n(fx, "acc-cnt", "n", 1, T0 + 81 * MIN, FROM_A, 1, NULL);
-    tick(fx, T0 + 81 * MIN);
-    c = last_counters(fx, "acc-cnt");
-    assert_int_equal(counter(c, "sms_15m"), 1);
-    assert_int_equal(counter(c, "sms_1h"), 1);
+    fx_tick(fx, T0 + 81 * MIN);
+    c = fx_last_counters(fx, "acc-cnt");
+    assert_int_equal(fx_counter(c, "sms_15m"), 1);
+    assert_int_equal(fx_counter(c, "sms_1h"), 1);
 }
 
 /* An idle number is dropped at on_tick and starts again from nothing: two bursts of 200
@@ -763,10 +513,10 @@ static void test_idle_number_forgotten(void **state)
         int64_t t = T0 + burst * 20 * MIN;
         for (int i = 1; i <= 200; i++)
             sms_n(fx, "acc-idle", "i", burst * 1000 + i, t + i * 1000, FROM_A, 1 + i % 20, NULL);
-        tick(fx, t + 19 * MIN);
+        fx_tick(fx, t + 19 * MIN);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(counter(last_counters(fx, "acc-idle"), "sms_15m"), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-idle"), "sms_15m"), 0);
 }
 
 /* A number that keeps writing to new people at 5 a minute for 2 hours: its recipient set
@@ -779,19 +529,19 @@ static void test_recipient_window_slides(void **state)
     for (int m = 0; m < 120; m++) {
         for (int k = 0; k < 5; k++, n++)
             sms_n(fx, "acc-slide", "w", n, T0 + m * MIN + k * 10 * SEC, FROM_A, 100000 + n, NULL);
-        tick(fx, T0 + m * MIN);
+        fx_tick(fx, T0 + m * MIN);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
-    const struct rec *c = last_counters(fx, "acc-slide");
-    assert_int_equal(counter(c, "recipients_15m"), 80);
-    assert_int_equal(counter(c, "sms_15m"), 80);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-slide");
+    assert_int_equal(fx_counter(c, "recipients_15m"), 80);
+    assert_int_equal(fx_counter(c, "sms_15m"), 80);
     /* A minute later the oldest minute has left: 75 SMS, while recipients_15m keeps the
      * highest count reached in the window. */
-    tick(fx, T0 + 120 * MIN);
-    c = last_counters(fx, "acc-slide");
-    assert_int_equal(counter(c, "sms_15m"), 75);
-    assert_int_equal(counter(c, "recipients_15m"), 80);
+    fx_tick(fx, T0 + 120 * MIN);
+    c = fx_last_counters(fx, "acc-slide");
+    assert_int_equal(fx_counter(c, "sms_15m"), 75);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 80);
 }
 
 /* A blast without body_hash to 600 people: one order at the 100th recipient; the recipient
@@ -805,13 +555,13 @@ static void test_recipient_set_saturates(void **state)
         snprintf(to, sizeof to, "06%08d", 7000 + i);
         sms(fx, "acc-sat", id, T0 + i * 1000, FROM_A, to, NULL, 0);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_finding(find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.distinct_recipients", "critical",
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_finding(fx_find_kind(fx, VIGIL_OUT_ORDER, 0), "bulk_sms.distinct_recipients", "critical",
                    T0 + 100000);
-    tick(fx, T0 + 600000);
-    int64_t r = counter(last_counters(fx, "acc-sat"), "recipients_15m");
+    fx_tick(fx, T0 + 600000);
+    int64_t r = fx_counter(fx_last_counters(fx, "acc-sat"), "recipients_15m");
     assert_int_equal(r, 224);
-    assert_int_equal(counter(last_counters(fx, "acc-sat"), "sms_15m"), 600);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-sat"), "sms_15m"), 600);
 }
 
 /* The blast text is not pushed out of its slot by a stream of one-off texts in between. */
@@ -829,8 +579,8 @@ static void test_blast_text_among_varied_texts(void **state)
             sms_n(fx, "acc-mix", "u", i * 10 + k, t, FROM_A, 1 + (i + k) % 10, NULL);
         }
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_finding(o, "bulk_sms.same_body", "critical", t);
     assert_int_equal(evidence(o, "same_body_recipients_15m"), 50);
 }
@@ -848,22 +598,22 @@ static void test_profile_thresholds(void **unused)
                                        "bulk_sms.sms_15m_warning@business",
                                        "0",
                                        NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 5; i++) {
         sms_n(fx, "acc-biz", "p", i, T0 + i * 1000, FROM_A, 1, NULL);
         sms_n(fx, "acc-default", "q", i, T0 + i * 1000, FROM_B, 1, NULL);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 0);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 0);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_string_equal(o->account, "acc-biz");
     assert_finding(o, "bulk_sms.rate", "critical", T0 + 5000);
     assert_int_equal(evidence(o, "threshold"), 5);
-    struct jdoc d;
-    jparse(&d, o->json);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
     static const char *const samples[] = {"p-5"};
-    assert_jstrings(&d, jget(&d, 0, "evidence"), "sample_event_ids", samples, 1);
-    fx_free(fx);
+    fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 1);
+    fx_destroy(fx);
 }
 
 /* Many quiet accounts and numbers among one spammer. */
@@ -878,41 +628,42 @@ static void test_many_accounts(void **state)
     }
     for (int k = 0; k < 100; k++)
         sms_n(fx, "acc-77", "s", k, T0 + 20000 + k * 100, FROM_B, 1000 + k, NULL);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_string_equal(find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-77");
-    tick(fx, T0 + 40000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 300);
-    assert_int_equal(counter(last_counters(fx, "acc-299"), "sms_15m"), 12);
-    assert_int_equal(counter(last_counters(fx, "acc-77"), "sms_15m"), 112);
-    tick(fx, T0 + 2 * HOUR);
-    tick(fx, T0 + 3 * HOUR);
-    size_t n = count_kind(fx, VIGIL_OUT_COUNTERS, 0);
-    tick(fx, T0 + 4 * HOUR);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_string_equal(fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-77");
+    fx_tick(fx, T0 + 40000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 300);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-299"), "sms_15m"), 12);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-77"), "sms_15m"), 112);
+    fx_tick(fx, T0 + 2 * HOUR);
+    fx_tick(fx, T0 + 3 * HOUR);
+    size_t n = fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0);
+    fx_tick(fx, T0 + 4 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_same_body_blast_one_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rate_rule, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_distinct_recipients_rule, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_same_body_blast_one_order, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rate_rule, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_distinct_recipients_rule, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_same_body_recipient_once_and_duplicates, setup,
-                                        teardown),
+                                        fx_teardown),
         cmocka_unit_test(test_window_boundary),
-        cmocka_unit_test_setup_teardown(test_disorder, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_numbers_counted_separately, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_two_numbers_blast_one_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_person_150_a_day_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_business_reminders_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_business_reminder_batches_no_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters_slide_and_idle, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idle_number_forgotten, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recipient_window_slides, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recipient_set_saturates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_blast_text_among_varied_texts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disorder, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_numbers_counted_separately, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_two_numbers_blast_one_order, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_person_150_a_day_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_business_reminders_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_business_reminder_batches_no_order, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_counters_slide_and_idle, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_idle_number_forgotten, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_window_slides, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_recipient_set_saturates, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_blast_text_among_varied_texts, setup, fx_teardown),
         cmocka_unit_test(test_profile_thresholds),
-        cmocka_unit_test_setup_teardown(test_many_accounts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_accounts, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

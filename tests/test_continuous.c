@@ -14,9 +14,7 @@
 
 #include <cmocka.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
+#include "detector_fixture.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -32,135 +30,20 @@
 #define LATE (5 * MIN) /* detection.md: open calls within 5 minutes of the mark */
 #define MAX_RECS 8192
 
-/* --- a sink that keeps copies of everything --------------------------------------------- */
+/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
 
-struct rec {
-    enum vigil_out_kind kind;
-    char account[VIGIL_ACCOUNT_MAX + 1];
-    char detector[32];
-    enum vigil_action action;
-    enum vigil_severity severity;
-    char json[2048];
-    struct vigil_counter counters[12];
-    char names[12][32];
-    size_t n_counters;
-    int64_t stream_ts; /* newest event time fed when it came out */
-};
-
-struct capture {
-    struct rec *recs;
-    size_t n;
-    int64_t stream_ts;
-};
-
-static int cap_write(void *ctx, const struct vigil_out_record *r)
+static struct fx *new_fx(const char *const *sets)
 {
-    struct capture *c = ctx;
-    assert_true(c->n < MAX_RECS);
-    struct rec *d = &c->recs[c->n++];
-    memset(d, 0, sizeof *d);
-    d->kind = r->kind;
-    snprintf(d->account, sizeof d->account, "%s", r->account);
-    snprintf(d->detector, sizeof d->detector, "%s", r->detector);
-    d->action = r->action;
-    d->severity = r->severity;
-    if (r->json) {
-        assert_true(r->json_len < sizeof d->json);
-        memcpy(d->json, r->json, r->json_len);
-    }
-    assert_true(r->n_counters <= 12);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        snprintf(d->names[i], sizeof d->names[i], "%s", r->counters[i].name);
-        d->counters[i].name = d->names[i];
-        d->counters[i].value = r->counters[i].value;
-    }
-    d->n_counters = r->n_counters;
-    d->stream_ts = c->stream_ts;
-    return 0;
-}
-
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return T0 + 3 * DAY;
-}
-
-/* --- fixture ------------------------------------------------------------------------------ */
-
-struct fx {
-    struct vigil_config *cfg;
-    struct vigil_numplan *np;
-    struct vigil_profiles *pr;
-    struct vigil_emit *out;
-    const struct vigil_detector_ops *ops;
-    void *st;
-    struct capture cap;
-};
-
-/* Builds everything with the defaults plus `sets` ("key", "value", ..., NULL). */
-static struct fx *fx_new(const char *const *sets)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->cap.recs = calloc(MAX_RECS, sizeof *fx->cap.recs);
-    assert_non_null(fx->cap.recs);
-    fx->cfg = vigil_config_create();
-    assert_non_null(fx->cfg);
-    for (size_t i = 0; sets && sets[i]; i += 2)
-        assert_int_equal(vigil_config_set(fx->cfg, sets[i], sets[i + 1], "test"), 0);
-    char err[256];
-    fx->np = vigil_numplan_create(fx->cfg, err, sizeof err);
-    assert_non_null(fx->np);
-    fx->pr = vigil_profiles_create(fx->cfg);
-    assert_non_null(fx->pr);
-    struct vigil_sink sink = {.ctx = &fx->cap, .write = cap_write};
-    fx->out = vigil_emit_create(fx->cfg, sink, fixed_clock, NULL);
-    assert_non_null(fx->out);
-    fx->ops = vigil_detector_find("continuous");
-    assert_non_null(fx->ops);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
-    assert_int_equal(fx->ops->init(&fx->st, &env), 0);
-    assert_non_null(fx->st);
-    return fx;
-}
-
-static void fx_free(struct fx *fx)
-{
-    fx->ops->destroy(fx->st);
-    vigil_emit_destroy(fx->out);
-    vigil_profiles_destroy(fx->pr);
-    vigil_numplan_destroy(fx->np);
-    vigil_config_destroy(fx->cfg);
-    free(fx->cap.recs);
-    free(fx);
+    return fx_create("continuous", sets, MAX_RECS, T0 + 3 * DAY);
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_free(*state);
+    *state = new_fx(NULL);
     return 0;
 }
 
 /* --- feeding events ----------------------------------------------------------------------- */
-
-static void feed_json(struct fx *fx, const char *account, const char *json)
-{
-    struct vigil_event ev;
-    struct vigil_parse_error perr;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
-    int rc = vigil_event_parse(json, strlen(json), account, strlen(account), &opts, &ev, &perr);
-    if (rc != 0)
-        fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);
-    if (ev.ts_ms > fx->cap.stream_ts)
-        fx->cap.stream_ts = ev.ts_ms;
-    assert_int_equal(fx->ops->on_event(fx->st, &ev, fx->out), 0);
-}
 
 static void call_start_to(struct fx *fx, const char *account, const char *id, const char *call_id,
                           int64_t ts, const char *dir, const char *to)
@@ -171,7 +54,7 @@ static void call_start_to(struct fx *fx, const char *account, const char *id, co
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\","
              "\"dir\":\"%s\",\"device\":\"cpe-1\"}",
              id, (long long)ts, account, call_id, to, dir);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 static void call_start(struct fx *fx, const char *account, const char *id, const char *call_id,
@@ -189,7 +72,7 @@ static void call_end(struct fx *fx, const char *account, const char *id, const c
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"+31207654321\","
              "\"dir\":\"out\",\"duration\":%lld}",
              id, (long long)ts, account, call_id, (long long)duration_s);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 static void sms(struct fx *fx, const char *account, int64_t ts)
@@ -199,18 +82,13 @@ static void sms(struct fx *fx, const char *account, int64_t ts)
              "{\"v\":1,\"type\":\"sms\",\"id\":\"sms-%lld\",\"ts\":%lld,\"account\":\"%s\","
              "\"from\":\"+31612345678\",\"to\":\"0687654321\"}",
              (long long)ts, (long long)ts, account);
-    feed_json(fx, account, json);
-}
-
-static void tick(struct fx *fx, int64_t watermark)
-{
-    assert_int_equal(fx->ops->on_tick(fx->st, watermark, fx->out), 0);
+    fx_feed_json(fx, account, json);
 }
 
 /* Like the pipeline after a batch: the watermark is the newest event time minus 60 s. */
 static void tick_stream(struct fx *fx)
 {
-    tick(fx, fx->cap.stream_ts - MIN);
+    fx_tick(fx, fx->cap.stream_ts - MIN);
 }
 
 /* Event time advances from `from` to `to` through another account only: an SMS from
@@ -237,99 +115,30 @@ static void clock_run(struct fx *fx, int64_t from, int64_t to)
 
 /* --- looking at what came out ------------------------------------------------------------- */
 
-struct jdoc {
-    const char *js;
-    jsmntok_t t[256];
-    int n;
-};
-
-static void jparse(struct jdoc *d, const char *js)
+static int64_t rec_event_ts(const struct fx_rec *r)
 {
-    jsmn_parser p;
-    jsmn_init(&p);
-    d->js = js;
-    d->n = jsmn_parse(&p, js, strlen(js), d->t, 256);
-    assert_true(d->n > 0);
-    assert_int_equal(d->t[0].type, JSMN_OBJECT);
-}
-
-/* Index of the token after the subtree at i. */
-static int jskip(const struct jdoc *d, int i)
-{
-    for (int pending = 1; pending > 0; i++)
-        pending += d->t[i].size - 1;
-    return i;
-}
-
-static bool jeq(const struct jdoc *d, int i, const char *s)
-{
-    int len = d->t[i].end - d->t[i].start;
-    return (int)strlen(s) == len && memcmp(d->js + d->t[i].start, s, (size_t)len) == 0;
-}
-
-/* The value token of `key` in the object at obj, or -1. */
-static int jget(const struct jdoc *d, int obj, const char *key)
-{
-    int i = obj + 1;
-    for (int k = 0; k < d->t[obj].size; k++) {
-        if (jeq(d, i, key))
-            return i + 1;
-        i = jskip(d, i + 1);
-    }
-    return -1;
-}
-
-static long long jint(const struct jdoc *d, int i)
-{
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_PRIMITIVE);
-    return strtoll(d->js + d->t[i].start, NULL, 10);
-}
-
-static bool jarray_has(const struct jdoc *d, int obj, const char *key, const char *s)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    for (int k = 0; k < d->t[a].size; k++) {
-        if (jeq(d, a + 1 + k, s))
-            return true;
-    }
-    return false;
-}
-
-static bool rec_rule_is(const struct rec *r, const char *rule)
-{
-    struct jdoc d;
-    jparse(&d, r->json);
-    int i = jget(&d, 0, "rule");
-    return i > 0 && jeq(&d, i, rule);
-}
-
-static int64_t rec_event_ts(const struct rec *r)
-{
-    struct jdoc d;
-    jparse(&d, r->json);
-    return jint(&d, jget(&d, 0, "event_ts"));
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    return fx_json_int(&d, fx_json_get(&d, 0, "event_ts"));
 }
 
 /* Evidence value `name` of an order or alert. */
-static long long rec_evidence(const struct rec *r, const char *name)
+static long long rec_evidence(const struct fx_rec *r, const char *name)
 {
-    struct jdoc d;
-    jparse(&d, r->json);
-    int ev = jget(&d, 0, "evidence");
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    int ev = fx_json_get(&d, 0, "evidence");
     assert_true(ev > 0);
-    return jint(&d, jget(&d, ev, name));
+    return fx_json_int(&d, fx_json_get(&d, ev, name));
 }
 
-static bool rec_has_sample(const struct rec *r, const char *event_id)
+static bool rec_has_sample(const struct fx_rec *r, const char *event_id)
 {
-    struct jdoc d;
-    jparse(&d, r->json);
-    int ev = jget(&d, 0, "evidence");
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    int ev = fx_json_get(&d, 0, "evidence");
     assert_true(ev > 0);
-    return jarray_has(&d, ev, "sample_event_ids", event_id);
+    return fx_json_array_has(&d, ev, "sample_event_ids", event_id);
 }
 
 /* Orders or alerts (kind) of `account`, of `severity` (0: any) and `rule` (NULL: any). */
@@ -338,46 +147,24 @@ static size_t count_out(const struct fx *fx, enum vigil_out_kind kind, const cha
 {
     size_t n = 0;
     for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
+        const struct fx_rec *r = &fx->cap.recs[i];
         if (r->kind == kind && (!account || strcmp(r->account, account) == 0) &&
-            (severity == 0 || (int)r->severity == severity) && (!rule || rec_rule_is(r, rule)))
+            (severity == 0 || (int)r->severity == severity) && (!rule || fx_rec_rule_is(r, rule)))
             n++;
     }
     return n;
 }
 
-static const struct rec *find_out(const struct fx *fx, enum vigil_out_kind kind,
-                                  const char *account, int severity, const char *rule)
+static const struct fx_rec *find_out(const struct fx *fx, enum vigil_out_kind kind,
+                                     const char *account, int severity, const char *rule)
 {
     for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
+        const struct fx_rec *r = &fx->cap.recs[i];
         if (r->kind == kind && (!account || strcmp(r->account, account) == 0) &&
-            (severity == 0 || (int)r->severity == severity) && (!rule || rec_rule_is(r, rule)))
+            (severity == 0 || (int)r->severity == severity) && (!rule || fx_rec_rule_is(r, rule)))
             return r;
     }
     return NULL;
-}
-
-/* The last counter record of `account`, or NULL. */
-static const struct rec *last_counters(const struct fx *fx, const char *account)
-{
-    for (size_t i = fx->cap.n; i-- > 0;) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-static int64_t counter(const struct rec *r, const char *name)
-{
-    assert_non_null(r);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        if (strcmp(r->counters[i].name, name) == 0)
-            return r->counters[i].value;
-    }
-    fail_msg("no counter %s", name);
-    return -1;
 }
 
 #define SINGLE "continuous.single_call"
@@ -398,7 +185,8 @@ static void test_single_call_open_by_watermark(void **state)
     clock_run(fx, T0, T0 + 4 * HOUR - MIN);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-monitor", 0, NULL), 0);
     clock_run(fx, T0 + 4 * HOUR, T0 + 4 * HOUR + LATE);
-    const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-monitor", VIGIL_SEV_WARNING, SINGLE);
+    const struct fx_rec *w =
+        find_out(fx, VIGIL_OUT_ALERT, "acc-monitor", VIGIL_SEV_WARNING, SINGLE);
     assert_non_null(w);
     assert_int_equal(rec_event_ts(w), T0 + 4 * HOUR);
     assert_true(w->stream_ts <= T0 + 4 * HOUR + LATE);
@@ -407,15 +195,15 @@ static void test_single_call_open_by_watermark(void **state)
     assert_true(rec_has_sample(w, "mon-start"));
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
 
-    tick(fx, fx->cap.stream_ts - MIN);
-    const struct rec *c = last_counters(fx, "acc-monitor");
-    assert_int_equal(counter(c, "open_calls"), 1);
-    assert_true(counter(c, "longest_open_min") >= 240);
+    fx_tick(fx, fx->cap.stream_ts - MIN);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-monitor");
+    assert_int_equal(fx_counter(c, "open_calls"), 1);
+    assert_true(fx_counter(c, "longest_open_min") >= 240);
 
     clock_run(fx, T0 + 4 * HOUR + LATE + MIN, T0 + 8 * HOUR - MIN);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
     clock_run(fx, T0 + 8 * HOUR, T0 + 8 * HOUR + LATE);
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-monitor", 0, SINGLE);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-monitor", 0, SINGLE);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
     assert_int_equal(o->severity, VIGIL_SEV_CRITICAL);
@@ -425,10 +213,11 @@ static void test_single_call_open_by_watermark(void **state)
     assert_int_equal(rec_evidence(o, "threshold"), 480);
     assert_int_equal(rec_evidence(o, "open_minutes"), 480);
     assert_true(rec_has_sample(o, "mon-start"));
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_true(jarray_has(&d, 0, "exempt", "112"));
-    const struct rec *a = find_out(fx, VIGIL_OUT_ALERT, "acc-monitor", VIGIL_SEV_CRITICAL, SINGLE);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_true(fx_json_array_has(&d, 0, "exempt", "112"));
+    const struct fx_rec *a =
+        find_out(fx, VIGIL_OUT_ALERT, "acc-monitor", VIGIL_SEV_CRITICAL, SINGLE);
     assert_non_null(a);
     assert_int_equal(rec_event_ts(a), T0 + 8 * HOUR);
 
@@ -439,14 +228,14 @@ static void test_single_call_open_by_watermark(void **state)
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-monitor", 0, NULL) +
                          count_out(fx, VIGIL_OUT_ORDER, "acc-monitor", 0, NULL),
                      findings);
-    c = last_counters(fx, "acc-monitor");
-    assert_int_equal(counter(c, "open_calls"), 0);
-    assert_int_equal(counter(c, "longest_open_min"), 0);
+    c = fx_last_counters(fx, "acc-monitor");
+    assert_int_equal(fx_counter(c, "open_calls"), 0);
+    assert_int_equal(fx_counter(c, "longest_open_min"), 0);
     /* [T0, T0 + 24 h) stayed connected; the window now starts about an hour later. */
-    assert_in_range(counter(c, "connected_min_24h"), 1370, 1385);
+    assert_in_range(fx_counter(c, "connected_min_24h"), 1370, 1385);
     /* The clock account, 30 s every 10 minutes, is nowhere near anything. */
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-clock", 0, NULL), 0);
-    assert_in_range(counter(last_counters(fx, "acc-clock"), "connected_min_24h"), 70, 74);
+    assert_in_range(fx_counter(fx_last_counters(fx, "acc-clock"), "connected_min_24h"), 70, 74);
 }
 
 /* Without any tick, the account's own later events show that the marks have passed. */
@@ -455,7 +244,7 @@ static void test_single_call_by_own_events(void **state)
     struct fx *fx = *state;
     call_start(fx, "acc-router", "r-1", "call-a", T0, "in");
     call_start(fx, "acc-router", "r-2", "call-b", T0 + 4 * HOUR + 30000, "out");
-    const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-router", VIGIL_SEV_WARNING, SINGLE);
+    const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-router", VIGIL_SEV_WARNING, SINGLE);
     assert_non_null(w);
     assert_int_equal(rec_event_ts(w), T0 + 4 * HOUR);
     assert_true(rec_has_sample(w, "r-1"));
@@ -464,13 +253,13 @@ static void test_single_call_by_own_events(void **state)
 
     /* The end of call-a, 8 h 10 s after its start, arrives before any tick saw the mark. */
     call_end(fx, "acc-router", "r-4", "call-a", T0 + 8 * HOUR + 10000, 8 * 3600 + 10);
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-router", 0, SINGLE);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-router", 0, SINGLE);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
     assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-router", VIGIL_SEV_WARNING, NULL), 1);
-    tick(fx, T0 + 9 * HOUR);
-    assert_int_equal(counter(last_counters(fx, "acc-router"), "open_calls"), 0);
+    fx_tick(fx, T0 + 9 * HOUR);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-router"), "open_calls"), 0);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 1);
 }
 
@@ -480,14 +269,14 @@ static void test_end_without_start(void **state)
 {
     struct fx *fx = *state;
     call_end(fx, "acc-lost", "l-1", "lost-1", T0 + 3 * HOUR, 3 * 3600);
-    tick(fx, T0 + 3 * HOUR);
-    const struct rec *c = last_counters(fx, "acc-lost");
-    assert_int_equal(counter(c, "connected_min_24h"), 180);
-    assert_int_equal(counter(c, "open_calls"), 0);
+    fx_tick(fx, T0 + 3 * HOUR);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-lost");
+    assert_int_equal(fx_counter(c, "connected_min_24h"), 180);
+    assert_int_equal(fx_counter(c, "open_calls"), 0);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
 
     call_end(fx, "acc-lost2", "l-2", "lost-2", T0 + 9 * HOUR, 9 * 3600);
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-lost2", 0, SINGLE);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-lost2", 0, SINGLE);
     assert_non_null(o);
     assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
     assert_true(rec_has_sample(o, "l-2"));
@@ -495,10 +284,10 @@ static void test_end_without_start(void **state)
     /* The start of a call whose end came first (disorder) does not open it again. */
     call_end(fx, "acc-dis", "d-2", "dis-1", T0 + 120000, 60);
     call_start(fx, "acc-dis", "d-1", "dis-1", T0 + 60000, "out");
-    tick(fx, T0 + 120000);
-    assert_int_equal(counter(last_counters(fx, "acc-dis"), "open_calls"), 0);
-    assert_int_equal(counter(last_counters(fx, "acc-dis"), "connected_min_24h"), 1);
-    tick(fx, T0 + 10 * HOUR);
+    fx_tick(fx, T0 + 120000);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dis"), "open_calls"), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dis"), "connected_min_24h"), 1);
+    fx_tick(fx, T0 + 10 * HOUR);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-dis", 0, NULL), 0);
 }
 
@@ -508,23 +297,23 @@ static void test_duplicates_count_once(void **state)
     struct fx *fx = *state;
     call_start(fx, "acc-dup", "u-1", "dup-1", T0, "out");
     call_start(fx, "acc-dup", "u-1", "dup-1", T0, "out");
-    tick(fx, T0 + MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-dup"), "open_calls"), 1);
+    fx_tick(fx, T0 + MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dup"), "open_calls"), 1);
     call_end(fx, "acc-dup", "u-2", "dup-1", T0 + 3 * HOUR, 3 * 3600);
     call_end(fx, "acc-dup", "u-2", "dup-1", T0 + 3 * HOUR, 3 * 3600);
     /* And a late repeat of the start does not open the ended call again. */
     call_start(fx, "acc-dup", "u-1", "dup-1", T0, "out");
-    tick(fx, T0 + 3 * HOUR);
-    const struct rec *c = last_counters(fx, "acc-dup");
-    assert_int_equal(counter(c, "open_calls"), 0);
-    assert_int_equal(counter(c, "connected_min_24h"), 180);
+    fx_tick(fx, T0 + 3 * HOUR);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-dup");
+    assert_int_equal(fx_counter(c, "open_calls"), 0);
+    assert_int_equal(fx_counter(c, "connected_min_24h"), 180);
     /* A 2-minute call inside one 5-minute slot: its repeated end must not make it 4. */
     call_start(fx, "acc-dup", "u-3", "dup-2", T0 + 4 * HOUR + MIN, "out");
     call_end(fx, "acc-dup", "u-4", "dup-2", T0 + 4 * HOUR + 3 * MIN, 120);
     call_end(fx, "acc-dup", "u-4", "dup-2", T0 + 4 * HOUR + 3 * MIN, 120);
-    tick(fx, T0 + 4 * HOUR + 3 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-dup"), "connected_min_24h"), 182);
-    tick(fx, T0 + 10 * HOUR);
+    fx_tick(fx, T0 + 4 * HOUR + 3 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dup"), "connected_min_24h"), 182);
+    fx_tick(fx, T0 + 10 * HOUR);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
 }
 
@@ -534,19 +323,19 @@ static void test_open_call_expiry(void **unused)
 {
     (void)unused;
     static const char *const sets[] = {"continuous.max_open_call_ms", "10800000", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     call_start(fx, "acc-exp", "x-1", "exp-1", T0, "out");
-    tick(fx, T0 + 3 * HOUR - 1);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_calls"), 1);
-    tick(fx, T0 + 3 * HOUR);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_calls"), 0);
-    tick(fx, T0 + 10 * HOUR);
+    fx_tick(fx, T0 + 3 * HOUR - 1);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "open_calls"), 1);
+    fx_tick(fx, T0 + 3 * HOUR);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "open_calls"), 0);
+    fx_tick(fx, T0 + 10 * HOUR);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "connected_min_24h"), 180);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "connected_min_24h"), 180);
     /* Its end arriving later closes nothing, and adds no time twice. */
     call_end(fx, "acc-exp", "x-2", "exp-1", T0 + 10 * HOUR, 10 * 3600);
-    tick(fx, T0 + 10 * HOUR);
-    fx_free(fx);
+    fx_tick(fx, T0 + 10 * HOUR);
+    fx_destroy(fx);
 }
 
 /* Thresholds per profile: a call centre's operator allows 10-hour calls. */
@@ -556,20 +345,20 @@ static void test_profile_thresholds(void **unused)
     static const char *const sets[] = {"profiles.callcenter", "acc-cc",
                                        "continuous.single_call_critical_min@callcenter", "600",
                                        NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     call_start(fx, "acc-cc", "p-1", "cc-1", T0, "out");
     call_start(fx, "acc-home", "p-2", "home-1", T0, "out");
     for (int64_t t = T0; t <= T0 + 9 * HOUR; t += 5 * MIN)
-        tick(fx, t);
+        fx_tick(fx, t);
     assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-home", 0, SINGLE));
     assert_null(find_out(fx, VIGIL_OUT_ORDER, "acc-cc", 0, NULL));
     assert_non_null(find_out(fx, VIGIL_OUT_ALERT, "acc-cc", VIGIL_SEV_WARNING, SINGLE));
-    tick(fx, T0 + 10 * HOUR);
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-cc", 0, SINGLE);
+    fx_tick(fx, T0 + 10 * HOUR);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-cc", 0, SINGLE);
     assert_non_null(o);
     assert_int_equal(rec_event_ts(o), T0 + 10 * HOUR);
     assert_int_equal(rec_evidence(o, "threshold"), 600);
-    fx_free(fx);
+    fx_destroy(fx);
 }
 
 /* --- near-continuous ---------------------------------------------------------------------- */
@@ -598,14 +387,14 @@ static void test_near_continuous_repeated_calls(void **state)
     }
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-near", 0, SINGLE), 0);
 
-    const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NEAR);
+    const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NEAR);
     assert_non_null(w);
     int64_t wmark = T0 + 12 * HOUR + 24 * MIN;
     assert_in_range(rec_event_ts(w), wmark - LATE, wmark + LATE);
     assert_true(w->stream_ts <= wmark + LATE);
     assert_int_equal(rec_evidence(w, "threshold"), 720);
 
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-near", 0, NEAR);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-near", 0, NEAR);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
     int64_t mark = T0 + 18 * HOUR + 36 * MIN;
@@ -616,7 +405,7 @@ static void test_near_continuous_repeated_calls(void **state)
     assert_true(rec_has_sample(o, "n-s-18"));
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 1);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_CRITICAL, NEAR), 1);
-    assert_int_equal(counter(last_counters(fx, "acc-near"), "connected_min_24h"), 19 * 58);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-near"), "connected_min_24h"), 19 * 58);
 }
 
 /* The same calls with no ticks at all: found at the call_end that completes 18 h. */
@@ -634,13 +423,13 @@ static void test_near_continuous_at_call_end(void **state)
         if (i < 18)
             assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
     }
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-near", 0, NEAR);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-near", 0, NEAR);
     assert_non_null(o);
     assert_int_equal(rec_event_ts(o), T0 + 18 * HOUR + 58 * MIN);
     assert_int_equal(rec_evidence(o, "connected_min_24h"), 1102);
     assert_true(rec_has_sample(o, "n-e-18"));
     /* The warning came at the 13th call's end (13 x 58 = 754 min). */
-    const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NEAR);
+    const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NEAR);
     assert_non_null(w);
     assert_int_equal(rec_event_ts(w), T0 + 12 * HOUR + 58 * MIN);
 }
@@ -660,27 +449,27 @@ static void test_parallel_calls_do_not_add_up(void **state)
             call_start(fx, "acc-par", id, cid, s + k * 1000, "out");
         }
         for (int64_t t = s + 5 * MIN; t < e; t += 5 * MIN)
-            tick(fx, t);
+            fx_tick(fx, t);
         for (int k = 0; k < 3; k++) {
             snprintf(id, sizeof id, "p-e-%d-%d", r, k);
             snprintf(cid, sizeof cid, "par-%d-%d", r, k);
             call_end(fx, "acc-par", id, cid, e + k * 1000, 230 * 60);
         }
-        tick(fx, e + 5 * MIN);
+        fx_tick(fx, e + 5 * MIN);
         if (r == 2) {
             assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
-            assert_int_equal(counter(last_counters(fx, "acc-par"), "connected_min_24h"), 690);
+            assert_int_equal(fx_counter(fx_last_counters(fx, "acc-par"), "connected_min_24h"), 690);
         }
     }
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, SINGLE), 0);
     /* Round 4 (index 3) passes 720 min 30 min in; round 5 passes 1080 min 160 min in. */
-    const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-par", VIGIL_SEV_WARNING, NEAR);
+    const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-par", VIGIL_SEV_WARNING, NEAR);
     assert_non_null(w);
     assert_in_range(rec_event_ts(w), T0 + 12 * HOUR + 30 * MIN, T0 + 12 * HOUR + 35 * MIN);
-    const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-par", 0, NEAR);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-par", 0, NEAR);
     assert_non_null(o);
     assert_in_range(rec_event_ts(o), T0 + 16 * HOUR + 160 * MIN, T0 + 16 * HOUR + 165 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-par"), "connected_min_24h"), 5 * 230);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-par"), "connected_min_24h"), 5 * 230);
 }
 
 /* Many accounts with open calls at once: each is judged at its own marks through the timer
@@ -704,21 +493,21 @@ static void test_many_accounts_timers(void **state)
         call_end(fx, acct, id, "call", T0 + k * 10000 + HOUR + k * 30000, 3600 + k * 30);
     }
     for (int64_t t = T0; t <= T0 + 9 * HOUR; t += MIN)
-        tick(fx, t);
+        fx_tick(fx, t);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, VIGIL_SEV_WARNING, SINGLE), 3);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, SINGLE), 3);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 3);
     for (int k = 42; k < 300; k += 100) {
         snprintf(acct, sizeof acct, "acc-m%d", k);
-        const struct rec *w = find_out(fx, VIGIL_OUT_ALERT, acct, VIGIL_SEV_WARNING, SINGLE);
+        const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, acct, VIGIL_SEV_WARNING, SINGLE);
         assert_non_null(w);
         assert_int_equal(rec_event_ts(w), T0 + k * 10000 + 4 * HOUR);
-        const struct rec *o = find_out(fx, VIGIL_OUT_ORDER, acct, 0, SINGLE);
+        const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, acct, 0, SINGLE);
         assert_non_null(o);
         assert_int_equal(rec_event_ts(o), T0 + k * 10000 + 8 * HOUR);
-        assert_int_equal(counter(last_counters(fx, acct), "open_calls"), 1);
+        assert_int_equal(fx_counter(fx_last_counters(fx, acct), "open_calls"), 1);
     }
-    assert_int_equal(counter(last_counters(fx, "acc-m299"), "open_calls"), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-m299"), "open_calls"), 0);
 }
 
 /* A call to 112 left open is never held against the account. */
@@ -727,12 +516,12 @@ static void test_emergency_call_ignored(void **state)
     struct fx *fx = *state;
     call_start_to(fx, "acc-sos", "sos-1", "sos", T0, "out", "112");
     for (int64_t t = T0; t <= T0 + 25 * HOUR; t += 10 * MIN)
-        tick(fx, t);
+        fx_tick(fx, t);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
-    assert_null(last_counters(fx, "acc-sos"));
+    assert_null(fx_last_counters(fx, "acc-sos"));
     /* The same call to an ordinary number is a baby monitor. */
     call_start(fx, "acc-sos", "sos-2", "nosos", T0 + 25 * HOUR, "out");
-    tick(fx, T0 + 33 * HOUR);
+    fx_tick(fx, T0 + 33 * HOUR);
     assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-sos", 0, SINGLE));
 }
 
@@ -758,7 +547,7 @@ static void test_conference_call_left_alone(void **state)
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
     /* Once the watermark is 24 h past its end, its time has slid out of the union. */
-    assert_int_equal(counter(last_counters(fx, "acc-conf"), "connected_min_24h"), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-conf"), "connected_min_24h"), 0);
 }
 
 /* Feeds `n` events sorted by time, ticking like the pipeline every 100 events. */
@@ -815,12 +604,12 @@ static void test_agent_line_left_alone(void **state)
     }
     assert_in_range(talk_s, 450 * 60, 510 * 60);
     feed_sorted(fx, "acc-agent", ev, n);
-    tick(fx, T0 + DAY + 12 * HOUR);
+    fx_tick(fx, T0 + DAY + 12 * HOUR);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
     /* Pro-rata slots: the union is the talk time, not 9 h of touched slots. */
-    assert_in_range(counter(last_counters(fx, "acc-agent"), "connected_min_24h"), talk_s / 60 - 2,
-                    talk_s / 60 + 2);
+    assert_in_range(fx_counter(fx_last_counters(fx, "acc-agent"), "connected_min_24h"),
+                    talk_s / 60 - 2, talk_s / 60 + 2);
 }
 
 /* A call centre whose 25 parallel lines are busy all office hours (08:00-18:00) on two days:
@@ -858,36 +647,36 @@ static void test_busy_call_centre_left_alone(void **state)
     while (ev[half].ts < T0 + 5 * HOUR)
         half++;
     feed_sorted(fx, "acc-callcentre", ev, half);
-    const struct rec *c = last_counters(fx, "acc-callcentre");
-    assert_in_range(counter(c, "open_calls"), 20, 25);
-    assert_in_range(counter(c, "connected_min_24h"), 295, 305);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-callcentre");
+    assert_in_range(fx_counter(c, "open_calls"), 20, 25);
+    assert_in_range(fx_counter(c, "connected_min_24h"), 295, 305);
     feed_sorted(fx, "acc-callcentre", ev + half, n - half);
-    tick(fx, T0 + DAY + 12 * HOUR);
+    fx_tick(fx, T0 + DAY + 12 * HOUR);
     free(ev);
     assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 0);
-    c = last_counters(fx, "acc-callcentre");
-    assert_int_equal(counter(c, "open_calls"), 0);
-    assert_in_range(counter(c, "connected_min_24h"), 595, 610);
+    c = fx_last_counters(fx, "acc-callcentre");
+    assert_int_equal(fx_counter(c, "open_calls"), 0);
+    assert_in_range(fx_counter(c, "connected_min_24h"), 595, 610);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_single_call_open_by_watermark, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_single_call_by_own_events, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_end_without_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicates_count_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_single_call_open_by_watermark, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_single_call_by_own_events, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_end_without_start, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicates_count_once, setup, fx_teardown),
         cmocka_unit_test(test_open_call_expiry),
         cmocka_unit_test(test_profile_thresholds),
-        cmocka_unit_test_setup_teardown(test_near_continuous_repeated_calls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_near_continuous_at_call_end, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parallel_calls_do_not_add_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_accounts_timers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_emergency_call_ignored, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conference_call_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_agent_line_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_busy_call_centre_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_near_continuous_repeated_calls, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_near_continuous_at_call_end, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_parallel_calls_do_not_add_up, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_many_accounts_timers, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_emergency_call_ignored, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_conference_call_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_agent_line_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_busy_call_centre_left_alone, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

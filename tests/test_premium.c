@@ -12,9 +12,7 @@
 
 #include <cmocka.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
+#include "detector_fixture.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -31,276 +29,17 @@
 #define SERVICE "+319001234567" /* the account's own 0900 service number */
 #define MAX_RECS 4096
 
-/* --- a sink that keeps copies of everything --------------------------------------------- */
+/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
 
-struct rec {
-    enum vigil_out_kind kind;
-    char account[VIGIL_ACCOUNT_MAX + 1];
-    char detector[32];
-    enum vigil_action action;
-    enum vigil_severity severity;
-    char id[64];
-    char json[4096];
-    struct vigil_counter counters[16];
-    char names[16][32];
-    size_t n_counters;
-    int64_t ttl_s;
-};
-
-struct capture {
-    struct rec *recs;
-    size_t n;
-};
-
-static int cap_write(void *ctx, const struct vigil_out_record *r)
+static struct fx *new_fx(const char *const *sets)
 {
-    struct capture *c = ctx;
-    assert_true(c->n < MAX_RECS);
-    struct rec *d = &c->recs[c->n++];
-    memset(d, 0, sizeof *d);
-    d->kind = r->kind;
-    snprintf(d->account, sizeof d->account, "%s", r->account);
-    snprintf(d->detector, sizeof d->detector, "%s", r->detector);
-    d->action = r->action;
-    d->severity = r->severity;
-    if (r->id)
-        snprintf(d->id, sizeof d->id, "%s", r->id);
-    if (r->json) {
-        assert_true(r->json_len < sizeof d->json);
-        memcpy(d->json, r->json, r->json_len);
-    }
-    assert_true(r->n_counters <= 16);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        snprintf(d->names[i], sizeof d->names[i], "%s", r->counters[i].name);
-        d->counters[i].name = d->names[i];
-        d->counters[i].value = r->counters[i].value;
-    }
-    d->n_counters = r->n_counters;
-    d->ttl_s = r->ttl_s;
-    return 0;
-}
-
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return T0 + DAY;
-}
-
-/* --- fixture ------------------------------------------------------------------------------ */
-
-struct fx {
-    struct vigil_config *cfg;
-    struct vigil_numplan *np;
-    struct vigil_profiles *pr;
-    struct vigil_emit *out;
-    const struct vigil_detector_ops *ops;
-    void *st;
-    struct capture cap;
-};
-
-/* Builds everything with the defaults plus `sets` ("key", "value", ..., NULL). */
-static struct fx *fx_new(const char *const *sets)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->cap.recs = calloc(MAX_RECS, sizeof *fx->cap.recs);
-    assert_non_null(fx->cap.recs);
-    fx->cfg = vigil_config_create();
-    assert_non_null(fx->cfg);
-    for (size_t i = 0; sets && sets[i]; i += 2)
-        assert_int_equal(vigil_config_set(fx->cfg, sets[i], sets[i + 1], "test"), 0);
-    char err[256];
-    fx->np = vigil_numplan_create(fx->cfg, err, sizeof err);
-    assert_non_null(fx->np);
-    struct vigil_sink sink = {.ctx = &fx->cap, .write = cap_write};
-    fx->out = vigil_emit_create(fx->cfg, sink, fixed_clock, NULL);
-    assert_non_null(fx->out);
-    fx->ops = vigil_detector_find(DETECTOR);
-    assert_non_null(fx->ops);
-    fx->pr = vigil_profiles_create(fx->cfg);
-    assert_non_null(fx->pr);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
-    assert_int_equal(fx->ops->init(&fx->st, &env), 0);
-    assert_non_null(fx->st);
-    return fx;
+    return fx_create(DETECTOR, sets, MAX_RECS, T0 + DAY);
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(NULL);
+    *state = new_fx(NULL);
     return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-    fx->ops->destroy(fx->st);
-    vigil_emit_destroy(fx->out);
-    vigil_profiles_destroy(fx->pr);
-    vigil_numplan_destroy(fx->np);
-    vigil_config_destroy(fx->cfg);
-    free(fx->cap.recs);
-    free(fx);
-    return 0;
-}
-
-/* --- feeding events ----------------------------------------------------------------------- */
-
-static void feed_json(struct fx *fx, const char *account, const char *json)
-{
-    struct vigil_event ev;
-    struct vigil_parse_error perr;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
-    int rc = vigil_event_parse(json, strlen(json), account, strlen(account), &opts, &ev, &perr);
-    if (rc != 0)
-        fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);
-    assert_int_equal(fx->ops->on_event(fx->st, &ev, fx->out), 0);
-}
-
-/* One call event; `extra` is appended to the JSON object (",\"duration\":60"). */
-static void call_ev(struct fx *fx, const char *type, const char *dir, const char *account,
-                    const char *id, const char *call_id, int64_t ts, const char *from,
-                    const char *to, const char *extra)
-{
-    char json[1024];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"%s\",\"id\":\"%s\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s\",\"from\":\"%s\",\"to\":\"%s\",\"dir\":\"%s\"%s}",
-             type, id, (long long)ts, account, call_id, from, to, dir, extra);
-    feed_json(fx, account, json);
-}
-
-static void tick(struct fx *fx, int64_t watermark)
-{
-    assert_int_equal(fx->ops->on_tick(fx->st, watermark, fx->out), 0);
-}
-
-/* --- looking at what came out ------------------------------------------------------------- */
-
-static size_t count_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            n++;
-    }
-    return n;
-}
-
-static const struct rec *find_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            return &fx->cap.recs[i];
-    }
-    return NULL;
-}
-
-/* The last counter record of `account`, or NULL. */
-static const struct rec *last_counters(const struct fx *fx, const char *account)
-{
-    for (size_t i = fx->cap.n; i-- > 0;) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-static int64_t counter(const struct rec *r, const char *name)
-{
-    assert_non_null(r);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        if (strcmp(r->counters[i].name, name) == 0)
-            return r->counters[i].value;
-    }
-    fail_msg("no counter %s", name);
-    return -1;
-}
-
-struct jdoc {
-    const char *js;
-    jsmntok_t t[256];
-    int n;
-};
-
-static void jparse(struct jdoc *d, const char *js)
-{
-    jsmn_parser p;
-    jsmn_init(&p);
-    d->js = js;
-    d->n = jsmn_parse(&p, js, strlen(js), d->t, 256);
-    assert_true(d->n > 0);
-    assert_int_equal(d->t[0].type, JSMN_OBJECT);
-}
-
-/* Index of the token after the subtree at i. */
-static int jskip(const struct jdoc *d, int i)
-{
-    for (int pending = 1; pending > 0; i++)
-        pending += d->t[i].size - 1;
-    return i;
-}
-
-static bool jeq(const struct jdoc *d, int i, const char *s)
-{
-    int len = d->t[i].end - d->t[i].start;
-    return (int)strlen(s) == len && memcmp(d->js + d->t[i].start, s, (size_t)len) == 0;
-}
-
-/* The value token of `key` in the object at obj, or -1. */
-static int jget(const struct jdoc *d, int obj, const char *key)
-{
-    int i = obj + 1;
-    for (int k = 0; k < d->t[obj].size; k++) {
-        if (jeq(d, i, key))
-            return i + 1;
-        i = jskip(d, i + 1);
-    }
-    return -1;
-}
-
-static long long jint(const struct jdoc *d, int i)
-{
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_PRIMITIVE);
-    return strtoll(d->js + d->t[i].start, NULL, 10);
-}
-
-static void assert_jstr(const struct jdoc *d, int obj, const char *key, const char *want)
-{
-    int i = jget(d, obj, key);
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_STRING);
-    if (!jeq(d, i, want))
-        fail_msg("%s: want '%s', got '%.*s'", key, want, d->t[i].end - d->t[i].start,
-                 d->js + d->t[i].start);
-}
-
-/* Array `key` of the object at obj holds the strings want[0..n) (and nothing else). */
-static void assert_jstrings(const struct jdoc *d, int obj, const char *key, const char *const *want,
-                            int n)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    assert_int_equal(d->t[a].size, n);
-    for (int k = 0; k < n; k++)
-        assert_true(jeq(d, a + 1 + k, want[k]));
-}
-
-static bool jarray_has(const struct jdoc *d, int obj, const char *key, const char *s)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    for (int k = 0; k < d->t[a].size; k++) {
-        if (jeq(d, a + 1 + k, s))
-            return true;
-    }
-    return false;
 }
 
 /* --- premium helpers ---------------------------------------------------------------------- */
@@ -313,8 +52,8 @@ static void out_start(struct fx *fx, const char *account, int i, int64_t ts)
     char id[32], cid[32];
     snprintf(id, sizeof id, "s-%d", i);
     snprintf(cid, sizeof cid, "c-%d", i);
-    call_ev(fx, "call_start", "out", account, id, cid, ts, "+31201234567", premium_numbers[i % 3],
-            "");
+    fx_feed_call(fx, "call_start", "out", account, id, cid, ts, "+31201234567",
+                 premium_numbers[i % 3], "");
 }
 
 static void out_end(struct fx *fx, const char *account, int i, int64_t ts, int duration,
@@ -325,8 +64,8 @@ static void out_end(struct fx *fx, const char *account, int i, int64_t ts, int d
     snprintf(cid, sizeof cid, "c-%d", i);
     snprintf(extra, sizeof extra, ",\"duration\":%d%s", duration,
              answered ? "" : ",\"answered\":false");
-    call_ev(fx, "call_end", "out", account, id, cid, ts, "+31201234567", premium_numbers[i % 3],
-            extra);
+    fx_feed_call(fx, "call_end", "out", account, id, cid, ts, "+31201234567",
+                 premium_numbers[i % 3], extra);
 }
 
 /* Inbound call i to `to` from caller number c (+316120000<c>). */
@@ -336,7 +75,7 @@ static void in_start(struct fx *fx, const char *account, int i, int64_t ts, int 
     snprintf(id, sizeof id, "i-%d", i);
     snprintf(cid, sizeof cid, "ci-%d", i);
     snprintf(from, sizeof from, "+3161%07d", c);
-    call_ev(fx, "call_start", "in", account, id, cid, ts, from, to, "");
+    fx_feed_call(fx, "call_start", "in", account, id, cid, ts, from, to, "");
 }
 
 static void in_end(struct fx *fx, const char *account, int i, int64_t ts, int c, const char *to,
@@ -347,29 +86,14 @@ static void in_end(struct fx *fx, const char *account, int i, int64_t ts, int c,
     snprintf(cid, sizeof cid, "ci-%d", i);
     snprintf(from, sizeof from, "+3161%07d", c);
     snprintf(extra, sizeof extra, ",\"duration\":%d", duration);
-    call_ev(fx, "call_end", "in", account, id, cid, ts, from, to, extra);
+    fx_feed_call(fx, "call_end", "in", account, id, cid, ts, from, to, extra);
 }
 
-static size_t count_rule(const struct fx *fx, enum vigil_out_kind kind, int severity,
-                         const char *rule)
+static long long evidence_int(const struct fx_json *d, const char *key)
 {
-    size_t n = 0;
-    char want[96];
-    snprintf(want, sizeof want, "\"rule\":\"%s\"", rule);
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind == kind && (severity == 0 || (int)r->severity == severity) &&
-            strstr(r->json, want))
-            n++;
-    }
-    return n;
-}
-
-static long long evidence_int(const struct jdoc *d, const char *key)
-{
-    int ev = jget(d, 0, "evidence");
+    int ev = fx_json_get(d, 0, "evidence");
     assert_true(ev > 0);
-    return jint(d, jget(d, ev, key));
+    return fx_json_int(d, fx_json_get(d, ev, key));
 }
 
 /* --- premium.outbound --------------------------------------------------------------------- */
@@ -383,35 +107,35 @@ static void test_outbound_twenty_calls_block(void **state)
         out_start(fx, "acc-prem", i, T0 + i * 2 * MIN);
         out_end(fx, "acc-prem", i, T0 + i * 2 * MIN + MIN, 60, true);
         if (i == 9)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
         if (i == 10)
-            assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"),
-                             1);
+            assert_int_equal(
+                fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"), 1);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
     out_start(fx, "acc-prem", 20, T0 + 40 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
 
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_PREMIUM);
     assert_string_equal(o->account, "acc-prem");
     assert_string_equal(o->detector, "premium");
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_jstr(&d, 0, "action", "block_premium");
-    assert_jstr(&d, 0, "rule", "premium.outbound");
-    assert_jstr(&d, 0, "severity", "critical");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 40 * MIN);
-    assert_true(jarray_has(&d, 0, "exempt", "112"));
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "action", "block_premium");
+    fx_json_assert_str(&d, 0, "rule", "premium.outbound");
+    fx_json_assert_str(&d, 0, "severity", "critical");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 40 * MIN);
+    assert_true(fx_json_array_has(&d, 0, "exempt", "112"));
     assert_int_equal(evidence_int(&d, "premium_calls_1h"), 20);
     assert_int_equal(evidence_int(&d, "premium_minutes_1h"), 19);
     assert_int_equal(evidence_int(&d, "threshold_calls"), 20);
     assert_int_equal(evidence_int(&d, "threshold_minutes"), 60);
     static const char *const samples[] = {"s-16", "s-17", "s-18", "s-19", "s-20"};
-    assert_jstrings(&d, jget(&d, 0, "evidence"), "sample_event_ids", samples, 5);
-    int reason = jget(&d, 0, "reason");
+    fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 5);
+    int reason = fx_json_get(&d, 0, "reason");
     assert_non_null(strstr(d.js + d.t[reason].start,
                            "20 calls and 19 minutes to premium-rate numbers in the last hour "
                            "(block at 20 calls or 60 minutes)"));
@@ -420,10 +144,10 @@ static void test_outbound_twenty_calls_block(void **state)
     vigil_emit_get_stats(fx->out, &before);
     for (int i = 21; i <= 25; i++)
         out_start(fx, "acc-prem", i, T0 + 40 * MIN + i * 1000);
-    tick(fx, T0 + 42 * MIN);
+    fx_tick(fx, T0 + 42 * MIN);
     vigil_emit_get_stats(fx->out, &after);
     assert_memory_equal(&before, &after, sizeof before);
-    assert_int_equal(counter(last_counters(fx, "acc-prem"), "premium_calls_1h"), 25);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-prem"), "premium_calls_1h"), 25);
 }
 
 /* One 61-minute call to 0906, still open: a warning when it has been open 30 minutes and the
@@ -433,40 +157,40 @@ static void test_outbound_open_call_minutes(void **state)
 {
     struct fx *fx = *state;
     const int64_t s = T0 + 5000;
-    call_ev(fx, "call_start", "out", "acc-long", "l-1", "long", s, "+31201234567", "+319061234567",
-            "");
-    tick(fx, s + 29 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
-    tick(fx, s + 31 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
-    struct jdoc d;
-    jparse(&d, find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING)->json);
-    assert_jstr(&d, 0, "rule", "premium.outbound");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), s + 30 * MIN);
+    fx_feed_call(fx, "call_start", "out", "acc-long", "l-1", "long", s, "+31201234567",
+                 "+319061234567", "");
+    fx_tick(fx, s + 29 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    fx_tick(fx, s + 31 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING)->json);
+    fx_json_assert_str(&d, 0, "rule", "premium.outbound");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), s + 30 * MIN);
 
-    tick(fx, s + 59 * MIN + 59000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, s + 59 * MIN + 59000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     /* The next minute of watermark: within 2 minutes of the mark. */
-    tick(fx, s + 60 * MIN + 30000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    fx_tick(fx, s + 60 * MIN + 30000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_PREMIUM);
-    jparse(&d, o->json);
-    assert_jstr(&d, 0, "rule", "premium.outbound");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), s + 60 * MIN);
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "rule", "premium.outbound");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), s + 60 * MIN);
     assert_int_equal(evidence_int(&d, "premium_minutes_1h"), 60);
     assert_int_equal(evidence_int(&d, "open_premium_calls"), 1);
     static const char *const samples[] = {"l-1"};
-    assert_jstrings(&d, jget(&d, 0, "evidence"), "sample_event_ids", samples, 1);
-    assert_int_equal(counter(last_counters(fx, "acc-long"), "premium_minutes_1h"), 60);
-    assert_int_equal(counter(last_counters(fx, "acc-long"), "premium_calls_1h"), 1);
+    fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 1);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-long"), "premium_minutes_1h"), 60);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-long"), "premium_calls_1h"), 1);
 
     size_t before = fx->cap.n;
-    call_ev(fx, "call_end", "out", "acc-long", "l-2", "long", s + 61 * MIN, "+31201234567",
-            "+319061234567", ",\"duration\":3660");
-    tick(fx, s + 61 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
+    fx_feed_call(fx, "call_end", "out", "acc-long", "l-2", "long", s + 61 * MIN, "+31201234567",
+                 "+319061234567", ",\"duration\":3660");
+    fx_tick(fx, s + 61 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
     assert_true(fx->cap.n <= before + 1); /* at most a counter update */
 }
 
@@ -477,14 +201,14 @@ static void test_outbound_closed_minutes(void **state)
     struct fx *fx = *state;
     out_start(fx, "acc-min", 1, T0);
     out_end(fx, "acc-min", 1, T0 + 35 * MIN, 35 * 60, true);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"), 1);
     out_start(fx, "acc-min", 2, T0 + 35 * MIN + 30000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     out_end(fx, "acc-min", 2, T0 + 60 * MIN + 30000, 25 * 60, true);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    struct jdoc d;
-    jparse(&d, find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 60 * MIN + 30000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 60 * MIN + 30000);
     assert_int_equal(evidence_int(&d, "premium_minutes_1h"), 60);
     assert_int_equal(evidence_int(&d, "premium_calls_1h"), 2);
 }
@@ -503,19 +227,19 @@ static void test_helpdesk_three_times_a_day_left_alone(void **state)
             char id[16], cid[16];
             snprintf(id, sizeof id, "h-%d", n);
             snprintf(cid, sizeof cid, "hc-%d", n);
-            call_ev(fx, "call_start", "out", "acc-help", id, cid, s, "+31201234567", "0900 1234567",
-                    "");
+            fx_feed_call(fx, "call_start", "out", "acc-help", id, cid, s, "+31201234567",
+                         "0900 1234567", "");
             for (int m = 1; m <= 10; m++)
-                tick(fx, s + m * MIN);
+                fx_tick(fx, s + m * MIN);
             snprintf(id, sizeof id, "he-%d", n);
-            call_ev(fx, "call_end", "out", "acc-help", id, cid, s + 10 * MIN, "+31201234567",
-                    "0900 1234567", ",\"duration\":600");
-            tick(fx, s + 11 * MIN);
+            fx_feed_call(fx, "call_end", "out", "acc-help", id, cid, s + 10 * MIN, "+31201234567",
+                         "0900 1234567", ",\"duration\":600");
+            fx_tick(fx, s + 11 * MIN);
         }
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
-    assert_true(count_kind(fx, VIGIL_OUT_COUNTERS, 0) > 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_true(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0) > 0);
 }
 
 /* At-least-once delivery: starts and ends delivered twice count once; an unanswered attempt
@@ -537,13 +261,13 @@ static void test_outbound_duplicates_and_attempts(void **state)
     /* Disorder: the end of call 19 before its start. */
     out_end(fx, "acc-dup", 19, T0 + 19 * MIN + 45000, 40, true);
     out_start(fx, "acc-dup", 19, T0 + 19 * MIN + 5000);
-    tick(fx, T0 + 20 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    const struct rec *c = last_counters(fx, "acc-dup");
-    assert_int_equal(counter(c, "premium_calls_1h"), 19);
-    assert_int_equal(counter(c, "premium_minutes_1h"), (14 * 30 + 40) / 60);
+    fx_tick(fx, T0 + 20 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-dup");
+    assert_int_equal(fx_counter(c, "premium_calls_1h"), 19);
+    assert_int_equal(fx_counter(c, "premium_minutes_1h"), (14 * 30 + 40) / 60);
     out_start(fx, "acc-dup", 20, T0 + 21 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* The hour slides: 19 calls, then the 20th more than an hour after them is no attack; the
@@ -555,26 +279,26 @@ static void test_outbound_window_slides(void **state)
         out_start(fx, "acc-slow", i, T0 + i * MIN);
         out_end(fx, "acc-slow", i, T0 + i * MIN + 30000, 30, true);
     }
-    tick(fx, T0 + 20 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-slow"), "premium_calls_1h"), 19);
-    assert_int_equal(counter(last_counters(fx, "acc-slow"), "premium_minutes_1h"), 9);
+    fx_tick(fx, T0 + 20 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-slow"), "premium_calls_1h"), 19);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-slow"), "premium_minutes_1h"), 9);
     out_start(fx, "acc-slow", 20, T0 + 82 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 82 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-slow"), "premium_calls_1h"), 1);
-    assert_int_equal(counter(last_counters(fx, "acc-slow"), "premium_minutes_1h"), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 82 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-slow"), "premium_calls_1h"), 1);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-slow"), "premium_minutes_1h"), 0);
 
     /* Calls that never end stay open, and their minutes add up: 19 calls open for four
      * minutes on average pass 60 minutes. */
     for (int i = 21; i <= 35; i++)
         out_start(fx, "acc-slow", i, T0 + 83 * MIN + (i - 21) * 10000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 90 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_jstr(&d, 0, "rule", "premium.outbound");
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 90 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "rule", "premium.outbound");
     assert_int_equal(evidence_int(&d, "premium_minutes_1h"), 60);
     assert_int_equal(evidence_int(&d, "open_premium_calls"), 16);
     assert_int_equal(evidence_int(&d, "premium_calls_1h"), 16);
@@ -590,28 +314,28 @@ static void test_counters_decay(void **state)
     }
     for (int i = 1; i <= 5; i++)
         in_start(fx, "acc-c", i, T0 + 10 * MIN + i * 1000, i % 3, SERVICE);
-    tick(fx, T0 + 12 * MIN);
-    const struct rec *c = last_counters(fx, "acc-c");
+    fx_tick(fx, T0 + 12 * MIN);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-c");
     assert_string_equal(c->detector, "premium");
-    assert_int_equal(counter(c, "premium_calls_1h"), 3);
-    assert_int_equal(counter(c, "premium_minutes_1h"), 6);
-    assert_int_equal(counter(c, "inbound_calls_1h"), 5);
-    assert_int_equal(counter(c, "inbound_callers_1h"), 3);
-    size_t n = count_kind(fx, VIGIL_OUT_COUNTERS, 0);
-    tick(fx, T0 + 12 * MIN + 10000); /* nothing changed */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
-    tick(fx, T0 + 40 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
-    tick(fx, T0 + 75 * MIN);
-    c = last_counters(fx, "acc-c");
-    assert_int_equal(counter(c, "premium_calls_1h"), 0);
-    assert_int_equal(counter(c, "premium_minutes_1h"), 0);
-    assert_int_equal(counter(c, "inbound_calls_1h"), 0);
-    assert_int_equal(counter(c, "inbound_callers_1h"), 0);
-    n = count_kind(fx, VIGIL_OUT_COUNTERS, 0);
+    assert_int_equal(fx_counter(c, "premium_calls_1h"), 3);
+    assert_int_equal(fx_counter(c, "premium_minutes_1h"), 6);
+    assert_int_equal(fx_counter(c, "inbound_calls_1h"), 5);
+    assert_int_equal(fx_counter(c, "inbound_callers_1h"), 3);
+    size_t n = fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0);
+    fx_tick(fx, T0 + 12 * MIN + 10000); /* nothing changed */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
+    fx_tick(fx, T0 + 40 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
+    fx_tick(fx, T0 + 75 * MIN);
+    c = fx_last_counters(fx, "acc-c");
+    assert_int_equal(fx_counter(c, "premium_calls_1h"), 0);
+    assert_int_equal(fx_counter(c, "premium_minutes_1h"), 0);
+    assert_int_equal(fx_counter(c, "inbound_calls_1h"), 0);
+    assert_int_equal(fx_counter(c, "inbound_callers_1h"), 0);
+    n = fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0);
     for (int m = 76; m < 300; m += 7)
-        tick(fx, T0 + m * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
+        fx_tick(fx, T0 + m * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
 }
 
 /* Per-profile thresholds: premium.out_calls_1h@business = 40 lets a business make 30 calls;
@@ -621,17 +345,17 @@ static void test_outbound_profile_override(void **unused)
     (void)unused;
     static const char *const sets[] = {"profiles.business", "acc-biz",
                                        "premium.out_calls_1h@business", "40", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 30; i++) {
         out_start(fx, "acc-biz", i, T0 + i * MIN);
         out_end(fx, "acc-biz", i, T0 + i * MIN + 1000, 1, true);
         out_start(fx, "acc-dfl", i, T0 + i * MIN);
         out_end(fx, "acc-dfl", i, T0 + i * MIN + 1000, 1, true);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_string_equal(find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-dfl");
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_string_equal(fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-dfl");
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* --- premium.inbound_pumping -------------------------------------------------------------- */
@@ -647,44 +371,45 @@ static void test_inbound_pumping_withholds_payout(void **state)
         in_start(fx, "acc-pump", k, t, caller, SERVICE);
         in_end(fx, "acc-pump", k, t + 20000, caller, SERVICE, 20);
         if (k == 32)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
         if (k == 33) {
             assert_int_equal(
-                count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.inbound_pumping"), 1);
-            struct jdoc d;
-            jparse(&d, find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING)->json);
-            assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 33 * 25000);
+                fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.inbound_pumping"),
+                1);
+            struct fx_json d;
+            fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING)->json);
+            assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 33 * 25000);
         }
         if (k == 98)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
         if (k == 99)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_WITHHOLD_PAYOUT);
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_jstr(&d, 0, "action", "withhold_payout");
-    assert_jstr(&d, 0, "rule", "premium.inbound_pumping");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 99 * 25000);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "action", "withhold_payout");
+    fx_json_assert_str(&d, 0, "rule", "premium.inbound_pumping");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 99 * 25000);
     assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 100);
     assert_int_equal(evidence_int(&d, "inbound_callers_1h"), 40);
     assert_int_equal(evidence_int(&d, "short_calls_1h"), 99);
     assert_int_equal(evidence_int(&d, "threshold_calls"), 100);
     assert_int_equal(evidence_int(&d, "threshold_callers"), 30);
     static const char *const samples[] = {"i-95", "i-96", "i-97", "i-98", "i-99"};
-    assert_jstrings(&d, jget(&d, 0, "evidence"), "sample_event_ids", samples, 5);
-    int reason = jget(&d, 0, "reason");
+    fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 5);
+    int reason = fx_json_get(&d, 0, "reason");
     assert_non_null(strstr(d.js + d.t[reason].start,
                            "100 inbound calls from 40 distinct callers in the last hour to "
                            "service number +319001234567"));
-    tick(fx, T0 + 50 * MIN);
-    const struct rec *c = last_counters(fx, "acc-pump");
-    assert_int_equal(counter(c, "inbound_calls_1h"), 120);
-    assert_int_equal(counter(c, "inbound_callers_1h"), 40);
-    assert_int_equal(counter(c, "premium_calls_1h"), 0);
+    fx_tick(fx, T0 + 50 * MIN);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-pump");
+    assert_int_equal(fx_counter(c, "inbound_calls_1h"), 120);
+    assert_int_equal(fx_counter(c, "inbound_callers_1h"), 40);
+    assert_int_equal(fx_counter(c, "premium_calls_1h"), 0);
 }
 
 /* Many calls from few callers (20 < 30) is not pumping by this rule: no order. Calls to an
@@ -696,21 +421,21 @@ static void test_inbound_needs_callers_and_service_number(void **state)
         in_start(fx, "acc-few", k, T0 + k * 20000, k % 20, SERVICE);
         in_start(fx, "acc-cc", k, T0 + k * 20000, k, "+31201234567");
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "premium.inbound_pumping"),
-                     0);
-    tick(fx, T0 + 50 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-few"), "inbound_callers_1h"), 20);
-    assert_null(last_counters(fx, "acc-cc"));
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(
+        fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "premium.inbound_pumping"), 0);
+    fx_tick(fx, T0 + 50 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-few"), "inbound_callers_1h"), 20);
+    assert_null(fx_last_counters(fx, "acc-cc"));
 
     /* 99 calls from 99 callers, each start delivered twice: still 99. */
     for (int k = 0; k < 99; k++) {
         in_start(fx, "acc-twice", k, T0 + k * 20000, k, SERVICE);
         in_start(fx, "acc-twice", k, T0 + k * 20000, k, SERVICE);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     in_start(fx, "acc-twice", 99, T0 + 99 * 20000, 99, SERVICE);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* Inbound ends whose start was lost count as calls, once however often they are delivered;
@@ -725,17 +450,17 @@ static void test_inbound_orphan_ends_and_slots(void **state)
     /* Other numbers of the account: a quiet one, then a third that replaces it. */
     in_start(fx, "acc-orph", 500, T0 + 99 * 20000, 1, "+319061111111");
     in_start(fx, "acc-orph", 501, T0 + 99 * 20000 + 1, 2, "+319092222222");
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 99 * 20000);
-    const struct rec *c = last_counters(fx, "acc-orph");
-    assert_int_equal(counter(c, "inbound_calls_1h"), 99);
-    assert_int_equal(counter(c, "inbound_callers_1h"), 64); /* the set's bound */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 99 * 20000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-orph");
+    assert_int_equal(fx_counter(c, "inbound_calls_1h"), 99);
+    assert_int_equal(fx_counter(c, "inbound_callers_1h"), 64); /* the set's bound */
     in_end(fx, "acc-orph", 99, T0 + 99 * 20000 + 2, 99, SERVICE, 300);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    struct jdoc d;
-    jparse(&d, find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
-    assert_jstr(&d, 0, "rule", "premium.inbound_pumping");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 99 * 20000 + 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    fx_json_assert_str(&d, 0, "rule", "premium.inbound_pumping");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 99 * 20000 + 2);
     assert_int_equal(evidence_int(&d, "short_calls_1h"), 0);
 }
 
@@ -770,7 +495,7 @@ static void popular_traffic(struct fx *fx, const char *account, int64_t span)
     int64_t next_tick = T0 + MIN;
     for (int i = 0; i < 800; i++) {
         while (evs[i].ts - MIN >= next_tick) {
-            tick(fx, next_tick);
+            fx_tick(fx, next_tick);
             next_tick += MIN;
         }
         if (evs[i].end)
@@ -778,7 +503,7 @@ static void popular_traffic(struct fx *fx, const char *account, int64_t span)
         else
             in_start(fx, account, evs[i].k, evs[i].ts, evs[i].caller, SERVICE);
     }
-    tick(fx, next_tick);
+    fx_tick(fx, next_tick);
 }
 
 /* A popular service number (profile service_popular): 400 calls from 300 callers over a day
@@ -788,24 +513,24 @@ static void test_service_popular_left_alone(void **unused)
 {
     (void)unused;
     static const char *const sets[] = {"profiles.service_popular", "acc-svc acc-svc2", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     popular_traffic(fx, "acc-svc", DAY);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
     popular_traffic(fx, "acc-svc2", HOUR);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "premium.inbound_pumping"),
-                     0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(
+        fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "premium.inbound_pumping"), 0);
     popular_traffic(fx, "acc-dflt", HOUR);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_string_equal(o->account, "acc-dflt");
     assert_int_equal(o->action, VIGIL_ACT_WITHHOLD_PAYOUT);
     /* The default account's day-long traffic is left alone too (17 calls an hour). */
     popular_traffic(fx, "acc-dflt-day", DAY);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* An operator's inbound_calls_1h@service_popular replaces the popular default. */
@@ -814,33 +539,33 @@ static void test_service_popular_override(void **unused)
     (void)unused;
     static const char *const sets[] = {"profiles.service_popular", "acc-svc",
                                        "premium.inbound_calls_1h@service_popular", "200", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     popular_traffic(fx, "acc-svc", HOUR);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    struct jdoc d;
-    jparse(&d, find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
     assert_int_equal(evidence_int(&d, "threshold_calls"), 200);
     assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 200);
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_outbound_twenty_calls_block, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outbound_open_call_minutes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outbound_closed_minutes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_twenty_calls_block, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_open_call_minutes, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_closed_minutes, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_helpdesk_three_times_a_day_left_alone, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_outbound_window_slides, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters_decay, setup, teardown),
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_outbound_window_slides, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_counters_decay, setup, fx_teardown),
         cmocka_unit_test(test_outbound_profile_override),
-        cmocka_unit_test_setup_teardown(test_inbound_pumping_withholds_payout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_pumping_withholds_payout, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_inbound_needs_callers_and_service_number, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_inbound_orphan_ends_and_slots, setup, teardown),
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_inbound_orphan_ends_and_slots, setup, fx_teardown),
         cmocka_unit_test(test_service_popular_left_alone),
         cmocka_unit_test(test_service_popular_override),
     };

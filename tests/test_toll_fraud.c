@@ -14,9 +14,7 @@
 
 #include <cmocka.h>
 
-#define JSMN_STATIC
-#include <jsmn.h>
-
+#include "detector_fixture.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -33,131 +31,20 @@
 #define CUBA "+535123456" /* start_n(.., i, .., CUBA) dials +535123456<i>000 */
 #define MAX_RECS 512
 
-/* --- a sink that keeps copies of everything --------------------------------------------- */
+/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
 
-struct rec {
-    enum vigil_out_kind kind;
-    char account[VIGIL_ACCOUNT_MAX + 1];
-    char detector[32];
-    enum vigil_action action;
-    enum vigil_severity severity;
-    char id[64];
-    char json[4096];
-    struct vigil_counter counters[16];
-    char names[16][32];
-    size_t n_counters;
-    int64_t ttl_s;
-};
-
-struct capture {
-    struct rec *recs;
-    size_t n;
-};
-
-static int cap_write(void *ctx, const struct vigil_out_record *r)
+static struct fx *new_fx(const char *const *sets)
 {
-    struct capture *c = ctx;
-    assert_true(c->n < MAX_RECS);
-    struct rec *d = &c->recs[c->n++];
-    memset(d, 0, sizeof *d);
-    d->kind = r->kind;
-    snprintf(d->account, sizeof d->account, "%s", r->account);
-    snprintf(d->detector, sizeof d->detector, "%s", r->detector);
-    d->action = r->action;
-    d->severity = r->severity;
-    if (r->id)
-        snprintf(d->id, sizeof d->id, "%s", r->id);
-    if (r->json) {
-        assert_true(r->json_len < sizeof d->json);
-        memcpy(d->json, r->json, r->json_len);
-    }
-    assert_true(r->n_counters <= 16);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        snprintf(d->names[i], sizeof d->names[i], "%s", r->counters[i].name);
-        d->counters[i].name = d->names[i];
-        d->counters[i].value = r->counters[i].value;
-    }
-    d->n_counters = r->n_counters;
-    d->ttl_s = r->ttl_s;
-    return 0;
-}
-
-static int64_t fixed_clock(void *ctx)
-{
-    (void)ctx;
-    return T0 + DAY;
-}
-
-/* --- fixture ------------------------------------------------------------------------------ */
-
-struct fx {
-    struct vigil_config *cfg;
-    struct vigil_numplan *np;
-    struct vigil_profiles *pr;
-    struct vigil_emit *out;
-    const struct vigil_detector_ops *ops;
-    void *st;
-    struct capture cap;
-};
-
-/* Builds everything with the defaults plus `sets` ("key", "value", ..., NULL). */
-static struct fx *fx_new(const char *const *sets)
-{
-    struct fx *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->cap.recs = calloc(MAX_RECS, sizeof *fx->cap.recs);
-    assert_non_null(fx->cap.recs);
-    fx->cfg = vigil_config_create();
-    assert_non_null(fx->cfg);
-    for (size_t i = 0; sets && sets[i]; i += 2)
-        assert_int_equal(vigil_config_set(fx->cfg, sets[i], sets[i + 1], "test"), 0);
-    char err[256];
-    fx->np = vigil_numplan_create(fx->cfg, err, sizeof err);
-    assert_non_null(fx->np);
-    struct vigil_sink sink = {.ctx = &fx->cap, .write = cap_write};
-    fx->out = vigil_emit_create(fx->cfg, sink, fixed_clock, NULL);
-    assert_non_null(fx->out);
-    fx->ops = vigil_detector_find("toll_fraud");
-    assert_non_null(fx->ops);
-    fx->pr = vigil_profiles_create(fx->cfg);
-    assert_non_null(fx->pr);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
-    assert_int_equal(fx->ops->init(&fx->st, &env), 0);
-    assert_non_null(fx->st);
-    return fx;
+    return fx_create("toll_fraud", sets, MAX_RECS, T0 + DAY);
 }
 
 static int setup(void **state)
 {
-    *state = fx_new(NULL);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-    fx->ops->destroy(fx->st);
-    vigil_emit_destroy(fx->out);
-    vigil_profiles_destroy(fx->pr);
-    vigil_numplan_destroy(fx->np);
-    vigil_config_destroy(fx->cfg);
-    free(fx->cap.recs);
-    free(fx);
+    *state = new_fx(NULL);
     return 0;
 }
 
 /* --- feeding events ----------------------------------------------------------------------- */
-
-static void feed_json(struct fx *fx, const char *account, const char *json)
-{
-    struct vigil_event ev;
-    struct vigil_parse_error perr;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
-    int rc = vigil_event_parse(json, strlen(json), account, strlen(account), &opts, &ev, &perr);
-    if (rc != 0)
-        fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);
-    assert_int_equal(fx->ops->on_event(fx->st, &ev, fx->out), 0);
-}
 
 static void call_start(struct fx *fx, const char *account, const char *id, const char *call_id,
                        int64_t ts, const char *to)
@@ -168,7 +55,7 @@ static void call_start(struct fx *fx, const char *account, const char *id, const
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
              "\"device\":\"pbx/trunk1\",\"src_ip\":\"203.0.113.5\"}",
              id, (long long)ts, account, call_id, to);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 static void call_end(struct fx *fx, const char *account, const char *id, const char *call_id,
@@ -180,7 +67,7 @@ static void call_end(struct fx *fx, const char *account, const char *id, const c
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
              "\"duration\":%d}",
              id, (long long)ts, account, call_id, to, duration);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 /* Call i of a series: event id "s-<i>", call id "c-<i>", to <prefix><i>000. Each call of a
@@ -205,174 +92,6 @@ static void end_n(struct fx *fx, const char *account, int i, int64_t ts, const c
     call_end(fx, account, id, cid, ts, to, duration);
 }
 
-static void tick(struct fx *fx, int64_t watermark)
-{
-    assert_int_equal(fx->ops->on_tick(fx->st, watermark, fx->out), 0);
-}
-
-/* --- looking at what came out ------------------------------------------------------------- */
-
-static size_t count_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            n++;
-    }
-    return n;
-}
-
-static const struct rec *find_kind(const struct fx *fx, enum vigil_out_kind kind, int severity)
-{
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        if (fx->cap.recs[i].kind == kind &&
-            (severity == 0 || (int)fx->cap.recs[i].severity == severity))
-            return &fx->cap.recs[i];
-    }
-    return NULL;
-}
-
-/* The last counter record of `account`, or NULL. */
-static const struct rec *last_counters(const struct fx *fx, const char *account)
-{
-    for (size_t i = fx->cap.n; i-- > 0;) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0)
-            return r;
-    }
-    return NULL;
-}
-
-static int64_t counter(const struct rec *r, const char *name)
-{
-    assert_non_null(r);
-    for (size_t i = 0; i < r->n_counters; i++) {
-        if (strcmp(r->counters[i].name, name) == 0)
-            return r->counters[i].value;
-    }
-    fail_msg("no counter %s", name);
-    return -1;
-}
-
-struct jdoc {
-    const char *js;
-    jsmntok_t t[256];
-    int n;
-};
-
-static void jparse(struct jdoc *d, const char *js)
-{
-    jsmn_parser p;
-    jsmn_init(&p);
-    d->js = js;
-    d->n = jsmn_parse(&p, js, strlen(js), d->t, 256);
-    assert_true(d->n > 0);
-    assert_int_equal(d->t[0].type, JSMN_OBJECT);
-}
-
-/* Index of the token after the subtree at i. */
-static int jskip(const struct jdoc *d, int i)
-{
-    for (int pending = 1; pending > 0; i++)
-        pending += d->t[i].size - 1;
-    return i;
-}
-
-static bool jeq(const struct jdoc *d, int i, const char *s)
-{
-    int len = d->t[i].end - d->t[i].start;
-    return (int)strlen(s) == len && memcmp(d->js + d->t[i].start, s, (size_t)len) == 0;
-}
-
-/* The value token of `key` in the object at obj, or -1. */
-static int jget(const struct jdoc *d, int obj, const char *key)
-{
-    int i = obj + 1;
-    for (int k = 0; k < d->t[obj].size; k++) {
-        if (jeq(d, i, key))
-            return i + 1;
-        i = jskip(d, i + 1);
-    }
-    return -1;
-}
-
-static long long jint(const struct jdoc *d, int i)
-{
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_PRIMITIVE);
-    return strtoll(d->js + d->t[i].start, NULL, 10);
-}
-
-static void assert_jstr(const struct jdoc *d, int obj, const char *key, const char *want)
-{
-    int i = jget(d, obj, key);
-    assert_true(i > 0);
-    assert_int_equal(d->t[i].type, JSMN_STRING);
-    if (!jeq(d, i, want))
-        fail_msg("%s: want '%s', got '%.*s'", key, want, d->t[i].end - d->t[i].start,
-                 d->js + d->t[i].start);
-}
-
-/* Array `key` of the object at obj holds the strings want[0..n) (and nothing else). */
-static void assert_jstrings(const struct jdoc *d, int obj, const char *key, const char *const *want,
-                            int n)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    assert_int_equal(d->t[a].size, n);
-    for (int k = 0; k < n; k++)
-        assert_true(jeq(d, a + 1 + k, want[k]));
-}
-
-static bool jarray_has(const struct jdoc *d, int obj, const char *key, const char *s)
-{
-    int a = jget(d, obj, key);
-    assert_true(a > 0);
-    assert_int_equal(d->t[a].type, JSMN_ARRAY);
-    for (int k = 0; k < d->t[a].size; k++) {
-        if (jeq(d, a + 1 + k, s))
-            return true;
-    }
-    return false;
-}
-
-/* Orders or alerts (severity 0: any) of one rule. */
-static size_t count_rule(const struct fx *fx, enum vigil_out_kind kind, int severity,
-                         const char *rule)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind != kind || (severity != 0 && (int)r->severity != severity))
-            continue;
-        struct jdoc d;
-        jparse(&d, r->json);
-        int k = jget(&d, 0, "rule");
-        if (k > 0 && jeq(&d, k, rule))
-            n++;
-    }
-    return n;
-}
-
-/* The first order or alert (severity 0: any) of one rule, or NULL. */
-static const struct rec *find_rule(const struct fx *fx, enum vigil_out_kind kind, int severity,
-                                   const char *rule)
-{
-    for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
-        if (r->kind != kind || (severity != 0 && (int)r->severity != severity))
-            continue;
-        struct jdoc d;
-        jparse(&d, r->json);
-        int k = jget(&d, 0, "rule");
-        if (k > 0 && jeq(&d, k, rule))
-            return r;
-    }
-    return NULL;
-}
-
 #define CONC "toll_fraud.concurrent_high_risk"
 
 /* --- tests -------------------------------------------------------------------------------- */
@@ -384,63 +103,63 @@ static void test_eight_parallel_calls_block(void **state)
     struct fx *fx = *state;
     for (int i = 1; i <= 7; i++)
         start_n(fx, "acc-1042", i, T0 + i * 1000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
 
     start_n(fx, "acc-1042", 8, T0 + 8000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
 
-    const struct rec *o = find_kind(fx, VIGIL_OUT_ORDER, 0);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_string_equal(o->account, "acc-1042");
     assert_string_equal(o->detector, "toll_fraud");
     assert_int_equal(o->severity, VIGIL_SEV_CRITICAL);
 
-    struct jdoc d;
-    jparse(&d, o->json);
-    assert_int_equal(jint(&d, jget(&d, 0, "v")), 1);
-    assert_jstr(&d, 0, "order_id", o->id);
-    assert_jstr(&d, 0, "account", "acc-1042");
-    assert_jstr(&d, 0, "action", "block_international");
-    assert_jstr(&d, 0, "detector", "toll_fraud");
-    assert_jstr(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
-    assert_jstr(&d, 0, "severity", "critical");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 8000);
-    assert_true(jarray_has(&d, 0, "exempt", "112"));
-    int ev = jget(&d, 0, "evidence");
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "v")), 1);
+    fx_json_assert_str(&d, 0, "order_id", o->id);
+    fx_json_assert_str(&d, 0, "account", "acc-1042");
+    fx_json_assert_str(&d, 0, "action", "block_international");
+    fx_json_assert_str(&d, 0, "detector", "toll_fraud");
+    fx_json_assert_str(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
+    fx_json_assert_str(&d, 0, "severity", "critical");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 8000);
+    assert_true(fx_json_array_has(&d, 0, "exempt", "112"));
+    int ev = fx_json_get(&d, 0, "evidence");
     assert_true(ev > 0);
-    assert_int_equal(jint(&d, jget(&d, ev, "open_high_risk_calls")), 8);
-    assert_int_equal(jint(&d, jget(&d, ev, "threshold")), 8);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "open_high_risk_calls")), 8);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "threshold")), 8);
     static const char *const samples[] = {"s-4", "s-5", "s-6", "s-7", "s-8"};
-    assert_jstrings(&d, ev, "sample_event_ids", samples, 5);
-    int reason = jget(&d, 0, "reason");
+    fx_json_assert_strings(&d, ev, "sample_event_ids", samples, 5);
+    int reason = fx_json_get(&d, 0, "reason");
     assert_non_null(strstr(d.js + d.t[reason].start,
                            "8 simultaneous outbound calls to high-risk destinations "
                            "(threshold 8): likely hacked PBX or stolen credentials"));
 
     /* The critical alert that comes with it. */
-    const struct rec *a = find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL);
-    struct jdoc da;
-    jparse(&da, a->json);
-    assert_jstr(&da, 0, "severity", "critical");
-    assert_jstr(&da, 0, "rule", "toll_fraud.concurrent_high_risk");
-    assert_int_equal(jint(&da, jget(&da, 0, "event_ts")), T0 + 8000);
+    const struct fx_rec *a = fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL);
+    struct fx_json da;
+    fx_json_parse(&da, a->json);
+    fx_json_assert_str(&da, 0, "severity", "critical");
+    fx_json_assert_str(&da, 0, "rule", "toll_fraud.concurrent_high_risk");
+    assert_int_equal(fx_json_int(&da, fx_json_get(&da, 0, "event_ts")), T0 + 8000);
 
     /* The 10th call within 15 minutes raises the velocity rule's warning; the concurrency
      * rule adds nothing. */
-    size_t before = count_rule(fx, VIGIL_OUT_ALERT, 0, CONC);
+    size_t before = fx_count_rule(fx, VIGIL_OUT_ALERT, 0, CONC);
     start_n(fx, "acc-1042", 9, T0 + 9000, CUBA);
     start_n(fx, "acc-1042", 10, T0 + 10000, CUBA);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), before);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), before);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 
-    tick(fx, T0 + 10000);
-    const struct rec *c = last_counters(fx, "acc-1042");
-    assert_int_equal(counter(c, "open_high_risk"), 10);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 10);
-    assert_int_equal(counter(c, "calls_out_1h"), 10);
+    fx_tick(fx, T0 + 10000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-1042");
+    assert_int_equal(fx_counter(c, "open_high_risk"), 10);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 10);
+    assert_int_equal(fx_counter(c, "calls_out_1h"), 10);
     assert_int_equal(c->ttl_s, 172800);
 }
 
@@ -449,20 +168,20 @@ static void test_seven_parallel_calls_warn_only(void **state)
     struct fx *fx = *state;
     for (int i = 1; i <= 7; i++)
         start_n(fx, "acc-7", i, T0 + i * 1000, "+8816310000");
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
-    const struct rec *w = find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
+    const struct fx_rec *w = fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING);
     assert_non_null(w);
-    struct jdoc d;
-    jparse(&d, w->json);
-    assert_jstr(&d, 0, "severity", "warning");
-    assert_jstr(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 5000);
-    assert_true(jget(&d, 0, "action") < 0);
-    assert_true(jget(&d, 0, "exempt") < 0);
-    int ev = jget(&d, 0, "evidence");
-    assert_int_equal(jint(&d, jget(&d, ev, "open_high_risk_calls")), 5);
-    assert_int_equal(jint(&d, jget(&d, ev, "threshold")), 5);
+    struct fx_json d;
+    fx_json_parse(&d, w->json);
+    fx_json_assert_str(&d, 0, "severity", "warning");
+    fx_json_assert_str(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 5000);
+    assert_true(fx_json_get(&d, 0, "action") < 0);
+    assert_true(fx_json_get(&d, 0, "exempt") < 0);
+    int ev = fx_json_get(&d, 0, "evidence");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "open_high_risk_calls")), 5);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "threshold")), 5);
 }
 
 /* detection.md: a call centre with 25 simultaneous calls to NL, BE, DE, FR, GB. */
@@ -472,17 +191,17 @@ static void test_call_centre_left_alone(void **state)
     static const char *const dest[] = {"+3120555", "+3225550", "+4930555", "+3314268", "+4420794"};
     for (int i = 0; i < 25; i++)
         start_n(fx, "acc-callcentre", 100 + i, T0 + i * 100, dest[i % 5]);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
     for (int i = 0; i < 25; i++)
         end_n(fx, "acc-callcentre", 100 + i, T0 + 600000 + i * 100, dest[i % 5], 600);
-    tick(fx, T0 + 700000);
-    const struct rec *c = last_counters(fx, "acc-callcentre");
-    assert_int_equal(counter(c, "calls_out_1h"), 25);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 0);
-    assert_int_equal(counter(c, "open_high_risk"), 0);
-    assert_int_equal(counter(c, "minutes_out_1h"), 250);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    fx_tick(fx, T0 + 700000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-callcentre");
+    assert_int_equal(fx_counter(c, "calls_out_1h"), 25);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 0);
+    assert_int_equal(fx_counter(c, "open_high_risk"), 0);
+    assert_int_equal(fx_counter(c, "minutes_out_1h"), 250);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
 }
 
 /* Calls that end before the next starts never add up, however many there are. */
@@ -494,16 +213,16 @@ static void test_sequential_calls_do_not_add_up(void **state)
         end_n(fx, "acc-seq", i, T0 + i * 60000 + 30000, CUBA, 30);
     }
     /* 16 of them within any 15 minutes: the velocity and slow rules warn, nothing blocks. */
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 21 * 60000);
-    const struct rec *c = last_counters(fx, "acc-seq");
-    assert_int_equal(counter(c, "open_high_risk"), 0);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 20);
-    assert_int_equal(counter(c, "minutes_out_1h"), 10);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 21 * 60000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-seq");
+    assert_int_equal(fx_counter(c, "open_high_risk"), 0);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 20);
+    assert_int_equal(fx_counter(c, "minutes_out_1h"), 10);
     /* 20 x 30 s to Cuba at EUR 1.20 per minute: EUR 12. */
-    assert_int_equal(counter(c, "spend_eur_cents_1h"), 1200);
+    assert_int_equal(fx_counter(c, "spend_eur_cents_1h"), 1200);
 }
 
 /* A start delivered twice (at-least-once), or repeated under a new event id, is one call. */
@@ -515,12 +234,12 @@ static void test_duplicate_start_counts_once(void **state)
         start_n(fx, "acc-dup", i, T0 + i * 1000, CUBA);
     }
     call_start(fx, "acc-dup", "other-id", "c-3", T0 + 7500, CUBA "3");
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 7500);
-    assert_int_equal(counter(last_counters(fx, "acc-dup"), "open_high_risk"), 7);
-    assert_int_equal(counter(last_counters(fx, "acc-dup"), "high_risk_calls_1h"), 7);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 7500);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dup"), "open_high_risk"), 7);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-dup"), "high_risk_calls_1h"), 7);
     start_n(fx, "acc-dup", 8, T0 + 8000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* Ends close their calls; an end without a start changes nothing; 112 never counts. */
@@ -542,8 +261,8 @@ static void test_ends_and_emergency(void **state)
              "\"account\":\"acc-end\",\"call_id\":\"in-1\",\"from\":\"+5351234567\","
              "\"to\":\"+31201234567\",\"dir\":\"in\"}",
              (long long)(T0 + 9400));
-    feed_json(fx, "acc-end", json);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1); /* "c-in" was the 8th */
+    fx_feed_json(fx, "acc-end", json);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1); /* "c-in" was the 8th */
 
     /* Start over on a fresh account: 7 high-risk plus emergency and inbound calls. */
     for (int i = 1; i <= 7; i++)
@@ -553,11 +272,11 @@ static void test_ends_and_emergency(void **state)
         snprintf(id, sizeof id, "em-%d", i);
         call_start(fx, "acc-112", id, id, T0 + 8000 + i, "112");
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    tick(fx, T0 + 9000);
-    assert_int_equal(counter(last_counters(fx, "acc-112"), "open_high_risk"), 7);
-    assert_int_equal(counter(last_counters(fx, "acc-112"), "calls_out_1h"), 10);
-    assert_int_equal(counter(last_counters(fx, "acc-end"), "open_high_risk"), 8);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_tick(fx, T0 + 9000);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-112"), "open_high_risk"), 7);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-112"), "calls_out_1h"), 10);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-end"), "open_high_risk"), 8);
 }
 
 /* events.md allows 60 s of disorder: an end that arrives before its start closes the call
@@ -569,13 +288,13 @@ static void test_end_before_start(void **state)
         start_n(fx, "acc-dis", i, T0 + i * 1000, CUBA);
     end_n(fx, "acc-dis", 20, T0 + 20000, CUBA, 10);
     start_n(fx, "acc-dis", 20, T0 + 10000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    tick(fx, T0 + 20000);
-    const struct rec *c = last_counters(fx, "acc-dis");
-    assert_int_equal(counter(c, "open_high_risk"), 7);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 8);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_tick(fx, T0 + 20000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-dis");
+    assert_int_equal(fx_counter(c, "open_high_risk"), 7);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 8);
     start_n(fx, "acc-dis", 8, T0 + 21000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* orders.allowlist: the critical alert still goes out (marked), the order does not. */
@@ -583,20 +302,20 @@ static void test_allowlisted_account_alert_only(void **unused)
 {
     (void)unused;
     static const char *const sets[] = {"orders.allowlist", "acc-trusted acc-other", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 8; i++)
         start_n(fx, "acc-trusted", i, T0 + i * 1000, "+2521234");
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    const struct rec *a = find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    const struct fx_rec *a = fx_find_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL);
     assert_non_null(a);
-    struct jdoc d;
-    jparse(&d, a->json);
-    assert_jstr(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
-    assert_int_equal(jint(&d, jget(&d, 0, "event_ts")), T0 + 8000);
-    int al = jget(&d, 0, "allowlisted");
-    assert_true(al > 0 && jeq(&d, al, "true"));
+    struct fx_json d;
+    fx_json_parse(&d, a->json);
+    fx_json_assert_str(&d, 0, "rule", "toll_fraud.concurrent_high_risk");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 8000);
+    int al = fx_json_get(&d, 0, "allowlisted");
+    assert_true(al > 0 && fx_json_str_eq(&d, al, "true"));
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* A call whose end never comes stops counting after max_open_call_ms of event time. */
@@ -606,19 +325,19 @@ static void test_open_calls_expire_on_tick(void **state)
     for (int i = 1; i <= 7; i++)
         start_n(fx, "acc-exp", i, T0 + i * 1000, CUBA);
     /* One millisecond before the first call's deadline all seven still count. */
-    tick(fx, T0 + 1000 + DAY - 1);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_high_risk"), 7);
+    fx_tick(fx, T0 + 1000 + DAY - 1);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "open_high_risk"), 7);
     /* Past every deadline: none left, and that is published. */
-    tick(fx, T0 + 7000 + DAY);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_high_risk"), 0);
+    fx_tick(fx, T0 + 7000 + DAY);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "open_high_risk"), 0);
     /* Seven calls to Cuba open for a day cost EUR 12,000: the spend rule blocked long ago;
      * the concurrency rule must not count the expired calls. */
-    assert_non_null(find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h"));
+    assert_non_null(fx_find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h"));
     start_n(fx, "acc-exp", 8, T0 + 8000 + DAY, CUBA);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 1); /* the warning at 5 */
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ORDER, 0, CONC), 0);
-    tick(fx, T0 + 8000 + DAY);
-    assert_int_equal(counter(last_counters(fx, "acc-exp"), "open_high_risk"), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 1); /* the warning at 5 */
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, CONC), 0);
+    fx_tick(fx, T0 + 8000 + DAY);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-exp"), "open_high_risk"), 1);
 }
 
 /* Without a tick the account's own later events expire its stale calls; a shorter
@@ -627,15 +346,15 @@ static void test_expiry_by_event_time_and_config(void **unused)
 {
     (void)unused;
     static const char *const sets[] = {"toll_fraud.max_open_call_ms", "600000", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 7; i++)
         start_n(fx, "acc-cfg", i, T0 + i * 1000, CUBA);
     start_n(fx, "acc-cfg", 8, T0 + 601000, CUBA); /* call 1 ran out at T0 + 601000 */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     start_n(fx, "acc-cfg", 9, T0 + 601500, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 static void test_thresholds_from_config(void **unused)
@@ -643,20 +362,20 @@ static void test_thresholds_from_config(void **unused)
     (void)unused;
     static const char *const sets[] = {"toll_fraud.concurrent_high_risk", "3",
                                        "toll_fraud.concurrent_high_risk_warning", "0", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 3; i++)
         start_n(fx, "acc-3", i, T0 + i * 1000, "+8821600");
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    struct jdoc d;
-    jparse(&d, find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
-    int ev = jget(&d, 0, "evidence");
-    assert_int_equal(jint(&d, jget(&d, ev, "threshold")), 3);
-    assert_int_equal(jint(&d, jget(&d, ev, "open_high_risk_calls")), 3);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    int ev = fx_json_get(&d, 0, "evidence");
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "threshold")), 3);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, ev, "open_high_risk_calls")), 3);
     static const char *const samples[] = {"s-1", "s-2", "s-3"};
-    assert_jstrings(&d, ev, "sample_event_ids", samples, 3);
+    fx_json_assert_strings(&d, ev, "sample_event_ids", samples, 3);
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* After the open count falls below the warning level the rule re-arms: a new episode after
@@ -668,22 +387,22 @@ static void test_rearm_after_episode(void **unused)
     /* The 15 high-risk calls of this test within 24 h would also raise the slow rule's
      * warning; this test is about the concurrency rule alone. */
     static const char *const sets[] = {"toll_fraud.slow_high_risk_calls_warning", "0", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     for (int i = 1; i <= 5; i++)
         start_n(fx, "acc-re", i, T0 + i * 1000, CUBA);
     start_n(fx, "acc-re", 6, T0 + 6000, CUBA); /* still the same episode */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 1);
     for (int i = 1; i <= 5; i++)
         end_n(fx, "acc-re", i, T0 + 60000 + i, CUBA, 50);
     /* One call (c-6) stays open throughout. */
     int64_t later = T0 + 2 * HOUR;
     for (int i = 11; i <= 14; i++)
         start_n(fx, "acc-re", i, later + i, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 2);
     for (int i = 15; i <= 17; i++)
         start_n(fx, "acc-re", i, later + i, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
 
     struct vigil_emit_stats before, after;
     vigil_emit_get_stats(fx->out, &before);
@@ -694,7 +413,7 @@ static void test_rearm_after_episode(void **unused)
     vigil_emit_get_stats(fx->out, &after);
     assert_memory_equal(&before, &after, sizeof before);
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* Past 64 tracked calls an account's calls are counted without their ids; their ends still
@@ -704,16 +423,16 @@ static void test_untracked_overflow(void **state)
     struct fx *fx = *state;
     for (int i = 1; i <= 70; i++)
         start_n(fx, "acc-big", i, T0 + i * 10, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    tick(fx, T0 + 1000);
-    assert_int_equal(counter(last_counters(fx, "acc-big"), "open_high_risk"), 70);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_tick(fx, T0 + 1000);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-big"), "open_high_risk"), 70);
     for (int i = 1; i <= 70; i++)
         end_n(fx, "acc-big", i, T0 + 60000 + i, CUBA, 60);
-    tick(fx, T0 + 70000);
-    const struct rec *c = last_counters(fx, "acc-big");
-    assert_int_equal(counter(c, "open_high_risk"), 0);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 70);
-    assert_int_equal(counter(c, "minutes_out_1h"), 70);
+    fx_tick(fx, T0 + 70000);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-big");
+    assert_int_equal(fx_counter(c, "open_high_risk"), 0);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 70);
+    assert_int_equal(fx_counter(c, "minutes_out_1h"), 70);
 }
 
 /* Counters go out once per tick for accounts that changed; a new hour of event time
@@ -730,46 +449,46 @@ static void test_counters_publish_and_roll(void **state)
              "\"call_id\":\"ca2\",\"from\":\"+31201234567\",\"to\":\"+5351234567\","
              "\"dir\":\"out\",\"duration\":0,\"answered\":false}",
              (long long)(h0 + 95000));
-    feed_json(fx, "acc-a", json);
+    fx_feed_json(fx, "acc-a", json);
     snprintf(json, sizeof json,
              "{\"v\":1,\"type\":\"call_end\",\"id\":\"a4\",\"ts\":%lld,\"account\":\"acc-a\","
              "\"call_id\":\"ca3\",\"from\":\"+31201234567\",\"to\":\"+4420794\","
              "\"dir\":\"out\",\"duration\":120,\"cost\":0.5}",
              (long long)(h0 + 99000));
-    feed_json(fx, "acc-a", json);
-    tick(fx, h0 + 100000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
-    const struct rec *c = last_counters(fx, "acc-a");
+    fx_feed_json(fx, "acc-a", json);
+    fx_tick(fx, h0 + 100000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-a");
     assert_string_equal(c->detector, "toll_fraud");
     /* One start, one unanswered attempt; an end whose start was lost (ca3) is not a new
      * call unless it is high-risk. */
-    assert_int_equal(counter(c, "calls_out_1h"), 2);
-    assert_int_equal(counter(c, "high_risk_calls_1h"), 1);
-    assert_int_equal(counter(c, "minutes_out_1h"), 3);
+    assert_int_equal(fx_counter(c, "calls_out_1h"), 2);
+    assert_int_equal(fx_counter(c, "high_risk_calls_1h"), 1);
+    assert_int_equal(fx_counter(c, "minutes_out_1h"), 3);
     /* 90 s at EUR 0.02 + the exporter's EUR 0.50 = 53 cents. */
-    assert_int_equal(counter(c, "spend_eur_cents_1h"), 53);
-    assert_int_equal(counter(c, "open_high_risk"), 0);
+    assert_int_equal(fx_counter(c, "spend_eur_cents_1h"), 53);
+    assert_int_equal(fx_counter(c, "open_high_risk"), 0);
 
-    tick(fx, h0 + 200000); /* nothing changed */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
+    fx_tick(fx, h0 + 200000); /* nothing changed */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 1);
 
     /* Next hour of event time: acc-a (idle) publishes zeros once; acc-b is live. */
     call_start(fx, "acc-b", "b1", "cb1", h0 + HOUR + 5, "+31201111111");
-    tick(fx, h0 + HOUR + 10);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
-    c = last_counters(fx, "acc-a");
-    assert_int_equal(counter(c, "calls_out_1h"), 0);
-    assert_int_equal(counter(c, "minutes_out_1h"), 0);
-    assert_int_equal(counter(last_counters(fx, "acc-b"), "calls_out_1h"), 1);
-    tick(fx, h0 + 2 * HOUR + 10);
-    tick(fx, h0 + 3 * HOUR + 10);
+    fx_tick(fx, h0 + HOUR + 10);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 3);
+    c = fx_last_counters(fx, "acc-a");
+    assert_int_equal(fx_counter(c, "calls_out_1h"), 0);
+    assert_int_equal(fx_counter(c, "minutes_out_1h"), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-b"), "calls_out_1h"), 1);
+    fx_tick(fx, h0 + 2 * HOUR + 10);
+    fx_tick(fx, h0 + 3 * HOUR + 10);
     /* acc-b zeroed once at the second roll; acc-a gone. */
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 4);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 4);
 
     /* acc-a comes back: a fresh hour. */
     call_start(fx, "acc-a", "a5", "ca5", h0 + 3 * HOUR + 20, "+31201111111");
-    tick(fx, h0 + 3 * HOUR + 30);
-    assert_int_equal(counter(last_counters(fx, "acc-a"), "calls_out_1h"), 1);
+    fx_tick(fx, h0 + 3 * HOUR + 30);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-a"), "calls_out_1h"), 1);
 }
 
 /* Many accounts at once: each keeps its own count; one attacker among 400 quiet ones. */
@@ -782,16 +501,16 @@ static void test_many_accounts(void **state)
         for (int k = 0; k < 4; k++)
             start_n(fx, acct, k, T0 + i * 10 + k, CUBA);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
     for (int k = 4; k < 8; k++)
         start_n(fx, "acc-123", k, T0 + 30000 + k, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_string_equal(find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-123");
-    tick(fx, T0 + 40000);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_COUNTERS, 0), 400);
-    assert_int_equal(counter(last_counters(fx, "acc-399"), "open_high_risk"), 4);
-    assert_int_equal(counter(last_counters(fx, "acc-123"), "open_high_risk"), 8);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_string_equal(fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-123");
+    fx_tick(fx, T0 + 40000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 400);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-399"), "open_high_risk"), 4);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-123"), "open_high_risk"), 8);
 }
 
 /* --- velocity, spend, scanning, slow attacks, night levels, profiles ------------------------ */
@@ -812,7 +531,7 @@ static void attempt(struct fx *fx, const char *account, const char *id, const ch
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
              "\"duration\":0,\"answered\":false}",
              id, (long long)ts, account, call_id, to);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 /* A call_end that carries the exporter's cost. */
@@ -825,7 +544,7 @@ static void end_cost(struct fx *fx, const char *account, const char *id, const c
              "\"call_id\":\"%s\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
              "\"duration\":%d,\"cost\":%s}",
              id, (long long)ts, account, call_id, to, duration, cost);
-    feed_json(fx, account, json);
+    fx_feed_json(fx, account, json);
 }
 
 /* The highest value counter `name` of `account` was published with. */
@@ -833,40 +552,40 @@ static int64_t max_counter(const struct fx *fx, const char *account, const char 
 {
     int64_t max = -1;
     for (size_t i = 0; i < fx->cap.n; i++) {
-        const struct rec *r = &fx->cap.recs[i];
+        const struct fx_rec *r = &fx->cap.recs[i];
         if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0 &&
-            counter(r, name) > max)
-            max = counter(r, name);
+            fx_counter(r, name) > max)
+            max = fx_counter(r, name);
     }
     return max;
 }
 
-static int64_t rec_event_ts(const struct rec *r)
+static int64_t rec_event_ts(const struct fx_rec *r)
 {
     assert_non_null(r);
-    struct jdoc d;
-    jparse(&d, r->json);
-    return jint(&d, jget(&d, 0, "event_ts"));
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    return fx_json_int(&d, fx_json_get(&d, 0, "event_ts"));
 }
 
-static double rec_evidence(const struct rec *r, const char *name)
+static double rec_evidence(const struct fx_rec *r, const char *name)
 {
     assert_non_null(r);
-    struct jdoc d;
-    jparse(&d, r->json);
-    int ev = jget(&d, 0, "evidence");
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    int ev = fx_json_get(&d, 0, "evidence");
     assert_true(ev > 0);
-    int i = jget(&d, ev, name);
+    int i = fx_json_get(&d, ev, name);
     if (i < 0)
         fail_msg("no evidence %s in %s", name, r->json);
     return strtod(d.js + d.t[i].start, NULL);
 }
 
-static bool rec_reason_has(const struct rec *r, const char *text)
+static bool rec_reason_has(const struct fx_rec *r, const char *text)
 {
-    struct jdoc d;
-    jparse(&d, r->json);
-    int i = jget(&d, 0, "reason");
+    struct fx_json d;
+    fx_json_parse(&d, r->json);
+    int i = fx_json_get(&d, 0, "reason");
     assert_true(i > 0);
     char reason[512];
     snprintf(reason, sizeof reason, "%.*s", d.t[i].end - d.t[i].start, d.js + d.t[i].start);
@@ -900,11 +619,11 @@ static void test_velocity_twenty_calls_block(void **state)
             call_end(fx, "acc-vel", id, cid, t + 20000, to, 20);
         }
         if (i == 19)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     }
     const char *rule = "toll_fraud.velocity_high_risk";
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_int_equal(rec_event_ts(o), ts[20]);
@@ -912,21 +631,21 @@ static void test_velocity_twenty_calls_block(void **state)
     assert_true(rec_evidence(o, "threshold") == 20);
     assert_true(rec_reason_has(o, "20 outbound calls to high-risk destinations within 15 "
                                   "minutes (threshold 20)"));
-    const struct rec *c = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule);
+    const struct fx_rec *c = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule);
     assert_int_equal(rec_event_ts(c), ts[20]);
-    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
     assert_int_equal(rec_event_ts(w), ts[10]);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, CONC), 0);
 
-    tick(fx, ts[20]);
-    const struct rec *k = last_counters(fx, "acc-vel");
-    assert_int_equal(counter(k, "high_risk_calls_15m"), 20);
-    assert_int_equal(counter(k, "high_risk_calls_1h"), 20);
+    fx_tick(fx, ts[20]);
+    const struct fx_rec *k = fx_last_counters(fx, "acc-vel");
+    assert_int_equal(fx_counter(k, "high_risk_calls_15m"), 20);
+    assert_int_equal(fx_counter(k, "high_risk_calls_1h"), 20);
     /* 15 minutes after the 10th call the first ten have left the window. */
     attempt(fx, "acc-vel", "late", "late", ts[10] + 16 * MIN, CUBA "99000");
-    tick(fx, ts[10] + 16 * MIN);
-    assert_int_equal(counter(last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 11);
+    fx_tick(fx, ts[10] + 16 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 11);
 }
 
 /* Nineteen calls in 15 minutes, and twenty spread over 30: no order. */
@@ -941,8 +660,8 @@ static void test_velocity_below_threshold(void **state)
         start_n(fx, "acc-v30", i, T0 + i * 90000, CUBA);
         end_n(fx, "acc-v30", i, T0 + i * 90000 + 10000, CUBA, 10);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
 }
 
 /* Saturday night: ten high-risk calls in 15 minutes block (the day level is twenty). */
@@ -953,16 +672,16 @@ static void test_velocity_offhours(void **state)
         start_n(fx, "acc-vn", i, SAT_NIGHT + i * 30000, CUBA);
         end_n(fx, "acc-vn", i, SAT_NIGHT + i * 30000 + 15000, CUBA, 15);
         if (i == 9)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.velocity_high_risk");
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.velocity_high_risk");
     assert_non_null(o);
     assert_int_equal(rec_event_ts(o), SAT_NIGHT + 10 * 30000);
     assert_true(rec_evidence(o, "threshold") == 10);
     assert_true(rec_reason_has(o, "at night or weekend"));
     /* The night warning keeps the day's ratio: 10 of 20 by day, 5 of 10 at night. */
-    const struct rec *w =
-        find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "toll_fraud.velocity_high_risk");
+    const struct fx_rec *w =
+        fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "toll_fraud.velocity_high_risk");
     assert_int_equal(rec_event_ts(w), SAT_NIGHT + 5 * 30000);
 }
 
@@ -973,12 +692,12 @@ static void test_concurrent_offhours(void **state)
     struct fx *fx = *state;
     for (int i = 1; i <= 4; i++)
         start_n(fx, "acc-night", i, SAT_NIGHT + i * 2000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC);
     assert_int_equal(rec_event_ts(w), SAT_NIGHT + 3 * 2000); /* night warning: 3 */
     start_n(fx, "acc-night", 5, SAT_NIGHT + 5 * 2000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, CONC);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, CONC);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_int_equal(rec_event_ts(o), SAT_NIGHT + 5 * 2000);
@@ -989,8 +708,8 @@ static void test_concurrent_offhours(void **state)
     /* The same five on a Monday afternoon: a warning, no order. */
     for (int i = 1; i <= 5; i++)
         start_n(fx, "acc-day", i, T0 + 3 * HOUR + i * 2000, CUBA);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 1);
 }
 
 /* Spend of ended calls, from the exporter's cost: warning above EUR 75, order above EUR 100
@@ -1011,21 +730,21 @@ static void test_spend_from_exporter_cost(void **state)
         end3 = t + 4 * MIN;
         end_cost(fx, "acc-spend", id, cid, end3, to, 240, i == 3 ? "30.5" : "40");
         if (i == 2) {
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-            assert_int_equal(rec_event_ts(find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule)),
-                             end3);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(
+                rec_event_ts(fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule)), end3);
         }
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_int_equal(rec_event_ts(o), end3);
     assert_true(rec_evidence(o, "spend_eur_1h") == 110.5);
     assert_true(rec_evidence(o, "threshold_eur") == 100);
     assert_true(rec_reason_has(o, "Outbound spend of EUR 110.50 within the last hour"));
-    tick(fx, end3);
-    assert_int_equal(counter(last_counters(fx, "acc-spend"), "spend_eur_cents_1h"), 11050);
+    fx_tick(fx, end3);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-spend"), "spend_eur_cents_1h"), 11050);
 }
 
 /* Spend on Dutch premium numbers (not international, no cost field: the rate table's EUR 1
@@ -1038,9 +757,9 @@ static void test_spend_domestic_suspends(void **state)
     call_start(fx, "acc-0909", "d-1", "dc-1", T0, num);
     call_start(fx, "acc-0909", "d-2", "dc-2", T0 + MIN, num);
     call_end(fx, "acc-0909", "de-1", "dc-1", T0 + 55 * MIN, num, 3300);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     call_end(fx, "acc-0909", "de-2", "dc-2", T0 + 56 * MIN, num, 3300);
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h");
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h");
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
     assert_int_equal(rec_event_ts(o), T0 + 56 * MIN);
@@ -1050,8 +769,9 @@ static void test_spend_domestic_suspends(void **state)
     call_end(fx, "acc-far", "fe-1", "fc-1", T0 + 55 * MIN, num, 3300);
     call_start(fx, "acc-far", "f-2", "fc-2", T0 + 56 * MIN, num);
     call_end(fx, "acc-far", "fe-2", "fc-2", T0 + 111 * MIN, num, 3300);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "toll_fraud.spend_1h"), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "toll_fraud.spend_1h"),
+                     1);
 }
 
 /* A hacked PBX running 6 parallel satellite calls at EUR 10 a minute crosses EUR 100 about
@@ -1066,24 +786,24 @@ static void test_spend_open_calls_at_tick(void **state)
     int64_t crossing = T0 + 102500;
     const char *rule = "toll_fraud.spend_1h";
     int64_t wm = T0;
-    for (; wm <= T0 + 5 * MIN && !find_rule(fx, VIGIL_OUT_ORDER, 0, rule); wm += 30000) {
-        tick(fx, wm);
+    for (; wm <= T0 + 5 * MIN && !fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule); wm += 30000) {
+        fx_tick(fx, wm);
         if (wm < crossing)
-            assert_null(find_rule(fx, VIGIL_OUT_ORDER, 0, rule));
+            assert_null(fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule));
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_true(rec_event_ts(o) >= crossing);
     assert_true(rec_event_ts(o) <= crossing + 2 * MIN);
     assert_true(rec_evidence(o, "open_calls") == 6);
     assert_true(rec_evidence(o, "spend_eur_1h") > 100);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     /* Further ticks of the same episode ask for nothing new. */
-    size_t n = count_rule(fx, VIGIL_OUT_ALERT, 0, rule);
-    tick(fx, wm + MIN);
-    tick(fx, wm + 2 * MIN);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), n);
+    size_t n = fx_count_rule(fx, VIGIL_OUT_ALERT, 0, rule);
+    fx_tick(fx, wm + MIN);
+    fx_tick(fx, wm + 2 * MIN);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, rule), n);
 }
 
 /* Range scanning as vigil-sim plays it: 12 calls 20 s apart to numbers that differ in the
@@ -1108,18 +828,18 @@ static void test_sequential_dialling_scan(void **state)
             attempt(fx, "acc-scan", id, cid, t, to);
         }
         if (k == 8)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_int_equal(rec_event_ts(o), ts[9]);
     assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
     assert_true(rec_reason_has(o, "10 distinct numbers in the range +5351234xxx"));
-    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
     assert_int_equal(rec_event_ts(w), ts[5]);
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, rule), 2);
 }
 
 /* A domestic scan: the order is suspend. Redialling one number, or nine numbers of a range,
@@ -1134,7 +854,7 @@ static void test_sequential_dialling_domestic_and_not(void **state)
         snprintf(id, sizeof id, "n-%d", k);
         attempt(fx, "acc-nlscan", id, id, T0 + k * 10000, to);
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
     assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
     assert_int_equal(rec_event_ts(o), T0 + 9 * 10000);
@@ -1153,8 +873,8 @@ static void test_sequential_dialling_domestic_and_not(void **state)
         snprintf(id, sizeof id, "s-%d", k);
         attempt(fx, "acc-slowscan", id, id, T0 + k * 2 * MIN, to);
     }
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule), 1);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, rule), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
 }
 
 /* A slow attack by calls: 30 short high-risk calls 20 minutes apart from an account with no
@@ -1168,15 +888,15 @@ static void test_slow_attack_calls(void **state)
         start_n(fx, "acc-slow", i, t, SRI_LANKA);
         end_n(fx, "acc-slow", i, t + MIN, SRI_LANKA, 60);
         if (i == 29)
-            assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     assert_int_equal(o->action, VIGIL_ACT_BLOCK_INTERNATIONAL);
     assert_int_equal(rec_event_ts(o), T0 + 29 * 20 * MIN);
     assert_true(rec_evidence(o, "high_risk_calls_24h") == 30);
-    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
     assert_int_equal(rec_event_ts(w), T0 + 14 * 20 * MIN);
 }
 
@@ -1191,12 +911,12 @@ static void test_slow_attack_minutes(void **state)
         start_n(fx, "acc-slowm", i, t, SRI_LANKA);
         end_n(fx, "acc-slowm", i, t + 35 * MIN, SRI_LANKA, 35 * 60);
     }
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     assert_int_equal(rec_event_ts(o), T0 + 4 * HOUR + 35 * MIN);
     assert_true(rec_evidence(o, "high_risk_minutes_24h") == 105);
-    const struct rec *w = find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule);
     assert_int_equal(rec_event_ts(w), T0 + 2 * HOUR + 35 * MIN);
 }
 
@@ -1207,14 +927,14 @@ static void test_slow_attack_open_call(void **state)
     struct fx *fx = *state;
     const char *rule = "toll_fraud.slow_high_risk";
     call_start(fx, "acc-long", "l-1", "lc-1", T0, SRI_LANKA "5000");
-    for (int64_t wm = T0; wm <= T0 + 3 * HOUR && !find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    for (int64_t wm = T0; wm <= T0 + 3 * HOUR && !fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
          wm += 5 * MIN)
-        tick(fx, wm);
-    const struct rec *o = find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+        fx_tick(fx, wm);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
     assert_true(rec_event_ts(o) >= T0 + 90 * MIN);
     assert_true(rec_event_ts(o) <= T0 + 105 * MIN);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1); /* EUR 36: no spend order */
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1); /* EUR 36: no spend order */
 }
 
 /* An account that called high-risk destinations days before has history: the slow rule
@@ -1224,14 +944,14 @@ static void test_slow_attack_needs_no_history(void **state)
     struct fx *fx = *state;
     start_n(fx, "acc-old", 100, T0 - 3 * DAY, SRI_LANKA);
     end_n(fx, "acc-old", 100, T0 - 3 * DAY + MIN, SRI_LANKA, 60);
-    tick(fx, T0 - 2 * DAY);
+    fx_tick(fx, T0 - 2 * DAY);
     for (int i = 1; i <= 30; i++) {
         int64_t t = T0 + (int64_t)(i - 1) * 20 * MIN;
         start_n(fx, "acc-old", i, t, SRI_LANKA);
         end_n(fx, "acc-old", i, t + MIN, SRI_LANKA, 60);
     }
-    assert_int_equal(count_rule(fx, VIGIL_OUT_ALERT, 0, "toll_fraud.slow_high_risk"), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, "toll_fraud.slow_high_risk"), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
 /* Per-profile levels: `spend_1h_eur@callcenter = 400` lets a call centre spend EUR 110 an
@@ -1241,7 +961,7 @@ static void test_profile_levels(void **unused)
     (void)unused;
     static const char *const sets[] = {"profiles.callcenter", "acc-cc",
                                        "toll_fraud.spend_1h_eur@callcenter", "400", NULL};
-    struct fx *fx = fx_new(sets);
+    struct fx *fx = new_fx(sets);
     const char *num = "+319091234567";
     const char *accts[] = {"acc-cc", "acc-def"};
     for (int a = 0; a < 2; a++) {
@@ -1250,10 +970,10 @@ static void test_profile_levels(void **unused)
         call_end(fx, accts[a], "de-1", "dc-1", T0 + 55 * MIN, num, 3300);
         call_end(fx, accts[a], "de-2", "dc-2", T0 + 56 * MIN, num, 3300);
     }
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
-    assert_string_equal(find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-def");
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_string_equal(fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->account, "acc-def");
     void *state = fx;
-    teardown(&state);
+    fx_teardown(&state);
 }
 
 /* --- what toll_fraud must leave alone (detection.md, default profile) --------------------- */
@@ -1289,7 +1009,7 @@ static void feed_sorted(struct fx *fx, const char *account, struct tev *ev, size
     int64_t next_tick = ev[0].ts;
     for (size_t i = 0; i < n; i++) {
         if (ev[i].ts >= next_tick) {
-            tick(fx, ev[i].ts - 60000);
+            fx_tick(fx, ev[i].ts - 60000);
             next_tick = ev[i].ts + 5 * MIN;
         }
         char id[32];
@@ -1299,7 +1019,7 @@ static void feed_sorted(struct fx *fx, const char *account, struct tev *ev, size
         else
             call_start(fx, account, id, ev[i].call_id, ev[i].ts, ev[i].to);
     }
-    tick(fx, ev[n - 1].ts);
+    fx_tick(fx, ev[n - 1].ts);
 }
 
 static size_t add_call(struct tev *ev, size_t n, int64_t start, int dur, const char *to, int k)
@@ -1347,8 +1067,8 @@ static void test_call_centre_office_day_left_alone(void **state)
         }
     }
     feed_sorted(fx, "acc-cc25", ev, n);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
     /* The traffic was there: over 100 calls and 1000 minutes an hour, under EUR 50. */
     assert_true(max_counter(fx, "acc-cc25", "calls_out_1h") > 100);
     assert_true(max_counter(fx, "acc-cc25", "minutes_out_1h") > 1000);
@@ -1374,8 +1094,8 @@ static void test_business_usa_india_left_alone(void **state)
         n = add_call(ev, n, MON_0900 + (int64_t)i * 16 * MIN, dur, to, i);
     }
     feed_sorted(fx, "acc-biz", ev, n);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
 }
 
 /* A person calling family in Morocco and Turkey for an hour each: in the evening, late at
@@ -1391,8 +1111,8 @@ static void test_family_abroad_left_alone(void **state)
         n = add_call(ev, n, when[w] + 61 * MIN, 3600, "+905321234567", 2 * w + 1);
     }
     feed_sorted(fx, "acc-family", ev, n);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    assert_int_equal(count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
     /* Both calls of one evening within the hour: EUR 21 + EUR 12. */
     assert_true(vigil_off_hours(when[1]) && vigil_off_hours(SAT_NIGHT) &&
                 !vigil_off_hours(when[0]));
@@ -1401,38 +1121,39 @@ static void test_family_abroad_left_alone(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_eight_parallel_calls_block, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_seven_parallel_calls_warn_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_call_centre_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sequential_calls_do_not_add_up, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_start_counts_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ends_and_emergency, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_end_before_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_eight_parallel_calls_block, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_seven_parallel_calls_warn_only, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_call_centre_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_calls_do_not_add_up, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_start_counts_once, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_ends_and_emergency, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_end_before_start, setup, fx_teardown),
         cmocka_unit_test(test_allowlisted_account_alert_only),
-        cmocka_unit_test_setup_teardown(test_open_calls_expire_on_tick, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_calls_expire_on_tick, setup, fx_teardown),
         cmocka_unit_test(test_expiry_by_event_time_and_config),
         cmocka_unit_test(test_thresholds_from_config),
         cmocka_unit_test(test_rearm_after_episode),
-        cmocka_unit_test_setup_teardown(test_untracked_overflow, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_counters_publish_and_roll, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_many_accounts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_velocity_twenty_calls_block, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spend_domestic_suspends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_spend_open_calls_at_tick, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sequential_dialling_scan, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sequential_dialling_domestic_and_not, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_attack_calls, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_attack_minutes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_attack_open_call, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_slow_attack_needs_no_history, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_untracked_overflow, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_counters_publish_and_roll, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_many_accounts, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_twenty_calls_block, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_spend_domestic_suspends, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_spend_open_calls_at_tick, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_scan, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_domestic_and_not, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_calls, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_minutes, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_open_call, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_slow_attack_needs_no_history, setup, fx_teardown),
         cmocka_unit_test(test_profile_levels),
-        cmocka_unit_test_setup_teardown(test_call_centre_office_day_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_business_usa_india_left_alone, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_call_centre_office_day_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_business_usa_india_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
