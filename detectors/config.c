@@ -280,7 +280,11 @@ static const struct core_key core_keys[] = {
     INT_CHECK("vigild.ring_capacity", 1024, 16, 1048576, check_pow2,
               "Slots in each worker's event ring; a power of two."),
     INT("vigild.flush_interval_ms", 50, 1, 10000,
-        "How often workers publish counters and flush orders and alerts."),
+        "How often the publisher makes outputs durable (one pipelined Redis round trip, "
+        "Kafka delivery reports) and releases their offsets for commit."),
+    INT("vigild.tick_interval_ms", 250, 1, 60000,
+        "Under load, how often workers run detector timers and publish counters; a worker "
+        "whose queue is empty does so at once."),
     INT("vigild.disorder_ms", 60000, 0, 3600000,
         "Allowed event-time disorder: the watermark is the highest event time seen minus this."),
 

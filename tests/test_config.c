@@ -630,6 +630,7 @@ static const char *const core_names[] = {
     "vigild.workers",
     "vigild.ring_capacity",
     "vigild.flush_interval_ms",
+    "vigild.tick_interval_ms",
     "vigild.disorder_ms",
     "numbering.home_cc",
     "numbering.high_risk_prefixes",
