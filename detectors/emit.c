@@ -394,6 +394,17 @@ int vigil_emit_counters(struct vigil_emit *out, const char *account, const char 
     return out->sink.write(out->sink.ctx, &rec);
 }
 
+void vigil_emit_forget_order(struct vigil_emit *out, const char *account, const char *action,
+                             const char *detector)
+{
+    uint64_t k = key_hash(account, action, detector, 0);
+    size_t i = map_slot(&out->standing, k);
+    /* Keep the slot (probing chains stay intact) but let it stand until the beginning of
+     * time; the next rebuild drops it. */
+    if (out->standing.keys[i] == k)
+        out->standing.until[i] = INT64_MIN;
+}
+
 void vigil_emit_get_stats(const struct vigil_emit *out, struct vigil_emit_stats *st)
 {
     *st = out->stats;

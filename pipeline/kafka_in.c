@@ -9,6 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define JSMN_STATIC
+#define JSMN_STRICT
+#define JSMN_PARENT_LINKS
+#include <jsmn.h>
+
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
@@ -18,8 +23,11 @@
 
 #define REVOKE_WAIT_MS 8000
 
+static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o);
+
 struct vigil_kafka_in {
     rd_kafka_t *rk;
+    rd_kafka_t *lifts; /* orders topic from its end, no group; NULL if it could not start */
     char topic[256];
     struct vigil_worker **workers;
     size_t n_workers;
@@ -232,6 +240,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
         return NULL;
     }
     ki->last_commit_ms = vigil_mono_ms();
+    ki->lifts = lifts_create(o);
     return ki;
 }
 
@@ -247,6 +256,7 @@ static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     struct vigil_in_msg *in;
     while ((in = vigil_ring_reserve(ring)) == NULL)
         vigil_backoff_wait(&bo);
+    in->kind = VIGIL_IN_EVENT;
     in->partition = p;
     in->offset = m->offset;
     in->value_len = m->len > UINT32_MAX ? UINT32_MAX : (uint32_t)m->len;
@@ -265,6 +275,116 @@ static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     if (vigil_part_get(ki->offsets, p) & VIGIL_PART_EOF)
         vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
     ki->n_dispatched++;
+}
+
+/* Reads the orders topic from its end. Lifts produced before this are of no interest: a
+ * process that starts holds no standing orders. */
+static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* librdkafka wants a group id even for a consumer that only assigns; it never joins. */
+    const char *props[] = {"bootstrap.servers", o->brokers, "group.id", "vigild-lifts",
+                           "enable.auto.commit", "false", "client.id", "vigild-lifts", NULL};
+    for (const char *const *p = props; *p; p += 2) {
+        if (rd_kafka_conf_set(conf, p[0], p[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
+            rd_kafka_conf_destroy(conf);
+            vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
+            return NULL;
+        }
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_topic_t *t = rd_kafka_topic_new(rk, o->orders_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, t, &md, 10000);
+    rd_kafka_topic_destroy(t);
+    if (e || md->topic_cnt != 1 || md->topics[0].err) {
+        vigil_log_warn("lift reader: no metadata for %s (%s); lifts will not reach this process",
+                       o->orders_topic, rd_kafka_err2str(e ? e : md->topics[0].err));
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    for (int i = 0; i < md->topics[0].partition_cnt; i++)
+        rd_kafka_topic_partition_list_add(l, o->orders_topic, md->topics[0].partitions[i].id)
+            ->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_metadata_destroy(md);
+    e = rd_kafka_assign(rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        vigil_log_warn("lift reader: %s; lifts will not reach this process", rd_kafka_err2str(e));
+        rd_kafka_destroy(rk);
+        return NULL;
+    }
+    return rk;
+}
+
+/* Copies the string value of top-level field `name` into buf; false when absent. */
+static bool json_field(const char *js, const jsmntok_t *t, int n, const char *name, char *buf,
+                       size_t cap)
+{
+    size_t nl = strlen(name);
+    for (int i = 1; i + 1 < n; i++) {
+        if (t[i].parent != 0 || t[i].type != JSMN_STRING)
+            continue;
+        if ((size_t)(t[i].end - t[i].start) == nl && memcmp(js + t[i].start, name, nl) == 0) {
+            const jsmntok_t *v = &t[i + 1];
+            size_t len = (size_t)(v->end - v->start);
+            if (v->type != JSMN_STRING || len >= cap)
+                return false;
+            memcpy(buf, js + v->start, len);
+            buf[len] = '\0';
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A lift order on the orders topic: every worker forgets that standing order. */
+static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
+{
+    jsmn_parser parser;
+    jsmntok_t t[128];
+    jsmn_init(&parser);
+    int n = jsmn_parse(&parser, m->payload, m->len, t, 128);
+    char action[32], account[VIGIL_ACCOUNT_MAX + 1], lifted[32], detector[64];
+    if (n < 1 || t[0].type != JSMN_OBJECT ||
+        !json_field(m->payload, t, n, "action", action, sizeof action) ||
+        strcmp(action, "lift") != 0)
+        return; /* an ordinary order: ours or another instance's */
+    if (!json_field(m->payload, t, n, "account", account, sizeof account) ||
+        !json_field(m->payload, t, n, "lifts", lifted, sizeof lifted) ||
+        !json_field(m->payload, t, n, "detector", detector, sizeof detector)) {
+        vigil_log_warn("ignoring a lift order without account, lifts or detector");
+        return;
+    }
+    vigil_log_info("operator lifted %s (%s) of %s", lifted, detector, account);
+    for (size_t w = 0; w < ki->n_workers; w++) {
+        struct vigil_ring *ring = vigil_worker_in(ki->workers[w]);
+        struct vigil_backoff bo;
+        vigil_backoff_init(&bo, 1000);
+        struct vigil_in_msg *in;
+        while ((in = vigil_ring_reserve(ring)) == NULL)
+            vigil_backoff_wait(&bo);
+        in->kind = VIGIL_IN_LIFT;
+        in->partition = -1;
+        in->has_key = true;
+        in->key_len = (uint16_t)strlen(account);
+        memcpy(in->key, account, in->key_len + 1);
+        size_t al = strlen(lifted), dl = strlen(detector);
+        memcpy(in->value, lifted, al + 1);
+        memcpy(in->value + al + 1, detector, dl + 1);
+        in->value_len = (uint32_t)(al + dl + 2);
+        vigil_ring_commit(ring);
+    }
 }
 
 static void mark_eof(struct vigil_kafka_in *ki, int32_t p)
@@ -288,6 +408,12 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
                 vigil_log_warn("consumer: %s", rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
         }
+        rd_kafka_message_t *lm = ki->lifts ? rd_kafka_consumer_poll(ki->lifts, 0) : NULL;
+        if (lm) {
+            if (!lm->err)
+                take_lift(ki, lm);
+            rd_kafka_message_destroy(lm);
+        }
         int64_t now = vigil_mono_ms();
         if (now - ki->last_commit_ms >= ki->commit_interval_ms) {
             commit(ki, NULL, false);
@@ -307,6 +433,10 @@ void vigil_kafka_in_close(struct vigil_kafka_in *ki)
         return;
     rd_kafka_consumer_close(ki->rk);
     rd_kafka_destroy(ki->rk);
+    if (ki->lifts) {
+        rd_kafka_consumer_close(ki->lifts);
+        rd_kafka_destroy(ki->lifts);
+    }
     free(ki);
 }
 

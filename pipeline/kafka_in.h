@@ -7,6 +7,10 @@
  * progress. On a revoke the consumer waits until the revoked partitions' in-flight events
  * are durable and commits them before giving them up, so the next owner resumes exactly.
  *
+ * It also reads the orders topic from its end, outside any group (every instance sees every
+ * message), and hands each operator `lift` to every worker, so a lifted order no longer
+ * stands and a resumed abuse is ordered again.
+ *
  * Threading: every function runs on the consumer thread (the daemon's main thread); the
  * rebalance callback runs inside vigil_kafka_in_poll() on that thread too. */
 #ifndef VIGIL_KAFKA_IN_H
@@ -22,6 +26,7 @@ struct vigil_kafka_in_opts {
     const char *brokers;
     const char *group;
     const char *topic;
+    const char *orders_topic; /* read from its end for operators' `lift` orders */
     const char *auto_offset_reset;
     int session_timeout_ms;
     int heartbeat_interval_ms;

@@ -14,8 +14,14 @@
 
 /* One Kafka message of the events topic. The value is cut to VIGIL_EVENT_MAX_BYTES (a longer
  * one is `too_large`, and its dead letter carries at most that much anyway). */
+enum vigil_in_kind {
+    VIGIL_IN_EVENT = 0, /* a message of the events topic */
+    VIGIL_IN_LIFT = 1,  /* an operator lifted an order: key = account, value = "action\0detector" */
+};
+
 struct vigil_in_msg {
-    int32_t partition;
+    enum vigil_in_kind kind;
+    int32_t partition; /* VIGIL_IN_EVENT only */
     int64_t offset;
     uint32_t value_len; /* the original length, may exceed VIGIL_EVENT_MAX_BYTES */
     uint16_t key_len;   /* bytes in key; VIGIL_ACCOUNT_MAX + 1 when the key was longer */

@@ -221,21 +221,23 @@ static size_t drain(struct vigil_publisher *p)
     return total;
 }
 
-/* Makes everything drained so far durable. 0 on success. */
+/* Makes everything drained so far durable. 0 on success. Kafka first: a block key in Redis
+ * must never be visible before its order is on the orders topic, or an operator could lift
+ * it (vigilctl checks Redis) and the lift reach provisioning before the order it lifts. */
 static int flush(struct vigil_publisher *p)
 {
-    int rc = vigil_redis_flush(p->env.redis);
-    if (rc == VIGIL_ERR_INVALID) {
-        /* Redis refused a command: resending will not help, and holding the offsets back
-         * forever would stop vigil; log it and go on. */
-        vigil_log_error("%s", vigil_redis_errstr(p->env.redis));
-        rc = 0;
-    }
-    const char *what = vigil_redis_errstr(p->env.redis);
+    int rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
+    const char *what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
+                                               : vigil_kafka_out_errstr(p->env.kout);
     if (rc == 0) {
-        rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
-        what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
-                                       : vigil_kafka_out_errstr(p->env.kout);
+        rc = vigil_redis_flush(p->env.redis);
+        if (rc == VIGIL_ERR_INVALID) {
+            /* Redis refused a command: resending will not help, and holding the offsets
+             * back forever would stop vigil; log it and go on. */
+            vigil_log_error("%s", vigil_redis_errstr(p->env.redis));
+            rc = 0;
+        }
+        what = vigil_redis_errstr(p->env.redis);
     }
     if (rc != 0) {
         p->local_failures++;

@@ -282,6 +282,13 @@ static void note_progress(struct vigil_worker *w, int32_t partition, int64_t nex
 
 static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
 {
+    if (in->kind == VIGIL_IN_LIFT) {
+        /* Not an event of ours: no progress, just forget the standing order. */
+        const char *action = in->value;
+        const char *detector = in->value + strlen(in->value) + 1;
+        vigil_emit_forget_order(w->emit, in->key, action, detector);
+        return;
+    }
     note_progress(w, in->partition, in->offset + 1);
     if (in->value_len > VIGIL_EVENT_MAX_BYTES) {
         char detail[96];

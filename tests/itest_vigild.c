@@ -316,6 +316,60 @@ static void test_sigterm_commits_and_restart_rereads_nothing(void **state)
     free(log);
 }
 
+/* An operator lifts the block; when the abuse resumes, vigild orders again. */
+static void test_lift_then_resumed_abuse_orders_again(void **state)
+{
+    toll_burst("acc-lift", 9, T0);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    struct harness_proc vd;
+    start_vigild(&vd, "g-lift");
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-lift", 30000));
+
+    const char *lift[] = {harness_bin("vigilctl"), "lift", "--brokers", E.broker.bootstrap,
+                          "--redis", E.redis.addr, "acc-lift", "block_international", NULL};
+    struct harness_proc p;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&p, lift, &o), 0);
+    int status = -1;
+    assert_true(harness_proc_wait(&p, 20000, &status));
+    assert_int_equal(status, 0);
+    assert_false(harness_redis_exists(&E.redis, "vigil:block:acc-lift"));
+    harness_sleep_ms(2000); /* vigild reads the lift from the orders topic */
+
+    /* The first attack's calls end; later a second one starts. */
+    static const char *dest[] = {"+5351234567", "+8816123456", "+5352345678", "+252612345678"};
+    for (int i = 0; i < 9; i++)
+        call_end("acc-lift", i, T0 + 600000 + i, dest[i % 4], 600);
+    for (int i = 0; i < 9; i++)
+        call_start("acc-lift", 50 + i, T0 + 1200000 + i * 5000, dest[i % 4]);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-lift", 30000));
+
+    struct harness_msg *orders = NULL;
+    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.orders", 3000, 4, &orders);
+    for (ssize_t i = 0; n != 3 && i < n; i++)
+        fprintf(stderr, "order: %.300s\n", orders[i].value);
+    HARNESS_ASSERT(n == 3); /* order, lift, order */
+    char first[64], lifted[64], second[64], action[32];
+    assert_true(harness_json_str(orders[0].value, "order_id", first, sizeof first) > 0);
+    assert_true(harness_json_str(orders[1].value, "action", action, sizeof action) > 0);
+    if (strcmp(action, "lift") != 0)
+        for (ssize_t i = 0; i < n; i++)
+            fprintf(stderr, "order: %.300s\n", orders[i].value);
+    assert_string_equal(action, "lift");
+    assert_true(harness_json_str(orders[1].value, "lifts", lifted, sizeof lifted) > 0);
+    assert_string_equal(lifted, "block_international");
+    assert_true(harness_json_str(orders[2].value, "order_id", second, sizeof second) > 0);
+    assert_true(harness_json_str(orders[2].value, "action", action, sizeof action) > 0);
+    assert_string_equal(action, "block_international");
+    assert_string_not_equal(first, second);
+    harness_msgs_free(orders, (size_t)n);
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+    char *log = harness_read_file(vd.err_path, NULL);
+    assert_non_null(strstr(log, "operator lifted block_international"));
+    free(log);
+}
+
 static void test_start_failures_are_one_clear_line(void **state)
 {
     struct {
@@ -363,6 +417,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_input_goes_to_dlq_and_processing_goes_on, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_commits_and_restart_rereads_nothing, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_lift_then_resumed_abuse_orders_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_failures_are_one_clear_line, setup, teardown),
     };

@@ -112,6 +112,11 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f);
 int vigil_emit_counters(struct vigil_emit *out, const char *account, const char *detector,
                         const struct vigil_counter *c, size_t n, int64_t ttl_s);
 
+/* An operator lifted the order (account, action, detector): it no longer stands, so the next
+ * critical finding of that detector orders again. `action` as in vigil_action_str(). */
+void vigil_emit_forget_order(struct vigil_emit *out, const char *account, const char *action,
+                             const char *detector);
+
 /* Counts of what the discipline did, for logs and tests. */
 struct vigil_emit_stats {
     uint64_t orders, alerts, orders_suppressed, alerts_suppressed, allowlisted;
