@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "vigil/jbuf.h"
+#include "vigil/status.h"
 
 #define MIN_SLOTS 16
 #define ALIGN 16 /* values start on a max_align_t-friendly boundary */
@@ -265,4 +266,34 @@ bool vigil_acct_table_remove(struct vigil_acct_table *t, const char *account)
         return false;
     vigil_acct_table_remove_at(t, t->slots[p].entry1 - 1);
     return true;
+}
+
+int vigil_idx_list_push(struct vigil_idx_list *l, uint32_t idx)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        uint32_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return VIGIL_ERR_NOMEM;
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = idx;
+    return 0;
+}
+
+void vigil_idx_list_consume(struct vigil_idx_list *l, size_t done)
+{
+    /* An empty list may have no storage yet: memmove on NULL is undefined even for 0. */
+    if (done == 0)
+        return;
+    memmove(l->v, l->v + done, (l->n - done) * sizeof *l->v);
+    l->n -= done;
+}
+
+void vigil_idx_list_fini(struct vigil_idx_list *l)
+{
+    free(l->v);
+    l->v = NULL;
+    l->n = l->cap = 0;
 }

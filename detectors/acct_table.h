@@ -77,4 +77,19 @@ void vigil_acct_table_remove_at(struct vigil_acct_table *t, size_t i);
  * it, e.g. call ids. */
 uint64_t vigil_acct_table_hash(const void *data, size_t len);
 
+/* A growable list of entry numbers: the accounts a detector changed since its last tick.
+ * The caller pushes an entry at most once per tick (guarded by a flag of its own), so the
+ * list stops growing at the number of accounts; it never shrinks. */
+struct vigil_idx_list {
+    uint32_t *v;
+    size_t n, cap;
+};
+
+/* Appends idx. 0, or VIGIL_ERR_NOMEM (the list is unchanged). */
+int vigil_idx_list_push(struct vigil_idx_list *l, uint32_t idx);
+/* Removes the first `done` entries (those a tick has handled), keeping the rest in order. */
+void vigil_idx_list_consume(struct vigil_idx_list *l, size_t done);
+/* Frees the storage; the list is empty and usable afterwards. */
+void vigil_idx_list_fini(struct vigil_idx_list *l);
+
 #endif

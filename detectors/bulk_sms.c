@@ -184,8 +184,7 @@ struct bs_state {
     struct vigil_acct_table *senders;     /* struct bs_sender */
     /* Entry numbers in accts changed since the last tick; valid because accts removes
      * entries only in on_tick, after publishing and emptying this list. */
-    uint32_t *dirty;
-    size_t n_dirty, cap_dirty;
+    struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm_min; /* minute of the last tick's watermark */
 };
 
@@ -680,16 +679,8 @@ static int mark_dirty(struct bs_state *st, struct bs_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (st->n_dirty == st->cap_dirty) {
-        /* Amortised: at most one entry per account, so this stops growing. */
-        size_t cap = st->cap_dirty * 2;
-        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
-        if (!d)
-            return VIGIL_ERR_NOMEM;
-        st->dirty = d;
-        st->cap_dirty = cap;
-    }
-    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+        return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
 }
@@ -752,9 +743,9 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->n_dirty; done++) {
+    for (; done < st->dirty.n; done++) {
         const char *account;
-        struct bs_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        struct bs_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         struct vigil_counter c[] = {
             {"sms_15m", ring_sum(a->sms, BS_SLOTS)},
             {"segments_15m", ring_sum(a->seg, BS_SLOTS)},
@@ -767,8 +758,7 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
-    st->n_dirty -= done;
+    vigil_idx_list_consume(&st->dirty, done);
     return rc;
 }
 
@@ -821,7 +811,7 @@ static void bs_destroy(void *state)
     vigil_acct_table_destroy(st->accts);
     free(st->pool);
     free(st->scratch);
-    free(st->dirty);
+    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -865,13 +855,11 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->stride = (st->stride + 7) & ~(size_t)7;
     st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
-    st->cap_dirty = 256;
-    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
     st->scratch =
         malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
     st->accts = vigil_acct_table_create(sizeof(struct bs_acct), 1024);
     st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
-    if (!st->dirty || !st->scratch || !st->accts || !st->senders)
+    if (!st->scratch || !st->accts || !st->senders)
         goto fail;
     *state = st;
     return 0;

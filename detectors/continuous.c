@@ -160,8 +160,7 @@ struct ct_state {
     size_t n_heap, cap_heap;
     /* Entry numbers in accts changed since the last tick. Valid because accts removes
      * entries only in on_tick, after publishing and emptying this list. */
-    uint32_t *dirty;
-    size_t n_dirty, cap_dirty;
+    struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm;      /* the last watermark */
     int64_t wm_hour; /* hour of the last hourly sweep */
 };
@@ -367,16 +366,8 @@ static int mark_dirty(struct ct_state *st, struct ct_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (st->n_dirty == st->cap_dirty) {
-        /* Amortised: at most one entry per account, so this stops growing. */
-        size_t cap = st->cap_dirty * 2;
-        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
-        if (!d)
-            return VIGIL_ERR_NOMEM;
-        st->dirty = d;
-        st->cap_dirty = cap;
-    }
-    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+        return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
 }
@@ -819,9 +810,9 @@ static int publish(struct ct_state *st, struct vigil_emit *out)
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->n_dirty; done++) {
+    for (; done < st->dirty.n; done++) {
         const char *account;
-        struct ct_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        struct ct_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         int64_t longest = 0;
         if (a->has_open && st->wm != INT64_MIN) {
             int64_t m = open_min_start(vigil_acct_table_find(st->open, account));
@@ -839,8 +830,7 @@ static int publish(struct ct_state *st, struct vigil_emit *out)
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
-    st->n_dirty -= done;
+    vigil_idx_list_consume(&st->dirty, done);
     return rc;
 }
 
@@ -899,7 +889,7 @@ static void ct_destroy(void *state)
     vigil_acct_table_destroy(st->open);
     vigil_acct_table_destroy(st->accts);
     free(st->heap);
-    free(st->dirty);
+    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -926,14 +916,12 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     st->wm = INT64_MIN;
     st->wm_hour = INT64_MIN;
-    st->cap_dirty = 256;
-    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
     st->cap_heap = 256;
     st->heap = malloc(st->cap_heap * sizeof *st->heap);
     st->accts = vigil_acct_table_create(sizeof(struct ct_acct), 1024);
     st->open = vigil_acct_table_create(sizeof(struct ct_open), 64);
     st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
-    if (!st->dirty || !st->heap || !st->accts || !st->open || !st->ids)
+    if (!st->heap || !st->accts || !st->open || !st->ids)
         goto fail;
     *state = st;
     return 0;

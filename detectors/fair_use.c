@@ -116,8 +116,7 @@ struct fu_state {
     struct vigil_acct_table *abroad; /* struct fu_abroad */
     /* Entry numbers changed since the last tick; the tables remove entries only in a sweep,
      * after these lists are emptied. */
-    uint32_t *dirty_calls, *dirty_abroad;
-    size_t n_dirty_calls, n_dirty_abroad, cap_dirty_calls, cap_dirty_abroad;
+    struct vigil_idx_list dirty_calls, dirty_abroad; /* changed since the last tick */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* earliest since + devices_min of an unfired episode */
 };
@@ -147,19 +146,6 @@ static uint64_t str_hash(const char *s)
     return h ? h : 1; /* 0 marks a free slot */
 }
 
-static int push_dirty(uint32_t **list, size_t *n, size_t *cap, uint32_t idx)
-{
-    if (*n == *cap) {
-        size_t c = *cap * 2;
-        uint32_t *d = realloc(*list, c * sizeof *d);
-        if (!d)
-            return VIGIL_ERR_NOMEM;
-        *list = d;
-        *cap = c;
-    }
-    (*list)[(*n)++] = idx;
-    return 0;
-}
 
 /* --- fair_use.devices --------------------------------------------------------------------- */
 
@@ -280,8 +266,8 @@ static int on_device_call(struct fu_state *st, const struct vigil_event *ev, str
     if (ev->ts_ms > c->last_ms)
         c->last_ms = ev->ts_ms;
     if (!c->dirty) {
-        if (push_dirty(&st->dirty_calls, &st->n_dirty_calls, &st->cap_dirty_calls,
-                       (uint32_t)vigil_acct_table_index(st->calls, c)) != 0)
+        if (vigil_idx_list_push(&st->dirty_calls,
+                                (uint32_t)vigil_acct_table_index(st->calls, c)) != 0)
             return VIGIL_ERR_NOMEM;
         c->dirty = true;
     }
@@ -420,8 +406,8 @@ static int on_country(struct fu_state *st, const struct vigil_event *ev, struct 
     if (!device_mark(d, day))
         return 0; /* a day already counted: nothing changes */
     if (!a->dirty) {
-        if (push_dirty(&st->dirty_abroad, &st->n_dirty_abroad, &st->cap_dirty_abroad,
-                       (uint32_t)vigil_acct_table_index(st->abroad, a)) != 0)
+        if (vigil_idx_list_push(&st->dirty_abroad,
+                                (uint32_t)vigil_acct_table_index(st->abroad, a)) != 0)
             return VIGIL_ERR_NOMEM;
         a->dirty = true;
     }
@@ -500,28 +486,24 @@ static int publish_dirty(struct fu_state *st, int64_t wm, struct vigil_emit *out
 {
     int rc = 0;
     size_t done = 0;
-    for (; done < st->n_dirty_calls; done++) {
+    for (; done < st->dirty_calls.n; done++) {
         const char *account;
-        struct fu_calls *c = vigil_acct_table_at(st->calls, st->dirty_calls[done], &account);
+        struct fu_calls *c = vigil_acct_table_at(st->calls, st->dirty_calls.v[done], &account);
         if ((rc = publish_calls(st, c, account, out)) != 0)
             break;
         c->dirty = false;
     }
-    memmove(st->dirty_calls, st->dirty_calls + done,
-            (st->n_dirty_calls - done) * sizeof *st->dirty_calls);
-    st->n_dirty_calls -= done;
+    vigil_idx_list_consume(&st->dirty_calls, done);
     if (rc != 0)
         return rc;
-    for (done = 0; done < st->n_dirty_abroad; done++) {
+    for (done = 0; done < st->dirty_abroad.n; done++) {
         const char *account;
-        struct fu_abroad *a = vigil_acct_table_at(st->abroad, st->dirty_abroad[done], &account);
+        struct fu_abroad *a = vigil_acct_table_at(st->abroad, st->dirty_abroad.v[done], &account);
         if ((rc = publish_abroad(st, a, account, wm, out)) != 0)
             break;
         a->dirty = false;
     }
-    memmove(st->dirty_abroad, st->dirty_abroad + done,
-            (st->n_dirty_abroad - done) * sizeof *st->dirty_abroad);
-    st->n_dirty_abroad -= done;
+    vigil_idx_list_consume(&st->dirty_abroad, done);
     return rc;
 }
 
@@ -586,8 +568,8 @@ static void fu_destroy(void *state)
         return;
     vigil_acct_table_destroy(st->calls);
     vigil_acct_table_destroy(st->abroad);
-    free(st->dirty_calls);
-    free(st->dirty_abroad);
+    vigil_idx_list_fini(&st->dirty_calls);
+    vigil_idx_list_fini(&st->dirty_abroad);
     free(st);
 }
 
@@ -610,12 +592,9 @@ static int fu_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
-    st->cap_dirty_calls = st->cap_dirty_abroad = 64;
-    st->dirty_calls = malloc(st->cap_dirty_calls * sizeof *st->dirty_calls);
-    st->dirty_abroad = malloc(st->cap_dirty_abroad * sizeof *st->dirty_abroad);
     st->calls = vigil_acct_table_create(sizeof(struct fu_calls), 256);
     st->abroad = vigil_acct_table_create(sizeof(struct fu_abroad), 16);
-    if (!st->dirty_calls || !st->dirty_abroad || !st->calls || !st->abroad)
+    if (!st->calls || !st->abroad)
         goto fail;
     *state = st;
     return 0;

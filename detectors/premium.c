@@ -146,8 +146,7 @@ struct pm_state {
     struct vigil_acct_table *accts; /* struct pm_acct */
     /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
      * after this list is emptied. */
-    uint32_t *dirty;
-    size_t n_dirty, cap_dirty;
+    struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* the earliest pm_acct.due */
 };
@@ -308,15 +307,8 @@ static int mark_dirty(struct pm_state *st, struct pm_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (st->n_dirty == st->cap_dirty) {
-        size_t cap = st->cap_dirty * 2;
-        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
-        if (!d)
-            return VIGIL_ERR_NOMEM;
-        st->dirty = d;
-        st->cap_dirty = cap;
-    }
-    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+        return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
 }
@@ -791,17 +783,16 @@ static int publish_dirty(struct pm_state *st, int64_t wm, struct vigil_emit *out
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->n_dirty; done++) {
+    for (; done < st->dirty.n; done++) {
         const char *account;
-        struct pm_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        struct pm_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         rc = publish_one(st, a, account, wm, out);
         if (rc != 0)
             break;
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
-    st->n_dirty -= done;
+    vigil_idx_list_consume(&st->dirty, done);
     return rc;
 }
 
@@ -864,7 +855,7 @@ static void pm_destroy(void *state)
     if (!st)
         return;
     vigil_acct_table_destroy(st->accts);
-    free(st->dirty);
+    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -902,10 +893,8 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
-    st->cap_dirty = 64;
-    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
     st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
-    if (!st->dirty || !st->accts)
+    if (!st->accts)
         goto fail;
     *state = st;
     return 0;

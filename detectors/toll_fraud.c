@@ -233,8 +233,7 @@ struct tf_state {
     struct vigil_acct_table *hist;  /* struct tf_hist */
     /* Entry numbers in accts changed since the last tick. Valid because accts removes
      * entries only in on_tick, after publishing and emptying this list. */
-    uint32_t *dirty;
-    size_t n_dirty, cap_dirty;
+    struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t next_due;  /* earliest event time at which something in hr expires */
     int64_t wm_hour;   /* hour of the last tick's watermark */
     int64_t last_eval; /* watermark of the last open-call judgement */
@@ -532,16 +531,8 @@ static int mark_dirty(struct tf_state *st, struct tf_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (st->n_dirty == st->cap_dirty) {
-        /* Amortised: at most one entry per account, so this stops growing. */
-        size_t cap = st->cap_dirty * 2;
-        uint32_t *d = realloc(st->dirty, cap * sizeof *d);
-        if (!d)
-            return VIGIL_ERR_NOMEM;
-        st->dirty = d;
-        st->cap_dirty = cap;
-    }
-    st->dirty[st->n_dirty++] = (uint32_t)vigil_acct_table_index(st->accts, a);
+    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+        return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
 }
@@ -1258,9 +1249,9 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
     size_t done = 0;
     int rc = 0;
     int64_t wm_min = floor_div(watermark, TF_MIN_MS);
-    for (; done < st->n_dirty; done++) {
+    for (; done < st->dirty.n; done++) {
         const char *account;
-        struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty[done], &account);
+        struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         int64_t hr15 = 0;
         const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
         if (h)
@@ -1279,8 +1270,7 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    memmove(st->dirty, st->dirty + done, (st->n_dirty - done) * sizeof *st->dirty);
-    st->n_dirty -= done;
+    vigil_idx_list_consume(&st->dirty, done);
     return rc;
 }
 
@@ -1334,7 +1324,7 @@ static void tf_destroy(void *state)
     vigil_acct_table_destroy(st->hist);
     vigil_acct_table_destroy(st->hr);
     vigil_acct_table_destroy(st->accts);
-    free(st->dirty);
+    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -1367,12 +1357,10 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->next_due = INT64_MAX;
     st->wm_hour = INT64_MIN;
     st->last_eval = INT64_MIN / 2;
-    st->cap_dirty = 256;
-    st->dirty = malloc(st->cap_dirty * sizeof *st->dirty);
     st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
     st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
     st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
-    if (!st->dirty || !st->accts || !st->hr || !st->hist)
+    if (!st->accts || !st->hr || !st->hist)
         goto fail;
     *state = st;
     return 0;

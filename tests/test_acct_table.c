@@ -329,9 +329,35 @@ static void test_hash(void **unused)
     }
 }
 
+/* The dirty-account list: grows from empty, keeps order when its handled front is consumed,
+ * and is empty but usable after fini. */
+static void test_idx_list(void **state)
+{
+    (void)state;
+    struct vigil_idx_list l = {0};
+    for (uint32_t i = 0; i < 1000; i++)
+        assert_int_equal(vigil_idx_list_push(&l, i * 3), 0);
+    assert_int_equal(l.n, 1000);
+    assert_true(l.cap >= 1000);
+    vigil_idx_list_consume(&l, 0);
+    assert_int_equal(l.n, 1000);
+    vigil_idx_list_consume(&l, 998);
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.v[0], 998 * 3);
+    assert_int_equal(l.v[1], 999 * 3);
+    vigil_idx_list_consume(&l, 2);
+    assert_int_equal(l.n, 0);
+    vigil_idx_list_fini(&l);
+    assert_null(l.v);
+    assert_int_equal(vigil_idx_list_push(&l, 7), 0);
+    assert_int_equal(l.v[0], 7);
+    vigil_idx_list_fini(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_list),
         cmocka_unit_test(test_create_destroy), cmocka_unit_test(test_get_inserts_zeroed_once),
         cmocka_unit_test(test_key_limits),     cmocka_unit_test(test_growth_many_keys),
         cmocka_unit_test(test_remove),         cmocka_unit_test(test_iterate_and_sweep),
