@@ -285,6 +285,12 @@ static const struct core_key core_keys[] = {
     INT("vigild.tick_interval_ms", 250, 1, 60000,
         "Under load, how often workers run detector timers and publish counters; a worker "
         "whose queue is empty does so at once."),
+    INT("vigild.dedupe_window_ms", 3600000, 0, 86400000,
+        "An event whose account and id were seen within this much event time is a repeat "
+        "(at-least-once delivery) and is not counted again; 0 turns this off."),
+    INT("vigild.dedupe_max_ids", 1000000, 1000, 100000000,
+        "Event ids each worker remembers per dedupe window (about 16 bytes each); past it, "
+        "repeats of newer ids count again."),
     INT("vigild.disorder_ms", 60000, 0, 3600000,
         "Allowed event-time disorder: the watermark is the highest event time seen minus this."),
 

@@ -177,13 +177,15 @@ static void log_status(struct daemon *d)
         vigil_worker_get_stats(d->workers[i], &st);
         sum.events += st.events;
         sum.dead += st.dead;
+        sum.repeats += st.repeats;
     }
     struct vigil_publisher_stats ps;
     vigil_publisher_get_stats(d->pub, &ps);
-    vigil_log_info("status: %llu read, %llu valid, %llu dead letters, %llu orders, %llu alerts, "
-                   "%llu durable flushes",
+    vigil_log_info("status: %llu read, %llu valid, %llu repeats dropped, %llu dead letters, "
+                   "%llu orders, %llu alerts, %llu durable flushes",
                    vigil_kafka_in_dispatched(d->kin), (unsigned long long)sum.events,
-                   (unsigned long long)sum.dead, (unsigned long long)ps.orders,
+                   (unsigned long long)sum.repeats, (unsigned long long)sum.dead,
+                   (unsigned long long)ps.orders,
                    (unsigned long long)ps.alerts, (unsigned long long)ps.flushes);
 }
 

@@ -19,6 +19,7 @@
 #include "publisher.h"
 #include "ring.h"
 #include "vigil/config.h"
+#include "vigil/dedupe.h"
 #include "vigil/detector.h"
 #include "vigil/jbuf.h"
 #include "vigil/status.h"
@@ -48,6 +49,8 @@ struct vigil_worker {
     const struct vigil_detector_ops **ops;
     void **states;
     struct vigil_emit *emit;
+    struct vigil_dedupe *dedupe; /* NULL when vigild.dedupe_window_ms is 0 */
+    bool dedupe_full_logged;
     struct vigil_parse_opts popts;
     int64_t max_ts;       /* highest valid event time this worker has seen */
     int64_t stream_seen;  /* the worker's clock: never goes back */
@@ -59,10 +62,10 @@ struct vigil_worker {
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
     size_t n_touched;
-    int64_t local_events, local_dead, local_orders, local_alerts;
+    int64_t local_events, local_dead, local_orders, local_alerts, local_repeats;
 
     /* Published with relaxed stores for the status log; nothing depends on their order. */
-    _Atomic uint64_t st_events, st_dead, st_orders, st_alerts;
+    _Atomic uint64_t st_events, st_dead, st_orders, st_alerts, st_repeats;
 };
 
 /* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
@@ -166,6 +169,13 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->popts.default_cc = vigil_config_str(env->cfg, "numbering.home_cc");
     w->disorder_ms = vigil_config_int(env->cfg, "vigild.disorder_ms");
     w->tick_interval_ms = vigil_config_int(env->cfg, "vigild.tick_interval_ms");
+    int64_t dedupe_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
+    if (dedupe_ms > 0) {
+        w->dedupe = vigil_dedupe_create(
+            dedupe_ms, (size_t)vigil_config_int(env->cfg, "vigild.dedupe_max_ids"));
+        if (!w->dedupe)
+            goto fail;
+    }
     w->last_tick_wm = INT64_MIN;
     return w;
 
@@ -190,6 +200,7 @@ void vigil_worker_destroy(struct vigil_worker *w)
     free(w->ops);
     free(w->part_ts);
     vigil_emit_destroy(w->emit);
+    vigil_dedupe_destroy(w->dedupe);
     vigil_ring_destroy(w->out);
     vigil_ring_destroy(w->in);
     free(w);
@@ -305,6 +316,16 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         send_dead_letter(w, in, err.reason, err.detail);
         return;
     }
+    if (w->dedupe && vigil_dedupe_seen(w->dedupe, ev.account, ev.id, ev.ts_ms)) {
+        w->local_repeats++;
+        return;
+    }
+    if (w->dedupe && !w->dedupe_full_logged && vigil_dedupe_full(w->dedupe)) {
+        vigil_log_warn("worker %d: more event ids in one dedupe window than "
+                       "vigild.dedupe_max_ids; repeats of newer ids may count twice",
+                       w->env.index);
+        w->dedupe_full_logged = true;
+    }
     if (ev.ts_ms > w->max_ts)
         w->max_ts = ev.ts_ms;
     if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
@@ -409,6 +430,7 @@ static void tick_and_report(struct vigil_worker *w)
     atomic_store_explicit(&w->st_dead, (uint64_t)w->local_dead, memory_order_relaxed);
     atomic_store_explicit(&w->st_orders, (uint64_t)w->local_orders, memory_order_relaxed);
     atomic_store_explicit(&w->st_alerts, (uint64_t)w->local_alerts, memory_order_relaxed);
+    atomic_store_explicit(&w->st_repeats, (uint64_t)w->local_repeats, memory_order_relaxed);
 }
 
 static void *worker_main(void *arg)
@@ -493,4 +515,5 @@ void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *s
     st->dead = atomic_load_explicit(&w->st_dead, memory_order_relaxed);
     st->orders = atomic_load_explicit(&w->st_orders, memory_order_relaxed);
     st->alerts = atomic_load_explicit(&w->st_alerts, memory_order_relaxed);
+    st->repeats = atomic_load_explicit(&w->st_repeats, memory_order_relaxed);
 }

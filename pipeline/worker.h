@@ -39,6 +39,7 @@ struct vigil_worker_stats {
     uint64_t events;     /* valid events processed */
     uint64_t dead;       /* messages sent to the dead-letter topic */
     uint64_t orders, alerts;
+    uint64_t repeats; /* events dropped as repeats of an id already seen */
 };
 
 struct vigil_worker;

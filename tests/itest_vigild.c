@@ -316,6 +316,39 @@ static void test_sigterm_commits_and_restart_rereads_nothing(void **state)
     free(log);
 }
 
+/* At-least-once delivery: every event sent twice counts once. */
+static void test_every_event_twice_counts_once(void **state)
+{
+    for (int copy = 0; copy < 2; copy++) {
+        background("acc-twice", 10, T0);
+        toll_burst("acc-twice-fraud", 9, T0 + 60000);
+    }
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    struct harness_proc vd;
+    start_vigild(&vd, "g-twice");
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-twice-fraud", 30000));
+    HARNESS_ASSERT(
+        harness_redis_wait_exists(&E.redis, "vigil:cnt:acc-twice:toll_fraud", 10000));
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+    long long calls = -1, minutes = -1;
+    assert_int_equal(harness_redis_int(&E.redis, &calls, "HGET %s calls_out_1h",
+                                       "vigil:cnt:acc-twice:toll_fraud"),
+                     0);
+    assert_int_equal(harness_redis_int(&E.redis, &minutes, "HGET %s minutes_out_1h",
+                                       "vigil:cnt:acc-twice:toll_fraud"),
+                     0);
+    assert_int_equal(calls, 10);  /* ten calls, each sent twice */
+    assert_int_equal(minutes, 7); /* 10 x 45 s, whole minutes */
+    struct harness_msg *orders = NULL;
+    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.orders", 2000, 2, &orders);
+    assert_int_equal(n, 1);
+    harness_msgs_free(orders, (size_t)n);
+    char *log = harness_read_file(vd.err_path, NULL);
+    /* The 20 background events and the 9 call starts of the burst, once each. */
+    assert_non_null(strstr(log, "29 repeats dropped"));
+    free(log);
+}
+
 /* An operator lifts the block; when the abuse resumes, vigild orders again. */
 static void test_lift_then_resumed_abuse_orders_again(void **state)
 {
@@ -418,6 +451,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_commits_and_restart_rereads_nothing, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_every_event_twice_counts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lift_then_resumed_abuse_orders_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_failures_are_one_clear_line, setup, teardown),

@@ -631,6 +631,8 @@ static const char *const core_names[] = {
     "vigild.ring_capacity",
     "vigild.flush_interval_ms",
     "vigild.tick_interval_ms",
+    "vigild.dedupe_window_ms",
+    "vigild.dedupe_max_ids",
     "vigild.disorder_ms",
     "numbering.home_cc",
     "numbering.high_risk_prefixes",

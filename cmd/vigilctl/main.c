@@ -34,11 +34,13 @@
 #include "log.h"
 #include "redis_sink.h"
 #include "vigil/config.h"
+#include "vigil/dedupe.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
 #include "vigil/jbuf.h"
 #include "vigil/numplan.h"
+#include "vigil/profile.h"
 #include "vigil/status.h"
 
 #define EXIT_OK 0
@@ -1724,8 +1726,9 @@ struct replay_run {
     const struct vigil_detector_ops **ops;
     void **states;
     struct vigil_emit *emit;
+    struct vigil_dedupe *dedupe; /* as vigild: repeats of an event id count once */
     struct replay rp;
-    uint64_t lines, valid, dead;
+    uint64_t lines, valid, dead, repeats;
     bool failed;
 };
 
@@ -1774,6 +1777,10 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
             replay_dead_letter(rr->rp.out, rr->lines, &perr);
             continue;
         }
+        if (rr->dedupe && vigil_dedupe_seen(rr->dedupe, ev.account, ev.id, ev.ts_ms)) {
+            rr->repeats++;
+            continue;
+        }
         rr->valid++;
         if (ev.ts_ms > max_ts)
             max_ts = ev.ts_ms;
@@ -1808,6 +1815,7 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
 {
     struct replay_run rr = {.cfg = cfg, .rp = {.out = stdout, .counters = counters}};
     struct vigil_numplan *np = NULL;
+    struct vigil_profiles *profiles = NULL;
     FILE *in = NULL;
     char err[512];
     int rc = EXIT_FAIL;
@@ -1830,7 +1838,16 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
         fail("out of memory");
         goto out;
     }
-    struct vigil_detector_env env = {.cfg = cfg, .numplan = np};
+    profiles = vigil_profiles_create(cfg);
+    int64_t dedupe_ms = vigil_config_int(cfg, "vigild.dedupe_window_ms");
+    if (dedupe_ms > 0)
+        rr.dedupe = vigil_dedupe_create(dedupe_ms,
+                                        (size_t)vigil_config_int(cfg, "vigild.dedupe_max_ids"));
+    if (!profiles || (dedupe_ms > 0 && !rr.dedupe)) {
+        fail("out of memory");
+        goto out;
+    }
+    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = profiles};
     for (size_t i = 0; i < rr.n_det; i++) {
         rr.ops[i] = vigil_detector_get(i);
         int drc = rr.ops[i]->init(&rr.states[i], &env);
@@ -1848,10 +1865,11 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
     struct vigil_emit_stats st;
     vigil_emit_get_stats(rr.emit, &st);
     fprintf(stderr,
-            "%s: %" PRIu64 " lines, %" PRIu64 " valid events, %" PRIu64 " dead letters, %" PRIu64
-            " orders, %" PRIu64 " alerts (suppressed: %" PRIu64 " repeat orders, %" PRIu64
-            " alerts in cool-down; %" PRIu64 " orders held by the allowlist)\n",
-            prog, rr.lines, rr.valid, rr.dead, rr.rp.orders, rr.rp.alerts,
+            "%s: %" PRIu64 " lines, %" PRIu64 " valid events, %" PRIu64 " repeats dropped, %" PRIu64
+            " dead letters, %" PRIu64 " orders, %" PRIu64 " alerts (suppressed: %" PRIu64
+            " repeat orders, %" PRIu64 " alerts in cool-down; %" PRIu64
+            " orders held by the allowlist)\n",
+            prog, rr.lines, rr.valid, rr.repeats, rr.dead, rr.rp.orders, rr.rp.alerts,
             (uint64_t)st.orders_suppressed, (uint64_t)st.alerts_suppressed,
             (uint64_t)st.allowlisted);
 
@@ -1863,6 +1881,8 @@ out:
     free(rr.states);
     free(rr.ops);
     vigil_emit_destroy(rr.emit);
+    vigil_dedupe_destroy(rr.dedupe);
+    vigil_profiles_destroy(profiles);
     vigil_numplan_destroy(np);
     free(rr.rp.cbuf);
     if (!is_stdin)
