@@ -286,7 +286,8 @@ static void test_replay_one_order_deterministic(void **state)
     assert_string_equal(s, oid);
 
     /* The summary on stderr. */
-    assert_non_null(strstr(a.err, "8 lines, 8 valid events, 0 dead letters, 1 orders, 1 alerts"));
+    assert_non_null(strstr(a.err, "8 lines, 8 valid events, 0 repeats dropped, 0 dead letters, "
+                                  "1 orders, 1 alerts"));
 
     /* Same input, same bytes: again from the file, and from stdin. */
     struct run b = run_ctl(args);
@@ -351,7 +352,8 @@ static void test_replay_dead_letters_continue(void **state)
     assert_true(starts_with(line, "{\"kind\":\"order\","));
     assert_non_null(nth_line(r.out, 3, line, sizeof line));
     assert_true(starts_with(line, "{\"kind\":\"alert\","));
-    assert_non_null(strstr(r.err, "11 lines, 8 valid events, 2 dead letters, 1 orders, 1 alerts"));
+    assert_non_null(strstr(r.err, "11 lines, 8 valid events, 0 repeats dropped, 2 dead letters, "
+                                  "1 orders, 1 alerts"));
     run_free(&r);
 }
 
