@@ -122,6 +122,18 @@ static int check_offset_reset(const char *name, struct cfg_value *v, char *msg, 
     return -1;
 }
 
+static int check_assignor(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    static const char *const ok[] = {"range", "roundrobin", "cooperative-sticky"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcmp(v->text, ok[i]) == 0)
+            return 0;
+    snprintf(msg, len,
+             "bad value '%s' for '%s': not one of range, roundrobin, cooperative-sticky",
+             v->text, name);
+    return -1;
+}
+
 static int check_cc(const char *name, struct cfg_value *v, char *msg, size_t len)
 {
     const char *cc = v->text[0] == '+' ? v->text + 1 : v->text;
@@ -267,6 +279,9 @@ static const struct core_key core_keys[] = {
         "Consumer group heartbeat interval; keep it below a third of session_timeout_ms."),
     STR_CHECK("kafka.auto_offset_reset", "earliest", check_offset_reset,
               "Where a new consumer group starts: earliest, latest or error."),
+    STR_CHECK("kafka.assignor", "range", check_assignor,
+              "Partition assignment of the consumer group: range, roundrobin (eager: a "
+              "rebalance revokes everything, with a commit) or cooperative-sticky."),
     INT("kafka.commit_interval_ms", 1000, 10, 60000,
         "How often offsets are committed, up to the last event whose effects are durable."),
 

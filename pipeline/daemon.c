@@ -142,6 +142,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .topic = events_topic,
         .orders_topic = vigil_config_str(d->cfg, "kafka.orders_topic"),
         .auto_offset_reset = vigil_config_str(d->cfg, "kafka.auto_offset_reset"),
+        .assignor = vigil_config_str(d->cfg, "kafka.assignor"),
         .session_timeout_ms = (int)vigil_config_int(d->cfg, "kafka.session_timeout_ms"),
         .heartbeat_interval_ms = (int)vigil_config_int(d->cfg, "kafka.heartbeat_interval_ms"),
         .commit_interval_ms = (int)vigil_config_int(d->cfg, "kafka.commit_interval_ms"),

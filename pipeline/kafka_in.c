@@ -197,8 +197,9 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     char session[16], heartbeat[16];
     snprintf(session, sizeof session, "%d", o->session_timeout_ms);
     snprintf(heartbeat, sizeof heartbeat, "%d", o->heartbeat_interval_ms);
-    /* Offsets are ours to commit (only durable ones); cooperative-sticky moves only the
-     * partitions that must move when an instance joins or leaves. */
+    /* Offsets are ours to commit (only durable ones). The assignor is configurable; the
+     * default is eager (range): with librdkafka 2.0.2's mock cluster, cooperative rebalances
+     * ran a second round in which commits were refused and partitions were read again. */
     const char *props[] = {"bootstrap.servers", o->brokers,
                            "group.id", o->group,
                            "enable.auto.commit", "false",
@@ -206,7 +207,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
                            "auto.offset.reset", o->auto_offset_reset,
                            "session.timeout.ms", session,
                            "heartbeat.interval.ms", heartbeat,
-                           "partition.assignment.strategy", "cooperative-sticky",
+                           "partition.assignment.strategy", o->assignor,
                            /* End-of-partition events tell workers a partition is caught up. */
                            "enable.partition.eof", "true",
                            "client.id", "vigild",

@@ -28,6 +28,7 @@ struct vigil_kafka_in_opts {
     const char *topic;
     const char *orders_topic; /* read from its end for operators' `lift` orders */
     const char *auto_offset_reset;
+    const char *assignor; /* partition.assignment.strategy */
     int session_timeout_ms;
     int heartbeat_interval_ms;
     int commit_interval_ms;

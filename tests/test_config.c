@@ -622,6 +622,7 @@ static const char *const core_names[] = {
     "kafka.session_timeout_ms",
     "kafka.heartbeat_interval_ms",
     "kafka.auto_offset_reset",
+    "kafka.assignor",
     "kafka.commit_interval_ms",
     "redis.prefix",
     "redis.timeout_ms",
