@@ -74,8 +74,11 @@ table() {
     python3 -c 'import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
 for d in rows:
-    what = d.get("action") or d.get("severity")
-    print("  %-16s %-20s %-34s %s" % (d["account"], what, d["rule"], d["reason"][:90]))
+    if "alert_id" in d:   # an alert: its severity, and the order it came with
+        what = d["severity"] + (" -> " + d["action"] if "order_id" in d else "")
+    else:                 # an order: its action
+        what = d["action"]
+    print("  %-16s %-32s %-34s %s" % (d["account"], what, d["rule"], d["reason"][:80]))
 if not rows:
     print("  (none)")'
 }
