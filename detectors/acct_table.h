@@ -77,6 +77,13 @@ void vigil_acct_table_remove_at(struct vigil_acct_table *t, size_t i);
  * it, e.g. call ids. */
 uint64_t vigil_acct_table_hash(const void *data, size_t len);
 
+/* a / b rounded towards minus infinity (C division truncates towards zero): the window or
+ * bucket an event time falls in, also for times before the epoch. b != 0. */
+static inline int64_t vigil_floor_div(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
 /* A growable list of entry numbers: the accounts a detector changed since its last tick.
  * The caller pushes an entry at most once per tick (guarded by a flag of its own), so the
  * list stops growing at the number of accounts; it never shrinks. */

@@ -220,11 +220,6 @@ static const char *const warn_keys[BS_RULES] = {
     "bulk_sms.same_body_15m_warning",
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b < 0);
-}
-
 /* Event times are after 2000 (events.md), so minutes are positive and fit an int32. */
 static unsigned slot(int32_t m)
 {
@@ -690,7 +685,7 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     struct bs_state *st = state;
     if (ev->type != VIGIL_EV_SMS)
         return 0;
-    int32_t m = (int32_t)floor_div(ev->ts_ms, BS_MIN_MS);
+    int32_t m = (int32_t)vigil_floor_div(ev->ts_ms, BS_MIN_MS);
 
     bool created;
     struct bs_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
@@ -765,7 +760,7 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
 static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 {
     struct bs_state *st = state;
-    int64_t wm_min = floor_div(watermark_ms, BS_MIN_MS);
+    int64_t wm_min = vigil_floor_div(watermark_ms, BS_MIN_MS);
     bool moved = wm_min > st->wm_min && watermark_ms != INT64_MIN;
 
     if (moved) {

@@ -181,11 +181,6 @@ static const struct vigil_config_key ct_keys[] = {
     {0},
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b < 0);
-}
-
 static int64_t max64(int64_t a, int64_t b)
 {
     return a > b ? a : b;
@@ -205,7 +200,7 @@ static uint64_t call_hash(const char *call_id)
 
 static int slot_index(int64_t slot)
 {
-    return (int)(slot - floor_div(slot, CT_SLOTS) * CT_SLOTS);
+    return (int)(slot - vigil_floor_div(slot, CT_SLOTS) * CT_SLOTS);
 }
 
 /* Slides the ring so that its newest slot is `slot` (never backwards). */
@@ -239,9 +234,9 @@ static void ring_add(struct ct_acct *a, int64_t from, int64_t to)
 {
     if (to <= from)
         return;
-    int64_t s1 = floor_div(to - 1, CT_SLOT_MS);
+    int64_t s1 = vigil_floor_div(to - 1, CT_SLOT_MS);
     ring_advance(a, s1);
-    int64_t s0 = max64(floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
+    int64_t s0 = max64(vigil_floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
     for (int64_t s = s0; s <= s1; s++) {
         int i = slot_index(s);
         uint32_t v = a->units[i] + slot_overlap(s, from, to);
@@ -258,8 +253,8 @@ static uint32_t ring_covered(const struct ct_acct *a, int64_t from, int64_t now)
     uint32_t sum = a->sum_units;
     if (a->head == INT64_MIN || from >= now)
         return sum;
-    int64_t s0 = max64(floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
-    int64_t s1 = min64(floor_div(now - 1, CT_SLOT_MS), a->head);
+    int64_t s0 = max64(vigil_floor_div(from, CT_SLOT_MS), a->head - CT_SLOTS + 1);
+    int64_t s1 = min64(vigil_floor_div(now - 1, CT_SLOT_MS), a->head);
     for (int64_t s = s0; s <= s1; s++) {
         int i = slot_index(s);
         uint32_t v = a->units[i] + slot_overlap(s, from, now);
@@ -568,7 +563,7 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
                       const char *account, int64_t now, const struct vigil_event *ev,
                       struct vigil_emit *out)
 {
-    ring_advance(a, floor_div(now, CT_SLOT_MS));
+    ring_advance(a, vigil_floor_div(now, CT_SLOT_MS));
     uint32_t cov = ring_covered(a, open_min_start(o), now) / CT_UNITS_PER_MIN;
     if (cov != a->covered_min) {
         a->covered_min = cov;
@@ -792,7 +787,7 @@ static int sweep_hour(struct ct_state *st, int64_t wm)
         const char *account;
         struct ct_acct *a = vigil_acct_table_at(st->accts, i, &account);
         const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
-        ring_advance(a, floor_div(wm, CT_SLOT_MS));
+        ring_advance(a, vigil_floor_div(wm, CT_SLOT_MS));
         uint32_t cov = ring_covered(a, open_min_start(o), wm) / CT_UNITS_PER_MIN;
         int64_t warn = near_warn_level(st, a);
         if ((int64_t)cov < (warn > 0 ? warn : st->near_min[a->profile]))
@@ -863,7 +858,7 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
             continue; /* stale: the account was dropped or re-armed earlier since */
         rc = run_timer(st, a, t.account, wm, out);
     }
-    int64_t hour = floor_div(wm, CT_HOUR_MS);
+    int64_t hour = vigil_floor_div(wm, CT_HOUR_MS);
     bool rolled = hour > st->wm_hour;
     if (rc == 0 && rolled)
         rc = sweep_hour(st, wm);

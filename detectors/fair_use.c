@@ -135,11 +135,6 @@ static const struct vigil_config_key fu_keys[] = {
     {0},
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b < 0);
-}
-
 static uint64_t str_hash(const char *s)
 {
     uint64_t h = vigil_acct_table_hash(s, strlen(s));
@@ -395,7 +390,7 @@ static int emit_abroad(const struct fu_state *st, const struct fu_abroad *a, con
 
 static int on_country(struct fu_state *st, const struct vigil_event *ev, struct vigil_emit *out)
 {
-    int64_t day = floor_div(ev->ts_ms, FU_DAY_MS);
+    int64_t day = vigil_floor_div(ev->ts_ms, FU_DAY_MS);
     bool created;
     struct fu_abroad *a = vigil_acct_table_get(st->abroad, ev->account, &created);
     if (!a)
@@ -465,7 +460,7 @@ static int publish_calls(const struct fu_state *st, struct fu_calls *c, const ch
 static int publish_abroad(const struct fu_state *st, struct fu_abroad *a, const char *account,
                           int64_t wm, struct vigil_emit *out)
 {
-    int64_t today = wm == FU_NONE ? INT64_MIN : floor_div(wm, FU_DAY_MS);
+    int64_t today = wm == FU_NONE ? INT64_MIN : vigil_floor_div(wm, FU_DAY_MS);
     for (int i = 0; i < FU_DEVICES_MAX; i++) {
         if (a->dev[i].h != 0 && a->dev[i].last_day > today)
             today = a->dev[i].last_day;
@@ -550,7 +545,7 @@ static int fu_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     int rc = publish_dirty(st, wm, out);
     if (rc != 0 || wm == FU_NONE)
         return rc;
-    int64_t wm_min = floor_div(wm, FU_MIN_MS);
+    int64_t wm_min = vigil_floor_div(wm, FU_MIN_MS);
     if (wm_min <= st->wm_min && wm < st->next_due)
         return 0;
     rc = sweep(st, wm, out);

@@ -177,11 +177,6 @@ static const struct vigil_config_key pm_keys[] = {
     {0},
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b < 0);
-}
-
 static uint16_t sat16(uint32_t a, uint32_t b)
 {
     return a + b >= UINT16_MAX ? UINT16_MAX : (uint16_t)(a + b);
@@ -241,7 +236,7 @@ static void ring_add_duration(struct pm_ring *r, int64_t end_ms, int64_t dur_s)
     if (dur_s <= 0)
         return;
     int64_t start_ms = end_ms - dur_s * 1000;
-    int64_t m0 = floor_div(start_ms, PM_MIN_MS), m1 = floor_div(end_ms, PM_MIN_MS);
+    int64_t m0 = vigil_floor_div(start_ms, PM_MIN_MS), m1 = vigil_floor_div(end_ms, PM_MIN_MS);
     if (m0 < m1 - PM_RING + 1)
         m0 = m1 - PM_RING + 1;
     ring_add(r, m1, 0, 0);
@@ -320,7 +315,7 @@ static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *e
     if (!a)
         return NULL;
     if (created) {
-        int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+        int64_t min = vigil_floor_div(ev->ts_ms, PM_MIN_MS);
         ring_init(&a->out, min);
         a->last_ms = a->eval_ms = ev->ts_ms;
         a->due = INT64_MAX;
@@ -366,7 +361,7 @@ struct pm_out_now {
 static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now *m)
 {
     uint32_t calls, secs;
-    ring_sum(&a->out, floor_div(now, PM_MIN_MS), &calls, &secs);
+    ring_sum(&a->out, vigil_floor_div(now, PM_MIN_MS), &calls, &secs);
     m->calls = calls;
     m->closed_s = secs;
     m->open_s = open_secs(a, now);
@@ -523,7 +518,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
     if (!a)
         return VIGIL_ERR_NOMEM;
     uint64_t id = str_hash(ev->call_id);
-    int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+    int64_t min = vigil_floor_div(ev->ts_ms, PM_MIN_MS);
     expire_open(a, a->last_ms);
     if (ev->type == VIGIL_EV_CALL_START) {
         /* A repeated start, or a start arriving after its own end (disorder), is no new
@@ -663,7 +658,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
                          struct pm_svc *s, int64_t now, struct vigil_emit *out)
 {
     int p = a->profile;
-    int64_t now_min = floor_div(now, PM_MIN_MS);
+    int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
     uint32_t calls, short_calls;
     ring_sum(&s->ring, now_min, &calls, &short_calls);
     uint32_t callers = svc_callers(s, now_min);
@@ -693,7 +688,7 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
     if (!a)
         return VIGIL_ERR_NOMEM;
     uint64_t id = str_hash(ev->call_id);
-    int64_t min = floor_div(ev->ts_ms, PM_MIN_MS);
+    int64_t min = vigil_floor_div(ev->ts_ms, PM_MIN_MS);
     int seen = seen_get(a->seen_in, id);
     bool count = false, is_short = false;
     if (ev->type == VIGIL_EV_CALL_START) {
@@ -739,7 +734,7 @@ static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
 {
     struct pm_out_now m;
     out_measure(a, now, &m);
-    int64_t now_min = floor_div(now, PM_MIN_MS);
+    int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
     v[0] = m.calls;
     v[1] = (uint32_t)((m.closed_s + m.open_s) / 60);
     v[2] = v[3] = 0;
@@ -838,7 +833,7 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         return rc;
     if (watermark_ms == INT64_MIN)
         return 0;
-    int64_t wm_min = floor_div(watermark_ms, PM_MIN_MS);
+    int64_t wm_min = vigil_floor_div(watermark_ms, PM_MIN_MS);
     if (wm_min <= st->wm_min && watermark_ms < st->next_due)
         return 0;
     rc = sweep(st, watermark_ms, out);

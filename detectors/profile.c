@@ -87,11 +87,6 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b != 0 && (a < 0) != (b < 0));
-}
-
 /* The UTC second at which the last Sunday of month m of year y starts, plus 01:00 UTC: the
  * moment Europe switches to and from summer time. */
 static int64_t eu_switch(int64_t y, int m)
@@ -103,11 +98,11 @@ static int64_t eu_switch(int64_t y, int m)
 
 void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out)
 {
-    int64_t t = floor_div(ts_ms, 1000);
-    int64_t days = floor_div(t, 86400);
+    int64_t t = vigil_floor_div(ts_ms, 1000);
+    int64_t days = vigil_floor_div(t, 86400);
     /* Year of the UTC date, for the switch dates of that year. */
     int64_t z = days + 719468;
-    int64_t era = floor_div(z, 146097);
+    int64_t era = vigil_floor_div(z, 146097);
     int64_t doe = z - era * 146097;
     int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
     int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
@@ -116,7 +111,7 @@ void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out)
     /* CET is UTC+1; CEST (UTC+2) from the last Sunday of March to that of October. */
     int64_t offset = (t >= eu_switch(year, 3) && t < eu_switch(year, 10)) ? 7200 : 3600;
     int64_t local = t + offset;
-    int64_t ldays = floor_div(local, 86400);
+    int64_t ldays = vigil_floor_div(local, 86400);
     int64_t secs = local - ldays * 86400;
     out->wday = (int)(((ldays + 4) % 7 + 7) % 7);
     out->hour = (int)(secs / 3600);

@@ -286,11 +286,6 @@ static const struct vigil_config_key tf_keys[] = {
     {0},
 };
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    return a / b - (a % b < 0);
-}
-
 static uint32_t sat_add(uint32_t a, uint64_t b)
 {
     return b >= UINT32_MAX - a ? UINT32_MAX : (uint32_t)(a + b);
@@ -639,7 +634,7 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     bool night = vigil_off_hours(ev->ts_ms);
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
-    uint64_t n = vel_count(h, floor_div(ev->ts_ms, TF_MIN_MS));
+    uint64_t n = vel_count(h, vigil_floor_div(ev->ts_ms, TF_MIN_MS));
     enum vigil_severity sev;
     if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
         sev = VIGIL_SEV_CRITICAL;
@@ -687,7 +682,7 @@ static int check_slow(const struct tf_state *st, const struct tf_acct *a, const 
 {
     if (hs->first_ms < ts - TF_DAY_MS)
         return 0; /* high-risk calls before this 24 h: not a first-time burst */
-    int64_t hour = floor_div(ts, TF_HOUR_MS);
+    int64_t hour = vigil_floor_div(ts, TF_HOUR_MS);
     int64_t from = hour - (TF_SLOW_SLOTS - 1);
     uint64_t calls = ring_sum(hs->calls, TF_SLOW_SLOTS, hs->head, from, hour);
     uint64_t mins = (ring_sum(hs->secs, TF_SLOW_SLOTS, hs->head, from, hour) + extra_secs) / 60;
@@ -753,7 +748,7 @@ static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct 
         hs->first_ms = ev->ts_ms;
     if (ev->ts_ms > hs->last_ms)
         hs->last_ms = ev->ts_ms;
-    int64_t hour = floor_div(ev->ts_ms, TF_HOUR_MS);
+    int64_t hour = vigil_floor_div(ev->ts_ms, TF_HOUR_MS);
     if (hour > hs->head) {
         /* Both rings share one head. */
         ring_move(hs->calls, TF_SLOW_SLOTS, hs->head, hour);
@@ -771,7 +766,7 @@ static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct 
 static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h,
                          const struct vigil_event *ev, uint64_t secs, struct vigil_emit *out)
 {
-    int64_t m = floor_div(ev->ts_ms, TF_MIN_MS);
+    int64_t m = vigil_floor_div(ev->ts_ms, TF_MIN_MS);
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
     int rc = check_velocity(a, h, st, ev, out);
@@ -787,7 +782,7 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
  * with a sixth of its cost. Parts older than the ring go. */
 static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
 {
-    int64_t b_end = floor_div(end, TF_SPEND_SLOT_MS);
+    int64_t b_end = vigil_floor_div(end, TF_SPEND_SLOT_MS);
     int64_t from = (b_end - (TF_SPEND_SLOTS - 1)) * TF_SPEND_SLOT_MS;
     if (start < from) {
         cost = cost * (uint64_t)(end - from) / (uint64_t)(end - start);
@@ -798,7 +793,7 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
         return;
     }
     uint64_t left = cost;
-    for (int64_t b = floor_div(start, TF_SPEND_SLOT_MS); b <= b_end; b++) {
+    for (int64_t b = vigil_floor_div(start, TF_SPEND_SLOT_MS); b <= b_end; b++) {
         int64_t lo = b * TF_SPEND_SLOT_MS > start ? b * TF_SPEND_SLOT_MS : start;
         int64_t hi = (b + 1) * TF_SPEND_SLOT_MS < end ? (b + 1) * TF_SPEND_SLOT_MS : end;
         uint64_t part = b == b_end ? left : cost * (uint64_t)(hi - lo) / (uint64_t)(end - start);
@@ -809,7 +804,7 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
 
 static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
 {
-    int64_t b = floor_div(ts, TF_SPEND_SLOT_MS);
+    int64_t b = vigil_floor_div(ts, TF_SPEND_SLOT_MS);
     return ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b - (TF_SPEND_SLOTS - 1), b);
 }
 
@@ -907,7 +902,7 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     unsigned suffix;
     if (!seq_key(ev->to, &key, &suffix))
         return 0;
-    int64_t g = floor_div(ev->ts_ms, TF_SEQ_GEN_MS);
+    int64_t g = vigil_floor_div(ev->ts_ms, TF_SEQ_GEN_MS);
     struct tf_seq *s = NULL;
     int victim = 0;
     for (int i = 0; i < TF_SEQ_SLOTS && !s; i++) {
@@ -1113,7 +1108,7 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return VIGIL_ERR_NOMEM;
     if (created)
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
-    int64_t hour = floor_div(ev->ts_ms, TF_HOUR_MS);
+    int64_t hour = vigil_floor_div(ev->ts_ms, TF_HOUR_MS);
     if (created || hour > (int64_t)a->hour) {
         acct_zero(a);
         a->hour = (uint32_t)hour;
@@ -1142,7 +1137,7 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 static int sweep_hr(struct tf_state *st, int64_t watermark)
 {
     int64_t due = INT64_MAX;
-    int64_t wm_min = floor_div(watermark, TF_MIN_MS);
+    int64_t wm_min = vigil_floor_div(watermark, TF_MIN_MS);
     for (size_t i = vigil_acct_table_count(st->hr); i-- > 0;) {
         const char *account;
         struct tf_hr *h = vigil_acct_table_at(st->hr, i, &account);
@@ -1248,7 +1243,7 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
 {
     size_t done = 0;
     int rc = 0;
-    int64_t wm_min = floor_div(watermark, TF_MIN_MS);
+    int64_t wm_min = vigil_floor_div(watermark, TF_MIN_MS);
     for (; done < st->dirty.n; done++) {
         const char *account;
         struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
@@ -1292,7 +1287,7 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     struct tf_state *st = state;
     if (watermark_ms < VIGIL_TS_MIN_MS)
         return publish(st, watermark_ms, out); /* no event time yet: nothing can expire */
-    int64_t wm_hour = floor_div(watermark_ms, TF_HOUR_MS);
+    int64_t wm_hour = vigil_floor_div(watermark_ms, TF_HOUR_MS);
     bool rolled = wm_hour > st->wm_hour;
     int rc = 0;
 
