@@ -1007,39 +1007,51 @@ static int show_print_json(const struct show_data *sd, struct jdoc *d)
     return fail("the account's data is too large to print");
 }
 
-static int cmd_show(int argc, char **argv)
+/* The flags `show` and `blocks` share: --redis, --config, --set, --json, --help. Returns
+ * RUN_ON to go on with the arguments from optind, or the exit status to return. */
+#define RUN_ON (-1)
+static int redis_read_flags(int argc, char **argv, void (*usage)(FILE *), struct cfg_opts *co,
+                            const char **addr, bool *json)
 {
     static const struct option longopts[] = {
         {"redis", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    struct cfg_opts co = {0};
-    const char *addr = DEFAULT_REDIS;
-    bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, ":r:c:s:jh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
-            addr = optarg;
+            *addr = optarg;
             break;
         case 'c':
-            co.path = optarg;
+            co->path = optarg;
             break;
         case 's':
-            if (cfg_add_set(&co, optarg) != 0)
+            if (cfg_add_set(co, optarg) != 0)
                 return EXIT_USAGE;
             break;
         case 'j':
-            json = true;
+            *json = true;
             break;
         case 'h':
-            show_usage(stdout);
+            usage(stdout);
             return EXIT_OK;
         default:
             return bad_flag(c, argv);
         }
     }
+    return RUN_ON;
+}
+
+static int cmd_show(int argc, char **argv)
+{
+    struct cfg_opts co = {0};
+    const char *addr = DEFAULT_REDIS;
+    bool json = false;
+    int flags = redis_read_flags(argc, argv, show_usage, &co, &addr, &json);
+    if (flags != RUN_ON)
+        return flags;
     if (argc - optind != 1)
         return usage_error(optind == argc ? "ACCOUNT is required" : "expected one ACCOUNT");
     const char *account = argv[optind];
@@ -1212,37 +1224,12 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
 
 static int cmd_blocks(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"redis", required_argument, NULL, 'r'}, {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
-    };
     struct cfg_opts co = {0};
     const char *addr = DEFAULT_REDIS;
     bool json = false;
-    int c;
-    while ((c = getopt_long(argc, argv, ":r:c:s:jh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            addr = optarg;
-            break;
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'j':
-            json = true;
-            break;
-        case 'h':
-            blocks_usage(stdout);
-            return EXIT_OK;
-        default:
-            return bad_flag(c, argv);
-        }
-    }
+    int flags = redis_read_flags(argc, argv, blocks_usage, &co, &addr, &json);
+    if (flags != RUN_ON)
+        return flags;
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
 
