@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
@@ -36,6 +37,23 @@ struct vigil_detector_ops {
      * fire timers, expire windows, publish counters of accounts changed since last tick. */
     int (*on_tick)(void *state, int64_t watermark_ms, struct vigil_emit *out);
     void (*destroy)(void *state); /* accepts NULL */
+
+    /* --- checkpoints: the state of one account, out and back in ---------------------------
+     * save: appends to *out everything the detector holds for `account` that would change
+     * what it reports later (windows, open calls, timers, fired flags, samples, profile), or
+     * nothing at all when it holds nothing. The bytes are the detector's own format and
+     * start with a version byte; only the same detector of the same build reads them back.
+     * Does not change the state. 0 or VIGIL_ERR_NOMEM.
+     * load: replaces whatever the detector holds for `account` by saved bytes and re-arms
+     * its timers, as if the events behind them had been fed to this state. vigild calls it
+     * after a restart or a partition assignment, before any event of the account and with
+     * the watermark no further than when the bytes were saved. VIGIL_ERR_INVALID (state
+     * unchanged) when the bytes are not a valid state of this version.
+     * forget: drops everything the detector holds for `account`, timers included (memory
+     * cap eviction); a later event starts it afresh. */
+    int (*save)(void *state, const char *account, struct vigil_bytes *out);
+    int (*load)(void *state, const char *account, const void *data, size_t len);
+    void (*forget)(void *state, const char *account);
 };
 
 /* The registered detectors (detectors/detector_list.h), in registry order. */
