@@ -14,6 +14,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "acct_table.h"
+#include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/jbuf.h"
 #include "vigil/status.h"
@@ -21,14 +23,22 @@
 #define OUT_JSON_MAX 4096
 #define EXEMPT_MAX 16
 
-/* A map from a 64-bit key hash to an event time; open addressing, linear probing. Key 0
- * marks an empty slot (a real hash of 0 is remapped to 1). Entries whose time is in the past
- * are dropped when the table would otherwise grow, so the table holds only what still
- * matters (standing orders, alerts in cool-down). */
-struct until_map {
-    uint64_t *keys;
-    int64_t *until;
-    size_t cap, count;
+/* What the discipline remembers of one account, for as long as it matters: its standing
+ * orders (key (account, action, detector) -> stands until) and its alerts in cool-down (key
+ * (account, rule, severity) -> quiet until), in event time. Kept per account so a checkpoint
+ * can save and load one account's marks (vigil_emit_save). Only accounts with findings have a
+ * record; records whose marks have all expired are dropped by a sweep. */
+#define MARKS_MAX 16
+
+struct mark {
+    uint64_t key; /* key_hash(); 0: none */
+    int64_t until;
+};
+
+struct acct_marks {
+    struct mark m[MARKS_MAX];
+    uint16_t standing; /* bit i: m[i] is a standing order (kept before cool-downs when full) */
+    uint8_t n;
 };
 
 struct vigil_emit {
@@ -41,8 +51,9 @@ struct vigil_emit {
     size_t n_allowlist;
     const char *exempt[EXEMPT_MAX];
     size_t n_exempt;
-    struct until_map standing; /* (account, action, detector) -> order stands until */
-    struct until_map cooldown; /* (account, rule, severity) -> alerts quiet until */
+    struct vigil_acct_table *marks; /* struct acct_marks per account with findings */
+    size_t sweep_at;                /* sweep expired records when this many are held */
+    int64_t latest;                 /* latest event time a finding came with */
     struct vigil_emit_stats stats;
 };
 
@@ -54,74 +65,84 @@ static int64_t real_now_ms(void *ctx)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int map_init(struct until_map *m, size_t cap)
+/* The mark of `key` in the account's record, or NULL. */
+static struct mark *mark_find(struct acct_marks *a, uint64_t key)
 {
-    m->keys = calloc(cap, sizeof *m->keys);
-    m->until = calloc(cap, sizeof *m->until);
-    m->cap = cap;
-    m->count = 0;
-    if (!m->keys || !m->until) {
-        free(m->keys);
-        free(m->until);
-        return VIGIL_ERR_NOMEM;
+    for (uint8_t i = 0; a && i < a->n; i++) {
+        if (a->m[i].key == key)
+            return &a->m[i];
     }
-    return 0;
+    return NULL;
 }
 
-static void map_fini(struct until_map *m)
+static int64_t marks_get(const struct vigil_emit *out, const char *account, uint64_t key)
 {
-    free(m->keys);
-    free(m->until);
+    struct mark *m = mark_find(vigil_acct_table_find(out->marks, account), key);
+    return m ? m->until : INT64_MIN;
 }
 
-static size_t map_slot(const struct until_map *m, uint64_t key)
+/* Drops the marks that have expired at `now`, keeping the others in order. */
+static void marks_prune(struct acct_marks *a, int64_t now)
 {
-    size_t i = (size_t)(key ^ (key >> 29)) & (m->cap - 1);
-    while (m->keys[i] != 0 && m->keys[i] != key)
-        i = (i + 1) & (m->cap - 1);
-    return i;
-}
-
-/* Rebuilds into new_cap slots keeping only entries still in force at `now`. */
-static int map_rebuild(struct until_map *m, size_t new_cap, int64_t now)
-{
-    struct until_map n;
-    if (map_init(&n, new_cap) != 0)
-        return VIGIL_ERR_NOMEM;
-    for (size_t i = 0; i < m->cap; i++) {
-        if (m->keys[i] == 0 || m->until[i] <= now)
+    uint8_t k = 0;
+    uint16_t standing = 0;
+    for (uint8_t i = 0; i < a->n; i++) {
+        if (a->m[i].until <= now)
             continue;
-        size_t j = map_slot(&n, m->keys[i]);
-        n.keys[j] = m->keys[i];
-        n.until[j] = m->until[i];
-        n.count++;
+        standing |= (uint16_t)(((a->standing >> i) & 1u) << k);
+        a->m[k++] = a->m[i];
     }
-    map_fini(m);
-    *m = n;
-    return 0;
+    a->n = k;
+    a->standing = standing;
 }
 
-static int64_t map_get(const struct until_map *m, uint64_t key)
+/* Removes the records whose marks have all expired at out->latest. Walks down so the entry
+ * moved into a hole has been looked at already. */
+static void marks_sweep(struct vigil_emit *out)
 {
-    size_t i = map_slot(m, key);
-    return m->keys[i] == key ? m->until[i] : INT64_MIN;
+    for (size_t i = vigil_acct_table_count(out->marks); i-- > 0;) {
+        struct acct_marks *a = vigil_acct_table_at(out->marks, i, NULL);
+        marks_prune(a, out->latest);
+        if (a->n == 0)
+            vigil_acct_table_remove_at(out->marks, i);
+    }
+    size_t held = vigil_acct_table_count(out->marks);
+    out->sweep_at = held * 2 > 256 ? held * 2 : 256;
 }
 
-static int map_put(struct until_map *m, uint64_t key, int64_t until, int64_t now)
+/* The slot a new mark takes in a full record: the cool-down that ends first, or when all
+ * are standing orders, the order that ends first. */
+static uint8_t mark_victim(const struct acct_marks *a)
 {
-    if ((m->count + 1) * 10 > m->cap * 7) {
-        /* First try dropping what has expired; grow only if the table stays busy. */
-        size_t cap = m->cap;
-        if (map_rebuild(m, cap, now) != 0)
-            return VIGIL_ERR_NOMEM;
-        if ((m->count + 1) * 10 > cap * 5 && map_rebuild(m, cap * 2, now) != 0)
-            return VIGIL_ERR_NOMEM;
+    int best = -1;
+    for (int pass = 0; pass < 2 && best < 0; pass++) {
+        for (uint8_t i = 0; i < a->n; i++) {
+            bool standing = (a->standing >> i) & 1u;
+            if ((pass == 0 && standing) || (best >= 0 && a->m[i].until >= a->m[best].until))
+                continue;
+            best = i;
+        }
     }
-    size_t i = map_slot(m, key);
-    if (m->keys[i] == 0)
-        m->count++;
-    m->keys[i] = key;
-    m->until[i] = until;
+    return (uint8_t)best;
+}
+
+static int marks_put(struct vigil_emit *out, const char *account, uint64_t key, int64_t until,
+                     int64_t now, bool standing)
+{
+    if (vigil_acct_table_count(out->marks) >= out->sweep_at)
+        marks_sweep(out);
+    struct acct_marks *a = vigil_acct_table_get(out->marks, account, NULL);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    struct mark *m = mark_find(a, key);
+    if (!m) {
+        marks_prune(a, now);
+        uint8_t i = a->n < MARKS_MAX ? a->n++ : mark_victim(a);
+        m = &a->m[i];
+        m->key = key;
+        a->standing = (uint16_t)((a->standing & ~(1u << i)) | ((unsigned)standing << i));
+    }
+    m->until = until;
     return 0;
 }
 
@@ -166,25 +187,21 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
             out->exempt[out->n_exempt++] = ex[i];
     }
 
-    if (map_init(&out->standing, 256) != 0)
-        goto fail;
-    if (map_init(&out->cooldown, 256) != 0)
-        goto fail_standing;
+    out->marks = vigil_acct_table_create(sizeof(struct acct_marks), 256);
+    if (!out->marks) {
+        free(out);
+        return NULL;
+    }
+    out->sweep_at = 256;
+    out->latest = INT64_MIN;
     return out;
-
-fail_standing:
-    map_fini(&out->standing);
-fail:
-    free(out);
-    return NULL;
 }
 
 void vigil_emit_destroy(struct vigil_emit *out)
 {
     if (!out)
         return;
-    map_fini(&out->cooldown);
-    map_fini(&out->standing);
+    vigil_acct_table_destroy(out->marks);
     free(out);
 }
 
@@ -333,6 +350,8 @@ static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
 int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
 {
     int64_t t = f->event_ts_ms;
+    if (t > out->latest)
+        out->latest = t;
     bool wants_order = f->severity == VIGIL_SEV_CRITICAL && f->action != VIGIL_ACT_NONE &&
                        f->action != VIGIL_ACT_LIFT;
     bool held = false;
@@ -346,10 +365,10 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
     bool issue_order = false;
     if (wants_order) {
         uint64_t k = key_hash(f->account, vigil_action_str(f->action), f->detector, 0);
-        if (map_get(&out->standing, k) > t) {
+        if (marks_get(out, f->account, k) > t) {
             out->stats.orders_suppressed++;
         } else {
-            if (map_put(&out->standing, k, t + out->standing_ms, t) != 0)
+            if (marks_put(out, f->account, k, t + out->standing_ms, t, true) != 0)
                 return VIGIL_ERR_NOMEM;
             make_id(order_id, sizeof order_id, "ord", f, vigil_action_str(f->action));
             issue_order = true;
@@ -359,11 +378,11 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
     /* Every order comes with its critical alert, cool-down or not; other repeats of the same
      * finding stay quiet until the cool-down has passed in event time. */
     uint64_t ka = key_hash(f->account, f->rule, vigil_severity_str(f->severity), 1);
-    if (!issue_order && map_get(&out->cooldown, ka) > t) {
+    if (!issue_order && marks_get(out, f->account, ka) > t) {
         out->stats.alerts_suppressed++;
         return 0;
     }
-    if (map_put(&out->cooldown, ka, t + out->cooldown_ms, t) != 0)
+    if (marks_put(out, f->account, ka, t + out->cooldown_ms, t, false) != 0)
         return VIGIL_ERR_NOMEM;
 
     int rc;
@@ -398,11 +417,49 @@ void vigil_emit_forget_order(struct vigil_emit *out, const char *account, const 
                              const char *detector)
 {
     uint64_t k = key_hash(account, action, detector, 0);
-    size_t i = map_slot(&out->standing, k);
-    /* Keep the slot (probing chains stay intact) but let it stand until the beginning of
-     * time; the next rebuild drops it. */
-    if (out->standing.keys[i] == k)
-        out->standing.until[i] = INT64_MIN;
+    struct mark *m = mark_find(vigil_acct_table_find(out->marks, account), k);
+    if (m)
+        m->until = INT64_MIN; /* expired: the next prune drops it */
+}
+
+/* Saved marks: version, count, standing bits, then count x (key, until). */
+#define MARKS_VERSION 1
+
+int vigil_emit_save(const struct vigil_emit *out, const char *account, struct vigil_bytes *b)
+{
+    struct acct_marks *a = vigil_acct_table_find(out->marks, account);
+    if (!a || a->n == 0)
+        return 0;
+    uint8_t head[2] = {MARKS_VERSION, a->n};
+    int rc = vigil_bytes_put(b, head, sizeof head);
+    rc = rc ? rc : vigil_bytes_put(b, &a->standing, sizeof a->standing);
+    rc = rc ? rc : vigil_bytes_put(b, a->m, a->n * sizeof a->m[0]);
+    return rc;
+}
+
+int vigil_emit_load(struct vigil_emit *out, const char *account, const void *data, size_t len)
+{
+    struct vigil_bytes_reader r = {.p = data, .len = len};
+    uint8_t head[2];
+    struct acct_marks in = {0};
+    vigil_bytes_get(&r, head, sizeof head);
+    if (r.bad || head[0] != MARKS_VERSION || head[1] == 0 || head[1] > MARKS_MAX)
+        return VIGIL_ERR_INVALID;
+    in.n = head[1];
+    vigil_bytes_get(&r, &in.standing, sizeof in.standing);
+    vigil_bytes_get(&r, in.m, in.n * sizeof in.m[0]);
+    if (r.bad || r.pos != len)
+        return VIGIL_ERR_INVALID;
+    struct acct_marks *a = vigil_acct_table_get(out->marks, account, NULL);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    *a = in;
+    return 0;
+}
+
+void vigil_emit_forget(struct vigil_emit *out, const char *account)
+{
+    vigil_acct_table_remove(out->marks, account);
 }
 
 void vigil_emit_get_stats(const struct vigil_emit *out, struct vigil_emit_stats *st)

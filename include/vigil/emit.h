@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vigil_bytes;
 struct vigil_config;
 
 enum vigil_severity {
@@ -116,6 +117,14 @@ int vigil_emit_counters(struct vigil_emit *out, const char *account, const char 
  * critical finding of that detector orders again. `action` as in vigil_action_str(). */
 void vigil_emit_forget_order(struct vigil_emit *out, const char *account, const char *action,
                              const char *detector);
+
+/* Checkpoints: what the discipline remembers of one account (its standing orders and its
+ * alerts in cool-down), out and back in; see the detector interface's save/load/forget.
+ * save appends nothing when nothing is remembered; load returns VIGIL_ERR_INVALID (nothing
+ * changed) for bytes that are not a saved state. */
+int vigil_emit_save(const struct vigil_emit *out, const char *account, struct vigil_bytes *b);
+int vigil_emit_load(struct vigil_emit *out, const char *account, const void *data, size_t len);
+void vigil_emit_forget(struct vigil_emit *out, const char *account);
 
 /* Counts of what the discipline did, for logs and tests. */
 struct vigil_emit_stats {

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* test_emit.c - the action discipline's memory across a checkpoint: standing orders and
+ * alert cool-downs saved for one account and loaded into a fresh emit layer (a restarted or
+ * new owner) keep suppressing what they suppressed before; forget drops them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "vigil/bytes.h"
+#include "vigil/config.h"
+#include "vigil/emit.h"
+#include "vigil/status.h"
+
+#define T0 1795399800000LL
+#define MIN 60000LL
+
+struct counts {
+    int orders, alerts;
+};
+
+static int count_write(void *ctx, const struct vigil_out_record *rec)
+{
+    struct counts *c = ctx;
+    if (rec->kind == VIGIL_OUT_ORDER)
+        c->orders++;
+    else if (rec->kind == VIGIL_OUT_ALERT)
+        c->alerts++;
+    return 0;
+}
+
+static int64_t fixed_clock(void *ctx)
+{
+    (void)ctx;
+    return T0;
+}
+
+struct rig {
+    struct vigil_config *cfg;
+    struct vigil_emit *a, *b; /* the old owner, the new one */
+    struct counts ca, cb;
+};
+
+static int setup(void **state)
+{
+    static struct rig r;
+    memset(&r, 0, sizeof r);
+    r.cfg = vigil_config_create();
+    assert_non_null(r.cfg);
+    r.a = vigil_emit_create(r.cfg, (struct vigil_sink){&r.ca, count_write}, fixed_clock, NULL);
+    r.b = vigil_emit_create(r.cfg, (struct vigil_sink){&r.cb, count_write}, fixed_clock, NULL);
+    assert_non_null(r.a);
+    assert_non_null(r.b);
+    *state = &r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct rig *r = *state;
+    vigil_emit_destroy(r->a);
+    vigil_emit_destroy(r->b);
+    vigil_config_destroy(r->cfg);
+    return 0;
+}
+
+static struct vigil_finding finding(const char *account, enum vigil_severity sev,
+                                    const char *rule, int64_t ts)
+{
+    return (struct vigil_finding){
+        .detector = "toll_fraud",
+        .rule = rule,
+        .severity = sev,
+        .action = VIGIL_ACT_BLOCK_INTERNATIONAL,
+        .account = account,
+        .event_ts_ms = ts,
+        .window_ms = 15 * MIN,
+        .reason = "test",
+    };
+}
+
+static void move_account(struct rig *r, const char *account)
+{
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_emit_save(r->a, account, &b), 0);
+    assert_true(b.len > 0);
+    assert_int_equal(vigil_emit_load(r->b, account, b.p, b.len), 0);
+    vigil_bytes_fini(&b);
+}
+
+/* An order that stands on the old owner stands on the new one: no second order, even in a
+ * later window (a new order_id). */
+static void test_standing_order_moves(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 1);
+    move_account(r, "acc-1");
+    f.event_ts_ms = T0 + 60 * MIN;
+    assert_int_equal(vigil_emit_finding(r->b, &f), 0);
+    assert_int_equal(r->cb.orders, 0);
+    /* Without the move, the same finding orders (the test can fail). */
+    f.account = "acc-2";
+    assert_int_equal(vigil_emit_finding(r->b, &f), 0);
+    assert_int_equal(r->cb.orders, 1);
+}
+
+/* A warning in cool-down stays quiet on the new owner until the cool-down ends. */
+static void test_cooldown_moves(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_WARNING, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.alerts, 1);
+    move_account(r, "acc-1");
+    f.event_ts_ms = T0 + MIN;
+    assert_int_equal(vigil_emit_finding(r->b, &f), 0);
+    assert_int_equal(r->cb.alerts, 0);
+    f.event_ts_ms = T0 + 7 * 24 * 60 * MIN;
+    assert_int_equal(vigil_emit_finding(r->b, &f), 0);
+    assert_int_equal(r->cb.alerts, 1);
+}
+
+/* Nothing remembered: nothing saved. Bad bytes: refused, nothing changed. */
+static void test_bad_bytes(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_emit_save(r->a, "nobody", &b), 0);
+    assert_int_equal(b.len, 0);
+
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(vigil_emit_save(r->a, "acc-1", &b), 0);
+    unsigned char bad[512];
+    memcpy(bad, b.p, b.len);
+    assert_int_equal(vigil_emit_load(r->b, "acc-1", bad, b.len - 1), VIGIL_ERR_INVALID);
+    bad[0] ^= 0x40; /* another version */
+    assert_int_equal(vigil_emit_load(r->b, "acc-1", bad, b.len), VIGIL_ERR_INVALID);
+    assert_int_equal(vigil_emit_load(r->b, "acc-1", b.p, 1), VIGIL_ERR_INVALID);
+    vigil_bytes_fini(&b);
+    /* b remembered nothing: the finding orders there. */
+    assert_int_equal(vigil_emit_finding(r->b, &f), 0);
+    assert_int_equal(r->cb.orders, 1);
+}
+
+/* forget drops the account's marks: the next critical finding orders again. */
+static void test_forget(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    vigil_emit_forget(r->a, "acc-1");
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_emit_save(r->a, "acc-1", &b), 0);
+    assert_int_equal(b.len, 0);
+    f.event_ts_ms = T0 + MIN;
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 2);
+}
+
+/* More marks than a record holds: standing orders are kept before cool-downs, and many
+ * accounts whose marks expired are swept (no unbounded growth, no crash under ASan). */
+static void test_full_record_and_sweep(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    char rule[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(rule, sizeof rule, "toll_fraud.w%d", i);
+        struct vigil_finding w = finding("acc-1", VIGIL_SEV_WARNING, rule, T0 + i);
+        assert_int_equal(vigil_emit_finding(r->a, &w), 0);
+    }
+    f.event_ts_ms = T0 + 100;
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 1); /* the order still stands */
+
+    char acct[32];
+    for (int i = 0; i < 5000; i++) {
+        snprintf(acct, sizeof acct, "one-off-%d", i);
+        struct vigil_finding w = finding(acct, VIGIL_SEV_WARNING, "toll_fraud.w",
+                                         T0 + (int64_t)i * 24 * 60 * MIN);
+        assert_int_equal(vigil_emit_finding(r->a, &w), 0);
+    }
+    /* Every warning alerted; the second critical finding may alert again when its cool-down
+     * was the mark a full record gave up. */
+    assert_in_range(r->ca.alerts, 1 + 40 + 5000, 2 + 40 + 5000);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_standing_order_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cooldown_moves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_record_and_sweep, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
