@@ -291,6 +291,16 @@ void vigil_idx_list_consume(struct vigil_idx_list *l, size_t done)
     l->n -= done;
 }
 
+void vigil_idx_list_renumber(struct vigil_idx_list *l, uint32_t hole, uint32_t last)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i] != hole)
+            l->v[n++] = l->v[i] == last ? hole : l->v[i];
+    }
+    l->n = n;
+}
+
 void vigil_idx_list_fini(struct vigil_idx_list *l)
 {
     free(l->v);

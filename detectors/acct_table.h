@@ -96,6 +96,10 @@ struct vigil_idx_list {
 int vigil_idx_list_push(struct vigil_idx_list *l, uint32_t idx);
 /* Removes the first `done` entries (those a tick has handled), keeping the rest in order. */
 void vigil_idx_list_consume(struct vigil_idx_list *l, size_t done);
+/* Entry `hole` of the list's table is about to be removed and its last entry, `last`, moved
+ * into the hole (vigil_acct_table_remove_at): drops `hole` from the list and names the moved
+ * entry by its new number, keeping the order. O(listed entries); never allocates. */
+void vigil_idx_list_renumber(struct vigil_idx_list *l, uint32_t hole, uint32_t last);
 /* Frees the storage; the list is empty and usable afterwards. */
 void vigil_idx_list_fini(struct vigil_idx_list *l);
 

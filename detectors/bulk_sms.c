@@ -35,14 +35,18 @@
  * SMS; full event-id dedup is a later pipeline feature.
  *
  * State per worker, in two account tables (acct_table.h) and a pool:
- *   accts:   every account with an SMS in the last hour: struct bs_acct, 128 bytes (a
- *            128-byte slot; ~224 bytes with the key and index slot): per-minute rings of
- *            SMS, segments and busiest-number recipients, and 5-minute slots for sms_1h.
+ *   accts:   every account with an SMS in the last hour: struct bs_acct, 132 bytes (a
+ *            144-byte slot; ~240 bytes with the key and index slot): per-minute rings of
+ *            SMS, segments and busiest-number recipients, 5-minute slots for sms_1h, and
+ *            the entry number of one of its senders.
  *   senders: every (account, from) with an SMS in its window, keyed by
- *            "<hash of account as 16 hex digits><from>": struct bs_sender, 108 bytes
- *            (112-byte slot, ~208 bytes with the key and index slot). A number that sent at
+ *            "<hash of account as 16 hex digits><from>": struct bs_sender, 120 bytes
+ *            (128-byte slot, ~224 bytes with the key and index slot). A number that sent at
  *            most BS_RECENT (8) SMS in its window keeps them as (recipient hash, text hash,
- *            minute) and all counts are computed from that list, exactly.
+ *            minute) and all counts are computed from that list, exactly. The senders of
+ *            one account form a ring (entry numbers of the next and previous one, and its
+ *            account's entry number), so that one account's numbers are found without a
+ *            walk of all senders; removals of either table keep the rings and numbers right.
  *   heavy:   the 9th SMS in a window promotes the number to a pool entry (and replays its
  *            list into it): per-minute SMS counts, a set of recipient hashes with the minute
  *            each was last sent to, and BS_BODIES (4) text slots each with its own recipient
@@ -52,9 +56,9 @@
  *            and 128: ~7 KB). The pool grows amortised and reuses freed entries; a number
  *            stays heavy until it has been idle for a whole window.
  * Numbers with no SMS in their window (at the watermark) are dropped at on_tick, freeing
- * their pool entry; accounts are dropped once every counter reads 0 (published once). The
- * watermark is the whole stream's: a partition lagging it by more than 15 minutes of event
- * time would see its numbers start again from nothing.
+ * their pool entry; accounts are dropped once every counter reads 0 (published once) and
+ * none of their numbers is left. The watermark is the whole stream's: a partition lagging it
+ * by more than 15 minutes of event time would see its numbers start again from nothing.
  *
  * Bounds and their error:
  * - Recipients and texts are kept as 32-bit hashes: two recipients of one number colliding
@@ -73,6 +77,12 @@
  * segments_15m (all numbers, same 15-16 minute window), recipients_15m (the highest
  * distinct-recipient count any of its numbers reached in that window), sms_1h (5-minute
  * slots: the current one and the 12 before it, 60-65 minutes).
+ *
+ * Checkpoints (detector.h): save writes an account and its numbers, heavy ones with their
+ * sets and samples by value (format above bs_save), in O(that account's state) through its
+ * ring of senders; load checks the bytes completely before it changes anything, and refuses
+ * sets that no longer fit the current cap_r / cap_b; forget drops an account and its
+ * numbers, fixing the entry numbers that removals move (dirty list, rings).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state, its tables, pool and scratch; destroy frees them. */
@@ -124,6 +134,8 @@ struct bs_sender {
     int32_t head_min; /* minute of the newest SMS: the window is [head - 15, head] */
     uint32_t heavy;   /* pool index + 1; 0 while the number keeps recent[] */
     struct bs_recent recent[BS_RECENT];
+    uint32_t acct;       /* entry number of its account in accts */
+    uint32_t next, prev; /* entry numbers of its account's other senders: a ring */
     uint8_t n_recent;
     uint8_t fired; /* bit r: rule r warned; BS_FIRED_CRIT: the critical fired */
 };
@@ -167,7 +179,8 @@ struct bs_acct {
     uint16_t rcpt[BS_SLOTS];   /* highest distinct-recipient count of a number, per minute */
     uint16_t sms5[BS_H_SLOTS]; /* SMS per 5 minutes, slots up to head_min / 5 */
     uint8_t profile;
-    bool dirty; /* listed in bs_state.dirty */
+    bool dirty;       /* listed in bs_state.dirty */
+    uint32_t sender1; /* entry number + 1 of one of its senders (the ring); 0: none */
 };
 
 struct bs_state {
@@ -183,7 +196,8 @@ struct bs_state {
     struct vigil_acct_table *accts;       /* struct bs_acct */
     struct vigil_acct_table *senders;     /* struct bs_sender */
     /* Entry numbers in accts changed since the last tick; valid because accts removes
-     * entries only in on_tick, after publishing and emptying this list. */
+     * entries only in on_tick, after publishing and emptying this list, and in forget,
+     * which renumbers the list (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm_min; /* minute of the last tick's watermark */
 };
@@ -680,6 +694,106 @@ static int mark_dirty(struct bs_state *st, struct bs_acct *a)
     return 0;
 }
 
+/* --- each account's ring of senders -------------------------------------------------------- */
+
+/* A sender's key: the account's hash as 16 hex digits, then `from` (cut to fit the key). */
+static void sender_key(char key[VIGIL_ACCT_KEY_MAX + 1], uint64_t acct_hash, const char *from,
+                       size_t from_len)
+{
+    snprintf(key, VIGIL_ACCT_KEY_MAX + 1, "%016" PRIx64 "%.*s", acct_hash, (int)from_len, from);
+}
+
+static struct bs_sender *sender_at(const struct bs_state *st, uint32_t i)
+{
+    return vigil_acct_table_at(st->senders, i, NULL);
+}
+
+/* Puts a new sender s into the ring of account a. */
+static void sender_link(struct bs_state *st, struct bs_acct *a, struct bs_sender *s)
+{
+    uint32_t i = (uint32_t)vigil_acct_table_index(st->senders, s);
+    s->acct = (uint32_t)vigil_acct_table_index(st->accts, a);
+    if (a->sender1 == 0) {
+        s->next = s->prev = i;
+        a->sender1 = i + 1;
+        return;
+    }
+    struct bs_sender *first = sender_at(st, a->sender1 - 1);
+    s->prev = a->sender1 - 1;
+    s->next = first->next;
+    sender_at(st, first->next)->prev = i;
+    first->next = i;
+}
+
+/* Takes sender entry i (s) out of its account's ring. */
+static void sender_unlink(struct bs_state *st, const struct bs_sender *s, uint32_t i)
+{
+    struct bs_acct *a = vigil_acct_table_at(st->accts, s->acct, NULL);
+    if (s->next == i) {
+        a->sender1 = 0; /* it was the only one */
+        return;
+    }
+    sender_at(st, s->prev)->next = s->next;
+    sender_at(st, s->next)->prev = s->prev;
+    if (a->sender1 == i + 1)
+        a->sender1 = s->next + 1;
+}
+
+/* The sender that was entry `from` is now entry `to`: its neighbours and account follow. */
+static void sender_renumber(struct bs_state *st, uint32_t from, uint32_t to)
+{
+    struct bs_sender *s = sender_at(st, to);
+    struct bs_acct *a = vigil_acct_table_at(st->accts, s->acct, NULL);
+    if (s->next == from) {
+        s->next = s->prev = to;
+    } else {
+        sender_at(st, s->prev)->next = to;
+        sender_at(st, s->next)->prev = to;
+    }
+    if (a->sender1 == from + 1)
+        a->sender1 = to + 1;
+}
+
+/* Removes sender entry i with its pool entry. The table moves its last entry into i, so a
+ * caller walking the senders walks down (acct_table.h); account entries do not move. */
+static void sender_remove(struct bs_state *st, uint32_t i)
+{
+    struct bs_sender *s = sender_at(st, i);
+    sender_unlink(st, s, i);
+    if (s->heavy)
+        heavy_free(st, s->heavy);
+    uint32_t last = (uint32_t)vigil_acct_table_count(st->senders) - 1;
+    vigil_acct_table_remove_at(st->senders, i);
+    if (i != last)
+        sender_renumber(st, last, i);
+}
+
+/* Removes account entry i, which has no senders left. The table moves its last entry into
+ * i: the dirty list (walked only when one of the two is on it) and that account's senders
+ * follow. */
+static void acct_remove(struct bs_state *st, uint32_t i)
+{
+    uint32_t last = (uint32_t)vigil_acct_table_count(st->accts) - 1;
+    const struct bs_acct *gone = vigil_acct_table_at(st->accts, i, NULL);
+    const struct bs_acct *moved = vigil_acct_table_at(st->accts, last, NULL);
+    if (gone->dirty || moved->dirty)
+        vigil_idx_list_renumber(&st->dirty, i, last);
+    vigil_acct_table_remove_at(st->accts, i);
+    if (i == last)
+        return;
+    const struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    if (a->sender1 == 0)
+        return;
+    uint32_t first = a->sender1 - 1, k = first;
+    do {
+        struct bs_sender *s = sender_at(st, k);
+        s->acct = i;
+        k = s->next;
+    } while (k != first);
+}
+
+/* --- events -------------------------------------------------------------------------------- */
+
 static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
 {
     struct bs_state *st = state;
@@ -708,13 +822,15 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return VIGIL_ERR_NOMEM;
 
     char key[VIGIL_ACCT_KEY_MAX + 1];
-    snprintf(key, sizeof key, "%016" PRIx64 "%s",
-             vigil_acct_table_hash(ev->account, strlen(ev->account)), ev->from);
+    sender_key(key, vigil_acct_table_hash(ev->account, strlen(ev->account)), ev->from,
+               strlen(ev->from));
     struct bs_sender *s = vigil_acct_table_get(st->senders, key, &created);
     if (!s)
         return VIGIL_ERR_NOMEM;
-    if (created)
+    if (created) {
         s->head_min = m;
+        sender_link(st, a, s);
+    }
     sender_advance(st, s, m);
     if (m < s->head_min - BS_WIN_MIN)
         return 0; /* older than the number's window: it would already have left it */
@@ -773,12 +889,9 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
                 return VIGIL_ERR_NOMEM;
         }
         for (size_t i = vigil_acct_table_count(st->senders); i-- > 0;) {
-            struct bs_sender *s = vigil_acct_table_at(st->senders, i, NULL);
-            if ((int64_t)s->head_min < wm_min - BS_WIN_MIN) {
-                if (s->heavy)
-                    heavy_free(st, s->heavy);
-                vigil_acct_table_remove_at(st->senders, i);
-            }
+            const struct bs_sender *s = sender_at(st, (uint32_t)i);
+            if ((int64_t)s->head_min < wm_min - BS_WIN_MIN)
+                sender_remove(st, (uint32_t)i);
         }
     }
     int rc = publish(st, out);
@@ -786,13 +899,527 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         return rc; /* a later tick publishes what is left */
     if (moved) {
         for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
+            /* An account outlives its numbers: they find it by its entry number. */
             const struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-            if (!a->dirty && acct_zero(a))
-                vigil_acct_table_remove_at(st->accts, i);
+            if (!a->dirty && acct_zero(a) && a->sender1 == 0)
+                acct_remove(st, (uint32_t)i);
         }
         st->wm_min = wm_min;
     }
     return 0;
+}
+
+/* --- checkpoints --------------------------------------------------------------------------- */
+
+/* Version 1 of one account's saved state, fields in this build's byte order (detector.h: only
+ * the same build reads it back):
+ *   u8 version; the account: i32 head_min, u16 sms[16], seg[16], rcpt[16], sms5[13];
+ *   u32 number of senders, then each sender:
+ *     u8 length and bytes of its `from` (its key after the account hash), i32 head_min,
+ *     u8 fired, u8 heavy (0 or 1), then
+ *       light: u8 n, n x {u32 to, u32 body, i32 min}: recent[]
+ *       heavy: u16 cnt[16], the recipient set, BS_BODIES x {u32 key, i32 last_min, its set},
+ *              u8 n, n x {u8 length, event id bytes}: the samples, oldest first;
+ *   a set: u32 n, n x {u32 h, i32 min}: its live entries. Stale ones count nowhere and only
+ *     make room when the set is full, which a purge would do anyway, so they are left out;
+ *     rmin[] and `used` are re-derived from the entries at load.
+ * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
+ * from the current profiles. */
+#define BS_SAVE_VERSION 1
+#define BS_KEY_HASH 16                                 /* hex digits before `from` in a key */
+#define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
+#define BS_ENT_BYTES 8                                 /* a saved set entry */
+#define BS_SENDER_MIN 8 /* bytes of the smallest saved sender: a light one with no SMS */
+/* Minutes are after 2000 (events.md); a saved minute before that is not a valid state. */
+#define BS_MIN_HEAD ((int32_t)(VIGIL_TS_MIN_MS / BS_MIN_MS))
+
+/* Appends to a byte string; the first failure sticks, so a caller checks once at the end. */
+struct bs_writer {
+    struct vigil_bytes *b;
+    int rc;
+};
+
+static void put(struct bs_writer *w, const void *p, size_t n)
+{
+    if (w->rc == 0)
+        w->rc = vigil_bytes_put(w->b, p, n);
+}
+
+static void put_u8(struct bs_writer *w, unsigned v)
+{
+    uint8_t x = (uint8_t)v;
+    put(w, &x, 1);
+}
+
+static void put_u32(struct bs_writer *w, uint32_t v)
+{
+    put(w, &v, sizeof v);
+}
+
+static void put_i32(struct bs_writer *w, int32_t v)
+{
+    put(w, &v, sizeof v);
+}
+
+/* The live entries (minute >= lo) of a set of cap entries. */
+static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, int32_t lo)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cap; i++)
+        n += e[i].h != 0 && e[i].min >= lo;
+    put_u32(w, n);
+    for (uint32_t i = 0; i < cap; i++) {
+        if (e[i].h != 0 && e[i].min >= lo) {
+            put_u32(w, e[i].h);
+            put_i32(w, e[i].min);
+        }
+    }
+}
+
+static void save_heavy(const struct bs_state *st, struct bs_writer *w, struct bs_heavy *h,
+                       int32_t lo)
+{
+    put(w, h->cnt, sizeof h->cnt);
+    save_set(w, rcpt_ents(h), st->cap_r, lo);
+    for (int k = 0; k < BS_BODIES; k++) {
+        put_u32(w, h->body[k].key);
+        put_i32(w, h->body[k].last_min);
+        save_set(w, body_ents(st, h, k), st->cap_b, lo);
+    }
+    put_u8(w, h->n_samples);
+    for (int k = 0; k < h->n_samples; k++) {
+        const char *id =
+            h->samples[(h->next_sample + VIGIL_SAMPLES_MAX - h->n_samples + k) % VIGIL_SAMPLES_MAX];
+        size_t len = strlen(id); /* <= VIGIL_ID_MAX */
+        put_u8(w, (unsigned)len);
+        put(w, id, len);
+    }
+}
+
+/* Sender entry i: its `from` out of the key, its window, and its SMS list or pool entry. */
+static void save_sender(const struct bs_state *st, struct bs_writer *w, uint32_t i)
+{
+    const char *key;
+    const struct bs_sender *s = vigil_acct_table_at(st->senders, i, &key);
+    size_t from_len = strlen(key + BS_KEY_HASH);
+    put_u8(w, (unsigned)from_len);
+    put(w, key + BS_KEY_HASH, from_len);
+    put_i32(w, s->head_min);
+    put_u8(w, s->fired);
+    put_u8(w, s->heavy != 0);
+    if (s->heavy) {
+        save_heavy(st, w, heavy_at(st, s->heavy - 1), s->head_min - BS_WIN_MIN);
+        return;
+    }
+    put_u8(w, s->n_recent);
+    for (int k = 0; k < s->n_recent; k++) {
+        put_u32(w, s->recent[k].to);
+        put_u32(w, s->recent[k].body);
+        put_i32(w, s->recent[k].min);
+    }
+}
+
+/* The senders of account a, walking its ring once per call. */
+static uint32_t acct_senders(const struct bs_state *st, const struct bs_acct *a)
+{
+    uint32_t n = 0;
+    if (a->sender1 == 0)
+        return 0;
+    uint32_t first = a->sender1 - 1, k = first;
+    do {
+        n++;
+        k = sender_at(st, k)->next;
+    } while (k != first);
+    return n;
+}
+
+static int bs_save(void *state, const char *account, struct vigil_bytes *out)
+{
+    const struct bs_state *st = state;
+    const struct bs_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return 0; /* nothing held: an account outlives its numbers */
+    struct bs_writer w = {out, 0};
+    size_t start = out->len;
+    put_u8(&w, BS_SAVE_VERSION);
+    put_i32(&w, a->head_min);
+    put(&w, a->sms, sizeof a->sms);
+    put(&w, a->seg, sizeof a->seg);
+    put(&w, a->rcpt, sizeof a->rcpt);
+    put(&w, a->sms5, sizeof a->sms5);
+    put_u32(&w, acct_senders(st, a));
+    if (a->sender1 != 0) {
+        uint32_t first = a->sender1 - 1, k = first;
+        do {
+            save_sender(st, &w, k);
+            k = sender_at(st, k)->next;
+        } while (k != first);
+    }
+    if (w.rc != 0)
+        out->len = start; /* out of memory: no half account in out */
+    return w.rc;
+}
+
+/* Reading: each get_* returns 0 past the end and leaves `bad` set (bytes.h). */
+static uint8_t get_u8(struct vigil_bytes_reader *r)
+{
+    uint8_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
+static uint32_t get_u32(struct vigil_bytes_reader *r)
+{
+    uint32_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
+static int32_t get_i32(struct vigil_bytes_reader *r)
+{
+    int32_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
+/* The next n bytes where they are, or NULL (and `bad` set) when fewer are left. */
+static const unsigned char *get_span(struct vigil_bytes_reader *r, size_t n)
+{
+    if (r->bad || n > r->len - r->pos) {
+        r->bad = true;
+        return NULL;
+    }
+    const unsigned char *p = r->p + r->pos;
+    r->pos += n;
+    return p;
+}
+
+/* A saved set: n entries of BS_ENT_BYTES at p, still in the saved bytes. */
+struct bs_saved_set {
+    const unsigned char *p;
+    uint32_t n;
+};
+
+static struct bs_ent saved_ent(const struct bs_saved_set *set, uint32_t k)
+{
+    struct bs_ent v;
+    memcpy(&v.h, set->p + (size_t)k * BS_ENT_BYTES, sizeof v.h);
+    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 4, sizeof v.min);
+    return v;
+}
+
+/* One saved sender, checked by read_sender; its `from`, sets and samples point into the
+ * saved bytes. */
+struct bs_saved_sender {
+    const char *from;
+    uint8_t from_len, fired, heavy, n_recent, n_samples;
+    int32_t head_min;
+    struct bs_recent recent[BS_RECENT];
+    uint16_t cnt[BS_SLOTS];
+    struct bs_saved_set rcpt, body_set[BS_BODIES];
+    uint32_t body_key[BS_BODIES];
+    int32_t body_last[BS_BODIES];
+    const unsigned char *sample[VIGIL_SAMPLES_MAX];
+    uint8_t sample_len[VIGIL_SAMPLES_MAX];
+};
+
+/* Adds v to a scratch set of cap entries; false if its recipient is there already. */
+static bool scratch_add(struct bs_ent *e, uint32_t cap, struct bs_ent v)
+{
+    uint32_t i = v.h & (cap - 1);
+    for (; e[i].h != 0; i = (i + 1) & (cap - 1)) {
+        if (e[i].h == v.h)
+            return false;
+    }
+    e[i] = v;
+    return true;
+}
+
+/* A set for cap entries of the current configuration: within its 7/8 load limit (a set saved
+ * under a larger cap may not fit), each entry a recipient (h != 0) of a minute in [lo, hi]
+ * and none twice (checked in st->scratch, which holds no state between calls). */
+static bool read_set(struct bs_state *st, struct vigil_bytes_reader *r, uint32_t cap, int32_t lo,
+                     int32_t hi, struct bs_saved_set *out)
+{
+    out->n = get_u32(r);
+    if (out->n > cap - cap / 8)
+        return false;
+    out->p = get_span(r, (size_t)out->n * BS_ENT_BYTES);
+    if (!out->p)
+        return false;
+    memset(st->scratch, 0, (size_t)cap * sizeof *st->scratch);
+    for (uint32_t k = 0; k < out->n; k++) {
+        struct bs_ent v = saved_ent(out, k);
+        if (v.h == 0 || v.min < lo || v.min > hi || !scratch_add(st->scratch, cap, v))
+            return false;
+    }
+    return true;
+}
+
+/* The samples: at most VIGIL_SAMPLES_MAX event ids of at most VIGIL_ID_MAX bytes, no NUL. */
+static bool read_samples(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
+{
+    ss->n_samples = get_u8(r);
+    if (ss->n_samples > VIGIL_SAMPLES_MAX)
+        return false;
+    for (int k = 0; k < ss->n_samples; k++) {
+        ss->sample_len[k] = get_u8(r);
+        ss->sample[k] = get_span(r, ss->sample_len[k]);
+        if (!ss->sample[k] || ss->sample_len[k] > VIGIL_ID_MAX ||
+            memchr(ss->sample[k], 0, ss->sample_len[k]))
+            return false;
+    }
+    return true;
+}
+
+/* A heavy sender's counts, sets (a free text slot is all zero; no text in two slots) and
+ * samples. */
+static bool read_heavy(struct bs_state *st, struct vigil_bytes_reader *r,
+                       struct bs_saved_sender *ss)
+{
+    int32_t lo = ss->head_min - BS_WIN_MIN, hi = ss->head_min;
+    vigil_bytes_get(r, ss->cnt, sizeof ss->cnt);
+    if (!read_set(st, r, st->cap_r, lo, hi, &ss->rcpt))
+        return false;
+    for (int k = 0; k < BS_BODIES; k++) {
+        uint32_t key = ss->body_key[k] = get_u32(r);
+        int32_t last = ss->body_last[k] = get_i32(r);
+        if (!read_set(st, r, st->cap_b, lo, hi, &ss->body_set[k]))
+            return false;
+        if (key == 0 && (ss->body_set[k].n != 0 || last != 0))
+            return false;
+        for (int j = 0; j < k; j++) {
+            if (key != 0 && ss->body_key[j] == key)
+                return false;
+        }
+        if (key != 0 && last > hi)
+            return false;
+    }
+    return read_samples(r, ss);
+}
+
+/* A light sender's SMS list: at most BS_RECENT, each to a recipient, in the window. */
+static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
+{
+    ss->n_recent = get_u8(r);
+    if (ss->n_recent > BS_RECENT)
+        return false;
+    for (int k = 0; k < ss->n_recent; k++) {
+        struct bs_recent *e = &ss->recent[k];
+        e->to = get_u32(r);
+        e->body = get_u32(r);
+        e->min = get_i32(r);
+        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN || e->min > ss->head_min))
+            return false;
+    }
+    return !r->bad;
+}
+
+/* Reads and checks one saved sender into *ss. */
+static bool read_sender(struct bs_state *st, struct vigil_bytes_reader *r,
+                        struct bs_saved_sender *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    ss->from_len = get_u8(r);
+    ss->from = (const char *)get_span(r, ss->from_len);
+    ss->head_min = get_i32(r);
+    ss->fired = get_u8(r);
+    ss->heavy = get_u8(r);
+    if (r->bad || ss->from_len > BS_FROM_MAX || memchr(ss->from, 0, ss->from_len) ||
+        ss->head_min < BS_MIN_HEAD || (ss->fired & ~0xfu) != 0 || ss->heavy > 1)
+        return false;
+    return ss->heavy ? read_heavy(st, r, ss) : read_light(r, ss);
+}
+
+/* Reads and checks the version and the account (profile, ring and dirty flag left 0). */
+static bool read_acct(struct vigil_bytes_reader *r, struct bs_acct *a, uint32_t *n_senders)
+{
+    memset(a, 0, sizeof *a);
+    if (get_u8(r) != BS_SAVE_VERSION)
+        return false;
+    a->head_min = get_i32(r);
+    vigil_bytes_get(r, a->sms, sizeof a->sms);
+    vigil_bytes_get(r, a->seg, sizeof a->seg);
+    vigil_bytes_get(r, a->rcpt, sizeof a->rcpt);
+    vigil_bytes_get(r, a->sms5, sizeof a->sms5);
+    *n_senders = get_u32(r);
+    return !r->bad && a->head_min >= BS_MIN_HEAD;
+}
+
+/* A sender's `from`, to find one saved twice. */
+struct bs_from {
+    const char *p;
+    size_t len;
+};
+
+static int cmp_from(const void *x, const void *y)
+{
+    const struct bs_from *a = x, *b = y;
+    int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+    return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* True if the key of saved number ss belongs to a number of another account than `own`
+ * (NULL: none yet), which takes two account ids with one 64-bit hash: loading it would tie
+ * one number to two accounts. */
+static bool sender_taken(const struct bs_state *st, const struct bs_acct *own, uint64_t acct_hash,
+                         const struct bs_saved_sender *ss)
+{
+    char key[VIGIL_ACCT_KEY_MAX + 1];
+    sender_key(key, acct_hash, ss->from, ss->from_len);
+    const struct bs_sender *s = vigil_acct_table_find(st->senders, key);
+    return s && (!own || s->acct != vigil_acct_table_index(st->accts, own));
+}
+
+/* Checks saved bytes for `account` completely without changing the state: the account, every
+ * sender, no `from` twice or taken by another account, nothing after the last sender.
+ * 0, VIGIL_ERR_INVALID or VIGIL_ERR_NOMEM. */
+static int check_saved(struct bs_state *st, const char *account, const void *data, size_t len)
+{
+    struct vigil_bytes_reader r = {data, len, 0, false};
+    const struct bs_acct *own = vigil_acct_table_find(st->accts, account);
+    uint64_t h = vigil_acct_table_hash(account, strlen(account));
+    struct bs_acct a;
+    uint32_t n;
+    /* The smallest sender bounds their number before anything is allocated for them. */
+    if (!read_acct(&r, &a, &n) || n > (r.len - r.pos) / BS_SENDER_MIN)
+        return VIGIL_ERR_INVALID;
+    struct bs_from *from = malloc(((size_t)n + 1) * sizeof *from);
+    if (!from)
+        return VIGIL_ERR_NOMEM;
+    int rc = 0;
+    struct bs_saved_sender ss;
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        if (read_sender(st, &r, &ss) && !sender_taken(st, own, h, &ss))
+            from[i] = (struct bs_from){ss.from, ss.from_len};
+        else
+            rc = VIGIL_ERR_INVALID;
+    }
+    if (rc == 0 && r.pos != r.len)
+        rc = VIGIL_ERR_INVALID;
+    if (rc == 0 && n > 1) {
+        qsort(from, n, sizeof *from, cmp_from);
+        for (uint32_t i = 1; i < n && rc == 0; i++) {
+            if (cmp_from(&from[i - 1], &from[i]) == 0)
+                rc = VIGIL_ERR_INVALID;
+        }
+    }
+    free(from);
+    return rc;
+}
+
+/* Fills set w (its entries e, cap of them, zeroed) from a checked saved set. */
+static void load_set(struct bs_wset *w, struct bs_ent *e, uint32_t cap,
+                     const struct bs_saved_set *saved)
+{
+    for (uint32_t k = 0; k < saved->n; k++) {
+        struct bs_ent v = saved_ent(saved, k);
+        wset_place(e, cap, v);
+        w->rmin[slot(v.min)]++; /* every saved entry is in the window */
+    }
+    w->used = saved->n;
+}
+
+/* Fills a zeroed pool entry from a checked heavy sender; samples come back oldest first. */
+static void load_heavy(const struct bs_state *st, struct bs_heavy *h,
+                       const struct bs_saved_sender *ss)
+{
+    memcpy(h->cnt, ss->cnt, sizeof h->cnt);
+    load_set(&h->rcpt, rcpt_ents(h), st->cap_r, &ss->rcpt);
+    for (int k = 0; k < BS_BODIES; k++) {
+        h->body[k].key = ss->body_key[k];
+        h->body[k].last_min = ss->body_last[k];
+        load_set(&h->body[k].set, body_ents(st, h, k), st->cap_b, &ss->body_set[k]);
+    }
+    for (int k = 0; k < ss->n_samples; k++) {
+        memcpy(h->samples[k], ss->sample[k], ss->sample_len[k]);
+        h->samples[k][ss->sample_len[k]] = '\0';
+    }
+    h->n_samples = ss->n_samples;
+    h->next_sample = (uint8_t)(ss->n_samples % VIGIL_SAMPLES_MAX);
+}
+
+/* Adds a checked sender to account a (hash acct_hash), with a pool entry when heavy. */
+static int load_sender(struct bs_state *st, struct bs_acct *a, uint64_t acct_hash,
+                       const struct bs_saved_sender *ss)
+{
+    char key[VIGIL_ACCT_KEY_MAX + 1];
+    sender_key(key, acct_hash, ss->from, ss->from_len);
+    bool created;
+    struct bs_sender *s = vigil_acct_table_get(st->senders, key, &created);
+    if (!s)
+        return VIGIL_ERR_NOMEM;
+    if (!created)
+        return VIGIL_ERR_INVALID; /* taken (sender_taken): never tie a number to two rings */
+    sender_link(st, a, s);
+    s->head_min = ss->head_min;
+    s->fired = ss->fired;
+    if (!ss->heavy) {
+        memcpy(s->recent, ss->recent, sizeof s->recent);
+        s->n_recent = ss->n_recent;
+        return 0;
+    }
+    uint32_t ref;
+    if (heavy_alloc(st, &ref) != 0)
+        return VIGIL_ERR_NOMEM;
+    s->heavy = ref;
+    load_heavy(st, heavy_at(st, ref - 1), ss);
+    return 0;
+}
+
+/* Adds the account of checked bytes, absent until now, and its senders. Listed as dirty so
+ * that the next tick publishes its counters from this process. */
+static int apply_saved(struct bs_state *st, const char *account, const void *data, size_t len)
+{
+    struct vigil_bytes_reader r = {data, len, 0, false};
+    struct bs_acct saved;
+    uint32_t n;
+    read_acct(&r, &saved, &n);
+    struct bs_acct *a = vigil_acct_table_get(st->accts, account, NULL);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    *a = saved;
+    a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    if (mark_dirty(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
+    /* Sender inserts may move sender entries, never a: it stays valid. */
+    uint64_t h = vigil_acct_table_hash(account, strlen(account));
+    struct bs_saved_sender ss;
+    for (uint32_t i = 0; i < n; i++) {
+        read_sender(st, &r, &ss);
+        int rc = load_sender(st, a, h, &ss);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void bs_forget(void *state, const char *account)
+{
+    struct bs_state *st = state;
+    struct bs_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return;
+    /* Removing a sender moves another sender entry, never an account: a stays valid. */
+    while (a->sender1 != 0)
+        sender_remove(st, a->sender1 - 1);
+    acct_remove(st, (uint32_t)vigil_acct_table_index(st->accts, a));
+}
+
+static int bs_load(void *state, const char *account, const void *data, size_t len)
+{
+    struct bs_state *st = state;
+    size_t alen = account ? strnlen(account, VIGIL_ACCT_KEY_MAX + 1) : 0;
+    if (alen == 0 || alen > VIGIL_ACCT_KEY_MAX)
+        return VIGIL_ERR_INVALID;
+    int rc = check_saved(st, account, data, len);
+    if (rc != 0)
+        return rc;
+    bs_forget(st, account);
+    rc = apply_saved(st, account, data, len);
+    if (rc != 0)
+        bs_forget(st, account); /* failed half-way (memory): the account starts afresh */
+    return rc;
 }
 
 /* --- life cycle ---------------------------------------------------------------------------- */
@@ -871,4 +1498,7 @@ const struct vigil_detector_ops vigil_det_bulk_sms = {
     .on_event = bs_on_event,
     .on_tick = bs_on_tick,
     .destroy = bs_destroy,
+    .save = bs_save,
+    .load = bs_load,
+    .forget = bs_forget,
 };

@@ -54,6 +54,13 @@
  * every account's union is slid to the watermark (published counters decay) and accounts
  * with nothing in the last 24 h are dropped.
  *
+ * Checkpoints (save / load / forget, detector.h): one account's ct_acct, its ct_open and the
+ * start event ids of its tracked calls, in the byte format described above ct_save. load
+ * re-arms the timer at the saved deadline, so marks and union bounds fire as they would have
+ * without the restart (under changed thresholds: at the next tick, which re-judges the
+ * account); forget removes the account from every table and leaves its heap entries to be
+ * skipped as stale.
+ *
  * Counters, published at on_tick for accounts changed since the last tick (and for every
  * account with open calls or a changed union at each hour of watermark), TTL
  * redis.counter_ttl_s: open_calls (now), longest_open_min (age of the oldest tracked open
@@ -108,7 +115,8 @@ enum {
 struct ct_acct {
     uint8_t units[CT_SLOTS]; /* covered time per slot (slot % CT_SLOTS), CT_UNIT_MS units */
     int64_t head;            /* absolute slot (ts / CT_SLOT_MS) of the newest slot; MIN: none */
-    int64_t due;             /* deadline of the account's live heap entry; MAX: none */
+    int64_t due;             /* deadline of the account's live heap entry; MAX: none; MIN:
+                              * the next tick (loaded under other thresholds) */
     int64_t single_crit_ms;  /* event_ts of the latest single-call critical; MIN: none */
     uint32_t sum_units;      /* sum of units[] */
     uint32_t covered_min;    /* union at the last evaluation, minutes (published) */
@@ -159,7 +167,8 @@ struct ct_state {
     struct ct_timer *heap;
     size_t n_heap, cap_heap;
     /* Entry numbers in accts changed since the last tick. Valid because accts removes
-     * entries only in on_tick, after publishing and emptying this list. */
+     * entries only in on_tick, after publishing and emptying this list, and in forget,
+     * which renumbers the list as it removes (remove_acct). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm;      /* the last watermark */
     int64_t wm_hour; /* hour of the last hourly sweep */
@@ -829,14 +838,19 @@ static int publish(struct ct_state *st, struct vigil_emit *out)
     return rc;
 }
 
-/* Drops accounts with nothing in the last 24 h (after publish(), with an empty dirty list,
- * since removal renumbers entries). Their stale heap entries find no account and are
- * skipped. */
+/* Nothing in the last 24 h and no open calls: nothing that could change a later report. */
+static bool acct_idle(const struct ct_acct *a)
+{
+    return !a->has_open && a->sum_units == 0 && a->covered_min == 0;
+}
+
+/* Drops idle accounts (after publish(), with an empty dirty list, since removal renumbers
+ * entries). Their stale heap entries find no account and are skipped. */
 static void reap_accounts(struct ct_state *st)
 {
     for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
         const struct ct_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-        if (!a->has_open && !a->dirty && a->sum_units == 0 && a->covered_min == 0)
+        if (!a->dirty && acct_idle(a))
             vigil_acct_table_remove_at(st->accts, i);
     }
 }
@@ -871,6 +885,335 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         st->wm_hour = hour;
     }
     return 0;
+}
+
+/* --- checkpoints --------------------------------------------------------------------------- */
+
+/* Bytes of one account (ct_save), integers little-endian, i64 as two's complement:
+ *   u8  version (CT_SAVE_VERSION)
+ *   u64 cfg_sig of the account's thresholds when it was saved
+ *   ct_acct: i64 head, due, single_crit_ms (their INT64_MIN / INT64_MAX markers kept);
+ *            u32 covered_min; u8 near_fired;
+ *            u8 units[CT_SLOTS] (absolute slot s at s % CT_SLOTS)
+ *   u8  has_open (0 or 1), then, when 1, its ct_open:
+ *            u32 untracked; i64 untracked_last_ms;
+ *            u8 n_calls (<= CT_TRACKED_MAX), per call: u64 id, i64 start_ms, u8 fired,
+ *               u8 length of its start event id (CT_NO_EID: none kept), that many bytes
+ *            u8 n_ends (<= CT_ENDS_MAX), per end: u64 id, i64 end_ms
+ * Not saved but derived on load: sum_units (from units), open (from the calls), profile
+ * (from the current profiles), has_open and dirty (this process's bookkeeping). */
+#define CT_SAVE_VERSION 1
+#define CT_NO_EID 0xff /* above VIGIL_ID_MAX */
+#define CT_SAVE_CALL (8 + 8 + 1 + 1 + VIGIL_ID_MAX)
+#define CT_SAVE_MAX                                                                                \
+    (1 + 8 + 3 * 8 + 4 + 1 + CT_SLOTS + 1 + 4 + 8 + 1 + CT_TRACKED_MAX * CT_SAVE_CALL + 1 +        \
+     CT_ENDS_MAX * (8 + 8))
+/* Loaded times lie within +-2^53 ms (285,000 years): beyond any event time, and far enough
+ * from the int64_t limits that adding a day or turning a slot into ms never overflows. */
+#define CT_TS_LIM (1LL << 53)
+
+/* The thresholds an account's deadline was computed with. Saved with the state: a load under
+ * other thresholds must not trust that deadline. */
+static uint64_t cfg_sig(const struct ct_state *st, int profile)
+{
+    int64_t v[] = {st->warn_ms[profile], st->crit_ms[profile], st->near_min[profile],
+                   st->near_warn_min[profile], st->max_open_ms};
+    return vigil_acct_table_hash(v, sizeof v);
+}
+
+/* One account's bytes, built on the stack and appended to the caller's buffer in one piece,
+ * so that a failed append leaves it unchanged. */
+struct ct_wbuf {
+    unsigned char p[CT_SAVE_MAX];
+    size_t len;
+};
+
+/* Appends the n low bytes of v, least significant first. The layout bounds len. */
+static void put_int(struct ct_wbuf *w, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        w->p[w->len++] = (unsigned char)(v >> (8 * i));
+}
+
+static void put_mem(struct ct_wbuf *w, const void *data, size_t n)
+{
+    if (n > 0) /* data may be NULL then; memcpy must not see it */
+        memcpy(w->p + w->len, data, n);
+    w->len += n;
+}
+
+static void save_acct(struct ct_wbuf *w, const struct ct_state *st, const struct ct_acct *a)
+{
+    put_int(w, CT_SAVE_VERSION, 1);
+    put_int(w, cfg_sig(st, a->profile), 8);
+    put_int(w, (uint64_t)a->head, 8);
+    put_int(w, (uint64_t)a->due, 8);
+    put_int(w, (uint64_t)a->single_crit_ms, 8);
+    put_int(w, a->covered_min, 4);
+    put_int(w, a->near_fired, 1);
+    put_mem(w, a->units, sizeof a->units);
+}
+
+static void save_open(struct ct_wbuf *w, const struct ct_state *st, const struct ct_open *o,
+                      const char *account)
+{
+    put_int(w, o != NULL, 1);
+    if (!o)
+        return;
+    put_int(w, o->untracked, 4);
+    put_int(w, (uint64_t)o->untracked_last_ms, 8);
+    put_int(w, o->n_calls, 1);
+    for (int i = 0; i < o->n_calls; i++) {
+        /* A call whose id did not fit in st->ids (out of memory) has none. */
+        const char *eid = ids_get(st, account, o->calls[i].id);
+        size_t n = eid ? strnlen(eid, VIGIL_ID_MAX) : 0;
+        put_int(w, o->calls[i].id, 8);
+        put_int(w, (uint64_t)o->calls[i].start_ms, 8);
+        put_int(w, o->fired[i], 1);
+        put_int(w, eid ? n : CT_NO_EID, 1);
+        put_mem(w, eid, n);
+    }
+    put_int(w, o->n_ends, 1);
+    for (int i = 0; i < o->n_ends; i++) {
+        put_int(w, o->ends[i].id, 8);
+        put_int(w, (uint64_t)o->ends[i].end_ms, 8);
+    }
+}
+
+/* Looks up the account and its open calls only: O(its state). An idle account (kept until
+ * the next hourly reap) holds nothing and writes nothing. */
+static int ct_save(void *state, const char *account, struct vigil_bytes *out)
+{
+    const struct ct_state *st = state;
+    const struct ct_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a || acct_idle(a))
+        return 0;
+    const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    struct ct_wbuf w;
+    w.len = 0;
+    save_acct(&w, st, a);
+    save_open(&w, st, o, account);
+    return vigil_bytes_put(out, w.p, w.len);
+}
+
+/* Removes entry i of st->accts. Removal moves the last entry into i while st->dirty holds
+ * entry numbers: the removed entry leaves the list and the moved one is renumbered, so that
+ * publish() never reads a wrong or out-of-range entry. A pass over the list (the accounts
+ * changed since the last tick) only when either of the two is listed. */
+static void remove_acct(struct ct_state *st, size_t i)
+{
+    size_t last = vigil_acct_table_count(st->accts) - 1;
+    const struct ct_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    const struct ct_acct *m = vigil_acct_table_at(st->accts, last, NULL);
+    if (a->dirty || m->dirty)
+        vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
+    vigil_acct_table_remove_at(st->accts, i);
+}
+
+/* Drops the account's open calls: their start event ids and its entry in st->open. */
+static void drop_open(struct ct_state *st, struct ct_acct *a, const char *account)
+{
+    const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    if (o) {
+        for (int i = 0; i < o->n_calls; i++)
+            ids_del(st, account, o->calls[i].id);
+        vigil_acct_table_remove(st->open, account);
+    }
+    a->has_open = false;
+}
+
+/* Heap entries are left in place (removing them would mean a walk of the heap): they find no
+ * account when popped, or one re-created since with another deadline, and are skipped. Should
+ * a re-created account's deadline be equal, the entry fires exactly when its own would. */
+static void ct_forget(void *state, const char *account)
+{
+    struct ct_state *st = state;
+    struct ct_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return;
+    drop_open(st, a, account);
+    remove_acct(st, vigil_acct_table_index(st->accts, a));
+}
+
+/* An account's state read back from bytes and checked, not yet in the tables. */
+struct ct_saved {
+    uint64_t sig;
+    struct ct_acct a;
+    struct ct_open o;
+    bool has_open;
+    bool has_eid[CT_TRACKED_MAX];
+    char eid[CT_TRACKED_MAX][VIGIL_ID_MAX + 1];
+};
+
+/* The next n bytes as a little-endian integer; 0 once the bytes have run out (r->bad). */
+static uint64_t get_int(struct vigil_bytes_reader *r, size_t n)
+{
+    unsigned char b[8];
+    uint64_t v = 0;
+    if (!vigil_bytes_get(r, b, n))
+        return 0;
+    for (size_t i = n; i-- > 0;)
+        v = v << 8 | b[i];
+    return v;
+}
+
+static int64_t get_i64(struct vigil_bytes_reader *r)
+{
+    return (int64_t)get_int(r, 8);
+}
+
+static bool ms_ok(int64_t t)
+{
+    return t >= -CT_TS_LIM && t <= CT_TS_LIM;
+}
+
+static bool slot_ok(int64_t slot)
+{
+    return slot >= -CT_TS_LIM / CT_SLOT_MS && slot <= CT_TS_LIM / CT_SLOT_MS;
+}
+
+static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
+{
+    struct ct_acct *a = &s->a;
+    if (get_int(r, 1) != CT_SAVE_VERSION)
+        return false;
+    s->sig = get_int(r, 8);
+    a->head = get_i64(r);
+    a->due = get_i64(r);
+    a->single_crit_ms = get_i64(r);
+    uint64_t cov = get_int(r, 4), fired = get_int(r, 1);
+    if (!vigil_bytes_get(r, a->units, sizeof a->units))
+        return false;
+    for (int i = 0; i < CT_SLOTS; i++) {
+        if (a->units[i] > CT_SLOT_UNITS)
+            return false;
+        a->sum_units += a->units[i];
+    }
+    a->covered_min = (uint32_t)cov;
+    a->near_fired = (uint8_t)fired;
+    bool head_ok = a->head == INT64_MIN ? a->sum_units == 0 : slot_ok(a->head);
+    bool due_ok = a->due == INT64_MIN || a->due == INT64_MAX || ms_ok(a->due);
+    bool crit_ok = a->single_crit_ms == INT64_MIN || ms_ok(a->single_crit_ms);
+    return head_ok && due_ok && crit_ok && cov <= CT_SLOTS * CT_SLOT_UNITS / CT_UNITS_PER_MIN &&
+           fired <= (CT_FIRED_WARNING | CT_FIRED_CRITICAL);
+}
+
+/* Tracked call i (s->o.n_calls already set; the calls after i are still zero). */
+static bool load_call(struct vigil_bytes_reader *r, struct ct_saved *s, int i)
+{
+    struct ct_call *c = &s->o.calls[i];
+    c->id = get_int(r, 8);
+    c->start_ms = get_i64(r);
+    uint64_t fired = get_int(r, 1), n = get_int(r, 1);
+    /* Two calls with one id would share one entry in st->ids. */
+    if (r->bad || !ms_ok(c->start_ms) || fired > (CT_FIRED_WARNING | CT_FIRED_CRITICAL) ||
+        find_call(&s->o, c->id) != i)
+        return false;
+    s->o.fired[i] = (uint8_t)fired;
+    if (n == CT_NO_EID)
+        return true;
+    s->has_eid[i] = true;
+    return n <= VIGIL_ID_MAX && vigil_bytes_get(r, s->eid[i], n) && !memchr(s->eid[i], 0, n);
+}
+
+static bool load_open(struct vigil_bytes_reader *r, struct ct_saved *s)
+{
+    struct ct_open *o = &s->o;
+    uint64_t has = get_int(r, 1);
+    if (has == 0)
+        return !r->bad;
+    o->untracked = (uint32_t)get_int(r, 4);
+    o->untracked_last_ms = get_i64(r);
+    uint64_t n = get_int(r, 1);
+    /* open = n_calls + untracked must fit its uint32_t. */
+    if (r->bad || has != 1 || o->untracked > UINT32_MAX - CT_TRACKED_MAX ||
+        !ms_ok(o->untracked_last_ms) || n > CT_TRACKED_MAX)
+        return false;
+    o->n_calls = (uint8_t)n;
+    for (int i = 0; i < o->n_calls; i++) {
+        if (!load_call(r, s, i))
+            return false;
+    }
+    n = get_int(r, 1);
+    if (n > CT_ENDS_MAX)
+        return false;
+    o->n_ends = (uint8_t)n;
+    for (int i = 0; i < o->n_ends; i++) {
+        o->ends[i].id = get_int(r, 8);
+        o->ends[i].end_ms = get_i64(r);
+        if (!ms_ok(o->ends[i].end_ms))
+            return false;
+    }
+    /* settle() never leaves an idle entry; should one come, it is simply not kept. */
+    s->has_open = !open_idle(o);
+    return !r->bad;
+}
+
+/* The account's open calls and their start event ids, from s. */
+static int restore_open(struct ct_state *st, struct ct_acct *a, const char *account,
+                        const struct ct_saved *s)
+{
+    a->open = 0;
+    if (!s->has_open)
+        return 0;
+    struct ct_open *o = open_get(st, a, account);
+    if (!o)
+        return VIGIL_ERR_NOMEM;
+    *o = s->o;
+    a->open = o->n_calls + o->untracked;
+    for (int i = 0; i < o->n_calls; i++) {
+        if (s->has_eid[i] && ids_put(st, account, o->calls[i].id, s->eid[i]) != 0)
+            return VIGIL_ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Puts the checked state in place of whatever the account had. The timer is re-armed at the
+ * saved deadline when the thresholds are those it was computed with; otherwise it is due at
+ * once, and the first tick re-judges the account under the current thresholds (a timer that
+ * comes early fires nothing the state does not call for). */
+static int load_apply(struct ct_state *st, const char *account, const struct ct_saved *s)
+{
+    bool created;
+    struct ct_acct *a = vigil_acct_table_get(st->accts, account, &created);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    /* A live heap entry exists for the old deadline: no second one for the same. */
+    int64_t old_due = created ? INT64_MAX : a->due;
+    bool dirty = a->dirty;
+    drop_open(st, a, account);
+    *a = s->a;
+    a->dirty = dirty;
+    a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    if (a->due != INT64_MAX && cfg_sig(st, a->profile) != s->sig)
+        a->due = INT64_MIN;
+    int rc = restore_open(st, a, account, s);
+    if (rc == 0)
+        rc = mark_dirty(st, a); /* publish its counters at the next tick */
+    if (rc == 0 && a->due != INT64_MAX && a->due != old_due)
+        rc = heap_push(st, a->due, account);
+    /* This state's hourly sweep may have passed the account's hour: sweep again at the
+     * next tick, as if the account had been here all along. */
+    st->wm_hour = INT64_MIN;
+    return rc;
+}
+
+/* Reads and checks everything before touching the state. */
+static int ct_load(void *state, const char *account, const void *data, size_t len)
+{
+    struct ct_state *st = state;
+    size_t n = account ? strnlen(account, VIGIL_ACCOUNT_MAX + 1) : 0;
+    if (n == 0 || n > VIGIL_ACCOUNT_MAX)
+        return VIGIL_ERR_INVALID;
+    struct ct_saved s;
+    memset(&s, 0, sizeof s);
+    struct vigil_bytes_reader r = {.p = data, .len = len};
+    if (!load_acct(&r, &s) || !load_open(&r, &s) || r.pos != r.len)
+        return VIGIL_ERR_INVALID;
+    int rc = load_apply(st, account, &s);
+    if (rc != 0)
+        ct_forget(st, account); /* out of memory half way: nothing rather than half */
+    return rc;
 }
 
 /* --- life cycle ---------------------------------------------------------------------------- */
@@ -933,4 +1276,7 @@ const struct vigil_detector_ops vigil_det_continuous = {
     .on_event = ct_on_event,
     .on_tick = ct_on_tick,
     .destroy = ct_destroy,
+    .save = ct_save,
+    .load = ct_load,
+    .forget = ct_forget,
 };

@@ -39,6 +39,13 @@
  *           every bitmap has left the window. Past 8 devices the one seen abroad longest ago
  *           gives way. Call ids and device names are compared as 64-bit hashes.
  *
+ * Checkpoints (detector.h): save writes the account's entries of both tables as raw structs
+ * behind a version byte and a mask of the tables present; load checks every count, time,
+ * flag and string before it replaces the account's entries, takes the profile from the
+ * current profiles, lists the account as changed and brings next_due forward to its
+ * episode's mark; forget removes its entries. The dirty lists name entries by number, so
+ * removals outside a sweep renumber them (listed_remove).
+ *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its tables; destroy frees them. */
 #include <inttypes.h>
@@ -114,8 +121,8 @@ struct fu_state {
     int64_t ttl_s;
     struct vigil_acct_table *calls;  /* struct fu_calls */
     struct vigil_acct_table *abroad; /* struct fu_abroad */
-    /* Entry numbers changed since the last tick; the tables remove entries only in a sweep,
-     * after these lists are emptied. */
+    /* Entry numbers changed since the last tick; a sweep removes entries only after these
+     * lists are emptied, and forget and load renumber them as they remove (listed_remove). */
     struct vigil_idx_list dirty_calls, dirty_abroad; /* changed since the last tick */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* earliest since + devices_min of an unfired episode */
@@ -556,6 +563,227 @@ static int fu_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     return 0;
 }
 
+/* --- checkpoints -------------------------------------------------------------------------- */
+
+/* Removes `account` from table t outside a sweep, with its dirty list still in use. */
+static void listed_remove(struct vigil_acct_table *t, struct vigil_idx_list *dirty,
+                          const char *account)
+{
+    const void *v = vigil_acct_table_find(t, account);
+    if (!v)
+        return;
+    uint32_t hole = (uint32_t)vigil_acct_table_index(t, v);
+    vigil_idx_list_renumber(dirty, hole, (uint32_t)vigil_acct_table_count(t) - 1);
+    vigil_acct_table_remove_at(t, hole);
+}
+
+/* Drops both entries of the account. Its mark goes with its entry: next_due may now be
+ * earlier than anything left, which costs one sweep that recomputes it. */
+static void fu_forget(void *state, const char *account)
+{
+    struct fu_state *st = state;
+    listed_remove(st->calls, &st->dirty_calls, account);
+    listed_remove(st->abroad, &st->dirty_abroad, account);
+}
+
+/* Saved form (FU_SAVE_VERSION): a version byte, a byte with FU_SAVED_* set for each table
+ * holding the account, then the raw struct of each of those tables in that order. Only the
+ * same build reads it back: the total length checks the struct sizes. */
+#define FU_SAVE_VERSION 1
+#define FU_SAVED_TS_MAX (1LL << 46) /* year ~4200: sums of a time and a window fit int64 */
+
+enum {
+    FU_SAVED_CALLS = 1,
+    FU_SAVED_ABROAD = 2,
+};
+
+struct fu_saved {
+    uint8_t mask; /* FU_SAVED_* */
+    struct fu_calls calls;
+    struct fu_abroad abroad;
+};
+
+static int fu_save(void *state, const char *account, struct vigil_bytes *out)
+{
+    const struct fu_state *st = state;
+    const struct fu_calls *c = vigil_acct_table_find(st->calls, account);
+    const struct fu_abroad *a = vigil_acct_table_find(st->abroad, account);
+    if (!c && !a)
+        return 0;
+    /* Built whole and appended at once, so a failed append leaves *out as it was. */
+    unsigned char buf[2 + sizeof *c + sizeof *a];
+    size_t n = 2;
+    buf[0] = FU_SAVE_VERSION;
+    buf[1] = (uint8_t)((c ? FU_SAVED_CALLS : 0) | (a ? FU_SAVED_ABROAD : 0));
+    if (c) {
+        memcpy(buf + n, c, sizeof *c);
+        n += sizeof *c;
+    }
+    if (a) {
+        memcpy(buf + n, a, sizeof *a);
+        n += sizeof *a;
+    }
+    return vigil_bytes_put(out, buf, n);
+}
+
+/* Checks on loaded bytes, so that no value read back can index past an array, overflow a
+ * sum or load a bool that is neither 0 nor 1 (undefined behaviour). */
+static bool saved_time_ok(int64_t t)
+{
+    return t >= 0 && t <= FU_SAVED_TS_MAX;
+}
+
+_Static_assert(sizeof(bool) == 1, "saved_bool_ok reads a bool as one byte");
+
+static bool saved_bool_ok(const bool *b)
+{
+    unsigned char u;
+    memcpy(&u, b, 1);
+    return u <= 1;
+}
+
+static bool saved_str_ok(const char *s, size_t size)
+{
+    return memchr(s, '\0', size) != NULL;
+}
+
+/* dirty and profile are not checked: load sets them. */
+static bool saved_calls_ok(const struct fu_calls *c)
+{
+    if (c->n_open > FU_OPEN_MAX || c->next_ended >= FU_ENDED_MAX ||
+        c->next_sample >= VIGIL_SAMPLES_MAX || !saved_bool_ok(&c->fired) ||
+        !saved_bool_ok(&c->published) || !saved_time_ok(c->last_ms) ||
+        (c->since != FU_NONE && !saved_time_ok(c->since)))
+        return false;
+    for (int i = 0; i < FU_OPEN_MAX; i++) {
+        if (!saved_time_ok(c->open[i].start_ms))
+            return false;
+    }
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        if (!saved_str_ok(c->samples[i].id, sizeof c->samples[i].id))
+            return false;
+    }
+    return true;
+}
+
+static bool saved_abroad_ok(const struct fu_abroad *a)
+{
+    if (a->n_samples > VIGIL_SAMPLES_MAX || a->next_sample >= VIGIL_SAMPLES_MAX ||
+        !saved_bool_ok(&a->published))
+        return false;
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        const struct fu_device *d = &a->dev[i];
+        if (!saved_time_ok(d->last_day) || !saved_bool_ok(&d->fired) ||
+            !saved_str_ok(d->name, sizeof d->name))
+            return false;
+    }
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        if (!saved_str_ok(a->samples[i], sizeof a->samples[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Parses and checks saved bytes; false unless they are a whole state of this version. */
+static bool fu_read(struct fu_saved *s, const void *data, size_t len)
+{
+    struct vigil_bytes_reader r = {.p = data, .len = len};
+    uint8_t version = 0;
+    s->mask = 0;
+    vigil_bytes_get(&r, &version, 1);
+    vigil_bytes_get(&r, &s->mask, 1);
+    if (r.bad || version != FU_SAVE_VERSION || s->mask == 0 ||
+        (s->mask & ~(FU_SAVED_CALLS | FU_SAVED_ABROAD)))
+        return false;
+    if (s->mask & FU_SAVED_CALLS)
+        vigil_bytes_get(&r, &s->calls, sizeof s->calls);
+    if (s->mask & FU_SAVED_ABROAD)
+        vigil_bytes_get(&r, &s->abroad, sizeof s->abroad);
+    if (r.bad || r.pos != len)
+        return false;
+    return (!(s->mask & FU_SAVED_CALLS) || saved_calls_ok(&s->calls)) &&
+           (!(s->mask & FU_SAVED_ABROAD) || saved_abroad_ok(&s->abroad));
+}
+
+/* Lists entry v of t as changed, unless *dirty says it is already. */
+static int list_dirty(struct vigil_acct_table *t, struct vigil_idx_list *l, const void *v,
+                      bool *dirty)
+{
+    if (*dirty)
+        return 0;
+    if (vigil_idx_list_push(l, (uint32_t)vigil_acct_table_index(t, v)) != 0)
+        return VIGIL_ERR_NOMEM;
+    *dirty = true;
+    return 0;
+}
+
+/* The slots of the tables `mask` names (NULL for the other), each listed as changed as the
+ * account's events would have it; on failure the entries created here are gone again. */
+static int fu_load_slots(struct fu_state *st, const char *account, uint8_t mask,
+                         struct fu_calls **c, struct fu_abroad **a)
+{
+    bool c_new = false, a_new = false;
+    *c = NULL;
+    *a = NULL;
+    if ((mask & FU_SAVED_CALLS) && (!(*c = vigil_acct_table_get(st->calls, account, &c_new)) ||
+                                    list_dirty(st->calls, &st->dirty_calls, *c, &(*c)->dirty) != 0))
+        goto fail;
+    if ((mask & FU_SAVED_ABROAD) &&
+        (!(*a = vigil_acct_table_get(st->abroad, account, &a_new)) ||
+         list_dirty(st->abroad, &st->dirty_abroad, *a, &(*a)->dirty) != 0))
+        goto fail;
+    return 0;
+
+fail:
+    /* An entry that was there may stay listed: its values are published once more. */
+    if (c_new)
+        listed_remove(st->calls, &st->dirty_calls, account);
+    if (a_new)
+        listed_remove(st->abroad, &st->dirty_abroad, account);
+    return VIGIL_ERR_NOMEM;
+}
+
+/* Replaces the account's entries by saved ones. Fields that describe this process or the
+ * current config are set here, not read back: dirty and the profile. The episode mark of
+ * fair_use.devices comes from the current profile's devices_min and joins next_due. */
+static int fu_load(void *state, const char *account, const void *data, size_t len)
+{
+    struct fu_state *st = state;
+    size_t klen = strnlen(account, VIGIL_ACCT_KEY_MAX + 1);
+    if (klen == 0 || klen > VIGIL_ACCT_KEY_MAX)
+        return VIGIL_ERR_INVALID;
+    if (len == 0) {
+        fu_forget(st, account); /* what fu_save writes for an account it does not hold */
+        return 0;
+    }
+    struct fu_saved s;
+    if (!fu_read(&s, data, len))
+        return VIGIL_ERR_INVALID;
+    struct fu_calls *c;
+    struct fu_abroad *a;
+    int rc = fu_load_slots(st, account, s.mask, &c, &a);
+    if (rc != 0)
+        return rc;
+    uint8_t profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    if (c) {
+        s.calls.dirty = true; /* fu_load_slots listed it */
+        s.calls.profile = profile;
+        *c = s.calls;
+        if (c->since != FU_NONE && !c->fired && c->since + st->devices_ms[profile] < st->next_due)
+            st->next_due = c->since + st->devices_ms[profile];
+    } else {
+        listed_remove(st->calls, &st->dirty_calls, account);
+    }
+    if (a) {
+        s.abroad.dirty = true;
+        s.abroad.profile = profile;
+        *a = s.abroad;
+    } else {
+        listed_remove(st->abroad, &st->dirty_abroad, account);
+    }
+    return 0;
+}
+
 static void fu_destroy(void *state)
 {
     struct fu_state *st = state;
@@ -606,4 +834,7 @@ const struct vigil_detector_ops vigil_det_fair_use = {
     .on_event = fu_on_event,
     .on_tick = fu_on_tick,
     .destroy = fu_destroy,
+    .save = fu_save,
+    .load = fu_load,
+    .forget = fu_forget,
 };

@@ -51,6 +51,14 @@
  * (64) distinct callers per service number (so inbound_callers_1h is at most 64). Open calls stop
  * counting after 24 h of event time (events.md). Call ids and callers are kept as hashes.
  *
+ * Checkpoints (detector.h): save writes a version byte (PM_SAVE_VERSION) and the account's
+ * struct pm_acct as it lies in memory, with the process-internal fields (dirty, published,
+ * pub[]) cleared: 1 + sizeof(struct pm_acct) bytes, nothing for an account not held. load
+ * accepts exactly that length and version with every count inside its array, every string
+ * terminated and every time in range; it re-derives the profile and the timer from this
+ * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
+ * meaning with the same layout must bump the version.
+ *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
 #include <inttypes.h>
@@ -78,6 +86,10 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
+#define PM_SAVE_VERSION 1
+/* Event times a loaded state may hold: from events.md's earliest time until minutes stop
+ * fitting pm_caller.min's 32 bits (the year 6000), so no arithmetic on them overflows. */
+#define PM_TS_MAX_MS ((int64_t)INT32_MAX * PM_MIN_MS)
 
 enum {
     PM_FIRED_WARNING = 1,
@@ -145,7 +157,7 @@ struct pm_state {
     int64_t ttl_s;
     struct vigil_acct_table *accts; /* struct pm_acct */
     /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
-     * after this list is emptied. */
+     * after this list is emptied, or in forget, which renumbers the list to match. */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* the earliest pm_acct.due */
@@ -489,17 +501,24 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
     return emit_outbound(st, a, account, &m, event_ts, sev, out);
 }
 
+/* Sets when premium.outbound is next due for the account, seen from `now`, and keeps the
+ * state-wide next_due no later than that. */
+static void arm_due(struct pm_state *st, struct pm_acct *a, int64_t now)
+{
+    struct pm_out_now m;
+    out_measure(a, now, &m);
+    a->due = out_due(st, a, now, m.closed_s);
+    if (a->due < st->next_due)
+        st->next_due = a->due;
+}
+
 /* Judges premium.outbound at `now` (an event's time, or the watermark at a tick) and sets
  * when it is next due. */
 static int check_outbound(struct pm_state *st, struct pm_acct *a, const char *account, int64_t now,
                           struct vigil_emit *out)
 {
     int rc = check_outbound_level(st, a, account, now, out);
-    struct pm_out_now m;
-    out_measure(a, now, &m);
-    a->due = out_due(st, a, now, m.closed_s);
-    if (a->due < st->next_due)
-        st->next_due = a->due;
+    arm_due(st, a, now);
     return rc;
 }
 
@@ -844,6 +863,129 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     return 0;
 }
 
+/* --- checkpoints ------------------------------------------------------------------------- */
+
+static int pm_save(void *state, const char *account, struct vigil_bytes *out)
+{
+    const struct pm_state *st = state;
+    const struct pm_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return 0; /* nothing held: nothing written */
+    /* memcpy, not assignment: it copies the padding too, so no byte written is indeterminate. */
+    struct pm_acct c;
+    memcpy(&c, a, sizeof c);
+    /* What this process published, and its dirty list, mean nothing to another one. */
+    c.dirty = false;
+    c.published = false;
+    memset(c.pub, 0, sizeof c.pub);
+    const uint8_t version = PM_SAVE_VERSION;
+    size_t len = out->len;
+    if (vigil_bytes_put(out, &version, 1) != 0 || vigil_bytes_put(out, &c, sizeof c) != 0) {
+        out->len = len; /* no half record */
+        return VIGIL_ERR_NOMEM;
+    }
+    return 0;
+}
+
+static bool time_ok(int64_t t)
+{
+    return t >= VIGIL_TS_MIN_MS && t <= PM_TS_MAX_MS;
+}
+
+static bool ring_ok(const struct pm_ring *r)
+{
+    /* Compared as minutes: multiplying a bad one could overflow. */
+    return r->cur >= VIGIL_TS_MIN_MS / PM_MIN_MS && r->cur <= PM_TS_MAX_MS / PM_MIN_MS;
+}
+
+/* NUL-terminated within its array, so it can be printed and compared. */
+static bool str_ok(const char *s, size_t size)
+{
+    return memchr(s, '\0', size) != NULL;
+}
+
+static bool samples_ok(const struct pm_samples *s)
+{
+    if (s->n > VIGIL_SAMPLES_MAX || s->next >= VIGIL_SAMPLES_MAX)
+        return false;
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        if (!str_ok(s->id[i], sizeof s->id[i]))
+            return false;
+    }
+    return true;
+}
+
+/* Whether loaded bytes are a state this code can run on: every count and ring position inside
+ * its array, every string terminated, every time in range (ring arithmetic never overflows).
+ * Free service slots are all zero and not checked. */
+static bool acct_ok(const struct pm_acct *a)
+{
+    if (a->n_open > PM_OPEN_MAX || a->next_seen_out >= PM_SEEN_MAX ||
+        a->next_seen_in >= PM_SEEN_MAX || !time_ok(a->last_ms) || !time_ok(a->eval_ms) ||
+        !ring_ok(&a->out) || !samples_ok(&a->smp_out) || !samples_ok(&a->smp_in))
+        return false;
+    for (int i = 0; i < a->n_open; i++) {
+        if (!time_ok(a->open[i].start_ms))
+            return false;
+    }
+    for (int i = 0; i < PM_SVC_MAX; i++) {
+        const struct pm_svc *s = &a->svc[i];
+        if (!str_ok(s->to, sizeof s->to) || (s->to[0] != '\0' && !ring_ok(&s->ring)))
+            return false;
+    }
+    return true;
+}
+
+static int pm_load(void *state, const char *account, const void *data, size_t len)
+{
+    struct pm_state *st = state;
+    struct vigil_bytes_reader r = {.p = data, .len = len};
+    uint8_t version = 0;
+    struct pm_acct c;
+    vigil_bytes_get(&r, &version, 1);
+    vigil_bytes_get(&r, &c, sizeof c);
+    if (r.bad || r.pos != len || version != PM_SAVE_VERSION || !acct_ok(&c) || account[0] == '\0' ||
+        strlen(account) > VIGIL_ACCT_KEY_MAX)
+        return VIGIL_ERR_INVALID;
+
+    bool created;
+    struct pm_acct *a = vigil_acct_table_get(st->accts, account, &created);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    /* Listed for the next tick, which publishes the counters afresh: the previous owner's
+     * values may have expired or gone with a restart, and pub[] is not ours. */
+    if (mark_dirty(st, a) != 0) {
+        if (created) /* the last entry and in no list: removing it renumbers nothing */
+            vigil_acct_table_remove_at(st->accts, vigil_acct_table_index(st->accts, a));
+        return VIGIL_ERR_NOMEM;
+    }
+    *a = c;
+    a->dirty = true; /* mark_dirty listed it */
+    a->published = false;
+    a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    /* Re-arm the timer under this state's thresholds, from the time last judged, and let the
+     * state-wide next_due see it, so a tick inside an already swept minute still fires. */
+    arm_due(st, a, a->eval_ms);
+    return 0;
+}
+
+static void pm_forget(void *state, const char *account)
+{
+    struct pm_state *st = state;
+    struct pm_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return;
+    size_t i = vigil_acct_table_index(st->accts, a);
+    size_t last = vigil_acct_table_count(st->accts) - 1;
+    const struct pm_acct *moved = vigil_acct_table_at(st->accts, last, NULL);
+    /* Neither listed (the common case between ticks): the list holds no number that changes. */
+    if (a->dirty || moved->dirty)
+        vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
+    vigil_acct_table_remove_at(st->accts, i);
+    /* next_due may still hold the account's timer: that costs one early sweep, which sets it
+     * from the accounts left. */
+}
+
 static void pm_destroy(void *state)
 {
     struct pm_state *st = state;
@@ -906,4 +1048,7 @@ const struct vigil_detector_ops vigil_det_premium = {
     .on_event = pm_on_event,
     .on_tick = pm_on_tick,
     .destroy = pm_destroy,
+    .save = pm_save,
+    .load = pm_load,
+    .forget = pm_forget,
 };

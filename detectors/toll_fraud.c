@@ -99,6 +99,13 @@
  * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
+ * Checkpoints (detector.h): save writes the account's entries of the three tables as raw
+ * structs behind a version byte and a mask of the tables present; load checks every count,
+ * time and flag before it replaces the account's entries, takes the profile from the current
+ * profiles, lists the account as changed and brings next_due forward to its expiries;
+ * forget removes its entries. The dirty list names entries by number, so removals outside
+ * a tick renumber it (acct_remove).
+ *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its tables; destroy frees them. */
 #include <inttypes.h>
@@ -231,8 +238,9 @@ struct tf_state {
     struct vigil_acct_table *accts; /* struct tf_acct */
     struct vigil_acct_table *hr;    /* struct tf_hr */
     struct vigil_acct_table *hist;  /* struct tf_hist */
-    /* Entry numbers in accts changed since the last tick. Valid because accts removes
-     * entries only in on_tick, after publishing and emptying this list. */
+    /* Entry numbers in accts changed since the last tick. Valid because on_tick removes
+     * entries only after publishing and emptying this list, and forget and load renumber it
+     * as they remove (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t next_due;  /* earliest event time at which something in hr expires */
     int64_t wm_hour;   /* hour of the last tick's watermark */
@@ -1311,6 +1319,244 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     return 0;
 }
 
+/* --- checkpoints -------------------------------------------------------------------------- */
+
+/* Removes `account` from accts outside a tick, with the dirty list still in use. */
+static void acct_remove(struct tf_state *st, const char *account)
+{
+    const struct tf_acct *a = vigil_acct_table_find(st->accts, account);
+    if (!a)
+        return;
+    uint32_t hole = (uint32_t)vigil_acct_table_index(st->accts, a);
+    vigil_idx_list_renumber(&st->dirty, hole, (uint32_t)vigil_acct_table_count(st->accts) - 1);
+    vigil_acct_table_remove_at(st->accts, hole);
+}
+
+/* Drops every entry of the account. Its timers go with its entries: next_due may now be
+ * earlier than anything left, which costs one sweep that recomputes it. */
+static void tf_forget(void *state, const char *account)
+{
+    struct tf_state *st = state;
+    acct_remove(st, account);
+    vigil_acct_table_remove(st->hr, account);
+    vigil_acct_table_remove(st->hist, account);
+}
+
+/* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
+ * holding the account, then the raw struct of each of those tables in that order. Only the
+ * same build reads it back: the total length checks the struct sizes. */
+#define TF_SAVE_VERSION 1
+#define TF_SAVED_TS_MAX (1LL << 46) /* year ~4200: sums and products of a time fit int64 */
+
+enum {
+    TF_SAVED_ACCT = 1,
+    TF_SAVED_HR = 2,
+    TF_SAVED_HIST = 4,
+};
+
+struct tf_saved {
+    uint8_t mask; /* TF_SAVED_* */
+    struct tf_acct acct;
+    struct tf_hr hr;
+    struct tf_hist hist;
+};
+
+static int tf_save(void *state, const char *account, struct vigil_bytes *out)
+{
+    const struct tf_state *st = state;
+    const struct tf_acct *a = vigil_acct_table_find(st->accts, account);
+    const struct tf_hr *h = vigil_acct_table_find(st->hr, account);
+    const struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
+    if (!a && !h && !hs)
+        return 0;
+    /* Built whole and appended at once, so a failed append leaves *out as it was. */
+    unsigned char buf[2 + sizeof *a + sizeof *h + sizeof *hs];
+    size_t n = 2;
+    buf[0] = TF_SAVE_VERSION;
+    buf[1] = (uint8_t)((a ? TF_SAVED_ACCT : 0) | (h ? TF_SAVED_HR : 0) | (hs ? TF_SAVED_HIST : 0));
+    if (a) {
+        memcpy(buf + n, a, sizeof *a);
+        n += sizeof *a;
+    }
+    if (h) {
+        memcpy(buf + n, h, sizeof *h);
+        n += sizeof *h;
+    }
+    if (hs) {
+        memcpy(buf + n, hs, sizeof *hs);
+        n += sizeof *hs;
+    }
+    return vigil_bytes_put(out, buf, n);
+}
+
+/* Checks on loaded bytes, so that no value read back can index past an array, overflow a
+ * sum or load a bool that is neither 0 nor 1 (undefined behaviour). */
+static bool saved_time_ok(int64_t t)
+{
+    return t >= 0 && t <= TF_SAVED_TS_MAX;
+}
+
+_Static_assert(sizeof(bool) == 1, "saved_bool_ok reads a bool as one byte");
+
+static bool saved_bool_ok(const bool *b)
+{
+    unsigned char u;
+    memcpy(&u, b, 1);
+    return u <= 1;
+}
+
+static bool saved_str_ok(const char *s, size_t size)
+{
+    return memchr(s, '\0', size) != NULL;
+}
+
+static bool saved_fired_ok(uint8_t fired)
+{
+    return fired <= (TF_FIRED_WARNING | TF_FIRED_CRITICAL);
+}
+
+/* has_hr, dirty, open_hr and profile are not checked: load sets them. */
+static bool saved_acct_ok(const struct tf_acct *a)
+{
+    if (!saved_time_ok(a->last_ms) || !saved_time_ok(a->spend_head) ||
+        !saved_fired_ok(a->spend_fired))
+        return false;
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        if (!saved_time_ok(a->seq[i].gen) || !saved_fired_ok(a->seq[i].fired))
+            return false;
+    }
+    return true;
+}
+
+static bool saved_hr_ok(const struct tf_hr *h)
+{
+    if (h->n_calls > TF_TRACKED_MAX || h->n_orphans > TF_ORPHANS_MAX ||
+        h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
+        h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
+        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !saved_time_ok(h->vel_head) ||
+        !saved_time_ok(h->untracked_last_ms))
+        return false;
+    for (int i = 0; i < TF_TRACKED_MAX; i++) {
+        const struct tf_call *c = &h->calls[i];
+        /* !(rate >= 0) also refuses NaN. */
+        if (!saved_time_ok(c->start_ms) || !saved_bool_ok(&c->intl) || !(c->rate >= 0.0f) ||
+            c->rate > 1e6f)
+            return false;
+    }
+    for (int i = 0; i < TF_ORPHANS_MAX; i++) {
+        if (!saved_time_ok(h->orphans[i].end_ms))
+            return false;
+    }
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        const struct tf_sample *s = &h->samples[i];
+        if (!saved_bool_ok(&s->untracked) || !saved_str_ok(s->event_id, sizeof s->event_id))
+            return false;
+    }
+    return true;
+}
+
+static bool saved_hist_ok(const struct tf_hist *hs)
+{
+    return saved_time_ok(hs->first_ms) && saved_time_ok(hs->last_ms) && saved_time_ok(hs->head) &&
+           saved_fired_ok(hs->fired);
+}
+
+/* Parses and checks saved bytes; false unless they are a whole state of this version. */
+static bool tf_read(struct tf_saved *s, const void *data, size_t len)
+{
+    struct vigil_bytes_reader r = {.p = data, .len = len};
+    uint8_t version = 0;
+    s->mask = 0;
+    vigil_bytes_get(&r, &version, 1);
+    vigil_bytes_get(&r, &s->mask, 1);
+    /* hr without accts never happens (has_hr lives in accts): refused as corrupt. */
+    if (r.bad || version != TF_SAVE_VERSION || s->mask == 0 ||
+        (s->mask & ~(TF_SAVED_ACCT | TF_SAVED_HR | TF_SAVED_HIST)) ||
+        ((s->mask & TF_SAVED_HR) && !(s->mask & TF_SAVED_ACCT)))
+        return false;
+    if (s->mask & TF_SAVED_ACCT)
+        vigil_bytes_get(&r, &s->acct, sizeof s->acct);
+    if (s->mask & TF_SAVED_HR)
+        vigil_bytes_get(&r, &s->hr, sizeof s->hr);
+    if (s->mask & TF_SAVED_HIST)
+        vigil_bytes_get(&r, &s->hist, sizeof s->hist);
+    if (r.bad || r.pos != len)
+        return false;
+    return (!(s->mask & TF_SAVED_ACCT) || saved_acct_ok(&s->acct)) &&
+           (!(s->mask & TF_SAVED_HR) || saved_hr_ok(&s->hr)) &&
+           (!(s->mask & TF_SAVED_HIST) || saved_hist_ok(&s->hist));
+}
+
+/* The slots of the tables s fills, in TF_SAVED_* order (NULL for the others), and the
+ * account marked dirty, as its events would have; on failure nothing is left behind. */
+static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask, void *slot[3])
+{
+    struct vigil_acct_table *const tables[3] = {st->accts, st->hr, st->hist};
+    bool created[3] = {false, false, false};
+    int i = 0;
+    for (; i < 3; i++) {
+        slot[i] = NULL;
+        if ((mask & (1 << i)) && !(slot[i] = vigil_acct_table_get(tables[i], account, &created[i])))
+            break;
+    }
+    if (i == 3 && (!slot[0] || mark_dirty(st, slot[0]) == 0))
+        return 0;
+    /* Only the entries created here go (accts through acct_remove, which minds the list). */
+    if (created[0])
+        acct_remove(st, account);
+    for (int k = 1; k < 3; k++) {
+        if (created[k])
+            vigil_acct_table_remove(tables[k], account);
+    }
+    return VIGIL_ERR_NOMEM;
+}
+
+/* Replaces the account's entries by saved ones. Fields that describe this process or the
+ * current config are set here, not read back: dirty, has_hr, open_hr and the profile. */
+static int tf_load(void *state, const char *account, const void *data, size_t len)
+{
+    struct tf_state *st = state;
+    size_t klen = strnlen(account, VIGIL_ACCT_KEY_MAX + 1);
+    if (klen == 0 || klen > VIGIL_ACCT_KEY_MAX)
+        return VIGIL_ERR_INVALID;
+    if (len == 0) {
+        tf_forget(st, account); /* what tf_save writes for an account it does not hold */
+        return 0;
+    }
+    struct tf_saved s;
+    if (!tf_read(&s, data, len))
+        return VIGIL_ERR_INVALID;
+    void *slot[3];
+    int rc = tf_load_slots(st, account, s.mask, slot);
+    if (rc != 0)
+        return rc;
+    /* Tables the saved state leaves out lose the account (without accts there is no hr). */
+    if (!slot[0])
+        acct_remove(st, account);
+    if (!slot[1])
+        vigil_acct_table_remove(st->hr, account);
+    if (!slot[2])
+        vigil_acct_table_remove(st->hist, account);
+    if (slot[0]) {
+        s.acct.dirty = true; /* tf_load_slots listed it */
+        s.acct.has_hr = slot[1] != NULL;
+        s.acct.open_hr = slot[1] ? hr_open(&s.hr) : 0;
+        s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+        memcpy(slot[0], &s.acct, sizeof s.acct);
+        /* This state may have entered a later hour already: roll again at the next tick, so
+         * the account's hour counters go back to zero as they would have here. */
+        if ((int64_t)s.acct.hour < st->wm_hour)
+            st->wm_hour = s.acct.hour;
+    }
+    if (slot[1]) {
+        memcpy(slot[1], &s.hr, sizeof s.hr);
+        due_at(st, hr_next_due(st, slot[1])); /* its expiries fire at the ticks */
+    }
+    if (slot[2])
+        memcpy(slot[2], &s.hist, sizeof s.hist);
+    return 0;
+}
+
 static void tf_destroy(void *state)
 {
     struct tf_state *st = state;
@@ -1372,4 +1618,7 @@ const struct vigil_detector_ops vigil_det_toll_fraud = {
     .on_event = tf_on_event,
     .on_tick = tf_on_tick,
     .destroy = tf_destroy,
+    .save = tf_save,
+    .load = tf_load,
+    .forget = tf_forget,
 };

@@ -354,10 +354,34 @@ static void test_idx_list(void **state)
     vigil_idx_list_fini(&l);
 }
 
+/* Removing entry `hole` moves the last entry into it: the list forgets the hole and follows
+ * the moved entry, in order; entries that are neither stay as they were. */
+static void test_idx_list_renumber(void **state)
+{
+    (void)state;
+    struct vigil_idx_list l = {0};
+    const uint32_t in[] = {4, 9, 2, 7};
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(vigil_idx_list_push(&l, in[i]), 0);
+    vigil_idx_list_renumber(&l, 2, 9); /* 2 removed, 9 (the last) moves to 2 */
+    assert_int_equal(l.n, 3);
+    assert_int_equal(l.v[0], 4);
+    assert_int_equal(l.v[1], 2);
+    assert_int_equal(l.v[2], 7);
+    vigil_idx_list_renumber(&l, 7, 7); /* the last entry itself removed */
+    assert_int_equal(l.n, 2);
+    vigil_idx_list_renumber(&l, 5, 8); /* neither listed */
+    assert_int_equal(l.n, 2);
+    assert_int_equal(l.v[0], 4);
+    assert_int_equal(l.v[1], 2);
+    vigil_idx_list_fini(&l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idx_list),
+        cmocka_unit_test(test_idx_list_renumber),
         cmocka_unit_test(test_create_destroy), cmocka_unit_test(test_get_inserts_zeroed_once),
         cmocka_unit_test(test_key_limits),     cmocka_unit_test(test_growth_many_keys),
         cmocka_unit_test(test_remove),         cmocka_unit_test(test_iterate_and_sweep),

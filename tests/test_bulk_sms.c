@@ -2,7 +2,7 @@
 /* test_bulk_sms.c - the bulk_sms detector through its vtable: SMS events parsed from the wire
  * format, the real config, profiles and emit layer, and a sink that records every order,
  * alert and counter set. Rules: bulk_sms.rate, bulk_sms.distinct_recipients,
- * bulk_sms.same_body. */
+ * bulk_sms.same_body; checkpoints: save, load, forget. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -641,6 +641,501 @@ static void test_many_accounts(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), n);
 }
 
+/* --- checkpoints (save, load, forget) ----------------------------------------------------- */
+
+/* The account's saved bytes appended to *b (emptied first); save must succeed. */
+static void save(struct fx *fx, const char *account, struct vigil_bytes *b)
+{
+    b->len = 0;
+    assert_int_equal(fx->ops->save(fx->st, account, b), 0);
+}
+
+static int load(struct fx *fx, const char *account, const void *p, size_t len)
+{
+    return fx->ops->load(fx->st, account, p, len);
+}
+
+/* The orders and alerts of `account` from record `from` on, at most max, in order. */
+static size_t findings(const struct fx *fx, const char *account, size_t from,
+                       const struct fx_rec **out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = from; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        if (r->kind == VIGIL_OUT_COUNTERS || strcmp(r->account, account) != 0)
+            continue;
+        assert_true(n < max);
+        out[n++] = r;
+    }
+    return n;
+}
+
+/* Fails unless got[0..n) and want[0..n) are the same records: kind, id and whole JSON (rule,
+ * severity, evidence, samples). */
+static void assert_same_records(const struct fx_rec *const *got, size_t n_got,
+                                const struct fx_rec *const *want, size_t n_want)
+{
+    assert_int_equal(n_got, n_want);
+    for (size_t i = 0; i < n_want; i++) {
+        assert_int_equal(got[i]->kind, want[i]->kind);
+        assert_string_equal(got[i]->id, want[i]->id);
+        assert_string_equal(got[i]->json, want[i]->json);
+    }
+}
+
+/* One SMS of a scripted stream. */
+struct ck_sms {
+    int64_t ts;
+    const char *from;
+    const char *tag; /* event id "<tag>-<i>" */
+    int i;
+    int rcpt;
+    const char *body; /* NULL: a text of its own */
+};
+
+static int cmp_ck(const void *a, const void *b)
+{
+    const struct ck_sms *x = a, *y = b;
+    if (x->ts != y->ts)
+        return (x->ts > y->ts) - (x->ts < y->ts);
+    return strcmp(x->tag, y->tag) != 0 ? strcmp(x->tag, y->tag) : x->i - y->i;
+}
+
+#define CK_MAX 600
+#define FROM_C "+31611111111"
+#define FROM_D "+31622222222"
+#define BODY_Z "c0ffeec0ffeec0ff"
+#define BODY_D "d00dd00dd00dd00d"
+
+static void ck_add(struct ck_sms *e, size_t *n, int64_t ts, const char *from, const char *tag,
+                   int i, int rcpt, const char *body)
+{
+    assert_true(*n < CK_MAX);
+    e[(*n)++] =
+        (struct ck_sms){.ts = ts, .from = from, .tag = tag, .i = i, .rcpt = rcpt, .body = body};
+}
+
+/* The checkpoint is taken here: in the middle of number A's blast, between its 52nd and
+ * 53rd SMS, after its warnings and before its critical finding (the 55th). */
+#define CK_SPLIT (T0 + 16 * MIN + 263 * SEC)
+
+/* The stream of account acc-ck around the checkpoint, in time order:
+ *   A: a same-text blast from minute 16 (200 SMS, 5 s apart): warnings before the split,
+ *      the critical finding after it, with samples from both sides (heavy, pool entry);
+ *   B: 6 new recipients a minute, minutes 5-35: a recipients warning before the split and
+ *      a window that keeps sliding across it (never 100 in 16 minutes);
+ *   C: 4 copies of a text before the split (still light), 14 after: the 17th copy warns
+ *      only if the 4 came back;
+ *   D: 16 copies at minutes 0-1, one at minute 17 (heavy, with stale set entries at the
+ *      split), the 16 recipients again at minute 21: 17 in the window. */
+static size_t ck_stream(struct ck_sms *e)
+{
+    static const char *const alt[] = {"a1a1a1a1", "b2b2b2b2", "c3c3c3c3"};
+    size_t n = 0;
+    for (int i = 1; i <= 200; i++)
+        ck_add(e, &n, T0 + 16 * MIN + i * 5 * SEC, FROM_A, "a", i, 1000 + i,
+               i % 10 ? BODY_X : alt[(i / 10) % 3]);
+    for (int i = 0; i < 180; i++)
+        ck_add(e, &n, T0 + 5 * MIN + i * 10 * SEC, FROM_B, "b", i, 5000 + i, NULL);
+    for (int i = 0; i < 18; i++)
+        ck_add(e, &n, i < 4 ? T0 + 19 * MIN + i * SEC : T0 + 21 * MIN + i * 2 * SEC, FROM_C, "c", i,
+               6000 + i, BODY_Z);
+    for (int i = 0; i < 16; i++) {
+        ck_add(e, &n, T0 + i * 5 * SEC, FROM_D, "d", i, 3000 + i, BODY_D);
+        ck_add(e, &n, T0 + 21 * MIN + 30 * SEC + i * SEC, FROM_D, "e", i, 3000 + i, BODY_D);
+    }
+    ck_add(e, &n, T0 + 17 * MIN, FROM_D, "f", 0, 4000, BODY_D);
+    qsort(e, n, sizeof *e, cmp_ck);
+    return n;
+}
+
+/* Feeds e[lo, hi) to account `account`, each SMS followed by a tick one minute behind it. */
+static void ck_feed(struct fx *fx, const char *account, const struct ck_sms *e, size_t lo,
+                    size_t hi)
+{
+    for (size_t k = lo; k < hi; k++) {
+        sms_n(fx, account, e[k].tag, e[k].i, e[k].ts, e[k].from, e[k].rcpt, e[k].body);
+        fx_tick(fx, e[k].ts - MIN);
+    }
+}
+
+/* Alert cool-down off, so that every finding of the detector comes out as an alert. */
+static const char *const no_cooldown[] = {"alerts.cooldown_s", "0", NULL};
+
+/* A checkpoint in the middle of a blast: fixture A runs up to the split and saves acc-ck, a
+ * fresh fixture B (holding other things for acc-ck and another account) loads it and runs
+ * the rest. A's and then B's orders and alerts are exactly those of fixture C, which ran the
+ * whole stream, and so are the counters in the end. */
+static void test_checkpoint_round_trip(void **unused)
+{
+    (void)unused;
+    static struct ck_sms e[CK_MAX];
+    size_t n = ck_stream(e), split = 0;
+    while (e[split].ts < CK_SPLIT)
+        split++;
+    struct fx *a = new_fx(no_cooldown), *b = new_fx(no_cooldown), *c = new_fx(no_cooldown);
+
+    ck_feed(a, "acc-ck", e, 0, split);
+    ck_feed(c, "acc-ck", e, 0, split);
+    struct vigil_bytes saved = {0}, again = {0};
+    save(a, "acc-ck", &saved);
+    assert_true(saved.len > 0);
+    save(a, "acc-ck", &again); /* saving changes nothing */
+    assert_int_equal(again.len, saved.len);
+    assert_memory_equal(again.p, saved.p, saved.len);
+
+    /* What B held for acc-ck is replaced; the other account stays. */
+    sms_n(b, "acc-ck", "x", 1, CK_SPLIT - 30 * SEC, "+31633333333", 1, NULL);
+    sms_n(b, "acc-by", "y", 1, CK_SPLIT - 20 * SEC, FROM_A, 1, NULL);
+    assert_int_equal(load(b, "acc-ck", saved.p, saved.len), 0);
+    /* B's first tick, at A's last watermark, publishes the counters A last published. */
+    static const char *const names[] = {"sms_15m", "segments_15m", "recipients_15m", "sms_1h"};
+    fx_tick(b, e[split - 1].ts - MIN);
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(fx_latest(b, "acc-ck", names[k]), fx_latest(a, "acc-ck", names[k]));
+    ck_feed(b, "acc-ck", e, split, n);
+    ck_feed(c, "acc-ck", e, split, n);
+    fx_tick(b, T0 + 2 * HOUR);
+    fx_tick(c, T0 + 2 * HOUR);
+
+    static const struct fx_rec *got[512], *want[512];
+    size_t n_a = findings(a, "acc-ck", 0, got, 512);
+    size_t n_got = n_a + findings(b, "acc-ck", 0, got + n_a, 512 - n_a);
+    size_t n_want = findings(c, "acc-ck", 0, want, 512);
+    assert_same_records(got, n_got, want, n_want);
+    /* The stream does what it is meant to: warnings before the split, the blast's order
+     * after it with samples from both sides, C's and D's warnings after it. */
+    assert_true(n_a >= 3);
+    assert_int_equal(fx_count_kind(a, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_kind(b, VIGIL_OUT_ORDER, 0);
+    assert_finding(o, "bulk_sms.same_body", "critical", T0 + 16 * MIN + 55 * 5 * SEC);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    static const char *const samples[] = {"a-51", "a-52", "a-53", "a-54", "a-55"};
+    fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 5);
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "bulk_sms.same_body"), 2);
+    assert_null(fx_find_rule(b, VIGIL_OUT_ALERT, 0, "bulk_sms.distinct_recipients"));
+
+    for (int k = 0; k < 4; k++)
+        assert_int_equal(fx_latest(b, "acc-ck", names[k]), fx_latest(c, "acc-ck", names[k]));
+    assert_int_equal(fx_latest(b, "acc-by", "sms_1h"), 0); /* published, then slid to 0 */
+    vigil_bytes_fini(&saved);
+    vigil_bytes_fini(&again);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* save appends nothing for an account the detector holds nothing for: never seen, or
+ * dropped after being idle; for a known one it appends, after what was there. */
+static void test_checkpoint_unknown_account_saves_nothing(void **state)
+{
+    struct fx *fx = *state;
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_bytes_put(&b, "xyz", 3), 0);
+    assert_int_equal(fx->ops->save(fx->st, "acc-nobody", &b), 0);
+    assert_int_equal(b.len, 3);
+
+    sms_n(fx, "acc-seen", "s", 1, T0, FROM_A, 1, NULL);
+    assert_int_equal(fx->ops->save(fx->st, "acc-nobody", &b), 0);
+    assert_int_equal(b.len, 3);
+    assert_int_equal(fx->ops->save(fx->st, "acc-seen", &b), 0);
+    assert_true(b.len > 3);
+    assert_memory_equal(b.p, "xyz", 3);
+
+    fx_tick(fx, T0 + 3 * HOUR); /* idle: the number and then the account are dropped */
+    save(fx, "acc-seen", &b);
+    assert_int_equal(b.len, 0);
+    vigil_bytes_fini(&b);
+}
+
+/* Fails unless the detector holds exactly `want` (len 0: nothing) for `account`. */
+static void assert_holds(struct fx *fx, const char *account, const struct vigil_bytes *want)
+{
+    struct vigil_bytes now = {0};
+    save(fx, account, &now);
+    assert_int_equal(now.len, want->len);
+    if (want->len)
+        assert_memory_equal(now.p, want->p, want->len);
+    vigil_bytes_fini(&now);
+}
+
+/* acc-v with a heavy number (30 copies of one text) and a light one (3 SMS). */
+static void feed_acc_v(struct fx *fx)
+{
+    for (int i = 1; i <= 30; i++)
+        sms_n(fx, "acc-v", "h", i, T0 + i * SEC, FROM_A, 100 + i, BODY_X);
+    for (int i = 1; i <= 3; i++)
+        sms_n(fx, "acc-v", "l", i, T0 + 40 * SEC + i * SEC, FROM_B, 200 + i, NULL);
+}
+
+/* Bytes that are not a whole valid state of this version are refused with
+ * VIGIL_ERR_INVALID and change nothing: empty, every truncation, a byte too many, another
+ * version, garbage, one number twice. */
+static void test_checkpoint_bad_bytes_refused(void **unused)
+{
+    (void)unused;
+    struct fx *src = new_fx(NULL), *dst = new_fx(NULL);
+    feed_acc_v(src);
+    struct vigil_bytes good = {0}, before_v = {0}, before_w = {0}, none = {0}, bad = {0};
+    save(src, "acc-v", &good);
+    /* dst holds other things for acc-v, another account, and nothing for acc-new. */
+    sms_n(dst, "acc-v", "o", 1, T0, FROM_D, 1, NULL);
+    feed_acc_v(dst);
+    sms_n(dst, "acc-w", "w", 1, T0, FROM_A, 1, NULL);
+    save(dst, "acc-v", &before_v);
+    save(dst, "acc-w", &before_w);
+
+    assert_int_equal(load(dst, "acc-v", good.p, 0), VIGIL_ERR_INVALID);
+    for (size_t len = 1; len < good.len; len++) {
+        assert_int_equal(load(dst, "acc-v", good.p, len), VIGIL_ERR_INVALID);
+        assert_int_equal(load(dst, "acc-new", good.p, len), VIGIL_ERR_INVALID);
+    }
+    assert_int_equal(vigil_bytes_put(&bad, good.p, good.len), 0);
+    assert_int_equal(vigil_bytes_put(&bad, "", 1), 0);
+    assert_int_equal(load(dst, "acc-v", bad.p, bad.len), VIGIL_ERR_INVALID);
+    static const unsigned char versions[] = {0, 2, 255};
+    for (size_t k = 0; k < sizeof versions; k++) {
+        bad.p[0] = versions[k];
+        assert_int_equal(load(dst, "acc-v", bad.p, good.len), VIGIL_ERR_INVALID);
+    }
+    for (int k = 0; k < 200; k++) {
+        unsigned char junk[600];
+        size_t len = 1 + rnd() % sizeof junk;
+        for (size_t i = 0; i < len; i++)
+            junk[i] = (unsigned char)rnd();
+        junk[0] = k % 2 ? 1 : junk[0]; /* half of them with the right version */
+        assert_int_equal(load(dst, "acc-v", junk, len), VIGIL_ERR_INVALID);
+    }
+    assert_int_equal(load(dst, "", good.p, good.len), VIGIL_ERR_INVALID);
+
+    assert_holds(dst, "acc-v", &before_v);
+    assert_holds(dst, "acc-w", &before_w);
+    assert_holds(dst, "acc-new", &none);
+    assert_int_equal(load(dst, "acc-v", good.p, good.len), 0); /* the good bytes do load */
+    assert_holds(dst, "acc-w", &before_w);
+    vigil_bytes_fini(&good);
+    vigil_bytes_fini(&before_v);
+    vigil_bytes_fini(&before_w);
+    vigil_bytes_fini(&bad);
+    fx_destroy(src);
+    fx_destroy(dst);
+}
+
+/* Bytes spliced from two saves: an account whose only number has been dropped (the account
+ * part and a count of 0), and one with a single light number (the same, a count of 1, that
+ * number, ending with the minute of its one SMS). Refused, leaving the account as it was: one
+ * number twice, an SMS outside its number's window. Loaded: the first account with the
+ * second one's number, an hour ahead of its counters, which must not outlive it. */
+static void test_checkpoint_spliced_bytes(void **state)
+{
+    struct fx *fx = *state;
+    struct vigil_bytes bare = {0}, one = {0}, dup = {0}, mix = {0};
+    sms_n(fx, "acc-bare", "b", 1, T0, FROM_A, 1, NULL);
+    fx_tick(fx, T0 + 20 * MIN); /* the number is dropped, sms_1h keeps the account */
+    save(fx, "acc-bare", &bare);
+    sms_n(fx, "acc-one", "o", 1, T0 + 80 * MIN, FROM_A, 1, NULL);
+    save(fx, "acc-one", &one);
+    size_t head = bare.len - 4; /* up to the count of numbers */
+    assert_true(bare.len >= 4 && one.len > bare.len);
+    uint32_t two = 2;
+    assert_int_equal(vigil_bytes_put(&dup, one.p, head), 0);
+    assert_int_equal(vigil_bytes_put(&dup, &two, sizeof two), 0);
+    assert_int_equal(vigil_bytes_put(&dup, one.p + bare.len, one.len - bare.len), 0);
+    assert_int_equal(vigil_bytes_put(&dup, one.p + bare.len, one.len - bare.len), 0);
+    assert_int_equal(load(fx, "acc-one", dup.p, dup.len), VIGIL_ERR_INVALID);
+    assert_holds(fx, "acc-one", &one);
+
+    int32_t min;
+    memcpy(&min, one.p + one.len - 4, sizeof min);
+    min -= 16; /* one minute before the window of the number */
+    memcpy(one.p + one.len - 4, &min, sizeof min);
+    assert_int_equal(load(fx, "acc-one", one.p, one.len), VIGIL_ERR_INVALID);
+    min += 16;
+    memcpy(one.p + one.len - 4, &min, sizeof min);
+    assert_holds(fx, "acc-one", &one);
+
+    assert_int_equal(vigil_bytes_put(&mix, bare.p, bare.len), 0);
+    memcpy(mix.p + head, &(uint32_t){1}, 4);
+    assert_int_equal(vigil_bytes_put(&mix, one.p + bare.len, one.len - bare.len), 0);
+    assert_int_equal(load(fx, "acc-mix", mix.p, mix.len), 0);
+    fx_tick(fx, T0 + 70 * MIN);  /* the account's counters read 0; its number is live */
+    fx_tick(fx, T0 + 100 * MIN); /* the number is dropped, then the account */
+    struct vigil_bytes none = {0};
+    assert_holds(fx, "acc-mix", &none);
+    assert_int_equal(fx_latest(fx, "acc-mix", "sms_1h"), 0);
+    vigil_bytes_fini(&bare);
+    vigil_bytes_fini(&one);
+    vigil_bytes_fini(&dup);
+    vigil_bytes_fini(&mix);
+}
+
+/* A recipient set saved under a larger recipients_15m no longer fits the default set (7/8
+ * of 256 entries): refused. Into the same configuration it loads, and a smaller saved set
+ * loads into any, taking the profile the current configuration gives the account. Every
+ * byte flipped in turn: refused or loaded, never harm (ASan). */
+static void test_checkpoint_config_change_and_flips(void **unused)
+{
+    (void)unused;
+    static const char *const big[] = {"bulk_sms.recipients_15m", "1000", NULL};
+    static const char *const biz[] = {"profiles.business", "acc-v",
+                                      "bulk_sms.same_body_15m@business", "32", NULL};
+    struct fx *wide = new_fx(big), *narrow = new_fx(NULL), *wide2 = new_fx(big);
+    struct fx *bizfx = new_fx(biz);
+    for (int i = 1; i <= 300; i++)
+        sms_n(wide, "acc-big", "g", i, T0 + i * 2 * SEC, FROM_A, 7000 + i, NULL);
+    struct vigil_bytes b = {0}, none = {0};
+    save(wide, "acc-big", &b);
+    assert_int_equal(load(narrow, "acc-big", b.p, b.len), VIGIL_ERR_INVALID);
+    assert_holds(narrow, "acc-big", &none);
+    assert_int_equal(load(wide2, "acc-big", b.p, b.len), 0);
+    assert_holds(wide2, "acc-big", &b);
+
+    feed_acc_v(narrow);
+    save(narrow, "acc-v", &b);
+    assert_int_equal(load(wide2, "acc-v", b.p, b.len), 0);
+    assert_int_equal(load(bizfx, "acc-v", b.p, b.len), 0);
+    sms_n(bizfx, "acc-v", "h", 31, T0 + 50 * SEC, FROM_A, 131, BODY_X);
+    assert_int_equal(fx_count_kind(bizfx, VIGIL_OUT_ORDER, 0), 0);
+    sms_n(bizfx, "acc-v", "h", 32, T0 + 51 * SEC, FROM_A, 132, BODY_X);
+    assert_int_equal(fx_count_kind(bizfx, VIGIL_OUT_ORDER, 0), 1); /* 32: business level */
+    assert_int_equal(evidence(fx_find_kind(bizfx, VIGIL_OUT_ORDER, 0), "threshold"), 32);
+    for (size_t i = 0; i < b.len; i++) {
+        b.p[i] ^= 0xff;
+        int rc = load(wide2, "acc-flip", b.p, b.len);
+        assert_true(rc == 0 || rc == VIGIL_ERR_INVALID);
+        b.p[i] ^= 0xff;
+    }
+    for (int i = 31; i <= 80; i++) /* the account goes on from whatever it last loaded */
+        sms_n(wide2, "acc-flip", "h", i, T0 + 40 * SEC + i * SEC, FROM_A, 100 + i, BODY_X);
+    fx_tick(wide2, T0 + 3 * HOUR);
+    vigil_bytes_fini(&b);
+    fx_destroy(wide);
+    fx_destroy(narrow);
+    fx_destroy(wide2);
+    fx_destroy(bizfx);
+}
+
+/* forget drops an account and its numbers (pool entries back to the free list) between
+ * ticks, with three accounts waiting to publish, the last of which moves into the
+ * forgotten one's place: the others publish once with their own counters, keep their
+ * windows and numbers, and later ticks purge safely; the forgotten one starts afresh. */
+static void test_checkpoint_forget(void **unused)
+{
+    (void)unused;
+    struct fx *fx = new_fx(no_cooldown);
+    for (int i = 1; i <= 60; i++) /* heavy, blocked at the 50th copy */
+        sms_n(fx, "acc-f1", "a", i, T0 + i * SEC, FROM_A, 100 + i, BODY_X);
+    for (int i = 1; i <= 3; i++)
+        sms_n(fx, "acc-f1", "b", i, T0 + i * SEC, FROM_B, 100 + i, NULL);
+    for (int i = 1; i <= 60; i++) /* heavy: 60 distinct recipients */
+        sms_n(fx, "acc-f2", "a", i, T0 + i * SEC, FROM_A, 1000 + i, NULL);
+    for (int i = 1; i <= 2; i++)
+        sms_n(fx, "acc-f3", "a", i, T0 + i * SEC, FROM_B, 1000 + i, NULL);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+
+    fx->ops->forget(fx->st, "acc-f1");
+    fx->ops->forget(fx->st, "acc-f1"); /* twice, and unknown: nothing */
+    fx->ops->forget(fx->st, "acc-nobody");
+    struct vigil_bytes b = {0};
+    save(fx, "acc-f1", &b);
+    assert_int_equal(b.len, 0);
+
+    size_t before = fx->cap.n;
+    fx_tick(fx, T0 + 2 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 2);
+    assert_null(fx_last_counters(fx, "acc-f1"));
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-f2"), "sms_15m"), 60);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-f2"), "recipients_15m"), 60);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-f3"), "sms_15m"), 2);
+
+    /* A fresh count for acc-f1: the same-text warning again at its 17th copy. Its pool entry
+     * went back to the free list and serves the next heavy number. */
+    for (int i = 1; i <= 17; i++)
+        sms_n(fx, "acc-f1", "n", i, T0 + 2 * MIN + i * SEC, FROM_A, 100 + i, BODY_X);
+    const struct fx_rec *got[64];
+    size_t n = findings(fx, "acc-f1", before, got, 64);
+    assert_int_equal(n, 1);
+    assert_finding(got[0], "bulk_sms.same_body", "warning", T0 + 2 * MIN + 17 * SEC);
+    for (int i = 1; i <= 12; i++)
+        sms_n(fx, "acc-f4", "a", i, T0 + 2 * MIN + i * SEC, FROM_C, 1 + i, NULL);
+
+    /* acc-f2 kept its window: blocked at exactly its 100th recipient. */
+    for (int i = 61; i <= 100; i++)
+        sms_n(fx, "acc-f2", "a", i, T0 + 2 * MIN + i * SEC, FROM_A, 1000 + i, NULL);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, "bulk_sms.distinct_recipients");
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-f2");
+    assert_int_equal(evidence(o, "recipients_15m"), 100);
+    assert_int_equal(evidence(o, "sms_15m"), 100);
+
+    /* Forget with nothing waiting, then ticks purge every number and account left. */
+    fx_tick(fx, T0 + 5 * MIN);
+    fx->ops->forget(fx->st, "acc-f2");
+    fx->ops->forget(fx->st, "acc-f4");
+    fx_tick(fx, T0 + 30 * MIN);
+    fx_tick(fx, T0 + 3 * HOUR);
+    save(fx, "acc-f3", &b); /* its number and then itself went, through the moved entries */
+    assert_int_equal(b.len, 0);
+    save(fx, "acc-f1", &b);
+    assert_int_equal(b.len, 0);
+    vigil_bytes_fini(&b);
+    fx_destroy(fx);
+}
+
+/* Random traffic of 12 accounts, two of them blasting, and every so often one account saved,
+ * forgotten and loaded back in place (or loaded over itself): the orders and alerts are
+ * those of a twin fixture that was left alone. Entry numbers move with every forget, pool
+ * entries are freed and reused; ASan watches. */
+static void test_checkpoint_in_place_changes_nothing(void **unused)
+{
+    (void)unused;
+    static const char *const froms[] = {FROM_A, FROM_B, FROM_C};
+    static const char *const texts[] = {BODY_X, BODY_Z, BODY_D, NULL};
+    struct fx *p = new_fx(NULL), *q = new_fx(NULL);
+    struct vigil_bytes b = {0};
+    int64_t ts = T0;
+    for (int k = 0; k < 3000; k++) {
+        ts += (int64_t)(rnd() % 3000);
+        int acc = rnd() % 10 < 4 ? (int)(rnd() % 2) : 2 + (int)(rnd() % 10);
+        char account[16];
+        snprintf(account, sizeof account, "acc-r%d", acc);
+        int range = acc < 2 ? 400 : 5 + acc * 3;
+        const char *from = froms[acc < 2 ? 0 : rnd() % 3];
+        int rcpt = (int)(rnd() % (uint64_t)range);
+        const char *body = texts[rnd() % 4];
+        sms_n(p, account, "r", k, ts, from, rcpt, body);
+        sms_n(q, account, "r", k, ts, from, rcpt, body);
+        if (k % 40 == 39) {
+            fx_tick(p, ts - MIN);
+            fx_tick(q, ts - MIN);
+        }
+        if (k % 23 == 22) {
+            snprintf(account, sizeof account, "acc-r%d", (int)(rnd() % 12));
+            save(p, account, &b);
+            if (k % 2)
+                p->ops->forget(p->st, account);
+            if (b.len)
+                assert_int_equal(load(p, account, b.p, b.len), 0);
+        }
+    }
+    fx_tick(p, ts + HOUR);
+    fx_tick(q, ts + HOUR);
+    assert_true(fx_count_kind(q, VIGIL_OUT_ORDER, 0) >= 1);
+    for (int acc = 0; acc < 12; acc++) {
+        char account[16];
+        snprintf(account, sizeof account, "acc-r%d", acc);
+        static const struct fx_rec *got[512], *want[512];
+        size_t n_got = findings(p, account, 0, got, 512);
+        size_t n_want = findings(q, account, 0, want, 512);
+        assert_same_records(got, n_got, want, n_want);
+    }
+    vigil_bytes_fini(&b);
+    fx_destroy(p);
+    fx_destroy(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -664,6 +1159,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_blast_text_among_varied_texts, setup, fx_teardown),
         cmocka_unit_test(test_profile_thresholds),
         cmocka_unit_test_setup_teardown(test_many_accounts, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test_setup_teardown(test_checkpoint_unknown_account_saves_nothing, setup,
+                                        fx_teardown),
+        cmocka_unit_test(test_checkpoint_bad_bytes_refused),
+        cmocka_unit_test_setup_teardown(test_checkpoint_spliced_bytes, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_config_change_and_flips),
+        cmocka_unit_test(test_checkpoint_forget),
+        cmocka_unit_test(test_checkpoint_in_place_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -660,6 +660,486 @@ static void test_busy_call_centre_left_alone(void **state)
     assert_in_range(fx_counter(c, "connected_min_24h"), 595, 610);
 }
 
+/* --- checkpoints -------------------------------------------------------------------------- */
+
+/* The saved bytes of `account`, appended to an empty buffer (len 0: nothing saved). The
+ * caller releases them with vigil_bytes_fini. */
+static struct vigil_bytes save_bytes(struct fx *fx, const char *account)
+{
+    struct vigil_bytes b = {0};
+    assert_int_equal(fx->ops->save(fx->st, account, &b), 0);
+    return b;
+}
+
+static int load_bytes(struct fx *fx, const char *account, const void *p, size_t len)
+{
+    return fx->ops->load(fx->st, account, p, len);
+}
+
+static bool same_bytes(const struct vigil_bytes *x, const struct vigil_bytes *y)
+{
+    return x->len == y->len && (x->len == 0 || memcmp(x->p, y->p, x->len) == 0);
+}
+
+static bool is_finding(const struct fx_rec *r, const char *account)
+{
+    return (r->kind == VIGIL_OUT_ORDER || r->kind == VIGIL_OUT_ALERT) &&
+           strcmp(r->account, account) == 0;
+}
+
+/* Fails unless the orders and alerts of `account` that x wrote from record from_x on are the
+ * ones y wrote from record from_y on: same order, kind, id and JSON (rule, event_ts, evidence,
+ * samples). Returns how many there were. */
+static size_t assert_same_findings(const struct fx *x, size_t from_x, const struct fx *y,
+                                   size_t from_y, const char *account)
+{
+    size_t i = from_x, j = from_y, n = 0;
+    for (;;) {
+        while (i < x->cap.n && !is_finding(&x->cap.recs[i], account))
+            i++;
+        while (j < y->cap.n && !is_finding(&y->cap.recs[j], account))
+            j++;
+        if (i == x->cap.n || j == y->cap.n)
+            break;
+        const struct fx_rec *a = &x->cap.recs[i++], *b = &y->cap.recs[j++];
+        assert_int_equal(a->kind, b->kind);
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->json, b->json);
+        n++;
+    }
+    assert_int_equal(i, x->cap.n);
+    assert_int_equal(j, y->cap.n);
+    return n;
+}
+
+/* A baby monitor's call survives a restart: saved an hour in, loaded into a fresh state, and
+ * from then on only ticks move event time. The restored timer brings the warning at 4 h and
+ * the suspend order at 8 h exactly as in the state that never restarted: same records, same
+ * ids. Another account of the old state, not loaded, stays out of the new one. */
+static void test_checkpoint_single_call(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    call_start(a, "acc-mon", "mon-start", "mon-1", T0, "out");
+    call_start(a, "acc-other", "oth-start", "oth-1", T0 + 10 * MIN, "in");
+    for (int64_t t = T0; t <= T0 + HOUR; t += 5 * MIN)
+        fx_tick(a, t);
+    struct vigil_bytes saved = save_bytes(a, "acc-mon");
+    assert_true(saved.len > 0);
+    assert_int_equal(load_bytes(b, "acc-mon", saved.p, saved.len), 0);
+
+    size_t from_a = a->cap.n, from_b = b->cap.n;
+    for (int64_t t = T0 + HOUR + 5 * MIN; t <= T0 + 9 * HOUR; t += 5 * MIN) {
+        fx_tick(a, t);
+        fx_tick(b, t);
+    }
+    assert_int_equal(assert_same_findings(a, from_a, b, from_b, "acc-mon"), 3);
+    const struct fx_rec *w = find_out(b, VIGIL_OUT_ALERT, "acc-mon", VIGIL_SEV_WARNING, SINGLE);
+    assert_non_null(w);
+    assert_int_equal(rec_event_ts(w), T0 + 4 * HOUR);
+    assert_true(rec_has_sample(w, "mon-start"));
+    const struct fx_rec *o = find_out(b, VIGIL_OUT_ORDER, "acc-mon", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
+    assert_int_equal(count_out(b, VIGIL_OUT_ALERT, "acc-mon", VIGIL_SEV_CRITICAL, SINGLE), 1);
+    assert_int_equal(count_out(b, VIGIL_OUT_ORDER, NULL, 0, NULL), 1);
+    assert_int_equal(count_out(b, VIGIL_OUT_ALERT, "acc-other", 0, NULL), 0);
+    assert_non_null(find_out(a, VIGIL_OUT_ORDER, "acc-other", 0, SINGLE));
+    const struct fx_rec *c = fx_last_counters(b, "acc-mon");
+    assert_int_equal(fx_counter(c, "open_calls"), 1);
+    assert_in_range(fx_counter(c, "longest_open_min"), 8 * 60, 9 * 60);
+
+    /* Both states now hold the same for the account; save changed nothing. */
+    struct vigil_bytes sa = save_bytes(a, "acc-mon"), sb = save_bytes(b, "acc-mon");
+    assert_true(same_bytes(&sa, &sb));
+    vigil_bytes_fini(&sb);
+    sb = save_bytes(b, "acc-mon");
+    assert_true(same_bytes(&sa, &sb));
+    vigil_bytes_fini(&sa);
+    vigil_bytes_fini(&sb);
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* One minute of the schedule of test_near_continuous_repeated_calls on fx: call i (0..18)
+ * of acc-near opens at T0 + i h and ends 58 minutes later; then a tick at t. */
+static void near_minute(struct fx *fx, int64_t t)
+{
+    int64_t i = (t - T0) / HOUR, m = (t - T0) % HOUR;
+    char id[32], cid[32];
+    snprintf(cid, sizeof cid, "near-%lld", (long long)i);
+    if (t >= T0 && i < 19 && m == 0) {
+        snprintf(id, sizeof id, "n-s-%lld", (long long)i);
+        call_start(fx, "acc-near", id, cid, t, "out");
+    } else if (t >= T0 && i < 19 && m == 58 * MIN) {
+        snprintf(id, sizeof id, "n-e-%lld", (long long)i);
+        call_end(fx, "acc-near", id, cid, t, 58 * 60);
+    }
+    fx_tick(fx, t);
+}
+
+/* The near-continuous pattern straddles a restart: saved 20 minutes into the 16th call, after
+ * the 12-hour warning; the restored union, open call and fired level make the new state
+ * suspend during the 19th call exactly as the old one does, without warning again. */
+static void test_checkpoint_near_continuous(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    int64_t save_at = T0 + 15 * HOUR + 20 * MIN;
+    for (int64_t t = T0; t < save_at; t += MIN)
+        near_minute(a, t);
+    assert_non_null(find_out(a, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NEAR));
+    assert_int_equal(count_out(a, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
+    struct vigil_bytes saved = save_bytes(a, "acc-near");
+    assert_int_equal(load_bytes(b, "acc-near", saved.p, saved.len), 0);
+
+    size_t from_a = a->cap.n, from_b = b->cap.n;
+    for (int64_t t = save_at; t <= T0 + 20 * HOUR; t += MIN) {
+        near_minute(a, t);
+        near_minute(b, t);
+    }
+    assert_int_equal(assert_same_findings(a, from_a, b, from_b, "acc-near"), 2);
+    const struct fx_rec *o = find_out(b, VIGIL_OUT_ORDER, "acc-near", 0, NEAR);
+    assert_non_null(o);
+    int64_t mark = T0 + 18 * HOUR + 36 * MIN;
+    assert_in_range(rec_event_ts(o), mark - LATE, mark + LATE); /* by the timer, mid-call */
+    assert_true(rec_has_sample(o, "n-s-18"));
+    assert_int_equal(count_out(b, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_WARNING, NULL), 0);
+    assert_int_equal(count_out(b, VIGIL_OUT_ALERT, "acc-near", VIGIL_SEV_CRITICAL, NEAR), 1);
+    assert_int_equal(fx_counter(fx_last_counters(b, "acc-near"), "connected_min_24h"), 19 * 58);
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* Loading over what a state holds replaces it: the call it had is gone with its timers, the
+ * loaded one's marks come. */
+static void test_checkpoint_load_replaces(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    call_start(a, "acc-mon", "mon-start", "mon-1", T0, "out");
+    fx_tick(a, T0 + HOUR);
+    struct vigil_bytes saved = save_bytes(a, "acc-mon");
+    call_start(b, "acc-mon", "old-start", "old-1", T0 - 2 * HOUR, "in");
+    call_end(b, "acc-mon", "old-end", "old-0", T0 - 3 * HOUR, 1800);
+    fx_tick(b, T0 + HOUR);
+    assert_int_equal(load_bytes(b, "acc-mon", saved.p, saved.len), 0);
+    for (int64_t t = T0 + HOUR; t <= T0 + 9 * HOUR; t += 5 * MIN)
+        fx_tick(b, t);
+    const struct fx_rec *w = find_out(b, VIGIL_OUT_ALERT, "acc-mon", VIGIL_SEV_WARNING, SINGLE);
+    assert_non_null(w);
+    assert_int_equal(rec_event_ts(w), T0 + 4 * HOUR);
+    assert_true(rec_has_sample(w, "mon-start"));
+    assert_int_equal(count_out(b, VIGIL_OUT_ALERT, "acc-mon", VIGIL_SEV_WARNING, NULL), 1);
+    const struct fx_rec *o = find_out(b, VIGIL_OUT_ORDER, "acc-mon", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
+    assert_false(rec_has_sample(o, "old-start"));
+    /* The old call's 30 minutes went with it; the loaded call is open since T0. */
+    const struct fx_rec *c = fx_last_counters(b, "acc-mon");
+    assert_int_equal(fx_counter(c, "open_calls"), 1);
+    assert_in_range(fx_counter(c, "connected_min_24h"), 8 * 60, 9 * 60);
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* Under other thresholds the saved deadline is not trusted: with a 2-hour critical level the
+ * account is re-judged at the first tick and suspended when the call reaches 2 h, not when
+ * the old 4-hour deadline comes. */
+static void test_checkpoint_load_new_thresholds(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"continuous.single_call_critical_min", "120", NULL};
+    struct fx *a = new_fx(NULL), *b = new_fx(sets);
+    call_start(a, "acc-mon", "mon-start", "mon-1", T0, "out");
+    fx_tick(a, T0 + HOUR);
+    struct vigil_bytes saved = save_bytes(a, "acc-mon");
+    assert_int_equal(load_bytes(b, "acc-mon", saved.p, saved.len), 0);
+    fx_tick(b, T0 + 2 * HOUR - MIN);
+    assert_int_equal(count_out(b, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
+    fx_tick(b, T0 + 2 * HOUR);
+    const struct fx_rec *o = find_out(b, VIGIL_OUT_ORDER, "acc-mon", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 2 * HOUR);
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* Nothing held, nothing written; what is written goes after what the buffer had. */
+static void test_checkpoint_nothing_to_save(void **state)
+{
+    struct fx *fx = *state;
+    call_start(fx, "acc-a", "a-1", "call-a", T0, "out");
+    call_start_to(fx, "acc-sos", "sos-1", "sos", T0, "out", "112");
+    fx_tick(fx, T0 + MIN);
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_bytes_put(&b, "xy", 2), 0);
+    assert_int_equal(fx->ops->save(fx->st, "acc-none", &b), 0);
+    assert_int_equal(fx->ops->save(fx->st, "acc-sos", &b), 0);
+    assert_int_equal(fx->ops->save(fx->st, "", &b), 0);
+    assert_int_equal(b.len, 2);
+    assert_int_equal(fx->ops->save(fx->st, "acc-a", &b), 0);
+    assert_true(b.len > 2);
+    assert_memory_equal(b.p, "xy", 2);
+    struct vigil_bytes alone = save_bytes(fx, "acc-a");
+    assert_int_equal(alone.len, b.len - 2);
+    assert_memory_equal(alone.p, b.p + 2, alone.len);
+
+    /* A call that ended more than 24 h ago leaves nothing worth saving. */
+    call_start(fx, "acc-old", "o-1", "call-o", T0, "out");
+    call_end(fx, "acc-old", "o-2", "call-o", T0 + 10 * MIN, 600);
+    fx_tick(fx, T0 + 10 * MIN);
+    struct vigil_bytes old = save_bytes(fx, "acc-old");
+    assert_true(old.len > 0);
+    vigil_bytes_fini(&old);
+    fx_tick(fx, T0 + 2 * DAY);
+    old = save_bytes(fx, "acc-old");
+    assert_int_equal(old.len, 0);
+    vigil_bytes_fini(&old);
+    vigil_bytes_fini(&alone);
+    vigil_bytes_fini(&b);
+}
+
+/* A little-endian writer for crafted checkpoints (the layout above ct_save, continuous.c). */
+struct craft {
+    unsigned char p[8192];
+    size_t n;
+};
+
+static void cput(struct craft *c, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        c->p[c->n++] = (unsigned char)(v >> (8 * i));
+}
+
+/* A state with a call of 150 minutes ended at T0 - 1 h, `calls` tracked calls open since T0
+ * (ids 1..calls, or all 7 when dup), start event ids of eid_len bytes, and `ends` ends. */
+static void craft_state(struct craft *c, int calls, int ends, size_t eid_len, bool dup)
+{
+    int64_t head = T0 / (5 * MIN);
+    unsigned char units[288] = {0};
+    for (int64_t slot = head - 42; slot < head - 12; slot++) /* [T0 - 210 min, T0 - 60 min) */
+        units[slot % 288] = 150;
+    c->n = 0;
+    cput(c, 1, 1);                         /* version */
+    cput(c, 0, 8);                         /* thresholds: not the current ones, re-judged */
+    cput(c, (uint64_t)head, 8);            /* head: the slot of T0 */
+    cput(c, (uint64_t)(T0 + 4 * HOUR), 8); /* due */
+    cput(c, (uint64_t)INT64_MIN, 8);       /* no single-call critical */
+    cput(c, 150, 4);                       /* covered_min */
+    cput(c, 0, 1);                         /* near_fired */
+    for (int i = 0; i < 288; i++)
+        cput(c, units[i], 1);
+    cput(c, 1, 1); /* has_open */
+    cput(c, 0, 4); /* untracked */
+    cput(c, 0, 8); /* untracked_last_ms */
+    cput(c, (uint64_t)calls, 1);
+    for (int i = 0; i < calls; i++) {
+        cput(c, dup ? 7 : (uint64_t)i + 1, 8); /* call id hash */
+        cput(c, (uint64_t)T0, 8);              /* start */
+        cput(c, 0, 1);                         /* fired */
+        cput(c, eid_len, 1);
+        for (size_t k = 0; k < eid_len; k++)
+            cput(c, 'a' + (i + k) % 26, 1);
+    }
+    cput(c, (uint64_t)ends, 1);
+    for (int i = 0; i < ends; i++) {
+        cput(c, 100 + (uint64_t)i, 8);
+        cput(c, (uint64_t)(T0 - HOUR), 8);
+    }
+}
+
+/* Fails unless loading p[0..len) into acc-bad and acc-b is refused and leaves both as they
+ * were (acc-b holds a call of its own, acc-bad nothing). */
+static void assert_refused(struct fx *fx, const struct vigil_bytes *b_before, const void *p,
+                           size_t len)
+{
+    assert_int_equal(load_bytes(fx, "acc-bad", p, len), VIGIL_ERR_INVALID);
+    assert_int_equal(load_bytes(fx, "acc-b", p, len), VIGIL_ERR_INVALID);
+    struct vigil_bytes bad = save_bytes(fx, "acc-bad"), b = save_bytes(fx, "acc-b");
+    assert_int_equal(bad.len, 0);
+    assert_true(same_bytes(&b, b_before));
+    vigil_bytes_fini(&bad);
+    vigil_bytes_fini(&b);
+}
+
+/* Truncated, extended, garbage and wrong-version bytes, and counts past the arrays, are
+ * refused with the state unchanged; counts at the limits load. Every single-byte corruption
+ * is either refused or loads a state that later ticks handle (CI: ASan/UBSan). */
+static void test_checkpoint_bad_bytes(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *fx = new_fx(NULL);
+    call_start(a, "acc-mon", "mon-start", "mon-1", T0, "out");
+    call_start(a, "acc-mon", "mon-s2", "mon-2", T0 + MIN, "in");
+    call_end(a, "acc-mon", "mon-e2", "mon-2", T0 + 30 * MIN, 29 * 60);
+    fx_tick(a, T0 + HOUR);
+    struct vigil_bytes good = save_bytes(a, "acc-mon");
+    call_start(fx, "acc-b", "b-start", "b-1", T0 + 30 * MIN, "out");
+    fx_tick(fx, T0 + HOUR);
+    struct vigil_bytes b0 = save_bytes(fx, "acc-b");
+
+    for (size_t n = 0; n < good.len; n++)
+        assert_refused(fx, &b0, good.p, n);
+    unsigned char *p = malloc(good.len + 1);
+    assert_non_null(p);
+    memcpy(p, good.p, good.len);
+    p[good.len] = 0;
+    assert_refused(fx, &b0, p, good.len + 1);
+    static const unsigned char versions[] = {0, 2, 0xff};
+    for (size_t i = 0; i < sizeof versions; i++) {
+        p[0] = versions[i];
+        assert_refused(fx, &b0, p, good.len);
+    }
+    memset(p, 0xff, good.len);
+    assert_refused(fx, &b0, p, good.len);
+    unsigned seed = 7;
+    for (int round = 0; round < 200; round++) {
+        size_t n = (size_t)round * good.len / 100;
+        unsigned char *g = malloc(n + 1);
+        assert_non_null(g);
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            g[i] = (unsigned char)(seed >> 16);
+        }
+        if (n > 0)
+            g[0] = 1; /* the right version, garbage after it */
+        assert_refused(fx, &b0, g, n);
+        free(g);
+    }
+    assert_int_equal(load_bytes(fx, "", good.p, good.len), VIGIL_ERR_INVALID);
+    char long_acct[VIGIL_ACCOUNT_MAX + 2];
+    memset(long_acct, 'x', sizeof long_acct - 1);
+    long_acct[sizeof long_acct - 1] = 0;
+    assert_int_equal(load_bytes(fx, long_acct, good.p, good.len), VIGIL_ERR_INVALID);
+
+    /* Counts and lengths at the limits load; one past them is refused. */
+    struct craft *c = calloc(1, sizeof *c);
+    assert_non_null(c);
+    craft_state(c, 16, 8, VIGIL_ID_MAX, false);
+    assert_int_equal(load_bytes(fx, "acc-max", c->p, c->n), 0);
+    craft_state(c, 17, 0, 4, false);
+    assert_refused(fx, &b0, c->p, c->n);
+    craft_state(c, 1, 9, 4, false);
+    assert_refused(fx, &b0, c->p, c->n);
+    craft_state(c, 1, 0, VIGIL_ID_MAX + 1, false);
+    assert_refused(fx, &b0, c->p, c->n);
+    craft_state(c, 2, 0, 4, true);
+    assert_refused(fx, &b0, c->p, c->n);
+    craft_state(c, 1, 0, 4, false);
+    c->p[1 + 8 + 24 + 4 + 1] = 151; /* units[0]: more than a slot holds */
+    assert_refused(fx, &b0, c->p, c->n);
+
+    /* Every byte set to 0xff in turn, into an account of its own. */
+    for (size_t i = 0; i < good.len; i++) {
+        memcpy(p, good.p, good.len);
+        p[i] = 0xff;
+        struct vigil_bytes before = save_bytes(fx, "acc-sweep");
+        int rc = load_bytes(fx, "acc-sweep", p, good.len);
+        assert_true(rc == 0 || rc == VIGIL_ERR_INVALID);
+        if (rc != 0) {
+            struct vigil_bytes after = save_bytes(fx, "acc-sweep");
+            assert_true(same_bytes(&before, &after));
+            vigil_bytes_fini(&after);
+        }
+        vigil_bytes_fini(&before);
+    }
+    free(p);
+    free(c);
+
+    /* Nothing was harmed: acc-b goes on to its own marks, acc-max to its 16 calls' ones. */
+    for (int64_t t = T0 + HOUR; t <= T0 + 30 * HOUR; t += 5 * MIN)
+        fx_tick(fx, t);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-b", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 30 * MIN + 8 * HOUR);
+    assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-max", 0, SINGLE)); /* one for all 16 */
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-max"), "open_calls"), 0);
+    /* Open [T0, T0 + 24 h), seen from T0 + 30 h. */
+    assert_in_range(fx_counter(fx_last_counters(fx, "acc-max"), "connected_min_24h"), 1075, 1090);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-bad", 0, NULL), 0);
+    vigil_bytes_fini(&good);
+    vigil_bytes_fini(&b0);
+    fx_destroy(a);
+    fx_destroy(fx);
+}
+
+/* forget drops an account with its timers; others keep theirs. Forgetting accounts changed
+ * since the last tick (one in the middle of the table, one at its end) leaves the next tick
+ * publishing exactly the remaining ones. An account forgotten and then seen again starts
+ * afresh: its old call's marks never come. */
+static void test_checkpoint_forget(void **state)
+{
+    struct fx *fx = *state;
+    call_start(fx, "acc-f", "f-1", "call-f", T0, "out");
+    call_start(fx, "acc-k", "k-1", "call-k", T0, "out");
+    call_start(fx, "acc-r", "r-1", "call-r", T0, "out");
+    static const char *const d[] = {"acc-d1", "acc-d2", "acc-d3", "acc-d4"};
+    for (int i = 0; i < 4; i++)
+        call_start(fx, d[i], d[i], "call-d", T0 + MIN, "out");
+    fx_tick(fx, T0 + 2 * MIN);
+
+    size_t forgotten = fx->cap.n;
+    fx->ops->forget(fx->st, "acc-f");
+    fx->ops->forget(fx->st, "acc-unknown");
+    struct vigil_bytes none = save_bytes(fx, "acc-f");
+    assert_int_equal(none.len, 0);
+    for (int i = 0; i < 4; i++)
+        call_start(fx, d[i], "second", "call-d2", T0 + 3 * MIN, "in");
+    fx->ops->forget(fx->st, "acc-d2");
+    fx->ops->forget(fx->st, "acc-d4");
+    size_t from = fx->cap.n;
+    fx_tick(fx, T0 + 4 * MIN);
+    size_t n_counters = 0;
+    for (size_t i = from; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        assert_int_equal(r->kind, VIGIL_OUT_COUNTERS);
+        assert_true(strcmp(r->account, "acc-d1") == 0 || strcmp(r->account, "acc-d3") == 0);
+        assert_int_equal(fx_counter(r, "open_calls"), 2);
+        n_counters++;
+    }
+    assert_int_equal(n_counters, 2);
+
+    fx_tick(fx, T0 + HOUR);
+    fx->ops->forget(fx->st, "acc-r");
+    call_start(fx, "acc-r", "r-2", "call-r2", T0 + 2 * HOUR, "out");
+    for (int64_t t = T0 + HOUR; t <= T0 + 11 * HOUR; t += 5 * MIN)
+        fx_tick(fx, t);
+    assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-k", 0, SINGLE));
+    assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-d1", 0, SINGLE));
+    assert_non_null(find_out(fx, VIGIL_OUT_ORDER, "acc-d3", 0, SINGLE));
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-f", 0, NULL), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-d2", 0, NULL), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-d4", 0, NULL), 0);
+    for (size_t i = forgotten; i < fx->cap.n; i++)
+        assert_string_not_equal(fx->cap.recs[i].account, "acc-f");
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-r", VIGIL_SEV_WARNING, NULL), 1);
+    const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, "acc-r", VIGIL_SEV_WARNING, SINGLE);
+    assert_non_null(w);
+    assert_int_equal(rec_event_ts(w), T0 + 6 * HOUR);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-r", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 10 * HOUR);
+    assert_true(rec_has_sample(o, "r-2"));
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-r"), "open_calls"), 1);
+
+    /* Forgotten, then loaded back: the account and its timers return. */
+    struct vigil_bytes k = save_bytes(fx, "acc-k");
+    fx->ops->forget(fx->st, "acc-k");
+    assert_int_equal(load_bytes(fx, "acc-k", k.p, k.len), 0);
+    from = fx->cap.n;
+    fx_tick(fx, T0 + 25 * HOUR);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-k"), "open_calls"), 0);
+    /* Expired at T0 + 24 h, connected [T0, T0 + 24 h): 23 h of the last 24. */
+    assert_in_range(fx_counter(fx_last_counters(fx, "acc-k"), "connected_min_24h"), 1370, 1385);
+    vigil_bytes_fini(&k);
+    vigil_bytes_fini(&none);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -677,6 +1157,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_conference_call_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_agent_line_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_busy_call_centre_left_alone, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_single_call),
+        cmocka_unit_test(test_checkpoint_near_continuous),
+        cmocka_unit_test(test_checkpoint_load_replaces),
+        cmocka_unit_test(test_checkpoint_load_new_thresholds),
+        cmocka_unit_test_setup_teardown(test_checkpoint_nothing_to_save, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_bad_bytes),
+        cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

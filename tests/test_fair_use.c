@@ -320,6 +320,411 @@ static void test_abroad_from_config(void **unused)
     fx_teardown(&state);
 }
 
+/* --- checkpoints: save, load, forget ------------------------------------------------------ */
+
+/* Appends the saved state of `account` to *b. */
+static void save(struct fx *fx, const char *account, struct vigil_bytes *b)
+{
+    assert_int_equal(fx->ops->save(fx->st, account, b), 0);
+}
+
+/* Moves `account` from one fixture to another through its saved bytes, which are not empty. */
+static void move_account(struct fx *from, struct fx *to, const char *account)
+{
+    struct vigil_bytes b = {0};
+    save(from, account, &b);
+    assert_true(b.len > 0);
+    assert_int_equal(to->ops->load(to->st, account, b.p, b.len), 0);
+    vigil_bytes_fini(&b);
+}
+
+/* The next alert (or order) from record *i on, or NULL. */
+static const struct fx_rec *next_finding(const struct fx *fx, size_t *i)
+{
+    for (; *i < fx->cap.n; (*i)++) {
+        if (fx->cap.recs[*i].kind != VIGIL_OUT_COUNTERS)
+            return &fx->cap.recs[(*i)++];
+    }
+    return NULL;
+}
+
+/* Fails unless the alerts fx wrote from record `from` on are those ref wrote from record
+ * `ref_from` on, in order, to the byte (ids, rules, event times, evidence, samples).
+ * Returns how many there were. */
+static size_t assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
+                                   size_t ref_from)
+{
+    size_t n = 0;
+    for (;;) {
+        const struct fx_rec *a = next_finding(fx, &from), *b = next_finding(ref, &ref_from);
+        if (!a || !b) {
+            if (a || b)
+                fail_msg("finding %zu only on one side: %s", n, a ? a->json : b->json);
+            return n;
+        }
+        assert_int_equal(a->kind, b->kind);
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->json, b->json);
+        n++;
+    }
+}
+
+/* Counter records of `account` from record `from` on that carry counter `name` ("" any). */
+static size_t count_counters(const struct fx *fx, size_t from, const char *account,
+                             const char *name)
+{
+    size_t n = 0;
+    for (size_t i = from; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        if (r->kind != VIGIL_OUT_COUNTERS || strcmp(r->account, account) != 0)
+            continue;
+        for (size_t k = 0; k < r->n_counters; k++) {
+            if (!name[0] || strcmp(r->counters[k].name, name) == 0) {
+                n++;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
+/* Three devices with calls open together; the start of call i is on device d<i>. */
+static void three_devices(struct fx *fx, const char *account, int64_t ts)
+{
+    call(fx, account, false, 1, ts, "d1", "");
+    call(fx, account, false, 2, ts + 10 * SEC, "d2", "");
+    call(fx, account, false, 3, ts + 20 * SEC, "d3", "");
+}
+
+/* Round trip: a phone abroad on 30 of 59 days, and three devices on calls for 5 minutes, go
+ * to A and move to a fresh B. B's 60th day abroad gives the abroad warning at the event (its
+ * samples reach back before the move), its ticks the devices warning at the episode's mark;
+ * C, fed everything, writes the same alerts. */
+static void test_checkpoint_round_trip(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    int64_t day0 = (T0 / DAY - 59) * DAY + 12 * HOUR; /* day 59 is T0's */
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        for (int day = 0; day < 59; day++)
+            call(first[f], "acc-rtab", false, 100 + day, day0 + day * DAY, "phone",
+                 day % 2 == 0 ? "ES" : "NL");
+        three_devices(first[f], "acc-rtdev", T0);
+        fx_tick(first[f], T0 + 20 * SEC);
+        fx_tick(first[f], T0 + 5 * MIN);
+    }
+    assert_int_equal(fx_count_kind(a, VIGIL_OUT_ALERT, 0), 0);
+    size_t c_from = c->cap.n;
+    move_account(a, b, "acc-rtab");
+    move_account(a, b, "acc-rtdev");
+    for (int f = 0; f < 2; f++) {
+        call(second[f], "acc-rtab", false, 200, T0 + 6 * MIN, "phone", "FR");
+        for (int m = 6; m <= 12; m++)
+            fx_tick(second[f], T0 + m * MIN);
+    }
+    assert_int_equal(assert_same_findings(b, 0, c, c_from), 2);
+    assert_non_null(fx_find_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.abroad"));
+    const struct fx_rec *w = fx_find_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.devices");
+    assert_non_null(w);
+    struct fx_json d;
+    fx_json_parse(&d, w->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 20 * SEC + 10 * MIN);
+    assert_int_equal(fx_latest(b, "acc-rtab", "abroad_days_60d"), 31);
+    /* A published the three devices; B knows it and does not publish them again. */
+    assert_int_equal(fx_latest(a, "acc-rtdev", "devices_open"), 3);
+    assert_int_equal(fx_latest(b, "acc-rtdev", "devices_open"), -1);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load brings next_due forward to the loaded episode's mark: B swept in this minute of
+ * watermark already, and only the mark makes it sweep again within the minute. */
+static void test_checkpoint_load_rearms_mark(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    three_devices(a, "acc-rtmark", T0);
+    three_devices(c, "acc-rtmark", T0);
+    call(b, "acc-other", false, 1, T0, "x", "");
+    int64_t wm1 = T0 + 10 * MIN + 5 * SEC, mark = T0 + 20 * SEC + 10 * MIN;
+    struct fx *all[] = {a, b, c};
+    for (int f = 0; f < 3; f++) {
+        fx_tick(all[f], T0 + 20 * SEC);
+        fx_tick(all[f], wm1);
+    }
+    assert_int_equal(fx_count_kind(a, VIGIL_OUT_ALERT, 0), 0);
+    size_t c_from = c->cap.n;
+    move_account(a, b, "acc-rtmark");
+    fx_tick(b, mark + 10 * SEC);
+    fx_tick(c, mark + 10 * SEC);
+    assert_int_equal(assert_same_findings(b, 0, c, c_from), 1);
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.devices"), 1);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load replaces: B's two open devices of the account are gone when the saved state holds
+ * only a day abroad, so a third device is the account's first, and B lists the loaded
+ * account for the next tick, as its events would have. */
+static void test_checkpoint_load_replaces(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    call(b, "acc-rtrep", false, 1, T0, "d1", "");
+    call(b, "acc-rtrep", false, 2, T0 + SEC, "d2", "");
+    call(a, "acc-rtrep", false, 9, T0, "", "DE");
+    call(c, "acc-rtrep", false, 9, T0, "", "DE");
+    size_t b_from = b->cap.n, c_from = c->cap.n;
+    move_account(a, b, "acc-rtrep");
+    struct fx *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        call(second[f], "acc-rtrep", false, 3, T0 + 2 * SEC, "d3", "");
+        for (int m = 1; m <= 15; m++)
+            fx_tick(second[f], T0 + m * MIN);
+    }
+    assert_int_equal(assert_same_findings(b, b_from, c, c_from), 0);
+    assert_int_equal(fx_latest(b, "acc-rtrep", "devices_open"), -1); /* one device: unpublished */
+    assert_int_equal(fx_latest(b, "acc-rtrep", "abroad_days_60d"), 1);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load takes the profile from B's config, not from the bytes: for B the account is a
+ * business allowed five devices, so A's three-device episode warns no one there. */
+static void test_checkpoint_load_takes_profile(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.business", "acc-rtprof",
+                                       "fair_use.devices@business", "5", NULL};
+    struct fx *a = new_fx(NULL), *b = new_fx(sets);
+    three_devices(a, "acc-rtprof", T0);
+    fx_tick(a, T0 + MIN);
+    move_account(a, b, "acc-rtprof");
+    for (int m = 2; m <= 15; m++) {
+        fx_tick(a, T0 + m * MIN);
+        fx_tick(b, T0 + m * MIN);
+    }
+    assert_int_equal(fx_count_kind(a, VIGIL_OUT_ALERT, 0), 1);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ALERT, 0), 0);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* save appends nothing for an account the detector does not hold (nor for a bad key), does
+ * not change the state, and empty bytes load as "nothing held". */
+static void test_checkpoint_save_unknown(void **state)
+{
+    struct fx *fx = *state;
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_bytes_put(&b, "xyz", 3), 0);
+    save(fx, "acc-none", &b);
+    save(fx, "", &b);
+    save(fx, "acc-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789", &b);
+    call(fx, "acc-nodev", false, 1, T0, "", ""); /* no device, no country: nothing kept */
+    save(fx, "acc-nodev", &b);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.p, "xyz", 3);
+
+    call(fx, "acc-some", false, 1, T0, "d1", "BE");
+    save(fx, "acc-some", &b);
+    size_t one = b.len - 3;
+    assert_true(one > 2);
+    save(fx, "acc-some", &b);
+    assert_int_equal(b.len, 3 + 2 * one);
+    assert_memory_equal(b.p + 3, b.p + 3 + one, one);
+    assert_memory_equal(b.p, "xyz", 3);
+
+    assert_int_equal(fx->ops->load(fx->st, "acc-some", NULL, 0), 0);
+    struct vigil_bytes none = {0};
+    save(fx, "acc-some", &none);
+    assert_int_equal(none.len, 0);
+    vigil_bytes_fini(&b);
+}
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return *s >> 33;
+}
+
+/* Loads every bad form of good bytes into fx for `account`; each must be refused. */
+static void load_bad_forms(struct fx *fx, const char *account, const struct vigil_bytes *good)
+{
+    unsigned char *p = malloc(good->len + 1);
+    assert_non_null(p);
+    for (size_t n = 1; n < good->len; n++) /* truncated, through the header and the body */
+        assert_int_equal(fx->ops->load(fx->st, account, good->p, n), VIGIL_ERR_INVALID);
+    memcpy(p, good->p, good->len);
+    p[good->len] = 0;
+    assert_int_equal(fx->ops->load(fx->st, account, p, good->len + 1), VIGIL_ERR_INVALID);
+    for (int v = 0; v < 256; v++) { /* every other version */
+        p[0] = (unsigned char)v;
+        if (v != good->p[0])
+            assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    p[0] = good->p[0];
+    static const unsigned char masks[] = {0, 1, 2, 4, 0x80, 0xff}; /* good is both tables: 3 */
+    for (size_t m = 0; m < sizeof masks; m++) {
+        p[1] = masks[m];
+        assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    p[1] = good->p[1];
+    memset(p + 2, 0xff, good->len - 2); /* counts, times and flags out of range */
+    assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    uint64_t rng = 99;
+    for (int k = 0; k < 64; k++) { /* garbage behind a good header */
+        for (size_t i = 2; i < good->len; i++)
+            p[i] = (unsigned char)lcg(&rng);
+        assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    free(p);
+}
+
+/* Truncated, lengthened, wrong-version and garbage bytes give VIGIL_ERR_INVALID and change
+ * nothing: the account B holds goes on as before, an account it did not hold stays fresh. */
+static void test_checkpoint_bad_bytes(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    call(a, "acc-bad", false, 1, T0, "d1", "BE");
+    call(a, "acc-bad", false, 2, T0 + SEC, "d2", "");
+    call(b, "acc-bad", false, 11, T0, "d1", "");
+    call(b, "acc-bad", false, 12, T0 + SEC, "d2", "");
+    struct vigil_bytes good = {0};
+    save(a, "acc-bad", &good);
+    assert_int_equal(good.p[1], 3);
+    load_bad_forms(b, "acc-bad", &good);
+    load_bad_forms(b, "acc-new", &good);
+    assert_int_equal(b->ops->load(b->st, "", good.p, good.len), VIGIL_ERR_INVALID);
+
+    struct vigil_bytes none = {0};
+    save(b, "acc-new", &none);
+    assert_int_equal(none.len, 0);
+    call(b, "acc-bad", false, 13, T0 + 2 * SEC, "d3", ""); /* B's own third device */
+    call(b, "acc-new", false, 1, T0 + 2 * SEC, "d1", "");  /* fresh: two devices */
+    call(b, "acc-new", false, 2, T0 + 3 * SEC, "d2", "");
+    for (int m = 1; m <= 15; m++)
+        fx_tick(b, T0 + m * MIN);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ALERT, 0), 1);
+    assert_string_equal(fx_find_kind(b, VIGIL_OUT_ALERT, 0)->account, "acc-bad");
+    assert_int_equal(fx_latest(b, "acc-bad", "devices_open"), 3);
+    assert_int_equal(fx_latest(b, "acc-bad", "abroad_days_60d"), -1); /* A's, never loaded */
+    assert_int_equal(fx_latest(b, "acc-new", "devices_open"), 2);
+    vigil_bytes_fini(&good);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* Loads p into d and runs it: a start, an end and a tick a minute after the last (a sweep
+ * every time). Refused or not, nothing may go wrong. */
+static void load_and_run(struct fx *d, const unsigned char *p, size_t len, int64_t *wm)
+{
+    int rc = d->ops->load(d->st, "acc-cor", p, len);
+    assert_true(rc == 0 || rc == VIGIL_ERR_INVALID);
+    *wm += MIN;
+    call(d, "acc-cor", false, 4, *wm, "d4", "FR");
+    call(d, "acc-cor", true, 2, *wm, "", "");
+    fx_tick(d, *wm);
+    d->cap.n = 0; /* only the absence of errors counts here */
+}
+
+/* Any one byte of a saved state set to 0xff or 0x00, or any 8-byte field (they sit at 2 +
+ * 8k) set to INT64_MIN or INT64_MAX, is refused or loads a state that runs without an
+ * out-of-bounds index, overflow or memory error (the sanitizers of CI's build see those). */
+static void test_checkpoint_corrupt_byte(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *d = new_fx(NULL);
+    three_devices(a, "acc-cor", T0);
+    call(a, "acc-cor", true, 9, T0 + 30 * SEC, "d9", ""); /* an end before its start */
+    call(a, "acc-cor", false, 5, T0 + 40 * SEC, "d5", "ES");
+    call(a, "acc-cor", false, 6, T0 + DAY, "d6", "ES");
+    struct vigil_bytes good = {0};
+    save(a, "acc-cor", &good);
+    unsigned char *p = malloc(good.len);
+    assert_non_null(p);
+    int64_t wm = T0 + DAY;
+    for (size_t i = 2; i < good.len; i++) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good.p, good.len);
+            p[i] = v ? 0xff : 0x00;
+            load_and_run(d, p, good.len, &wm);
+        }
+    }
+    static const int64_t extremes[] = {INT64_MIN, INT64_MAX};
+    for (size_t i = 2; i + 8 <= good.len; i += 8) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good.p, good.len);
+            memcpy(p + i, &extremes[v], 8);
+            load_and_run(d, p, good.len, &wm);
+        }
+    }
+    free(p);
+    vigil_bytes_fini(&good);
+    fx_destroy(a);
+    fx_destroy(d);
+}
+
+/* forget: the account's state and its episode's mark are gone (no warning, save appends
+ * nothing, a later event starts afresh), other accounts are untouched, and the accounts
+ * listed for the next tick in both tables are each published once even though forgetting
+ * moved entries around. */
+static void test_checkpoint_forget(void **state)
+{
+    struct fx *fx = *state;
+    char acct[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(acct, sizeof acct, "acc-q%d", i);
+        call(fx, acct, false, 1, T0, "p", "BE");
+        call(fx, acct, false, 2, T0, "t", "");
+        if (i == 9) {
+            three_devices(fx, "acc-gone", T0);
+            call(fx, "acc-gone", false, 4, T0, "d4", "BE");
+            three_devices(fx, "acc-keep", T0);
+            call(fx, "acc-keep", false, 4, T0, "d4", "BE");
+        }
+    }
+    fx->ops->forget(fx->st, "acc-gone"); /* in the middle, listed */
+    fx->ops->forget(fx->st, "acc-q0");   /* the first */
+    fx->ops->forget(fx->st, "acc-q19");  /* the last */
+    fx->ops->forget(fx->st, "acc-gone");
+    fx->ops->forget(fx->st, "acc-never");
+    struct vigil_bytes none = {0};
+    save(fx, "acc-gone", &none);
+    assert_int_equal(none.len, 0);
+    fx_tick(fx, T0 + 30 * SEC);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 38);
+    for (int i = 1; i < 19; i++) {
+        snprintf(acct, sizeof acct, "acc-q%d", i);
+        assert_int_equal(count_counters(fx, 0, acct, "devices_open"), 1);
+        assert_int_equal(count_counters(fx, 0, acct, "abroad_days_60d"), 1);
+        assert_int_equal(fx_latest(fx, acct, "devices_open"), 2);
+        assert_int_equal(fx_latest(fx, acct, "abroad_days_60d"), 1);
+    }
+    assert_int_equal(fx_latest(fx, "acc-keep", "devices_open"), 4);
+    for (int64_t wm = T0 + MIN; wm <= T0 + 2 * DAY; wm += 10 * MIN)
+        fx_tick(fx, wm);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
+    assert_string_equal(fx_find_kind(fx, VIGIL_OUT_ALERT, 0)->account, "acc-keep");
+    assert_int_equal(count_counters(fx, 0, "acc-gone", ""), 0);
+    assert_int_equal(count_counters(fx, 0, "acc-q0", ""), 0);
+    /* A later event starts it afresh: two devices are published (the forgotten state had
+     * published four), and the warning is not held back by the forgotten one's. */
+    int64_t t = T0 + 2 * DAY + MIN;
+    call(fx, "acc-gone", false, 11, t, "d1", "");
+    call(fx, "acc-gone", false, 12, t, "d2", "");
+    fx_tick(fx, t);
+    assert_int_equal(fx_latest(fx, "acc-gone", "devices_open"), 2);
+    call(fx, "acc-gone", false, 13, t, "d3", "");
+    for (int m = 1; m <= 12; m++)
+        fx_tick(fx, t + m * MIN);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, "fair_use.devices"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -332,6 +737,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_abroad_31_of_60_days, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_abroad_window_slides, setup, fx_teardown),
         cmocka_unit_test(test_abroad_from_config),
+        cmocka_unit_test(test_checkpoint_round_trip),
+        cmocka_unit_test(test_checkpoint_load_rearms_mark),
+        cmocka_unit_test(test_checkpoint_load_replaces),
+        cmocka_unit_test(test_checkpoint_load_takes_profile),
+        cmocka_unit_test_setup_teardown(test_checkpoint_save_unknown, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_bad_bytes),
+        cmocka_unit_test(test_checkpoint_corrupt_byte),
+        cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -550,6 +550,478 @@ static void test_service_popular_override(void **unused)
     fx_teardown(&state);
 }
 
+/* --- checkpoints: save, load, forget ------------------------------------------------------- */
+
+#define CP_ACC "acc-cp"
+#define CP_FINDINGS_MAX 64
+
+/* Appends fx's saved bytes of `account` to b; save must succeed. */
+static void cp_save(struct fx *fx, const char *account, struct vigil_bytes *b)
+{
+    assert_non_null(fx->ops->save);
+    assert_int_equal(fx->ops->save(fx->st, account, b), 0);
+}
+
+/* Traffic of another account in B before the load, with no open call (so no timer of its
+ * own makes B sweep when the loaded account's timer is due). */
+static void cp_other_traffic(struct fx *fx)
+{
+    out_start(fx, "acc-other", 900, T0);
+    out_end(fx, "acc-other", 900, T0 + 30000, 30, true);
+    in_start(fx, "acc-other", 900, T0 + 1000, 7, SERVICE);
+}
+
+/* Orders and alerts of `account` in fx, in order, appended to v[*n]. */
+static void cp_findings(const struct fx *fx, const char *account, const struct fx_rec **v,
+                        size_t *n)
+{
+    for (size_t i = 0; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        if ((r->kind != VIGIL_OUT_ORDER && r->kind != VIGIL_OUT_ALERT) ||
+            strcmp(r->account, account) != 0)
+            continue;
+        assert_true(*n < CP_FINDINGS_MAX);
+        v[(*n)++] = r;
+    }
+}
+
+/* Asserts that the orders and alerts of `account` from A and then B are C's, record for
+ * record (kind, id, severity, whole JSON), and returns how many there are. */
+static size_t cp_assert_same(const struct fx *a, const struct fx *b, const struct fx *c,
+                             const char *account)
+{
+    const struct fx_rec *ab[CP_FINDINGS_MAX], *want[CP_FINDINGS_MAX];
+    size_t n_ab = 0, n_want = 0;
+    cp_findings(a, account, ab, &n_ab);
+    cp_findings(b, account, ab, &n_ab);
+    cp_findings(c, account, want, &n_want);
+    assert_int_equal(n_ab, n_want);
+    for (size_t i = 0; i < n_want; i++) {
+        assert_int_equal(ab[i]->kind, want[i]->kind);
+        assert_string_equal(ab[i]->id, want[i]->id);
+        assert_int_equal(ab[i]->severity, want[i]->severity);
+        assert_string_equal(ab[i]->json, want[i]->json);
+    }
+    return n_want;
+}
+
+/* A stream in steps: step(fx, i) feeds step i, events and ticks, of CP_ACC. */
+struct cp_run {
+    void (*step)(struct fx *fx, int i);
+    int split;    /* A gets steps [0, split), B the rest */
+    int64_t b_wm; /* watermark B's own traffic has reached at the load: A's last one */
+    struct fx *a, *b, *c;
+};
+
+/* Feeds steps [0, split) to A and saves CP_ACC; a fresh B sees another account's traffic up to
+ * watermark b_wm, loads the bytes and gets steps [split, n); C gets all n steps uninterrupted.
+ * On the way: the load leaves B's other account as it was, B's next tick publishes the counters
+ * A published last, and B saves the same bytes as A did. The caller compares the findings and
+ * calls cp_run_done. */
+static void cp_run_split(struct cp_run *r, int n)
+{
+    r->a = new_fx(NULL);
+    r->b = new_fx(NULL);
+    r->c = new_fx(NULL);
+    for (int i = 0; i < n; i++)
+        r->step(r->c, i);
+    for (int i = 0; i < r->split; i++)
+        r->step(r->a, i);
+    struct vigil_bytes saved = {0}, again = {0}, other = {0}, other_after = {0};
+    cp_save(r->a, CP_ACC, &saved);
+    assert_true(saved.len > 1);
+    cp_other_traffic(r->b);
+    fx_tick(r->b, r->b_wm);
+    cp_save(r->b, "acc-other", &other);
+    assert_int_equal(r->b->ops->load(r->b->st, CP_ACC, saved.p, saved.len), 0);
+    /* The other account is untouched. */
+    cp_save(r->b, "acc-other", &other_after);
+    assert_int_equal(other_after.len, other.len);
+    assert_memory_equal(other_after.p, other.p, other.len);
+    /* The next tick publishes the loaded account's counters: those A published last. */
+    fx_tick(r->b, r->b_wm);
+    static const char *const names[] = {"premium_calls_1h", "premium_minutes_1h",
+                                        "inbound_calls_1h", "inbound_callers_1h"};
+    for (int k = 0; k < 4; k++) {
+        assert_true(fx_latest(r->a, CP_ACC, names[k]) >= 0);
+        assert_int_equal(fx_latest(r->b, CP_ACC, names[k]), fx_latest(r->a, CP_ACC, names[k]));
+    }
+    cp_save(r->b, CP_ACC, &again);
+    assert_int_equal(again.len, saved.len);
+    assert_memory_equal(again.p, saved.p, saved.len);
+    for (int i = r->split; i < n; i++)
+        r->step(r->b, i);
+    vigil_bytes_fini(&saved);
+    vigil_bytes_fini(&again);
+    vigil_bytes_fini(&other);
+    vigil_bytes_fini(&other_after);
+}
+
+static void cp_run_done(struct cp_run *r)
+{
+    /* B's other account never has a finding. */
+    const struct fx_rec *v[CP_FINDINGS_MAX];
+    size_t n = 0;
+    cp_findings(r->b, "acc-other", v, &n);
+    assert_int_equal(n, 0);
+    fx_destroy(r->a);
+    fx_destroy(r->b);
+    fx_destroy(r->c);
+}
+
+/* Step i of the outbound pattern: call c-0 opens at T0 and never ends; calls 1..21 of 30 s
+ * each, two minutes apart; a tick a minute after each. Step 17 delivers call 16 again. The
+ * warning comes at call 9 (10 calls), the order at call 19. */
+static void cp_step_outbound(struct fx *fx, int i)
+{
+    int64_t t = T0 + i * 2 * MIN;
+    if (i == 0) {
+        out_start(fx, CP_ACC, 0, t);
+    } else {
+        out_start(fx, CP_ACC, i, t);
+        out_end(fx, CP_ACC, i, t + 30000, 30, true);
+    }
+    if (i == 17) {
+        out_start(fx, CP_ACC, 16, T0 + 16 * 2 * MIN);
+        out_end(fx, CP_ACC, 16, T0 + 16 * 2 * MIN + 30000, 30, true);
+    }
+    fx_tick(fx, t + MIN);
+}
+
+/* Cut after the open call, just before the call that warns, between the warning and the order
+ * (B needs the open call, the counts, the seen call ids so call 16 again counts nothing, the
+ * samples s-15 and s-16, and that the warning fired) and after the order (B fires nothing). */
+static void test_checkpoint_outbound_round_trip(void **unused)
+{
+    (void)unused;
+    static const int splits[] = {1, 9, 17, 20};
+    for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+        struct cp_run r = {.step = cp_step_outbound, .split = splits[k]};
+        r.b_wm = T0 + (splits[k] - 1) * 2 * MIN + MIN;
+        cp_run_split(&r, 22);
+        assert_int_equal(cp_assert_same(r.a, r.b, r.c, CP_ACC), 3); /* warning, order, alert */
+        assert_int_equal(fx_count_rule(r.c, VIGIL_OUT_ORDER, 0, "premium.outbound"), 1);
+        if (splits[k] == 17) {
+            const struct fx_rec *o = fx_find_kind(r.b, VIGIL_OUT_ORDER, 0);
+            assert_non_null(o);
+            struct fx_json d;
+            fx_json_parse(&d, o->json);
+            assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 38 * MIN);
+            static const char *const samples[] = {"s-15", "s-16", "s-17", "s-18", "s-19"};
+            fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples,
+                                   5);
+            assert_int_equal(fx_latest(r.b, CP_ACC, "premium_calls_1h"),
+                             fx_latest(r.c, CP_ACC, "premium_calls_1h"));
+            assert_int_equal(fx_latest(r.b, CP_ACC, "premium_minutes_1h"),
+                             fx_latest(r.c, CP_ACC, "premium_minutes_1h"));
+        }
+        cp_run_done(&r);
+    }
+}
+
+/* Step k of the pumping pattern (test_inbound_pumping_withholds_payout): 120 short calls from
+ * 40 callers to SERVICE, 25 s apart, with a tick at each; step 60 delivers call 59's start
+ * again. */
+static void cp_step_pumping(struct fx *fx, int k)
+{
+    int64_t t = T0 + k * 25000;
+    int caller = k < 40 ? k : (k * 7) % 40;
+    in_start(fx, CP_ACC, k, t, caller, SERVICE);
+    in_end(fx, CP_ACC, k, t + 20000, caller, SERVICE, 20);
+    if (k == 60)
+        in_start(fx, CP_ACC, 59, T0 + 59 * 25000, (59 * 7) % 40, SERVICE);
+    fx_tick(fx, t);
+}
+
+/* Cut before the warning (call 33), between it and the order (call 99), and just before the
+ * order: B needs the calls, the caller set (no caller after call 39 is new), the seen call ids
+ * (call 59 again counts nothing) and the fired flags. */
+static void test_checkpoint_pumping_round_trip(void **unused)
+{
+    (void)unused;
+    static const int splits[] = {20, 60, 99};
+    for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+        struct cp_run r = {.step = cp_step_pumping, .split = splits[k]};
+        r.b_wm = T0 + (splits[k] - 1) * 25000;
+        cp_run_split(&r, 120);
+        assert_int_equal(cp_assert_same(r.a, r.b, r.c, CP_ACC), 3);
+        assert_int_equal(fx_count_rule(r.b, VIGIL_OUT_ORDER, 0, "premium.inbound_pumping"), 1);
+        const struct fx_rec *o = fx_find_kind(r.b, VIGIL_OUT_ORDER, 0);
+        assert_int_equal(o->action, VIGIL_ACT_WITHHOLD_PAYOUT);
+        struct fx_json d;
+        fx_json_parse(&d, o->json);
+        assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 100);
+        assert_int_equal(evidence_int(&d, "inbound_callers_1h"), 40);
+        assert_int_equal(fx_latest(r.b, CP_ACC, "inbound_calls_1h"), 120);
+        assert_int_equal(fx_latest(r.b, CP_ACC, "inbound_callers_1h"), 40);
+        cp_run_done(&r);
+    }
+}
+
+/* Step m of one 0906 call open from T0 + 5 s: a tick at every minute T0 + m min up to 60,
+ * then at T0 + 60 min 10 s (just past the 60-minute mark, in the minute already swept), then
+ * at every minute again. Only ticks: the warning (30 min) and order (60 min) come from the
+ * watermark. */
+static void cp_step_open_call(struct fx *fx, int m)
+{
+    if (m == 0)
+        fx_feed_call(fx, "call_start", "out", CP_ACC, "l-1", "long", T0 + 5000, "+31201234567",
+                     "+319061234567", "");
+    if (m <= 60)
+        fx_tick(fx, T0 + m * MIN);
+    else if (m == 61)
+        fx_tick(fx, T0 + 60 * MIN + 10000);
+    else
+        fx_tick(fx, T0 + (m - 1) * MIN);
+}
+
+/* Cut before the warning, between warning and order, and just before the tick at 60 min 10 s
+ * that fires the order: B had swept that minute for its own account before the load, so only
+ * the loaded account's timer (its due in the state-wide next_due) makes that tick sweep again
+ * and fire the order, dated at the 60-minute mark as in C. */
+static void test_checkpoint_open_call_fires_from_tick(void **unused)
+{
+    (void)unused;
+    static const int splits[] = {1, 20, 45, 61};
+    for (size_t k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+        struct cp_run r = {.step = cp_step_open_call, .split = splits[k]};
+        r.b_wm = T0 + (splits[k] - 1) * MIN;
+        cp_run_split(&r, 62); /* up to the tick at 60 min 10 s */
+        assert_int_equal(fx_count_rule(r.c, VIGIL_OUT_ORDER, 0, "premium.outbound"), 1);
+        assert_int_equal(fx_count_rule(r.b, VIGIL_OUT_ORDER, 0, "premium.outbound"), 1);
+        struct fx_json d;
+        fx_json_parse(&d, fx_find_kind(r.b, VIGIL_OUT_ORDER, 0)->json);
+        assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 5000 + 60 * MIN);
+        assert_int_equal(evidence_int(&d, "open_premium_calls"), 1);
+        for (int m = 62; m < 70; m++) {
+            cp_step_open_call(r.b, m);
+            cp_step_open_call(r.c, m);
+        }
+        assert_int_equal(cp_assert_same(r.a, r.b, r.c, CP_ACC), 3);
+        assert_int_equal(fx_latest(r.b, CP_ACC, "premium_minutes_1h"), 60);
+        cp_run_done(&r);
+    }
+}
+
+/* The profile comes from the loading state's profiles: an account saved as `default` and
+ * loaded where it is a business with premium.out_calls_1h@business = 40 is judged as one. */
+static void test_checkpoint_profile_from_loader(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.business", CP_ACC, "premium.out_calls_1h@business",
+                                       "40", NULL};
+    struct fx *a = new_fx(NULL), *b = new_fx(sets);
+    for (int i = 1; i <= 15; i++) {
+        out_start(a, CP_ACC, i, T0 + i * MIN);
+        out_end(a, CP_ACC, i, T0 + i * MIN + 1000, 1, true);
+    }
+    assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"), 1);
+    struct vigil_bytes saved = {0};
+    cp_save(a, CP_ACC, &saved);
+    assert_int_equal(b->ops->load(b->st, CP_ACC, saved.p, saved.len), 0);
+    for (int i = 16; i <= 30; i++) {
+        out_start(b, CP_ACC, i, T0 + i * MIN);
+        out_end(b, CP_ACC, i, T0 + i * MIN + 1000, 1, true);
+    }
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ALERT, 0), 0); /* the warning stays fired */
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* An account the detector holds nothing for saves nothing, and save appends to what the
+ * buffer already holds without changing the state. */
+static void test_checkpoint_unknown_account_saves_nothing(void **state)
+{
+    struct fx *fx = *state;
+    struct vigil_bytes b = {0}, alone = {0};
+    cp_save(fx, "acc-none", &b);
+    assert_int_equal(b.len, 0);
+    /* Traffic the detector ignores: a call to an ordinary number. */
+    fx_feed_call(fx, "call_start", "out", "acc-plain", "p-1", "pc-1", T0, "+31201234567",
+                 "+31207654321", "");
+    cp_save(fx, "acc-plain", &b);
+    assert_int_equal(b.len, 0);
+
+    out_start(fx, "acc-x", 1, T0);
+    assert_int_equal(vigil_bytes_put(&b, "xyz", 3), 0);
+    cp_save(fx, "acc-none", &b);
+    assert_int_equal(b.len, 3);
+    cp_save(fx, "acc-x", &b);
+    cp_save(fx, "acc-x", &alone);
+    assert_int_equal(b.len, 3 + alone.len);
+    assert_memory_equal(b.p, "xyz", 3);
+    assert_memory_equal(b.p + 3, alone.p, alone.len);
+    assert_int_equal(alone.p[0], 1); /* the version byte */
+    vigil_bytes_fini(&b);
+    vigil_bytes_fini(&alone);
+}
+
+/* Asserts that loading data[0..len) into `account` is refused. */
+static void cp_refused(struct fx *fx, const char *account, const void *data, size_t len)
+{
+    assert_int_equal(fx->ops->load(fx->st, account, data, len), VIGIL_ERR_INVALID);
+}
+
+/* Truncated, extended, wrong-version and garbage bytes are refused, into a held account and
+ * a new one, and change nothing: the same bytes save, nothing comes out, and the held
+ * account's open call still fires its order. */
+static void test_checkpoint_bad_bytes_refused(void **state)
+{
+    struct fx *fx = *state;
+    fx_feed_call(fx, "call_start", "out", "acc-x", "l-1", "long", T0 + 5000, "+31201234567",
+                 "+319061234567", "");
+    fx_tick(fx, T0);
+    struct vigil_bytes good = {0}, after = {0}, none = {0};
+    cp_save(fx, "acc-x", &good);
+    size_t n = good.len, recs = fx->cap.n;
+    unsigned char *bad = malloc(n + 1);
+    assert_non_null(bad);
+
+    const char *const accounts[] = {"acc-x", "acc-new"};
+    for (int k = 0; k < 2; k++) {
+        const char *acc = accounts[k];
+        cp_refused(fx, acc, good.p, 0);
+        cp_refused(fx, acc, good.p, 1);
+        cp_refused(fx, acc, good.p, n - 1);
+        memcpy(bad, good.p, n);
+        bad[n] = 0;
+        cp_refused(fx, acc, bad, n + 1);
+        bad[0] = 2;
+        cp_refused(fx, acc, bad, n);
+        bad[0] = 0;
+        cp_refused(fx, acc, bad, n);
+        memset(bad, 0xff, n);
+        cp_refused(fx, acc, bad, n);
+        memset(bad, 0, n);
+        bad[0] = 1; /* the right version over zeros: times before 2000 */
+        cp_refused(fx, acc, bad, n);
+        uint64_t rng = 7;
+        for (size_t i = 1; i < n; i++) {
+            rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+            bad[i] = (unsigned char)(rng >> 56);
+        }
+        cp_refused(fx, acc, bad, n);
+    }
+    cp_refused(fx, "", good.p, n); /* no account id */
+
+    cp_save(fx, "acc-x", &after);
+    assert_int_equal(after.len, n);
+    assert_memory_equal(after.p, good.p, n);
+    cp_save(fx, "acc-new", &none);
+    assert_int_equal(none.len, 0);
+    assert_int_equal(fx->cap.n, recs);
+    for (int m = 1; m <= 61; m++)
+        fx_tick(fx, T0 + m * MIN);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, "premium.outbound"), 1);
+    assert_int_equal(fx_latest(fx, "acc-new", "premium_calls_1h"), -1);
+    free(bad);
+    vigil_bytes_fini(&good);
+    vigil_bytes_fini(&after);
+    vigil_bytes_fini(&none);
+}
+
+/* Loading over an account the detector already holds replaces it whole. */
+static void test_checkpoint_load_replaces(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 5; i++) {
+        out_start(fx, "acc-a", i, T0 + i * MIN);
+        out_end(fx, "acc-a", i, T0 + i * MIN + 1000, 1, true);
+    }
+    for (int i = 1; i <= 9; i++) {
+        out_start(fx, "acc-b", i, T0 + i * MIN);
+        out_end(fx, "acc-b", i, T0 + i * MIN + 1000, 1, true);
+    }
+    struct vigil_bytes a = {0}, b = {0};
+    cp_save(fx, "acc-a", &a);
+    assert_int_equal(fx->ops->load(fx->st, "acc-b", a.p, a.len), 0);
+    cp_save(fx, "acc-b", &b);
+    assert_int_equal(b.len, a.len);
+    assert_memory_equal(b.p, a.p, a.len);
+    fx_tick(fx, T0 + 10 * MIN);
+    assert_int_equal(fx_latest(fx, "acc-b", "premium_calls_1h"), 5);
+    /* One more call: 6 calls, not the 10 that would warn. */
+    out_start(fx, "acc-b", 10, T0 + 10 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    vigil_bytes_fini(&a);
+    vigil_bytes_fini(&b);
+}
+
+/* One long call of `account` open from T0 + 5 s: warning at 30 min, order at 60. */
+static void cp_long_call(struct fx *fx, const char *account)
+{
+    fx_feed_call(fx, "call_start", "out", account, "l-1", "long", T0 + 5000, "+31201234567",
+                 "+319061234567", "");
+}
+
+/* forget drops the account, its counters and its timers; entry numbers of the accounts
+ * changed since the last tick stay right whichever entry goes (the first, one not listed
+ * while the moved last one is, the last one), so ticks publish the right accounts and never
+ * read past the table; other accounts fire exactly as in a state that never held it. */
+static void test_checkpoint_forget(void **state)
+{
+    struct fx *fx = *state;
+    struct fx *ref = new_fx(NULL);
+    cp_long_call(fx, "acc-f");
+    cp_long_call(fx, "acc-g");
+    cp_long_call(ref, "acc-g");
+    for (int i = 1; i <= 3; i++) {
+        out_start(fx, "acc-h", i, T0 + i * 1000);
+        out_start(ref, "acc-h", i, T0 + i * 1000);
+    }
+    /* Entries f, g, h, all listed: f goes and h moves into its place. */
+    fx->ops->forget(fx->st, "acc-f");
+    fx->ops->forget(fx->st, "acc-f"); /* not held: nothing */
+    fx->ops->forget(fx->st, "acc-none");
+    struct vigil_bytes b = {0};
+    cp_save(fx, "acc-f", &b);
+    assert_int_equal(b.len, 0);
+    fx_tick(fx, T0 + MIN);
+    fx_tick(ref, T0 + MIN);
+    assert_int_equal(fx_latest(fx, "acc-f", "premium_calls_1h"), -1);
+    assert_int_equal(fx_latest(fx, "acc-g", "premium_calls_1h"), 1);
+    assert_int_equal(fx_latest(fx, "acc-h", "premium_calls_1h"), 3);
+
+    /* Entries h, g, k; g and k listed. k goes, the last entry and listed; then h, not
+     * listed, while g, listed as the last entry, moves into its place. */
+    cp_long_call(fx, "acc-k");
+    out_start(fx, "acc-g", 1, T0 + 2 * MIN);
+    out_start(ref, "acc-g", 1, T0 + 2 * MIN);
+    fx->ops->forget(fx->st, "acc-k");
+    fx->ops->forget(fx->st, "acc-h");
+    fx_tick(fx, T0 + 2 * MIN);
+    fx_tick(ref, T0 + 2 * MIN);
+    assert_int_equal(fx_latest(fx, "acc-g", "premium_calls_1h"), 2);
+    assert_int_equal(fx_latest(fx, "acc-h", "premium_calls_1h"), 3); /* as before forget */
+    assert_int_equal(fx_latest(fx, "acc-k", "premium_calls_1h"), -1);
+
+    /* Timers: g's warning and order come as in ref; f's and k's never do. */
+    for (int m = 4; m <= 70; m++) {
+        fx_tick(fx, T0 + m * MIN);
+        fx_tick(ref, T0 + m * MIN);
+    }
+    const struct fx_rec *got[CP_FINDINGS_MAX], *want[CP_FINDINGS_MAX];
+    size_t n_got = 0, n_want = 0;
+    cp_findings(fx, "acc-g", got, &n_got);
+    cp_findings(ref, "acc-g", want, &n_want);
+    assert_int_equal(n_got, 3);
+    assert_int_equal(n_got, n_want);
+    for (size_t i = 0; i < n_got; i++)
+        assert_string_equal(got[i]->json, want[i]->json);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+
+    /* A later event starts the account afresh. */
+    out_start(fx, "acc-f", 1, T0 + 70 * MIN);
+    fx_tick(fx, T0 + 70 * MIN);
+    assert_int_equal(fx_latest(fx, "acc-f", "premium_calls_1h"), 1);
+    assert_int_equal(fx_latest(fx, "acc-f", "premium_minutes_1h"), 0);
+    vigil_bytes_fini(&b);
+    fx_destroy(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -568,6 +1040,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbound_orphan_ends_and_slots, setup, fx_teardown),
         cmocka_unit_test(test_service_popular_left_alone),
         cmocka_unit_test(test_service_popular_override),
+        cmocka_unit_test(test_checkpoint_outbound_round_trip),
+        cmocka_unit_test(test_checkpoint_pumping_round_trip),
+        cmocka_unit_test(test_checkpoint_open_call_fires_from_tick),
+        cmocka_unit_test(test_checkpoint_profile_from_loader),
+        cmocka_unit_test_setup_teardown(test_checkpoint_unknown_account_saves_nothing, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_bad_bytes_refused, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_load_replaces, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

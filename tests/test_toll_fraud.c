@@ -1118,6 +1118,472 @@ static void test_family_abroad_left_alone(void **state)
                 !vigil_off_hours(when[0]));
 }
 
+/* --- checkpoints: save, load, forget ------------------------------------------------------ */
+
+/* Appends the saved state of `account` to *b. */
+static void save(struct fx *fx, const char *account, struct vigil_bytes *b)
+{
+    assert_int_equal(fx->ops->save(fx->st, account, b), 0);
+}
+
+/* Moves `account` from one fixture to another through its saved bytes, which are not empty. */
+static void move_account(struct fx *from, struct fx *to, const char *account)
+{
+    struct vigil_bytes b = {0};
+    save(from, account, &b);
+    assert_true(b.len > 0);
+    assert_int_equal(to->ops->load(to->st, account, b.p, b.len), 0);
+    vigil_bytes_fini(&b);
+}
+
+/* The next order or alert from record *i on, or NULL. */
+static const struct fx_rec *next_finding(const struct fx *fx, size_t *i)
+{
+    for (; *i < fx->cap.n; (*i)++) {
+        if (fx->cap.recs[*i].kind != VIGIL_OUT_COUNTERS)
+            return &fx->cap.recs[(*i)++];
+    }
+    return NULL;
+}
+
+/* Fails unless the orders and alerts fx wrote from record `from` on are those ref wrote from
+ * record `ref_from` on, in order, to the byte (ids, rules, event times, evidence, samples).
+ * Returns how many there were. */
+static size_t assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
+                                   size_t ref_from)
+{
+    size_t n = 0;
+    for (;;) {
+        const struct fx_rec *a = next_finding(fx, &from), *b = next_finding(ref, &ref_from);
+        if (!a || !b) {
+            if (a || b)
+                fail_msg("finding %zu only on one side: %s", n, a ? a->json : b->json);
+            return n;
+        }
+        assert_int_equal(a->kind, b->kind);
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->json, b->json);
+        n++;
+    }
+}
+
+/* Counter records of `account` from record `from` on. */
+static size_t count_counters(const struct fx *fx, size_t from, const char *account)
+{
+    size_t n = 0;
+    for (size_t i = from; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        if (r->kind == VIGIL_OUT_COUNTERS && strcmp(r->account, account) == 0)
+            n++;
+    }
+    return n;
+}
+
+/* Round trip, events: six parallel calls to Cuba (the concurrency warning) and five numbers
+ * of a Dutch range go to A; both accounts move to a fresh B, which gets the rest: the order
+ * at the 8th call (its samples reach back before the move), the velocity warning at the
+ * 10th, the scan's warning and suspend order. C, fed everything, writes the same. */
+static void rt_scan(struct fx *fx, int from, int to)
+{
+    char num[32], id[16];
+    for (int k = from; k < to; k++) {
+        snprintf(num, sizeof num, "+3120555%03d", 100 + k * 7);
+        snprintf(id, sizeof id, "n-%d", k);
+        attempt(fx, "acc-rtscan", id, id, T0 + 10000 + k * 5000, num);
+    }
+}
+
+static void test_checkpoint_round_trip_events(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        for (int i = 1; i <= 6; i++)
+            start_n(first[f], "acc-rt", i, T0 + i * 1000, CUBA);
+        rt_scan(first[f], 0, 5);
+        fx_tick(first[f], T0 + 30000);
+    }
+    assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC), 1);
+    size_t c_from = c->cap.n;
+    move_account(a, b, "acc-rt");
+    move_account(a, b, "acc-rtscan");
+    for (int f = 0; f < 2; f++) {
+        for (int i = 7; i <= 10; i++)
+            start_n(second[f], "acc-rt", i, T0 + 30000 + i * 1000, CUBA);
+        rt_scan(second[f], 5, 10);
+        fx_tick(second[f], T0 + 60000);
+    }
+    assert_int_equal(assert_same_findings(b, 0, c, c_from), 6);
+    assert_non_null(fx_find_rule(b, VIGIL_OUT_ORDER, 0, CONC));
+    assert_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC)); /* fired in A */
+    assert_non_null(
+        fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "toll_fraud.velocity_high_risk"));
+    const struct fx_rec *o = fx_find_rule(b, VIGIL_OUT_ORDER, 0, "toll_fraud.sequential_dialling");
+    assert_non_null(o);
+    assert_int_equal(o->action, VIGIL_ACT_SUSPEND);
+    assert_int_equal(fx_latest(b, "acc-rt", "open_high_risk"), 10);
+    assert_int_equal(fx_latest(b, "acc-rt", "high_risk_calls_1h"), 10);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* Round trip, ticks: six satellite calls open (EUR 10 a minute) move to B a minute in; the
+ * spend warning and order come from B's ticks at the same watermarks as C's. */
+static void test_checkpoint_round_trip_spend_at_tick(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    const char *rule = "toll_fraud.spend_1h";
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        for (int k = 0; k < 6; k++)
+            start_n(first[f], "acc-rtsat", k, T0 + k * 1000, SATPHONE);
+        for (int64_t wm = T0; wm <= T0 + MIN; wm += 30000)
+            fx_tick(first[f], wm);
+    }
+    assert_null(fx_find_rule(a, VIGIL_OUT_ORDER, 0, rule));
+    size_t c_from = c->cap.n;
+    move_account(a, b, "acc-rtsat");
+    for (int f = 0; f < 2; f++) {
+        for (int64_t wm = T0 + MIN + 30000; wm <= T0 + 5 * MIN; wm += 30000)
+            fx_tick(second[f], wm);
+    }
+    /* The warning above EUR 75, then the order and its critical alert, all at ticks. */
+    assert_int_equal(assert_same_findings(b, 0, c, c_from), 3);
+    assert_non_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
+    const struct fx_rec *o = fx_find_rule(b, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_true(rec_evidence(o, "open_calls") == 6);
+    assert_true(rec_event_ts(o) > T0 + MIN);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* Round trip, ticks: one long call to Sri Lanka, moved after its slow-rule warning (50
+ * minutes in): B neither warns again nor misses the order the ticks give at 90 minutes. */
+static void test_checkpoint_round_trip_slow_at_tick(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    const char *rule = "toll_fraud.slow_high_risk";
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        call_start(first[f], "acc-rtlong", "l-1", "lc-1", T0, SRI_LANKA "5000");
+        for (int64_t wm = T0; wm <= T0 + 50 * MIN; wm += 5 * MIN)
+            fx_tick(first[f], wm);
+    }
+    assert_non_null(fx_find_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
+    size_t c_from = c->cap.n;
+    move_account(a, b, "acc-rtlong");
+    for (int f = 0; f < 2; f++) {
+        for (int64_t wm = T0 + 55 * MIN; wm <= T0 + 2 * HOUR; wm += 5 * MIN)
+            fx_tick(second[f], wm);
+    }
+    assert_int_equal(assert_same_findings(b, 0, c, c_from), 2);
+    assert_non_null(fx_find_rule(b, VIGIL_OUT_ORDER, 0, rule));
+    assert_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load re-arms the expiry of open calls within an hour B has already ticked in (calls
+ * expire after 10 minutes here): the sweep at 11 minutes closes them in B as in C. */
+static void test_checkpoint_load_rearms_expiry(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"toll_fraud.max_open_call_ms", "600000", NULL};
+    struct fx *a = new_fx(sets), *b = new_fx(sets), *c = new_fx(sets);
+    for (int i = 1; i <= 7; i++) {
+        start_n(a, "acc-rtexp", i, T0 + i * 1000, CUBA);
+        start_n(c, "acc-rtexp", i, T0 + i * 1000, CUBA);
+    }
+    call_start(b, "acc-other", "o-1", "oc-1", T0, "+31201111111");
+    struct fx *all[] = {a, b, c};
+    for (int f = 0; f < 3; f++)
+        fx_tick(all[f], T0 + 10000);
+    move_account(a, b, "acc-rtexp");
+    /* Listed by load, and changed again before the tick: published once, with both. */
+    size_t from = b->cap.n;
+    call_start(b, "acc-rtexp", "d-1", "dc-1", T0 + 15000, "+31201111111");
+    fx_tick(b, T0 + 20000);
+    assert_int_equal(count_counters(b, from, "acc-rtexp"), 1);
+    assert_int_equal(fx_latest(b, "acc-rtexp", "open_high_risk"), 7);
+    assert_int_equal(fx_latest(b, "acc-rtexp", "calls_out_1h"), 8);
+    fx_tick(b, T0 + 11 * MIN);
+    fx_tick(c, T0 + 11 * MIN);
+    assert_int_equal(fx_latest(c, "acc-rtexp", "open_high_risk"), 0);
+    assert_int_equal(fx_latest(b, "acc-rtexp", "open_high_risk"), 0);
+    /* An 8th call is one open call, not eight. */
+    start_n(b, "acc-rtexp", 8, T0 + 11 * MIN + 1000, CUBA);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ORDER, 0), 0);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load replaces: what B held for the account (seven open calls to Cuba, their history) is
+ * gone when the saved state has only a Dutch scan, so one more call to Cuba orders nothing. */
+static void test_checkpoint_load_replaces(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    for (int i = 1; i <= 7; i++)
+        start_n(b, "acc-rtrep", 100 + i, T0 + i * 1000, CUBA);
+    size_t b_from = b->cap.n;
+    char num[32], id[16];
+    for (int k = 0; k < 5; k++) {
+        snprintf(num, sizeof num, "+3120555%03d", k);
+        snprintf(id, sizeof id, "n-%d", k);
+        attempt(a, "acc-rtrep", id, id, T0 + 10000 + k * 1000, num);
+        attempt(c, "acc-rtrep", id, id, T0 + 10000 + k * 1000, num);
+    }
+    move_account(a, b, "acc-rtrep");
+    size_t c_from = c->cap.n;
+    struct fx *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        start_n(second[f], "acc-rtrep", 1, T0 + 20000, CUBA);
+        fx_tick(second[f], T0 + 20000);
+    }
+    assert_int_equal(assert_same_findings(b, b_from, c, c_from), 0);
+    assert_int_equal(fx_latest(b, "acc-rtrep", "open_high_risk"), 1);
+    assert_int_equal(fx_latest(b, "acc-rtrep", "calls_out_1h"), 6);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
+/* load takes the profile from B's config, not from the bytes: for B the account is a call
+ * centre blocked at 20 open calls, so the 8th call A would have blocked at only warns. */
+static void test_checkpoint_load_takes_profile(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.callcenter", "acc-rtprof",
+                                       "toll_fraud.concurrent_high_risk@callcenter", "20", NULL};
+    struct fx *a = new_fx(NULL), *b = new_fx(sets);
+    for (int i = 1; i <= 4; i++)
+        start_n(a, "acc-rtprof", i, T0 + i * 1000, CUBA);
+    move_account(a, b, "acc-rtprof");
+    for (int i = 5; i <= 8; i++) {
+        start_n(a, "acc-rtprof", i, T0 + i * 1000, CUBA);
+        start_n(b, "acc-rtprof", i, T0 + i * 1000, CUBA);
+    }
+    assert_int_equal(fx_count_rule(a, VIGIL_OUT_ORDER, 0, CONC), 1);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ORDER, 0), 0);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* save appends nothing for an account the detector does not hold (nor for a bad key), does
+ * not change the state, and empty bytes load as "nothing held". */
+static void test_checkpoint_save_unknown(void **state)
+{
+    struct fx *fx = *state;
+    struct vigil_bytes b = {0};
+    assert_int_equal(vigil_bytes_put(&b, "xyz", 3), 0);
+    save(fx, "acc-none", &b);
+    save(fx, "", &b);
+    save(fx, "acc-0123456789-0123456789-0123456789-0123456789-0123456789-0123456789", &b);
+    assert_int_equal(b.len, 3);
+    assert_memory_equal(b.p, "xyz", 3);
+
+    for (int i = 1; i <= 4; i++)
+        start_n(fx, "acc-some", i, T0 + i * 1000, CUBA);
+    save(fx, "acc-some", &b);
+    size_t one = b.len - 3;
+    assert_true(one > 2);
+    save(fx, "acc-some", &b);
+    assert_int_equal(b.len, 3 + 2 * one);
+    assert_memory_equal(b.p + 3, b.p + 3 + one, one);
+    assert_memory_equal(b.p, "xyz", 3);
+
+    assert_int_equal(fx->ops->load(fx->st, "acc-some", NULL, 0), 0);
+    struct vigil_bytes none = {0};
+    save(fx, "acc-some", &none);
+    assert_int_equal(none.len, 0);
+    vigil_bytes_fini(&b);
+}
+
+/* Loads every bad form of good bytes into fx for `account`; each must be refused. */
+static void load_bad_forms(struct fx *fx, const char *account, const struct vigil_bytes *good)
+{
+    unsigned char *p = malloc(good->len + 1);
+    assert_non_null(p);
+    for (size_t n = 1; n < good->len; n++) /* truncated, through the header and the body */
+        assert_int_equal(fx->ops->load(fx->st, account, good->p, n), VIGIL_ERR_INVALID);
+    memcpy(p, good->p, good->len);
+    p[good->len] = 0;
+    assert_int_equal(fx->ops->load(fx->st, account, p, good->len + 1), VIGIL_ERR_INVALID);
+    for (int v = 0; v < 256; v++) { /* every other version */
+        p[0] = (unsigned char)v;
+        if (v != good->p[0])
+            assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    p[0] = good->p[0];
+    static const unsigned char masks[] = {0, 2, 8, 0x80, 0xff};
+    for (size_t m = 0; m < sizeof masks; m++) {
+        p[1] = masks[m];
+        assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    p[1] = good->p[1];
+    memset(p + 2, 0xff, good->len - 2); /* counts, times and flags out of range */
+    assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    uint64_t rng = 99;
+    for (int k = 0; k < 64; k++) { /* garbage behind a good header */
+        for (size_t i = 2; i < good->len; i++)
+            p[i] = (unsigned char)lcg(&rng);
+        assert_int_equal(fx->ops->load(fx->st, account, p, good->len), VIGIL_ERR_INVALID);
+    }
+    free(p);
+}
+
+/* Truncated, lengthened, wrong-version and garbage bytes give VIGIL_ERR_INVALID and change
+ * nothing: the account B holds goes on as before, an account it did not hold stays fresh. */
+static void test_checkpoint_bad_bytes(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    for (int i = 1; i <= 7; i++) {
+        start_n(a, "acc-bad", i, T0 + i * 1000, CUBA);
+        start_n(b, "acc-bad", 100 + i, T0 + i * 1000, CUBA);
+    }
+    struct vigil_bytes good = {0};
+    save(a, "acc-bad", &good);
+    load_bad_forms(b, "acc-bad", &good);
+    load_bad_forms(b, "acc-new", &good);
+    assert_int_equal(b->ops->load(b->st, "", good.p, good.len), VIGIL_ERR_INVALID);
+
+    struct vigil_bytes none = {0};
+    save(b, "acc-new", &none);
+    assert_int_equal(none.len, 0);
+    size_t from = b->cap.n;
+    start_n(b, "acc-bad", 108, T0 + 8000, CUBA); /* B's own 8th call: the order */
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ORDER, 0, CONC), 1);
+    for (int i = 1; i <= 7; i++) /* fresh: the warning at the 5th, no order */
+        start_n(b, "acc-new", i, T0 + 8000 + i * 1000, CUBA);
+    fx_tick(b, T0 + 20000);
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ORDER, 0, CONC), 1);
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC), 2);
+    assert_int_equal(fx_latest(b, "acc-new", "open_high_risk"), 7);
+    assert_int_equal(fx_latest(b, "acc-bad", "open_high_risk"), 8);
+    assert_int_equal(count_counters(b, from, "acc-new"), 1);
+    vigil_bytes_fini(&good);
+    fx_destroy(a);
+    fx_destroy(b);
+}
+
+/* Loads p into d and runs it: a start, an end and a tick 10 s after the last (so that open
+ * calls are judged every time). Refused or not, nothing may go wrong. */
+static void load_and_run(struct fx *d, const unsigned char *p, size_t len, int64_t *wm)
+{
+    int rc = d->ops->load(d->st, "acc-cor", p, len);
+    assert_true(rc == 0 || rc == VIGIL_ERR_INVALID);
+    *wm += 10000;
+    start_n(d, "acc-cor", 7, *wm, CUBA);
+    end_n(d, "acc-cor", 2, *wm, CUBA, 5);
+    fx_tick(d, *wm);
+    d->cap.n = 0; /* only the absence of errors counts here */
+}
+
+/* Any one byte of a saved state set to 0xff or 0x00, or any 8-byte field (they sit at 2 +
+ * 8k) set to INT64_MIN or INT64_MAX, is refused or loads a state that runs without an
+ * out-of-bounds index, overflow or memory error (the sanitizers of CI's build see those). */
+static void test_checkpoint_corrupt_byte(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *d = new_fx(NULL);
+    for (int i = 1; i <= 6; i++)
+        start_n(a, "acc-cor", i, T0 + i * 1000, CUBA);
+    end_n(a, "acc-cor", 1, T0 + 10000, CUBA, 9);
+    end_n(a, "acc-cor", 50, T0 + 11000, CUBA, 9); /* an orphan end */
+    attempt(a, "acc-cor", "q-1", "q-1", T0 + 12000, "+31205550100");
+    struct vigil_bytes good = {0};
+    save(a, "acc-cor", &good);
+    unsigned char *p = malloc(good.len);
+    assert_non_null(p);
+    int64_t wm = T0 + 13000;
+    for (size_t i = 2; i < good.len; i++) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good.p, good.len);
+            p[i] = v ? 0xff : 0x00;
+            load_and_run(d, p, good.len, &wm);
+        }
+    }
+    static const int64_t extremes[] = {INT64_MIN, INT64_MAX};
+    for (size_t i = 2; i + 8 <= good.len; i += 8) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good.p, good.len);
+            memcpy(p + i, &extremes[v], 8);
+            load_and_run(d, p, good.len, &wm);
+        }
+    }
+    free(p);
+    vigil_bytes_fini(&good);
+    fx_destroy(a);
+    fx_destroy(d);
+}
+
+/* forget: the account's state and timers are gone (its spend order never comes, save
+ * appends nothing, its calls start over), other accounts are untouched, and the changed
+ * accounts listed for the next tick are each published once even though forgetting moved
+ * entries around. */
+static void test_checkpoint_forget(void **state)
+{
+    struct fx *fx = *state;
+    char acct[32];
+    for (int i = 0; i < 20; i++) {
+        snprintf(acct, sizeof acct, "acc-q%d", i);
+        call_start(fx, acct, "q", "qc", T0, "+31201111111");
+        if (i == 9) {
+            for (int k = 0; k < 6; k++) {
+                start_n(fx, "acc-gone", k, T0 + k * 1000, SATPHONE);
+                start_n(fx, "acc-keep", k, T0 + k * 1000, SATPHONE);
+            }
+        }
+    }
+    fx->ops->forget(fx->st, "acc-gone"); /* in the middle, listed */
+    fx->ops->forget(fx->st, "acc-q0");   /* the first */
+    fx->ops->forget(fx->st, "acc-q19");  /* the last */
+    fx->ops->forget(fx->st, "acc-gone");
+    fx->ops->forget(fx->st, "acc-never");
+    struct vigil_bytes none = {0};
+    save(fx, "acc-gone", &none);
+    assert_int_equal(none.len, 0);
+    fx_tick(fx, T0 + 10000);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), 19);
+    for (int i = 1; i < 19; i++) {
+        snprintf(acct, sizeof acct, "acc-q%d", i);
+        assert_int_equal(count_counters(fx, 0, acct), 1);
+        assert_int_equal(fx_latest(fx, acct, "calls_out_1h"), 1);
+    }
+    assert_int_equal(fx_latest(fx, "acc-keep", "open_high_risk"), 6);
+    for (int64_t wm = T0 + 30000; wm <= T0 + 5 * MIN; wm += 30000)
+        fx_tick(fx, wm);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h");
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-keep");
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    for (int64_t wm = T0 + HOUR; wm <= T0 + DAY + 2 * HOUR; wm += HOUR)
+        fx_tick(fx, wm);
+    assert_int_equal(count_counters(fx, 0, "acc-gone"), 0);
+    assert_int_equal(count_counters(fx, 0, "acc-q0"), 0);
+    save(fx, "acc-gone", &none);
+    assert_int_equal(none.len, 0);
+    /* A later event starts it afresh: seven calls warn, the concurrency rule orders nothing. */
+    size_t from = fx->cap.n;
+    for (int i = 1; i <= 7; i++)
+        start_n(fx, "acc-gone", 10 + i, T0 + DAY + 3 * HOUR + i * 1000, CUBA);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    size_t i = from;
+    const struct fx_rec *w = next_finding(fx, &i);
+    assert_non_null(w);
+    assert_true(fx_rec_rule_is(w, CONC));
+    assert_null(next_finding(fx, &i));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1154,6 +1620,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_call_centre_office_day_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_business_usa_india_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_round_trip_events),
+        cmocka_unit_test(test_checkpoint_round_trip_spend_at_tick),
+        cmocka_unit_test(test_checkpoint_round_trip_slow_at_tick),
+        cmocka_unit_test(test_checkpoint_load_rearms_expiry),
+        cmocka_unit_test(test_checkpoint_load_replaces),
+        cmocka_unit_test(test_checkpoint_load_takes_profile),
+        cmocka_unit_test_setup_teardown(test_checkpoint_save_unknown, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_bad_bytes),
+        cmocka_unit_test(test_checkpoint_corrupt_byte),
+        cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
