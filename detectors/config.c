@@ -306,6 +306,13 @@ static const struct core_key core_keys[] = {
     INT("vigild.dedupe_max_ids", 1000000, 1000, 100000000,
         "Event ids each worker remembers per dedupe window (about 16 bytes each); past it, "
         "repeats of newer ids count again."),
+    INT("vigild.checkpoint", 1, 0, 1,
+        "1: every tick, checkpoint the detector state of the accounts it changed to Redis, "
+        "atomically with the offsets it reflects, and load it on partition assignment, so a "
+        "restart or a rebalance resumes where the state left off; 0: state starts empty."),
+    INT("vigild.max_accounts", 1000000, 1000, 1000000000,
+        "Accounts a worker keeps in memory; past it, the least recently seen tenth is evicted "
+        "(their checkpoint stays in Redis until their partition is next assigned)."),
     INT("vigild.disorder_ms", 60000, 0, 3600000,
         "Allowed event-time disorder: the watermark is the highest event time seen minus this."),
 

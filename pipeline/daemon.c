@@ -28,6 +28,8 @@ struct daemon {
     struct vigil_profiles *profiles;
     _Atomic int64_t stream_ts;
     struct vigil_redis *redis;
+    struct vigil_redis *ckpt_redis; /* the publisher's checkpoint transactions */
+    struct vigil_redis *load_redis; /* the consumer thread's checkpoint loads */
     struct vigil_kafka_out *kout;
     struct vigil_worker **workers;
     size_t n_workers;
@@ -98,6 +100,17 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", vigil_redis_errstr(d->redis), "");
         return -1;
     }
+    if (vigil_config_int(d->cfg, "vigild.checkpoint") != 0) {
+        int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");
+        d->ckpt_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
+        d->load_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
+        if (!d->ckpt_redis || !d->load_redis || vigil_redis_connect(d->ckpt_redis) != 0 ||
+            vigil_redis_connect(d->load_redis) != 0) {
+            start_error("checkpoint connection to Redis: %s%s",
+                        d->load_redis ? vigil_redis_errstr(d->load_redis) : "out of memory", "");
+            return -1;
+        }
+    }
     d->kout = vigil_kafka_out_create(o->brokers, NULL, err, sizeof err);
     if (!d->kout) {
         start_error("Kafka producer: %s%s", err, "");
@@ -130,7 +143,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     }
     struct vigil_publisher_env penv = {.cfg = d->cfg, .workers = d->workers,
                                        .n_workers = d->n_workers, .kout = d->kout,
-                                       .redis = d->redis, .offsets = &d->offsets};
+                                       .redis = d->redis, .ckpt = d->ckpt_redis,
+                                       .events_topic = events_topic, .offsets = &d->offsets};
     d->pub = vigil_publisher_create(&penv);
     if (!d->pub) {
         start_error("%s%s", "out of memory", "");
@@ -149,6 +163,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .workers = d->workers,
         .n_workers = d->n_workers,
         .offsets = &d->offsets,
+        .redis = d->load_redis,
+        .redis_prefix = vigil_config_str(d->cfg, "redis.prefix"),
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);
     if (!d->kin) {
@@ -179,15 +195,21 @@ static void log_status(struct daemon *d)
         sum.events += st.events;
         sum.dead += st.dead;
         sum.repeats += st.repeats;
+        sum.accounts += st.accounts;
+        sum.evicted += st.evicted;
+        sum.skipped += st.skipped;
     }
     struct vigil_publisher_stats ps;
     vigil_publisher_get_stats(d->pub, &ps);
     vigil_log_info("status: %llu read, %llu valid, %llu repeats dropped, %llu dead letters, "
-                   "%llu orders, %llu alerts, %llu durable flushes",
+                   "%llu orders, %llu alerts, %llu durable flushes; %llu accounts in memory, "
+                   "%llu evicted, %llu states checkpointed, %llu events skipped as loaded",
                    vigil_kafka_in_dispatched(d->kin), (unsigned long long)sum.events,
                    (unsigned long long)sum.repeats, (unsigned long long)sum.dead,
-                   (unsigned long long)ps.orders,
-                   (unsigned long long)ps.alerts, (unsigned long long)ps.flushes);
+                   (unsigned long long)ps.orders, (unsigned long long)ps.alerts,
+                   (unsigned long long)ps.flushes, (unsigned long long)sum.accounts,
+                   (unsigned long long)sum.evicted, (unsigned long long)ps.states,
+                   (unsigned long long)sum.skipped);
 }
 
 /* Stops in dependency order; each step may be absent when start() failed half way. */
@@ -215,6 +237,8 @@ static int stop_all(struct daemon *d)
     free(d->workers);
     vigil_kafka_out_destroy(d->kout);
     vigil_redis_destroy(d->redis);
+    vigil_redis_destroy(d->ckpt_redis);
+    vigil_redis_destroy(d->load_redis);
     vigil_profiles_destroy(d->profiles);
     vigil_numplan_destroy(d->numplan);
     vigil_config_destroy(d->cfg);

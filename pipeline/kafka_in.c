@@ -3,11 +3,13 @@
  */
 #include "kafka_in.h"
 
+#include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define JSMN_STATIC
 #define JSMN_STRICT
@@ -18,10 +20,13 @@
 #include "msg.h"
 #include "offsets.h"
 #include "publisher.h"
+#include "redis_sink.h"
 #include "ring.h"
+#include "vigil/status.h"
 #include "worker.h"
 
 #define REVOKE_WAIT_MS 8000
+#define LOAD_SCAN_COUNT 512  /* accounts per HSCAN page of a checkpoint */
 
 static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o);
 
@@ -38,7 +43,148 @@ struct vigil_kafka_in {
     int64_t dispatched[VIGIL_MAX_PARTITIONS]; /* next offset after the last one handed out */
     int64_t committed[VIGIL_MAX_PARTITIONS];  /* last offset committed, -1 none */
     unsigned long long n_dispatched;
+    /* Checkpoints (NULL: off). */
+    struct vigil_redis *redis;
+    char ckpt_key[256], state_key[320];
+    atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
+    bool closing;      /* workers are gone: revokes tell them nothing */
+    unsigned long long n_loaded;
 };
+
+/* A slot in worker w's in ring, waiting while the worker is behind. */
+static struct vigil_in_msg *reserve_in(struct vigil_kafka_in *ki, size_t w)
+{
+    struct vigil_ring *ring = vigil_worker_in(ki->workers[w]);
+    struct vigil_backoff bo;
+    vigil_backoff_init(&bo, 1000);
+    struct vigil_in_msg *in;
+    while ((in = vigil_ring_reserve(ring)) == NULL)
+        vigil_backoff_wait(&bo);
+    return in;
+}
+
+static void commit_in(struct vigil_kafka_in *ki, size_t w)
+{
+    vigil_ring_commit(vigil_worker_in(ki->workers[w]));
+}
+
+/* Hands one account's checkpointed state to the partition's worker, in chunks. */
+static void send_state(struct vigil_kafka_in *ki, int32_t p, const char *account, size_t alen,
+                       const char *data, size_t len)
+{
+    size_t w = (size_t)p % ki->n_workers;
+    if (alen == 0 || alen > VIGIL_ACCOUNT_MAX || len == 0 || len > UINT32_MAX)
+        return;
+    for (size_t at = 0; at < len; at += VIGIL_EVENT_MAX_BYTES) {
+        size_t n = len - at < VIGIL_EVENT_MAX_BYTES ? len - at : VIGIL_EVENT_MAX_BYTES;
+        struct vigil_in_msg *in = reserve_in(ki, w);
+        in->kind = VIGIL_IN_STATE;
+        in->partition = p;
+        in->offset = (int64_t)at;
+        in->value_len = (uint32_t)n;
+        in->total_len = (uint32_t)len;
+        memcpy(in->value, data + at, n);
+        in->has_key = true;
+        in->key_len = (uint16_t)alen;
+        memcpy(in->key, account, alen);
+        in->key[alen] = '\0';
+        commit_in(ki, w);
+    }
+    ki->n_loaded++;
+}
+
+/* Reads partition p's checkpoint: its offset into *offset (untouched when there is none),
+ * its clock and states to the worker. 0, or VIGIL_ERR_IO (Redis failed; try again). */
+static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
+{
+    redisReply *r = vigil_redis_command(ki->redis, "HGET %s %d", ki->ckpt_key, (int)p);
+    if (!r)
+        return VIGIL_ERR_IO;
+    long long off = -1, clock = 0;
+    bool found = r->type == REDIS_REPLY_STRING && sscanf(r->str, "%lld:%lld", &off, &clock) == 2;
+    freeReplyObject(r);
+    if (!found || off < 0)
+        return 0; /* never checkpointed: the committed offset, empty state */
+    size_t w = (size_t)p % ki->n_workers;
+    struct vigil_in_msg *in = reserve_in(ki, w);
+    in->kind = VIGIL_IN_RESUME;
+    in->partition = p;
+    in->offset = off;
+    int64_t c = clock;
+    memcpy(in->value, &c, sizeof c);
+    in->value_len = sizeof c;
+    in->has_key = false;
+    commit_in(ki, w);
+
+    char key[400], cursor[32] = "0";
+    snprintf(key, sizeof key, "%s%d", ki->state_key, (int)p);
+    do {
+        r = vigil_redis_command(ki->redis, "HSCAN %s %s COUNT %d", key, cursor, LOAD_SCAN_COUNT);
+        if (!r)
+            return VIGIL_ERR_IO;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING ||
+            r->element[1]->type != REDIS_REPLY_ARRAY) {
+            vigil_log_error("checkpoint of partition %d: unexpected reply to HSCAN %s", (int)p,
+                            key);
+            freeReplyObject(r);
+            return 0;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *kv = r->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2)
+            send_state(ki, p, kv->element[i]->str, kv->element[i]->len, kv->element[i + 1]->str,
+                       kv->element[i + 1]->len);
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    *offset = off;
+    return 0;
+}
+
+/* Loads every assigned partition's checkpoint, retrying while Redis is down: consuming
+ * without the state would count from zero. Gives up only when vigild is stopping. */
+static void load_checkpoints(struct vigil_kafka_in *ki, rd_kafka_topic_partition_list_t *parts)
+{
+    unsigned long long before = ki->n_loaded;
+    int64_t t0 = vigil_mono_ms(), wait_ms = 100;
+    bool logged = false;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
+            continue;
+        while (load_partition(ki, p, &parts->elems[i].offset) != 0) {
+            if (!logged)
+                vigil_log_warn("cannot load checkpoints (%s); retrying",
+                               vigil_redis_errstr(ki->redis));
+            logged = true;
+            /* Relaxed: a stop flag set by a signal handler; it guards no data. */
+            if (ki->stop && atomic_load_explicit(ki->stop, memory_order_relaxed))
+                return;
+            struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            wait_ms = wait_ms * 2 > 2000 ? 2000 : wait_ms * 2;
+        }
+    }
+    vigil_log_info("loaded %llu account states of %d partition(s) in %lld ms",
+                   ki->n_loaded - before, parts->cnt, (long long)(vigil_mono_ms() - t0));
+}
+
+/* Tells each revoked partition's worker to drop its accounts. */
+static void send_revokes(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *parts)
+{
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
+            continue;
+        size_t w = (size_t)p % ki->n_workers;
+        struct vigil_in_msg *in = reserve_in(ki, w);
+        in->kind = VIGIL_IN_REVOKE;
+        in->partition = p;
+        in->value_len = 0;
+        in->has_key = false;
+        commit_in(ki, w);
+    }
+}
 
 void vigil_offsets_init(struct vigil_offsets *o)
 {
@@ -147,6 +293,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
         }
         vigil_log_info("assigned %d partition(s) of %s", parts->cnt, ki->topic);
+        if (ki->redis)
+            load_checkpoints(ki, parts);
         if (cooperative)
             rd_kafka_incremental_assign(rk, parts);
         else
@@ -166,6 +314,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vigil_part_set(ki->offsets, p, 0);
             }
         }
+        if (ki->redis && !ki->closing)
+            send_revokes(ki, parts);
         if (cooperative)
             rd_kafka_incremental_unassign(rk, parts);
         else
@@ -189,6 +339,11 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     ki->n_workers = o->n_workers;
     ki->offsets = o->offsets;
     ki->commit_interval_ms = o->commit_interval_ms;
+    ki->redis = o->redis;
+    snprintf(ki->ckpt_key, sizeof ki->ckpt_key, "%sckpt:%s", o->redis_prefix ? o->redis_prefix : "",
+             o->topic);
+    snprintf(ki->state_key, sizeof ki->state_key, "%sstate:%s:",
+             o->redis_prefix ? o->redis_prefix : "", o->topic);
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
         ki->committed[i] = -1;
@@ -369,12 +524,7 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     }
     vigil_log_info("operator lifted %s (%s) of %s", lifted, detector, account);
     for (size_t w = 0; w < ki->n_workers; w++) {
-        struct vigil_ring *ring = vigil_worker_in(ki->workers[w]);
-        struct vigil_backoff bo;
-        vigil_backoff_init(&bo, 1000);
-        struct vigil_in_msg *in;
-        while ((in = vigil_ring_reserve(ring)) == NULL)
-            vigil_backoff_wait(&bo);
+        struct vigil_in_msg *in = reserve_in(ki, w);
         in->kind = VIGIL_IN_LIFT;
         in->partition = -1;
         in->has_key = true;
@@ -384,7 +534,7 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
         memcpy(in->value, lifted, al + 1);
         memcpy(in->value + al + 1, detector, dl + 1);
         in->value_len = (uint32_t)(al + dl + 2);
-        vigil_ring_commit(ring);
+        commit_in(ki, w);
     }
 }
 
@@ -397,6 +547,7 @@ static void mark_eof(struct vigil_kafka_in *ki, int32_t p)
 void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms)
 {
     int64_t until = vigil_mono_ms() + max_ms;
+    ki->stop = stop;
     /* Relaxed: the flag is set by a signal handler; it guards no data. */
     while (!atomic_load_explicit(stop, memory_order_relaxed) && vigil_mono_ms() < until) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, 100);
@@ -432,6 +583,7 @@ void vigil_kafka_in_close(struct vigil_kafka_in *ki)
 {
     if (!ki)
         return;
+    ki->closing = true;
     rd_kafka_consumer_close(ki->rk);
     rd_kafka_destroy(ki->rk);
     if (ki->lifts) {

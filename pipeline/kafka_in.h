@@ -7,6 +7,10 @@
  * progress. On a revoke the consumer waits until the revoked partitions' in-flight events
  * are durable and commits them before giving them up, so the next owner resumes exactly.
  *
+ * With checkpoints, an assignment first loads each partition's checkpointed account states
+ * from Redis into its worker and starts the partition at the checkpoint's offset; a revoke
+ * tells the worker to drop the partition's accounts.
+ *
  * It also reads the orders topic from its end, outside any group (every instance sees every
  * message), and hands each operator `lift` to every worker, so a lifted order no longer
  * stands and a resumed abuse is ordered again.
@@ -35,6 +39,11 @@ struct vigil_kafka_in_opts {
     struct vigil_worker **workers;
     size_t n_workers;
     struct vigil_offsets *offsets;
+    /* Checkpoints (NULL: off). On assignment each partition's checkpoint is read from
+     * <redis_prefix>ckpt:<topic> and <redis_prefix>state:<topic>:<partition> (publisher.h),
+     * its states handed to the partition's worker, and consumption starts at its offset. */
+    struct vigil_redis *redis;
+    const char *redis_prefix;
 };
 
 struct vigil_kafka_in;

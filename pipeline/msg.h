@@ -17,6 +17,15 @@
 enum vigil_in_kind {
     VIGIL_IN_EVENT = 0, /* a message of the events topic */
     VIGIL_IN_LIFT = 1,  /* an operator lifted an order: key = account, value = "action\0detector" */
+    /* Checkpointed state of one account of `partition` (key), loaded on assignment before any
+     * event of the partition: value holds bytes [offset, offset + value_len) of a state of
+     * total_len bytes; the chunk that completes it applies it. */
+    VIGIL_IN_STATE = 2,
+    /* The partition's checkpoint: events before `offset` are in the loaded state; value holds
+     * the partition's event-time clock then (int64_t, ms). Sent before its VIGIL_IN_STATEs. */
+    VIGIL_IN_RESUME = 3,
+    /* The partition was revoked: its accounts leave this worker (their state is in Redis). */
+    VIGIL_IN_REVOKE = 4,
 };
 
 struct vigil_in_msg {
@@ -24,6 +33,7 @@ struct vigil_in_msg {
     int32_t partition; /* VIGIL_IN_EVENT only */
     int64_t offset;
     uint32_t value_len; /* the original length, may exceed VIGIL_EVENT_MAX_BYTES */
+    uint32_t total_len; /* VIGIL_IN_STATE: bytes of the whole state */
     uint16_t key_len;   /* bytes in key; VIGIL_ACCOUNT_MAX + 1 when the key was longer */
     bool has_key;
     char key[VIGIL_ACCOUNT_MAX + 2];
@@ -36,6 +46,10 @@ enum vigil_out_msg_kind {
     VIGIL_MSG_DLQ = 3,      /* data: dead-letter JSON -> dlq topic */
     VIGIL_MSG_COUNTERS = 4, /* counters -> Redis hash of (account, detector) */
     VIGIL_MSG_PROGRESS = 5, /* every effect of partition's events before offset was sent */
+    /* data: the checkpointed state of (account, partition); data_len 0: the account holds
+     * nothing any more. Staged with the tick's progress, written atomically with it. */
+    VIGIL_MSG_STATE = 6,
+    VIGIL_MSG_TICK_END = 7, /* the tick's states and progress are complete */
 };
 
 #define VIGIL_OUT_COUNTERS_MAX 12
@@ -51,8 +65,9 @@ struct vigil_out_counter {
 
 struct vigil_out_msg {
     enum vigil_out_msg_kind kind;
-    int32_t partition; /* PROGRESS */
+    int32_t partition; /* PROGRESS, STATE */
     int64_t offset;    /* PROGRESS: the next offset to consume */
+    int64_t clock_ms;  /* PROGRESS: the partition's event-time clock */
     char account[VIGIL_ACCOUNT_MAX + 2]; /* message key; "" for a keyless dead letter */
     char detector[VIGIL_OUT_NAME_MAX];
     char action[VIGIL_OUT_NAME_MAX]; /* ORDER */

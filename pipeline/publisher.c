@@ -46,7 +46,14 @@ struct vigil_publisher {
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
     int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
+    int64_t clock[VIGIL_MAX_PARTITIONS];   /* the partitions' event-time clocks with it */
     bool dirty[VIGIL_MAX_PARTITIONS];
+    /* Checkpoints: offsets written in a queued transaction, published once it is durable. */
+    int64_t ready[VIGIL_MAX_PARTITIONS];
+    bool is_ready[VIGIL_MAX_PARTITIONS];
+    bool *in_tick;  /* [n_workers]: a worker's tick group is partly drained */
+    bool txn_open;  /* MULTI queued on ckpt, EXEC not yet */
+    char state_key[256], ckpt_key[256];
     bool unflushed;       /* something was drained since the last durable flush */
     bool failing;         /* the last flush failed (for logging state changes once) */
     int64_t retry_ms;
@@ -54,6 +61,7 @@ struct vigil_publisher {
 
     /* Relaxed counters for the status log. */
     _Atomic uint64_t st_orders, st_alerts, st_dead, st_counters, st_flushes, st_failures;
+    _Atomic uint64_t st_states, st_checkpoints;
 };
 
 int64_t vigil_mono_ms(void)
@@ -97,6 +105,15 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     p->block_ttl_s = vigil_config_int(env->cfg, "redis.block_ttl_s");
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     p->retry_ms = RETRY_MIN_MS;
+    p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
+    if (!p->in_tick) {
+        free(p);
+        return NULL;
+    }
+    snprintf(p->state_key, sizeof p->state_key, "%sstate:%s:", p->prefix,
+             env->events_topic ? env->events_topic : "");
+    snprintf(p->ckpt_key, sizeof p->ckpt_key, "%sckpt:%s", p->prefix,
+             env->events_topic ? env->events_topic : "");
     return p;
 }
 
@@ -164,9 +181,33 @@ static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
               : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->counter_ttl_s);
 }
 
+/* Opens the checkpoint transaction if none is open. */
+static int txn_begin(struct vigil_publisher *p)
+{
+    if (p->txn_open)
+        return 0;
+    int rc = vigil_redis_add(p->env.ckpt, "MULTI");
+    p->txn_open = rc == 0;
+    return rc;
+}
+
+static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[320];
+    snprintf(key, sizeof key, "%s%d", p->state_key, m->partition);
+    int rc = txn_begin(p);
+    if (rc == 0 && m->data_len > 0)
+        rc = vigil_redis_add(p->env.ckpt, "HSET %s %s %b", key, m->account, m->data,
+                             (size_t)m->data_len);
+    else if (rc == 0)
+        rc = vigil_redis_add(p->env.ckpt, "HDEL %s %s", key, m->account);
+    bump(&p->st_states);
+    return rc;
+}
+
 /* Takes one message's effects. Returns 0, or a status that is logged (never fatal: a
  * message that cannot be queued is counted as a failure and blocks no one). */
-static int take(struct vigil_publisher *p, const struct vigil_out_msg *m)
+static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m)
 {
     int rc = 0;
     switch (m->kind) {
@@ -191,23 +232,44 @@ static int take(struct vigil_publisher *p, const struct vigil_out_msg *m)
     case VIGIL_MSG_PROGRESS:
         if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
             p->pending[m->partition] = m->offset;
+            p->clock[m->partition] = m->clock_ms;
             p->dirty[m->partition] = true;
         }
+        p->in_tick[worker] = p->env.ckpt != NULL;
+        break;
+    case VIGIL_MSG_STATE:
+        if (p->env.ckpt) {
+            rc = queue_state(p, m);
+            p->in_tick[worker] = true;
+        }
+        break;
+    case VIGIL_MSG_TICK_END:
+        p->in_tick[worker] = false;
         break;
     }
     p->unflushed = true;
     return rc;
 }
 
-static size_t drain(struct vigil_publisher *p)
+static size_t pending_commands(const struct vigil_publisher *p)
+{
+    return vigil_redis_pending(p->env.redis) +
+           (p->env.ckpt ? vigil_redis_pending(p->env.ckpt) : 0);
+}
+
+/* hold: the batches are large (backpressure); only workers in the middle of a tick group
+ * are drained, so the group can complete and the checkpoint be written. */
+static size_t drain(struct vigil_publisher *p, bool hold)
 {
     size_t total = 0;
     for (size_t w = 0; w < p->env.n_workers; w++) {
+        if (hold && !p->in_tick[w])
+            continue;
         struct vigil_ring *ring = vigil_worker_out(p->env.workers[w]);
         struct vigil_out_msg *m;
         size_t n = 0;
         while (n < DRAIN_PER_ROUND && (m = vigil_ring_peek(ring)) != NULL) {
-            int rc = take(p, m);
+            int rc = take(p, w, m);
             if (rc != 0) {
                 vigil_log_error("cannot publish %s for account %s: %s",
                                 m->kind == VIGIL_MSG_COUNTERS ? "counters" : "a message",
@@ -219,6 +281,46 @@ static size_t drain(struct vigil_publisher *p)
         total += n;
     }
     return total;
+}
+
+/* Closes the checkpoint transaction with the offsets of every complete tick and sends it.
+ * 0 when durable; VIGIL_ERR_EMPTY when a worker's tick group is half drained (try again
+ * soon); otherwise the Redis failure (the batch is kept and sent again). */
+static int flush_checkpoint(struct vigil_publisher *p)
+{
+    for (size_t w = 0; w < p->env.n_workers; w++) {
+        if (p->in_tick[w])
+            return VIGIL_ERR_EMPTY;
+    }
+    int rc = 0;
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && rc == 0; i++) {
+        if (!p->dirty[i])
+            continue;
+        rc = txn_begin(p);
+        rc = rc ? rc
+                : vigil_redis_add(p->env.ckpt, "HSET %s %d %lld:%lld", p->ckpt_key, (int)i,
+                                  (long long)p->pending[i], (long long)p->clock[i]);
+        if (rc == 0) {
+            p->dirty[i] = false;
+            p->ready[i] = p->pending[i];
+            p->is_ready[i] = true;
+        }
+    }
+    if (rc == 0 && p->txn_open) {
+        rc = vigil_redis_add(p->env.ckpt, "EXEC");
+        p->txn_open = rc != 0;
+        bump(&p->st_checkpoints);
+    }
+    if (rc != 0)
+        return rc;
+    rc = vigil_redis_flush(p->env.ckpt);
+    if (rc == VIGIL_ERR_INVALID) {
+        /* Redis refused the transaction: resending cannot help. The states are lost (a
+         * restart starts those accounts empty) but the offsets must still move on. */
+        vigil_log_error("checkpoint refused: %s", vigil_redis_errstr(p->env.ckpt));
+        rc = 0;
+    }
+    return rc;
 }
 
 /* Makes everything drained so far durable. 0 on success. Kafka first: a block key in Redis
@@ -239,6 +341,12 @@ static int flush(struct vigil_publisher *p)
         }
         what = vigil_redis_errstr(p->env.redis);
     }
+    if (rc == 0 && p->env.ckpt) {
+        rc = flush_checkpoint(p);
+        if (rc == VIGIL_ERR_EMPTY)
+            return rc; /* a tick group is half drained: the offsets wait for it */
+        what = vigil_redis_errstr(p->env.ckpt);
+    }
     if (rc != 0) {
         p->local_failures++;
         bump(&p->st_failures);
@@ -253,9 +361,12 @@ static int flush(struct vigil_publisher *p)
     p->failing = false;
     p->local_failures = 0;
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
-        if (p->dirty[i]) {
+        if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
+        } else if (p->is_ready[i]) {
+            vigil_offsets_publish(p->env.offsets, i, p->ready[i]);
+            p->is_ready[i] = false;
         }
     }
     p->unflushed = false;
@@ -279,20 +390,19 @@ static void *publisher_main(void *arg)
         /* Acquire: pairs with finish()'s release; the workers were joined before it, so
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
-        size_t n = 0;
-        if (vigil_redis_pending(p->env.redis) < HOLD_AT_COMMANDS)
-            n = drain(p);
+        size_t n = drain(p, pending_commands(p) >= HOLD_AT_COMMANDS);
         vigil_kafka_out_poll(p->env.kout);
 
         int64_t now = vigil_mono_ms();
         bool due = now - last_flush >= p->flush_interval_ms ||
-                   vigil_redis_pending(p->env.redis) >= FLUSH_AT_COMMANDS ||
+                   pending_commands(p) >= FLUSH_AT_COMMANDS ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
-            if (flush(p) == 0) {
+            int rc = flush(p);
+            if (rc == 0) {
                 last_flush = now;
                 p->retry_ms = RETRY_MIN_MS;
-            } else {
+            } else if (rc != VIGIL_ERR_EMPTY) { /* EMPTY: drain the rest of a tick first */
                 if (past_deadline(p))
                     break;
                 sleep_ms(p->retry_ms);
@@ -342,6 +452,7 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
         return;
     if (p->started)
         vigil_publisher_finish(p, vigil_mono_ms());
+    free(p->in_tick);
     free(p);
 }
 
@@ -353,4 +464,6 @@ void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher
     st->counter_writes = atomic_load_explicit(&p->st_counters, memory_order_relaxed);
     st->flushes = atomic_load_explicit(&p->st_flushes, memory_order_relaxed);
     st->flush_failures = atomic_load_explicit(&p->st_failures, memory_order_relaxed);
+    st->states = atomic_load_explicit(&p->st_states, memory_order_relaxed);
+    st->checkpoints = atomic_load_explicit(&p->st_checkpoints, memory_order_relaxed);
 }

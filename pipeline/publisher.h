@@ -3,6 +3,13 @@
  * alerts and dead letters to Kafka, writes block keys and counters to Redis in pipelined
  * batches, and publishes per-partition offsets once their effects are durable.
  *
+ * Checkpoints: a worker's tick sends the states of the accounts it changed, then the
+ * progress they reflect, then a tick end. The states and offsets of complete ticks go to
+ * Redis in one MULTI/EXEC (after the Kafka outputs and the other Redis writes are durable),
+ * so a checkpoint's states and its offsets are never seen apart:
+ *     <prefix>state:<topic>:<partition>  hash  account -> packed state
+ *     <prefix>ckpt:<topic>               hash  partition -> "<next offset> <clock ms>"
+ *
  * Threading: one publisher thread; it is the only consumer of the workers' out rings and
  * the only user of the Kafka producer and the Redis connection it is given.
  * Ownership: the daemon owns workers, producer, Redis and offsets; the publisher borrows
@@ -25,12 +32,17 @@ struct vigil_publisher_env {
     size_t n_workers;
     struct vigil_kafka_out *kout;
     struct vigil_redis *redis;
+    /* Checkpoint transactions (vigild.checkpoint): a connection of their own, so a batch of
+     * counters never splits a MULTI/EXEC. NULL when checkpoints are off. */
+    struct vigil_redis *ckpt;
+    const char *events_topic; /* names the checkpoint keys */
     struct vigil_offsets *offsets;
 };
 
 struct vigil_publisher_stats {
     uint64_t orders, alerts, dead_letters, counter_writes;
     uint64_t flushes, flush_failures;
+    uint64_t states, checkpoints; /* account states written; checkpoint transactions */
 };
 
 struct vigil_publisher;

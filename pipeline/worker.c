@@ -13,11 +13,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "../detectors/acct_table.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
 #include "publisher.h"
 #include "ring.h"
+#include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
@@ -35,6 +37,21 @@ struct touched {
     int32_t partition;
     int64_t next_offset;
 };
+
+/* Every account whose state this worker holds: where its checkpoint goes, and whether it
+ * changed since the last one. */
+struct wk_acct {
+    uint64_t seen;     /* touch_seq when last touched: the eviction order */
+    int32_t partition; /* its events' partition (events are keyed by account) */
+    bool changed;      /* listed in vigil_worker.changed */
+};
+
+/* A checkpointed state: "VS", version, then per holder (a detector, or the emit layer as
+ * STATE_EMIT) its index byte, a 32-bit length and its bytes; the whole packed by pack(). */
+#define STATE_MAGIC0 'V'
+#define STATE_MAGIC1 'S'
+#define STATE_VERSION 1
+#define STATE_EMIT 0xff
 
 struct vigil_worker {
     struct vigil_worker_env env;
@@ -62,11 +79,27 @@ struct vigil_worker {
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
     size_t n_touched;
+
+    /* Checkpoints (vigild.checkpoint). */
+    bool checkpoint;
+    struct vigil_acct_table *accts; /* struct wk_acct */
+    struct vigil_idx_list changed;  /* entries of accts changed since the last checkpoint */
+    uint64_t touch_seq;
+    size_t max_accounts;
+    int64_t last_evict_log_ms;
+    int64_t sweep_hour; /* worker-clock hour of the last sweep of accounts holding nothing */
+    struct vigil_bytes raw, packed, loading; /* scratch; loading: a state arriving in chunks */
+    int64_t *resume;    /* [VIGIL_MAX_PARTITIONS]: events below this offset are in the state */
+    bool state_too_big_logged;
+    int64_t local_accounts, local_evicted, local_skipped;
     int64_t local_events, local_dead, local_orders, local_alerts, local_repeats;
 
     /* Published with relaxed stores for the status log; nothing depends on their order. */
     _Atomic uint64_t st_events, st_dead, st_orders, st_alerts, st_repeats;
+    _Atomic uint64_t st_accounts, st_evicted, st_skipped;
 };
+
+static void touch(struct vigil_worker *w, const char *account, int32_t partition);
 
 /* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
  * when the daemon aborted a shutdown that could not drain. */
@@ -98,6 +131,9 @@ static void copy_str(char *dst, size_t cap, const char *src)
 static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
 {
     struct vigil_worker *w = ctx;
+    /* What the discipline or a detector reported changed the account's state (a timer fired,
+     * a window moved): checkpoint it. */
+    touch(w, rec->account, -1);
     struct vigil_out_msg *m = out_slot(w);
     if (!m)
         return VIGIL_ERR_TIMEOUT;
@@ -177,6 +213,13 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
             goto fail;
     }
     w->last_tick_wm = INT64_MIN;
+    w->checkpoint = vigil_config_int(env->cfg, "vigild.checkpoint") != 0;
+    w->max_accounts = (size_t)vigil_config_int(env->cfg, "vigild.max_accounts");
+    w->accts = vigil_acct_table_create(sizeof(struct wk_acct), 1024);
+    w->resume = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->resume);
+    if (!w->accts || !w->resume)
+        goto fail;
+    w->sweep_hour = INT64_MIN;
     return w;
 
 fail:
@@ -199,6 +242,12 @@ void vigil_worker_destroy(struct vigil_worker *w)
     free(w->states);
     free(w->ops);
     free(w->part_ts);
+    free(w->resume);
+    vigil_acct_table_destroy(w->accts);
+    vigil_idx_list_fini(&w->changed);
+    vigil_bytes_fini(&w->raw);
+    vigil_bytes_fini(&w->packed);
+    vigil_bytes_fini(&w->loading);
     vigil_emit_destroy(w->emit);
     vigil_dedupe_destroy(w->dedupe);
     vigil_ring_destroy(w->out);
@@ -291,13 +340,357 @@ static void note_progress(struct vigil_worker *w, int32_t partition, int64_t nex
     w->touched[w->n_touched++] = (struct touched){partition, next_offset};
 }
 
+/* --- checkpoints ---------------------------------------------------------------------- */
+
+/* Notes that the account's state changed. partition >= 0: an event of that partition (adds
+ * the account when new); -1: a record the account's state produced (known accounts only). */
+static void touch(struct vigil_worker *w, const char *account, int32_t partition)
+{
+    if (!account || !account[0])
+        return;
+    struct wk_acct *a = partition >= 0 ? vigil_acct_table_get(w->accts, account, NULL)
+                                       : vigil_acct_table_find(w->accts, account);
+    if (!a)
+        return; /* a key too long for an account, or no memory: no checkpoint for it */
+    if (partition >= 0)
+        a->partition = partition;
+    a->seen = ++w->touch_seq;
+    if (!a->changed &&
+        vigil_idx_list_push(&w->changed, (uint32_t)vigil_acct_table_index(w->accts, a)) == 0)
+        a->changed = true;
+}
+
+/* Zero runs become (0, run length up to 255); other bytes stay as they are. Detector states
+ * are mostly zeros (empty slots, idle rings). Returns the packed length, or 0 when it does
+ * not fit in cap. */
+static size_t pack(const unsigned char *src, size_t n, char *dst, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (o + 2 > cap)
+            return 0;
+        if (src[i] != 0) {
+            dst[o++] = (char)src[i++];
+            continue;
+        }
+        size_t run = 1;
+        while (run < 255 && i + run < n && src[i + run] == 0)
+            run++;
+        dst[o++] = 0;
+        dst[o++] = (char)run;
+        i += run;
+    }
+    return o;
+}
+
+/* pack() undone into *out. 0, or VIGIL_ERR_INVALID / VIGIL_ERR_NOMEM. */
+static int unpack(const unsigned char *src, size_t n, struct vigil_bytes *out)
+{
+    static const unsigned char zeros[255];
+    out->len = 0;
+    for (size_t i = 0; i < n;) {
+        int rc;
+        if (src[i] != 0) {
+            size_t j = i;
+            while (j < n && src[j] != 0)
+                j++;
+            rc = vigil_bytes_put(out, src + i, j - i);
+            i = j;
+        } else {
+            if (i + 1 >= n || src[i + 1] == 0)
+                return VIGIL_ERR_INVALID;
+            rc = vigil_bytes_put(out, zeros, src[i + 1]);
+            i += 2;
+        }
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The name that opens a holder's section; its 32-bit length and bytes follow. */
+static int put_section_name(struct vigil_bytes *b, const char *name)
+{
+    uint8_t nl = (uint8_t)strlen(name);
+    return vigil_bytes_put(b, &nl, 1) || vigil_bytes_put(b, name, nl) ? VIGIL_ERR_NOMEM : 0;
+}
+
+/* Everything the detectors and the emit layer hold for `account`, into w->raw. False when
+ * they hold nothing (or memory ran out: then no checkpoint rather than a partial one). */
+static bool save_account(struct vigil_worker *w, const char *account)
+{
+    static const unsigned char head[3] = {STATE_MAGIC0, STATE_MAGIC1, STATE_VERSION};
+    struct vigil_bytes *b = &w->raw;
+    b->len = 0;
+    if (vigil_bytes_put(b, head, sizeof head) != 0)
+        return false;
+    for (size_t i = 0; i <= w->n_det; i++) {
+        const char *name = i < w->n_det ? w->ops[i]->name : "emit";
+        size_t mark = b->len;
+        uint32_t len = 0;
+        if (put_section_name(b, name) != 0 || vigil_bytes_put(b, &len, sizeof len) != 0)
+            return false;
+        size_t body = b->len;
+        int rc = i < w->n_det ? w->ops[i]->save(w->states[i], account, b)
+                              : vigil_emit_save(w->emit, account, b);
+        if (rc != 0)
+            return false;
+        len = (uint32_t)(b->len - body);
+        if (len == 0)
+            b->len = mark; /* this holder has nothing: no section */
+        else
+            memcpy(b->p + body - sizeof len, &len, sizeof len);
+    }
+    return b->len > sizeof head;
+}
+
+/* Sends the account's checkpoint (data_len 0: it holds nothing, delete it). */
+static void send_state(struct vigil_worker *w, const char *account, int32_t partition,
+                       bool held)
+{
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return;
+    m->kind = VIGIL_MSG_STATE;
+    m->partition = partition;
+    m->n_counters = 0;
+    copy_str(m->account, sizeof m->account, account);
+    m->data_len = held ? (uint32_t)pack(w->raw.p, w->raw.len, m->data, sizeof m->data) : 0;
+    if (held && m->data_len == 0 && !w->state_too_big_logged) {
+        /* Deleting is better than leaving an older state behind to be loaded. */
+        vigil_log_error("worker %d: state of %s is too large to checkpoint (%zu bytes); it "
+                        "will start empty after a restart", w->env.index, account, w->raw.len);
+        w->state_too_big_logged = true;
+    }
+    vigil_ring_commit(w->out);
+}
+
+/* Drops everything the detectors and the emit layer hold for the account. */
+static void forget_account(struct vigil_worker *w, const char *account)
+{
+    for (size_t i = 0; i < w->n_det; i++)
+        w->ops[i]->forget(w->states[i], account);
+    vigil_emit_forget(w->emit, account);
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* Checkpoints every account changed since the last one; an account that now holds nothing
+ * is deleted and leaves the table. Walking entry numbers downwards makes removal safe: the
+ * entry moved into a hole has a higher number, already done. */
+static void checkpoint(struct vigil_worker *w)
+{
+    qsort(w->changed.v, w->changed.n, sizeof w->changed.v[0], cmp_desc);
+    for (size_t k = 0; k < w->changed.n; k++) {
+        const char *account;
+        struct wk_acct *a = vigil_acct_table_at(w->accts, w->changed.v[k], &account);
+        a->changed = false;
+        if (!w->checkpoint)
+            continue;
+        bool held = save_account(w, account);
+        send_state(w, account, a->partition, held);
+        if (!held)
+            vigil_acct_table_remove_at(w->accts, w->changed.v[k]);
+    }
+    vigil_idx_list_consume(&w->changed, w->changed.n);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Past vigild.max_accounts, evicts the least recently seen tenth. Runs right after a
+ * checkpoint: nothing is pending, so every evicted account's state is in Redis. */
+static void evict(struct vigil_worker *w)
+{
+    size_t n = vigil_acct_table_count(w->accts);
+    if (n <= w->max_accounts)
+        return;
+    uint64_t *seen = malloc(n * sizeof *seen);
+    if (!seen)
+        return;
+    for (size_t i = 0; i < n; i++)
+        seen[i] = ((struct wk_acct *)vigil_acct_table_at(w->accts, i, NULL))->seen;
+    qsort(seen, n, sizeof *seen, cmp_u64);
+    uint64_t cutoff = seen[n - w->max_accounts + w->max_accounts / 10];
+    free(seen);
+    size_t evicted = 0;
+    for (size_t i = n; i-- > 0;) {
+        const char *account;
+        struct wk_acct *a = vigil_acct_table_at(w->accts, i, &account);
+        if (a->seen > cutoff || a->changed)
+            continue;
+        forget_account(w, account);
+        vigil_acct_table_remove_at(w->accts, i);
+        evicted++;
+    }
+    w->local_evicted += (int64_t)evicted;
+    int64_t now = vigil_mono_ms();
+    if (now - w->last_evict_log_ms >= 10000) {
+        vigil_log_warn("worker %d: %zu accounts in memory passed vigild.max_accounts (%zu); "
+                       "evicted the %zu least recently seen (%lld so far)",
+                       w->env.index, n, w->max_accounts, evicted, (long long)w->local_evicted);
+        w->last_evict_log_ms = now;
+    }
+}
+
+/* Once an hour of the worker's clock: accounts whose detectors have let go of everything
+ * (idle past their longest window) leave the table, and their checkpoint is deleted. */
+static void sweep_idle(struct vigil_worker *w, int64_t clock_ms)
+{
+    int64_t hour = vigil_floor_div(clock_ms, 3600000);
+    if (hour == w->sweep_hour)
+        return;
+    w->sweep_hour = hour;
+    for (size_t i = vigil_acct_table_count(w->accts); i-- > 0;) {
+        const char *account;
+        struct wk_acct *a = vigil_acct_table_at(w->accts, i, &account);
+        if (a->changed || save_account(w, account))
+            continue;
+        if (w->checkpoint)
+            send_state(w, account, a->partition, false);
+        vigil_acct_table_remove_at(w->accts, i);
+    }
+}
+
+/* Rebuilds the changed list after entries were removed outside checkpoint(). */
+static void relist_changed(struct vigil_worker *w)
+{
+    w->changed.n = 0;
+    for (size_t i = 0; i < vigil_acct_table_count(w->accts); i++) {
+        struct wk_acct *a = vigil_acct_table_at(w->accts, i, NULL);
+        if (a->changed && vigil_idx_list_push(&w->changed, (uint32_t)i) != 0)
+            a->changed = false; /* no memory: it misses one checkpoint */
+    }
+}
+
+/* The partition went to another owner (or comes back with the next assignment, state
+ * reloaded): its accounts leave this worker, so no timer of theirs fires here. */
+static void revoke(struct vigil_worker *w, int32_t partition)
+{
+    for (size_t i = vigil_acct_table_count(w->accts); i-- > 0;) {
+        const char *account;
+        struct wk_acct *a = vigil_acct_table_at(w->accts, i, &account);
+        if (a->partition != partition)
+            continue;
+        forget_account(w, account);
+        vigil_acct_table_remove_at(w->accts, i);
+    }
+    relist_changed(w);
+    if (partition >= 0 && partition < VIGIL_MAX_PARTITIONS)
+        w->resume[partition] = 0;
+}
+
+/* Applies a checkpointed state to every holder it has a section for. */
+static void load_account(struct vigil_worker *w, const char *account, int32_t partition)
+{
+    int rc = unpack(w->loading.p, w->loading.len, &w->raw);
+    struct vigil_bytes_reader r = {.p = w->raw.p, .len = w->raw.len};
+    unsigned char head[3];
+    if (rc != 0 || !vigil_bytes_get(&r, head, sizeof head) || head[0] != STATE_MAGIC0 ||
+        head[1] != STATE_MAGIC1 || head[2] != STATE_VERSION) {
+        vigil_log_warn("worker %d: checkpoint of %s is not a state of this version; the "
+                       "account starts empty", w->env.index, account);
+        return;
+    }
+    forget_account(w, account);
+    while (r.pos < r.len) {
+        uint8_t nl;
+        char name[VIGIL_OUT_NAME_MAX];
+        uint32_t len;
+        if (!vigil_bytes_get(&r, &nl, 1) || nl >= sizeof name || !vigil_bytes_get(&r, name, nl) ||
+            !vigil_bytes_get(&r, &len, sizeof len) || len > r.len - r.pos)
+            break;
+        name[nl] = '\0';
+        const unsigned char *body = r.p + r.pos;
+        r.pos += len;
+        rc = VIGIL_ERR_INVALID;
+        if (strcmp(name, "emit") == 0) {
+            rc = vigil_emit_load(w->emit, account, body, len);
+        } else {
+            for (size_t i = 0; i < w->n_det; i++) {
+                if (strcmp(w->ops[i]->name, name) == 0)
+                    rc = w->ops[i]->load(w->states[i], account, body, len);
+            }
+        }
+        if (rc != 0)
+            vigil_log_warn("worker %d: %s's checkpoint of %s not loaded (%s); that part "
+                           "starts empty", w->env.index, name, account, vigil_status_str(rc));
+    }
+    if (r.bad)
+        vigil_log_warn("worker %d: checkpoint of %s is cut short", w->env.index, account);
+    struct wk_acct *a = vigil_acct_table_get(w->accts, account, NULL);
+    if (a) {
+        a->partition = partition;
+        a->seen = ++w->touch_seq;
+    }
+}
+
+/* A chunk of an account's checkpoint; the last one loads it. */
+static void take_state(struct vigil_worker *w, const struct vigil_in_msg *in)
+{
+    if (in->offset == 0)
+        w->loading.len = 0;
+    if ((size_t)in->offset != w->loading.len ||
+        vigil_bytes_put(&w->loading, in->value, in->value_len) != 0) {
+        vigil_log_warn("worker %d: checkpoint of %s arrived out of order; the account starts "
+                       "empty", w->env.index, in->key);
+        w->loading.len = 0;
+        return;
+    }
+    if (w->loading.len == in->total_len)
+        load_account(w, in->key, in->partition);
+}
+
+/* The partition's checkpoint: events before in->offset are in the states that follow. */
+static void take_resume(struct vigil_worker *w, const struct vigil_in_msg *in)
+{
+    int32_t p = in->partition;
+    if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
+        return;
+    int64_t clock;
+    memcpy(&clock, in->value, sizeof clock);
+    w->resume[p] = in->offset;
+    if (clock > w->part_ts[p])
+        w->part_ts[p] = clock;
+    /* Restates the checkpoint as progress, so its offset is committed and a revoke finds
+     * the partition durable even before any new event; never less than the checkpoint. */
+    note_progress(w, p, in->offset);
+}
+
 static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
 {
+    switch (in->kind) {
+    case VIGIL_IN_STATE:
+        take_state(w, in);
+        return;
+    case VIGIL_IN_RESUME:
+        take_resume(w, in);
+        return;
+    case VIGIL_IN_REVOKE:
+        revoke(w, in->partition);
+        return;
+    case VIGIL_IN_EVENT:
+    case VIGIL_IN_LIFT:
+        break;
+    }
     if (in->kind == VIGIL_IN_LIFT) {
         /* Not an event of ours: no progress, just forget the standing order. */
         const char *action = in->value;
         const char *detector = in->value + strlen(in->value) + 1;
         vigil_emit_forget_order(w->emit, in->key, action, detector);
+        touch(w, in->key, -1);
+        return;
+    }
+    if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
+        in->offset < w->resume[in->partition]) {
+        w->local_skipped++; /* already in the loaded state */
         return;
     }
     note_progress(w, in->partition, in->offset + 1);
@@ -338,6 +731,7 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
             vigil_log_warn("worker %d: detector %s failed on event %s: %s", w->env.index,
                            w->ops[i]->name, ev.id, vigil_status_str(rc));
     }
+    touch(w, ev.account, in->partition);
 }
 
 /* Runs the detectors' timers and counter publication, then reports progress: the sink must
@@ -412,25 +806,46 @@ static void run_ticks(struct vigil_worker *w, int64_t stream_ts)
 static void tick_and_report(struct vigil_worker *w)
 {
     w->last_tick_ms = vigil_mono_ms();
-    run_ticks(w, sync_stream_clock(w));
+    int64_t clock = sync_stream_clock(w);
+    run_ticks(w, clock);
+    /* States, then the progress they reflect, then the end of the group: the publisher
+     * writes a group's states and offsets in one transaction. */
+    checkpoint(w);
+    sweep_idle(w, clock);
     for (size_t i = 0; i < w->n_touched; i++) {
         struct vigil_out_msg *m = out_slot(w);
         if (!m)
             break;
+        int32_t p = w->touched[i].partition;
         m->kind = VIGIL_MSG_PROGRESS;
-        m->partition = w->touched[i].partition;
+        m->partition = p;
         m->offset = w->touched[i].next_offset;
+        m->clock_ms = p >= 0 && p < VIGIL_MAX_PARTITIONS ? w->part_ts[p] : 0;
         m->data_len = 0;
         m->n_counters = 0;
         vigil_ring_commit(w->out);
     }
     w->n_touched = 0;
+    if (w->checkpoint) {
+        struct vigil_out_msg *m = out_slot(w);
+        if (m) {
+            m->kind = VIGIL_MSG_TICK_END;
+            m->data_len = 0;
+            m->n_counters = 0;
+            vigil_ring_commit(w->out);
+        }
+    }
+    evict(w);
+    w->local_accounts = (int64_t)vigil_acct_table_count(w->accts);
     /* Relaxed: statistics for logs only. */
     atomic_store_explicit(&w->st_events, (uint64_t)w->local_events, memory_order_relaxed);
     atomic_store_explicit(&w->st_dead, (uint64_t)w->local_dead, memory_order_relaxed);
     atomic_store_explicit(&w->st_orders, (uint64_t)w->local_orders, memory_order_relaxed);
     atomic_store_explicit(&w->st_alerts, (uint64_t)w->local_alerts, memory_order_relaxed);
     atomic_store_explicit(&w->st_repeats, (uint64_t)w->local_repeats, memory_order_relaxed);
+    atomic_store_explicit(&w->st_accounts, (uint64_t)w->local_accounts, memory_order_relaxed);
+    atomic_store_explicit(&w->st_evicted, (uint64_t)w->local_evicted, memory_order_relaxed);
+    atomic_store_explicit(&w->st_skipped, (uint64_t)w->local_skipped, memory_order_relaxed);
 }
 
 static void *worker_main(void *arg)
@@ -516,4 +931,7 @@ void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *s
     st->orders = atomic_load_explicit(&w->st_orders, memory_order_relaxed);
     st->alerts = atomic_load_explicit(&w->st_alerts, memory_order_relaxed);
     st->repeats = atomic_load_explicit(&w->st_repeats, memory_order_relaxed);
+    st->accounts = atomic_load_explicit(&w->st_accounts, memory_order_relaxed);
+    st->evicted = atomic_load_explicit(&w->st_evicted, memory_order_relaxed);
+    st->skipped = atomic_load_explicit(&w->st_skipped, memory_order_relaxed);
 }

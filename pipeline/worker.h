@@ -40,6 +40,9 @@ struct vigil_worker_stats {
     uint64_t dead;       /* messages sent to the dead-letter topic */
     uint64_t orders, alerts;
     uint64_t repeats; /* events dropped as repeats of an id already seen */
+    uint64_t accounts; /* accounts whose state is in memory */
+    uint64_t evicted;  /* accounts evicted past vigild.max_accounts */
+    uint64_t skipped;  /* events below a loaded checkpoint, not counted again */
 };
 
 struct vigil_worker;

@@ -634,6 +634,8 @@ static const char *const core_names[] = {
     "vigild.tick_interval_ms",
     "vigild.dedupe_window_ms",
     "vigild.dedupe_max_ids",
+    "vigild.checkpoint",
+    "vigild.max_accounts",
     "vigild.disorder_ms",
     "numbering.home_cc",
     "numbering.high_risk_prefixes",
