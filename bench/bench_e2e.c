@@ -34,41 +34,24 @@
  * Asserts nothing about speed. Exits 1 when something could not be started or vigild did
  * not commit everything within --timeout-s.
  * Threading: single-threaded (librdkafka runs its own threads). Children are started with
- * PR_SET_PDEATHSIG so they die with this process. */
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdarg.h>
+ * PR_SET_PDEATHSIG so they die with this process (bench_util.h). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
-#define EVENTS_TOPIC "vigil.events"
-#define MAX_PARTS 1024
-#define SIM_RATE_PER_ACCOUNT_MIN 0.045 /* vigil-sim: ~720 k events / 10 k accounts / day */
+#include "bench_util.h"
 
 /* ---- options ---------------------------------------------------------------------------- */
 
 struct opts {
-    char bin_dir[PATH_MAX - 64]; /* room for "/vigil-broker" in a PATH_MAX buffer */
+    char bin_dir[BENCH_DIR_MAX];
     const char *redis_server;
     long events, accounts, partitions, workers, timeout_s, commit_ms;
     bool keep_tmp;
@@ -106,39 +89,10 @@ static void usage(FILE *f)
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
-static volatile sig_atomic_t g_stop;
-static char g_tmp[PATH_MAX - 64];
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    g_stop = 1;
-}
-
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("bench_e2e: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !g_stop)
-        ;
-}
+static struct bench_child broker_c = BENCH_CHILD("vigil-broker");
+static struct bench_child redis_c = BENCH_CHILD("redis-server");
+static struct bench_child sim_c = BENCH_CHILD("vigil-sim");
+static struct bench_child vigild_c = BENCH_CHILD("vigild");
 
 static double self_cpu_s(void)
 {
@@ -148,48 +102,6 @@ static double self_cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6;
 }
 
-/* utime + stime of a live child from /proc/<pid>/stat, or -1. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return -1;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')'); /* comm may contain spaces */
-    if (!p)
-        return -1;
-    unsigned long long ut = 0, st = 0;
-    /* After ") ": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt
-     * utime stime (fields 3..15). */
-    if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-        return -1;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* Idle and total jiffies of the whole machine (/proc/stat "cpu" line), for the share of
- * the cores left idle during a phase. */
-static void machine_jiffies(double *idle, double *total)
-{
-    unsigned long long v[10] = {0};
-    *idle = *total = 0;
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f)
-        return;
-    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-               &v[4], &v[5], &v[6], &v[7]) == 8) {
-        for (int i = 0; i < 8; i++)
-            *total += (double)v[i];
-        *idle = (double)(v[3] + v[4]);
-    }
-    fclose(f);
-}
-
 struct phase_cpu {
     double broker0, idle0, total0;
     double broker_s, idle_share;
@@ -197,191 +109,16 @@ struct phase_cpu {
 
 static void phase_begin(struct phase_cpu *pc, pid_t broker)
 {
-    pc->broker0 = proc_cpu_s(broker);
-    machine_jiffies(&pc->idle0, &pc->total0);
+    pc->broker0 = bench_proc_cpu_s(broker);
+    bench_machine_jiffies(&pc->idle0, &pc->total0);
 }
 
 static void phase_end(struct phase_cpu *pc, pid_t broker)
 {
     double idle, total;
-    pc->broker_s = proc_cpu_s(broker) - pc->broker0;
-    machine_jiffies(&idle, &total);
+    pc->broker_s = bench_proc_cpu_s(broker) - pc->broker0;
+    bench_machine_jiffies(&idle, &total);
     pc->idle_share = total > pc->total0 ? (idle - pc->idle0) / (total - pc->total0) : 0;
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd < 0)
-        return -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-/* ---- children --------------------------------------------------------------------------- */
-
-struct child {
-    const char *name;
-    pid_t pid;     /* 0 when not running */
-    int out_fd;    /* read end of its stdout pipe, or -1 */
-    char log[PATH_MAX];
-    int status;    /* exit status once reaped (128+N for signal N) */
-    struct rusage ru; /* once reaped */
-};
-
-static struct child broker_c = {.name = "vigil-broker", .out_fd = -1};
-static struct child redis_c = {.name = "redis-server", .out_fd = -1};
-static struct child sim_c = {.name = "vigil-sim", .out_fd = -1};
-static struct child vigild_c = {.name = "vigild", .out_fd = -1};
-static struct child *const all_children[] = {&vigild_c, &sim_c, &redis_c, &broker_c};
-
-/* Starts argv with stderr (and stdout unless pipe_out) to <tmp>/<name>.log. */
-static int child_start(struct child *c, char *const argv[], bool pipe_out)
-{
-    int pfd[2] = {-1, -1};
-    snprintf(c->log, sizeof c->log, "%s/%s.log", g_tmp, c->name);
-    int log_fd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (log_fd < 0 || (pipe_out && pipe2(pfd, O_CLOEXEC) != 0)) {
-        say("cannot set up %s: %s", c->name, strerror(errno));
-        if (log_fd >= 0)
-            close(log_fd);
-        return -1;
-    }
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid < 0) {
-        say("fork: %s", strerror(errno));
-        return -1;
-    }
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(127);
-        signal(SIGPIPE, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGTERM, SIG_DFL);
-        int devnull = open("/dev/null", O_RDONLY);
-        dup2(devnull, STDIN_FILENO);
-        dup2(pipe_out ? pfd[1] : log_fd, STDOUT_FILENO);
-        dup2(log_fd, STDERR_FILENO);
-        execvp(argv[0], argv);
-        dprintf(log_fd, "cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(log_fd);
-    if (pipe_out) {
-        close(pfd[1]);
-        c->out_fd = pfd[0];
-    }
-    c->pid = pid;
-    return 0;
-}
-
-static bool child_reap(struct child *c, bool block)
-{
-    if (c->pid <= 0)
-        return true;
-    int st;
-    pid_t r = wait4(c->pid, &st, block ? 0 : WNOHANG, &c->ru);
-    if (r == c->pid) {
-        c->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        c->pid = 0;
-        return true;
-    }
-    return r < 0; /* not our child any more: treat as gone */
-}
-
-/* SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit status or -1. */
-static int child_stop(struct child *c, int timeout_ms)
-{
-    if (c->out_fd >= 0) {
-        close(c->out_fd);
-        c->out_fd = -1;
-    }
-    if (c->pid <= 0)
-        return c->status;
-    kill(c->pid, SIGTERM);
-    for (int waited = 0; waited < timeout_ms; waited += 20) {
-        if (child_reap(c, false))
-            return c->status;
-        struct timespec ts = {0, 20000000L};
-        nanosleep(&ts, NULL);
-    }
-    say("%s did not stop within %d ms: killing it", c->name, timeout_ms);
-    kill(c->pid, SIGKILL);
-    child_reap(c, true);
-    return -1;
-}
-
-static void dump_log(const struct child *c, int max_lines)
-{
-    FILE *f = fopen(c->log, "r");
-    if (!f)
-        return;
-    char *lines[64] = {0};
-    char buf[1024];
-    int n = 0;
-    if (max_lines > 64)
-        max_lines = 64;
-    while (fgets(buf, sizeof buf, f)) {
-        free(lines[n % max_lines]);
-        lines[n % max_lines] = strdup(buf);
-        n++;
-    }
-    fclose(f);
-    fprintf(stderr, "---- last lines of %s (%s)\n", c->name, c->log);
-    for (int i = n > max_lines ? n - max_lines : 0; i < n; i++)
-        fputs(lines[i % max_lines] ? lines[i % max_lines] : "", stderr);
-    for (int i = 0; i < max_lines; i++)
-        free(lines[i]);
-}
-
-static void cleanup(const struct opts *o)
-{
-    for (size_t i = 0; i < sizeof all_children / sizeof all_children[0]; i++)
-        child_stop(all_children[i], 10000);
-    if (g_tmp[0]) {
-        if (o->keep_tmp)
-            say("logs kept in %s", g_tmp);
-        else
-            nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    }
-}
-
-/* Reads one line from fd (unbuffered, byte by byte: used once, for the bootstrap list). */
-static int read_line(int fd, char *buf, size_t n, int timeout_ms)
-{
-    size_t len = 0;
-    double deadline = now_s() + timeout_ms / 1000.0;
-    while (len + 1 < n && !g_stop) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int left = (int)((deadline - now_s()) * 1000);
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return -1;
-        char ch;
-        if (read(fd, &ch, 1) != 1)
-            return -1;
-        if (ch == '\n')
-            break;
-        buf[len++] = ch;
-    }
-    buf[len] = '\0';
-    return (int)len;
 }
 
 /* ---- Redis ------------------------------------------------------------------------------ */
@@ -412,172 +149,83 @@ static int redis_stats(int port, long long *commands, long long *writes)
     return ok;
 }
 
-static int redis_ping(int port)
-{
-    redisContext *rc = redisConnect("127.0.0.1", port);
-    int ok = -1;
-    if (rc && !rc->err) {
-        redisReply *r = redisCommand(rc, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS ? 0 : -1;
-        if (r)
-            freeReplyObject(r);
-    }
-    if (rc)
-        redisFree(rc);
-    return ok;
-}
-
-static int start_redis(const struct opts *o, int *port_out)
-{
-    for (int attempt = 0; attempt < 3; attempt++) {
-        int port = free_port();
-        if (port < 0)
-            continue;
-        char port_s[16];
-        snprintf(port_s, sizeof port_s, "%d", port);
-        char *argv[] = {(char *)o->redis_server, "--port", port_s, "--bind", "127.0.0.1",
-                        "--save", "", "--appendonly", "no", "--dir", g_tmp,
-                        "--daemonize", "no", NULL};
-        if (child_start(&redis_c, argv, false) != 0)
-            return -1;
-        for (int i = 0; i < 100 && !g_stop; i++) {
-            if (redis_ping(port) == 0) {
-                *port_out = port;
-                return 0;
-            }
-            if (child_reap(&redis_c, false))
-                break; /* the port was taken meanwhile: try another */
-            sleep_ms(50);
-        }
-        child_stop(&redis_c, 2000);
-    }
-    say("redis-server did not start");
-    dump_log(&redis_c, 10);
-    return -1;
-}
-
-/* ---- Kafka ------------------------------------------------------------------------------ */
-
-static rd_kafka_t *kafka_new(rd_kafka_type_t type, const char *const *props)
-{
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            say("librdkafka %s=%s: %s", p[0], p[1], err);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
-    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
-    if (!rk) {
-        say("rd_kafka_new: %s", err);
-        return NULL;
-    }
-    return rk;
-}
-
-struct produce_state {
-    long delivered, failed;
-};
-
-static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
-{
-    (void)rk;
-    struct produce_state *ps = opaque;
-    if (m->err) {
-        if (ps->failed++ == 0)
-            say("delivery failed: %s", rd_kafka_err2str(m->err));
-    } else {
-        ps->delivered++;
-    }
-}
-
 /* vigil-sim's JSON lines, the first `events` of them, to the events topic keyed by account. */
 static int produce_events(const struct opts *o, const char *bootstrap, double *seconds)
 {
     long minutes = (long)(1.5 * (double)o->events /
-                          ((double)o->accounts * SIM_RATE_PER_ACCOUNT_MIN)) + 60;
+                          ((double)o->accounts * BENCH_SIM_RATE_PER_ACCOUNT_MIN)) + 60;
     if (minutes > 43200)
         minutes = 43200;
-    char acc_s[32], min_s[32], sim[PATH_MAX];
-    snprintf(acc_s, sizeof acc_s, "%ld", o->accounts);
-    snprintf(min_s, sizeof min_s, "%ld", minutes);
-    snprintf(sim, sizeof sim, "%s/vigil-sim", o->bin_dir);
-    char *argv[] = {sim, "--accounts", acc_s, "--duration", min_s, "--quiet", "--out", "-", NULL};
-    if (child_start(&sim_c, argv, true) != 0)
+    if (bench_start_sim(&sim_c, o->bin_dir, o->accounts, minutes, NULL) != 0)
         return -1;
+    FILE *in = fdopen(sim_c.out_fd, "r");
+    if (!in)
+        return -1;
+    sim_c.out_fd = -1; /* owned by `in` now */
 
-    struct produce_state ps = {0};
+    struct bench_produce_state ps = {0};
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
     const char *props[] = {"bootstrap.servers", bootstrap, "client.id", "bench-producer",
                            "linger.ms", "20", "queue.buffering.max.messages", "500000", NULL};
     for (const char *const *p = props; *p; p += 2)
         rd_kafka_conf_set(conf, p[0], p[1], err, sizeof err);
-    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_dr_msg_cb(conf, bench_on_delivery);
     rd_kafka_conf_set_opaque(conf, &ps);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!rk) {
-        say("producer: %s", err);
+        bench_say("producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        fclose(in);
         return -1;
     }
-    FILE *in = fdopen(sim_c.out_fd, "r");
-    if (!in) {
-        rd_kafka_destroy(rk);
-        return -1;
-    }
-    sim_c.out_fd = -1; /* owned by `in` now */
     char *line = NULL;
     size_t cap = 0;
     long sent = 0;
-    double t0 = now_s(), last = t0;
+    double t0 = bench_now_s(), last = t0;
     ssize_t len;
-    while (sent < o->events && !g_stop && (len = getline(&line, &cap, in)) > 0) {
+    while (sent < o->events && !bench_stop && (len = getline(&line, &cap, in)) > 0) {
         if (line[len - 1] == '\n')
             line[--len] = '\0';
-        const char *a = strstr(line, "\"account\":\"");
-        if (!a)
-            continue;
-        a += strlen("\"account\":\"");
-        const char *e = strchr(a, '"');
-        if (!e)
+        const char *a;
+        size_t a_len;
+        if (bench_event_account(line, &a, &a_len) != 0)
             continue;
         for (;;) {
             rd_kafka_resp_err_t r =
-                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(EVENTS_TOPIC),
-                                  RD_KAFKA_V_KEY(a, (size_t)(e - a)),
+                rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(BENCH_EVENTS_TOPIC),
+                                  RD_KAFKA_V_KEY(a, a_len),
                                   RD_KAFKA_V_VALUE(line, (size_t)len),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
             if (r == RD_KAFKA_RESP_ERR_NO_ERROR)
                 break;
             if (r != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-                say("produce: %s", rd_kafka_err2str(r));
+                bench_say("produce: %s", rd_kafka_err2str(r));
                 goto fail;
             }
             rd_kafka_poll(rk, 10);
         }
         sent++;
         rd_kafka_poll(rk, 0);
-        if (now_s() - last > 2.0) {
-            say("produced %ld/%ld", sent, o->events);
-            last = now_s();
+        if (bench_now_s() - last > 2.0) {
+            bench_say("produced %ld/%ld", sent, o->events);
+            last = bench_now_s();
         }
     }
     fclose(in);
     in = NULL;
-    child_stop(&sim_c, 5000); /* it may still be writing events we do not need */
+    bench_child_stop(&sim_c, 5000); /* it may still be writing events we do not need */
     if (sent < o->events) {
-        say("vigil-sim gave only %ld events; raise --accounts", sent);
+        bench_say("vigil-sim gave only %ld events; raise --accounts", sent);
         goto fail;
     }
-    while (rd_kafka_outq_len(rk) > 0 && !g_stop && now_s() - t0 < o->timeout_s)
+    while (rd_kafka_outq_len(rk) > 0 && !bench_stop && bench_now_s() - t0 < o->timeout_s)
         rd_kafka_poll(rk, 100);
-    *seconds = now_s() - t0;
+    *seconds = bench_now_s() - t0;
     free(line);
     rd_kafka_destroy(rk);
     if (ps.delivered != o->events) {
-        say("only %ld of %ld messages were delivered", ps.delivered, o->events);
+        bench_say("only %ld of %ld messages were delivered", ps.delivered, o->events);
         return -1;
     }
     return 0;
@@ -593,7 +241,7 @@ fail:
 static int check_retention(const struct opts *o, const char *bootstrap)
 {
     const char *props[] = {"bootstrap.servers", bootstrap, "group.id", "bench-watermarks", NULL};
-    rd_kafka_t *rk = kafka_new(RD_KAFKA_CONSUMER, props);
+    rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_CONSUMER, props);
     if (!rk)
         return -1;
     long total = 0, dropped = 0, max_part = 0;
@@ -601,9 +249,9 @@ static int check_retention(const struct opts *o, const char *bootstrap)
     for (int32_t p = 0; p < o->partitions; p++) {
         int64_t lo, hi;
         rd_kafka_resp_err_t e =
-            rd_kafka_query_watermark_offsets(rk, EVENTS_TOPIC, p, &lo, &hi, 10000);
+            rd_kafka_query_watermark_offsets(rk, BENCH_EVENTS_TOPIC, p, &lo, &hi, 10000);
         if (e) {
-            say("watermarks of partition %d: %s", p, rd_kafka_err2str(e));
+            bench_say("watermarks of partition %d: %s", p, rd_kafka_err2str(e));
             rc = -1;
             break;
         }
@@ -615,13 +263,13 @@ static int check_retention(const struct opts *o, const char *bootstrap)
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     if (rc == 0 && (dropped > 0 || total != o->events)) {
-        say("the broker holds %ld of %ld messages (%ld dropped by its ~5 MiB per partition "
-            "retention): use more --partitions or fewer --events",
-            total, o->events, dropped);
+        bench_say("the broker holds %ld of %ld messages (%ld dropped by its ~5 MiB per partition "
+                  "retention): use more --partitions or fewer --events",
+                  total, o->events, dropped);
         return -1;
     }
     if (rc == 0)
-        say("broker holds all %ld messages (largest partition %ld)", total, max_part);
+        bench_say("broker holds all %ld messages (largest partition %ld)", total, max_part);
     return rc;
 }
 
@@ -634,31 +282,31 @@ static int run_bare(const struct opts *o, const char *bootstrap, struct bare_res
 {
     char group[64];
     snprintf(group, sizeof group, "bench-bare-%d", (int)getpid());
-    double cpu0 = self_cpu_s(), t0 = now_s();
+    double cpu0 = self_cpu_s(), t0 = bench_now_s();
     const char *props[] = {"bootstrap.servers", bootstrap, "group.id", group,
                            "client.id", "bench-bare", "auto.offset.reset", "earliest",
                            "enable.auto.commit", "false", NULL};
-    rd_kafka_t *rk = kafka_new(RD_KAFKA_CONSUMER, props);
+    rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_CONSUMER, props);
     if (!rk)
         return -1;
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(topics, EVENTS_TOPIC, RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(topics, BENCH_EVENTS_TOPIC, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(rk, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (e) {
-        say("subscribe: %s", rd_kafka_err2str(e));
+        bench_say("subscribe: %s", rd_kafka_err2str(e));
         rd_kafka_destroy(rk);
         return -1;
     }
     long n = 0;
-    double t_first = 0, t_last = 0, last_progress = now_s(), last_report = t0;
-    while (n < o->events && !g_stop) {
+    double t_first = 0, t_last = 0, last_progress = bench_now_s(), last_report = t0;
+    while (n < o->events && !bench_stop) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
-        double t = now_s();
+        double t = bench_now_s();
         if (!m) {
             if (t - last_progress > o->timeout_s) {
-                say("bare consumer: no message for %ld s after %ld", o->timeout_s, n);
+                bench_say("bare consumer: no message for %ld s after %ld", o->timeout_s, n);
                 break;
             }
             continue;
@@ -673,7 +321,7 @@ static int run_bare(const struct opts *o, const char *bootstrap, struct bare_res
         }
         rd_kafka_message_destroy(m);
         if (t - last_report > 2.0) {
-            say("bare consumer: %ld/%ld", n, o->events);
+            bench_say("bare consumer: %ld/%ld", n, o->events);
             last_report = t;
         }
     }
@@ -702,30 +350,6 @@ struct vigild_result {
     struct phase_cpu pc; /* from the first commit seen to the last */
 };
 
-/* The last "status: R read, V valid, D dead letters, O orders, A alerts, F durable flushes"
- * line of vigild's log. */
-static void parse_status(const char *log, struct vigild_result *res)
-{
-    res->flushes = res->orders = res->alerts = res->dead = -1;
-    FILE *f = fopen(log, "r");
-    if (!f)
-        return;
-    char line[1024];
-    while (fgets(line, sizeof line, f)) {
-        const char *p = strstr(line, "status: ");
-        long long r, v, d, o, a, fl;
-        if (p && sscanf(p, "status: %lld read, %lld valid, %lld dead letters, %lld orders, "
-                           "%lld alerts, %lld durable flushes",
-                        &r, &v, &d, &o, &a, &fl) == 6) {
-            res->dead = d;
-            res->orders = o;
-            res->alerts = a;
-            res->flushes = fl;
-        }
-    }
-    fclose(f);
-}
-
 /* Sum of the committed offsets over all partitions (an unset one counts 0), or -1. */
 static long committed_sum(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
 {
@@ -744,53 +368,45 @@ static long committed_sum(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts
 static int run_vigild(const struct opts *o, const char *bootstrap, int redis_port,
                       struct vigild_result *res)
 {
-    char group[64], redis_addr[32], workers[16], commit[64], vigild[PATH_MAX];
+    char group[64], commit[64];
     snprintf(group, sizeof group, "bench-%d", (int)getpid());
-    snprintf(redis_addr, sizeof redis_addr, "127.0.0.1:%d", redis_port);
-    snprintf(workers, sizeof workers, "%ld", o->workers);
     snprintf(commit, sizeof commit, "kafka.commit_interval_ms=%ld", o->commit_ms);
-    snprintf(vigild, sizeof vigild, "%s/vigild", o->bin_dir);
 
     const char *props[] = {"bootstrap.servers", bootstrap, "group.id", group,
                            "client.id", "bench-offsets", NULL};
-    rd_kafka_t *rk = kafka_new(RD_KAFKA_CONSUMER, props);
+    rd_kafka_t *rk = bench_kafka_new(RD_KAFKA_CONSUMER, props);
     if (!rk)
         return -1;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)o->partitions);
     for (int32_t p = 0; p < o->partitions; p++)
-        rd_kafka_topic_partition_list_add(parts, EVENTS_TOPIC, p);
+        rd_kafka_topic_partition_list_add(parts, BENCH_EVENTS_TOPIC, p);
 
     long long cmds0 = 0, writes0 = 0, cmds1 = 0, writes1 = 0;
     if (redis_stats(redis_port, &cmds0, &writes0) != 0) {
-        say("cannot read Redis INFO stats");
+        bench_say("cannot read Redis INFO stats");
         goto fail;
     }
-    double redis_cpu0 = proc_cpu_s(redis_c.pid);
-    char *argv[16 + 2 * 16] = {vigild, "--brokers", (char *)bootstrap, "--redis", redis_addr,
-                               "--group", group, "--workers", workers,
-                               "--set", "kafka.session_timeout_ms=6000",
-                               "--set", commit, NULL};
-    int argc = 13;
-    for (int i = 0; i < o->n_sets; i++) {
-        argv[argc++] = "--set";
-        argv[argc++] = (char *)o->sets[i];
-    }
-    argv[argc] = NULL;
-    double t0 = now_s();
-    if (child_start(&vigild_c, argv, false) != 0)
+    double redis_cpu0 = bench_proc_cpu_s(redis_c.pid);
+    const char *sets[1 + 16] = {commit};
+    int n_sets = 1;
+    for (int i = 0; i < o->n_sets; i++)
+        sets[n_sets++] = o->sets[i];
+    double t0 = bench_now_s();
+    if (bench_start_vigild(&vigild_c, o->bin_dir, bootstrap, redis_port, group, o->workers, sets,
+                           n_sets) != 0)
         goto fail;
-    say("vigild started, pid %d", (int)vigild_c.pid);
+    bench_say("vigild started, pid %d", (int)vigild_c.pid);
     double t_first = 0, t_done = 0, cpu_done = 0, last_report = t0;
     long c_first = 0, c = 0;
-    while (!g_stop) {
-        sleep_ms(100);
-        if (child_reap(&vigild_c, false)) {
-            say("vigild exited early with status %d", vigild_c.status);
-            dump_log(&vigild_c, 20);
+    while (!bench_stop) {
+        bench_sleep_ms(100);
+        if (bench_child_reap(&vigild_c, false)) {
+            bench_say("vigild exited early with status %d", vigild_c.status);
+            bench_child_dump_log(&vigild_c, 20);
             goto fail;
         }
         c = committed_sum(rk, parts);
-        double t = now_s();
+        double t = bench_now_s();
         if (c > 0 && t_first == 0) {
             t_first = t;
             c_first = c;
@@ -798,28 +414,28 @@ static int run_vigild(const struct opts *o, const char *bootstrap, int redis_por
         }
         if (c >= o->events) {
             t_done = t;
-            cpu_done = proc_cpu_s(vigild_c.pid);
+            cpu_done = bench_proc_cpu_s(vigild_c.pid);
             phase_end(&res->pc, broker_c.pid);
             break;
         }
         if (t - t0 > o->timeout_s) {
-            say("vigild committed %ld of %ld messages in %ld s: giving up", c, o->events,
-                o->timeout_s);
-            dump_log(&vigild_c, 20);
+            bench_say("vigild committed %ld of %ld messages in %ld s: giving up", c, o->events,
+                      o->timeout_s);
+            bench_child_dump_log(&vigild_c, 20);
             goto fail;
         }
         if (t - last_report > 2.0) {
-            say("vigild: committed %ld/%ld", c < 0 ? 0 : c, o->events);
+            bench_say("vigild: committed %ld/%ld", c < 0 ? 0 : c, o->events);
             last_report = t;
         }
     }
-    if (g_stop)
+    if (bench_stop)
         goto fail;
     if (redis_stats(redis_port, &cmds1, &writes1) != 0) {
-        say("cannot read Redis INFO stats");
+        bench_say("cannot read Redis INFO stats");
         goto fail;
     }
-    res->redis_cpu_s = proc_cpu_s(redis_c.pid) - redis_cpu0;
+    res->redis_cpu_s = bench_proc_cpu_s(redis_c.pid) - redis_cpu0;
     /* Our first INFO is counted in the second one's totals (one command, one write). */
     res->redis_cmds = cmds1 - cmds0 - 1;
     res->redis_writes = writes1 - writes0 - 1;
@@ -828,13 +444,18 @@ static int run_vigild(const struct opts *o, const char *bootstrap, int redis_por
     res->net_s = t_done - t_first;
     res->net_events = o->events - c_first;
     res->cpu_s = cpu_done;
-    res->exit_status = child_stop(&vigild_c, 15000);
+    res->exit_status = bench_child_stop(&vigild_c, 15000);
     res->cpu_total_s = (double)vigild_c.ru.ru_utime.tv_sec + vigild_c.ru.ru_utime.tv_usec * 1e-6 +
                        (double)vigild_c.ru.ru_stime.tv_sec + vigild_c.ru.ru_stime.tv_usec * 1e-6;
-    parse_status(vigild_c.log, res);
+    struct bench_vigild_status vs;
+    bench_vigild_status(vigild_c.log, &vs);
+    res->flushes = vs.flushes;
+    res->orders = vs.orders;
+    res->alerts = vs.alerts;
+    res->dead = vs.dead;
     if (res->exit_status != 0) {
-        say("vigild exited with status %d after SIGTERM", res->exit_status);
-        dump_log(&vigild_c, 20);
+        bench_say("vigild exited with status %d after SIGTERM", res->exit_status);
+        bench_child_dump_log(&vigild_c, 20);
     }
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_consumer_close(rk);
@@ -849,36 +470,12 @@ fail:
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static int parse_long(const char *flag, const char *s, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s ? s : "", &end, 10);
-    if (!s || !*s || *end || errno || v <= 0) {
-        say("%s wants a positive integer, got '%s'", flag, s ? s : "");
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct opts o = {.redis_server = "redis-server", .events = 1000000, .accounts = 10000,
                      .partitions = 96, .workers = 2, .timeout_s = 90, .commit_ms = 100};
-    {
-        char self[sizeof o.bin_dir];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n > 0) {
-            self[n] = '\0';
-            char *slash = strrchr(self, '/');
-            if (slash)
-                *slash = '\0';
-            memcpy(o.bin_dir, self, strlen(self) + 1);
-        } else {
-            snprintf(o.bin_dir, sizeof o.bin_dir, ".");
-        }
-    }
+    bench_init("bench_e2e");
+    bench_self_dir(o.bin_dir, sizeof o.bin_dir);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -895,7 +492,7 @@ int main(int argc, char **argv)
             continue;
         } else if (!strcmp(a, "--set") && v) {
             if (o.n_sets == (int)(sizeof o.sets / sizeof o.sets[0])) {
-                say("at most %zu --set flags", sizeof o.sets / sizeof o.sets[0]);
+                bench_say("at most %zu --set flags", sizeof o.sets / sizeof o.sets[0]);
                 return 2;
             }
             o.sets[o.n_sets++] = v;
@@ -918,87 +515,66 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--commit-interval-ms")) {
             dst = &o.commit_ms;
         } else {
-            say("unknown flag or missing value: '%s'", a);
+            bench_say("unknown flag or missing value: '%s'", a);
             usage(stderr);
             return 2;
         }
-        if (parse_long(a, v, dst))
+        if (bench_parse_long(a, v, dst))
             return 2;
         i++;
     }
-    if (o.partitions > MAX_PARTS || o.workers > 64 || o.accounts > 100000) {
-        say("--partitions at most %d, --workers at most 64, --accounts at most 100000",
-            MAX_PARTS);
+    if (o.partitions > BENCH_MAX_PARTS || o.workers > 64 || o.accounts > 100000) {
+        bench_say("--partitions at most %d, --workers at most 64, --accounts at most 100000",
+                  BENCH_MAX_PARTS);
         return 2;
     }
     if ((double)o.events * 260.0 / (double)o.partitions > 4.0 * 1048576)
-        say("warning: ~%.1f MiB per partition is close to the mock broker's ~5 MiB retention",
-            (double)o.events * 260.0 / (double)o.partitions / 1048576.0);
+        bench_say("warning: ~%.1f MiB per partition is close to the mock broker's ~5 MiB retention",
+                  (double)o.events * 260.0 / (double)o.partitions / 1048576.0);
 
-    struct sigaction sa = {0};
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-
-    const char *tmpdir = getenv("TMPDIR");
-    snprintf(g_tmp, sizeof g_tmp, "%s/vigil-bench-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
-    if (!mkdtemp(g_tmp)) {
-        say("mkdtemp: %s", strerror(errno));
-        g_tmp[0] = '\0';
+    if (bench_tmp_create() != 0)
         return 1;
-    }
 
     int rc = 1;
     char bootstrap[1024];
-    char broker[PATH_MAX], topic[64];
-    snprintf(broker, sizeof broker, "%s/vigil-broker", o.bin_dir);
-    snprintf(topic, sizeof topic, EVENTS_TOPIC ":%ld", o.partitions);
-    char *bargv[] = {broker, "--topic", topic, "--topic", "vigil.orders:1",
-                     "--topic", "vigil.alerts:1", "--topic", "vigil.dlq:1", NULL};
     struct bare_result bare = {0};
     struct vigild_result vd = {0};
     int redis_port = -1;
     double produce_s = 0;
 
-    if (child_start(&broker_c, bargv, true) != 0)
+    if (bench_start_broker(&broker_c, o.bin_dir, o.partitions, bootstrap, sizeof bootstrap) != 0)
         goto out;
-    if (read_line(broker_c.out_fd, bootstrap, sizeof bootstrap, 15000) <= 0) {
-        say("vigil-broker printed no bootstrap list");
-        dump_log(&broker_c, 10);
+    if (bench_start_redis(&redis_c, o.redis_server, &redis_port) != 0)
         goto out;
-    }
-    if (start_redis(&o, &redis_port) != 0)
-        goto out;
-    say("broker %s, redis 127.0.0.1:%d, temp dir %s", bootstrap, redis_port, g_tmp);
+    bench_say("broker %s, redis 127.0.0.1:%d, temp dir %s", bootstrap, redis_port,
+              bench_tmp_dir());
 
-    say("producing %ld events from vigil-sim (%ld accounts) to %ld partitions", o.events,
-        o.accounts, o.partitions);
+    bench_say("producing %ld events from vigil-sim (%ld accounts) to %ld partitions", o.events,
+              o.accounts, o.partitions);
     if (produce_events(&o, bootstrap, &produce_s) != 0)
         goto out;
-    say("produced in %.1f s", produce_s);
+    bench_say("produced in %.1f s", produce_s);
     if (check_retention(&o, bootstrap) != 0)
         goto out;
 
-    say("bare consumer");
+    bench_say("bare consumer");
     if (run_bare(&o, bootstrap, &bare) != 0)
         goto out;
-    say("bare consumer: join %.2f s, %ld messages in %.2f s, cpu %.2f s; meanwhile broker "
-        "cpu %.2f s, machine idle %.0f%%",
-        bare.join_s, o.events, bare.net_s, bare.cpu_s, bare.pc.broker_s,
-        100 * bare.pc.idle_share);
+    bench_say("bare consumer: join %.2f s, %ld messages in %.2f s, cpu %.2f s; meanwhile broker "
+              "cpu %.2f s, machine idle %.0f%%",
+              bare.join_s, o.events, bare.net_s, bare.cpu_s, bare.pc.broker_s,
+              100 * bare.pc.idle_share);
 
-    say("vigild --workers %ld", o.workers);
+    bench_say("vigild --workers %ld", o.workers);
     if (run_vigild(&o, bootstrap, redis_port, &vd) != 0)
         goto out;
-    say("vigild: first commit after %.2f s, then %ld messages in %.2f s, cpu %.2f s at the "
-        "last commit, %.2f s in all; redis %lld commands, %lld socket writes, cpu %.2f s; "
-        "exit %d; %lld durable flushes, %lld orders, %lld alerts, %lld dead letters; "
-        "meanwhile broker cpu %.2f s, machine idle %.0f%%",
-        vd.join_s, vd.net_events, vd.net_s, vd.cpu_s, vd.cpu_total_s, vd.redis_cmds,
-        vd.redis_writes, vd.redis_cpu_s, vd.exit_status, vd.flushes, vd.orders, vd.alerts,
-        vd.dead, vd.pc.broker_s, 100 * vd.pc.idle_share);
+    bench_say("vigild: first commit after %.2f s, then %ld messages in %.2f s, cpu %.2f s at the "
+              "last commit, %.2f s in all; redis %lld commands, %lld socket writes, cpu %.2f s; "
+              "exit %d; %lld durable flushes, %lld orders, %lld alerts, %lld dead letters; "
+              "meanwhile broker cpu %.2f s, machine idle %.0f%%",
+              vd.join_s, vd.net_events, vd.net_s, vd.cpu_s, vd.cpu_total_s, vd.redis_cmds,
+              vd.redis_writes, vd.redis_cpu_s, vd.exit_status, vd.flushes, vd.orders, vd.alerts,
+              vd.dead, vd.pc.broker_s, 100 * vd.pc.idle_share);
 
     double n = (double)o.events;
     double bare_mev = (n - 1) / bare.net_s / 1e6;
@@ -1018,8 +594,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     rc = vd.exit_status == 0 ? 0 : 1;
 out:
-    if (g_stop)
-        say("interrupted");
-    cleanup(&o);
+    if (bench_stop)
+        bench_say("interrupted");
+    bench_cleanup(o.keep_tmp);
     return rc;
 }

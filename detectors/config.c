@@ -277,6 +277,10 @@ static const struct core_key core_keys[] = {
         "Consumer group session timeout: a silent member is dropped after this long."),
     INT("kafka.heartbeat_interval_ms", 3000, 100, 600000,
         "Consumer group heartbeat interval; keep it below a third of session_timeout_ms."),
+    INT("kafka.fetch_wait_max_ms", 100, 1, 10000,
+        "Longest a fetch waits for new events (librdkafka fetch.wait.max.ms). A real broker "
+        "answers as soon as data arrives; the embedded one waits this long, so it bounds the "
+        "event-to-order latency of a quiet stream there."),
     STR_CHECK("kafka.auto_offset_reset", "earliest", check_offset_reset,
               "Where a new consumer group starts: earliest, latest or error."),
     STR_CHECK("kafka.assignor", "range", check_assignor,
@@ -294,6 +298,10 @@ static const struct core_key core_keys[] = {
     INT("vigild.workers", 0, 0, 64, "Worker threads; 0 = one per core."),
     INT_CHECK("vigild.ring_capacity", 1024, 16, 1048576, check_pow2,
               "Slots in each worker's event ring; a power of two."),
+    INT("vigild.hold_commands", 200000, 100, 100000000,
+        "Redis commands the publisher keeps while Redis is down or slow; past it, it stops "
+        "taking the workers' outputs, their queues fill, and consumption pauses until Redis "
+        "is back (backpressure)."),
     INT("vigild.flush_interval_ms", 50, 1, 10000,
         "How often the publisher makes outputs durable (one pipelined Redis round trip, "
         "Kafka delivery reports) and releases their offsets for commit."),

@@ -159,6 +159,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .assignor = vigil_config_str(d->cfg, "kafka.assignor"),
         .session_timeout_ms = (int)vigil_config_int(d->cfg, "kafka.session_timeout_ms"),
         .heartbeat_interval_ms = (int)vigil_config_int(d->cfg, "kafka.heartbeat_interval_ms"),
+        .fetch_wait_max_ms = (int)vigil_config_int(d->cfg, "kafka.fetch_wait_max_ms"),
         .commit_interval_ms = (int)vigil_config_int(d->cfg, "kafka.commit_interval_ms"),
         .workers = d->workers,
         .n_workers = d->n_workers,

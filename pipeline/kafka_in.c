@@ -48,6 +48,7 @@ struct vigil_kafka_in {
     char ckpt_key[256], state_key[320];
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
+    bool paused;       /* consumption paused: the workers are behind (backpressure) */
     unsigned long long n_loaded;
 };
 
@@ -192,6 +193,7 @@ void vigil_offsets_init(struct vigil_offsets *o)
         atomic_init(&o->durable[i], -1);
         atomic_init(&o->pstate[i], 0);
     }
+    atomic_init(&o->holding, false);
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
@@ -299,6 +301,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             rd_kafka_incremental_assign(rk, parts);
         else
             rd_kafka_assign(rk, parts);
+        if (ki->paused) /* backpressure holds for new partitions too, until pace() resumes all */
+            rd_kafka_pause_partitions(rk, parts);
         return;
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -349,9 +353,10 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
         ki->committed[i] = -1;
     }
 
-    char session[16], heartbeat[16];
+    char session[16], heartbeat[16], fetch_wait[16];
     snprintf(session, sizeof session, "%d", o->session_timeout_ms);
     snprintf(heartbeat, sizeof heartbeat, "%d", o->heartbeat_interval_ms);
+    snprintf(fetch_wait, sizeof fetch_wait, "%d", o->fetch_wait_max_ms > 0 ? o->fetch_wait_max_ms : 500);
     /* Offsets are ours to commit (only durable ones). The assignor is configurable; the
      * default is eager (range): with librdkafka 2.0.2's mock cluster, cooperative rebalances
      * ran a second round in which commits were refused and partitions were read again. */
@@ -362,6 +367,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
                            "auto.offset.reset", o->auto_offset_reset,
                            "session.timeout.ms", session,
                            "heartbeat.interval.ms", heartbeat,
+                           "fetch.wait.max.ms", fetch_wait,
                            "partition.assignment.strategy", o->assignor,
                            /* End-of-partition events tell workers a partition is caught up. */
                            "enable.partition.eof", "true",
@@ -538,6 +544,35 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     }
 }
 
+/* Backpressure without leaving the group: while the publisher cannot make outputs durable
+ * (Redis or Kafka down or slow), every assigned partition is paused and the consumer keeps
+ * polling, so heartbeats and max.poll.interval.ms stay satisfied however long it lasts; the
+ * workers finish what they hold. Logged once per change. (Workers merely slower than the
+ * stream need no pause: dispatch() waits for room in their rings, which they keep making.) */
+static void pace(struct vigil_kafka_in *ki)
+{
+    /* Relaxed: a hint polled every round; it guards no data. */
+    bool holding = atomic_load_explicit(&ki->offsets->holding, memory_order_relaxed);
+    bool pause = !ki->paused && holding;
+    bool resume = ki->paused && !holding;
+    if (!pause && !resume)
+        return;
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(ki->rk, &l) != RD_KAFKA_RESP_ERR_NO_ERROR || !l)
+        return;
+    rd_kafka_resp_err_t e =
+        pause ? rd_kafka_pause_partitions(ki->rk, l) : rd_kafka_resume_partitions(ki->rk, l);
+    if (!e) {
+        ki->paused = pause;
+        if (pause)
+            vigil_log_warn("outputs are not durable: pausing consumption of %d partition(s)",
+                           l->cnt);
+        else
+            vigil_log_info("outputs durable: resuming consumption of %d partition(s)", l->cnt);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
 static void mark_eof(struct vigil_kafka_in *ki, int32_t p)
 {
     if (p >= 0 && p < VIGIL_MAX_PARTITIONS && ki->assigned[p])
@@ -550,7 +585,8 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
     ki->stop = stop;
     /* Relaxed: the flag is set by a signal handler; it guards no data. */
     while (!atomic_load_explicit(stop, memory_order_relaxed) && vigil_mono_ms() < until) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, 100);
+        pace(ki);
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, ki->paused ? 20 : 100);
         if (m) {
             if (!m->err)
                 dispatch(ki, m);

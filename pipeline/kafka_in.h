@@ -35,6 +35,7 @@ struct vigil_kafka_in_opts {
     const char *assignor; /* partition.assignment.strategy */
     int session_timeout_ms;
     int heartbeat_interval_ms;
+    int fetch_wait_max_ms;
     int commit_interval_ms;
     struct vigil_worker **workers;
     size_t n_workers;

@@ -10,6 +10,7 @@
 #define VIGIL_OFFSETS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define VIGIL_MAX_PARTITIONS 1024
@@ -22,6 +23,10 @@ struct vigil_offsets {
     /* The next offset to consume, every effect before it durable; -1 when none yet. */
     _Atomic int64_t durable[VIGIL_MAX_PARTITIONS];
     _Atomic unsigned pstate[VIGIL_MAX_PARTITIONS];
+    /* Set by the publisher while its outputs are not durable (a flush failed and has not
+     * succeeded since, or it holds more than vigild.hold_commands): the consumer pauses
+     * consumption until it clears. */
+    atomic_bool holding;
 };
 
 static inline void vigil_part_set(struct vigil_offsets *o, int32_t p, unsigned state)

@@ -29,7 +29,6 @@
 
 #define DRAIN_PER_ROUND 1024      /* messages taken from one ring before looking elsewhere */
 #define FLUSH_AT_COMMANDS 20000   /* flush early when the Redis batch is this large */
-#define HOLD_AT_COMMANDS 200000   /* stop draining (backpressure) above this */
 #define KAFKA_FLUSH_WAIT_MS 2000
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
@@ -45,6 +44,8 @@ struct vigil_publisher {
     /* Publisher-thread-only state. */
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
+    size_t hold_commands; /* stop draining (backpressure) above this many pending */
+    size_t flush_at;      /* flush early at this many: well before holding */
     int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
     int64_t clock[VIGIL_MAX_PARTITIONS];   /* the partitions' event-time clocks with it */
     bool dirty[VIGIL_MAX_PARTITIONS];
@@ -102,6 +103,9 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     p->alerts_topic = vigil_config_str(env->cfg, "kafka.alerts_topic");
     p->dlq_topic = vigil_config_str(env->cfg, "kafka.dlq_topic");
     p->flush_interval_ms = vigil_config_int(env->cfg, "vigild.flush_interval_ms");
+    p->hold_commands = (size_t)vigil_config_int(env->cfg, "vigild.hold_commands");
+    p->flush_at = p->hold_commands / 2 < FLUSH_AT_COMMANDS ? p->hold_commands / 2
+                                                           : FLUSH_AT_COMMANDS;
     p->block_ttl_s = vigil_config_int(env->cfg, "redis.block_ttl_s");
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     p->retry_ms = RETRY_MIN_MS;
@@ -245,7 +249,7 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         break;
     case VIGIL_MSG_TICK_END:
         p->in_tick[worker] = false;
-        break;
+        return 0; /* nothing to write of its own */
     }
     p->unflushed = true;
     return rc;
@@ -286,7 +290,7 @@ static size_t drain(struct vigil_publisher *p, bool hold)
 /* Closes the checkpoint transaction with the offsets of every complete tick and sends it.
  * 0 when durable; VIGIL_ERR_EMPTY when a worker's tick group is half drained (try again
  * soon); otherwise the Redis failure (the batch is kept and sent again). */
-static int flush_checkpoint(struct vigil_publisher *p)
+static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
 {
     for (size_t w = 0; w < p->env.n_workers; w++) {
         if (p->in_tick[w])
@@ -313,6 +317,7 @@ static int flush_checkpoint(struct vigil_publisher *p)
     }
     if (rc != 0)
         return rc;
+    *writes = *writes || vigil_redis_pending(p->env.ckpt) > 0;
     rc = vigil_redis_flush(p->env.ckpt);
     if (rc == VIGIL_ERR_INVALID) {
         /* Redis refused the transaction: resending cannot help. The states are lost (a
@@ -328,6 +333,9 @@ static int flush_checkpoint(struct vigil_publisher *p)
  * it (vigilctl checks Redis) and the lift reach provisioning before the order it lifts. */
 static int flush(struct vigil_publisher *p)
 {
+    /* A flush with nothing for Redis succeeds even while Redis is down: only one that wrote
+     * something ends a failing streak. */
+    bool writes = pending_commands(p) > 0;
     int rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
     const char *what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
                                                : vigil_kafka_out_errstr(p->env.kout);
@@ -342,7 +350,7 @@ static int flush(struct vigil_publisher *p)
         what = vigil_redis_errstr(p->env.redis);
     }
     if (rc == 0 && p->env.ckpt) {
-        rc = flush_checkpoint(p);
+        rc = flush_checkpoint(p, &writes);
         if (rc == VIGIL_ERR_EMPTY)
             return rc; /* a tick group is half drained: the offsets wait for it */
         what = vigil_redis_errstr(p->env.ckpt);
@@ -355,11 +363,12 @@ static int flush(struct vigil_publisher *p)
         p->failing = true;
         return rc;
     }
-    if (p->failing)
+    if (p->failing && writes) {
         vigil_log_info("outputs durable again after %llu failed attempts",
                        (unsigned long long)p->local_failures);
-    p->failing = false;
-    p->local_failures = 0;
+        p->failing = false;
+        p->local_failures = 0;
+    }
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
@@ -390,12 +399,15 @@ static void *publisher_main(void *arg)
         /* Acquire: pairs with finish()'s release; the workers were joined before it, so
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
-        size_t n = drain(p, pending_commands(p) >= HOLD_AT_COMMANDS);
+        bool hold = pending_commands(p) >= p->hold_commands;
+        /* Relaxed: a hint for the consumer's pause; it guards no data. */
+        atomic_store_explicit(&p->env.offsets->holding, hold || p->failing, memory_order_relaxed);
+        size_t n = drain(p, hold);
         vigil_kafka_out_poll(p->env.kout);
 
         int64_t now = vigil_mono_ms();
         bool due = now - last_flush >= p->flush_interval_ms ||
-                   pending_commands(p) >= FLUSH_AT_COMMANDS ||
+                   pending_commands(p) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
             int rc = flush(p);

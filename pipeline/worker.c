@@ -484,6 +484,8 @@ static int cmp_desc(const void *a, const void *b)
  * entry moved into a hole has a higher number, already done. */
 static void checkpoint(struct vigil_worker *w)
 {
+    if (w->changed.n == 0)
+        return;
     qsort(w->changed.v, w->changed.n, sizeof w->changed.v[0], cmp_desc);
     for (size_t k = 0; k < w->changed.n; k++) {
         const char *account;

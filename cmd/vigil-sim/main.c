@@ -901,7 +901,7 @@ static void plan_toll_scan(struct sim *s, struct scen *sc)
     struct rng *r = &sc->rng;
     uint32_t ip = attacker_ip(r);
     int64_t t = sc->t0, first[12];
-    char base[NUM_LEN], to[NUM_LEN];
+    char base[NUM_LEN], to[NUM_LEN + 12]; /* room the compiler can prove for any int */
     int last = (int)rng_range(r, 0, 87);
 
     GEN(r, high_risk_cheap, base);
