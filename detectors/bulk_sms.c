@@ -1419,6 +1419,9 @@ static int bs_load(void *state, const char *account, const void *data, size_t le
     rc = apply_saved(st, account, data, len);
     if (rc != 0)
         bs_forget(st, account); /* failed half-way (memory): the account starts afresh */
+    /* This state may have purged past the account's windows already: purge again at the
+     * next tick, so they expire here as they would have where it was saved. */
+    st->wm_min = INT64_MIN;
     return rc;
 }
 

@@ -781,6 +781,9 @@ static int fu_load(void *state, const char *account, const void *data, size_t le
     } else {
         listed_remove(st->abroad, &st->dirty_abroad, account);
     }
+    /* This state may have swept past the account's windows already: sweep again at the next
+     * tick, so they expire here as they would have where it was saved. */
+    st->wm_min = INT64_MIN;
     return 0;
 }
 

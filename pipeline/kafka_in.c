@@ -49,6 +49,7 @@ struct vigil_kafka_in {
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
     bool paused;       /* consumption paused: the workers are behind (backpressure) */
+    rd_kafka_message_t *held; /* polled, not yet dispatched: its ring was full while paused */
     unsigned long long n_loaded;
 };
 
@@ -307,6 +308,12 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         vigil_log_info("revoking %d partition(s) of %s", parts->cnt, ki->topic);
+        for (int i = 0; ki->held && i < parts->cnt; i++) {
+            if (parts->elems[i].partition == ki->held->partition) {
+                rd_kafka_message_destroy(ki->held); /* the next owner reads it */
+                ki->held = NULL;
+            }
+        }
         wait_durable(ki, parts);
         /* A lost assignment belongs to someone else already: committing would fail. */
         if (!rd_kafka_assignment_lost(rk))
@@ -406,18 +413,24 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     return ki;
 }
 
-/* Copies one message into its worker's in ring, waiting while the worker is behind. */
-static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
+/* Copies one message into its worker's in ring, waiting while the worker is behind. Unless
+ * `wait`, gives up (false) when the ring stays full while the outputs are not durable: the
+ * caller keeps the message and pauses consumption instead of blocking the consumer. */
+static bool dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m, bool wait)
 {
     int32_t p = m->partition;
     if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
-        return; /* refused at assignment, logged there */
+        return true; /* refused at assignment, logged there */
     struct vigil_ring *ring = vigil_worker_in(ki->workers[(size_t)p % ki->n_workers]);
     struct vigil_backoff bo;
     vigil_backoff_init(&bo, 1000);
     struct vigil_in_msg *in;
-    while ((in = vigil_ring_reserve(ring)) == NULL)
+    while ((in = vigil_ring_reserve(ring)) == NULL) {
+        /* Relaxed: a hint; it guards no data. */
+        if (!wait && atomic_load_explicit(&ki->offsets->holding, memory_order_relaxed))
+            return false;
         vigil_backoff_wait(&bo);
+    }
     in->kind = VIGIL_IN_EVENT;
     in->partition = p;
     in->offset = m->offset;
@@ -437,6 +450,17 @@ static void dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     if (vigil_part_get(ki->offsets, p) & VIGIL_PART_EOF)
         vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
     ki->n_dispatched++;
+    return true;
+}
+
+/* Hands out the message kept back by a dispatch that gave up, if its ring has room now (or
+ * unconditionally when `wait`). */
+static void dispatch_held(struct vigil_kafka_in *ki, bool wait)
+{
+    if (ki->held && dispatch(ki, ki->held, wait)) {
+        rd_kafka_message_destroy(ki->held);
+        ki->held = NULL;
+    }
 }
 
 /* Reads the orders topic from its end. Lifts produced before this are of no interest: a
@@ -553,8 +577,9 @@ static void pace(struct vigil_kafka_in *ki)
 {
     /* Relaxed: a hint polled every round; it guards no data. */
     bool holding = atomic_load_explicit(&ki->offsets->holding, memory_order_relaxed);
-    bool pause = !ki->paused && holding;
-    bool resume = ki->paused && !holding;
+    bool want = holding || ki->held;
+    bool pause = !ki->paused && want;
+    bool resume = ki->paused && !want;
     if (!pause && !resume)
         return;
     rd_kafka_topic_partition_list_t *l = NULL;
@@ -579,6 +604,25 @@ static void mark_eof(struct vigil_kafka_in *ki, int32_t p)
         vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED | VIGIL_PART_EOF);
 }
 
+/* One polled message or event: dispatched, kept back (ki->held), or handled; destroyed
+ * unless kept. */
+static void take_message(struct vigil_kafka_in *ki, rd_kafka_message_t *m)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        mark_eof(ki, m->partition);
+    } else if (m->err) {
+        vigil_log_warn("consumer: %s", rd_kafka_message_errstr(m));
+    } else if (ki->held) {
+        /* Not expected while paused; order within the partition comes first. */
+        dispatch_held(ki, true);
+        dispatch(ki, m, true);
+    } else if (!dispatch(ki, m, false)) {
+        ki->held = m;
+        return;
+    }
+    rd_kafka_message_destroy(m);
+}
+
 void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms)
 {
     int64_t until = vigil_mono_ms() + max_ms;
@@ -586,16 +630,10 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
     /* Relaxed: the flag is set by a signal handler; it guards no data. */
     while (!atomic_load_explicit(stop, memory_order_relaxed) && vigil_mono_ms() < until) {
         pace(ki);
+        dispatch_held(ki, false);
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, ki->paused ? 20 : 100);
-        if (m) {
-            if (!m->err)
-                dispatch(ki, m);
-            else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-                mark_eof(ki, m->partition);
-            else
-                vigil_log_warn("consumer: %s", rd_kafka_message_errstr(m));
-            rd_kafka_message_destroy(m);
-        }
+        if (m)
+            take_message(ki, m);
         rd_kafka_message_t *lm = ki->lifts ? rd_kafka_consumer_poll(ki->lifts, 0) : NULL;
         if (lm) {
             if (!lm->err)
@@ -620,6 +658,10 @@ void vigil_kafka_in_close(struct vigil_kafka_in *ki)
     if (!ki)
         return;
     ki->closing = true;
+    if (ki->held) {
+        rd_kafka_message_destroy(ki->held); /* not committed: read again after a restart */
+        ki->held = NULL;
+    }
     rd_kafka_consumer_close(ki->rk);
     rd_kafka_destroy(ki->rk);
     if (ki->lifts) {
