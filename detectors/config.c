@@ -59,6 +59,7 @@ struct entry {
     struct cfg_value val;
     bool variant;  /* "key@profile": a per-profile override of a detector INT key */
     bool explicit; /* set by a file or set(), not the default */
+    bool declared; /* a "key@profile" whose default its detector declared: in force unless set */
 };
 
 struct vigil_config {
@@ -68,7 +69,8 @@ struct vigil_config {
     size_t n_retired, cap_retired;
     char errstr[ERRSTR_MAX];
     /* Per-profile override keys ("toll_fraud.spend_1h_eur@callcenter"), made at create for
-     * every detector INT key; their names live in variant_names. */
+     * every detector INT key and profile its detector did not declare; their names live in
+     * variant_names. */
     struct vigil_config_key *variant_keys;
     char *variant_names;
 };
@@ -606,8 +608,24 @@ static const char *suggest(const struct vigil_config *cfg, const char *name)
     return best;
 }
 
+/* Keys that were removed, with what to write instead: naming one fails with that spelling
+ * rather than a guess. */
+static const struct {
+    const char *old, *now;
+} removed_keys[] = {
+    /* The service_popular threshold became a per-profile default of its key (config.h). */
+    {"premium.inbound_calls_1h_popular", "premium.inbound_calls_1h@service_popular"},
+};
+
 static void unknown_key_msg(const struct vigil_config *cfg, const char *name, char *msg, size_t len)
 {
+    for (size_t i = 0; i < sizeof removed_keys / sizeof removed_keys[0]; i++) {
+        if (strcmp(name, removed_keys[i].old) == 0) {
+            snprintf(msg, len, "unknown key '%s' (removed): write '%s' instead", name,
+                     removed_keys[i].now);
+            return;
+        }
+    }
     const char *s = suggest(cfg, name);
     if (s)
         snprintf(msg, len, "unknown key '%s', did you mean '%s'?", name, s);
@@ -673,8 +691,68 @@ static void add_key(struct vigil_config *cfg, const struct vigil_config_key *k, 
     cfg->n++;
 }
 
+/* A `key@profile` entry of a detector table (config.h): `key` is an INT key declared before
+ * it in the same table, the entry has its type and range, and the profile is one of
+ * profile.h's but `default`. */
+static int check_profile_default(const struct vigil_config_key *keys,
+                                 const struct vigil_config_key *k, char *msg, size_t len)
+{
+    const char *at = strchr(k->name, '@');
+    int blen = (int)(at - k->name);
+    const struct vigil_config_key *base = NULL;
+    for (const struct vigil_config_key *b = keys; b < k; b++)
+        if ((int)strlen(b->name) == blen && strncmp(b->name, k->name, (size_t)blen) == 0)
+            base = b;
+    if (!base || base->type != VIGIL_CFG_INT) {
+        snprintf(msg, len, "'%s': no INT key '%.*s' before it in the table", k->name, blen,
+                 k->name);
+        return VIGIL_ERR_CONFIG;
+    }
+    if (k->type != base->type || k->min != base->min || k->max != base->max) {
+        snprintf(msg, len, "'%s': not an integer of the range of '%s' (%" PRId64 "..%" PRId64 ")",
+                 k->name, base->name, base->min, base->max);
+        return VIGIL_ERR_CONFIG;
+    }
+    for (int p = VIGIL_PROFILE_DEFAULT + 1; p < VIGIL_PROFILE_COUNT; p++)
+        if (strcmp(at + 1, vigil_profile_name((enum vigil_profile)p)) == 0)
+            return 0;
+    snprintf(msg, len, "'%s': unknown profile '%s'", k->name, at + 1);
+    return VIGIL_ERR_CONFIG;
+}
+
+int vigil_config_check_keys(const struct vigil_config_key *keys, char *msg, size_t len)
+{
+    for (const struct vigil_config_key *k = keys; k && k->name; k++) {
+        if (!valid_name(k->name) || strlen(k->name) >= NAME_MAX_LEN) {
+            snprintf(msg, len, "bad key name '%s'", k->name);
+            return VIGIL_ERR_CONFIG;
+        }
+        for (const struct vigil_config_key *o = keys; o < k; o++) {
+            if (strcmp(o->name, k->name) == 0) {
+                snprintf(msg, len, "key '%s' is declared twice", k->name);
+                return VIGIL_ERR_CONFIG;
+            }
+        }
+        if (strchr(k->name, '@') && check_profile_default(keys, k, msg, len))
+            return VIGIL_ERR_CONFIG;
+        /* The default as the file would give it, so a bad one is caught here, not in use. */
+        struct cfg_value v;
+        char why[ERRSTR_MAX];
+        int rc = parse_value(k, NULL, k->def ? k->def : "", &v, why, sizeof why);
+        if (rc == VIGIL_ERR_NOMEM)
+            return rc;
+        if (rc) {
+            snprintf(msg, len, "bad default: %s", why);
+            return VIGIL_ERR_CONFIG;
+        }
+        value_free(&v);
+    }
+    return 0;
+}
+
 /* Adds "key@profile" for every detector INT key and every profile but the default: same
- * type, range and default as the key, used only when set explicitly. */
+ * type, range and default as the key, used only when set explicitly. A `key@profile` its
+ * detector declared is already there (create), with its own default in force. */
 static int add_variants(struct vigil_config *cfg, size_t n_int)
 {
     size_t nvar = n_int * (VIGIL_PROFILE_COUNT - 1);
@@ -687,7 +765,7 @@ static int add_variants(struct vigil_config *cfg, size_t n_int)
     size_t v = 0, nbase = cfg->n;
     for (size_t i = 0; i < nbase; i++) {
         const struct entry *base = &cfg->entries[i];
-        if (base->key->type != VIGIL_CFG_INT || base->check || i < N_CORE)
+        if (base->key->type != VIGIL_CFG_INT || base->check || i < N_CORE || base->variant)
             continue;
         for (int p = 1; p < VIGIL_PROFILE_COUNT; p++, v++) {
             char *name = cfg->variant_names + v * NAME_MAX_LEN;
@@ -695,6 +773,8 @@ static int add_variants(struct vigil_config *cfg, size_t n_int)
                              vigil_profile_name((enum vigil_profile)p));
             if (n < 0 || n >= NAME_MAX_LEN)
                 continue; /* too long a name to override; the base key still works */
+            if (find_entry(cfg, name))
+                continue; /* declared by the detector */
             cfg->variant_keys[v] = *base->key;
             cfg->variant_keys[v].name = name;
             cfg->variant_keys[v].doc = "Per-profile override.";
@@ -714,9 +794,17 @@ struct vigil_config *vigil_config_create(void)
     size_t ndet = vigil_detector_count();
     for (size_t d = 0; d < ndet; d++) {
         const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        char msg[ERRSTR_MAX];
+        int rc = vigil_config_check_keys(ops->keys, msg, sizeof msg);
+        if (rc == VIGIL_ERR_NOMEM)
+            return NULL;
+        if (rc) {
+            fprintf(stderr, "vigil_config_create: %s: %s\n", ops->name, msg);
+            abort();
+        }
         for (const struct vigil_config_key *k = ops->keys; k && k->name; k++) {
             total++;
-            n_int += k->type == VIGIL_CFG_INT;
+            n_int += k->type == VIGIL_CFG_INT && !strchr(k->name, '@');
         }
     }
     total += n_int * (VIGIL_PROFILE_COUNT - 1);
@@ -733,8 +821,11 @@ struct vigil_config *vigil_config_create(void)
         add_key(cfg, &core_keys[i].key, core_keys[i].check, "config.c", &rc);
     for (size_t d = 0; d < ndet; d++) {
         const struct vigil_detector_ops *ops = vigil_detector_get(d);
-        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++) {
             add_key(cfg, k, NULL, ops->name, &rc);
+            if (!rc && strchr(k->name, '@')) /* a per-profile default (config.h) */
+                cfg->entries[cfg->n - 1].variant = cfg->entries[cfg->n - 1].declared = true;
+        }
     }
     if (rc || add_variants(cfg, n_int) != 0)
         goto fail;
@@ -1042,7 +1133,7 @@ int64_t vigil_config_int_for(const struct vigil_config *cfg, const char *key, co
     char name[NAME_MAX_LEN];
     if (variant && snprintf(name, sizeof name, "%s@%s", key, variant) < (int)sizeof name) {
         const struct entry *e = find_entry(cfg, name);
-        if (e && e->explicit)
+        if (e && (e->explicit || e->declared))
             return e->val.i;
     }
     return base->val.i;

@@ -11,7 +11,8 @@
  *       is dated at that moment + devices_min; it fires at the account's next event or at
  *       on_tick once the watermark passes the mark, so an episode with no further event is
  *       still seen. Calls without a `device` field do not count. Once per episode: it
- *       re-arms when the count falls below the threshold.
+ *       re-arms when the count falls below the threshold. Profile business: 10 devices
+ *       (devices@business, below): each extension of an office PBX is a device.
  *   fair_use.abroad  a device seen abroad (`country` present and not "NL") on more than
  *       abroad_days (30) distinct days of the last abroad_window_days (60) -> warning, at the
  *       event that brings the count to abroad_days + 1. Days are UTC calendar days (an
@@ -132,6 +133,15 @@ static const struct vigil_config_key fu_keys[] = {
     {"fair_use.devices", VIGIL_CFG_INT, "3", 2, FU_OPEN_MAX,
      "Distinct devices of one account with calls open at the same time that raise a fair-use "
      "warning when it lasts fair_use.devices_min minutes."},
+    /* A business account is an office: a small PBX has an extension (desk phone, softphone,
+     * mobile app) per employee, and several of them on calls at once is its normal day, not
+     * one subscriber's bundle shared out (terms.md, reasonable use 1). Ten leaves room for a
+     * small office of up to ten people on the phone together; more than that on one account
+     * looks like resale (reasonable use 4) and still warns, well inside the 16 open calls an
+     * account's devices are counted among (FU_OPEN_MAX). */
+    {"fair_use.devices@business", VIGIL_CFG_INT, "10", 2, FU_OPEN_MAX,
+     "Devices at once that raise the warning for a business account: each extension of its "
+     "PBX is a device, and a small office has several on calls together."},
     {"fair_use.devices_min", VIGIL_CFG_INT, "10", 1, 1440,
      "Minutes the account must stay on that many devices at once before the warning."},
     {"fair_use.abroad_days", VIGIL_CFG_INT, "30", 1, 63,

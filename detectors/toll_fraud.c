@@ -8,7 +8,9 @@
  * level of a rule is its `*_offhours` key and the night warning level is the day warning level
  * scaled by the same ratio (concurrency 5 of 8 by day -> 3 of 5 at night). Every critical
  * finding orders block_international, except spend and scanning that are not international
- * (suspend: blocking international calls would not stop them).
+ * (suspend: blocking international calls would not stop them). An `*_offhours` key of 0 means
+ * no night level: the day one holds all week. Profile callcenter has that by default
+ * (`*_offhours@callcenter = 0`, tf_keys): a call centre working weekends is watched then.
  *   toll_fraud.concurrent_high_risk  >= concurrent_high_risk (8; night 5) outbound calls to
  *       high-risk destinations open at the same time -> critical; warning at
  *       concurrent_high_risk_warning (5). Decided at the call_start that reaches the level.
@@ -252,8 +254,19 @@ static const struct vigil_config_key tf_keys[] = {
      "Outbound calls to high-risk destinations open at once that block international calls."},
     {"toll_fraud.concurrent_high_risk_warning", VIGIL_CFG_INT, "5", 0, 100000,
      "Open high-risk calls that raise a warning alert first (0: no warning)."},
-    {"toll_fraud.concurrent_high_risk_offhours", VIGIL_CFG_INT, "5", 1, 100000,
-     "Open high-risk calls that block international calls at night and at weekends."},
+    {"toll_fraud.concurrent_high_risk_offhours", VIGIL_CFG_INT, "5", 0, 100000,
+     "Open high-risk calls that block international calls at night and at weekends (0: the "
+     "day level all week)."},
+    /* A call centre that works evenings and weekends is staffed then: somebody watches the
+     * PBX, and its traffic is what it is by day. So the callcenter profile has no night
+     * levels (0: the day ones hold all week; they meet detection.md's obligations, so a
+     * hacked call-centre PBX is still stopped at night). The night levels would order a
+     * working call centre: 25 lines to NL and its neighbours spend EUR 40 to 75 an hour, past
+     * the night spend block (50), and five agents calling customers in a high-risk country
+     * (Tunisia, the Baltics) are at the night blocks of 5 open calls and 10 in 15 minutes. */
+    {"toll_fraud.concurrent_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0, 100000,
+     "Night and weekend level of the callcenter profile: 0, the day level all week, as a call "
+     "centre working then is staffed."},
     {"toll_fraud.max_open_call_ms", VIGIL_CFG_INT, "86400000", 60000, 604800000,
      "Event time after which a call_start without its call_end stops counting as open."},
     {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, 100000,
@@ -261,18 +274,24 @@ static const struct vigil_config_key tf_keys[] = {
      "calls."},
     {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, 100000,
      "High-risk calls within 15 minutes that raise a warning alert first (0: no warning)."},
-    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 1, 100000,
+    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 0, 100000,
      "High-risk calls within 15 minutes that block international calls at night and at "
-     "weekends."},
+     "weekends (0: the day level all week)."},
+    {"toll_fraud.velocity_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0, 100000,
+     "Night and weekend level of the callcenter profile: 0, the day level all week, as a call "
+     "centre working then is staffed."},
     {"toll_fraud.spend_1h_eur", VIGIL_CFG_INT, "100", 1, 10000000,
      "Outbound spend in EUR within one hour above which calls are blocked (open high-risk "
      "calls count what they cost in that hour)."},
     {"toll_fraud.spend_1h_eur_warning", VIGIL_CFG_INT, "75", 0, 10000000,
      "Outbound spend in EUR within one hour above which a warning alert goes out first (0: no "
      "warning)."},
-    {"toll_fraud.spend_1h_eur_offhours", VIGIL_CFG_INT, "50", 1, 10000000,
+    {"toll_fraud.spend_1h_eur_offhours", VIGIL_CFG_INT, "50", 0, 10000000,
      "Outbound spend in EUR within one hour above which calls are blocked at night and at "
-     "weekends."},
+     "weekends (0: the day level all week)."},
+    {"toll_fraud.spend_1h_eur_offhours@callcenter", VIGIL_CFG_INT, "0", 0, 10000000,
+     "Night and weekend level of the callcenter profile: 0, the day level all week, as a call "
+     "centre working then is staffed."},
     {"toll_fraud.sequential_dialling", VIGIL_CFG_INT, "10", 2, 64,
      "Distinct numbers differing only in their last 3 digits dialled within 10 minutes that "
      "block the account (range scanning)."},

@@ -220,6 +220,61 @@ static void test_devices_disorder_and_expiry(void **state)
     assert_int_equal(fx_latest(fx, "acc-d", "devices_open"), 2);
 }
 
+/* The first alert of `account`, or NULL. */
+static const struct fx_rec *alert_of(const struct fx *fx, const char *account)
+{
+    for (size_t i = 0; i < fx->cap.n; i++)
+        if (fx->cap.recs[i].kind == VIGIL_OUT_ALERT &&
+            strcmp(fx->cap.recs[i].account, account) == 0)
+            return &fx->cap.recs[i];
+    return NULL;
+}
+
+static int64_t threshold_devices(const struct fx_rec *a)
+{
+    assert_non_null(a);
+    struct fx_json d;
+    fx_json_parse(&d, a->json);
+    return fx_json_int(&d, fx_json_get(&d, fx_json_get(&d, 0, "evidence"), "threshold_devices"));
+}
+
+/* The shipped default devices@business = 10: a business PBX with four extensions on calls
+ * at once for 20 minutes is an office day, no warning, where a consumer or default account
+ * on four devices is warned; ten extensions at once warn the business too. */
+static void test_devices_business_default(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.business", "acc-biz acc-biz10",
+                                       "profiles.consumer", "acc-cons", NULL};
+    struct fx *fx = new_fx(sets);
+    static const char *const accts[] = {"acc-biz", "acc-cons", "acc-dflt"};
+    for (int a = 0; a < 3; a++) {
+        for (int i = 1; i <= 4; i++) {
+            char dev[32];
+            snprintf(dev, sizeof dev, "%s/ext%d", accts[a], i);
+            call(fx, accts[a], false, i, T0 + i * SEC, dev, "");
+        }
+    }
+    for (int m = 1; m <= 20; m++)
+        fx_tick(fx, T0 + m * MIN);
+    assert_int_equal(fx_latest(fx, "acc-biz", "devices_open"), 4);
+    assert_null(alert_of(fx, "acc-biz"));
+    assert_int_equal(threshold_devices(alert_of(fx, "acc-cons")), 3);
+    assert_int_equal(threshold_devices(alert_of(fx, "acc-dflt")), 3);
+
+    for (int i = 1; i <= 10; i++) {
+        char dev[32];
+        snprintf(dev, sizeof dev, "acc-biz10/ext%d", i);
+        call(fx, "acc-biz10", false, i, T0 + 21 * MIN + i * SEC, dev, "");
+    }
+    for (int m = 22; m <= 32; m++)
+        fx_tick(fx, T0 + m * MIN);
+    assert_int_equal(threshold_devices(alert_of(fx, "acc-biz10")), 10);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, 0, "fair_use.devices"), 3);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_destroy(fx);
+}
+
 /* --- fair_use.abroad ---------------------------------------------------------------------- */
 
 /* A phone abroad on every other day for 60 days (30 days) is left alone; one more day abroad
@@ -734,6 +789,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_devices_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_devices_disorder_and_expiry, setup, fx_teardown),
         cmocka_unit_test(test_devices_per_profile),
+        cmocka_unit_test(test_devices_business_default),
         cmocka_unit_test_setup_teardown(test_abroad_31_of_60_days, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_abroad_window_slides, setup, fx_teardown),
         cmocka_unit_test(test_abroad_from_config),

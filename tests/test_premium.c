@@ -550,6 +550,34 @@ static void test_service_popular_override(void **unused)
     fx_teardown(&state);
 }
 
+/* service_popular's 1000 is a per-profile default (inbound_calls_1h@service_popular, config.h):
+ * lowering the base key to 50 leaves it at 1000, and an operator's value for the profile
+ * holds even when it equals the base (100). */
+static void test_service_popular_default_is_per_profile(void **unused)
+{
+    (void)unused;
+    static const char *const base[] = {"profiles.service_popular", "acc-svc",
+                                       "premium.inbound_calls_1h", "50", NULL};
+    struct fx *fx = new_fx(base);
+    popular_traffic(fx, "acc-svc", HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    popular_traffic(fx, "acc-dflt", HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(evidence_int(&d, "threshold_calls"), 50);
+    fx_destroy(fx);
+
+    static const char *const same[] = {"profiles.service_popular", "acc-svc",
+                                       "premium.inbound_calls_1h@service_popular", "100", NULL};
+    fx = new_fx(same);
+    popular_traffic(fx, "acc-svc", HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(evidence_int(&d, "threshold_calls"), 100);
+    fx_destroy(fx);
+}
+
 /* --- checkpoints: save, load, forget ------------------------------------------------------- */
 
 #define CP_ACC "acc-cp"
@@ -1040,6 +1068,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inbound_orphan_ends_and_slots, setup, fx_teardown),
         cmocka_unit_test(test_service_popular_left_alone),
         cmocka_unit_test(test_service_popular_override),
+        cmocka_unit_test(test_service_popular_default_is_per_profile),
         cmocka_unit_test(test_checkpoint_outbound_round_trip),
         cmocka_unit_test(test_checkpoint_pumping_round_trip),
         cmocka_unit_test(test_checkpoint_open_call_fires_from_tick),

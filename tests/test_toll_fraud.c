@@ -1038,34 +1038,45 @@ static size_t add_call(struct tev *ev, size_t n, int64_t start, int dur, const c
     return n + 2;
 }
 
+/* A call centre's day into ev (room for CC_CAP events): 25 lines busy for `hours` from
+ * `from`, each calling numbers of prefix[c] plus digits[c] random digits (c drawn from
+ * nprefix) back to back, 3-10 minute calls with 20-90 s between: 25 calls open at once.
+ * Returns the number of events. */
+enum { CC_CAP = 8000 };
+static size_t call_centre(struct tev *ev, int64_t from, int hours, const char *const *prefix,
+                          const int *digits, int nprefix)
+{
+    uint64_t rng = 42;
+    size_t n = 0;
+    int k = 0;
+    for (int line = 0; line < 25; line++) {
+        for (int64_t t = from + line * 7000; t < from + hours * HOUR;) {
+            int c = (int)(lcg(&rng) % (uint64_t)nprefix);
+            char to[24];
+            int len = snprintf(to, sizeof to, "%s", prefix[c]);
+            for (int d = 0; d < digits[c]; d++)
+                to[len++] = (char)('0' + lcg(&rng) % 10);
+            to[len] = '\0';
+            int dur = 180 + (int)(lcg(&rng) % 421);
+            assert_true(n + 2 <= CC_CAP);
+            n = add_call(ev, n, t, dur, to, k++);
+            t += dur * 1000LL + 20000 + (int64_t)(lcg(&rng) % 70) * 1000;
+        }
+    }
+    return n;
+}
+
 /* A call centre: 25 lines busy 09:00-17:00 on a Monday, each line calling NL, BE, DE, FR and
  * GB numbers back to back (3-10 minute calls, 20-90 s between): 25 calls open at once, about
  * EUR 40 an hour. */
 static void test_call_centre_office_day_left_alone(void **state)
 {
     struct fx *fx = *state;
-    enum { CAP = 8000 };
-    struct tev *ev = calloc(CAP, sizeof *ev);
+    struct tev *ev = calloc(CC_CAP, sizeof *ev);
     assert_non_null(ev);
     static const char *const cc[] = {"+3120", "+322", "+4930", "+331", "+44207"};
     static const int digits[] = {7, 7, 8, 8, 7};
-    uint64_t rng = 42;
-    size_t n = 0;
-    int k = 0;
-    for (int line = 0; line < 25; line++) {
-        for (int64_t t = MON_0900 + line * 7000; t < MON_0900 + 8 * HOUR;) {
-            int c = (int)(lcg(&rng) % 5);
-            char to[24];
-            int len = snprintf(to, sizeof to, "%s", cc[c]);
-            for (int d = 0; d < digits[c]; d++)
-                to[len++] = (char)('0' + lcg(&rng) % 10);
-            to[len] = '\0';
-            int dur = 180 + (int)(lcg(&rng) % 421);
-            assert_true(n + 2 <= CAP);
-            n = add_call(ev, n, t, dur, to, k++);
-            t += dur * 1000LL + 20000 + (int64_t)(lcg(&rng) % 70) * 1000;
-        }
-    }
+    size_t n = call_centre(ev, MON_0900, 8, cc, digits, 5);
     feed_sorted(fx, "acc-cc25", ev, n);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
@@ -1074,6 +1085,82 @@ static void test_call_centre_office_day_left_alone(void **state)
     assert_true(max_counter(fx, "acc-cc25", "minutes_out_1h") > 1000);
     assert_true(max_counter(fx, "acc-cc25", "spend_eur_cents_1h") < 5000);
     free(ev);
+}
+
+/* The shipped callcenter default `*_offhours@callcenter = 0` (no night levels): the same 25
+ * lines working a Saturday 10:00-16:00, mostly to Dutch mobiles (EUR 0.05 a minute), spend
+ * some EUR 55-65 an hour. A default account doing that is suspended at the weekend spend
+ * block (EUR 50); the call centre stays under its day warning (EUR 75) and is left alone. An
+ * operator's spend_1h_eur_offhours@callcenter brings the night block back. */
+static void test_call_centre_weekend_profile_default(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.callcenter", "acc-cc", NULL};
+    static const char *const sets_op[] = {
+        "profiles.callcenter", "acc-cc", "toll_fraud.spend_1h_eur_offhours@callcenter", "50", NULL};
+    struct fx *cc = new_fx(sets), *dflt = new_fx(NULL), *op = new_fx(sets_op);
+    struct tev *ev = calloc(CC_CAP, sizeof *ev);
+    assert_non_null(ev);
+    static const char *const prefix[] = {"+316", "+316", "+316", "+316", "+3120"};
+    static const int digits[] = {8, 8, 8, 8, 7};
+    const int64_t sat_1000 = SAT_NIGHT - 13 * HOUR;
+    size_t n = call_centre(ev, sat_1000, 6, prefix, digits, 5);
+    assert_true(vigil_off_hours(sat_1000));
+    feed_sorted(cc, "acc-cc", ev, n);
+    feed_sorted(dflt, "acc-cc", ev, n);
+    feed_sorted(op, "acc-cc", ev, n);
+
+    assert_int_equal(fx_count_kind(cc, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(cc, VIGIL_OUT_ALERT, 0), 0);
+    int64_t spend = max_counter(cc, "acc-cc", "spend_eur_cents_1h");
+    assert_true(spend > 5000 && spend < 7500);
+    const struct fx_rec *o = fx_find_kind(dflt, VIGIL_OUT_ORDER, 0);
+    assert_non_null(o);
+    assert_true(fx_rec_rule_is(o, "toll_fraud.spend_1h"));
+    assert_true(rec_evidence(o, "threshold_eur") == 50);
+    assert_int_equal(fx_count_rule(op, VIGIL_OUT_ORDER, 0, "toll_fraud.spend_1h"), 1);
+    free(ev);
+    fx_destroy(cc);
+    fx_destroy(dflt);
+    fx_destroy(op);
+}
+
+/* The same default for the high-risk rules: five agents of a call centre on calls to Tunisia
+ * (+216, high-risk) at once on a Saturday morning, or ten short such calls in 15 minutes,
+ * only warn (the day warnings), where they block a default account (night blocks 5 and 10).
+ * A hacked call-centre PBX is still blocked at the weekend, at the day levels. */
+static void test_call_centre_weekend_high_risk(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.callcenter", "acc-cc acc-cc-vel", NULL};
+    struct fx *cc = new_fx(sets), *dflt = new_fx(NULL);
+    const int64_t sat_1100 = SAT_NIGHT - 12 * HOUR;
+    const char *tunis = "+21671";
+    for (int i = 1; i <= 5; i++) {
+        start_n(cc, "acc-cc", i, sat_1100 + i * 1000, tunis);
+        start_n(dflt, "acc-cc", i, sat_1100 + i * 1000, tunis);
+    }
+    assert_int_equal(fx_count_rule(dflt, VIGIL_OUT_ORDER, 0, CONC), 1);
+    assert_int_equal(fx_count_kind(cc, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(cc, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC), 1);
+    for (int i = 6; i <= 8; i++)
+        start_n(cc, "acc-cc", i, sat_1100 + i * 1000, tunis);
+    const struct fx_rec *o = fx_find_rule(cc, VIGIL_OUT_ORDER, 0, CONC);
+    assert_non_null(o);
+    assert_true(rec_evidence(o, "threshold") == 8);
+
+    const char *vel = "toll_fraud.velocity_high_risk";
+    for (int i = 1; i <= 10; i++) {
+        start_n(cc, "acc-cc-vel", i, sat_1100 + i * 30000, tunis);
+        end_n(cc, "acc-cc-vel", i, sat_1100 + i * 30000 + 15000, tunis, 15);
+        start_n(dflt, "acc-cc-vel", i, sat_1100 + i * 30000, tunis);
+        end_n(dflt, "acc-cc-vel", i, sat_1100 + i * 30000 + 15000, tunis, 15);
+    }
+    assert_int_equal(fx_count_rule(dflt, VIGIL_OUT_ORDER, 0, vel), 1);
+    assert_int_equal(fx_count_rule(cc, VIGIL_OUT_ORDER, 0, vel), 0);
+    assert_int_equal(fx_count_rule(cc, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, vel), 1);
+    fx_destroy(cc);
+    fx_destroy(dflt);
 }
 
 /* A business calling the USA and India during the day: 30 calls of 5-20 minutes between
@@ -1618,6 +1705,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_slow_attack_needs_no_history, setup, fx_teardown),
         cmocka_unit_test(test_profile_levels),
         cmocka_unit_test_setup_teardown(test_call_centre_office_day_left_alone, setup, fx_teardown),
+        cmocka_unit_test(test_call_centre_weekend_profile_default),
+        cmocka_unit_test(test_call_centre_weekend_high_risk),
         cmocka_unit_test_setup_teardown(test_business_usa_india_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
         cmocka_unit_test(test_checkpoint_round_trip_events),

@@ -30,7 +30,13 @@ enum vigil_cfg_type {
 
 /* One known key. Detectors publish theirs through struct vigil_detector_ops.keys; the
  * core keys (kafka.*, redis.*, vigild.*, numbering.*, orders.*, alerts.*) are in config.c.
- * Every default must pass its own validation: create aborts on a bad key table. */
+ * Every default must pass its own validation: create aborts on a bad key table.
+ *
+ * Per-profile defaults: a detector's table may also hold an entry named `key@profile`
+ * (profile.h's names, not `default`), after `key` and with its type (INT) and range. Its
+ * def is that profile's value as if the operator had written `key@profile = def`: it stays
+ * whatever `key` is set to, until the operator sets `key@profile` himself. The doc says why
+ * the profile needs its own value; vigil.conf.example lists the entry like any key. */
 struct vigil_config_key {
     const char *name; /* "section.key" */
     enum vigil_cfg_type type;
@@ -62,7 +68,7 @@ int vigil_config_set(struct vigil_config *cfg, const char *key, const char *valu
  * programming error and aborts (it cannot depend on input). */
 int64_t vigil_config_int(const struct vigil_config *cfg, const char *key);
 /* A detector INT key for one profile: `key@variant` when it was set explicitly (file or
- * set()), else `key`. variant NULL means the key itself. */
+ * set()) or has a per-profile default, else `key`. variant NULL means the key itself. */
 int64_t vigil_config_int_for(const struct vigil_config *cfg, const char *key,
                              const char *variant);
 const char *vigil_config_str(const struct vigil_config *cfg, const char *key);
@@ -73,6 +79,14 @@ const char *const *vigil_config_list(const struct vigil_config *cfg, const char 
 
 /* The last error as one line, "" when none (a successful load or set clears it). */
 const char *vigil_config_errstr(const struct vigil_config *cfg);
+
+/* Checks a detector's key table as create does: names, types, defaults in range, no name
+ * twice, and every `key@profile` entry after an INT `key` of the table, with its range, for a
+ * known profile other than `default`. Returns 0, VIGIL_ERR_CONFIG with the first problem in
+ * msg ("'a.b@business': no INT key 'a.b' before it in the table"), or VIGIL_ERR_NOMEM. keys
+ * ends with a {NULL} entry and may be NULL. create aborts on a registered detector's bad
+ * table; tests check tables of their own. */
+int vigil_config_check_keys(const struct vigil_config_key *keys, char *msg, size_t len);
 
 /* Every known key (core first, then detectors in registry order), for --help and docs.
  * Calls fn once per key. */

@@ -7,8 +7,10 @@
  *     [toll_fraud]
  *     spend_1h_eur = 100
  *     spend_1h_eur@callcenter = 400
- * or `--set toll_fraud.spend_1h_eur@callcenter=400`. Detectors read a key for every profile
- * once at init with vigil_profile_ints() and index the result by the account's profile.
+ * or `--set toll_fraud.spend_1h_eur@callcenter=400`. A detector may also ship a default for
+ * one profile (`fair_use.devices@business = 10` in its key table, config.h); the operator's
+ * `key@profile` replaces it the same way. Detectors read a key for every profile once at init
+ * with vigil_profile_ints() and index the result by the account's profile.
  *
  * Threading: built once at start-up, read-only afterwards; any thread may look up.
  * Ownership: the creator destroys. */
@@ -40,8 +42,8 @@ void vigil_profiles_destroy(struct vigil_profiles *pr); /* accepts NULL */
 /* The account's profile; VIGIL_PROFILE_DEFAULT when not listed or when pr is NULL. */
 enum vigil_profile vigil_profiles_lookup(const struct vigil_profiles *pr, const char *account);
 
-/* The value of INT key `key` for every profile: out[p] is `key@<profile>` when set, else
- * `key`. */
+/* The value of INT key `key` for every profile: out[p] is `key@<profile>` when set or
+ * declared with a default, else `key`. */
 void vigil_profile_ints(const struct vigil_config *cfg, const char *key,
                         int64_t out[VIGIL_PROFILE_COUNT]);
 
