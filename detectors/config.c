@@ -328,27 +328,25 @@ static const struct core_key core_keys[] = {
 
     STR_CHECK("numbering.home_cc", "31", check_cc,
               "Home country calling code: calls to other codes are international."),
-    LIST("numbering.high_risk_prefixes",
-         "+881 +882 +883 +870 +979 +53 +371 +370 +252 +216 +213 +232 +224 +960 +675 +682 +674 "
-         "+688 +93 +235 +261 +94 +372",
-         check_prefixes,
-         "High-risk destinations (IRSF targets, satellite, IPRS) as E.164 prefixes; a value "
-         "replaces the whole list."),
-    LIST("numbering.premium_prefixes", "+31900 +31906 +31909 +979", check_prefixes,
-         "Premium-rate ranges as E.164 prefixes; a value replaces the whole list."),
-    LIST("numbering.rates",
-         "+31:0.02 +316:0.05 +881:10.00 +882:6.00 +883:4.00 +870:8.00 +979:3.00 +53:1.20 "
-         "+252:1.00 +232:0.90 +224:0.90 +675:1.50 +682:2.00 +674:2.50 +688:2.50 +960:1.00 "
-         "+371:0.60 +370:0.60 +372:0.60 +216:0.50 +213:0.50 +93:0.80 +235:1.00 +261:1.00 "
-         "+94:0.40 +31900:0.80 +31906:1.00 +31909:1.00 +1:0.02 +91:0.03 +212:0.35 +90:0.20 "
-         "+32:0.03 +49:0.03 +33:0.03 +44:0.03",
-         check_rates,
-         "Termination cost by prefix as PREFIX:EUR_PER_MIN, longest prefix wins; used when an "
-         "event has no cost."),
+    STR("numbering.file", "",
+        "Number table file replacing the built-in data/numbering.tsv, in its format (version "
+        "line, then PREFIX TYPE FLAGS RATE rows); empty: the built-in table. The keys below "
+        "extend whichever table is used."),
+    LIST("numbering.high_risk_prefixes", "", check_prefixes,
+         "High-risk destinations (IRSF targets, satellite, IPRS) as E.164 prefixes, added to "
+         "those the number table flags high_risk."),
+    LIST("numbering.premium_prefixes", "", check_prefixes,
+         "Premium-rate ranges as E.164 prefixes, added to those the number table flags "
+         "premium."),
+    LIST("numbering.rates", "", check_rates,
+         "Termination cost by prefix as PREFIX:EUR_PER_MIN, over the number table's rates (a "
+         "prefix given here replaces its rate there); longest prefix wins; used when an event "
+         "has no cost."),
     STR_CHECK("numbering.default_rate", "0.10", check_amount,
               "Cost in EUR per minute of a number no rate prefix matches."),
-    LIST("numbering.emergency", "112 911", check_short_codes,
-         "Emergency numbers: never blocked, never counted as abuse."),
+    LIST("numbering.emergency", "", check_short_codes,
+         "Emergency numbers as dialled, added to the number table's (112, 911): never "
+         "blocked, never counted as abuse."),
 
     LIST("orders.allowlist", "", check_accounts,
          "Accounts that get alerts but never orders (account ids)."),
@@ -493,7 +491,8 @@ static int parse_value(const struct vigil_config_key *k, cfg_check_fn check, con
         break;
     }
     case VIGIL_CFG_STR:
-        if (!*text) {
+        /* A string key with an empty default is optional ("" = not set); others need text. */
+        if (!*text && k->def && *k->def) {
             snprintf(msg, len, "empty value for '%s'", k->name);
             goto bad;
         }

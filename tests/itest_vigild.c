@@ -405,6 +405,15 @@ static void test_lift_then_resumed_abuse_orders_again(void **state)
 
 static void test_start_failures_are_one_clear_line(void **state)
 {
+    /* A number table with a bad row: vigild names the file and the line, and stops. */
+    char table[512], table_set[600], table_line[600];
+    snprintf(table, sizeof table, "%s/numbering-bad.tsv", harness_tmpdir());
+    FILE *f = fopen(table, "w");
+    assert_non_null(f);
+    fputs("# vigil-numbering 1\n+31\tfixed\t-\t0.02\n+316\tprem\t-\t0.05\n", f);
+    assert_int_equal(fclose(f), 0);
+    snprintf(table_set, sizeof table_set, "numbering.file=%s", table);
+    snprintf(table_line, sizeof table_line, "%s:3: bad type 'prem'", table);
     struct {
         const char *args[12];
         int want;
@@ -419,6 +428,8 @@ static void test_start_failures_are_one_clear_line(void **state)
         {{"--brokers", E.broker.bootstrap, "--redis", E.redis.addr, "--config",
           "/nonexistent/vigil.conf", NULL},
          1, "/nonexistent/vigil.conf"},
+        {{"--brokers", E.broker.bootstrap, "--redis", E.redis.addr, "--set", table_set, NULL},
+         1, table_line},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[16] = {harness_bin("vigild")};

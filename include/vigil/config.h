@@ -23,7 +23,7 @@
 
 enum vigil_cfg_type {
     VIGIL_CFG_INT = 1,  /* decimal integer within [min, max] */
-    VIGIL_CFG_STR = 2,  /* any non-empty string */
+    VIGIL_CFG_STR = 2,  /* any non-empty string; may be empty if the default is */
     VIGIL_CFG_BOOL = 3, /* true/false/yes/no/on/off/1/0 */
     VIGIL_CFG_LIST = 4, /* space- or comma-separated words, possibly empty */
 };

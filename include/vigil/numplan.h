@@ -2,8 +2,10 @@
 /* numplan.h - number intelligence: longest-prefix classification of normalised numbers
  * (country, type, high-risk flag, rate in EUR per minute).
  *
- * Defaults come from shared/reference/numbering.md; `numbering.*` config keys replace or
- * extend them (fraud ranges move every year: the tables are operator data).
+ * The number table (type, flags and rate per prefix, emergency short codes) is
+ * data/numbering.tsv, built from shared/reference/numbering.md and compiled in; the
+ * numbering.file key replaces it with a file of the same format and the other `numbering.*`
+ * keys extend it (fraud ranges move every year: the tables are operator data).
  * Threading: built once at start-up, then read-only; any thread may classify at once.
  * Ownership: the caller of create destroys. */
 #ifndef VIGIL_NUMPLAN_H
@@ -13,6 +15,9 @@
 #include <stddef.h>
 
 struct vigil_config;
+
+/* The format version a number table names on its first line ("# vigil-numbering 1"). */
+#define VIGIL_NUMBERING_VERSION 1
 
 enum vigil_numtype {
     VIGIL_NUM_UNKNOWN = 0,
@@ -42,8 +47,9 @@ struct vigil_numclass {
 
 struct vigil_numplan;
 
-/* Builds the tables from defaults and cfg's numbering.* keys. NULL with a message in
- * err[errlen] on a bad table entry or allocation failure. */
+/* Builds the tables: the table of numbering.file (the built-in one when empty), then cfg's
+ * other numbering.* keys over it. NULL with a message in err[errlen] on a bad table
+ * ("<file>:<line>: <problem>"), an unreadable file, a bad key entry or allocation failure. */
 struct vigil_numplan *vigil_numplan_create(const struct vigil_config *cfg, char *err,
                                            size_t errlen);
 void vigil_numplan_destroy(struct vigil_numplan *np); /* accepts NULL */
