@@ -86,8 +86,9 @@ patterns without an order 10 s after the window; it should be 0, and is not when
 far that the mock broker (~5 MiB per partition) dropped their events. `delivered_ev_s` below
 the rate means the broker did not take the load; `machine_idle` near 0 means the cores were
 saturated. Either way the figures then measure queueing more than vigild. The mock broker holds
-an empty fetch for the consumer's whole `fetch.wait.max.ms`, and vigild keeps librdkafka's
-500 ms: up to 500 ms of `in_*` is that, which a real broker does not do.
+an empty fetch for the consumer's whole `fetch.wait.max.ms` (vigild's `kafka.fetch_wait_max_ms`,
+default 100 ms): up to that much of `in_*` is the test broker, which a real broker does not do
+(`LATENCY_ARGS="--set kafka.fetch_wait_max_ms=10"` shows the rest).
 EOF
 } >"$results"
 echo "==== $results" >&2
