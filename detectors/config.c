@@ -320,6 +320,10 @@ static const struct core_key core_keys[] = {
         "1: every tick, checkpoint the detector state of the accounts it changed to Redis, "
         "atomically with the offsets it reflects, and load it on partition assignment, so a "
         "restart or a rebalance resumes where the state left off; 0: state starts empty."),
+    INT("vigild.checkpoint_interval_ms", 1000, 0, 60000,
+        "How often a worker checkpoints the accounts it changed (and reports the offsets "
+        "they reflect, so commits follow at this pace); 0: every tick. A crash re-reads at "
+        "most this much of the stream."),
     INT("vigild.max_accounts", 1000000, 1000, 1000000000,
         "Accounts a worker keeps in memory; past it, the least recently seen tenth is evicted "
         "(their checkpoint stays in Redis until their partition is next assigned)."),

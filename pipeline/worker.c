@@ -82,6 +82,7 @@ struct vigil_worker {
 
     /* Checkpoints (vigild.checkpoint). */
     bool checkpoint;
+    int64_t checkpoint_interval_ms, last_checkpoint_ms;
     struct vigil_acct_table *accts; /* struct wk_acct */
     struct vigil_idx_list changed;  /* entries of accts changed since the last checkpoint */
     uint64_t touch_seq;
@@ -215,6 +216,7 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->last_tick_wm = INT64_MIN;
     w->checkpoint = vigil_config_int(env->cfg, "vigild.checkpoint") != 0;
     w->max_accounts = (size_t)vigil_config_int(env->cfg, "vigild.max_accounts");
+    w->checkpoint_interval_ms = vigil_config_int(env->cfg, "vigild.checkpoint_interval_ms");
     w->accts = vigil_acct_table_create(sizeof(struct wk_acct), 1024);
     w->resume = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->resume);
     if (!w->accts || !w->resume)
@@ -805,11 +807,19 @@ static void run_ticks(struct vigil_worker *w, int64_t stream_ts)
     w->last_tick_wm = wm;
 }
 
-static void tick_and_report(struct vigil_worker *w)
+static void tick_and_report(struct vigil_worker *w, bool final)
 {
-    w->last_tick_ms = vigil_mono_ms();
+    int64_t now = vigil_mono_ms();
+    w->last_tick_ms = now;
     int64_t clock = sync_stream_clock(w);
     run_ticks(w, clock);
+    /* With checkpoints, progress is reported only with one (every checkpoint_interval_ms):
+     * an offset may never run ahead of the state saved with it. A busy account is then saved
+     * once per interval instead of once per tick. */
+    if (w->checkpoint && !final && w->n_touched < PARTITIONS_TOUCHED_MAX &&
+        now - w->last_checkpoint_ms < w->checkpoint_interval_ms)
+        goto stats;
+    w->last_checkpoint_ms = now;
     /* States, then the progress they reflect, then the end of the group: the publisher
      * writes a group's states and offsets in one transaction. */
     checkpoint(w);
@@ -838,6 +848,7 @@ static void tick_and_report(struct vigil_worker *w)
         }
     }
     evict(w);
+stats:
     w->local_accounts = (int64_t)vigil_acct_table_count(w->accts);
     /* Relaxed: statistics for logs only. */
     atomic_store_explicit(&w->st_events, (uint64_t)w->local_events, memory_order_relaxed);
@@ -872,7 +883,7 @@ static void *worker_main(void *arg)
              * progress markers wait for the tick (they must follow the counters). */
             if (w->n_touched == PARTITIONS_TOUCHED_MAX ||
                 vigil_mono_ms() - w->last_tick_ms >= w->tick_interval_ms)
-                tick_and_report(w);
+                tick_and_report(w, false);
             vigil_backoff_reset(&bo);
             continue;
         }
@@ -880,7 +891,7 @@ static void *worker_main(void *arg)
          * the commit point (orders and alerts left at their event already). Not at once: a
          * worker faster than the consumer drains its ring after nearly every batch. */
         if (w->n_touched > 0 && vigil_mono_ms() - w->last_tick_ms >= IDLE_REPORT_MS) {
-            tick_and_report(w);
+            tick_and_report(w, false);
             continue;
         }
         /* Acquire pairs with the daemon's release store: everything the consumer pushed
@@ -899,7 +910,7 @@ static void *worker_main(void *arg)
         }
         vigil_backoff_wait(&bo);
     }
-    tick_and_report(w);
+    tick_and_report(w, true);
     return NULL;
 }
 

@@ -635,6 +635,7 @@ static const char *const core_names[] = {
     "vigild.dedupe_window_ms",
     "vigild.dedupe_max_ids",
     "vigild.checkpoint",
+    "vigild.checkpoint_interval_ms",
     "vigild.max_accounts",
     "vigild.disorder_ms",
     "numbering.home_cc",
