@@ -600,7 +600,6 @@ static void fu_forget(void *state, const char *account)
  * holding the account, then the raw struct of each of those tables in that order. Only the
  * same build reads it back: the total length checks the struct sizes. */
 #define FU_SAVE_VERSION 1
-#define FU_SAVED_TS_MAX (1LL << 46) /* year ~4200: sums of a time and a window fit int64 */
 
 enum {
     FU_SAVED_CALLS = 1,
@@ -636,41 +635,20 @@ static int fu_save(void *state, const char *account, struct vigil_bytes *out)
     return vigil_bytes_put(out, buf, n);
 }
 
-/* Checks on loaded bytes, so that no value read back can index past an array, overflow a
- * sum or load a bool that is neither 0 nor 1 (undefined behaviour). */
-static bool saved_time_ok(int64_t t)
-{
-    return t >= 0 && t <= FU_SAVED_TS_MAX;
-}
-
-_Static_assert(sizeof(bool) == 1, "saved_bool_ok reads a bool as one byte");
-
-static bool saved_bool_ok(const bool *b)
-{
-    unsigned char u;
-    memcpy(&u, b, 1);
-    return u <= 1;
-}
-
-static bool saved_str_ok(const char *s, size_t size)
-{
-    return memchr(s, '\0', size) != NULL;
-}
-
 /* dirty and profile are not checked: load sets them. */
 static bool saved_calls_ok(const struct fu_calls *c)
 {
     if (c->n_open > FU_OPEN_MAX || c->next_ended >= FU_ENDED_MAX ||
-        c->next_sample >= VIGIL_SAMPLES_MAX || !saved_bool_ok(&c->fired) ||
-        !saved_bool_ok(&c->published) || !saved_time_ok(c->last_ms) ||
-        (c->since != FU_NONE && !saved_time_ok(c->since)))
+        c->next_sample >= VIGIL_SAMPLES_MAX || !vigil_saved_bool_ok(&c->fired) ||
+        !vigil_saved_bool_ok(&c->published) || !vigil_saved_time_ok(c->last_ms) ||
+        (c->since != FU_NONE && !vigil_saved_time_ok(c->since)))
         return false;
     for (int i = 0; i < FU_OPEN_MAX; i++) {
-        if (!saved_time_ok(c->open[i].start_ms))
+        if (!vigil_saved_time_ok(c->open[i].start_ms))
             return false;
     }
     for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
-        if (!saved_str_ok(c->samples[i].id, sizeof c->samples[i].id))
+        if (!vigil_saved_str_ok(c->samples[i].id, sizeof c->samples[i].id))
             return false;
     }
     return true;
@@ -679,16 +657,16 @@ static bool saved_calls_ok(const struct fu_calls *c)
 static bool saved_abroad_ok(const struct fu_abroad *a)
 {
     if (a->n_samples > VIGIL_SAMPLES_MAX || a->next_sample >= VIGIL_SAMPLES_MAX ||
-        !saved_bool_ok(&a->published))
+        !vigil_saved_bool_ok(&a->published))
         return false;
     for (int i = 0; i < FU_DEVICES_MAX; i++) {
         const struct fu_device *d = &a->dev[i];
-        if (!saved_time_ok(d->last_day) || !saved_bool_ok(&d->fired) ||
-            !saved_str_ok(d->name, sizeof d->name))
+        if (!vigil_saved_time_ok(d->last_day) || !vigil_saved_bool_ok(&d->fired) ||
+            !vigil_saved_str_ok(d->name, sizeof d->name))
             return false;
     }
     for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
-        if (!saved_str_ok(a->samples[i], sizeof a->samples[i]))
+        if (!vigil_saved_str_ok(a->samples[i], sizeof a->samples[i]))
             return false;
     }
     return true;

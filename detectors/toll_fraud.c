@@ -1365,7 +1365,6 @@ static void tf_forget(void *state, const char *account)
  * holding the account, then the raw struct of each of those tables in that order. Only the
  * same build reads it back: the total length checks the struct sizes. */
 #define TF_SAVE_VERSION 1
-#define TF_SAVED_TS_MAX (1LL << 46) /* year ~4200: sums and products of a time fit int64 */
 
 enum {
     TF_SAVED_ACCT = 1,
@@ -1408,27 +1407,6 @@ static int tf_save(void *state, const char *account, struct vigil_bytes *out)
     return vigil_bytes_put(out, buf, n);
 }
 
-/* Checks on loaded bytes, so that no value read back can index past an array, overflow a
- * sum or load a bool that is neither 0 nor 1 (undefined behaviour). */
-static bool saved_time_ok(int64_t t)
-{
-    return t >= 0 && t <= TF_SAVED_TS_MAX;
-}
-
-_Static_assert(sizeof(bool) == 1, "saved_bool_ok reads a bool as one byte");
-
-static bool saved_bool_ok(const bool *b)
-{
-    unsigned char u;
-    memcpy(&u, b, 1);
-    return u <= 1;
-}
-
-static bool saved_str_ok(const char *s, size_t size)
-{
-    return memchr(s, '\0', size) != NULL;
-}
-
 static bool saved_fired_ok(uint8_t fired)
 {
     return fired <= (TF_FIRED_WARNING | TF_FIRED_CRITICAL);
@@ -1437,11 +1415,11 @@ static bool saved_fired_ok(uint8_t fired)
 /* has_hr, dirty, open_hr and profile are not checked: load sets them. */
 static bool saved_acct_ok(const struct tf_acct *a)
 {
-    if (!saved_time_ok(a->last_ms) || !saved_time_ok(a->spend_head) ||
+    if (!vigil_saved_time_ok(a->last_ms) || !vigil_saved_time_ok(a->spend_head) ||
         !saved_fired_ok(a->spend_fired))
         return false;
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        if (!saved_time_ok(a->seq[i].gen) || !saved_fired_ok(a->seq[i].fired))
+        if (!vigil_saved_time_ok(a->seq[i].gen) || !saved_fired_ok(a->seq[i].fired))
             return false;
     }
     return true;
@@ -1452,23 +1430,23 @@ static bool saved_hr_ok(const struct tf_hr *h)
     if (h->n_calls > TF_TRACKED_MAX || h->n_orphans > TF_ORPHANS_MAX ||
         h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
         h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
-        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !saved_time_ok(h->vel_head) ||
-        !saved_time_ok(h->untracked_last_ms))
+        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !vigil_saved_time_ok(h->vel_head) ||
+        !vigil_saved_time_ok(h->untracked_last_ms))
         return false;
     for (int i = 0; i < TF_TRACKED_MAX; i++) {
         const struct tf_call *c = &h->calls[i];
         /* !(rate >= 0) also refuses NaN. */
-        if (!saved_time_ok(c->start_ms) || !saved_bool_ok(&c->intl) || !(c->rate >= 0.0f) ||
+        if (!vigil_saved_time_ok(c->start_ms) || !vigil_saved_bool_ok(&c->intl) || !(c->rate >= 0.0f) ||
             c->rate > 1e6f)
             return false;
     }
     for (int i = 0; i < TF_ORPHANS_MAX; i++) {
-        if (!saved_time_ok(h->orphans[i].end_ms))
+        if (!vigil_saved_time_ok(h->orphans[i].end_ms))
             return false;
     }
     for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
         const struct tf_sample *s = &h->samples[i];
-        if (!saved_bool_ok(&s->untracked) || !saved_str_ok(s->event_id, sizeof s->event_id))
+        if (!vigil_saved_bool_ok(&s->untracked) || !vigil_saved_str_ok(s->event_id, sizeof s->event_id))
             return false;
     }
     return true;
@@ -1476,7 +1454,7 @@ static bool saved_hr_ok(const struct tf_hr *h)
 
 static bool saved_hist_ok(const struct tf_hist *hs)
 {
-    return saved_time_ok(hs->first_ms) && saved_time_ok(hs->last_ms) && saved_time_ok(hs->head) &&
+    return vigil_saved_time_ok(hs->first_ms) && vigil_saved_time_ok(hs->last_ms) && vigil_saved_time_ok(hs->head) &&
            saved_fired_ok(hs->fired);
 }
 
