@@ -338,3 +338,42 @@ bool fx_json_array_has(const struct fx_json *d, int obj, const char *key, const 
     }
     return false;
 }
+
+/* --- checkpoints ---------------------------------------------------------------------------- */
+
+void fx_move_account(struct fx *from, struct fx *to, const char *account)
+{
+    struct vigil_bytes b = {0};
+    assert_int_equal(from->ops->save(from->st, account, &b), 0);
+    assert_true(b.len > 0);
+    assert_int_equal(to->ops->load(to->st, account, b.p, b.len), 0);
+    vigil_bytes_fini(&b);
+}
+
+const struct fx_rec *fx_next_finding(const struct fx *fx, size_t *i)
+{
+    for (; *i < fx->cap.n; (*i)++) {
+        if (fx->cap.recs[*i].kind != VIGIL_OUT_COUNTERS)
+            return &fx->cap.recs[(*i)++];
+    }
+    return NULL;
+}
+
+size_t fx_assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
+                               size_t ref_from)
+{
+    size_t n = 0;
+    for (;;) {
+        const struct fx_rec *a = fx_next_finding(fx, &from), *b = fx_next_finding(ref, &ref_from);
+        if (!a || !b) {
+            if (a || b)
+                fail_msg("finding %zu only on one side: %s", n, a ? a->json : b->json);
+            return n;
+        }
+        assert_int_equal(a->kind, b->kind);
+        assert_string_equal(a->id, b->id);
+        assert_string_equal(a->json, b->json);
+        n++;
+    }
+}
+

@@ -121,6 +121,21 @@ int64_t fx_counter(const struct fx_rec *r, const char *name);
 /* The latest published value of counter `name` for `account`, or -1. */
 int64_t fx_latest(const struct fx *fx, const char *account, const char *name);
 
+/* --- checkpoints ---------------------------------------------------------------------------- */
+
+/* Moves `account` from one fixture to another through its saved bytes (which must not be
+ * empty): `from`'s save, then `to`'s load, which must succeed. */
+void fx_move_account(struct fx *from, struct fx *to, const char *account);
+
+/* The next order or alert from record *i on (and *i past it), or NULL. */
+const struct fx_rec *fx_next_finding(const struct fx *fx, size_t *i);
+
+/* Fails unless the orders and alerts fx wrote from record `from` on are those ref wrote from
+ * record `ref_from` on, in order, to the byte (ids, rules, event times, evidence, samples).
+ * Returns how many there were. */
+size_t fx_assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
+                               size_t ref_from);
+
 /* --- a small JSON reader (jsmn underneath) --------------------------------------------------- */
 
 enum fx_json_type {

@@ -383,47 +383,6 @@ static void save(struct fx *fx, const char *account, struct vigil_bytes *b)
     assert_int_equal(fx->ops->save(fx->st, account, b), 0);
 }
 
-/* Moves `account` from one fixture to another through its saved bytes, which are not empty. */
-static void move_account(struct fx *from, struct fx *to, const char *account)
-{
-    struct vigil_bytes b = {0};
-    save(from, account, &b);
-    assert_true(b.len > 0);
-    assert_int_equal(to->ops->load(to->st, account, b.p, b.len), 0);
-    vigil_bytes_fini(&b);
-}
-
-/* The next alert (or order) from record *i on, or NULL. */
-static const struct fx_rec *next_finding(const struct fx *fx, size_t *i)
-{
-    for (; *i < fx->cap.n; (*i)++) {
-        if (fx->cap.recs[*i].kind != VIGIL_OUT_COUNTERS)
-            return &fx->cap.recs[(*i)++];
-    }
-    return NULL;
-}
-
-/* Fails unless the alerts fx wrote from record `from` on are those ref wrote from record
- * `ref_from` on, in order, to the byte (ids, rules, event times, evidence, samples).
- * Returns how many there were. */
-static size_t assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
-                                   size_t ref_from)
-{
-    size_t n = 0;
-    for (;;) {
-        const struct fx_rec *a = next_finding(fx, &from), *b = next_finding(ref, &ref_from);
-        if (!a || !b) {
-            if (a || b)
-                fail_msg("finding %zu only on one side: %s", n, a ? a->json : b->json);
-            return n;
-        }
-        assert_int_equal(a->kind, b->kind);
-        assert_string_equal(a->id, b->id);
-        assert_string_equal(a->json, b->json);
-        n++;
-    }
-}
-
 /* Counter records of `account` from record `from` on that carry counter `name` ("" any). */
 static size_t count_counters(const struct fx *fx, size_t from, const char *account,
                              const char *name)
@@ -471,14 +430,14 @@ static void test_checkpoint_round_trip(void **unused)
     }
     assert_int_equal(fx_count_kind(a, VIGIL_OUT_ALERT, 0), 0);
     size_t c_from = c->cap.n;
-    move_account(a, b, "acc-rtab");
-    move_account(a, b, "acc-rtdev");
+    fx_move_account(a, b, "acc-rtab");
+    fx_move_account(a, b, "acc-rtdev");
     for (int f = 0; f < 2; f++) {
         call(second[f], "acc-rtab", false, 200, T0 + 6 * MIN, "phone", "FR");
         for (int m = 6; m <= 12; m++)
             fx_tick(second[f], T0 + m * MIN);
     }
-    assert_int_equal(assert_same_findings(b, 0, c, c_from), 2);
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 2);
     assert_non_null(fx_find_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.abroad"));
     const struct fx_rec *w = fx_find_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.devices");
     assert_non_null(w);
@@ -511,10 +470,10 @@ static void test_checkpoint_load_rearms_mark(void **unused)
     }
     assert_int_equal(fx_count_kind(a, VIGIL_OUT_ALERT, 0), 0);
     size_t c_from = c->cap.n;
-    move_account(a, b, "acc-rtmark");
+    fx_move_account(a, b, "acc-rtmark");
     fx_tick(b, mark + 10 * SEC);
     fx_tick(c, mark + 10 * SEC);
-    assert_int_equal(assert_same_findings(b, 0, c, c_from), 1);
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 1);
     assert_int_equal(fx_count_rule(b, VIGIL_OUT_ALERT, 0, "fair_use.devices"), 1);
     fx_destroy(a);
     fx_destroy(b);
@@ -533,14 +492,14 @@ static void test_checkpoint_load_replaces(void **unused)
     call(a, "acc-rtrep", false, 9, T0, "", "DE");
     call(c, "acc-rtrep", false, 9, T0, "", "DE");
     size_t b_from = b->cap.n, c_from = c->cap.n;
-    move_account(a, b, "acc-rtrep");
+    fx_move_account(a, b, "acc-rtrep");
     struct fx *second[] = {b, c};
     for (int f = 0; f < 2; f++) {
         call(second[f], "acc-rtrep", false, 3, T0 + 2 * SEC, "d3", "");
         for (int m = 1; m <= 15; m++)
             fx_tick(second[f], T0 + m * MIN);
     }
-    assert_int_equal(assert_same_findings(b, b_from, c, c_from), 0);
+    assert_int_equal(fx_assert_same_findings(b, b_from, c, c_from), 0);
     assert_int_equal(fx_latest(b, "acc-rtrep", "devices_open"), -1); /* one device: unpublished */
     assert_int_equal(fx_latest(b, "acc-rtrep", "abroad_days_60d"), 1);
     fx_destroy(a);
@@ -558,7 +517,7 @@ static void test_checkpoint_load_takes_profile(void **unused)
     struct fx *a = new_fx(NULL), *b = new_fx(sets);
     three_devices(a, "acc-rtprof", T0);
     fx_tick(a, T0 + MIN);
-    move_account(a, b, "acc-rtprof");
+    fx_move_account(a, b, "acc-rtprof");
     for (int m = 2; m <= 15; m++) {
         fx_tick(a, T0 + m * MIN);
         fx_tick(b, T0 + m * MIN);

@@ -1213,47 +1213,6 @@ static void save(struct fx *fx, const char *account, struct vigil_bytes *b)
     assert_int_equal(fx->ops->save(fx->st, account, b), 0);
 }
 
-/* Moves `account` from one fixture to another through its saved bytes, which are not empty. */
-static void move_account(struct fx *from, struct fx *to, const char *account)
-{
-    struct vigil_bytes b = {0};
-    save(from, account, &b);
-    assert_true(b.len > 0);
-    assert_int_equal(to->ops->load(to->st, account, b.p, b.len), 0);
-    vigil_bytes_fini(&b);
-}
-
-/* The next order or alert from record *i on, or NULL. */
-static const struct fx_rec *next_finding(const struct fx *fx, size_t *i)
-{
-    for (; *i < fx->cap.n; (*i)++) {
-        if (fx->cap.recs[*i].kind != VIGIL_OUT_COUNTERS)
-            return &fx->cap.recs[(*i)++];
-    }
-    return NULL;
-}
-
-/* Fails unless the orders and alerts fx wrote from record `from` on are those ref wrote from
- * record `ref_from` on, in order, to the byte (ids, rules, event times, evidence, samples).
- * Returns how many there were. */
-static size_t assert_same_findings(const struct fx *fx, size_t from, const struct fx *ref,
-                                   size_t ref_from)
-{
-    size_t n = 0;
-    for (;;) {
-        const struct fx_rec *a = next_finding(fx, &from), *b = next_finding(ref, &ref_from);
-        if (!a || !b) {
-            if (a || b)
-                fail_msg("finding %zu only on one side: %s", n, a ? a->json : b->json);
-            return n;
-        }
-        assert_int_equal(a->kind, b->kind);
-        assert_string_equal(a->id, b->id);
-        assert_string_equal(a->json, b->json);
-        n++;
-    }
-}
-
 /* Counter records of `account` from record `from` on. */
 static size_t count_counters(const struct fx *fx, size_t from, const char *account)
 {
@@ -1293,15 +1252,15 @@ static void test_checkpoint_round_trip_events(void **unused)
     }
     assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC), 1);
     size_t c_from = c->cap.n;
-    move_account(a, b, "acc-rt");
-    move_account(a, b, "acc-rtscan");
+    fx_move_account(a, b, "acc-rt");
+    fx_move_account(a, b, "acc-rtscan");
     for (int f = 0; f < 2; f++) {
         for (int i = 7; i <= 10; i++)
             start_n(second[f], "acc-rt", i, T0 + 30000 + i * 1000, CUBA);
         rt_scan(second[f], 5, 10);
         fx_tick(second[f], T0 + 60000);
     }
-    assert_int_equal(assert_same_findings(b, 0, c, c_from), 6);
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 6);
     assert_non_null(fx_find_rule(b, VIGIL_OUT_ORDER, 0, CONC));
     assert_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, CONC)); /* fired in A */
     assert_non_null(
@@ -1332,13 +1291,13 @@ static void test_checkpoint_round_trip_spend_at_tick(void **unused)
     }
     assert_null(fx_find_rule(a, VIGIL_OUT_ORDER, 0, rule));
     size_t c_from = c->cap.n;
-    move_account(a, b, "acc-rtsat");
+    fx_move_account(a, b, "acc-rtsat");
     for (int f = 0; f < 2; f++) {
         for (int64_t wm = T0 + MIN + 30000; wm <= T0 + 5 * MIN; wm += 30000)
             fx_tick(second[f], wm);
     }
     /* The warning above EUR 75, then the order and its critical alert, all at ticks. */
-    assert_int_equal(assert_same_findings(b, 0, c, c_from), 3);
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 3);
     assert_non_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
     const struct fx_rec *o = fx_find_rule(b, VIGIL_OUT_ORDER, 0, rule);
     assert_non_null(o);
@@ -1364,12 +1323,12 @@ static void test_checkpoint_round_trip_slow_at_tick(void **unused)
     }
     assert_non_null(fx_find_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
     size_t c_from = c->cap.n;
-    move_account(a, b, "acc-rtlong");
+    fx_move_account(a, b, "acc-rtlong");
     for (int f = 0; f < 2; f++) {
         for (int64_t wm = T0 + 55 * MIN; wm <= T0 + 2 * HOUR; wm += 5 * MIN)
             fx_tick(second[f], wm);
     }
-    assert_int_equal(assert_same_findings(b, 0, c, c_from), 2);
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 2);
     assert_non_null(fx_find_rule(b, VIGIL_OUT_ORDER, 0, rule));
     assert_null(fx_find_rule(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule));
     fx_destroy(a);
@@ -1392,7 +1351,7 @@ static void test_checkpoint_load_rearms_expiry(void **unused)
     struct fx *all[] = {a, b, c};
     for (int f = 0; f < 3; f++)
         fx_tick(all[f], T0 + 10000);
-    move_account(a, b, "acc-rtexp");
+    fx_move_account(a, b, "acc-rtexp");
     /* Listed by load, and changed again before the tick: published once, with both. */
     size_t from = b->cap.n;
     call_start(b, "acc-rtexp", "d-1", "dc-1", T0 + 15000, "+31201111111");
@@ -1428,14 +1387,14 @@ static void test_checkpoint_load_replaces(void **unused)
         attempt(a, "acc-rtrep", id, id, T0 + 10000 + k * 1000, num);
         attempt(c, "acc-rtrep", id, id, T0 + 10000 + k * 1000, num);
     }
-    move_account(a, b, "acc-rtrep");
+    fx_move_account(a, b, "acc-rtrep");
     size_t c_from = c->cap.n;
     struct fx *second[] = {b, c};
     for (int f = 0; f < 2; f++) {
         start_n(second[f], "acc-rtrep", 1, T0 + 20000, CUBA);
         fx_tick(second[f], T0 + 20000);
     }
-    assert_int_equal(assert_same_findings(b, b_from, c, c_from), 0);
+    assert_int_equal(fx_assert_same_findings(b, b_from, c, c_from), 0);
     assert_int_equal(fx_latest(b, "acc-rtrep", "open_high_risk"), 1);
     assert_int_equal(fx_latest(b, "acc-rtrep", "calls_out_1h"), 6);
     fx_destroy(a);
@@ -1453,7 +1412,7 @@ static void test_checkpoint_load_takes_profile(void **unused)
     struct fx *a = new_fx(NULL), *b = new_fx(sets);
     for (int i = 1; i <= 4; i++)
         start_n(a, "acc-rtprof", i, T0 + i * 1000, CUBA);
-    move_account(a, b, "acc-rtprof");
+    fx_move_account(a, b, "acc-rtprof");
     for (int i = 5; i <= 8; i++) {
         start_n(a, "acc-rtprof", i, T0 + i * 1000, CUBA);
         start_n(b, "acc-rtprof", i, T0 + i * 1000, CUBA);
@@ -1665,10 +1624,10 @@ static void test_checkpoint_forget(void **state)
         start_n(fx, "acc-gone", 10 + i, T0 + DAY + 3 * HOUR + i * 1000, CUBA);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     size_t i = from;
-    const struct fx_rec *w = next_finding(fx, &i);
+    const struct fx_rec *w = fx_next_finding(fx, &i);
     assert_non_null(w);
     assert_true(fx_rec_rule_is(w, CONC));
-    assert_null(next_finding(fx, &i));
+    assert_null(fx_next_finding(fx, &i));
 }
 
 int main(void)
