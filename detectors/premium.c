@@ -27,9 +27,16 @@
  *       threshold is the per-profile default inbound_calls_1h@service_popular (1000, config.h)
  *       unless an operator sets that key. (A config naming the former key
  *       inbound_calls_1h_popular is refused with this spelling in the message, config.c.)
- *   Not implemented: "or callers that are themselves flagged accounts". Another detector's
- *   findings are not visible here and callers' accounts live on other workers; it needs a
- *   shared, read-mostly "flagged numbers" set fed from the orders topic.
+ *   premium.inbound_flagged_callers  >= inbound_flagged_callers (2) distinct callers within
+ *       one hour to one service number whose numbers belong to flagged accounts -> critical,
+ *       withhold_payout; a warning at the first one (the spec's "or callers that are
+ *       themselves flagged accounts": pumping through hacked PBXs and stolen accounts, which
+ *       vigil has blocked for toll fraud, spam or abuse). A caller is flagged when its number
+ *       is in the process-wide set of flagged accounts' numbers (vigil/flagged.h, from
+ *       vigil_detector_env; none when NULL) at the time the call is processed: a caller
+ *       flagged after its call counts from its next call (or call end) within the hour; one
+ *       whose flag has run out stops counting at its next call. 0 turns the rule off. The two
+ *       rules share one order: emit.c issues one withhold_payout per account while it stands.
  *
  * Each level fires once per episode: a rule re-arms when its counts fall below the warning
  * levels, so the 21st call of the same hour adds nothing (emit.c also holds a standing order
@@ -57,7 +64,9 @@
  * accepts exactly that length and version with every count inside its array, every string
  * terminated and every time in range; it re-derives the profile and the timer from this
  * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
- * meaning with the same layout must bump the version.
+ * meaning with the same layout must bump the version. Version 2 added the flagged mark (bit 0
+ * of pm_caller.h, always 0 before) and the flagged rule's fired bits; a version 1 state is a
+ * version 2 state without flagged callers, so load takes both.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -70,6 +79,7 @@
 
 #include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -77,6 +87,7 @@
 #define PM_NAME "premium"
 #define PM_RULE_OUT "premium.outbound"
 #define PM_RULE_PUMP "premium.inbound_pumping"
+#define PM_RULE_FLAGGED "premium.inbound_flagged_callers"
 #define PM_MIN_MS 60000LL
 #define PM_HOUR_MS 3600000LL
 #define PM_WIN_MIN 60 /* the window is the current minute and the 60 before it */
@@ -86,7 +97,8 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define PM_SAVE_VERSION 1
+#define PM_SAVE_VERSION 2
+#define PM_SAVE_VERSION_V1 1 /* the same layout, no flagged callers: loaded as is */
 /* Event times a loaded state may hold: from events.md's earliest time until minutes stop
  * fitting pm_caller.min's 32 bits (the year 6000), so no arithmetic on them overflows. */
 #define PM_TS_MAX_MS ((int64_t)INT32_MAX * PM_MIN_MS)
@@ -94,7 +106,14 @@
 enum {
     PM_FIRED_WARNING = 1,
     PM_FIRED_CRITICAL = 2,
+    /* pm_svc.fired only: the flagged-callers rule, next to the pumping rule's bits. */
+    PM_FIRED_FLAGGED_WARNING = 4,
+    PM_FIRED_FLAGGED_CRITICAL = 8,
 };
+
+/* pm_caller.h bit 0 (str_hash leaves it clear): the caller's number was flagged when it
+ * called. */
+#define PM_CALLER_FLAGGED 1u
 
 /* Seen call ids: the hash with bit 0 replaced by "its end was seen". */
 #define PM_SEEN_ENDED 1ULL
@@ -117,7 +136,7 @@ struct pm_samples {
 };
 
 struct pm_caller {
-    uint32_t h;  /* hash of the caller's number; 0 = empty */
+    uint32_t h;  /* hash of the caller's number | PM_CALLER_FLAGGED; 0 = empty */
     int32_t min; /* minute (ts / 1 min) last seen: fits 32 bits until the year 6000 */
 };
 
@@ -126,7 +145,7 @@ struct pm_svc {
     char to[VIGIL_NUMBER_MAX + 2]; /* "" = free slot */
     struct pm_ring ring;           /* a: calls, b: short answered calls */
     struct pm_caller callers[PM_CALLERS_MAX];
-    uint8_t fired;
+    uint8_t fired; /* PM_FIRED_* of both inbound rules */
 };
 
 struct pm_acct {
@@ -150,9 +169,11 @@ struct pm_acct {
 struct pm_state {
     const struct vigil_numplan *np;
     const struct vigil_profiles *profiles;
+    const struct vigil_flagged *flagged; /* NULL: no caller is flagged */
     int64_t out_calls[VIGIL_PROFILE_COUNT], out_calls_warn[VIGIL_PROFILE_COUNT];
     int64_t out_mins[VIGIL_PROFILE_COUNT], out_mins_warn[VIGIL_PROFILE_COUNT];
     int64_t in_calls[VIGIL_PROFILE_COUNT], in_callers[VIGIL_PROFILE_COUNT];
+    int64_t in_flagged[VIGIL_PROFILE_COUNT]; /* 0: the flagged-callers rule is off */
     int64_t short_s;
     int64_t ttl_s;
     struct vigil_acct_table *accts; /* struct pm_acct */
@@ -181,6 +202,10 @@ static const struct vigil_config_key pm_keys[] = {
     {"premium.inbound_callers_1h", VIGIL_CFG_INT, "30", 1, PM_CALLERS_MAX,
      "Distinct callers within one hour to one service number needed besides the calls "
      "(at most 64, the tracked set's size)."},
+    {"premium.inbound_flagged_callers", VIGIL_CFG_INT, "2", 0, PM_CALLERS_MAX,
+     "Distinct callers within one hour to one service number whose numbers belong to flagged "
+     "accounts (a standing suspend or block order of vigil) that withhold its payouts; a "
+     "warning at the first one (0: off)."},
     /* A popular service number takes calls from many callers all day and hundreds in a busy
      * hour (detection.md: leave it alone): ten times the default, the value of the former
      * key premium.inbound_calls_1h_popular. */
@@ -614,17 +639,51 @@ static uint32_t svc_callers(const struct pm_svc *s, int64_t now_min)
     return n;
 }
 
-static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min)
+/* Distinct callers of the number within the hour ending at minute now_min whose numbers
+ * were flagged when they called. */
+static uint32_t svc_flagged_callers(const struct pm_svc *s, int64_t now_min)
+{
+    uint32_t n = 0;
+    for (int i = 0; i < PM_CALLERS_MAX; i++) {
+        if ((s->callers[i].h & PM_CALLER_FLAGGED) && s->callers[i].min >= now_min - PM_WIN_MIN)
+            n++;
+    }
+    return n;
+}
+
+/* The caller's slot, or NULL. */
+static struct pm_caller *svc_find_caller(struct pm_svc *s, uint32_t h)
+{
+    for (int i = 0; i < PM_CALLERS_MAX; i++) {
+        if ((s->callers[i].h & ~PM_CALLER_FLAGGED) == h)
+            return &s->callers[i];
+    }
+    return NULL;
+}
+
+/* Marks a caller already listed as flagged (its number was flagged during its call). True
+ * when that is news. */
+static bool svc_mark_flagged(struct pm_svc *s, const char *from)
+{
+    struct pm_caller *c = svc_find_caller(s, (uint32_t)str_hash(from));
+    if (!c || (c->h & PM_CALLER_FLAGGED))
+        return false;
+    c->h |= PM_CALLER_FLAGGED;
+    return true;
+}
+
+/* Lists the caller as seen at minute `min`, marked as flagged or not as its number is now. */
+static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min, bool flagged)
 {
     uint32_t h = (uint32_t)str_hash(from); /* never 0: str_hash sets bit 1 */
     int32_t m32 = (int32_t)min;
     int slot = -1;
-    for (int i = 0; i < PM_CALLERS_MAX; i++) {
-        if (s->callers[i].h == h) {
-            if (m32 > s->callers[i].min)
-                s->callers[i].min = m32;
-            return;
-        }
+    struct pm_caller *c = svc_find_caller(s, h);
+    if (c) {
+        if (m32 > c->min)
+            c->min = m32;
+        c->h = flagged ? c->h | PM_CALLER_FLAGGED : c->h & ~PM_CALLER_FLAGGED;
+        return;
     }
     /* A new caller: an empty slot, else the caller seen longest ago (when every slot is in
      * the window the set already holds PM_CALLERS_MAX >= any threshold). */
@@ -636,7 +695,7 @@ static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min)
         if (slot < 0 || s->callers[i].min < s->callers[slot].min)
             slot = i;
     }
-    s->callers[slot] = (struct pm_caller){.h = h, .min = m32};
+    s->callers[slot] = (struct pm_caller){.h = h | (flagged ? PM_CALLER_FLAGGED : 0), .min = m32};
 }
 
 static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, const char *account,
@@ -687,7 +746,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
     if (!warn) {
-        s->fired = 0;
+        s->fired &= (uint8_t)~(PM_FIRED_WARNING | PM_FIRED_CRITICAL);
         return 0;
     }
     if (crit) {
@@ -703,6 +762,79 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     return emit_pumping(st, a, account, s, calls, callers, short_calls, now, VIGIL_SEV_WARNING,
                         out);
 }
+
+/* --- premium.inbound_flagged_callers ------------------------------------------------------ */
+
+static int emit_flagged(const struct pm_state *st, const struct pm_acct *a, const char *account,
+                        const struct pm_svc *s, uint32_t flagged, int64_t event_ts,
+                        enum vigil_severity sev, struct vigil_emit *out)
+{
+    bool crit = sev == VIGIL_SEV_CRITICAL;
+    int64_t thr = crit ? st->in_flagged[a->profile] : 1;
+    int64_t now_min = vigil_floor_div(event_ts, PM_MIN_MS);
+    uint32_t calls;
+    ring_sum(&s->ring, now_min, &calls, NULL);
+    uint32_t callers = svc_callers(s, now_min);
+    char reason[320];
+    snprintf(reason, sizeof reason,
+             "%" PRIu32 " of the %" PRIu32 " callers of service number %s in the last hour "
+             "called from numbers of accounts vigil has blocked (%s at %" PRId64 "): %s",
+             flagged, callers, s->to, crit ? "withhold" : "warning", thr,
+             crit ? "likely traffic pumping through compromised accounts, payouts withheld"
+                  : "possible traffic pumping through a compromised account");
+    struct vigil_finding f = {
+        .detector = PM_NAME,
+        .rule = PM_RULE_FLAGGED,
+        .severity = sev,
+        .action = crit ? VIGIL_ACT_WITHHOLD_PAYOUT : VIGIL_ACT_NONE,
+        .account = account,
+        .event_ts_ms = event_ts,
+        .window_ms = PM_HOUR_MS,
+        .reason = reason,
+        .evidence = {{"flagged_callers_1h", (double)flagged},
+                     {"threshold_flagged_callers", (double)thr},
+                     {"inbound_calls_1h", (double)calls},
+                     {"inbound_callers_1h", (double)callers}},
+        .n_evidence = 4,
+    };
+    samples_fill(&a->smp_in, &f);
+    return vigil_emit_finding(out, &f);
+}
+
+/* Judges premium.inbound_flagged_callers for the service number at `now`, each level once
+ * per episode (re-armed when no flagged caller is left in the hour). */
+static int check_flagged(const struct pm_state *st, struct pm_acct *a, const char *account,
+                         struct pm_svc *s, int64_t now, struct vigil_emit *out)
+{
+    int64_t thr = st->in_flagged[a->profile];
+    if (thr <= 0)
+        return 0;
+    uint32_t flagged = svc_flagged_callers(s, vigil_floor_div(now, PM_MIN_MS));
+    if (flagged == 0) {
+        s->fired &= (uint8_t)~(PM_FIRED_FLAGGED_WARNING | PM_FIRED_FLAGGED_CRITICAL);
+        return 0;
+    }
+    if (flagged >= thr) {
+        if (s->fired & PM_FIRED_FLAGGED_CRITICAL)
+            return 0;
+        s->fired |= PM_FIRED_FLAGGED_CRITICAL | PM_FIRED_FLAGGED_WARNING;
+        return emit_flagged(st, a, account, s, flagged, now, VIGIL_SEV_CRITICAL, out);
+    }
+    if (s->fired & PM_FIRED_FLAGGED_WARNING)
+        return 0;
+    s->fired |= PM_FIRED_FLAGGED_WARNING;
+    return emit_flagged(st, a, account, s, flagged, now, VIGIL_SEV_WARNING, out);
+}
+
+/* Whether the caller's number belongs to a flagged account now (not asked when the rule is
+ * off for the account's profile). */
+static bool caller_flagged(const struct pm_state *st, const struct pm_acct *a, const char *from)
+{
+    return st->flagged && st->in_flagged[a->profile] > 0 &&
+           vigil_flagged_contains(st->flagged, vigil_flagged_hash(from));
+}
+
+/* --- inbound calls ------------------------------------------------------------------------ */
 
 static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil_emit *out)
 {
@@ -724,15 +856,21 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
         is_short = ev->answered && ev->duration_s < st->short_s;
     }
     seen_put(a->seen_in, &a->next_seen_in, id, ev->type == VIGIL_EV_CALL_END);
-    if (!count && !is_short)
+    bool flagged = caller_flagged(st, a, ev->from);
+    if (!count && !is_short && !flagged)
         return 0;
     struct pm_svc *s = svc_get(a, ev->to, min);
     ring_add(&s->ring, min, count ? 1 : 0, is_short ? 1 : 0);
-    if (!count)
+    if (!count) {
+        /* The end of a call already counted: its caller was flagged during the call. */
+        if (flagged && svc_mark_flagged(s, ev->from))
+            return check_flagged(st, a, ev->account, s, ev->ts_ms, out);
         return 0;
-    svc_add_caller(s, ev->from, min);
+    }
+    svc_add_caller(s, ev->from, min, flagged);
     sample_add(&a->smp_in, ev->id);
-    return check_pumping(st, a, ev->account, s, ev->ts_ms, out);
+    int rc = check_pumping(st, a, ev->account, s, ev->ts_ms, out);
+    return rc ? rc : check_flagged(st, a, ev->account, s, ev->ts_ms, out);
 }
 
 /* --- events and ticks --------------------------------------------------------------------- */
@@ -947,8 +1085,8 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     struct pm_acct c;
     vigil_bytes_get(&r, &version, 1);
     vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != PM_SAVE_VERSION || !acct_ok(&c) || account[0] == '\0' ||
-        strlen(account) > VIGIL_ACCT_KEY_MAX)
+    if (r.bad || r.pos != len || (version != PM_SAVE_VERSION && version != PM_SAVE_VERSION_V1) ||
+        !acct_ok(&c) || account[0] == '\0' || strlen(account) > VIGIL_ACCT_KEY_MAX)
         return VIGIL_ERR_INVALID;
 
     bool created;
@@ -1010,12 +1148,14 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     const struct vigil_config *cfg = env->cfg;
     st->np = env->numplan;
     st->profiles = env->profiles;
+    st->flagged = env->flagged;
     vigil_profile_ints(cfg, "premium.out_calls_1h", st->out_calls);
     vigil_profile_ints(cfg, "premium.out_calls_1h_warning", st->out_calls_warn);
     vigil_profile_ints(cfg, "premium.out_minutes_1h", st->out_mins);
     vigil_profile_ints(cfg, "premium.out_minutes_1h_warning", st->out_mins_warn);
     vigil_profile_ints(cfg, "premium.inbound_calls_1h", st->in_calls);
     vigil_profile_ints(cfg, "premium.inbound_callers_1h", st->in_callers);
+    vigil_profile_ints(cfg, "premium.inbound_flagged_callers", st->in_flagged);
     for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
         /* A warning at or above the block level would never come first. */
         if (st->out_calls_warn[p] >= st->out_calls[p])

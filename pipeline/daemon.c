@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "flagged_sync.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "log.h"
@@ -14,6 +15,7 @@
 #include "publisher.h"
 #include "redis_sink.h"
 #include "vigil/config.h"
+#include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -30,6 +32,10 @@ struct daemon {
     struct vigil_redis *redis;
     struct vigil_redis *ckpt_redis; /* the publisher's checkpoint transactions */
     struct vigil_redis *load_redis; /* the consumer thread's checkpoint loads */
+    /* Flagged accounts' numbers: the sync thread fills it from Redis, the workers' detectors
+     * read it; created before and destroyed after both. */
+    struct vigil_flagged *flagged;
+    struct vigil_flagged_sync *flagged_sync;
     struct vigil_kafka_out *kout;
     struct vigil_worker **workers;
     size_t n_workers;
@@ -111,6 +117,19 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
             return -1;
         }
     }
+    d->flagged = vigil_flagged_create(VIGIL_FLAGGED_DEFAULT_MAX);
+    if (!d->flagged) {
+        start_error("%s%s", "out of memory", "");
+        return -1;
+    }
+    d->flagged_sync = vigil_flagged_sync_create(
+        d->flagged, o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
+        vigil_config_str(d->cfg, "redis.prefix"), err, sizeof err);
+    /* Started now: its first read is done before the first event, as a rule. */
+    if (!d->flagged_sync || vigil_flagged_sync_start(d->flagged_sync) != 0) {
+        start_error("flagged numbers: %s%s", d->flagged_sync ? "cannot start a thread" : err, "");
+        return -1;
+    }
     d->kout = vigil_kafka_out_create(o->brokers, NULL, err, sizeof err);
     if (!d->kout) {
         start_error("Kafka producer: %s%s", err, "");
@@ -134,7 +153,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         struct vigil_worker_env env = {.cfg = d->cfg, .numplan = d->numplan,
                                        .profiles = d->profiles, .events_topic = events_topic,
                                        .index = (int)i, .n_workers = (int)d->n_workers,
-                                       .parts = &d->offsets, .stream_ts = &d->stream_ts};
+                                       .parts = &d->offsets, .stream_ts = &d->stream_ts,
+                                       .flagged = d->flagged};
         d->workers[i] = vigil_worker_create(&env);
         if (!d->workers[i]) {
             start_error("cannot create worker %s%s", "(see above)", "");
@@ -218,6 +238,10 @@ static int stop_all(struct daemon *d)
 {
     int rc = 0;
     int64_t deadline = vigil_mono_ms() + SHUTDOWN_BUDGET_MS;
+    /* First, inside the budget: a read in flight to an unreachable Redis ends within
+     * redis.timeout_ms. */
+    if (d->flagged_sync)
+        vigil_flagged_sync_stop(d->flagged_sync);
     for (size_t i = 0; d->workers && i < d->n_workers; i++) {
         if (d->workers[i])
             vigil_worker_drain_and_join(d->workers[i]);
@@ -236,6 +260,8 @@ static int stop_all(struct daemon *d)
     for (size_t i = 0; d->workers && i < d->n_workers; i++)
         vigil_worker_destroy(d->workers[i]);
     free(d->workers);
+    vigil_flagged_sync_destroy(d->flagged_sync);
+    vigil_flagged_destroy(d->flagged); /* after the workers and the sync thread */
     vigil_kafka_out_destroy(d->kout);
     vigil_redis_destroy(d->redis);
     vigil_redis_destroy(d->ckpt_redis);

@@ -3,6 +3,7 @@
  * flush, commit and leave the group.
  *
  *   consumer (this thread) -> worker rings -> workers -> out rings -> publisher -> Kafka, Redis
+ *   Redis <prefix>flagged -> flagged sync thread -> flagged set -> the workers' detectors
  *
  * Threading: vigil_daemon_run() runs on the main thread; `stop` may be set from a signal
  * handler. */

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "vigil/event.h"
+#include "vigil/flagged.h"
 
 /* One Kafka message of the events topic. The value is cut to VIGIL_EVENT_MAX_BYTES (a longer
  * one is `too_large`, and its dead letter carries at most that much anyway). */
@@ -50,6 +51,9 @@ enum vigil_out_msg_kind {
      * nothing any more. Staged with the tick's progress, written atomically with it. */
     VIGIL_MSG_STATE = 6,
     VIGIL_MSG_TICK_END = 7, /* the tick's states and progress are complete */
+    /* numbers[0..n_numbers): hashes of numbers the account sends from (flagged.h); it has a
+     * standing order that flags it until until_ms (wall clock) -> Redis <prefix>flagged. */
+    VIGIL_MSG_FLAG = 8,
 };
 
 #define VIGIL_OUT_COUNTERS_MAX 12
@@ -72,6 +76,9 @@ struct vigil_out_msg {
     char detector[VIGIL_OUT_NAME_MAX];
     char action[VIGIL_OUT_NAME_MAX]; /* ORDER */
     int64_t ttl_s;                   /* COUNTERS */
+    int64_t until_ms;                /* FLAG */
+    uint64_t numbers[VIGIL_FLAGGED_NUMBERS]; /* FLAG */
+    uint32_t n_numbers;                      /* FLAG */
     uint32_t n_counters;
     struct vigil_out_counter counters[VIGIL_OUT_COUNTERS_MAX];
     uint32_t data_len;

@@ -150,6 +150,26 @@ static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
     return rc;
 }
 
+/* Numbers of a flagged account: members of one sorted set scored by expiry, which every
+ * vigild's flagged sync thread reads (flagged_sync.c). Expired members go whenever one is added, and the key
+ * lives as long as the newest member, so the set never grows without bound. A number added
+ * again (another order, another account) takes the later write's expiry. */
+static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[256], member[17];
+    snprintf(key, sizeof key, "%sflagged", p->prefix);
+    int rc = 0;
+    for (uint32_t i = 0; i < m->n_numbers && i < VIGIL_FLAGGED_NUMBERS && rc == 0; i++) {
+        snprintf(member, sizeof member, "%016llx", (unsigned long long)m->numbers[i]);
+        rc = vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)m->until_ms, member);
+    }
+    rc = rc ? rc
+            : vigil_redis_add(p->env.redis, "ZREMRANGEBYSCORE %s -inf %lld", key,
+                              (long long)wall_ms());
+    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    return rc;
+}
+
 static int queue_counters(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     char key[256], vals[VIGIL_OUT_COUNTERS_MAX + 1][24];
@@ -233,6 +253,9 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         rc = queue_counters(p, m);
         bump(&p->st_counters);
         break;
+    case VIGIL_MSG_FLAG:
+        rc = queue_flag(p, m);
+        break;
     case VIGIL_MSG_PROGRESS:
         if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
             p->pending[m->partition] = m->offset;
@@ -276,7 +299,9 @@ static size_t drain(struct vigil_publisher *p, bool hold)
             int rc = take(p, w, m);
             if (rc != 0) {
                 vigil_log_error("cannot publish %s for account %s: %s",
-                                m->kind == VIGIL_MSG_COUNTERS ? "counters" : "a message",
+                                m->kind == VIGIL_MSG_COUNTERS ? "counters"
+                                : m->kind == VIGIL_MSG_FLAG   ? "flagged numbers"
+                                                              : "a message",
                                 m->account, vigil_status_str(rc));
             }
             vigil_ring_release(ring);

@@ -3,6 +3,11 @@
  * alerts and dead letters to Kafka, writes block keys and counters to Redis in pipelined
  * batches, and publishes per-partition offsets once their effects are durable.
  *
+ * Flagged accounts: the numbers of an account ordered with a flagging action (flagged.h) go
+ * to one sorted set in the same pipelined batch as the order's block key:
+ *     <prefix>flagged  zset  member = the number's hash (16 hex digits), score = wall-clock
+ *                            ms until which it is flagged
+ *
  * Checkpoints: a worker's tick sends the states of the accounts it changed, then the
  * progress they reflect, then a tick end. The states and offsets of complete ticks go to
  * Redis in one MULTI/EXEC (after the Kafka outputs and the other Redis writes are durable),

@@ -1,6 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* worker.c - one worker thread: parse, detect, publish (see worker.h).
  *
+ * Flagged accounts (vigil/flagged.h): the worker remembers, per account, the latest numbers
+ * the account sends from. When the emit layer issues an order that flags the account, it
+ * hands those numbers to the publisher (VIGIL_MSG_FLAG), which adds them to Redis, from where
+ * every instance's flagged sync thread loads them into its set; while the order stands, a new
+ * number of the account is handed over as soon as it shows up. The numbers travel with the
+ * account's checkpoint when it holds anything else.
+ *
  * Threading: everything in struct vigil_worker except the rings, `stop`, `abort` and
  * `stats` is touched by the worker thread alone. */
 #include "worker.h"
@@ -23,6 +30,7 @@
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
+#include "vigil/flagged.h"
 #include "vigil/jbuf.h"
 #include "vigil/status.h"
 
@@ -42,6 +50,10 @@ struct touched {
  * changed since the last one. */
 struct wk_acct {
     uint64_t seen;     /* touch_seq when last touched: the eviction order */
+    /* The latest numbers it sends from (vigil_flagged_note), and the wall-clock ms until
+     * which an order flags it (0: none seen by this worker). */
+    uint64_t numbers[VIGIL_FLAGGED_NUMBERS];
+    int64_t flagged_until;
     int32_t partition; /* its events' partition (events are keyed by account) */
     bool changed;      /* listed in vigil_worker.changed */
 };
@@ -52,6 +64,8 @@ struct wk_acct {
 #define STATE_MAGIC1 'S'
 #define STATE_VERSION 1
 #define STATE_EMIT 0xff
+/* The section of the worker's own wk_acct numbers and flagged_until, saved only with others. */
+#define STATE_NUMBERS "numbers"
 
 struct vigil_worker {
     struct vigil_worker_env env;
@@ -75,6 +89,7 @@ struct vigil_worker {
     int64_t last_idle_tick_ms;
     int64_t disorder_ms;
     int64_t tick_interval_ms;
+    int64_t block_ttl_ms; /* how long an order stands, so how long it flags the account */
     int64_t last_tick_ms; /* monotonic ms of the last tick_and_report */
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
@@ -100,7 +115,7 @@ struct vigil_worker {
     _Atomic uint64_t st_accounts, st_evicted, st_skipped;
 };
 
-static void touch(struct vigil_worker *w, const char *account, int32_t partition);
+static struct wk_acct *touch(struct vigil_worker *w, const char *account, int32_t partition);
 
 /* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
  * when the daemon aborted a shutdown that could not drain. */
@@ -119,6 +134,13 @@ static struct vigil_out_msg *out_slot(struct vigil_worker *w)
     }
 }
 
+static int64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
@@ -126,6 +148,49 @@ static void copy_str(char *dst, size_t cap, const char *src)
         n = cap - 1;
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+/* Hands numbers of `account` to the publisher: flagged until until_ms. */
+static void send_flag(struct vigil_worker *w, const char *account, const uint64_t *numbers,
+                      size_t n, int64_t until_ms)
+{
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return;
+    m->kind = VIGIL_MSG_FLAG;
+    copy_str(m->account, sizeof m->account, account);
+    m->detector[0] = '\0';
+    m->n_counters = 0;
+    m->data_len = 0;
+    m->until_ms = until_ms;
+    m->n_numbers = 0;
+    for (size_t i = 0; i < n && i < VIGIL_FLAGGED_NUMBERS; i++) {
+        if (numbers[i] != 0)
+            m->numbers[m->n_numbers++] = numbers[i];
+    }
+    vigil_ring_commit(w->out);
+}
+
+/* An order that flags the account was issued: its numbers are flagged while it stands. */
+static void flag_account(struct vigil_worker *w, const char *account)
+{
+    struct wk_acct *a = vigil_acct_table_find(w->accts, account);
+    if (!a)
+        return; /* no event of it here: no number known */
+    int64_t until = wall_ms() + w->block_ttl_ms;
+    if (until > a->flagged_until)
+        a->flagged_until = until;
+    if (a->numbers[0] != 0)
+        send_flag(w, account, a->numbers, VIGIL_FLAGGED_NUMBERS, a->flagged_until);
+}
+
+/* Remembers the number the event shows the account sending from; one new while the account
+ * is flagged is flagged at once. */
+static void note_number(struct vigil_worker *w, struct wk_acct *a, const struct vigil_event *ev)
+{
+    uint64_t h = vigil_flagged_note(a->numbers, ev);
+    if (h != 0 && a->flagged_until != 0 && wall_ms() < a->flagged_until)
+        send_flag(w, ev->account, &h, 1, a->flagged_until);
 }
 
 /* The emit layer's sink: records become out-ring messages. */
@@ -167,6 +232,9 @@ static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
         break;
     }
     vigil_ring_commit(w->out);
+    /* After the order: the publisher produces it before it writes the numbers. */
+    if (rec->kind == VIGIL_OUT_ORDER && vigil_flagged_action(rec->action))
+        flag_account(w, rec->account);
     return 0;
 }
 
@@ -193,7 +261,7 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     if (!w->ops || !w->states)
         goto fail;
     struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan,
-                                      .profiles = env->profiles};
+                                      .profiles = env->profiles, .flagged = env->flagged};
     for (size_t i = 0; i < w->n_det; i++) {
         w->ops[i] = vigil_detector_get(i);
         int rc = w->ops[i]->init(&w->states[i], &denv);
@@ -206,6 +274,7 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->popts.default_cc = vigil_config_str(env->cfg, "numbering.home_cc");
     w->disorder_ms = vigil_config_int(env->cfg, "vigild.disorder_ms");
     w->tick_interval_ms = vigil_config_int(env->cfg, "vigild.tick_interval_ms");
+    w->block_ttl_ms = vigil_config_int(env->cfg, "redis.block_ttl_s") * 1000;
     int64_t dedupe_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
     if (dedupe_ms > 0) {
         w->dedupe = vigil_dedupe_create(
@@ -345,21 +414,23 @@ static void note_progress(struct vigil_worker *w, int32_t partition, int64_t nex
 /* --- checkpoints ---------------------------------------------------------------------- */
 
 /* Notes that the account's state changed. partition >= 0: an event of that partition (adds
- * the account when new); -1: a record the account's state produced (known accounts only). */
-static void touch(struct vigil_worker *w, const char *account, int32_t partition)
+ * the account when new); -1: a record the account's state produced (known accounts only).
+ * Returns the account's entry (valid until the next insert into w->accts), or NULL. */
+static struct wk_acct *touch(struct vigil_worker *w, const char *account, int32_t partition)
 {
     if (!account || !account[0])
-        return;
+        return NULL;
     struct wk_acct *a = partition >= 0 ? vigil_acct_table_get(w->accts, account, NULL)
                                        : vigil_acct_table_find(w->accts, account);
     if (!a)
-        return; /* a key too long for an account, or no memory: no checkpoint for it */
+        return NULL; /* a key too long for an account, or no memory: no checkpoint for it */
     if (partition >= 0)
         a->partition = partition;
     a->seen = ++w->touch_seq;
     if (!a->changed &&
         vigil_idx_list_push(&w->changed, (uint32_t)vigil_acct_table_index(w->accts, a)) == 0)
         a->changed = true;
+    return a;
 }
 
 /* Zero runs become (0, run length up to 255); other bytes stay as they are. Detector states
@@ -443,7 +514,19 @@ static bool save_account(struct vigil_worker *w, const char *account)
         else
             memcpy(b->p + body - sizeof len, &len, sizeof len);
     }
-    return b->len > sizeof head;
+    if (b->len == sizeof head)
+        return false;
+    /* The numbers ride along with a state, never keep an account alone (every account that
+     * ever called has some). */
+    const struct wk_acct *a = vigil_acct_table_find(w->accts, account);
+    if (a && a->numbers[0] != 0) {
+        uint32_t len = sizeof a->numbers + sizeof a->flagged_until;
+        if (put_section_name(b, STATE_NUMBERS) != 0 || vigil_bytes_put(b, &len, sizeof len) != 0 ||
+            vigil_bytes_put(b, a->numbers, sizeof a->numbers) != 0 ||
+            vigil_bytes_put(b, &a->flagged_until, sizeof a->flagged_until) != 0)
+            return false;
+    }
+    return true;
 }
 
 /* Sends the account's checkpoint (data_len 0: it holds nothing, delete it). */
@@ -604,6 +687,8 @@ static void load_account(struct vigil_worker *w, const char *account, int32_t pa
         return;
     }
     forget_account(w, account);
+    uint64_t numbers[VIGIL_FLAGGED_NUMBERS] = {0};
+    int64_t flagged_until = 0;
     while (r.pos < r.len) {
         uint8_t nl;
         char name[VIGIL_OUT_NAME_MAX];
@@ -617,6 +702,12 @@ static void load_account(struct vigil_worker *w, const char *account, int32_t pa
         rc = VIGIL_ERR_INVALID;
         if (strcmp(name, "emit") == 0) {
             rc = vigil_emit_load(w->emit, account, body, len);
+        } else if (strcmp(name, STATE_NUMBERS) == 0) {
+            if (len == sizeof numbers + sizeof flagged_until) {
+                memcpy(numbers, body, sizeof numbers);
+                memcpy(&flagged_until, body + sizeof numbers, sizeof flagged_until);
+                rc = 0;
+            }
         } else {
             for (size_t i = 0; i < w->n_det; i++) {
                 if (strcmp(w->ops[i]->name, name) == 0)
@@ -633,6 +724,8 @@ static void load_account(struct vigil_worker *w, const char *account, int32_t pa
     if (a) {
         a->partition = partition;
         a->seen = ++w->touch_seq;
+        memcpy(a->numbers, numbers, sizeof numbers);
+        a->flagged_until = flagged_until;
     }
 }
 
@@ -729,13 +822,16 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         ev.ts_ms > w->part_ts[in->partition])
         w->part_ts[in->partition] = ev.ts_ms;
     w->local_events++;
+    /* Before the detectors: an order this event trips flags the number it came from. */
+    struct wk_acct *a = touch(w, ev.account, in->partition);
+    if (a)
+        note_number(w, a, &ev);
     for (size_t i = 0; i < w->n_det; i++) {
         int rc = w->ops[i]->on_event(w->states[i], &ev, w->emit);
         if (rc != 0 && rc != VIGIL_ERR_TIMEOUT)
             vigil_log_warn("worker %d: detector %s failed on event %s: %s", w->env.index,
                            w->ops[i]->name, ev.id, vigil_status_str(rc));
     }
-    touch(w, ev.account, in->partition);
 }
 
 /* Runs the detectors' timers and counter publication, then reports progress: the sink must

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* worker.h - a worker thread: parses its events, runs every detector on private state, and
- * hands orders, alerts, dead letters, counters and progress to the sink through its out ring.
+ * hands orders, alerts, dead letters, counters, flagged numbers and progress to the sink
+ * through its out ring.
  *
  * Threading: the consumer thread is the only producer of the in ring, the worker the only
  * consumer; the worker is the only producer of the out ring, the sink thread the only
@@ -14,6 +15,7 @@
 #include <stdint.h>
 
 struct vigil_config;
+struct vigil_flagged;
 struct vigil_numplan;
 struct vigil_offsets;
 struct vigil_profiles;
@@ -33,6 +35,9 @@ struct vigil_worker_env {
      * partitions are all caught up follows it, so timers of idle accounts still fire while
      * the rest of the stream moves on. */
     _Atomic int64_t *stream_ts;
+    /* Flagged accounts' numbers, filled from Redis by the flagged sync thread; the detectors
+     * read it (detector.h). NULL: no caller counts as flagged. */
+    const struct vigil_flagged *flagged;
 };
 
 struct vigil_worker_stats {

@@ -78,9 +78,12 @@ struct fx *fx_create(const char *detector, const char *const *sets, size_t max_r
     struct vigil_sink sink = {.ctx = &fx->cap, .write = cap_write};
     fx->out = vigil_emit_create(fx->cfg, sink, fixed_clock, fx);
     assert_non_null(fx->out);
+    fx->flagged = vigil_flagged_create(1024);
+    assert_non_null(fx->flagged);
     fx->ops = vigil_detector_find(detector);
     assert_non_null(fx->ops);
-    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
+    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr,
+                                     .flagged = fx->flagged};
     assert_int_equal(fx->ops->init(&fx->st, &env), 0);
     assert_non_null(fx->st);
     return fx;
@@ -93,6 +96,7 @@ void fx_destroy(struct fx *fx)
     if (fx->ops)
         fx->ops->destroy(fx->st);
     vigil_emit_destroy(fx->out);
+    vigil_flagged_destroy(fx->flagged);
     vigil_profiles_destroy(fx->pr);
     vigil_numplan_destroy(fx->np);
     vigil_config_destroy(fx->cfg);

@@ -17,6 +17,7 @@
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
+#include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 
@@ -53,6 +54,9 @@ struct fx {
     struct vigil_numplan *np;
     struct vigil_profiles *pr;
     struct vigil_emit *out;
+    /* The flagged accounts' numbers the detector sees (detector.h's env), empty at first,
+     * clock 0: a test adds to it (vigil_flagged_add) as vigild's refresh would. */
+    struct vigil_flagged *flagged;
     const struct vigil_detector_ops *ops;
     void *st;
     struct fx_capture cap;
@@ -64,7 +68,8 @@ struct fx {
 /* Creates the detector named `detector` (vigil_detector_find) with the default configuration
  * plus `sets` ("key", "value", ..., NULL; NULL: none), each applied with vigil_config_set as
  * `--set` would. The sink keeps up to `max_recs` records; the emit layer's clock always reads
- * `now_ms`. Never returns NULL (fails the test instead). */
+ * `now_ms`; the detector's env carries fx->flagged. Never returns NULL (fails the test
+ * instead). */
 struct fx *fx_create(const char *detector, const char *const *sets, size_t max_recs,
                      int64_t now_ms);
 

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_premium.c - the premium detector through its vtable: events parsed from the wire
  * format, the real config, number plan, profiles and emit layer, and a sink that records every
- * order, alert and counter set. Rules: premium.outbound, premium.inbound_pumping. */
+ * order, alert and counter set. Rules: premium.outbound, premium.inbound_pumping,
+ * premium.inbound_flagged_callers (with the fixture's flagged set filled by the test). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
+#include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -578,6 +580,194 @@ static void test_service_popular_default_is_per_profile(void **unused)
     fx_destroy(fx);
 }
 
+/* --- premium.inbound_flagged_callers -------------------------------------------------------- */
+
+#define FLAG_RULE "premium.inbound_flagged_callers"
+
+/* Flags caller number c (in_start's +3161<c>) until `until` in the fixture's set, as vigild's
+ * refresh does when another account that calls from it has been ordered. */
+static void flag_caller(struct fx *fx, int c, int64_t until)
+{
+    char from[32];
+    snprintf(from, sizeof from, "+3161%07d", c);
+    assert_int_equal(vigil_flagged_add(fx->flagged, vigil_flagged_hash(from), until), 0);
+}
+
+/* Calls k and k + 1000 of caller c: a 90 s call to `to`, start and end. */
+static void in_call(struct fx *fx, const char *account, int k, int64_t t, int c, const char *to)
+{
+    in_start(fx, account, k, t, c, to);
+    in_end(fx, account, k, t + 90000, c, to, 90);
+}
+
+/* Five ordinary callers, then callers 9001 and 9002, whose numbers belong to blocked accounts:
+ * a warning at the first flagged caller, the order (withhold_payout) at the second, whose
+ * evidence names the flagged callers and the threshold; a third adds nothing. */
+static void test_flagged_callers_withhold_payout(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    flag_caller(fx, 9003, T0 + DAY);
+    for (int k = 0; k < 5; k++)
+        in_call(fx, "acc-svc", k, T0 + k * MIN, k, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+
+    in_call(fx, "acc-svc", 10, T0 + 10 * MIN, 9001, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE)->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 10 * MIN);
+    assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 1);
+    assert_int_equal(evidence_int(&d, "threshold_flagged_callers"), 1);
+    /* The same flagged caller again is not a second one. */
+    in_call(fx, "acc-svc", 11, T0 + 12 * MIN, 9001, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 1);
+
+    in_call(fx, "acc-svc", 12, T0 + 20 * MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, FLAG_RULE), 1);
+    const struct fx_rec *o = fx_find_kind(fx, VIGIL_OUT_ORDER, 0);
+    assert_int_equal(o->action, VIGIL_ACT_WITHHOLD_PAYOUT);
+    assert_string_equal(o->account, "acc-svc");
+    fx_json_parse(&d, o->json);
+    fx_json_assert_str(&d, 0, "action", "withhold_payout");
+    fx_json_assert_str(&d, 0, "rule", FLAG_RULE);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 20 * MIN);
+    assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 2);
+    assert_int_equal(evidence_int(&d, "threshold_flagged_callers"), 2);
+    assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 8);
+    assert_int_equal(evidence_int(&d, "inbound_callers_1h"), 7);
+    assert_true(fx_json_array_has(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", "i-12"));
+    assert_true(fx_json_array_has(&d, 0, "exempt", "112"));
+    int reason = fx_json_get(&d, 0, "reason");
+    assert_non_null(strstr(d.js + d.t[reason].start,
+                           "2 of the 7 callers of service number +319001234567 in the last "
+                           "hour called from numbers of accounts vigil has blocked"));
+
+    in_call(fx, "acc-svc", 13, T0 + 25 * MIN, 9003, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 2);
+}
+
+/* Left alone: a service number called by ordinary callers while other numbers are flagged; a
+ * flagged caller of an ordinary number; flagged numbers whose flag expired; two flagged callers
+ * more than an hour apart. */
+static void test_flagged_callers_left_alone(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    flag_caller(fx, 9011, T0 + HOUR);
+    flag_caller(fx, 9012, T0 + HOUR);
+    for (int k = 0; k < 20; k++)
+        in_call(fx, "acc-plain-svc", k, T0 + k * MIN, k, SERVICE);
+    for (int k = 0; k < 2; k++)
+        in_call(fx, "acc-office", 100 + k, T0 + k * MIN, 9001 + k, "+31201234567");
+    /* The flags of 9011 and 9012 run out before they call. */
+    vigil_flagged_advance(fx->flagged, T0 + HOUR);
+    in_call(fx, "acc-late", 200, T0 + HOUR + MIN, 9011, SERVICE);
+    in_call(fx, "acc-late", 201, T0 + HOUR + 2 * MIN, 9012, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+
+    /* An hour and more apart: a warning each time, never an order. */
+    in_call(fx, "acc-apart", 300, T0 + 2 * HOUR, 9001, SERVICE);
+    in_call(fx, "acc-apart", 301, T0 + 3 * HOUR + 2 * MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+}
+
+/* A caller flagged while its call is open counts from the call's end; one flagged only after
+ * its call has ended counts from its next call. */
+static void test_flagged_during_call(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    in_start(fx, "acc-svc", 1, T0, 9001, SERVICE);
+    in_call(fx, "acc-svc", 2, T0 + MIN, 9002, SERVICE);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    in_end(fx, "acc-svc", 1, T0 + 5 * MIN, 9001, SERVICE, 300);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    in_start(fx, "acc-svc", 3, T0 + 10 * MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    fx_json_assert_str(&d, 0, "rule", FLAG_RULE);
+    assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 2);
+    assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 3);
+}
+
+/* A caller whose flag runs out stops counting at its next call: with a second flagged caller
+ * after that, one flagged caller in the hour, not two. */
+static void test_flagged_caller_expires(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    flag_caller(fx, 9001, T0 + 10 * MIN);
+    flag_caller(fx, 9002, T0 + DAY);
+    in_call(fx, "acc-svc", 1, T0, 9001, SERVICE);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+    vigil_flagged_advance(fx->flagged, T0 + 10 * MIN);
+    in_call(fx, "acc-svc", 2, T0 + 20 * MIN, 9001, SERVICE);
+    in_call(fx, "acc-svc", 3, T0 + 25 * MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    /* The episode ended at 9001's second call: 9002 warns afresh (past the cool-down). */
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 2);
+    struct fx_json d;
+    fx_json_parse(&d, fx->cap.recs[fx->cap.n - 1].json);
+    assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 1);
+}
+
+/* The threshold per profile, 0 for off, 1 for an order at the first flagged caller; and a
+ * detector without a flagged set (env.flagged NULL) never counts one. */
+static void test_flagged_callers_config(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"premium.inbound_flagged_callers", "1",
+                                       "premium.inbound_flagged_callers@service_popular", "0",
+                                       "profiles.service_popular", "acc-popular",
+                                       "profiles.business", "acc-biz",
+                                       "premium.inbound_flagged_callers@business", "3", NULL};
+    struct fx *fx = new_fx(sets);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    in_call(fx, "acc-popular", 1, T0, 9001, SERVICE);
+    in_call(fx, "acc-popular", 2, T0 + MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    in_call(fx, "acc-biz", 3, T0, 9001, SERVICE);
+    in_call(fx, "acc-biz", 4, T0 + MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+    in_call(fx, "acc-one", 5, T0, 9001, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(evidence_int(&d, "threshold_flagged_callers"), 1);
+    fx_destroy(fx);
+
+    /* No set: the same traffic is two ordinary callers. */
+    fx = new_fx(NULL);
+    void *st = NULL;
+    struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr};
+    assert_int_equal(fx->ops->init(&st, &env), 0);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    fx->ops->destroy(fx->st);
+    fx->st = st;
+    in_call(fx, "acc-svc", 1, T0, 9001, SERVICE);
+    in_call(fx, "acc-svc", 2, T0 + MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, 0), 0);
+    fx_destroy(fx);
+}
+
 /* --- checkpoints: save, load, forget ------------------------------------------------------- */
 
 #define CP_ACC "acc-cp"
@@ -881,7 +1071,7 @@ static void test_checkpoint_unknown_account_saves_nothing(void **state)
     assert_int_equal(b.len, 3 + alone.len);
     assert_memory_equal(b.p, "xyz", 3);
     assert_memory_equal(b.p + 3, alone.p, alone.len);
-    assert_int_equal(alone.p[0], 1); /* the version byte */
+    assert_int_equal(alone.p[0], 2); /* the version byte */
     vigil_bytes_fini(&b);
     vigil_bytes_fini(&alone);
 }
@@ -916,7 +1106,7 @@ static void test_checkpoint_bad_bytes_refused(void **state)
         memcpy(bad, good.p, n);
         bad[n] = 0;
         cp_refused(fx, acc, bad, n + 1);
-        bad[0] = 2;
+        bad[0] = 3; /* a version this build does not know */
         cp_refused(fx, acc, bad, n);
         bad[0] = 0;
         cp_refused(fx, acc, bad, n);
@@ -1050,6 +1240,47 @@ static void test_checkpoint_forget(void **state)
     fx_destroy(ref);
 }
 
+/* The flagged marks travel with the checkpoint: A sees the first flagged caller (warning), B
+ * loads A's bytes and orders at the second, counting both; a version-1 state (no flagged
+ * callers) still loads. */
+static void test_checkpoint_flagged_callers(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL);
+    flag_caller(a, 9001, T0 + DAY);
+    flag_caller(b, 9002, T0 + DAY);
+    in_call(a, CP_ACC, 1, T0, 1, SERVICE);
+    in_call(a, CP_ACC, 2, T0 + MIN, 9001, SERVICE);
+    assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
+    struct vigil_bytes saved = {0};
+    cp_save(a, CP_ACC, &saved);
+    assert_int_equal(saved.p[0], 2);
+    assert_int_equal(b->ops->load(b->st, CP_ACC, saved.p, saved.len), 0);
+    /* 9001 is not flagged in B's set, but its mark from A counts for the hour. */
+    in_call(b, CP_ACC, 3, T0 + 2 * MIN, 9002, SERVICE);
+    assert_int_equal(fx_count_kind(b, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING), 0); /* fired in A */
+    assert_int_equal(fx_count_rule(b, VIGIL_OUT_ORDER, 0, FLAG_RULE), 1);
+    struct fx_json d;
+    fx_json_parse(&d, fx_find_kind(b, VIGIL_OUT_ORDER, 0)->json);
+    assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 2);
+    vigil_bytes_fini(&saved);
+
+    /* Version 1 had the same layout without marks. */
+    struct fx *c = new_fx(NULL), *e = new_fx(NULL);
+    in_call(c, CP_ACC, 1, T0, 1, SERVICE);
+    cp_save(c, CP_ACC, &saved);
+    saved.p[0] = 1;
+    assert_int_equal(e->ops->load(e->st, CP_ACC, saved.p, saved.len), 0);
+    in_call(e, CP_ACC, 2, T0 + MIN, 2, SERVICE);
+    e->ops->on_tick(e->st, T0 + 2 * MIN, e->out);
+    assert_int_equal(fx_latest(e, CP_ACC, "inbound_callers_1h"), 2);
+    vigil_bytes_fini(&saved);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+    fx_destroy(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1069,6 +1300,11 @@ int main(void)
         cmocka_unit_test(test_service_popular_left_alone),
         cmocka_unit_test(test_service_popular_override),
         cmocka_unit_test(test_service_popular_default_is_per_profile),
+        cmocka_unit_test_setup_teardown(test_flagged_callers_withhold_payout, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flagged_callers_left_alone, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flagged_during_call, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_flagged_caller_expires, setup, fx_teardown),
+        cmocka_unit_test(test_flagged_callers_config),
         cmocka_unit_test(test_checkpoint_outbound_round_trip),
         cmocka_unit_test(test_checkpoint_pumping_round_trip),
         cmocka_unit_test(test_checkpoint_open_call_fires_from_tick),
@@ -1078,6 +1314,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_checkpoint_bad_bytes_refused, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_load_replaces, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
+        cmocka_unit_test(test_checkpoint_flagged_callers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,7 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "../../detectors/acct_table.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "redis_sink.h"
@@ -38,6 +39,7 @@
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
+#include "vigil/flagged.h"
 #include "vigil/jbuf.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
@@ -1578,7 +1580,10 @@ static void replay_usage(FILE *f)
             "after each valid event the detectors tick with watermark = highest ts so far minus\n"
             "vigild.disorder_ms, and once more at the end with watermark = highest ts. The\n"
             "clock of the orders' and alerts' `ts` field is event time (the current event's\n"
-            "ts), so the same input always gives byte-identical output.\n"
+            "ts), so the same input always gives byte-identical output. Flagged callers\n"
+            "(premium.inbound_flagged_callers) are the numbers of accounts that this replay\n"
+            "itself has ordered earlier in the input (suspend or block_*), flagged for\n"
+            "redis.block_ttl_s of event time; flags of running vigild are not read.\n"
             "\n"
             "Output, one JSON object per line on stdout, in the order produced:\n"
             "  {\"kind\":\"order\",\"value\":ORDER}    ORDER exactly as vigild would produce it\n"
@@ -1601,6 +1606,12 @@ static void replay_usage(FILE *f)
             "a detector that cannot start, or output that cannot be written; 2 bad flag.\n");
 }
 
+/* What replay remembers of an account for the flagged set, as vigild's worker does. */
+struct replay_acct {
+    uint64_t numbers[VIGIL_FLAGGED_NUMBERS]; /* the latest numbers it sends from */
+    int64_t flagged_until;                   /* event time; 0: not flagged */
+};
+
 struct replay {
     FILE *out;
     bool counters;
@@ -1608,7 +1619,39 @@ struct replay {
     uint64_t orders, alerts;
     char *cbuf; /* for counters lines */
     size_t ccap;
+    /* Flagged accounts' numbers: this replay's own orders, its clock event time. */
+    struct vigil_flagged *flagged;
+    struct vigil_acct_table *accts; /* struct replay_acct */
+    int64_t block_ttl_ms;
 };
+
+/* An order that flags the account: its numbers are flagged while it stands. */
+static void replay_flag(struct replay *rp, const char *account)
+{
+    struct replay_acct *a = vigil_acct_table_find(rp->accts, account);
+    if (!a)
+        return;
+    a->flagged_until = rp->now_ms + rp->block_ttl_ms;
+    for (int i = 0; i < VIGIL_FLAGGED_NUMBERS && a->numbers[i] != 0; i++) {
+        if (vigil_flagged_add(rp->flagged, a->numbers[i], a->flagged_until) != 0)
+            fprintf(stderr, "%s: warning: the flagged numbers set is full\n", prog);
+    }
+}
+
+/* Before the detectors see ev: the set's clock, and the number ev shows its account sending
+ * from (flagged at once while the account is). */
+static int replay_note(struct replay *rp, const struct vigil_event *ev)
+{
+    vigil_flagged_advance(rp->flagged, ev->ts_ms);
+    struct replay_acct *a = vigil_acct_table_get(rp->accts, ev->account, NULL);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    uint64_t h = vigil_flagged_note(a->numbers, ev);
+    if (h != 0 && a->flagged_until > ev->ts_ms &&
+        vigil_flagged_add(rp->flagged, h, a->flagged_until) != 0)
+        fprintf(stderr, "%s: warning: the flagged numbers set is full\n", prog);
+    return 0;
+}
 
 static int64_t replay_clock(void *ctx)
 {
@@ -1668,6 +1711,8 @@ static int replay_write(void *ctx, const struct vigil_out_record *rec)
             rp->orders++;
         else
             rp->alerts++;
+        if (rec->kind == VIGIL_OUT_ORDER && vigil_flagged_action(rec->action))
+            replay_flag(rp, rec->account);
         break;
     case VIGIL_OUT_COUNTERS:
         if (rp->counters)
@@ -1772,6 +1817,10 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
         if (ev.ts_ms > max_ts)
             max_ts = ev.ts_ms;
         rr->rp.now_ms = ev.ts_ms;
+        if (replay_note(&rr->rp, &ev) != 0) {
+            rc = fail("out of memory");
+            break;
+        }
         for (size_t i = 0; i < rr->n_det; i++) {
             int drc = rr->ops[i]->on_event(rr->states[i], &ev, rr->emit);
             if (drc == VIGIL_ERR_IO)
@@ -1826,15 +1875,19 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
         goto out;
     }
     profiles = vigil_profiles_create(cfg);
+    rr.rp.flagged = vigil_flagged_create(VIGIL_FLAGGED_DEFAULT_MAX);
+    rr.rp.accts = vigil_acct_table_create(sizeof(struct replay_acct), 1024);
+    rr.rp.block_ttl_ms = vigil_config_int(cfg, "redis.block_ttl_s") * 1000;
     int64_t dedupe_ms = vigil_config_int(cfg, "vigild.dedupe_window_ms");
     if (dedupe_ms > 0)
         rr.dedupe = vigil_dedupe_create(dedupe_ms,
                                         (size_t)vigil_config_int(cfg, "vigild.dedupe_max_ids"));
-    if (!profiles || (dedupe_ms > 0 && !rr.dedupe)) {
+    if (!profiles || !rr.rp.flagged || !rr.rp.accts || (dedupe_ms > 0 && !rr.dedupe)) {
         fail("out of memory");
         goto out;
     }
-    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = profiles};
+    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = profiles,
+                                     .flagged = rr.rp.flagged};
     for (size_t i = 0; i < rr.n_det; i++) {
         rr.ops[i] = vigil_detector_get(i);
         int drc = rr.ops[i]->init(&rr.states[i], &env);
@@ -1871,6 +1924,8 @@ out:
     vigil_dedupe_destroy(rr.dedupe);
     vigil_profiles_destroy(profiles);
     vigil_numplan_destroy(np);
+    vigil_flagged_destroy(rr.rp.flagged);
+    vigil_acct_table_destroy(rr.rp.accts);
     free(rr.rp.cbuf);
     if (!is_stdin)
         fclose(in);

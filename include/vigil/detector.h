@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* detector.h - the one interface every detector implements, and the registry.
  *
- * Threading: a detector state belongs to one worker thread; no locks, no atomics. Each
+ * Threading: a detector state belongs to one worker thread; no locks, no atomics (the
+ * flagged set it may read is lock-free and thread-safe itself, see flagged.h). Each
  * worker calls init once, then on_event for its events in order and on_tick as its
  * watermark moves, then destroy.
  * Ownership: init allocates *state; destroy frees it and accepts NULL. */
@@ -16,6 +17,7 @@
 #include "vigil/emit.h"
 #include "vigil/event.h"
 
+struct vigil_flagged;
 struct vigil_numplan;
 struct vigil_profiles;
 
@@ -24,6 +26,9 @@ struct vigil_detector_env {
     const struct vigil_config *cfg;
     const struct vigil_numplan *numplan;
     const struct vigil_profiles *profiles; /* may be NULL: every account is `default` */
+    /* Numbers of flagged accounts (flagged.h), the one part shared with other threads, which
+     * fill it while detectors read it; may be NULL: no caller counts as flagged. */
+    const struct vigil_flagged *flagged;
 };
 
 struct vigil_detector_ops {
