@@ -75,6 +75,12 @@ static int key_len(const char *account, size_t *len)
     return 0;
 }
 
+bool vigil_acct_key_ok(const char *account)
+{
+    size_t n;
+    return key_len(account, &n) == 0;
+}
+
 /* Rebuilds the index for nslots slots and resizes the entries to match. The table is left
  * unchanged on failure. */
 static int resize(struct vigil_acct_table *t, size_t nslots)

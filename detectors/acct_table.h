@@ -43,6 +43,9 @@ void vigil_acct_table_destroy(struct vigil_acct_table *t); /* accepts NULL */
 
 size_t vigil_acct_table_count(const struct vigil_acct_table *t);
 
+/* True when `account` is a key the table takes: NUL-terminated, 1..VIGIL_ACCT_KEY_MAX bytes. */
+bool vigil_acct_key_ok(const char *account);
+
 /* The value stored for `account` (a NUL-terminated key of 1..VIGIL_ACCT_KEY_MAX bytes), or
  * NULL when absent or the key is empty or too long. */
 void *vigil_acct_table_find(const struct vigil_acct_table *t, const char *account);

@@ -1409,8 +1409,7 @@ static void bs_forget(void *state, const char *account)
 static int bs_load(void *state, const char *account, const void *data, size_t len)
 {
     struct bs_state *st = state;
-    size_t alen = account ? strnlen(account, VIGIL_ACCT_KEY_MAX + 1) : 0;
-    if (alen == 0 || alen > VIGIL_ACCT_KEY_MAX)
+    if (!vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
     int rc = check_saved(st, account, data, len);
     if (rc != 0)

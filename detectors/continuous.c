@@ -1202,8 +1202,7 @@ static int load_apply(struct ct_state *st, const char *account, const struct ct_
 static int ct_load(void *state, const char *account, const void *data, size_t len)
 {
     struct ct_state *st = state;
-    size_t n = account ? strnlen(account, VIGIL_ACCOUNT_MAX + 1) : 0;
-    if (n == 0 || n > VIGIL_ACCOUNT_MAX)
+    if (!vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
     struct ct_saved s;
     memset(&s, 0, sizeof s);

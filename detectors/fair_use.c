@@ -737,8 +737,7 @@ fail:
 static int fu_load(void *state, const char *account, const void *data, size_t len)
 {
     struct fu_state *st = state;
-    size_t klen = strnlen(account, VIGIL_ACCT_KEY_MAX + 1);
-    if (klen == 0 || klen > VIGIL_ACCT_KEY_MAX)
+    if (!vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
     if (len == 0) {
         fu_forget(st, account); /* what fu_save writes for an account it does not hold */

@@ -735,6 +735,23 @@ static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, cons
     return vigil_emit_finding(out, &f);
 }
 
+/* Each level of an inbound rule fires once per episode: the severity to report now (0:
+ * nothing new) given whether the warning and critical levels are reached, with the rule's
+ * bits in *fired; the episode ends, and the bits clear, when not even the warning is. */
+static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn,
+                         bool crit)
+{
+    if (!warn) {
+        *fired &= (uint8_t)~(warn_bit | crit_bit);
+        return 0;
+    }
+    uint8_t bit = crit ? crit_bit : warn_bit;
+    if (*fired & bit)
+        return 0;
+    *fired |= (uint8_t)(bit | warn_bit);
+    return crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING;
+}
+
 static int check_pumping(const struct pm_state *st, struct pm_acct *a, const char *account,
                          struct pm_svc *s, int64_t now, struct vigil_emit *out)
 {
@@ -745,22 +762,10 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     uint32_t callers = svc_callers(s, now_min);
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
-    if (!warn) {
-        s->fired &= (uint8_t)~(PM_FIRED_WARNING | PM_FIRED_CRITICAL);
-        return 0;
-    }
-    if (crit) {
-        if (s->fired & PM_FIRED_CRITICAL)
-            return 0;
-        s->fired |= PM_FIRED_CRITICAL | PM_FIRED_WARNING;
-        return emit_pumping(st, a, account, s, calls, callers, short_calls, now, VIGIL_SEV_CRITICAL,
-                            out);
-    }
-    if (s->fired & PM_FIRED_WARNING)
-        return 0;
-    s->fired |= PM_FIRED_WARNING;
-    return emit_pumping(st, a, account, s, calls, callers, short_calls, now, VIGIL_SEV_WARNING,
-                        out);
+    int sev = episode_level(&s->fired, PM_FIRED_WARNING, PM_FIRED_CRITICAL, warn, crit);
+    return sev ? emit_pumping(st, a, account, s, calls, callers, short_calls, now,
+                              (enum vigil_severity)sev, out)
+               : 0;
 }
 
 /* --- premium.inbound_flagged_callers ------------------------------------------------------ */
@@ -810,20 +815,9 @@ static int check_flagged(const struct pm_state *st, struct pm_acct *a, const cha
     if (thr <= 0)
         return 0;
     uint32_t flagged = svc_flagged_callers(s, vigil_floor_div(now, PM_MIN_MS));
-    if (flagged == 0) {
-        s->fired &= (uint8_t)~(PM_FIRED_FLAGGED_WARNING | PM_FIRED_FLAGGED_CRITICAL);
-        return 0;
-    }
-    if (flagged >= thr) {
-        if (s->fired & PM_FIRED_FLAGGED_CRITICAL)
-            return 0;
-        s->fired |= PM_FIRED_FLAGGED_CRITICAL | PM_FIRED_FLAGGED_WARNING;
-        return emit_flagged(st, a, account, s, flagged, now, VIGIL_SEV_CRITICAL, out);
-    }
-    if (s->fired & PM_FIRED_FLAGGED_WARNING)
-        return 0;
-    s->fired |= PM_FIRED_FLAGGED_WARNING;
-    return emit_flagged(st, a, account, s, flagged, now, VIGIL_SEV_WARNING, out);
+    int sev = episode_level(&s->fired, PM_FIRED_FLAGGED_WARNING, PM_FIRED_FLAGGED_CRITICAL,
+                            flagged > 0, flagged >= thr);
+    return sev ? emit_flagged(st, a, account, s, flagged, now, (enum vigil_severity)sev, out) : 0;
 }
 
 /* Whether the caller's number belongs to a flagged account now (not asked when the rule is

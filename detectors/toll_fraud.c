@@ -1513,8 +1513,7 @@ static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask,
 static int tf_load(void *state, const char *account, const void *data, size_t len)
 {
     struct tf_state *st = state;
-    size_t klen = strnlen(account, VIGIL_ACCT_KEY_MAX + 1);
-    if (klen == 0 || klen > VIGIL_ACCT_KEY_MAX)
+    if (!vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
     if (len == 0) {
         tf_forget(st, account); /* what tf_save writes for an account it does not hold */
