@@ -354,6 +354,30 @@ void fx_move_account(struct fx *from, struct fx *to, const char *account)
     vigil_bytes_fini(&b);
 }
 
+void fx_corruption_sweep(const struct vigil_bytes *good, size_t from,
+                         void (*try_load)(void *ctx, const unsigned char *p, size_t len),
+                         void *ctx)
+{
+    unsigned char *p = malloc(good->len ? good->len : 1);
+    assert_non_null(p);
+    for (size_t i = from; i < good->len; i++) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good->p, good->len);
+            p[i] = v ? 0xff : 0x00;
+            try_load(ctx, p, good->len);
+        }
+    }
+    static const int64_t extremes[] = {INT64_MIN, INT64_MAX};
+    for (size_t i = from; i + 8 <= good->len; i += 8) {
+        for (int v = 0; v < 2; v++) {
+            memcpy(p, good->p, good->len);
+            memcpy(p + i, &extremes[v], 8);
+            try_load(ctx, p, good->len);
+        }
+    }
+    free(p);
+}
+
 const struct fx_rec *fx_next_finding(const struct fx *fx, size_t *i)
 {
     for (; *i < fx->cap.n; (*i)++) {

@@ -132,6 +132,13 @@ int64_t fx_latest(const struct fx *fx, const char *account, const char *name);
  * empty): `from`'s save, then `to`'s load, which must succeed. */
 void fx_move_account(struct fx *from, struct fx *to, const char *account);
 
+/* Corrupts a copy of the saved state `good` in every way of a sweep and hands each to
+ * try_load(ctx, bytes, len): every byte from `from` on set to 0x00 and to 0xff, and every
+ * 8-byte field (at from + 8k) set to INT64_MIN and INT64_MAX. */
+void fx_corruption_sweep(const struct vigil_bytes *good, size_t from,
+                         void (*try_load)(void *ctx, const unsigned char *p, size_t len),
+                         void *ctx);
+
 /* The next order or alert from record *i on (and *i past it), or NULL. */
 const struct fx_rec *fx_next_finding(const struct fx *fx, size_t *i);
 

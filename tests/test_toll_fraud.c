@@ -1521,10 +1521,19 @@ static void test_checkpoint_bad_bytes(void **unused)
     fx_destroy(b);
 }
 
+/* The fixture and watermark a corruption sweep loads into and runs on. */
+struct corrupt_run {
+    struct fx *d;
+    int64_t wm;
+};
+
 /* Loads p into d and runs it: a start, an end and a tick 10 s after the last (so that open
  * calls are judged every time). Refused or not, nothing may go wrong. */
-static void load_and_run(struct fx *d, const unsigned char *p, size_t len, int64_t *wm)
+static void load_and_run(void *ctx, const unsigned char *p, size_t len)
 {
+    struct corrupt_run *run = ctx;
+    struct fx *d = run->d;
+    int64_t *wm = &run->wm;
     int rc = d->ops->load(d->st, "acc-cor", p, len);
     assert_true(rc == 0 || rc == VIGIL_ERR_INVALID);
     *wm += 10000;
@@ -1548,25 +1557,8 @@ static void test_checkpoint_corrupt_byte(void **unused)
     attempt(a, "acc-cor", "q-1", "q-1", T0 + 12000, "+31205550100");
     struct vigil_bytes good = {0};
     save(a, "acc-cor", &good);
-    unsigned char *p = malloc(good.len);
-    assert_non_null(p);
-    int64_t wm = T0 + 13000;
-    for (size_t i = 2; i < good.len; i++) {
-        for (int v = 0; v < 2; v++) {
-            memcpy(p, good.p, good.len);
-            p[i] = v ? 0xff : 0x00;
-            load_and_run(d, p, good.len, &wm);
-        }
-    }
-    static const int64_t extremes[] = {INT64_MIN, INT64_MAX};
-    for (size_t i = 2; i + 8 <= good.len; i += 8) {
-        for (int v = 0; v < 2; v++) {
-            memcpy(p, good.p, good.len);
-            memcpy(p + i, &extremes[v], 8);
-            load_and_run(d, p, good.len, &wm);
-        }
-    }
-    free(p);
+    struct corrupt_run run = {d, T0 + 13000};
+    fx_corruption_sweep(&good, 2, load_and_run, &run);
     vigil_bytes_fini(&good);
     fx_destroy(a);
     fx_destroy(d);
