@@ -1394,6 +1394,13 @@ static int apply_saved(struct bs_state *st, const char *account, const void *dat
     return 0;
 }
 
+/* The next tick rolls every account's rings and purges senders, moved or not. */
+static void bs_resweep(void *state)
+{
+    struct bs_state *st = state;
+    st->wm_min = INT64_MIN;
+}
+
 static void bs_forget(void *state, const char *account)
 {
     struct bs_state *st = state;
@@ -1420,7 +1427,7 @@ static int bs_load(void *state, const char *account, const void *data, size_t le
         bs_forget(st, account); /* failed half-way (memory): the account starts afresh */
     /* This state may have purged past the account's windows already: purge again at the
      * next tick, so they expire here as they would have where it was saved. */
-    st->wm_min = INT64_MIN;
+    bs_resweep(st);
     return rc;
 }
 
@@ -1503,4 +1510,5 @@ const struct vigil_detector_ops vigil_det_bulk_sms = {
     .save = bs_save,
     .load = bs_load,
     .forget = bs_forget,
+    .resweep = bs_resweep,
 };

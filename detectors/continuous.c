@@ -1168,6 +1168,13 @@ static int restore_open(struct ct_state *st, struct ct_acct *a, const char *acco
     return 0;
 }
 
+/* The next tick runs the hourly sweep, whatever the hour. */
+static void ct_resweep(void *state)
+{
+    struct ct_state *st = state;
+    st->wm_hour = INT64_MIN;
+}
+
 /* Puts the checked state in place of whatever the account had. The timer is re-armed at the
  * saved deadline when the thresholds are those it was computed with; otherwise it is due at
  * once, and the first tick re-judges the account under the current thresholds (a timer that
@@ -1194,7 +1201,7 @@ static int load_apply(struct ct_state *st, const char *account, const struct ct_
         rc = heap_push(st, a->due, account);
     /* This state's hourly sweep may have passed the account's hour: sweep again at the
      * next tick, as if the account had been here all along. */
-    st->wm_hour = INT64_MIN;
+    ct_resweep(st);
     return rc;
 }
 
@@ -1278,4 +1285,5 @@ const struct vigil_detector_ops vigil_det_continuous = {
     .save = ct_save,
     .load = ct_load,
     .forget = ct_forget,
+    .resweep = ct_resweep,
 };

@@ -734,6 +734,13 @@ fail:
 /* Replaces the account's entries by saved ones. Fields that describe this process or the
  * current config are set here, not read back: dirty and the profile. The episode mark of
  * fair_use.devices comes from the current profile's devices_min and joins next_due. */
+/* The next tick sweeps every account, moved or not. */
+static void fu_resweep(void *state)
+{
+    struct fu_state *st = state;
+    st->wm_min = INT64_MIN;
+}
+
 static int fu_load(void *state, const char *account, const void *data, size_t len)
 {
     struct fu_state *st = state;
@@ -770,7 +777,7 @@ static int fu_load(void *state, const char *account, const void *data, size_t le
     }
     /* This state may have swept past the account's windows already: sweep again at the next
      * tick, so they expire here as they would have where it was saved. */
-    st->wm_min = INT64_MIN;
+    fu_resweep(st);
     return 0;
 }
 
@@ -827,4 +834,5 @@ const struct vigil_detector_ops vigil_det_fair_use = {
     .save = fu_save,
     .load = fu_load,
     .forget = fu_forget,
+    .resweep = fu_resweep,
 };

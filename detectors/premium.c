@@ -1104,6 +1104,13 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     return 0;
 }
 
+/* The next tick sweeps every account, whatever the minute. */
+static void pm_resweep(void *state)
+{
+    struct pm_state *st = state;
+    st->wm_min = INT64_MIN;
+}
+
 static void pm_forget(void *state, const char *account)
 {
     struct pm_state *st = state;
@@ -1184,4 +1191,5 @@ const struct vigil_detector_ops vigil_det_premium = {
     .save = pm_save,
     .load = pm_load,
     .forget = pm_forget,
+    .resweep = pm_resweep,
 };

@@ -1510,6 +1510,13 @@ static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask,
 
 /* Replaces the account's entries by saved ones. Fields that describe this process or the
  * current config are set here, not read back: dirty, has_hr, open_hr and the profile. */
+/* The next tick rolls every account's hour counters and sweeps the high-risk calls. */
+static void tf_resweep(void *state)
+{
+    struct tf_state *st = state;
+    st->wm_hour = INT64_MIN;
+}
+
 static int tf_load(void *state, const char *account, const void *data, size_t len)
 {
     struct tf_state *st = state;
@@ -1617,4 +1624,5 @@ const struct vigil_detector_ops vigil_det_toll_fraud = {
     .save = tf_save,
     .load = tf_load,
     .forget = tf_forget,
+    .resweep = tf_resweep,
 };

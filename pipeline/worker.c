@@ -92,6 +92,8 @@ struct vigil_worker {
     int64_t block_ttl_ms; /* how long an order stands, so how long it flags the account */
     int64_t last_tick_ms; /* monotonic ms of the last tick_and_report */
     int64_t last_tick_wm; /* watermark passed to the last on_tick */
+    bool behind;          /* an event older than last_tick_wm since the last resweep */
+    bool caught_up;       /* at the last sync_stream_clock: every partition caught up, ring empty */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
     size_t n_touched;
 
@@ -818,6 +820,8 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
     }
     if (ev.ts_ms > w->max_ts)
         w->max_ts = ev.ts_ms;
+    if (ev.ts_ms < w->last_tick_wm)
+        w->behind = true;
     if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
         ev.ts_ms > w->part_ts[in->partition])
         w->part_ts[in->partition] = ev.ts_ms;
@@ -882,6 +886,7 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
      * the CAS loop only keeps the maximum when workers race. */
     int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
     int64_t clock = w->stream_seen;
+    w->caught_up = caught_up && ring_empty;
     if (caught_up && ring_empty)
         clock = newest > shared ? newest : shared;
     else if (!hold && own != INT64_MAX)
@@ -895,11 +900,18 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
     return w->stream_seen;
 }
 
-static void run_ticks(struct vigil_worker *w, int64_t stream_ts)
+/* Runs every detector's on_tick at the watermark of stream_ts. With `resweep`, first has them
+ * forget how far they had swept (detector.h), for events that came in behind it. */
+static void run_ticks(struct vigil_worker *w, int64_t stream_ts, bool resweep)
 {
     int64_t wm = stream_ts > 0 ? stream_ts - w->disorder_ms : INT64_MIN;
-    for (size_t i = 0; i < w->n_det; i++)
+    if (resweep)
+        w->behind = false;
+    for (size_t i = 0; i < w->n_det; i++) {
+        if (resweep && w->ops[i]->resweep)
+            w->ops[i]->resweep(w->states[i]);
         w->ops[i]->on_tick(w->states[i], wm, w->emit);
+    }
     w->last_tick_wm = wm;
 }
 
@@ -908,7 +920,8 @@ static void tick_and_report(struct vigil_worker *w, bool final)
     int64_t now = vigil_mono_ms();
     w->last_tick_ms = now;
     int64_t clock = sync_stream_clock(w);
-    run_ticks(w, clock);
+    /* The last tick: whatever this process was sent is processed. */
+    run_ticks(w, clock, final && w->behind);
     /* With checkpoints, progress is reported only with one (every checkpoint_interval_ms):
      * an offset may never run ahead of the state saved with it. A busy account is then saved
      * once per interval instead of once per tick. */
@@ -1002,7 +1015,13 @@ static void *worker_main(void *arg)
             w->last_idle_tick_ms = now;
             int64_t stream = sync_stream_clock(w);
             if (stream > 0 && stream - w->disorder_ms > w->last_tick_wm)
-                run_ticks(w, stream);
+                run_ticks(w, stream, false);
+            else if (stream > 0 && w->behind && w->caught_up)
+                /* The watermark stands still, so no tick will move the windows past events
+                 * that came in behind it; they came from a backlog that is now read to its
+                 * end (not before: until then its accounts' windows follow their own
+                 * events, so what they catch is judged as it happened). */
+                run_ticks(w, stream, true);
         }
         vigil_backoff_wait(&bo);
     }

@@ -1365,6 +1365,18 @@ int harness_committed_offsets(const char *bootstrap, const char *group, const ch
     return rc;
 }
 
+int64_t harness_committed_sum(const char *bootstrap, const char *group, const char *topic)
+{
+    int parts = harness_topic_partitions(bootstrap, topic);
+    int64_t committed[1024], sum = 0;
+    if (parts <= 0 || parts > 1024 ||
+        harness_committed_offsets(bootstrap, group, topic, committed, parts) != 0)
+        return -1;
+    for (int p = 0; p < parts; p++)
+        sum += committed[p] < 0 ? 0 : committed[p];
+    return sum;
+}
+
 /* ---- JSON --------------------------------------------------------------------------- */
 
 static const char *skip_ws(const char *p)

@@ -284,6 +284,11 @@ int harness_topic_partitions(const char *bootstrap, const char *topic);
 int harness_committed_offsets(const char *bootstrap, const char *group, const char *topic,
                               int64_t out[], int n);
 
+/* The committed offsets of group over every partition of topic, summed (a partition with none
+ * counts 0): with offsets starting at 0, how many of the topic's events the group has done.
+ * -1 if the topic does not exist, has more than 1024 partitions, or the fetch fails. */
+int64_t harness_committed_sum(const char *bootstrap, const char *group, const char *topic);
+
 /* ---- flat JSON checks (orders, alerts, dead letters) --------------------------------- */
 
 /* A key path is a field name, or dotted names into nested objects ("evidence.calls").

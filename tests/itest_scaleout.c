@@ -48,19 +48,6 @@ static void traffic(int k, int64_t t0)
     }
 }
 
-static int64_t committed_sum(void)
-{
-    int parts = harness_topic_partitions(broker.bootstrap, "vigil.events");
-    int64_t committed[64], sum = 0;
-    assert_true(parts > 0 && parts <= 64);
-    assert_int_equal(harness_committed_offsets(broker.bootstrap, "g-scale", "vigil.events",
-                                               committed, parts),
-                     0);
-    for (int p = 0; p < parts; p++)
-        sum += committed[p] < 0 ? 0 : committed[p];
-    return sum;
-}
-
 static void start(struct harness_proc *p)
 {
     const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
@@ -86,7 +73,7 @@ static void test_two_instances_share_the_work(void **state)
     }
     /* Within a few commit intervals the first half is committed. */
     harness_sleep_ms(3000);
-    assert_int_equal(committed_sum(), produced);
+    assert_int_equal(harness_committed_sum(broker.bootstrap, "g-scale", "vigil.events"), produced);
     /* The second joins: a rebalance moves partitions from a to b mid-stream. */
     start(&b);
     harness_sleep_ms(8000);
@@ -116,7 +103,7 @@ static void test_two_instances_share_the_work(void **state)
     free(lb);
 
     /* Everything committed exactly up to the end. */
-    assert_int_equal(committed_sum(), produced);
+    assert_int_equal(harness_committed_sum(broker.bootstrap, "g-scale", "vigil.events"), produced);
 }
 
 static int setup(void **state)

@@ -349,6 +349,62 @@ static void test_every_event_twice_counts_once(void **state)
     free(log);
 }
 
+/* An SMS of `account` at ts, to partition p of vigil.events. */
+static void sms_to(int32_t p, const char *account, int i, int64_t ts)
+{
+    char json[512];
+    int n = snprintf(json, sizeof json,
+                     "{\"v\":1,\"type\":\"sms\",\"id\":\"%s-m%d\",\"ts\":%lld,"
+                     "\"account\":\"%s\",\"from\":\"+31612345678\",\"to\":\"+3161%07d\"}",
+                     account, i, (long long)ts, account, i);
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", p, account, json, (size_t)n), 0);
+}
+
+/* Waits until group has committed `want` events of vigil.events (30 s at most). */
+static void wait_committed(const char *group, int64_t want)
+{
+    int64_t done = 0;
+    for (int tries = 0; tries < 300 && (done = harness_committed_sum(E.broker.bootstrap, group,
+                                                                     "vigil.events")) < want;
+         tries++)
+        harness_sleep_ms(100);
+    assert_int_equal(done, want);
+}
+
+/* A partition that delivers its events hours of event time after another one has (a backlog
+ * handed over by a rebalance, or an exporter that fell behind): its accounts' windows are
+ * counted as the events say, and once vigild has caught up they expire at the watermark the
+ * other partition set, although that watermark does not move again. */
+static void test_backlog_partition_expires_at_the_watermark(void **state)
+{
+    (void)state;
+    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
+                          E.redis.addr, "--group", "g-backlog", "--workers", "1", NULL};
+    struct harness_proc vd;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
+    for (int i = 0; i <= 18; i++) /* three hours, one SMS every ten minutes */
+        sms_to(0, "acc-ahead", i, T0 + i * 600000LL);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    wait_committed("g-backlog", 19);
+    harness_sleep_ms(1000); /* idle ticks at the watermark: three hours in, less a minute */
+    for (int i = 0; i < 3; i++)
+        sms_to(1, "acc-behind", i, T0 + 600000LL + i * 60000LL);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    wait_committed("g-backlog", 22);
+    const char *key = "vigil:cnt:acc-behind:bulk_sms";
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, key, 10000));
+    long long sms = -1;
+    for (int tries = 0; tries < 50; tries++) {
+        assert_int_equal(harness_redis_int(&E.redis, &sms, "HGET %s sms_1h", key), 0);
+        if (sms == 0)
+            break;
+        harness_sleep_ms(100);
+    }
+    assert_int_equal(sms, 0); /* not left at 3: the hour is long over at the watermark */
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+}
+
 /* An operator lifts the block; when the abuse resumes, vigild orders again. */
 static void test_lift_then_resumed_abuse_orders_again(void **state)
 {
@@ -463,6 +519,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sigterm_commits_and_restart_rereads_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_every_event_twice_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_partition_expires_at_the_watermark, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_lift_then_resumed_abuse_orders_again, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_start_failures_are_one_clear_line, setup, teardown),

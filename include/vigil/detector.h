@@ -59,6 +59,13 @@ struct vigil_detector_ops {
     int (*save)(void *state, const char *account, struct vigil_bytes *out);
     int (*load)(void *state, const char *account, const void *data, size_t len);
     void (*forget)(void *state, const char *account);
+
+    /* The next on_tick expires the windows of every account up to its watermark, even if the
+     * watermark has not moved since the last one. vigild calls it once it has caught up after
+     * events older than the watermark it had already reached (a partition assigned with a
+     * backlog, or one whose producer fell behind the others): the windows of their accounts
+     * were left where those events put them, since no tick moved the watermark past them. */
+    void (*resweep)(void *state);
 };
 
 /* The registered detectors (detectors/detector_list.h), in registry order. */
