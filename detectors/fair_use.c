@@ -731,9 +731,6 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
-/* Replaces the account's entries by saved ones. Fields that describe this process or the
- * current config are set here, not read back: dirty and the profile. The episode mark of
- * fair_use.devices comes from the current profile's devices_min and joins next_due. */
 /* The next tick sweeps every account, moved or not. */
 static void fu_resweep(void *state)
 {
@@ -741,6 +738,9 @@ static void fu_resweep(void *state)
     st->wm_min = INT64_MIN;
 }
 
+/* Replaces the account's entries by saved ones. Fields that describe this process or the
+ * current config are set here, not read back: dirty and the profile. The episode mark of
+ * fair_use.devices comes from the current profile's devices_min and joins next_due. */
 static int fu_load(void *state, const char *account, const void *data, size_t len)
 {
     struct fu_state *st = state;

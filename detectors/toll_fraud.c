@@ -1508,8 +1508,6 @@ static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask,
     return VIGIL_ERR_NOMEM;
 }
 
-/* Replaces the account's entries by saved ones. Fields that describe this process or the
- * current config are set here, not read back: dirty, has_hr, open_hr and the profile. */
 /* The next tick rolls every account's hour counters and sweeps the high-risk calls. */
 static void tf_resweep(void *state)
 {
@@ -1517,6 +1515,8 @@ static void tf_resweep(void *state)
     st->wm_hour = INT64_MIN;
 }
 
+/* Replaces the account's entries by saved ones. Fields that describe this process or the
+ * current config are set here, not read back: dirty, has_hr, open_hr and the profile. */
 static int tf_load(void *state, const char *account, const void *data, size_t len)
 {
     struct tf_state *st = state;

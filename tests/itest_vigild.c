@@ -395,7 +395,7 @@ static void test_backlog_partition_expires_at_the_watermark(void **state)
     const char *key = "vigil:cnt:acc-behind:bulk_sms";
     HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, key, 10000));
     long long sms = -1;
-    for (int tries = 0; tries < 50; tries++) {
+    for (int tries = 0; tries < 150; tries++) {
         assert_int_equal(harness_redis_int(&E.redis, &sms, "HGET %s sms_1h", key), 0);
         if (sms == 0)
             break;
