@@ -1124,6 +1124,26 @@ int harness_producer_destroy(struct harness_producer *p)
     return rc;
 }
 
+int harness_stack_start(struct harness_redis *r, unsigned redis_flags, struct harness_broker *b,
+                        const char *const broker_args[], struct harness_producer **prod)
+{
+    if (!harness_redis_start(r, redis_flags) || !harness_broker_start(b, broker_args))
+        return -1;
+    *prod = harness_producer_create(b->bootstrap);
+    return *prod ? 0 : -1;
+}
+
+int harness_stack_stop(void **state, struct harness_redis *r, struct harness_broker *b,
+                       struct harness_producer **prod)
+{
+    harness_producer_destroy(*prod);
+    *prod = NULL;
+    harness_teardown(state);
+    harness_broker_stop(b);
+    harness_redis_fini(r);
+    return 0;
+}
+
 int harness_produce(const char *bootstrap, const char *topic, const char *key, const void *value,
                     size_t len)
 {

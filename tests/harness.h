@@ -260,6 +260,17 @@ int harness_producer_flush(struct harness_producer *p, int timeout_ms);
 /* Flushes (10 s) and destroys. NULL is a no-op. Returns the flush result. */
 int harness_producer_destroy(struct harness_producer *p);
 
+/* What most integration tests run on: a redis-server (harness_redis_start's flags), a
+ * vigil-broker (harness_broker_start's extra_args) and a producer to it. A cmocka setup's
+ * result: 0, or -1 when one did not start. */
+int harness_stack_start(struct harness_redis *r, unsigned redis_flags, struct harness_broker *b,
+                        const char *const broker_args[], struct harness_producer **prod);
+
+/* Undoes harness_stack_start after harness_teardown(state) (children killed): the producer
+ * (*prod set to NULL), the broker and Redis. A cmocka teardown's result: 0. */
+int harness_stack_stop(void **state, struct harness_redis *r, struct harness_broker *b,
+                       struct harness_producer **prod);
+
 /* One message, produced and flushed: harness_producer_create/send/destroy. */
 int harness_produce(const char *bootstrap, const char *topic, const char *key, const void *value,
                     size_t len);

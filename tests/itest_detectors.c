@@ -246,19 +246,13 @@ static void test_one_pattern_per_detector(void **state)
 
 static int setup(void **state)
 {
-    if (!harness_redis_start(&redis, 0) || !harness_broker_start(&broker, NULL))
-        return -1;
-    prod = harness_producer_create(broker.bootstrap);
-    return prod ? 0 : -1;
+    (void)state;
+    return harness_stack_start(&redis, 0, &broker, NULL, &prod);
 }
 
 static int teardown(void **state)
 {
-    harness_producer_destroy(prod);
-    harness_teardown(state);
-    harness_broker_stop(&broker);
-    harness_redis_fini(&redis);
-    return 0;
+    return harness_stack_stop(state, &redis, &broker, &prod);
 }
 
 int main(void)

@@ -396,16 +396,11 @@ static void test_join_then_kill(void **state)
 static int setup(void **state)
 {
     (void)state;
-    if (!harness_redis_start(&redis, 0))
-        return -1;
     const char *topics[] = {"--topic", "ref.events:4", "--topic", "crash.events:4",
                             "--topic", "move.events:4", "--topic", "nock.events:4",
                             "--topic", "nock.orders:1", "--topic", "ref.orders:1",
                             "--topic", "crash.orders:1", "--topic", "move.orders:1", NULL};
-    if (!harness_broker_start(&broker, topics))
-        return -1;
-    prod = harness_producer_create(broker.bootstrap);
-    if (!prod)
+    if (harness_stack_start(&redis, 0, &broker, topics, &prod) != 0)
         return -1;
     make_stream();
     return 0;
@@ -413,12 +408,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    harness_producer_destroy(prod);
-    harness_teardown(state);
-    harness_broker_stop(&broker);
-    harness_redis_fini(&redis);
     free(stream_text);
-    return 0;
+    return harness_stack_stop(state, &redis, &broker, &prod);
 }
 
 int main(void)

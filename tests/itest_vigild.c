@@ -31,22 +31,12 @@ static struct env E;
 static int setup(void **state)
 {
     memset(&E, 0, sizeof E);
-    if (!harness_redis_start(&E.redis, 0))
-        return -1;
-    if (!harness_broker_start(&E.broker, NULL))
-        return -1;
-    E.prod = harness_producer_create(E.broker.bootstrap);
-    return E.prod ? 0 : -1;
+    return harness_stack_start(&E.redis, 0, &E.broker, NULL, &E.prod);
 }
 
 static int teardown(void **state)
 {
-    harness_producer_destroy(E.prod);
-    E.prod = NULL;
-    harness_teardown(state);
-    harness_broker_stop(&E.broker);
-    harness_redis_fini(&E.redis);
-    return 0;
+    return harness_stack_stop(state, &E.redis, &E.broker, &E.prod);
 }
 
 static void send_event(const char *account, const char *json)
