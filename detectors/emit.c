@@ -54,6 +54,8 @@ struct vigil_emit {
     struct vigil_acct_table *marks; /* struct acct_marks per account with findings */
     size_t sweep_at;                /* sweep expired records when this many are held */
     int64_t latest;                 /* latest event time a finding came with */
+    vigil_emit_hold_fn hold;        /* may hold an order back (vigil_emit_set_hold) */
+    void *hold_ctx;
     struct vigil_emit_stats stats;
 };
 
@@ -307,7 +309,7 @@ static int write_order(struct vigil_emit *out, const struct vigil_finding *f, co
 }
 
 static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
-                       const char *order_id, bool allowlist_held)
+                       const char *order_id, bool allowlist_held, const char *held)
 {
     char id[32], json[OUT_JSON_MAX];
     make_id(id, sizeof id, "alr", f, vigil_severity_str(f->severity));
@@ -330,6 +332,10 @@ static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
     if (allowlist_held) {
         vigil_jbuf_key(&b, "allowlisted");
         vigil_jbuf_bool(&b, true);
+    }
+    if (held) {
+        vigil_jbuf_key(&b, "held");
+        vigil_jbuf_cstr(&b, held);
     }
     vigil_jbuf_close(&b, '}');
     if (b.overflow)
@@ -385,18 +391,28 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
     if (marks_put(out, f->account, ka, t + out->cooldown_ms, t, false) != 0)
         return VIGIL_ERR_NOMEM;
 
+    /* A held order stands all the same: the alert names it, and it is not asked again. */
+    const char *hold_cause = issue_order && out->hold ? out->hold(out->hold_ctx, f) : NULL;
     int rc;
-    if (issue_order) {
+    if (issue_order && !hold_cause) {
         rc = write_order(out, f, order_id);
         if (rc != 0)
             return rc;
         out->stats.orders++;
+    } else if (hold_cause) {
+        out->stats.held++;
     }
-    rc = write_alert(out, f, issue_order ? order_id : NULL, held);
+    rc = write_alert(out, f, issue_order ? order_id : NULL, held, hold_cause);
     if (rc != 0)
         return rc;
     out->stats.alerts++;
     return 0;
+}
+
+void vigil_emit_set_hold(struct vigil_emit *out, vigil_emit_hold_fn fn, void *ctx)
+{
+    out->hold = fn;
+    out->hold_ctx = ctx;
 }
 
 int vigil_emit_counters(struct vigil_emit *out, const char *account, const char *detector,

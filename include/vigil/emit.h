@@ -105,6 +105,16 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
                                      int64_t (*now_ms)(void *clock_ctx), void *clock_ctx);
 void vigil_emit_destroy(struct vigil_emit *out); /* accepts NULL */
 
+/* A hold on orders: called when the discipline is about to issue an order for f. NULL lets
+ * the order go out; a cause ("gap", "report") holds it: no order record reaches the sink,
+ * the order still stands (the same finding will not order again while it would have stood)
+ * and its critical alert carries `"held": cause` with the order_id and action it would have
+ * had, so releasing it later issues exactly that order. */
+typedef const char *(*vigil_emit_hold_fn)(void *ctx, const struct vigil_finding *f);
+
+/* Installs (or with fn NULL removes) the hold. Same thread as the rest of the object. */
+void vigil_emit_set_hold(struct vigil_emit *out, vigil_emit_hold_fn fn, void *ctx);
+
 /* Reports a finding. Returns 0 (also when cool-down or a standing order suppressed it), or
  * the sink's negative status. */
 int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f);
@@ -128,7 +138,7 @@ void vigil_emit_forget(struct vigil_emit *out, const char *account);
 
 /* Counts of what the discipline did, for logs and tests. */
 struct vigil_emit_stats {
-    uint64_t orders, alerts, orders_suppressed, alerts_suppressed, allowlisted;
+    uint64_t orders, alerts, orders_suppressed, alerts_suppressed, allowlisted, held;
 };
 void vigil_emit_get_stats(const struct vigil_emit *out, struct vigil_emit_stats *st);
 
