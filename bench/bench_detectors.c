@@ -493,7 +493,7 @@ static int chunk_fill(struct chunk *k, struct gen *g, size_t want, bool parse,
         }
         k->len[i] = (uint16_t)n;
         if (parse) {
-            po.stream_ts_ms = *stream_ts;
+            po.now_ms = *stream_ts;
             if (vigil_event_parse(buf, (size_t)n, k->key[i], strlen(k->key[i]), &po, &k->ev[i],
                                   &err) != 0) {
                 fprintf(stderr, "bench_detectors: generated event rejected: %s (%s): %.*s\n",
@@ -542,7 +542,7 @@ static int run_pass(bool preparsed, const struct opts *o, uint64_t events,
                 core_event(&c, &k->ev[i]);
         } else {
             for (size_t i = 0; i < k->n; i++) {
-                po.stream_ts_ms = parse_ts;
+                po.now_ms = parse_ts;
                 if (vigil_event_parse(k->json + i * JSON_SLOT, k->len[i], k->key[i],
                                       strlen(k->key[i]), &po, &ev, &err) != 0) {
                     fprintf(stderr, "bench_detectors: event rejected: %s (%s)\n", err.reason,

@@ -34,7 +34,7 @@ static double now_s(void)
 int main(int argc, char **argv)
 {
     long n = 2000000;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 1795402700000LL};
+    struct vigil_parse_opts opts = {.default_cc = "31", .now_ms = 1795402700000LL};
     struct vigil_event ev;
     struct vigil_parse_error err;
     const size_t len = sizeof event_json - 1;

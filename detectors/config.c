@@ -329,6 +329,14 @@ static const struct core_key core_keys[] = {
         "(their checkpoint stays in Redis until their partition is next assigned)."),
     INT("vigild.disorder_ms", 60000, 0, 3600000,
         "Allowed event-time disorder: the watermark is the highest event time seen minus this."),
+    INT("vigild.gap_ms", 1800000, 60000, 86400000,
+        "A partition's clock moves with its events up to this far at a step; an event further "
+        "ahead counts for its own account but moves the clock only once events of "
+        "vigild.clock_confirm_accounts accounts confirm it, and that jump is reported as a gap "
+        "(timers due inside it alert, never order)."),
+    INT("vigild.clock_confirm_accounts", 3, 1, 8,
+        "How many distinct accounts must claim a time beyond vigild.gap_ms ahead before a "
+        "partition's clock jumps there (1: any event moves it, as before)."),
 
     STR_CHECK("numbering.home_cc", "31", check_cc,
               "Home country calling code: calls to other codes are international."),

@@ -87,27 +87,29 @@ void vigil_dedupe_destroy(struct vigil_dedupe *d)
     free(d);
 }
 
-bool vigil_dedupe_seen(struct vigil_dedupe *d, const char *account, const char *id,
-                       int64_t ts_ms)
+uint64_t vigil_dedupe_hash(const char *account, const char *id)
+{
+    uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, account, strlen(account) + 1);
+    h = vigil_fnv1a(h, id, strlen(id));
+    h ^= h >> 31; /* the low bits pick the slot: mix the high ones in */
+    return h ? h : 1;
+}
+
+bool vigil_dedupe_seen_hash(struct vigil_dedupe *d, uint64_t h, int64_t now_ms)
 {
     if (d->gen_start == INT64_MIN) {
-        d->gen_start = ts_ms;
-    } else if (ts_ms - d->gen_start >= d->window_ms) {
+        d->gen_start = now_ms;
+    } else if (now_ms - d->gen_start >= d->window_ms) {
         /* Rotate; after a long gap both generations are out of the window. */
         idset_clear(&d->prev);
-        if (ts_ms - d->gen_start < 2 * d->window_ms)
+        if (now_ms - d->gen_start < 2 * d->window_ms)
             d->prev = d->cur;
         else
             idset_clear(&d->cur);
         memset(&d->cur, 0, sizeof d->cur);
-        d->gen_start = ts_ms;
+        d->gen_start = now_ms;
         d->full = false;
     }
-    uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, account, strlen(account) + 1);
-    h = vigil_fnv1a(h, id, strlen(id));
-    h ^= h >> 31; /* the low bits pick the slot: mix the high ones in */
-    if (h == 0)
-        h = 1;
     if (idset_has(&d->cur, h) || idset_has(&d->prev, h))
         return true;
     if (d->cur.count >= d->max_ids || !idset_reserve(&d->cur)) {
@@ -116,6 +118,12 @@ bool vigil_dedupe_seen(struct vigil_dedupe *d, const char *account, const char *
     }
     idset_put_new(&d->cur, h);
     return false;
+}
+
+bool vigil_dedupe_seen(struct vigil_dedupe *d, const char *account, const char *id,
+                       int64_t ts_ms)
+{
+    return vigil_dedupe_seen_hash(d, vigil_dedupe_hash(account, id), ts_ms);
 }
 
 bool vigil_dedupe_full(const struct vigil_dedupe *d)

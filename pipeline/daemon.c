@@ -186,6 +186,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .offsets = &d->offsets,
         .redis = d->load_redis,
         .redis_prefix = vigil_config_str(d->cfg, "redis.prefix"),
+        .dedupe_window_ms = vigil_config_int(d->cfg, "vigild.dedupe_window_ms"),
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);
     if (!d->kin) {
@@ -219,18 +220,26 @@ static void log_status(struct daemon *d)
         sum.accounts += st.accounts;
         sum.evicted += st.evicted;
         sum.skipped += st.skipped;
+        sum.gaps += st.gaps;
+        sum.lost += st.lost;
+        sum.ahead += st.ahead;
+        sum.held += st.held;
     }
     struct vigil_publisher_stats ps;
     vigil_publisher_get_stats(d->pub, &ps);
     vigil_log_info("status: %llu read, %llu valid, %llu repeats dropped, %llu dead letters, "
                    "%llu orders, %llu alerts, %llu durable flushes; %llu accounts in memory, "
-                   "%llu evicted, %llu states checkpointed, %llu events skipped as loaded",
+                   "%llu evicted, %llu states checkpointed, %llu events skipped as loaded; "
+                   "stream: %llu gaps, %llu events lost, %llu events ahead of their clock, "
+                   "%llu orders held in gaps",
                    vigil_kafka_in_dispatched(d->kin), (unsigned long long)sum.events,
                    (unsigned long long)sum.repeats, (unsigned long long)sum.dead,
                    (unsigned long long)ps.orders, (unsigned long long)ps.alerts,
                    (unsigned long long)ps.flushes, (unsigned long long)sum.accounts,
                    (unsigned long long)sum.evicted, (unsigned long long)ps.states,
-                   (unsigned long long)sum.skipped);
+                   (unsigned long long)sum.skipped, (unsigned long long)sum.gaps,
+                   (unsigned long long)sum.lost, (unsigned long long)sum.ahead,
+                   (unsigned long long)sum.held);
 }
 
 /* Stops in dependency order; each step may be absent when start() failed half way. */

@@ -763,7 +763,7 @@ static int check_common(struct doc *d, const char *key, size_t key_len,
                         const struct vigil_parse_opts *opts, struct vigil_event *ev)
 {
     const char *cc = opts != NULL ? opts->default_cc : NULL;
-    int64_t stream_ts = opts != NULL ? opts->stream_ts_ms : 0;
+    int64_t now = opts != NULL ? opts->now_ms : 0;
     int64_t v;
     int t, n;
     char type[16];
@@ -800,10 +800,10 @@ static int check_common(struct doc *d, const char *key, size_t key_len,
     if (ev->ts_ms < VIGIL_TS_MIN_MS)
         return reject(d->err, "ts_past", NULL,
                       "field 'ts' is before 2000-01-01 (it must be in milliseconds)");
-    /* Subtraction, not stream_ts + ahead, so that no value can overflow. */
-    if (stream_ts > 0 && ev->ts_ms - VIGIL_TS_MAX_AHEAD_MS > stream_ts)
+    /* Subtraction, not now + ahead, so that no value can overflow. */
+    if (now > 0 && ev->ts_ms - VIGIL_TS_MAX_AHEAD_MS > now)
         return reject(d->err, "ts_future", NULL,
-                      "field 'ts' is more than one day ahead of the stream");
+                      "field 'ts' is more than one day ahead of vigil's clock");
 
     if ((t = required(d, F_ACCOUNT, "")) == 0)
         return VIGIL_ERR_INVALID;

@@ -27,6 +27,7 @@
 
 #define REVOKE_WAIT_MS 8000
 #define LOAD_SCAN_COUNT 512  /* accounts per HSCAN page of a checkpoint */
+#define LOSS_QUERY_MS 2000   /* longest the consumer waits for a partition's oldest offset */
 
 static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o);
 
@@ -42,15 +43,18 @@ struct vigil_kafka_in {
     bool assigned[VIGIL_MAX_PARTITIONS];
     int64_t dispatched[VIGIL_MAX_PARTITIONS]; /* next offset after the last one handed out */
     int64_t committed[VIGIL_MAX_PARTITIONS];  /* last offset committed, -1 none */
+    /* Where reading was to start after the assignment (the checkpoint's offset), -1 unknown. */
+    int64_t expect[VIGIL_MAX_PARTITIONS];
     unsigned long long n_dispatched;
     /* Checkpoints (NULL: off). */
     struct vigil_redis *redis;
-    char ckpt_key[256], state_key[320];
+    char ckpt_key[256], state_key[320], seen_key[320];
+    int64_t dedupe_window_ms;
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
     bool paused;       /* consumption paused: the workers are behind (backpressure) */
     rd_kafka_message_t *held; /* polled, not yet dispatched: its ring was full while paused */
-    unsigned long long n_loaded;
+    unsigned long long n_loaded, n_seen_loaded;
 };
 
 /* A slot in worker w's in ring, waiting while the worker is behind. */
@@ -93,6 +97,43 @@ static void send_state(struct vigil_kafka_in *ki, int32_t p, const char *account
         commit_in(ki, w);
     }
     ki->n_loaded++;
+}
+
+/* Hands partition p's checkpointed event ids to its worker, in chunks: those of the two
+ * dedupe windows before `clock`, as long as a worker that never stopped would remember them
+ * (dedupe.h). 0, or VIGIL_ERR_IO. */
+static int load_seen(struct vigil_kafka_in *ki, int32_t p, int64_t clock)
+{
+    char key[400];
+    snprintf(key, sizeof key, "%s%d", ki->seen_key, (int)p);
+    redisReply *r = vigil_redis_command(ki->redis, "ZRANGEBYSCORE %s %lld +inf", key,
+                                        (long long)(clock - 2 * ki->dedupe_window_ms));
+    if (!r)
+        return VIGIL_ERR_IO;
+    size_t w = (size_t)p % ki->n_workers, ids = 0;
+    const size_t chunk = VIGIL_EVENT_MAX_BYTES / 16 * 16;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING)
+            continue;
+        for (size_t at = 0; at + 16 <= e->len; at += chunk) {
+            size_t n = e->len - at < chunk ? (e->len - at) / 16 * 16 : chunk;
+            struct vigil_in_msg *in = reserve_in(ki, w);
+            in->kind = VIGIL_IN_SEEN;
+            in->partition = p;
+            in->offset = 0;
+            in->value_len = (uint32_t)n;
+            memcpy(in->value, e->str + at, n);
+            in->has_key = false;
+            in->key_len = 0;
+            in->key[0] = '\0';
+            commit_in(ki, w);
+            ids += n / 16;
+        }
+    }
+    freeReplyObject(r);
+    ki->n_seen_loaded += ids;
+    return 0;
 }
 
 /* Reads partition p's checkpoint: its offset into *offset (untouched when there is none),
@@ -139,6 +180,8 @@ static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
                        kv->element[i + 1]->len);
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
+    if (ki->dedupe_window_ms > 0 && load_seen(ki, p, clock) != 0)
+        return VIGIL_ERR_IO;
     *offset = off;
     return 0;
 }
@@ -147,7 +190,7 @@ static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
  * without the state would count from zero. Gives up only when vigild is stopping. */
 static void load_checkpoints(struct vigil_kafka_in *ki, rd_kafka_topic_partition_list_t *parts)
 {
-    unsigned long long before = ki->n_loaded;
+    unsigned long long before = ki->n_loaded, seen_before = ki->n_seen_loaded;
     int64_t t0 = vigil_mono_ms(), wait_ms = 100;
     bool logged = false;
     for (int i = 0; i < parts->cnt; i++) {
@@ -167,8 +210,9 @@ static void load_checkpoints(struct vigil_kafka_in *ki, rd_kafka_topic_partition
             wait_ms = wait_ms * 2 > 2000 ? 2000 : wait_ms * 2;
         }
     }
-    vigil_log_info("loaded %llu account states of %d partition(s) in %lld ms",
-                   ki->n_loaded - before, parts->cnt, (long long)(vigil_mono_ms() - t0));
+    vigil_log_info("loaded %llu account states and %llu recent event ids of %d partition(s) "
+                   "in %lld ms", ki->n_loaded - before, ki->n_seen_loaded - seen_before,
+                   parts->cnt, (long long)(vigil_mono_ms() - t0));
 }
 
 /* Tells each revoked partition's worker to drop its accounts. */
@@ -298,6 +342,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         vigil_log_info("assigned %d partition(s) of %s", parts->cnt, ki->topic);
         if (ki->redis)
             load_checkpoints(ki, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p >= 0 && p < VIGIL_MAX_PARTITIONS)
+                ki->expect[p] = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+        }
         if (cooperative)
             rd_kafka_incremental_assign(rk, parts);
         else
@@ -355,9 +404,13 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
              o->topic);
     snprintf(ki->state_key, sizeof ki->state_key, "%sstate:%s:",
              o->redis_prefix ? o->redis_prefix : "", o->topic);
+    snprintf(ki->seen_key, sizeof ki->seen_key, "%sseen:%s:",
+             o->redis_prefix ? o->redis_prefix : "", o->topic);
+    ki->dedupe_window_ms = o->dedupe_window_ms;
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
         ki->committed[i] = -1;
+        ki->expect[i] = -1;
     }
 
     char session[16], heartbeat[16], fetch_wait[16];
@@ -416,11 +469,48 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
 /* Copies one message into its worker's in ring, waiting while the worker is behind. Unless
  * `wait`, gives up (false) when the ring stays full while the outputs are not durable: the
  * caller keeps the message and pauses consumption instead of blocking the consumer. */
+/* The message at `offset` of partition p follows `want`, the offset that was to come next:
+ * when the broker no longer holds `want` (the consumer fell behind its retention and the
+ * offset was reset), the events in between are lost. Tells the partition's worker, which
+ * alerts the NOC (worker.c). A hole the broker still covers (transaction markers,
+ * compaction) is no loss. */
+static void check_loss(struct vigil_kafka_in *ki, int32_t p, int64_t want, int64_t offset)
+{
+    int64_t lo = -1, hi = -1;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(ki->rk, ki->topic, p, &lo, &hi, LOSS_QUERY_MS);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        vigil_log_warn("partition %d: offsets %lld to %lld were skipped and the broker's "
+                       "oldest offset cannot be read (%s); they may be lost", (int)p,
+                       (long long)want, (long long)(offset - 1), rd_kafka_err2str(e));
+        lo = offset; /* unknown: report what was skipped */
+    }
+    if (want >= lo)
+        return;
+    int64_t range[2] = {want, lo < offset ? lo : offset};
+    size_t w = (size_t)p % ki->n_workers;
+    struct vigil_in_msg *in = reserve_in(ki, w);
+    in->kind = VIGIL_IN_LOSS;
+    in->partition = p;
+    in->offset = offset;
+    memcpy(in->value, range, sizeof range);
+    in->value_len = sizeof range;
+    in->has_key = false;
+    in->key_len = 0;
+    in->key[0] = '\0';
+    commit_in(ki, w);
+}
+
 static bool dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m, bool wait)
 {
     int32_t p = m->partition;
     if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
         return true; /* refused at assignment, logged there */
+    int64_t want = ki->dispatched[p] >= 0 ? ki->dispatched[p] : ki->expect[p];
+    if (want >= 0 && m->offset > want + 1) {
+        check_loss(ki, p, want, m->offset);
+        ki->dispatched[p] = m->offset; /* checked once, even if this dispatch waits */
+    }
     struct vigil_ring *ring = vigil_worker_in(ki->workers[(size_t)p % ki->n_workers]);
     struct vigil_backoff bo;
     vigil_backoff_init(&bo, 1000);

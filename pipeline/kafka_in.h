@@ -21,6 +21,7 @@
 #define VIGIL_KAFKA_IN_H
 
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stddef.h>
 
 struct vigil_offsets;
@@ -45,6 +46,9 @@ struct vigil_kafka_in_opts {
      * its states handed to the partition's worker, and consumption starts at its offset. */
     struct vigil_redis *redis;
     const char *redis_prefix;
+    /* vigild.dedupe_window_ms: checkpointed event ids this recent (<redis_prefix>seen:<topic>:
+     * <partition>) go to the worker with the states; 0: none. */
+    int64_t dedupe_window_ms;
 };
 
 struct vigil_kafka_in;

@@ -27,6 +27,13 @@ enum vigil_in_kind {
     VIGIL_IN_RESUME = 3,
     /* The partition was revoked: its accounts leave this worker (their state is in Redis). */
     VIGIL_IN_REVOKE = 4,
+    /* Events of `partition` were lost under the consumer (offset reset past data the broker
+     * no longer holds): value holds two int64_t, the first lost offset and the first offset
+     * read after them. Sent before that offset's event. */
+    VIGIL_IN_LOSS = 5,
+    /* Event ids of `partition` checkpointed within the dedupe window (after its RESUME):
+     * value holds value_len / 16 pairs of (uint64_t id hash, int64_t event time). */
+    VIGIL_IN_SEEN = 6,
 };
 
 struct vigil_in_msg {
@@ -54,6 +61,11 @@ enum vigil_out_msg_kind {
     /* numbers[0..n_numbers): hashes of numbers the account sends from (flagged.h); it has a
      * standing order that flags it until until_ms (wall clock) -> Redis <prefix>flagged. */
     VIGIL_MSG_FLAG = 8,
+    /* data: (uint64_t id hash, int64_t event time) pairs of new event ids of `partition`,
+     * clock_ms the latest of those times; staged with the tick's states -> Redis
+     * <prefix>seen:<topic>:<partition>, so a repeat after a restart or on the partition's
+     * next owner counts once. */
+    VIGIL_MSG_SEEN = 9,
 };
 
 #define VIGIL_OUT_COUNTERS_MAX 12

@@ -32,6 +32,7 @@
 #define KAFKA_FLUSH_WAIT_MS 2000
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
+#define SEEN_TTL_S (7 * 86400) /* checkpointed event ids outlive their last write by this */
 
 struct vigil_publisher {
     struct vigil_publisher_env env;
@@ -54,7 +55,8 @@ struct vigil_publisher {
     bool is_ready[VIGIL_MAX_PARTITIONS];
     bool *in_tick;  /* [n_workers]: a worker's tick group is partly drained */
     bool txn_open;  /* MULTI queued on ckpt, EXEC not yet */
-    char state_key[256], ckpt_key[256];
+    char state_key[256], ckpt_key[256], seen_key[256];
+    int64_t dedupe_window_ms;
     bool unflushed;       /* something was drained since the last durable flush */
     bool failing;         /* the last flush failed (for logging state changes once) */
     int64_t retry_ms;
@@ -118,6 +120,9 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
              env->events_topic ? env->events_topic : "");
     snprintf(p->ckpt_key, sizeof p->ckpt_key, "%sckpt:%s", p->prefix,
              env->events_topic ? env->events_topic : "");
+    snprintf(p->seen_key, sizeof p->seen_key, "%sseen:%s:", p->prefix,
+             env->events_topic ? env->events_topic : "");
+    p->dedupe_window_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
     return p;
 }
 
@@ -229,6 +234,26 @@ static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
     return rc;
 }
 
+/* Event ids of a partition, for the dedupe of its next owner: one sorted-set member per
+ * checkpoint and partition, scored by the latest event time in it. Members that have left the
+ * window (twice its length behind, for disorder between partitions) go as new ones come; the
+ * key itself lives a week past its last write, so a partition nobody reads any more does not
+ * keep it forever. ZADD of the same member again is a no-op: the batch may be resent. */
+static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[320];
+    snprintf(key, sizeof key, "%s%d", p->seen_key, m->partition);
+    int rc = txn_begin(p);
+    rc = rc ? rc
+            : vigil_redis_add(p->env.ckpt, "ZADD %s %lld %b", key, (long long)m->clock_ms,
+                              m->data, (size_t)m->data_len);
+    rc = rc ? rc
+            : vigil_redis_add(p->env.ckpt, "ZREMRANGEBYSCORE %s -inf (%lld", key,
+                              (long long)(m->clock_ms - 2 * p->dedupe_window_ms));
+    rc = rc ? rc : vigil_redis_add(p->env.ckpt, "EXPIRE %s %d", key, SEEN_TTL_S);
+    return rc;
+}
+
 /* Takes one message's effects. Returns 0, or a status that is logged (never fatal: a
  * message that cannot be queued is counted as a failure and blocks no one). */
 static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m)
@@ -242,7 +267,8 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         break;
     case VIGIL_MSG_ALERT:
         rc = produce(p, p->alerts_topic, m);
-        rc = rc ? rc : queue_alert(p, m);
+        /* An alert about the stream itself (a gap) has no account to file it under. */
+        rc = rc || !m->account[0] ? rc : queue_alert(p, m);
         bump(&p->st_alerts);
         break;
     case VIGIL_MSG_DLQ:
@@ -267,6 +293,12 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
     case VIGIL_MSG_STATE:
         if (p->env.ckpt) {
             rc = queue_state(p, m);
+            p->in_tick[worker] = true;
+        }
+        break;
+    case VIGIL_MSG_SEEN:
+        if (p->env.ckpt && m->data_len > 0) {
+            rc = queue_seen(p, m);
             p->in_tick[worker] = true;
         }
         break;

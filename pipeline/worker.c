@@ -26,6 +26,7 @@
 #include "offsets.h"
 #include "publisher.h"
 #include "ring.h"
+#include "stream_clock.h"
 #include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
@@ -54,9 +55,21 @@ struct wk_acct {
      * which an order flags it (0: none seen by this worker). */
     uint64_t numbers[VIGIL_FLAGGED_NUMBERS];
     int64_t flagged_until;
+    /* Events of its partition were lost (an offset reset past data the broker no longer
+     * held) while it had state: until this event time its open calls may have ended unseen,
+     * so timers alert for it but do not order. */
+    int64_t uncertain_until;
     int32_t partition; /* its events' partition (events are keyed by account) */
     bool changed;      /* listed in vigil_worker.changed */
 };
+
+/* An event id as the dedupe remembers it, on its way into the partition's checkpoint. */
+struct seen_rec {
+    uint64_t hash;
+    int64_t ts;
+    int32_t partition;
+};
+#define SEEN_PAIR 16 /* bytes of one (hash, time) pair in VIGIL_MSG_SEEN / VIGIL_IN_SEEN */
 
 /* A checkpointed state: "VS", version, then per holder (a detector, or the emit layer as
  * STATE_EMIT) its index byte, a 32-bit length and its bytes; the whole packed by pack(). */
@@ -81,11 +94,22 @@ struct vigil_worker {
     void **states;
     struct vigil_emit *emit;
     struct vigil_dedupe *dedupe; /* NULL when vigild.dedupe_window_ms is 0 */
+    /* Ids of new events since the last checkpoint, which carries them (VIGIL_MSG_SEEN). */
+    struct seen_rec *seen;
+    size_t n_seen, cap_seen;
+    int64_t dedupe_window_ms;
     bool dedupe_full_logged;
     struct vigil_parse_opts popts;
-    int64_t max_ts;       /* highest valid event time this worker has seen */
     int64_t stream_seen;  /* the worker's clock: never goes back */
-    int64_t *part_ts;     /* [VIGIL_MAX_PARTITIONS]: highest valid event time per partition */
+    int64_t *part_ts;     /* [VIGIL_MAX_PARTITIONS]: each partition's clock (pclock[p].ts) */
+    struct vigil_pclock *pclock; /* [VIGIL_MAX_PARTITIONS]: stream_clock.h */
+    /* Per partition: the latest gap of its clock (event time), inside which timers do not
+     * order; and whether lost events were reported and the jump that follows is theirs. */
+    int64_t *gap_from, *gap_to;
+    bool *loss_reported;
+    int64_t gap_ms;
+    int confirm_accounts;
+    bool in_tick; /* on_tick is running: findings come from timers, not from an event */
     int64_t last_idle_tick_ms;
     int64_t disorder_ms;
     int64_t tick_interval_ms;
@@ -111,10 +135,12 @@ struct vigil_worker {
     bool state_too_big_logged;
     int64_t local_accounts, local_evicted, local_skipped;
     int64_t local_events, local_dead, local_orders, local_alerts, local_repeats;
+    int64_t local_gaps, local_lost, local_ahead, local_held;
 
     /* Published with relaxed stores for the status log; nothing depends on their order. */
     _Atomic uint64_t st_events, st_dead, st_orders, st_alerts, st_repeats;
     _Atomic uint64_t st_accounts, st_evicted, st_skipped;
+    _Atomic uint64_t st_gaps, st_lost, st_ahead, st_held;
 };
 
 static struct wk_acct *touch(struct vigil_worker *w, const char *account, int32_t partition);
@@ -240,6 +266,31 @@ static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
     return 0;
 }
 
+/* The emit layer's hold (vigil/emit.h): a timer that came due inside a gap of its
+ * partition's stream, or for an account whose events may have been lost, alerts but does not
+ * order: the order would rest on the gap alone (an end that was never seen). Findings made at
+ * an event are judged on what was seen and always go out. */
+static const char *worker_hold(void *ctx, const struct vigil_finding *f)
+{
+    struct vigil_worker *w = ctx;
+    if (!w->in_tick)
+        return NULL;
+    const struct wk_acct *a = vigil_acct_table_find(w->accts, f->account);
+    if (!a)
+        return NULL;
+    int32_t p = a->partition;
+    bool in_gap = p >= 0 && p < VIGIL_MAX_PARTITIONS && w->gap_to[p] != 0 &&
+                  f->event_ts_ms > w->gap_from[p] - w->disorder_ms &&
+                  f->event_ts_ms <= w->gap_to[p];
+    if (!in_gap && a->uncertain_until <= f->event_ts_ms)
+        return NULL;
+    w->local_held++;
+    vigil_log_warn("worker %d: %s order for %s (%s) held: it came due inside a gap of "
+                   "partition %d's stream; alert only", w->env.index,
+                   vigil_action_str(f->action), f->account, f->rule, (int)p);
+    return "gap";
+}
+
 struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
 {
     struct vigil_worker *w = calloc(1, sizeof *w);
@@ -250,12 +301,18 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->in = vigil_ring_create((size_t)cap, sizeof(struct vigil_in_msg));
     w->out = vigil_ring_create(OUT_RING_CAP, sizeof(struct vigil_out_msg));
     w->part_ts = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->part_ts);
-    if (!w->in || !w->out || !w->part_ts)
+    w->pclock = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->pclock);
+    w->gap_from = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->gap_from);
+    w->gap_to = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->gap_to);
+    w->loss_reported = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->loss_reported);
+    if (!w->in || !w->out || !w->part_ts || !w->pclock || !w->gap_from || !w->gap_to ||
+        !w->loss_reported)
         goto fail;
     w->emit = vigil_emit_create(env->cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write},
                                 NULL, NULL);
     if (!w->emit)
         goto fail;
+    vigil_emit_set_hold(w->emit, worker_hold, w);
 
     w->n_det = vigil_detector_count();
     w->ops = calloc(w->n_det ? w->n_det : 1, sizeof *w->ops);
@@ -275,9 +332,12 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     }
     w->popts.default_cc = vigil_config_str(env->cfg, "numbering.home_cc");
     w->disorder_ms = vigil_config_int(env->cfg, "vigild.disorder_ms");
+    w->gap_ms = vigil_config_int(env->cfg, "vigild.gap_ms");
+    w->confirm_accounts = (int)vigil_config_int(env->cfg, "vigild.clock_confirm_accounts");
     w->tick_interval_ms = vigil_config_int(env->cfg, "vigild.tick_interval_ms");
     w->block_ttl_ms = vigil_config_int(env->cfg, "redis.block_ttl_s") * 1000;
     int64_t dedupe_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
+    w->dedupe_window_ms = dedupe_ms;
     if (dedupe_ms > 0) {
         w->dedupe = vigil_dedupe_create(
             dedupe_ms, (size_t)vigil_config_int(env->cfg, "vigild.dedupe_max_ids"));
@@ -315,6 +375,11 @@ void vigil_worker_destroy(struct vigil_worker *w)
     free(w->states);
     free(w->ops);
     free(w->part_ts);
+    free(w->pclock);
+    free(w->gap_from);
+    free(w->gap_to);
+    free(w->loss_reported);
+    free(w->seen);
     free(w->resume);
     vigil_acct_table_destroy(w->accts);
     vigil_idx_list_fini(&w->changed);
@@ -399,6 +464,228 @@ static void send_dead_letter(struct vigil_worker *w, const struct vigil_in_msg *
     m->data_len = (uint32_t)b.len;
     vigil_ring_commit(w->out);
     w->local_dead++;
+}
+
+/* "2 h 13 min" */
+static void fmt_span(char *buf, size_t n, int64_t ms)
+{
+    int64_t min = ms / 60000;
+    if (min >= 48 * 60)
+        snprintf(buf, n, "%lld days %lld h", (long long)(min / 1440), (long long)(min % 1440 / 60));
+    else if (min >= 60)
+        snprintf(buf, n, "%lld h %lld min", (long long)(min / 60), (long long)(min % 60));
+    else
+        snprintf(buf, n, "%lld min %lld s", (long long)min, (long long)(ms / 1000 % 60));
+}
+
+/* "2026-11-02T10:05:00Z" */
+static void fmt_iso(char *buf, size_t n, int64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* One NOC alert about the stream itself (no account): a gap in a partition's event time, or
+ * events lost under the consumer. Its id is a hash of the partition and where the gap began,
+ * so the same gap seen again after a restart keeps its id. */
+static void send_stream_alert(struct vigil_worker *w, int32_t p, const char *severity,
+                              int64_t event_ts, int64_t id_part, const char *reason,
+                              const struct vigil_evidence *ev, int n_ev)
+{
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return;
+    uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, w->env.events_topic, strlen(w->env.events_topic));
+    h = vigil_fnv1a(h, &p, sizeof p);
+    h = vigil_fnv1a(h, &id_part, sizeof id_part);
+    char id[32];
+    snprintf(id, sizeof id, "alr-%016llx", (unsigned long long)h);
+    m->kind = VIGIL_MSG_ALERT;
+    m->account[0] = '\0';
+    copy_str(m->detector, sizeof m->detector, "vigil");
+    m->action[0] = '\0';
+    m->n_counters = 0;
+    struct vigil_jbuf b;
+    vigil_jbuf_init(&b, m->data, sizeof m->data);
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "v");
+    vigil_jbuf_int(&b, 1);
+    vigil_jbuf_key(&b, "alert_id");
+    vigil_jbuf_cstr(&b, id);
+    vigil_jbuf_key(&b, "ts");
+    vigil_jbuf_int(&b, wall_ms());
+    vigil_jbuf_key(&b, "event_ts");
+    vigil_jbuf_int(&b, event_ts);
+    vigil_jbuf_key(&b, "account");
+    vigil_jbuf_cstr(&b, "");
+    vigil_jbuf_key(&b, "detector");
+    vigil_jbuf_cstr(&b, "vigil");
+    vigil_jbuf_key(&b, "rule");
+    vigil_jbuf_cstr(&b, "vigil.stream_gap");
+    vigil_jbuf_key(&b, "severity");
+    vigil_jbuf_cstr(&b, severity);
+    vigil_jbuf_key(&b, "reason");
+    vigil_jbuf_cstr(&b, reason);
+    vigil_jbuf_key(&b, "evidence");
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "partition");
+    vigil_jbuf_int(&b, p);
+    for (int i = 0; i < n_ev; i++) {
+        vigil_jbuf_key(&b, ev[i].name);
+        vigil_jbuf_num(&b, ev[i].value);
+    }
+    vigil_jbuf_key(&b, "sample_event_ids");
+    vigil_jbuf_open(&b, '[');
+    vigil_jbuf_close(&b, ']');
+    vigil_jbuf_close(&b, '}');
+    vigil_jbuf_key(&b, "topic");
+    vigil_jbuf_cstr(&b, w->env.events_topic);
+    vigil_jbuf_close(&b, '}');
+    m->data_len = (uint32_t)b.len;
+    vigil_ring_commit(w->out);
+    w->local_alerts++;
+}
+
+/* A partition's clock jumped over a gap (stream_clock.h): timers due inside it will not
+ * order; one alert and one log line say so, unless the gap is that of events already
+ * reported lost. */
+static void take_gap(struct vigil_worker *w, int32_t p, const struct vigil_pclock_jump *j)
+{
+    w->gap_from[p] = j->from;
+    w->gap_to[p] = j->to;
+    w->local_gaps++;
+    if (w->loss_reported[p]) {
+        w->loss_reported[p] = false;
+        return;
+    }
+    char span[48], from[32], to[32], reason[320];
+    fmt_span(span, sizeof span, j->to - j->from);
+    fmt_iso(from, sizeof from, j->from);
+    fmt_iso(to, sizeof to, j->to);
+    snprintf(reason, sizeof reason,
+             "Partition %d of %s had no events for %s of event time (%s to %s): the exporter "
+             "or the stream stopped, or its clock jumped; open calls whose timers fell inside "
+             "the gap get alerts, not orders.",
+             (int)p, w->env.events_topic, span, from, to);
+    vigil_log_warn("worker %d: partition %d: no events for %s of event time (%s to %s); "
+                   "timers due inside the gap alert only", w->env.index, (int)p, span, from, to);
+    struct vigil_evidence ev[] = {{"gap_s", (double)((j->to - j->from) / 1000)},
+                                  {"from_ts", (double)j->from},
+                                  {"to_ts", (double)j->to}};
+    send_stream_alert(w, p, "warning", j->to, j->from, reason, ev, 3);
+}
+
+/* Events of partition p were lost under the consumer: offsets [from, to) are no longer on
+ * the broker (value: from, to as int64). Accounts of p it holds state for may have missed
+ * their call ends: their timers alert, never order, for the longest a call can stay open. */
+static void take_loss(struct vigil_worker *w, const struct vigil_in_msg *in)
+{
+    int32_t p = in->partition;
+    if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
+        return;
+    int64_t off[2];
+    memcpy(off, in->value, sizeof off);
+    int64_t clock = w->part_ts[p];
+    int64_t until = clock + 24 * 3600000LL + w->disorder_ms;
+    size_t n = 0;
+    for (size_t i = 0; i < vigil_acct_table_count(w->accts); i++) {
+        struct wk_acct *a = vigil_acct_table_at(w->accts, i, NULL);
+        if (a->partition == p && clock > 0) {
+            a->uncertain_until = until;
+            n++;
+        }
+    }
+    w->local_lost += off[1] - off[0];
+    w->loss_reported[p] = true;
+    char at[32], reason[400];
+    fmt_iso(at, sizeof at, clock);
+    snprintf(reason, sizeof reason,
+             "%lld events of partition %d of %s (offsets %lld to %lld) were lost: the broker no "
+             "longer held them when vigil read on (it fell behind the retention); %zu accounts "
+             "with state then may have missed call ends, so their open-call timers alert, not "
+             "order, until 24 h after %s.",
+             (long long)(off[1] - off[0]), (int)p, w->env.events_topic, (long long)off[0],
+             (long long)(off[1] - 1), n, clock > 0 ? at : "the loss");
+    vigil_log_error("worker %d: partition %d: %lld events lost (offsets %lld to %lld no longer "
+                    "on the broker); %zu accounts' open-call timers alert only for 24 h",
+                    w->env.index, (int)p, (long long)(off[1] - off[0]), (long long)off[0],
+                    (long long)(off[1] - 1), n);
+    struct vigil_evidence ev[] = {{"lost_events", (double)(off[1] - off[0])},
+                                  {"first_lost_offset", (double)off[0]},
+                                  {"last_lost_offset", (double)(off[1] - 1)},
+                                  {"accounts_uncertain", (double)n}};
+    send_stream_alert(w, p, "critical", clock, -off[0] - 1, reason, ev, 4);
+}
+
+/* Keeps a new event id for the partition's next checkpoint. Without memory it is not kept:
+ * a repeat of it after a restart would count again, nothing worse. */
+static void note_seen(struct vigil_worker *w, uint64_t hash, int64_t ts, int32_t p)
+{
+    if (w->n_seen == w->cap_seen) {
+        size_t cap = w->cap_seen ? w->cap_seen * 2 : 1024;
+        struct seen_rec *v = realloc(w->seen, cap * sizeof *v);
+        if (!v)
+            return;
+        w->seen = v;
+        w->cap_seen = cap;
+    }
+    w->seen[w->n_seen++] = (struct seen_rec){hash, ts, p};
+}
+
+static int cmp_seen(const void *a, const void *b)
+{
+    const struct seen_rec *x = a, *y = b;
+    return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+/* Hands the ids noted since the last checkpoint to the publisher, per partition, in the
+ * checkpoint's transaction (staged like the states). */
+static void send_seen(struct vigil_worker *w)
+{
+    if (w->n_seen == 0)
+        return;
+    qsort(w->seen, w->n_seen, sizeof *w->seen, cmp_seen);
+    const size_t per_msg = VIGIL_OUT_DATA_MAX / SEEN_PAIR;
+    for (size_t i = 0; i < w->n_seen;) {
+        struct vigil_out_msg *m = out_slot(w);
+        if (!m)
+            break;
+        int32_t p = w->seen[i].partition;
+        m->kind = VIGIL_MSG_SEEN;
+        m->partition = p;
+        m->n_counters = 0;
+        m->account[0] = '\0';
+        m->clock_ms = 0;
+        size_t k = 0;
+        for (; i < w->n_seen && w->seen[i].partition == p && k < per_msg; i++, k++) {
+            memcpy(m->data + k * SEEN_PAIR, &w->seen[i].hash, 8);
+            memcpy(m->data + k * SEEN_PAIR + 8, &w->seen[i].ts, 8);
+            if (w->seen[i].ts > m->clock_ms)
+                m->clock_ms = w->seen[i].ts;
+        }
+        m->data_len = (uint32_t)(k * SEEN_PAIR);
+        vigil_ring_commit(w->out);
+    }
+    w->n_seen = 0;
+}
+
+/* Checkpointed ids of a partition being taken over: repeats of them count once. */
+static void take_seen(struct vigil_worker *w, const struct vigil_in_msg *in)
+{
+    int32_t p = in->partition;
+    if (!w->dedupe || p < 0 || p >= VIGIL_MAX_PARTITIONS)
+        return;
+    int64_t now = w->part_ts[p];
+    for (uint32_t k = 0; k + SEEN_PAIR <= in->value_len; k += SEEN_PAIR) {
+        uint64_t h;
+        int64_t ts;
+        memcpy(&h, in->value + k, 8);
+        memcpy(&ts, in->value + k + 8, 8);
+        if (h != 0)
+            vigil_dedupe_seen_hash(w->dedupe, h, now > 0 ? now : ts);
+    }
 }
 
 static void note_progress(struct vigil_worker *w, int32_t partition, int64_t next_offset)
@@ -756,8 +1043,8 @@ static void take_resume(struct vigil_worker *w, const struct vigil_in_msg *in)
     int64_t clock;
     memcpy(&clock, in->value, sizeof clock);
     w->resume[p] = in->offset;
-    if (clock > w->part_ts[p])
-        w->part_ts[p] = clock;
+    vigil_pclock_restore(&w->pclock[p], clock);
+    w->part_ts[p] = w->pclock[p].ts;
     /* Restates the checkpoint as progress, so its offset is committed and a revoke finds
      * the partition durable even before any new event; never less than the checkpoint. */
     note_progress(w, p, in->offset);
@@ -774,6 +1061,12 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         return;
     case VIGIL_IN_REVOKE:
         revoke(w, in->partition);
+        return;
+    case VIGIL_IN_LOSS:
+        take_loss(w, in);
+        return;
+    case VIGIL_IN_SEEN:
+        take_seen(w, in);
         return;
     case VIGIL_IN_EVENT:
     case VIGIL_IN_LIFT:
@@ -802,15 +1095,25 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
     }
     struct vigil_event ev;
     struct vigil_parse_error err;
-    w->popts.stream_ts_ms = w->max_ts > w->stream_seen ? w->max_ts : w->stream_seen;
+    w->popts.now_ms = wall_ms();
     if (vigil_event_parse(in->value, in->value_len, in->has_key ? in->key : NULL, in->key_len,
                           &w->popts, &ev, &err) != 0) {
         send_dead_letter(w, in, err.reason, err.detail);
         return;
     }
-    if (w->dedupe && vigil_dedupe_seen(w->dedupe, ev.account, ev.id, ev.ts_ms)) {
-        w->local_repeats++;
-        return;
+    bool in_range = in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS;
+    if (w->dedupe) {
+        /* The partition's clock moves the dedupe's generations, not the event's own time:
+         * one event stamped a day ahead must not make it forget every id. */
+        uint64_t h = vigil_dedupe_hash(ev.account, ev.id);
+        int64_t now = in_range && w->part_ts[in->partition] > 0 ? w->part_ts[in->partition]
+                                                                 : ev.ts_ms;
+        if (vigil_dedupe_seen_hash(w->dedupe, h, now)) {
+            w->local_repeats++;
+            return;
+        }
+        if (w->checkpoint && in_range)
+            note_seen(w, h, ev.ts_ms, in->partition);
     }
     if (w->dedupe && !w->dedupe_full_logged && vigil_dedupe_full(w->dedupe)) {
         vigil_log_warn("worker %d: more event ids in one dedupe window than "
@@ -818,13 +1121,20 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
                        w->env.index);
         w->dedupe_full_logged = true;
     }
-    if (ev.ts_ms > w->max_ts)
-        w->max_ts = ev.ts_ms;
     if (ev.ts_ms < w->last_tick_wm)
         w->behind = true;
-    if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
-        ev.ts_ms > w->part_ts[in->partition])
-        w->part_ts[in->partition] = ev.ts_ms;
+    if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS) {
+        /* The event counts for its account whatever its time; the partition's clock moves
+         * only as stream_clock.h allows. */
+        int32_t p = in->partition;
+        struct vigil_pclock_jump jump;
+        uint64_t ahead = w->pclock[p].ahead;
+        if (vigil_pclock_note(&w->pclock[p], w->gap_ms, w->confirm_accounts,
+                              vigil_pclock_acct(ev.account), ev.ts_ms, &jump))
+            take_gap(w, p, &jump);
+        w->local_ahead += (int64_t)(w->pclock[p].ahead - ahead);
+        w->part_ts[p] = w->pclock[p].ts;
+    }
     w->local_events++;
     /* Before the detectors: an order this event trips flags the number it came from. */
     struct wk_acct *a = touch(w, ev.account, in->partition);
@@ -850,11 +1160,19 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
  *   rest of the stream moves on. */
 static int64_t sync_stream_clock(struct vigil_worker *w)
 {
-    int64_t own = INT64_MAX, own_eof = INT64_MAX, newest = 0;
+    int64_t own = INT64_MAX, own_eof = INT64_MAX, newest = 0, newest_prov = 0;
     bool caught_up = true, hold = false, hold_eof = false;
     for (int p = w->env.index; p < VIGIL_MAX_PARTITIONS; p += w->env.n_workers) {
         unsigned st = vigil_part_get(w->env.parts, p);
         int64_t ts = w->part_ts[p];
+        /* A provisional clock (too few accounts yet to tell whether its first event was far
+         * ahead, stream_clock.h) leads nothing: it holds like a partition with no event,
+         * and is the newest only when no partition has an established clock. */
+        if (w->pclock[p].provisional) {
+            if (ts > newest_prov)
+                newest_prov = ts;
+            ts = 0;
+        }
         if (ts > newest)
             newest = ts;
         if (!(st & VIGIL_PART_ASSIGNED))
@@ -887,6 +1205,8 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
     int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
     int64_t clock = w->stream_seen;
     w->caught_up = caught_up && ring_empty;
+    if (newest == 0)
+        newest = newest_prov;
     if (caught_up && ring_empty)
         clock = newest > shared ? newest : shared;
     else if (!hold && own != INT64_MAX)
@@ -907,11 +1227,13 @@ static void run_ticks(struct vigil_worker *w, int64_t stream_ts, bool resweep)
     int64_t wm = stream_ts > 0 ? stream_ts - w->disorder_ms : INT64_MIN;
     if (resweep)
         w->behind = false;
+    w->in_tick = true; /* findings now come from timers: worker_hold() judges them */
     for (size_t i = 0; i < w->n_det; i++) {
         if (resweep && w->ops[i]->resweep)
             w->ops[i]->resweep(w->states[i]);
         w->ops[i]->on_tick(w->states[i], wm, w->emit);
     }
+    w->in_tick = false;
     w->last_tick_wm = wm;
 }
 
@@ -932,6 +1254,7 @@ static void tick_and_report(struct vigil_worker *w, bool final)
     /* States, then the progress they reflect, then the end of the group: the publisher
      * writes a group's states and offsets in one transaction. */
     checkpoint(w);
+    send_seen(w);
     sweep_idle(w, clock);
     for (size_t i = 0; i < w->n_touched; i++) {
         struct vigil_out_msg *m = out_slot(w);
@@ -968,6 +1291,10 @@ stats:
     atomic_store_explicit(&w->st_accounts, (uint64_t)w->local_accounts, memory_order_relaxed);
     atomic_store_explicit(&w->st_evicted, (uint64_t)w->local_evicted, memory_order_relaxed);
     atomic_store_explicit(&w->st_skipped, (uint64_t)w->local_skipped, memory_order_relaxed);
+    atomic_store_explicit(&w->st_gaps, (uint64_t)w->local_gaps, memory_order_relaxed);
+    atomic_store_explicit(&w->st_lost, (uint64_t)w->local_lost, memory_order_relaxed);
+    atomic_store_explicit(&w->st_ahead, (uint64_t)w->local_ahead, memory_order_relaxed);
+    atomic_store_explicit(&w->st_held, (uint64_t)w->local_held, memory_order_relaxed);
 }
 
 static void *worker_main(void *arg)
@@ -1062,4 +1389,8 @@ void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *s
     st->accounts = atomic_load_explicit(&w->st_accounts, memory_order_relaxed);
     st->evicted = atomic_load_explicit(&w->st_evicted, memory_order_relaxed);
     st->skipped = atomic_load_explicit(&w->st_skipped, memory_order_relaxed);
+    st->gaps = atomic_load_explicit(&w->st_gaps, memory_order_relaxed);
+    st->lost = atomic_load_explicit(&w->st_lost, memory_order_relaxed);
+    st->ahead = atomic_load_explicit(&w->st_ahead, memory_order_relaxed);
+    st->held = atomic_load_explicit(&w->st_held, memory_order_relaxed);
 }

@@ -48,6 +48,10 @@ struct vigil_worker_stats {
     uint64_t accounts; /* accounts whose state is in memory */
     uint64_t evicted;  /* accounts evicted past vigild.max_accounts */
     uint64_t skipped;  /* events below a loaded checkpoint, not counted again */
+    uint64_t gaps;     /* jumps of a partition's clock over a gap (stream_clock.h) */
+    uint64_t lost;     /* events lost under the consumer (offset reset past retention) */
+    uint64_t ahead;    /* events stamped beyond the gap ahead of their partition's clock */
+    uint64_t held;     /* orders held because they came due inside a gap */
 };
 
 struct vigil_worker;

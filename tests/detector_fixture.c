@@ -117,7 +117,7 @@ void fx_feed_json(struct fx *fx, const char *account, const char *json)
 {
     struct vigil_event ev;
     struct vigil_parse_error perr;
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
+    struct vigil_parse_opts opts = {.default_cc = "31", .now_ms = 0};
     int rc = vigil_event_parse(json, strlen(json), account, strlen(account), &opts, &ev, &perr);
     if (rc != 0)
         fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);

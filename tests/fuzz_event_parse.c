@@ -112,8 +112,8 @@ static void check_success(const struct vigil_event *ev, const char *buf, size_t 
     CHECK(ev->type == VIGIL_EV_CALL_START || ev->type == VIGIL_EV_CALL_END ||
           ev->type == VIGIL_EV_SMS);
     CHECK(ev->ts_ms >= VIGIL_TS_MIN_MS);
-    if (o->stream_ts_ms > 0)
-        CHECK(ev->ts_ms - VIGIL_TS_MAX_AHEAD_MS <= o->stream_ts_ms);
+    if (o->now_ms > 0)
+        CHECK(ev->ts_ms - VIGIL_TS_MAX_AHEAD_MS <= o->now_ms);
 
     n = bounded_len(ev->id, sizeof ev->id);
     CHECK(n >= 1);
@@ -196,7 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *buf = (const char *)data + 1;
     const size_t len = size - 1;
 
-    o.stream_ts_ms = (mode & 4) ? STREAM_TS : 0;
+    o.now_ms = (mode & 4) ? STREAM_TS : 0;
     o.default_cc = ccs[(mode >> 3) & 3];
     switch (mode & 3) {
     case 0:

@@ -638,6 +638,8 @@ static const char *const core_names[] = {
     "vigild.checkpoint_interval_ms",
     "vigild.max_accounts",
     "vigild.disorder_ms",
+    "vigild.gap_ms",
+    "vigild.clock_confirm_accounts",
     "numbering.home_cc",
     "numbering.file",
     "numbering.high_risk_prefixes",

@@ -149,7 +149,7 @@ static void test_lifecycle(void **unused)
     struct vigil_detector_env env = {.cfg = cfg, .numplan = np};
 
     struct vigil_event evs[sizeof events / sizeof events[0]];
-    struct vigil_parse_opts opts = {.default_cc = "31", .stream_ts_ms = 0};
+    struct vigil_parse_opts opts = {.default_cc = "31", .now_ms = 0};
     for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
         struct vigil_parse_error perr;
         if (vigil_event_parse(events[e], strlen(events[e]), "acc-1042", 8, &opts, &evs[e], &perr) !=

@@ -678,7 +678,7 @@ static void test_ts(void **state)
 static void test_ts_future(void **state)
 {
     const int64_t stream = 1795402746539LL;
-    struct vigil_parse_opts o = {.stream_ts_ms = stream};
+    struct vigil_parse_opts o = {.now_ms = stream};
     char v[32];
     const char *j;
     (void)state;
@@ -701,7 +701,7 @@ static void test_ts_future(void **state)
     j = with(call_start, "ts", v);
     assert_int_equal(parse_full(j, strlen(j), KEY, &o), 0);
     /* no stream time yet: no upper bound */
-    o.stream_ts_ms = 0;
+    o.now_ms = 0;
     j = with(call_start, "ts", "4102444800000");
     assert_int_equal(parse_full(j, strlen(j), KEY, &o), 0);
 }

@@ -34,6 +34,7 @@
 #include "kafka_out.h"
 #include "log.h"
 #include "redis_sink.h"
+#include "stream_clock.h"
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
@@ -1762,12 +1763,31 @@ struct replay_run {
     struct replay rp;
     uint64_t lines, valid, dead, repeats;
     bool failed;
+    /* The input is one stream with one clock, as one partition is in vigild (stream_clock.h):
+     * an event far ahead counts for its account but does not move it; timers that come due
+     * inside a confirmed jump alert but do not order. */
+    struct vigil_pclock clock;
+    int64_t gap_ms, disorder_ms, gap_from, gap_to;
+    int confirm;
+    bool in_tick;
+    uint64_t gaps;
 };
+
+/* The emit layer's hold, as vigild's worker_hold(): timers due inside a gap do not order. */
+static const char *replay_hold(void *ctx, const struct vigil_finding *f)
+{
+    const struct replay_run *rr = ctx;
+    if (rr->in_tick && rr->gap_to != 0 && f->event_ts_ms > rr->gap_from - rr->disorder_ms &&
+        f->event_ts_ms <= rr->gap_to)
+        return "gap";
+    return NULL;
+}
 
 /* Runs every detector's on_tick; a failure there is reported and the replay goes on (like
  * vigild), unless the output itself failed. */
 static void replay_tick(struct replay_run *rr, int64_t watermark)
 {
+    rr->in_tick = true;
     for (size_t i = 0; i < rr->n_det; i++) {
         int rc = rr->ops[i]->on_tick(rr->states[i], watermark, rr->emit);
         if (rc == VIGIL_ERR_IO)
@@ -1776,6 +1796,7 @@ static void replay_tick(struct replay_run *rr, int64_t watermark)
             fprintf(stderr, "%s: warning: detector %s: on_tick failed: %s\n", prog,
                     rr->ops[i]->name, vigil_status_str(rc));
     }
+    rr->in_tick = false;
 }
 
 static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
@@ -1802,7 +1823,7 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
         /* The key is the line's own account, so a valid event never fails key_mismatch;
          * when there is none, the parser names the real problem (it checks the key last). */
         int klen = n <= VIGIL_EVENT_MAX_BYTES ? account_of(&d, line, n, key, sizeof key) : -1;
-        popts.stream_ts_ms = max_ts;
+        popts.now_ms = wall_ms();
         if (vigil_event_parse(line, n, klen >= 0 ? key : NULL, klen >= 0 ? (size_t)klen : 0, &popts,
                               &ev, &perr) != 0) {
             rr->dead++;
@@ -1814,8 +1835,14 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
             continue;
         }
         rr->valid++;
-        if (ev.ts_ms > max_ts)
-            max_ts = ev.ts_ms;
+        struct vigil_pclock_jump jump;
+        if (vigil_pclock_note(&rr->clock, rr->gap_ms, rr->confirm, vigil_pclock_acct(ev.account),
+                              ev.ts_ms, &jump)) {
+            rr->gap_from = jump.from;
+            rr->gap_to = jump.to;
+            rr->gaps++;
+        }
+        max_ts = rr->clock.ts;
         rr->rp.now_ms = ev.ts_ms;
         if (replay_note(&rr->rp, &ev) != 0) {
             rc = fail("out of memory");
@@ -1865,6 +1892,9 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
         fail("%s", err);
         goto out;
     }
+    rr.gap_ms = vigil_config_int(cfg, "vigild.gap_ms");
+    rr.disorder_ms = vigil_config_int(cfg, "vigild.disorder_ms");
+    rr.confirm = (int)vigil_config_int(cfg, "vigild.clock_confirm_accounts");
     rr.emit = vigil_emit_create(cfg, (struct vigil_sink){.ctx = &rr.rp, .write = replay_write},
                                 replay_clock, &rr.rp);
     rr.n_det = vigil_detector_count();
@@ -1874,6 +1904,7 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
         fail("out of memory");
         goto out;
     }
+    vigil_emit_set_hold(rr.emit, replay_hold, &rr);
     profiles = vigil_profiles_create(cfg);
     rr.rp.flagged = vigil_flagged_create(VIGIL_FLAGGED_DEFAULT_MAX);
     rr.rp.accts = vigil_acct_table_create(sizeof(struct replay_acct), 1024);
@@ -1908,10 +1939,11 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
             "%s: %" PRIu64 " lines, %" PRIu64 " valid events, %" PRIu64 " repeats dropped, %" PRIu64
             " dead letters, %" PRIu64 " orders, %" PRIu64 " alerts (suppressed: %" PRIu64
             " repeat orders, %" PRIu64 " alerts in cool-down; %" PRIu64
-            " orders held by the allowlist)\n",
+            " orders held by the allowlist); clock: %" PRIu64 " gaps, %" PRIu64
+            " events ahead of it, %" PRIu64 " orders held in gaps\n",
             prog, rr.lines, rr.valid, rr.repeats, rr.dead, rr.rp.orders, rr.rp.alerts,
             (uint64_t)st.orders_suppressed, (uint64_t)st.alerts_suppressed,
-            (uint64_t)st.allowlisted);
+            (uint64_t)st.allowlisted, rr.gaps, rr.clock.ahead, (uint64_t)st.held);
 
 out:
     for (size_t i = 0; rr.states && i < rr.n_det; i++) {

@@ -27,6 +27,13 @@ void vigil_dedupe_destroy(struct vigil_dedupe *d); /* accepts NULL */
 bool vigil_dedupe_seen(struct vigil_dedupe *d, const char *account, const char *id,
                        int64_t ts_ms);
 
+/* The same with the hash of (account, id) given (vigil_dedupe_hash), and `now_ms` the clock
+ * that moves the generations: vigild passes its partition's clock rather than the event's
+ * own time, so one event stamped hours ahead cannot make it forget every id. Also how
+ * checkpointed ids are put back after a restart (a repeat of one of them then counts once). */
+uint64_t vigil_dedupe_hash(const char *account, const char *id); /* never 0 */
+bool vigil_dedupe_seen_hash(struct vigil_dedupe *d, uint64_t h, int64_t now_ms);
+
 /* True once a generation hit max_ids (reset when the generation rotates). */
 bool vigil_dedupe_full(const struct vigil_dedupe *d);
 

@@ -62,9 +62,12 @@ struct vigil_parse_opts {
     /* Country calling code used to read national numbers ("0201234567" -> "+31201234567");
      * digits only, e.g. "31". NULL means "31". */
     const char *default_cc;
-    /* Highest valid event time seen so far in this stream, or 0 when none: an event more
-     * than VIGIL_TS_MAX_AHEAD_MS after it is rejected as `ts_future`. */
-    int64_t stream_ts_ms;
+    /* vigil's wall clock (Unix ms), or 0 to skip the check: an event more than
+     * VIGIL_TS_MAX_AHEAD_MS after it is rejected as `ts_future`. The wall clock, not the
+     * stream's newest time: judged against the stream, live traffic after a quiet day or a
+     * backfill of old events would be locked out, and one event from a clock far ahead would
+     * move the limit itself. */
+    int64_t now_ms;
 };
 
 /* Why an event was rejected: `reason` is the machine-readable dead-letter reason of
