@@ -246,6 +246,44 @@ static int check_accounts(const char *name, struct cfg_value *v, char *msg, size
     return 0;
 }
 
+static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (strcmp(v->text, "enforce") == 0 || strcmp(v->text, "report") == 0)
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not one of enforce, report", v->text, name);
+    return -1;
+}
+
+/* A registered detector ("bulk_sms"), or a rule of one ("bulk_sms.rate": the detector part
+ * must be registered; the rule part is only checked for its characters, since detectors do
+ * not publish their rule names). */
+static int check_report_rules(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        const char *w = v->words[i];
+        const char *dot = strchr(w, '.');
+        char det[64];
+        size_t dlen = dot ? (size_t)(dot - w) : strlen(w);
+        bool ok = dlen > 0 && dlen < sizeof det;
+        if (ok) {
+            memcpy(det, w, dlen);
+            det[dlen] = '\0';
+            ok = vigil_detector_find(det) != NULL;
+        }
+        if (ok && dot)
+            ok = dot[1] != '\0' && strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
+                                       strlen(dot + 1);
+        if (!ok) {
+            snprintf(msg, len,
+                     "bad entry '%s' in '%s': not a detector or DETECTOR.RULE of a registered "
+                     "detector (e.g. bulk_sms, toll_fraud.spend_1h)",
+                     w, name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* --- the core keys ----------------------------------------------------------------------- */
 
 #define STR(name, def, doc)                                                                        \
@@ -356,6 +394,17 @@ static const struct core_key core_keys[] = {
          "Accounts that get alerts but never orders (account ids)."),
     LIST("orders.exempt", "112", check_exempt,
          "Numbers every order keeps reachable; 112 is always added, even when omitted here."),
+    STR_CHECK("orders.mode", "enforce", check_orders_mode,
+              "enforce: issue orders; report: run every rule but issue no order and write no "
+              "block key; each order that would have been issued goes out as its critical "
+              "alert with \"would_order\": ACTION."),
+    LIST("orders.report_rules", "", check_report_rules,
+         "Rules (toll_fraud.spend_1h) or whole detectors (bulk_sms) that are report-only while "
+         "the others enforce: their orders go out as alerts with \"would_order\"."),
+    INT("orders.max_per_minute", 20, 0, 100000,
+        "The order brake: at most this many orders in any minute across all vigild of the "
+        "group (counted in Redis); further orders are held for an operator (vigilctl held, "
+        "release, discard). 0: no brake."),
     LIST("profiles.consumer", "", check_accounts,
          "Accounts in the consumer profile (detector keys may be overridden per profile with "
          "KEY@consumer)."),

@@ -1912,6 +1912,9 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
             prog, rr.lines, rr.valid, rr.repeats, rr.dead, rr.rp.orders, rr.rp.alerts,
             (uint64_t)st.orders_suppressed, (uint64_t)st.alerts_suppressed,
             (uint64_t)st.allowlisted);
+    if (st.reported > 0)
+        fprintf(stderr, "%s: %" PRIu64 " orders not issued (report-only): alerts with would_order\n",
+                prog, (uint64_t)st.reported);
 
 out:
     for (size_t i = 0; rr.states && i < rr.n_det; i++) {
