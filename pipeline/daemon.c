@@ -224,13 +224,14 @@ static void log_status(struct daemon *d)
     vigil_publisher_get_stats(d->pub, &ps);
     vigil_log_info("status: %llu read, %llu valid, %llu repeats dropped, %llu dead letters, "
                    "%llu orders, %llu alerts, %llu durable flushes; %llu accounts in memory, "
-                   "%llu evicted, %llu states checkpointed, %llu events skipped as loaded",
+                   "%llu evicted, %llu states checkpointed, %llu events skipped as loaded, "
+                   "%llu orders held by the brake",
                    vigil_kafka_in_dispatched(d->kin), (unsigned long long)sum.events,
                    (unsigned long long)sum.repeats, (unsigned long long)sum.dead,
                    (unsigned long long)ps.orders, (unsigned long long)ps.alerts,
                    (unsigned long long)ps.flushes, (unsigned long long)sum.accounts,
                    (unsigned long long)sum.evicted, (unsigned long long)ps.states,
-                   (unsigned long long)sum.skipped);
+                   (unsigned long long)sum.skipped, (unsigned long long)ps.held);
 }
 
 /* Stops in dependency order; each step may be absent when start() failed half way. */
