@@ -271,8 +271,8 @@ static int check_report_rules(const char *name, struct cfg_value *v, char *msg, 
             ok = vigil_detector_find(det) != NULL;
         }
         if (ok && dot)
-            ok = dot[1] != '\0' && strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
-                                       strlen(dot + 1);
+            ok = dot[1] != '\0' &&
+                 strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(dot + 1);
         if (!ok) {
             snprintf(msg, len,
                      "bad entry '%s' in '%s': not a detector or DETECTOR.RULE of a registered "

@@ -54,8 +54,9 @@ struct vigil_emit {
     struct vigil_acct_table *marks; /* struct acct_marks per account with findings */
     size_t sweep_at;                /* sweep expired records when this many are held */
     int64_t latest;                 /* latest event time a finding came with */
-    bool report_all;                /* orders.mode = report: no rule issues orders */
-    const char *const *report_rules; /* orders.report_rules: rules or detectors reporting */
+    /* Report-only: orders.mode = report (every rule), or orders.report_rules. */
+    bool report_all;
+    const char *const *report_rules;
     size_t n_report_rules;
     vigil_emit_hold_fn hold;        /* may hold an order back (vigil_emit_set_hold) */
     void *hold_ctx;
@@ -327,9 +328,8 @@ static int write_order(struct vigil_emit *out, const struct vigil_finding *f, co
     return out->sink.write(out->sink.ctx, &rec);
 }
 
-static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
-                       const char *order_id, bool allowlist_held, const char *held,
-                       bool would_order)
+static int write_alert(struct vigil_emit *out, const struct vigil_finding *f, const char *order_id,
+                       bool allowlist_held, const char *held, bool would_order)
 {
     char id[32], json[OUT_JSON_MAX];
     make_id(id, sizeof id, "alr", f, vigil_severity_str(f->severity));

@@ -79,10 +79,10 @@ struct vigil_publisher {
     char brake_key[256], brake_flag_key[256], held_key[256];
     int64_t *issued_at; /* ring of the last brake_max issue times (wall ms), oldest at head */
     size_t issued_head, issued_n;
-    int64_t local_engaged_until; /* wall ms: the brake alert of the local count was sent */
-    int64_t brake_redis_after;   /* wall ms: until then the local count decides */
-    bool brake_local;            /* the last decision was local (log state changes once) */
-    struct held_mark *held;      /* [n_workers] */
+    int64_t local_engaged_until;   /* wall ms: the brake alert of the local count was sent */
+    int64_t brake_redis_after;     /* wall ms: until then the local count decides */
+    bool brake_local;              /* the last decision was local (log state changes once) */
+    struct held_mark *held;        /* [n_workers] */
     struct vigil_out_msg *scratch; /* an alert being amended or built */
 
     /* Relaxed counters for the status log. */
@@ -334,8 +334,10 @@ static bool local_decide(struct vigil_publisher *p, int64_t now, int64_t *count,
 }
 
 /* Whether the order may be issued now. One synchronous round trip on the batch connection
- * (idle between flushes); orders are rare. When Redis cannot answer, the local count
- * decides for BRAKE_REDIS_RETRY_MS, logged once per change. */
+ * (idle between flushes: the batch is only written and read inside a flush); orders are
+ * rare. When Redis cannot answer, the local count decides and Redis is asked again after
+ * BRAKE_REDIS_RETRY_MS, so a stalled Redis costs one timeout per few seconds, not one per
+ * order; the switch either way is logged once. */
 static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_t *count,
                          bool *first, bool *local)
 {
@@ -345,10 +347,9 @@ static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_
     bool issue = false;
     const char *why = "";
     if (now >= p->brake_redis_after) {
-        redisReply *rep = vigil_redis_command(p->env.redis, "EVAL %s 3 %s %s %s %lld %s %lld",
-                                              brake_script, p->brake_key, p->brake_flag_key,
-                                              p->held_key, (long long)now, order_id,
-                                              (long long)p->brake_max);
+        redisReply *rep = vigil_redis_command(
+            p->env.redis, "EVAL %s 3 %s %s %s %lld %s %lld", brake_script, p->brake_key,
+            p->brake_flag_key, p->held_key, (long long)now, order_id, (long long)p->brake_max);
         if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
             rep->element[0]->type == REDIS_REPLY_INTEGER) {
             issue = rep->element[0]->integer == 1;
@@ -356,12 +357,12 @@ static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_
             *first = rep->element[2]->integer == 1;
             *local = false;
         } else {
-            why = !rep ? vigil_redis_errstr(p->env.redis)
+            why = !rep                             ? vigil_redis_errstr(p->env.redis)
                   : rep->type == REDIS_REPLY_ERROR ? rep->str
                                                    : "unexpected reply";
             p->brake_redis_after = now + BRAKE_REDIS_RETRY_MS;
         }
-        if (*local)
+        if (*local && !p->brake_local)
             vigil_log_warn("order brake: Redis cannot answer the group-wide count (%s); "
                            "counting this process's orders only, at most %lld a minute",
                            why, (long long)p->brake_max);

@@ -63,12 +63,24 @@ static void one_call_each(int n)
 
 static void start_vigild(struct harness_proc *p, const char *group, const char *extra_set)
 {
-    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
-                          E.redis.addr, "--group", group, "--workers", "2",
-                          "--set", "toll_fraud.concurrent_high_risk=1",
-                          "--set", "toll_fraud.concurrent_high_risk_offhours=1",
-                          "--set", "toll_fraud.concurrent_high_risk_warning=0",
-                          "--set", extra_set, NULL};
+    const char *argv[] = {harness_bin("vigild"),
+                          "--brokers",
+                          E.broker.bootstrap,
+                          "--redis",
+                          E.redis.addr,
+                          "--group",
+                          group,
+                          "--workers",
+                          "2",
+                          "--set",
+                          "toll_fraud.concurrent_high_risk=1",
+                          "--set",
+                          "toll_fraud.concurrent_high_risk_offhours=1",
+                          "--set",
+                          "toll_fraud.concurrent_high_risk_warning=0",
+                          "--set",
+                          extra_set,
+                          NULL};
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     assert_int_equal(harness_proc_start(p, argv, &o), 0);
 }
@@ -83,8 +95,7 @@ static int count_substr(const struct harness_msg *m, ssize_t n, const char *need
 
 /* Polls the topic until `needle` is in at least `want` messages (WAIT_MS at most). Returns
  * the messages of the last read (caller frees) and their count in *n. */
-static struct harness_msg *wait_topic(const char *topic, const char *needle, int want,
-                                      ssize_t *n)
+static struct harness_msg *wait_topic(const char *topic, const char *needle, int want, ssize_t *n)
 {
     int64_t deadline = harness_now_ms() + WAIT_MS;
     struct harness_msg *m = NULL;
@@ -120,8 +131,7 @@ static long long block_keys(void)
 static ssize_t orders_on_topic(int want)
 {
     struct harness_msg *m = NULL;
-    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.orders", 1500, (size_t)want + 1,
-                                    &m);
+    ssize_t n = harness_consume_all(E.broker.bootstrap, "vigil.orders", 1500, (size_t)want + 1, &m);
     harness_msgs_free(m, n > 0 ? (size_t)n : 0);
     return n < 0 ? 0 : n;
 }
@@ -183,8 +193,8 @@ static void test_brake_holds_and_vigilctl_releases(void **state)
 
     /* Every account's critical alert: MAX naming an issued order, the rest held. */
     ssize_t na = 0;
-    struct harness_msg *alerts = wait_topic(
-        "vigil.alerts", "\"rule\":\"toll_fraud.concurrent_high_risk\"", N_ACCOUNTS, &na);
+    struct harness_msg *alerts =
+        wait_topic("vigil.alerts", "\"rule\":\"toll_fraud.concurrent_high_risk\"", N_ACCOUNTS, &na);
     HARNESS_ASSERT(count_substr(alerts, na, "\"held\":\"brake\"") == N_ACCOUNTS - MAX);
     HARNESS_ASSERT(count_substr(alerts, na, "\"rule\":\"vigil.order_brake\"") == 1);
     HARNESS_ASSERT(count_substr(alerts, na, "\"rule\":\"toll_fraud.concurrent_high_risk\"") ==
@@ -215,8 +225,7 @@ static void test_brake_holds_and_vigilctl_releases(void **state)
     for (ssize_t i = 0; i < na && !id[0]; i++) {
         if (harness_json_has(alerts[i].value, "\"held\":\"brake\"")) {
             assert_true(harness_json_str(alerts[i].value, "order_id", id, sizeof id) > 0);
-            assert_true(harness_json_str(alerts[i].value, "account", account, sizeof account) >
-                        0);
+            assert_true(harness_json_str(alerts[i].value, "account", account, sizeof account) > 0);
         }
     }
     char *held = NULL;
@@ -247,8 +256,8 @@ static void test_brake_holds_and_vigilctl_releases(void **state)
     run_free(&c);
 
     /* Release one: on the topic once, with exactly the held JSON, and its block key. */
-    const char *rel[] = {"release", "--brokers", E.broker.bootstrap, "--redis", E.redis.addr, id,
-                         NULL};
+    const char *rel[] = {"release", "--brokers", E.broker.bootstrap, "--redis", E.redis.addr,
+                         id,        NULL};
     c = run_ctl(rel);
     HARNESS_ASSERT(c.status == 0);
     HARNESS_ASSERT(strstr(c.out, "released") != NULL);
@@ -329,11 +338,43 @@ static void test_report_only_issues_nothing(void **state)
     HARNESS_ASSERT(!harness_redis_exists(&E.redis, "vigil:held"));
 }
 
+/* Redis refuses the brake's script (an ACL takes EVAL away; everything else works): this
+ * process counts on its own, with the same limit, and says so in its log. */
+static void test_brake_counts_locally_without_redis(void **state)
+{
+    enum { N = 20 };
+    redisReply *r = harness_redis_cmd(&E.redis, "ACL SETUSER default -eval");
+    assert_non_null(r);
+    HARNESS_ASSERT(r->type == REDIS_REPLY_STATUS);
+    freeReplyObject(r);
+    one_call_each(N);
+    struct harness_proc vd;
+    char max_set[64];
+    snprintf(max_set, sizeof max_set, "orders.max_per_minute=%d", MAX);
+    start_vigild(&vd, "g-local", max_set);
+
+    ssize_t na = 0;
+    struct harness_msg *alerts =
+        wait_topic("vigil.alerts", "\"rule\":\"toll_fraud.concurrent_high_risk\"", N, &na);
+    HARNESS_ASSERT(count_substr(alerts, na, "\"rule\":\"toll_fraud.concurrent_high_risk\"") == N);
+    HARNESS_ASSERT(count_substr(alerts, na, "\"held\":\"brake\"") == N - MAX);
+    HARNESS_ASSERT(count_substr(alerts, na, "\"counted_locally\":1") == 1);
+    harness_msgs_free(alerts, (size_t)na);
+    HARNESS_ASSERT(orders_on_topic(MAX) == MAX);
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+    HARNESS_ASSERT(held_count() == N - MAX);
+    char *log = harness_read_file(vd.err_path, NULL);
+    assert_non_null(log);
+    HARNESS_ASSERT(strstr(log, "counting this process's orders only") != NULL);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_brake_holds_and_vigilctl_releases, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_only_issues_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_brake_counts_locally_without_redis, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

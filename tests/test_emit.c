@@ -259,7 +259,8 @@ static void test_report_rules(void **state)
     (void)state;
     struct vigil_config *cfg;
     struct counts c = {0};
-    struct vigil_emit *e = emit_with(&cfg, "orders.report_rules", "toll_fraud.spend_1h bulk_sms", &c);
+    struct vigil_emit *e =
+        emit_with(&cfg, "orders.report_rules", "toll_fraud.spend_1h bulk_sms", &c);
     struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.spend_1h", T0);
     assert_int_equal(vigil_emit_finding(e, &f), 0);
     assert_int_equal(c.orders, 0);

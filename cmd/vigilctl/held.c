@@ -131,14 +131,18 @@ struct held_opts {
     long long timeout_ms;
 };
 
-static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_kafka,
-                      bool with_all, struct held_opts *o)
+static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_kafka, bool with_all,
+                      struct held_opts *o)
 {
     static const struct option longopts[] = {
-        {"redis", required_argument, NULL, 'r'},   {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},     {"json", no_argument, NULL, 'j'},
-        {"all", no_argument, NULL, 'a'},           {"brokers", required_argument, NULL, 'b'},
-        {"timeout-ms", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"redis", required_argument, NULL, 'r'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"all", no_argument, NULL, 'a'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"timeout-ms", required_argument, NULL, 't'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     o->addr = DEFAULT_REDIS;
@@ -194,27 +198,28 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
 
 void held_usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: vigilctl held [--redis ADDR] [--config FILE] [--set KEY=VALUE]... [--json]\n"
-            "\n"
-            "Lists the orders the order brake (orders.max_per_minute) held instead of issuing:\n"
-            "the hash P held, field order_id, value the order as vigild would have produced\n"
-            "it. One line per order, oldest first:\n"
-            "  ord-...  acc-1042  block_international  at 2026-11-23T04:01:02Z  RULE\n"
-            "Issue them with `vigilctl release`, drop them with `vigilctl discard`.\n"
-            "\n"
-            "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                       (default " DEFAULT_REDIS ")\n"
-            "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
-            "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
-            "  -j, --json           print one JSON object on one line:\n"
-            "                       {\"now_ms\", \"held\": [{\"order_id\", \"account\", \"action\",\n"
-            "                       \"detector\", \"rule\", \"reason\", \"ts_ms\", \"ts\",\n"
-            "                       \"order\": the held order}]}\n"
-            "  -h, --help           this help\n"
-            "\n"
-            "Exit status: 0 listed (also when there are none); 1 Redis unreachable or refusing;\n"
-            "2 bad flag.\n");
+    fprintf(
+        f,
+        "Usage: vigilctl held [--redis ADDR] [--config FILE] [--set KEY=VALUE]... [--json]\n"
+        "\n"
+        "Lists the orders the order brake (orders.max_per_minute) held instead of issuing:\n"
+        "the hash P held, field order_id, value the order as vigild would have produced\n"
+        "it. One line per order, oldest first:\n"
+        "  ord-...  acc-1042  block_international  at 2026-11-23T04:01:02Z  RULE\n"
+        "Issue them with `vigilctl release`, drop them with `vigilctl discard`.\n"
+        "\n"
+        "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
+        "                       (default " DEFAULT_REDIS ")\n"
+        "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
+        "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
+        "  -j, --json           print one JSON object on one line:\n"
+        "                       {\"now_ms\", \"held\": [{\"order_id\", \"account\", \"action\",\n"
+        "                       \"detector\", \"rule\", \"reason\", \"ts_ms\", \"ts\",\n"
+        "                       \"order\": the held order}]}\n"
+        "  -h, --help           this help\n"
+        "\n"
+        "Exit status: 0 listed (also when there are none); 1 Redis unreachable or refusing;\n"
+        "2 bad flag.\n");
 }
 
 static int held_print_json(const struct held_entry *e, size_t n)
@@ -283,16 +288,17 @@ static void held_print_text(const struct held_entry *e, size_t n)
     for (size_t i = 0; i < n; i++) {
         char ts[32];
         iso_time(e[i].ts_ms, ts, sizeof ts);
-        printf("%-*s  %-*s  %-19s  at %s  ", wid, e[i].id, wacc,
-               e[i].parsed ? e[i].account : "?", e[i].parsed ? e[i].action : "?", ts);
+        printf("%-*s  %-*s  %-19s  at %s  ", wid, e[i].id, wacc, e[i].parsed ? e[i].account : "?",
+               e[i].parsed ? e[i].action : "?", ts);
         put_text(stdout, e[i].rule[0] ? e[i].rule : "-", strlen(e[i].rule[0] ? e[i].rule : "-"));
         fputc('\n', stdout);
     }
     if (n == 0)
         fprintf(stderr, "%s: no held orders\n", prog);
     else
-        fprintf(stderr, "%s: %zu held order%s: vigilctl release ORDER_ID|--all, or vigilctl "
-                        "discard ORDER_ID|--all\n",
+        fprintf(stderr,
+                "%s: %zu held order%s: vigilctl release ORDER_ID|--all, or vigilctl "
+                "discard ORDER_ID|--all\n",
                 prog, n, n == 1 ? "" : "s");
 }
 
@@ -395,8 +401,8 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
         goto out;
     rc = held_select(e, n, ids, n_ids, o->all);
     for (size_t i = 0; i < n; i++) {
-        if (e[i].selected && (!e[i].parsed || !account_valid(e[i].account) ||
-                              !action_liftable(e[i].action))) {
+        if (e[i].selected &&
+            (!e[i].parsed || !account_valid(e[i].account) || !action_liftable(e[i].action))) {
             rc = fail("held order %s is not an order vigild wrote (no valid account and "
                       "action); left held: discard it",
                       e[i].id);
@@ -431,8 +437,8 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     }
     int krc = vigil_kafka_out_flush(ko, (int)o->timeout_ms);
     if (krc != 0) {
-        const char *why = krc == VIGIL_ERR_TIMEOUT ? "no delivery report"
-                                                   : vigil_kafka_out_errstr(ko);
+        const char *why =
+            krc == VIGIL_ERR_TIMEOUT ? "no delivery report" : vigil_kafka_out_errstr(ko);
         rc = fail("held orders not confirmed delivered to %s at %s within %lld ms (%s); they "
                   "stay held; running the same release again is safe (same order_ids)",
                   topic, o->brokers, o->timeout_ms, why[0] ? why : vigil_status_str(krc));
@@ -462,8 +468,8 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
             continue;
         }
         if (res->type == REDIS_REPLY_INTEGER && res->integer == 1) {
-            printf("released %s: %s of %s (rule %s) delivered to %s, block key written\n",
-                   e[i].id, e[i].action, e[i].account, e[i].rule[0] ? e[i].rule : "-", topic);
+            printf("released %s: %s of %s (rule %s) delivered to %s, block key written\n", e[i].id,
+                   e[i].action, e[i].account, e[i].rule[0] ? e[i].rule : "-", topic);
         } else {
             rc = fail("held order %s was delivered to %s, but it was released or discarded "
                       "meanwhile by someone else; its block key was left as it is",
@@ -551,8 +557,7 @@ static int discard_run(const struct held_opts *o, const struct vigil_config *cfg
                    e[i].rule[0] ? e[i].rule : "-");
             done++;
         } else {
-            rc = fail("held order %s was released or discarded meanwhile by someone else",
-                      e[i].id);
+            rc = fail("held order %s was released or discarded meanwhile by someone else", e[i].id);
         }
         freeReplyObject(res);
     }

@@ -33,8 +33,7 @@ __attribute__((format(printf, 1, 2))) int fail(const char *fmt, ...);
 __attribute__((format(printf, 1, 2))) int usage_error(const char *fmt, ...);
 /* After getopt_long returned ':' or '?': one line naming the flag; EXIT_USAGE. */
 int bad_flag(int c, char **argv);
-int parse_int_flag(const char *flag, const char *s, long long min, long long max,
-                   long long *out);
+int parse_int_flag(const char *flag, const char *s, long long min, long long max, long long *out);
 /* Bytes for a terminal: control characters become '?'. */
 void put_text(FILE *f, const char *s, size_t len);
 
