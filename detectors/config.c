@@ -254,30 +254,28 @@ static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, s
     return -1;
 }
 
-/* A registered detector ("bulk_sms"), or a rule of one ("bulk_sms.rate": the detector part
- * must be registered; the rule part is only checked for its characters, since detectors do
- * not publish their rule names). */
+/* A registered detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
+static bool is_detector_or_rule(const char *w)
+{
+    for (size_t d = 0; d < vigil_detector_count(); d++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        if (strcmp(ops->name, w) == 0)
+            return true;
+        for (const char *const *r = ops->rules; r && *r; r++)
+            if (strcmp(*r, w) == 0)
+                return true;
+    }
+    return false;
+}
+
 static int check_report_rules(const char *name, struct cfg_value *v, char *msg, size_t len)
 {
     for (size_t i = 0; i < v->n; i++) {
-        const char *w = v->words[i];
-        const char *dot = strchr(w, '.');
-        char det[64];
-        size_t dlen = dot ? (size_t)(dot - w) : strlen(w);
-        bool ok = dlen > 0 && dlen < sizeof det;
-        if (ok) {
-            memcpy(det, w, dlen);
-            det[dlen] = '\0';
-            ok = vigil_detector_find(det) != NULL;
-        }
-        if (ok && dot)
-            ok = dot[1] != '\0' &&
-                 strspn(dot + 1, "abcdefghijklmnopqrstuvwxyz0123456789_") == strlen(dot + 1);
-        if (!ok) {
+        if (!is_detector_or_rule(v->words[i])) {
             snprintf(msg, len,
-                     "bad entry '%s' in '%s': not a detector or DETECTOR.RULE of a registered "
-                     "detector (e.g. bulk_sms, toll_fraud.spend_1h)",
-                     w, name);
+                     "bad entry '%s' in '%s': not a detector or one of its rules (e.g. bulk_sms, "
+                     "toll_fraud.spend_1h)",
+                     v->words[i], name);
             return -1;
         }
     }

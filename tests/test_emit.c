@@ -280,11 +280,19 @@ static void test_report_rules(void **state)
     vigil_emit_destroy(e);
     vigil_config_destroy(cfg);
 
-    /* A name that is no registered detector is refused at load. */
+    /* A name that is no registered detector or declared rule is refused at load. */
     cfg = vigil_config_create();
     assert_non_null(cfg);
     assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "tol_fraud.spend_1h", "t"),
                          0);
+    assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "toll_fraud.spend", "t"),
+                         0);
+    assert_string_equal(vigil_config_errstr(cfg),
+                        "t: bad entry 'toll_fraud.spend' in 'orders.report_rules': not a detector "
+                        "or one of its rules (e.g. bulk_sms, toll_fraud.spend_1h)");
+    assert_int_equal(vigil_config_set(cfg, "orders.report_rules",
+                                      "premium.inbound_flagged_callers fair_use", "t"),
+                     0);
     assert_int_not_equal(vigil_config_set(cfg, "orders.mode", "dry", "t"), 0);
     vigil_config_destroy(cfg);
 }
