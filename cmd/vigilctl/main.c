@@ -93,8 +93,7 @@ int bad_flag(int c, char **argv)
     return usage_error("unknown flag '%s'", argv[optind - 1]);
 }
 
-int parse_int_flag(const char *flag, const char *s, long long min, long long max,
-                          long long *out)
+int parse_int_flag(const char *flag, const char *s, long long min, long long max, long long *out)
 {
     char *end;
     errno = 0;
@@ -1917,8 +1916,9 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
             (uint64_t)st.orders_suppressed, (uint64_t)st.alerts_suppressed,
             (uint64_t)st.allowlisted);
     if (st.reported > 0)
-        fprintf(stderr, "%s: %" PRIu64 " orders not issued (report-only): alerts with would_order\n",
-                prog, (uint64_t)st.reported);
+        fprintf(stderr,
+                "%s: %" PRIu64 " orders not issued (report-only): alerts with would_order\n", prog,
+                (uint64_t)st.reported);
 
 out:
     for (size_t i = 0; rr.states && i < rr.n_det; i++) {
