@@ -643,8 +643,9 @@ static int start_vigild(const struct opts *o, const char *bootstrap, int redis_p
     snprintf(conc, sizeof conc, "toll_fraud.concurrent_high_risk=%ld", o->calls);
     snprintf(conc_night, sizeof conc_night, "toll_fraud.concurrent_high_risk_offhours=%ld",
              o->calls);
-    const char *sets[2 + 16] = {conc, conc_night};
-    int n_sets = 2;
+    /* Every pattern is an order, hundreds a minute: the order brake would hold them. */
+    const char *sets[3 + 16] = {conc, conc_night, "orders.max_per_minute=0"};
+    int n_sets = 3;
     for (int i = 0; i < o->n_sets; i++)
         sets[n_sets++] = o->sets[i];
     if (bench_start_vigild(&vigild_c, o->bin_dir, bootstrap, redis_port, group, o->workers, sets,

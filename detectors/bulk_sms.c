@@ -1500,9 +1500,13 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
+static const char *const bs_rules[] = {"bulk_sms.rate", "bulk_sms.distinct_recipients",
+                                       "bulk_sms.same_body", NULL};
+
 const struct vigil_detector_ops vigil_det_bulk_sms = {
     .name = BS_NAME,
     .keys = bs_keys,
+    .rules = bs_rules,
     .init = bs_init,
     .on_event = bs_on_event,
     .on_tick = bs_on_tick,

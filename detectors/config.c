@@ -246,6 +246,42 @@ static int check_accounts(const char *name, struct cfg_value *v, char *msg, size
     return 0;
 }
 
+static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (strcmp(v->text, "enforce") == 0 || strcmp(v->text, "report") == 0)
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not one of enforce, report", v->text, name);
+    return -1;
+}
+
+/* A registered detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
+static bool is_detector_or_rule(const char *w)
+{
+    for (size_t d = 0; d < vigil_detector_count(); d++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+        if (strcmp(ops->name, w) == 0)
+            return true;
+        for (const char *const *r = ops->rules; r && *r; r++)
+            if (strcmp(*r, w) == 0)
+                return true;
+    }
+    return false;
+}
+
+static int check_report_rules(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    for (size_t i = 0; i < v->n; i++) {
+        if (!is_detector_or_rule(v->words[i])) {
+            snprintf(msg, len,
+                     "bad entry '%s' in '%s': not a detector or one of its rules (e.g. bulk_sms, "
+                     "toll_fraud.spend_1h)",
+                     v->words[i], name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* --- the core keys ----------------------------------------------------------------------- */
 
 #define STR(name, def, doc)                                                                        \
@@ -364,6 +400,17 @@ static const struct core_key core_keys[] = {
          "Accounts that get alerts but never orders (account ids)."),
     LIST("orders.exempt", "112", check_exempt,
          "Numbers every order keeps reachable; 112 is always added, even when omitted here."),
+    STR_CHECK("orders.mode", "enforce", check_orders_mode,
+              "enforce: issue orders; report: run every rule but issue no order and write no "
+              "block key; each order that would have been issued goes out as its critical "
+              "alert with \"would_order\": ACTION."),
+    LIST("orders.report_rules", "", check_report_rules,
+         "Rules (toll_fraud.spend_1h) or whole detectors (bulk_sms) that are report-only while "
+         "the others enforce: their orders go out as alerts with \"would_order\"."),
+    INT("orders.max_per_minute", 20, 0, 100000,
+        "The order brake: at most this many orders in any minute across all vigild of the "
+        "group (counted in Redis); further orders are held for an operator (vigilctl held, "
+        "release, discard). 0: no brake."),
     LIST("profiles.consumer", "", check_accounts,
          "Accounts in the consumer profile (detector keys may be overridden per profile with "
          "KEY@consumer)."),

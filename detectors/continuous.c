@@ -1275,9 +1275,12 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
+static const char *const ct_rules[] = {CT_RULE_SINGLE, CT_RULE_NEAR, NULL};
+
 const struct vigil_detector_ops vigil_det_continuous = {
     .name = CT_NAME,
     .keys = ct_keys,
+    .rules = ct_rules,
     .init = ct_init,
     .on_event = ct_on_event,
     .on_tick = ct_on_tick,

@@ -54,6 +54,10 @@ struct vigil_emit {
     struct vigil_acct_table *marks; /* struct acct_marks per account with findings */
     size_t sweep_at;                /* sweep expired records when this many are held */
     int64_t latest;                 /* latest event time a finding came with */
+    /* Report-only: orders.mode = report (every rule), or orders.report_rules. */
+    bool report_all;
+    const char *const *report_rules;
+    size_t n_report_rules;
     vigil_emit_hold_fn hold;        /* may hold an order back (vigil_emit_set_hold) */
     void *hold_ctx;
     struct vigil_emit_stats stats;
@@ -179,6 +183,8 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
     out->cooldown_ms = vigil_config_int(cfg, "alerts.cooldown_s") * 1000;
     out->standing_ms = vigil_config_int(cfg, "redis.block_ttl_s") * 1000;
     out->allowlist = vigil_config_list(cfg, "orders.allowlist", &out->n_allowlist);
+    out->report_all = strcmp(vigil_config_str(cfg, "orders.mode"), "report") == 0;
+    out->report_rules = vigil_config_list(cfg, "orders.report_rules", &out->n_report_rules);
 
     /* 112 stays reachable whatever the operator configured (terms.md). */
     out->exempt[out->n_exempt++] = "112";
@@ -211,6 +217,20 @@ static bool allowlisted(const struct vigil_emit *out, const char *account)
 {
     for (size_t i = 0; i < out->n_allowlist; i++) {
         if (strcmp(out->allowlist[i], account) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Report-only: the whole discipline (orders.mode = report), or the finding's rule or its
+ * whole detector named in orders.report_rules. */
+static bool report_only(const struct vigil_emit *out, const struct vigil_finding *f)
+{
+    if (out->report_all)
+        return true;
+    for (size_t i = 0; i < out->n_report_rules; i++) {
+        const char *r = out->report_rules[i];
+        if (strcmp(r, f->rule) == 0 || strcmp(r, f->detector) == 0)
             return true;
     }
     return false;
@@ -308,8 +328,8 @@ static int write_order(struct vigil_emit *out, const struct vigil_finding *f, co
     return out->sink.write(out->sink.ctx, &rec);
 }
 
-static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
-                       const char *order_id, bool allowlist_held, const char *held)
+static int write_alert(struct vigil_emit *out, const struct vigil_finding *f, const char *order_id,
+                       bool allowlist_held, const char *held, bool would_order)
 {
     char id[32], json[OUT_JSON_MAX];
     make_id(id, sizeof id, "alr", f, vigil_severity_str(f->severity));
@@ -336,6 +356,10 @@ static int write_alert(struct vigil_emit *out, const struct vigil_finding *f,
     if (held) {
         vigil_jbuf_key(&b, "held");
         vigil_jbuf_cstr(&b, held);
+    }
+    if (would_order) {
+        vigil_jbuf_key(&b, "would_order");
+        vigil_jbuf_cstr(&b, vigil_action_str(f->action));
     }
     vigil_jbuf_close(&b, '}');
     if (b.overflow)
@@ -391,18 +415,24 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
     if (marks_put(out, f->account, ka, t + out->cooldown_ms, t, false) != 0)
         return VIGIL_ERR_NOMEM;
 
-    /* A held order stands all the same: the alert names it, and it is not asked again. */
-    const char *hold_cause = issue_order && out->hold ? out->hold(out->hold_ctx, f) : NULL;
+    /* A report-only or held order stands all the same: the alert names it (order_id and
+     * action, so the id is the one it would have had), and it is not asked again while it
+     * would have stood, exactly as an issued order suppresses its repeats. */
+    bool reported = issue_order && report_only(out, f);
+    const char *hold_cause =
+        issue_order && !reported && out->hold ? out->hold(out->hold_ctx, f) : NULL;
     int rc;
-    if (issue_order && !hold_cause) {
+    if (reported) {
+        out->stats.reported++;
+    } else if (hold_cause) {
+        out->stats.held++;
+    } else if (issue_order) {
         rc = write_order(out, f, order_id);
         if (rc != 0)
             return rc;
         out->stats.orders++;
-    } else if (hold_cause) {
-        out->stats.held++;
     }
-    rc = write_alert(out, f, issue_order ? order_id : NULL, held, hold_cause);
+    rc = write_alert(out, f, issue_order ? order_id : NULL, held, hold_cause, reported);
     if (rc != 0)
         return rc;
     out->stats.alerts++;

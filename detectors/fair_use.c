@@ -824,9 +824,12 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
+static const char *const fu_rules[] = {FU_RULE_DEVICES, FU_RULE_ABROAD, NULL};
+
 const struct vigil_detector_ops vigil_det_fair_use = {
     .name = FU_NAME,
     .keys = fu_keys,
+    .rules = fu_rules,
     .init = fu_init,
     .on_event = fu_on_event,
     .on_tick = fu_on_tick,

@@ -1181,9 +1181,12 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
+static const char *const pm_rules[] = {PM_RULE_OUT, PM_RULE_PUMP, PM_RULE_FLAGGED, NULL};
+
 const struct vigil_detector_ops vigil_det_premium = {
     .name = PM_NAME,
     .keys = pm_keys,
+    .rules = pm_rules,
     .init = pm_init,
     .on_event = pm_on_event,
     .on_tick = pm_on_tick,

@@ -1614,9 +1614,13 @@ fail:
     return VIGIL_ERR_NOMEM;
 }
 
+static const char *const tf_rules[] = {TF_RULE_CONCURRENT, TF_RULE_VELOCITY, TF_RULE_SPEND,
+                                       TF_RULE_SEQUENTIAL, TF_RULE_SLOW,     NULL};
+
 const struct vigil_detector_ops vigil_det_toll_fraud = {
     .name = TF_NAME,
     .keys = tf_keys,
+    .rules = tf_rules,
     .init = tf_init,
     .on_event = tf_on_event,
     .on_tick = tf_on_tick,

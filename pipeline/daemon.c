@@ -231,7 +231,7 @@ static void log_status(struct daemon *d)
                    "%llu orders, %llu alerts, %llu durable flushes; %llu accounts in memory, "
                    "%llu evicted, %llu states checkpointed, %llu events skipped as loaded; "
                    "stream: %llu gaps, %llu events lost, %llu events ahead of their clock, "
-                   "%llu orders held in gaps",
+                   "%llu orders held in gaps, %llu orders held by the brake",
                    vigil_kafka_in_dispatched(d->kin), (unsigned long long)sum.events,
                    (unsigned long long)sum.repeats, (unsigned long long)sum.dead,
                    (unsigned long long)ps.orders, (unsigned long long)ps.alerts,
@@ -239,7 +239,7 @@ static void log_status(struct daemon *d)
                    (unsigned long long)sum.evicted, (unsigned long long)ps.states,
                    (unsigned long long)sum.skipped, (unsigned long long)sum.gaps,
                    (unsigned long long)sum.lost, (unsigned long long)sum.ahead,
-                   (unsigned long long)sum.held);
+                   (unsigned long long)sum.held, (unsigned long long)ps.held);
 }
 
 /* Stops in dependency order; each step may be absent when start() failed half way. */

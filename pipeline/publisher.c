@@ -9,6 +9,7 @@
  * of losing anything (backpressure). */
 #include "publisher.h"
 
+#include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -24,6 +25,7 @@
 #include "redis_sink.h"
 #include "ring.h"
 #include "vigil/config.h"
+#include "vigil/jbuf.h"
 #include "vigil/status.h"
 #include "worker.h"
 
@@ -33,6 +35,17 @@
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
 #define SEEN_TTL_S (7 * 86400) /* checkpointed event ids outlive their last write by this */
+#define BRAKE_WINDOW_MS 60000
+#define BRAKE_REDIS_RETRY_MS 5000 /* after a failed brake check, count locally this long */
+#define BRAKE_ID_MAX 64
+
+/* An order the brake held, until the alert that names it has been taken from its worker's
+ * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
+struct held_mark {
+    bool active;
+    char order_id[BRAKE_ID_MAX];
+    char account[VIGIL_ACCOUNT_MAX + 2];
+};
 
 struct vigil_publisher {
     struct vigil_publisher_env env;
@@ -62,9 +75,21 @@ struct vigil_publisher {
     int64_t retry_ms;
     uint64_t local_failures;
 
+    /* The order brake (orders.max_per_minute; 0: off). Counted in Redis for the group; when
+     * Redis cannot answer, in the local ring of this process's issue times. */
+    int64_t brake_max;
+    char brake_key[256], brake_flag_key[256], held_key[256];
+    int64_t *issued_at; /* ring of the last brake_max issue times (wall ms), oldest at head */
+    size_t issued_head, issued_n;
+    int64_t local_engaged_until;   /* wall ms: the brake alert of the local count was sent */
+    int64_t brake_redis_after;     /* wall ms: until then the local count decides */
+    bool brake_local;              /* the last decision was local (log state changes once) */
+    struct held_mark *held;        /* [n_workers] */
+    struct vigil_out_msg *scratch; /* an alert being amended or built */
+
     /* Relaxed counters for the status log. */
     _Atomic uint64_t st_orders, st_alerts, st_dead, st_counters, st_flushes, st_failures;
-    _Atomic uint64_t st_states, st_checkpoints;
+    _Atomic uint64_t st_states, st_checkpoints, st_held;
 };
 
 int64_t vigil_mono_ms(void)
@@ -112,10 +137,17 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     p->retry_ms = RETRY_MIN_MS;
     p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
-    if (!p->in_tick) {
-        free(p);
+    p->held = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->held);
+    p->scratch = malloc(sizeof *p->scratch);
+    p->brake_max = vigil_config_int(env->cfg, "orders.max_per_minute");
+    p->issued_at = calloc(p->brake_max > 0 ? (size_t)p->brake_max : 1, sizeof *p->issued_at);
+    if (!p->in_tick || !p->held || !p->scratch || !p->issued_at) {
+        vigil_publisher_destroy(p);
         return NULL;
     }
+    snprintf(p->brake_key, sizeof p->brake_key, "%sbrake", p->prefix);
+    snprintf(p->brake_flag_key, sizeof p->brake_flag_key, "%sbrake:engaged", p->prefix);
+    snprintf(p->held_key, sizeof p->held_key, "%sheld", p->prefix);
     snprintf(p->state_key, sizeof p->state_key, "%sstate:%s:", p->prefix,
              env->events_topic ? env->events_topic : "");
     snprintf(p->ckpt_key, sizeof p->ckpt_key, "%sckpt:%s", p->prefix,
@@ -254,6 +286,258 @@ static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
     return rc;
 }
 
+/* ---- the order brake ------------------------------------------------------------------- */
+
+/* The value of a top-level "name" field of JSON we wrote ourselves (emit.c): a string
+ * without escapes (ids, account ids, actions, rule names) or a number, copied raw. "" when
+ * absent. */
+static void json_field(const char *json, size_t len, const char *name, char *out, size_t n)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":", name);
+    out[0] = '\0';
+    const char *at = pl > 0 ? memmem(json, len, pat, (size_t)pl) : NULL;
+    if (!at)
+        return;
+    const char *v = at + pl, *end = json + len;
+    bool quoted = v < end && *v == '"';
+    if (quoted)
+        v++;
+    size_t k = 0;
+    while (v < end && k + 1 < n && (quoted ? *v != '"' : (*v != ',' && *v != '}')))
+        out[k++] = *v++;
+    out[k] = '\0';
+}
+
+/* One sorted set of the issued order ids scored by wall-clock ms, shared by every vigild of
+ * the group, trimmed to the last minute: an id already in it is issued again (a re-emitted
+ * order counts once), an id already held stays held, else it is issued while fewer than
+ * ARGV[3] are in the set. The first refusal of an engagement sets the engaged flag (60 s),
+ * so one instance of the group, once per engagement, sends the brake alert. Returns
+ * {issue 0|1, orders in the last minute counting this one, first refusal 0|1}. */
+static const char brake_script[] =
+    "local now = tonumber(ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)\n"
+    "local n = redis.call('ZCARD', KEYS[1])\n"
+    "if redis.call('ZSCORE', KEYS[1], ARGV[2]) then return {1, n, 0} end\n"
+    "if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return {0, n + 1, 0} end\n"
+    "if n < tonumber(ARGV[3]) then\n"
+    "  redis.call('ZADD', KEYS[1], now, ARGV[2])\n"
+    "  redis.call('PEXPIRE', KEYS[1], 120000)\n"
+    "  return {1, n + 1, 0}\n"
+    "end\n"
+    "local first = redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', 60000)\n"
+    "return {0, n + 1, first and 1 or 0}\n";
+
+/* The local count: this process's issue times of the last minute. */
+static void local_note(struct vigil_publisher *p, int64_t now)
+{
+    size_t cap = (size_t)p->brake_max;
+    if (p->issued_n == cap) {
+        p->issued_head = (p->issued_head + 1) % cap;
+        p->issued_n--;
+    }
+    p->issued_at[(p->issued_head + p->issued_n) % cap] = now;
+    p->issued_n++;
+}
+
+static bool local_decide(struct vigil_publisher *p, int64_t now, int64_t *count, bool *first)
+{
+    size_t cap = (size_t)p->brake_max;
+    while (p->issued_n > 0 && p->issued_at[p->issued_head] <= now - BRAKE_WINDOW_MS) {
+        p->issued_head = (p->issued_head + 1) % cap;
+        p->issued_n--;
+    }
+    *count = (int64_t)p->issued_n + 1;
+    if (p->issued_n < cap)
+        return true;
+    *first = now >= p->local_engaged_until;
+    if (*first)
+        p->local_engaged_until = now + BRAKE_WINDOW_MS;
+    return false;
+}
+
+/* Whether the order may be issued now. One synchronous round trip on the batch connection
+ * (idle between flushes: the batch is only written and read inside a flush); orders are
+ * rare. When Redis cannot answer, the local count decides and Redis is asked again after
+ * BRAKE_REDIS_RETRY_MS, so a stalled Redis costs one timeout per few seconds, not one per
+ * order; the switch either way is logged once. */
+static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_t *count,
+                         bool *first, bool *local)
+{
+    int64_t now = wall_ms();
+    *first = false;
+    *local = true;
+    bool issue = false;
+    const char *why = "";
+    if (now >= p->brake_redis_after) {
+        redisReply *rep = vigil_redis_command(
+            p->env.redis, "EVAL %s 3 %s %s %s %lld %s %lld", brake_script, p->brake_key,
+            p->brake_flag_key, p->held_key, (long long)now, order_id, (long long)p->brake_max);
+        if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 3 &&
+            rep->element[0]->type == REDIS_REPLY_INTEGER) {
+            issue = rep->element[0]->integer == 1;
+            *count = rep->element[1]->integer;
+            *first = rep->element[2]->integer == 1;
+            *local = false;
+        } else {
+            why = !rep                             ? vigil_redis_errstr(p->env.redis)
+                  : rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                   : "unexpected reply";
+            p->brake_redis_after = now + BRAKE_REDIS_RETRY_MS;
+        }
+        if (*local && !p->brake_local)
+            vigil_log_warn("order brake: Redis cannot answer the group-wide count (%s); "
+                           "counting this process's orders only, at most %lld a minute",
+                           why, (long long)p->brake_max);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (*local) {
+        issue = local_decide(p, now, count, first);
+    } else if (p->brake_local) {
+        vigil_log_info("order brake: counting across the group in Redis again");
+    }
+    p->brake_local = *local;
+    if (issue)
+        local_note(p, now);
+    return issue;
+}
+
+/* One critical alert per engagement: what happened and what to do. */
+static int brake_alert(struct vigil_publisher *p, const struct vigil_out_msg *order,
+                       const char *order_id, int64_t count, bool local)
+{
+    int64_t now = wall_ms();
+    char id[32], event_ts[32];
+    uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, "vigil.order_brake", 18);
+    h = vigil_fnv1a(h, &now, sizeof now);
+    snprintf(id, sizeof id, "alr-%016llx", (unsigned long long)h);
+    json_field(order->data, order->data_len, "event_ts", event_ts, sizeof event_ts);
+    char reason[512];
+    snprintf(reason, sizeof reason,
+             "Order brake engaged: %lld orders would have been issued within a minute%s, more "
+             "than orders.max_per_minute = %lld; further orders are held, not issued, until an "
+             "operator releases or discards them (vigilctl held).",
+             (long long)count, local ? " by this instance (Redis unreachable)" : "",
+             (long long)p->brake_max);
+
+    struct vigil_out_msg *a = p->scratch;
+    struct vigil_jbuf b;
+    vigil_jbuf_init(&b, a->data, sizeof a->data);
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "v");
+    vigil_jbuf_int(&b, 1);
+    vigil_jbuf_key(&b, "alert_id");
+    vigil_jbuf_cstr(&b, id);
+    vigil_jbuf_key(&b, "ts");
+    vigil_jbuf_int(&b, now);
+    vigil_jbuf_key(&b, "event_ts");
+    vigil_jbuf_int(&b, event_ts[0] ? strtoll(event_ts, NULL, 10) : now);
+    vigil_jbuf_key(&b, "account");
+    vigil_jbuf_cstr(&b, order->account);
+    vigil_jbuf_key(&b, "detector");
+    vigil_jbuf_cstr(&b, "vigil");
+    vigil_jbuf_key(&b, "rule");
+    vigil_jbuf_cstr(&b, "vigil.order_brake");
+    vigil_jbuf_key(&b, "severity");
+    vigil_jbuf_cstr(&b, "critical");
+    vigil_jbuf_key(&b, "reason");
+    vigil_jbuf_cstr(&b, reason);
+    vigil_jbuf_key(&b, "evidence");
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "orders_last_minute");
+    vigil_jbuf_int(&b, count);
+    vigil_jbuf_key(&b, "max_per_minute");
+    vigil_jbuf_int(&b, p->brake_max);
+    vigil_jbuf_key(&b, "counted_locally");
+    vigil_jbuf_int(&b, local ? 1 : 0);
+    vigil_jbuf_key(&b, "sample_event_ids");
+    vigil_jbuf_open(&b, '[');
+    vigil_jbuf_close(&b, ']');
+    vigil_jbuf_close(&b, '}');
+    vigil_jbuf_key(&b, "held_order_id");
+    vigil_jbuf_cstr(&b, order_id);
+    vigil_jbuf_close(&b, '}');
+    if (b.overflow)
+        return VIGIL_ERR_INVALID;
+    a->data_len = (uint32_t)b.len;
+    memcpy(a->account, order->account, sizeof a->account);
+    vigil_log_warn("order brake engaged: %lld orders would have been issued within a minute%s "
+                   "(orders.max_per_minute = %lld); holding further orders: see vigilctl held",
+                   (long long)count, local ? " by this instance" : "", (long long)p->brake_max);
+    bump(&p->st_alerts);
+    return produce(p, p->alerts_topic, a);
+}
+
+/* An order the brake refuses: kept in <prefix>held (field order_id, value the order JSON)
+ * for vigilctl release/discard, in the pipelined batch like a block key; no order on the
+ * topic, no block key, no flagged numbers. */
+static int hold_order(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m,
+                      const char *order_id)
+{
+    char rule[128];
+    json_field(m->data, m->data_len, "rule", rule, sizeof rule);
+    vigil_log_warn("order %s held by the brake: account %s, action %s, rule %s", order_id,
+                   m->account, m->action, rule);
+    struct held_mark *hm = &p->held[worker];
+    hm->active = true;
+    snprintf(hm->order_id, sizeof hm->order_id, "%s", order_id);
+    memcpy(hm->account, m->account, sizeof hm->account);
+    bump(&p->st_held);
+    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", p->held_key, order_id, m->data,
+                             (size_t)m->data_len);
+    return rc ? rc
+              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", p->held_key,
+                                (long long)p->block_ttl_s);
+}
+
+/* The alert of a held order, with "held":"brake" added; NULL when m is another alert. */
+static const struct vigil_out_msg *held_alert(struct vigil_publisher *p, size_t worker,
+                                              const struct vigil_out_msg *m)
+{
+    struct held_mark *hm = &p->held[worker];
+    char id[BRAKE_ID_MAX];
+    if (!hm->active)
+        return NULL;
+    json_field(m->data, m->data_len, "order_id", id, sizeof id);
+    if (strcmp(id, hm->order_id) != 0)
+        return NULL;
+    hm->active = false;
+    static const char add[] = ",\"held\":\"brake\"}";
+    struct vigil_out_msg *a = p->scratch;
+    if (m->data_len < 2 || m->data[m->data_len - 1] != '}' ||
+        m->data_len - 1 + sizeof add - 1 > sizeof a->data)
+        return NULL;
+    memcpy(a->account, m->account, sizeof a->account);
+    memcpy(a->detector, m->detector, sizeof a->detector);
+    memcpy(a->data, m->data, m->data_len - 1);
+    memcpy(a->data + m->data_len - 1, add, sizeof add - 1);
+    a->data_len = (uint32_t)(m->data_len - 1 + sizeof add - 1);
+    return a;
+}
+
+/* An order through the brake: issued (topic, block key) or held. */
+static int take_order(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m)
+{
+    char order_id[BRAKE_ID_MAX];
+    p->held[worker].active = false;
+    json_field(m->data, m->data_len, "order_id", order_id, sizeof order_id);
+    if (p->brake_max > 0 && order_id[0]) {
+        int64_t count = 0;
+        bool first = false, local = false;
+        if (!brake_allows(p, order_id, &count, &first, &local)) {
+            int rc = first ? brake_alert(p, m, order_id, count, local) : 0;
+            int hrc = hold_order(p, worker, m, order_id);
+            return rc ? rc : hrc;
+        }
+    }
+    int rc = produce(p, p->orders_topic, m);
+    rc = rc ? rc : queue_order(p, m);
+    bump(&p->st_orders);
+    return rc;
+}
+
 /* Takes one message's effects. Returns 0, or a status that is logged (never fatal: a
  * message that cannot be queued is counted as a failure and blocks no one). */
 static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m)
@@ -261,16 +545,18 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
     int rc = 0;
     switch (m->kind) {
     case VIGIL_MSG_ORDER:
-        rc = produce(p, p->orders_topic, m);
-        rc = rc ? rc : queue_order(p, m);
-        bump(&p->st_orders);
+        rc = take_order(p, worker, m);
         break;
-    case VIGIL_MSG_ALERT:
+    case VIGIL_MSG_ALERT: {
+        const struct vigil_out_msg *held = held_alert(p, worker, m);
+        if (held)
+            m = held;
         rc = produce(p, p->alerts_topic, m);
         /* An alert about the stream itself (a gap) has no account to file it under. */
         rc = rc || !m->account[0] ? rc : queue_alert(p, m);
         bump(&p->st_alerts);
         break;
+    }
     case VIGIL_MSG_DLQ:
         rc = produce(p, p->dlq_topic, m);
         bump(&p->st_dead);
@@ -280,6 +566,9 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         bump(&p->st_counters);
         break;
     case VIGIL_MSG_FLAG:
+        /* A held order flags no one: skip the numbers its worker sent after it. */
+        if (p->held[worker].active && strcmp(p->held[worker].account, m->account) == 0)
+            return 0;
         rc = queue_flag(p, m);
         break;
     case VIGIL_MSG_PROGRESS:
@@ -522,6 +811,9 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
     if (p->started)
         vigil_publisher_finish(p, vigil_mono_ms());
     free(p->in_tick);
+    free(p->held);
+    free(p->scratch);
+    free(p->issued_at);
     free(p);
 }
 
@@ -535,4 +827,5 @@ void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher
     st->flush_failures = atomic_load_explicit(&p->st_failures, memory_order_relaxed);
     st->states = atomic_load_explicit(&p->st_states, memory_order_relaxed);
     st->checkpoints = atomic_load_explicit(&p->st_checkpoints, memory_order_relaxed);
+    st->held = atomic_load_explicit(&p->st_held, memory_order_relaxed);
 }

@@ -15,6 +15,16 @@
  *     <prefix>state:<topic>:<partition>  hash  account -> packed state
  *     <prefix>ckpt:<topic>               hash  partition -> "<next offset> <clock ms>"
  *
+ * The order brake (orders.max_per_minute, 0: off): before an order is produced, one
+ * synchronous EVAL counts it in a sorted set shared by the group, trimmed to the last minute:
+ *     <prefix>brake          zset  member = order_id, score = wall-clock ms it was issued
+ *     <prefix>brake:engaged  string, 60 s: the brake alert of this engagement was sent
+ *     <prefix>held           hash  order_id -> the order JSON (TTL redis.block_ttl_s)
+ * Over the limit the order is held: written to <prefix>held (vigilctl held / release /
+ * discard) instead of the topic and its block key, its numbers not flagged, and the alert
+ * that follows it from its worker gets "held":"brake". When Redis cannot answer, this
+ * process's own count decides (logged).
+ *
  * Threading: one publisher thread; it is the only consumer of the workers' out rings and
  * the only user of the Kafka producer and the Redis connection it is given.
  * Ownership: the daemon owns workers, producer, Redis and offsets; the publisher borrows
@@ -48,6 +58,7 @@ struct vigil_publisher_stats {
     uint64_t orders, alerts, dead_letters, counter_writes;
     uint64_t flushes, flush_failures;
     uint64_t states, checkpoints; /* account states written; checkpoint transactions */
+    uint64_t held;                /* orders held by the order brake */
 };
 
 struct vigil_publisher;

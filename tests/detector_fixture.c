@@ -46,6 +46,17 @@ static int cap_write(void *ctx, const struct vigil_out_record *r)
     d->n_counters = r->n_counters;
     d->ttl_s = r->ttl_s;
     d->stream_ts = c->stream_ts;
+    /* Every rule a detector reports is one it declares (orders.report_rules relies on it). */
+    if (r->kind == VIGIL_OUT_ORDER || r->kind == VIGIL_OUT_ALERT) {
+        const struct vigil_detector_ops *ops = vigil_detector_find(r->detector);
+        assert_non_null(ops);
+        bool declared = false;
+        for (const char *const *rule = ops->rules; rule && *rule && !declared; rule++)
+            declared = fx_rec_rule_is(d, *rule);
+        if (!declared)
+            fail_msg("%s reported a rule it does not declare in its ops.rules: %s", r->detector,
+                     d->json);
+    }
     return 0;
 }
 

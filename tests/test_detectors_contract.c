@@ -129,6 +129,24 @@ static void test_keys(void **unused)
     }
 }
 
+/* Rules are "<detector>.<rule>", at least one per detector, each declared once. */
+static void test_rules(void **unused)
+{
+    (void)unused;
+    for (size_t i = 0; i < vigil_detector_count(); i++) {
+        const struct vigil_detector_ops *ops = vigil_detector_get(i);
+        size_t len = strlen(ops->name), n = 0;
+        assert_non_null(ops->rules);
+        for (const char *const *r = ops->rules; *r; r++, n++) {
+            if (strncmp(*r, ops->name, len) != 0 || (*r)[len] != '.' || (*r)[len + 1] == '\0')
+                fail_msg("%s: rule '%s' is not '%s.<rule>'", ops->name, *r, ops->name);
+            for (const char *const *q = ops->rules; q < r; q++)
+                assert_string_not_equal(*q, *r);
+        }
+        assert_true(n > 0);
+    }
+}
+
 static int64_t fixed_clock(void *ctx)
 {
     (void)ctx;
@@ -256,6 +274,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_rules),
         cmocka_unit_test(test_lifecycle),
         cmocka_unit_test(test_init_needs_env),
         cmocka_unit_test(test_resweep_expires_late_windows),

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_emit.c - the action discipline's memory across a checkpoint: standing orders and
  * alert cool-downs saved for one account and loaded into a fresh emit layer (a restarted or
- * new owner) keep suppressing what they suppressed before; forget drops them. */
+ * new owner) keep suppressing what they suppressed before; forget drops them. And orders
+ * not issued: report-only (whole discipline, per rule, per detector) and the hold hook. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,15 +22,18 @@
 
 struct counts {
     int orders, alerts;
+    char last_alert[4096]; /* the latest alert's JSON */
 };
 
 static int count_write(void *ctx, const struct vigil_out_record *rec)
 {
     struct counts *c = ctx;
-    if (rec->kind == VIGIL_OUT_ORDER)
+    if (rec->kind == VIGIL_OUT_ORDER) {
         c->orders++;
-    else if (rec->kind == VIGIL_OUT_ALERT)
+    } else if (rec->kind == VIGIL_OUT_ALERT) {
         c->alerts++;
+        snprintf(c->last_alert, sizeof c->last_alert, "%.*s", (int)rec->json_len, rec->json);
+    }
     return 0;
 }
 
@@ -193,6 +197,131 @@ static void test_full_record_and_sweep(void **state)
     assert_in_range(r->ca.alerts, 1 + 40 + 5000, 2 + 40 + 5000);
 }
 
+/* An emit layer over a configuration with one key set. */
+static struct vigil_emit *emit_with(struct vigil_config **cfg, const char *key, const char *val,
+                                    struct counts *c)
+{
+    *cfg = vigil_config_create();
+    assert_non_null(*cfg);
+    assert_int_equal(vigil_config_set(*cfg, key, val, "test"), 0);
+    struct vigil_emit *e =
+        vigil_emit_create(*cfg, (struct vigil_sink){c, count_write}, fixed_clock, NULL);
+    assert_non_null(e);
+    return e;
+}
+
+/* orders.mode = report: no order record; the critical alert says what would have been
+ * ordered, with the order_id an enforced run issues for the same finding. */
+static void test_report_mode(void **state)
+{
+    struct rig *r = *state;
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 1);
+    const char *id = strstr(r->ca.last_alert, "\"order_id\":\"");
+    assert_non_null(id);
+    char enforced_id[64];
+    snprintf(enforced_id, sizeof enforced_id, "%.32s", id);
+    assert_null(strstr(r->ca.last_alert, "would_order"));
+
+    struct vigil_config *cfg;
+    struct counts c = {0};
+    struct vigil_emit *e = emit_with(&cfg, "orders.mode", "report", &c);
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.orders, 0);
+    assert_int_equal(c.alerts, 1);
+    assert_non_null(strstr(c.last_alert, "\"severity\":\"critical\""));
+    assert_non_null(strstr(c.last_alert, "\"would_order\":\"block_international\""));
+    assert_non_null(strstr(c.last_alert, "\"action\":\"block_international\""));
+    assert_non_null(strstr(c.last_alert, enforced_id));
+    assert_null(strstr(c.last_alert, "\"held\""));
+    /* The would-be order stands: its repeat within the cool-down stays quiet. */
+    f.event_ts_ms = T0 + MIN;
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.alerts, 1);
+    struct vigil_emit_stats st;
+    vigil_emit_get_stats(e, &st);
+    assert_int_equal(st.reported, 1);
+    assert_int_equal(st.orders, 0);
+    /* Warnings are untouched by report-only. */
+    struct vigil_finding w = finding("acc-2", VIGIL_SEV_WARNING, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(e, &w), 0);
+    assert_int_equal(c.alerts, 2);
+    assert_null(strstr(c.last_alert, "would_order"));
+    vigil_emit_destroy(e);
+    vigil_config_destroy(cfg);
+}
+
+/* orders.report_rules: the named rule (or every rule of a named detector) reports, the
+ * others still order. */
+static void test_report_rules(void **state)
+{
+    (void)state;
+    struct vigil_config *cfg;
+    struct counts c = {0};
+    struct vigil_emit *e =
+        emit_with(&cfg, "orders.report_rules", "toll_fraud.spend_1h bulk_sms", &c);
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.spend_1h", T0);
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.orders, 0);
+    assert_non_null(strstr(c.last_alert, "\"would_order\":\"block_international\""));
+
+    f = finding("acc-2", VIGIL_SEV_CRITICAL, "bulk_sms.rate", T0);
+    f.detector = "bulk_sms";
+    f.action = VIGIL_ACT_BLOCK_SMS;
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.orders, 0);
+    assert_non_null(strstr(c.last_alert, "\"would_order\":\"block_sms\""));
+
+    f = finding("acc-3", VIGIL_SEV_CRITICAL, "toll_fraud.concurrent_high_risk", T0);
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.orders, 1);
+    assert_null(strstr(c.last_alert, "would_order"));
+    vigil_emit_destroy(e);
+    vigil_config_destroy(cfg);
+
+    /* A name that is no registered detector or declared rule is refused at load. */
+    cfg = vigil_config_create();
+    assert_non_null(cfg);
+    assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "tol_fraud.spend_1h", "t"),
+                         0);
+    assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "toll_fraud.spend", "t"),
+                         0);
+    assert_string_equal(vigil_config_errstr(cfg),
+                        "t: bad entry 'toll_fraud.spend' in 'orders.report_rules': not a detector "
+                        "or one of its rules (e.g. bulk_sms, toll_fraud.spend_1h)");
+    assert_int_equal(vigil_config_set(cfg, "orders.report_rules",
+                                      "premium.inbound_flagged_callers fair_use", "t"),
+                     0);
+    assert_int_not_equal(vigil_config_set(cfg, "orders.mode", "dry", "t"), 0);
+    vigil_config_destroy(cfg);
+}
+
+static const char *hold_all(void *ctx, const struct vigil_finding *f)
+{
+    (void)f;
+    return ctx;
+}
+
+/* The hold hook: no order record, the alert says held (not would_order) and names the order. */
+static void test_hold_hook(void **state)
+{
+    struct rig *r = *state;
+    vigil_emit_set_hold(r->a, hold_all, "brake");
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 0);
+    assert_int_equal(r->ca.alerts, 1);
+    assert_non_null(strstr(r->ca.last_alert, "\"held\":\"brake\""));
+    assert_non_null(strstr(r->ca.last_alert, "\"order_id\":\"ord-"));
+    assert_null(strstr(r->ca.last_alert, "would_order"));
+    /* Removed: the next account orders. */
+    vigil_emit_set_hold(r->a, NULL, NULL);
+    f.account = "acc-2";
+    assert_int_equal(vigil_emit_finding(r->a, &f), 0);
+    assert_int_equal(r->ca.orders, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +330,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_bytes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_record_and_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_mode, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_report_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hold_hook, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

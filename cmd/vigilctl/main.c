@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vigilctl - the operator tool: show an account's state, list active blocks, lift a block
  * (emitting a `lift` order), replay JSON-lines events through the detectors offline, and
- * produce / tail Kafka topics for demos and tests.
+ * produce / tail Kafka topics for demos and tests; orders held by the order brake are
+ * listed, released and discarded in held.c.
  *
  * Exit status of every subcommand: 0 done; 1 a runtime failure (Redis or Kafka unreachable,
  * no such block, unreadable file), always one line on stderr; 2 a bad flag or argument.
@@ -45,30 +46,23 @@
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
+#include "vigilctl.h"
 
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-
-#define MAX_SETS 256
-#define KEY_MAX 512     /* a Redis key: prefix + kind + account + detector */
 #define ID_MAX 160      /* order_id, alert_id as read back from Redis */
 #define REASON_MAX 1024 /* --reason and reasons read back from orders */
 #define OPERATOR_MAX 128
 #define JSON_TOKENS_LIMIT (1 << 20) /* jsmn tokens for one document, at most */
 #define PRODUCE_LINE_MAX (1 << 20)  /* lines above this are sent without looking for a key */
 #define PROGRESS_EVERY 100000
-#define DEFAULT_REDIS "127.0.0.1:6379"
 #define DEFAULT_LIFT_TIMEOUT_MS 15000
 #define DEFAULT_PRODUCE_TIMEOUT_MS 30000
 #define DEFAULT_TAIL_TIMEOUT_MS 3000
 
-/* "vigilctl show": the name every message of the running subcommand starts with. */
-static char prog[64] = "vigilctl";
+char prog[64] = "vigilctl";
 
 /* ---- messages ------------------------------------------------------------------------ */
 
-__attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
+int fail(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%s: error: ", prog);
@@ -79,7 +73,7 @@ __attribute__((format(printf, 1, 2))) static int fail(const char *fmt, ...)
     return EXIT_FAIL;
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+int usage_error(const char *fmt, ...)
 {
     va_list ap;
     fprintf(stderr, "%s: error: ", prog);
@@ -91,7 +85,7 @@ __attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ..
 }
 
 /* After getopt_long returned ':' or '?': one line naming the flag. */
-static int bad_flag(int c, char **argv)
+int bad_flag(int c, char **argv)
 {
     if (c == ':')
         return usage_error("%s needs a value", argv[optind - 1]);
@@ -100,8 +94,7 @@ static int bad_flag(int c, char **argv)
     return usage_error("unknown flag '%s'", argv[optind - 1]);
 }
 
-static int parse_int_flag(const char *flag, const char *s, long long min, long long max,
-                          long long *out)
+int parse_int_flag(const char *flag, const char *s, long long min, long long max, long long *out)
 {
     char *end;
     errno = 0;
@@ -113,7 +106,7 @@ static int parse_int_flag(const char *flag, const char *s, long long min, long l
 }
 
 /* Bytes for a terminal: control characters (from Redis or a file) become '?'. */
-static void put_text(FILE *f, const char *s, size_t len)
+void put_text(FILE *f, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -123,7 +116,7 @@ static void put_text(FILE *f, const char *s, size_t len)
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-static int64_t wall_ms(void)
+int64_t wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -131,7 +124,7 @@ static int64_t wall_ms(void)
 }
 
 /* "2026-11-23T04:01:02Z", or "-" for an unknown time. */
-static void iso_time(int64_t ms, char *buf, size_t n)
+void iso_time(int64_t ms, char *buf, size_t n)
 {
     struct tm tm;
     time_t t = (time_t)(ms / 1000);
@@ -141,7 +134,7 @@ static void iso_time(int64_t ms, char *buf, size_t n)
 
 /* ---- validation ---------------------------------------------------------------------- */
 
-static bool account_valid(const char *s)
+bool account_valid(const char *s)
 {
     size_t n = strlen(s);
     if (n == 0 || n > VIGIL_ACCOUNT_MAX)
@@ -155,7 +148,7 @@ static bool account_valid(const char *s)
 }
 
 /* An action an order can stand for (so one that can be lifted). */
-static bool action_liftable(const char *s)
+bool action_liftable(const char *s)
 {
     for (int a = VIGIL_ACT_SUSPEND; a < VIGIL_ACT_LIFT; a++) {
         if (strcmp(s, vigil_action_str((enum vigil_action)a)) == 0)
@@ -389,6 +382,22 @@ static int account_of(struct jdoc *d, const char *line, size_t len, char *key, s
     return jdoc_str(d, jdoc_find(d, "account"), key, n);
 }
 
+int vctl_json_str(const char *json, size_t len, const char *name, char *out, size_t n)
+{
+    struct jdoc d = {0};
+    int rc = jdoc_parse(&d, json, len) == 0 ? jdoc_str(&d, jdoc_find(&d, name), out, n) : -1;
+    jdoc_fini(&d);
+    return rc;
+}
+
+int vctl_json_int(const char *json, size_t len, const char *name, int64_t *out)
+{
+    struct jdoc d = {0};
+    int rc = jdoc_parse(&d, json, len) == 0 ? jdoc_int(&d, jdoc_find(&d, name), out) : -1;
+    jdoc_fini(&d);
+    return rc;
+}
+
 /* What vigilctl shows of a stored order or alert. */
 struct order_info {
     bool parsed;     /* the value is a JSON object */
@@ -490,13 +499,7 @@ static void jbuf_redis_value(struct vigil_jbuf *b, const char *s, size_t len)
 
 /* ---- configuration ------------------------------------------------------------------- */
 
-struct cfg_opts {
-    const char *path;
-    const char *sets[MAX_SETS];
-    size_t n_sets;
-};
-
-static int cfg_add_set(struct cfg_opts *o, const char *kv)
+int cfg_add_set(struct cfg_opts *o, const char *kv)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv)
@@ -508,7 +511,7 @@ static int cfg_add_set(struct cfg_opts *o, const char *kv)
 }
 
 /* Defaults, then the file, then the --set flags. Returns an exit status; *out on success. */
-static int cfg_load(const struct cfg_opts *o, struct vigil_config **out)
+int cfg_load(const struct cfg_opts *o, struct vigil_config **out)
 {
     struct vigil_config *cfg = vigil_config_create();
     *out = NULL;
@@ -541,7 +544,7 @@ static int cfg_load(const struct cfg_opts *o, struct vigil_config **out)
 /* ---- Redis --------------------------------------------------------------------------- */
 
 /* Creates and connects. Returns an exit status; *out on success. */
-static int redis_open(const char *addr, const struct vigil_config *cfg, struct vigil_redis **out)
+int redis_open(const char *addr, const struct vigil_config *cfg, struct vigil_redis **out)
 {
     char err[512];
     *out = NULL;
@@ -560,7 +563,7 @@ static int redis_open(const char *addr, const struct vigil_config *cfg, struct v
 
 /* Checks a reply of vigil_redis_command(): NULL (after one line on stderr) when Redis failed,
  * answered an error, or answered with neither `type` nor nil. `what` names the command. */
-static redisReply *redis_expect(struct vigil_redis *r, void *reply, int type, const char *what)
+redisReply *redis_expect(struct vigil_redis *r, void *reply, int type, const char *what)
 {
     redisReply *rep = reply;
     if (!rep) {
@@ -581,7 +584,7 @@ static redisReply *redis_expect(struct vigil_redis *r, void *reply, int type, co
     return rep;
 }
 
-static int make_key(char *key, const char *prefix, const char *kind, const char *account)
+int make_key(char *key, const char *prefix, const char *kind, const char *account)
 {
     int n = snprintf(key, KEY_MAX, "%s%s%s", prefix, kind, account ? account : "");
     if (n < 0 || n >= KEY_MAX)
@@ -1944,6 +1947,10 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
             prog, rr.lines, rr.valid, rr.repeats, rr.dead, rr.rp.orders, rr.rp.alerts,
             (uint64_t)st.orders_suppressed, (uint64_t)st.alerts_suppressed,
             (uint64_t)st.allowlisted, rr.gaps, rr.clock.ahead, (uint64_t)st.held);
+    if (st.reported > 0)
+        fprintf(stderr,
+                "%s: %" PRIu64 " orders not issued (report-only): alerts with would_order\n", prog,
+                (uint64_t)st.reported);
 
 out:
     for (size_t i = 0; rr.states && i < rr.n_det; i++) {
@@ -2388,6 +2395,10 @@ static const struct command commands[] = {
      "run a JSON-lines event file through the detectors offline (backtest)"},
     {"produce", cmd_produce, produce_usage, "send a JSON-lines file to a Kafka topic"},
     {"tail", cmd_tail, tail_usage, "print a Kafka topic's messages from the beginning"},
+    {"held", cmd_held, held_usage, "list the orders the order brake held (Redis)"},
+    {"release", cmd_release, release_usage,
+     "issue held orders: to the orders topic and their block keys, as vigild would have"},
+    {"discard", cmd_discard, discard_usage, "drop held orders without issuing them"},
 };
 
 static void main_usage(FILE *f)

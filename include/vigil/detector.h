@@ -35,6 +35,9 @@ struct vigil_detector_ops {
     const char *name; /* "toll_fraud": also its config section */
     /* Known config keys of this detector, ending with a {NULL} entry; may be NULL. */
     const struct vigil_config_key *keys;
+    /* Every rule it reports (vigil_finding.rule, "<name>.<rule>"), NULL-terminated:
+     * orders.report_rules is checked against them. */
+    const char *const *rules;
     int (*init)(void **state, const struct vigil_detector_env *env);
     /* One valid event. Returns 0 or a negative status (only a sink failure is fatal). */
     int (*on_event)(void *state, const struct vigil_event *ev, struct vigil_emit *out);

@@ -100,7 +100,13 @@ struct vigil_emit;
 
 /* Creates the discipline for one thread. `now_ms` gives the wall clock for the `ts` field
  * (NULL: the real clock; vigilctl replay passes event time for determinism). Reads
- * `orders.*` and `alerts.*` keys from cfg. NULL on allocation failure. */
+ * `orders.*` and `alerts.*` keys from cfg. NULL on allocation failure.
+ *
+ * Report-only (`orders.mode = report`, or a rule or whole detector named in
+ * `orders.report_rules`): every rule runs, but an order the discipline would issue for such
+ * a rule reaches the sink only as its critical alert, carrying `"would_order": action`
+ * besides the order_id and action it would have had; no order record, so no block key and
+ * no flag. The would-be order stands like an issued one (its repeats are suppressed). */
 struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigil_sink sink,
                                      int64_t (*now_ms)(void *clock_ctx), void *clock_ctx);
 void vigil_emit_destroy(struct vigil_emit *out); /* accepts NULL */
@@ -139,6 +145,7 @@ void vigil_emit_forget(struct vigil_emit *out, const char *account);
 /* Counts of what the discipline did, for logs and tests. */
 struct vigil_emit_stats {
     uint64_t orders, alerts, orders_suppressed, alerts_suppressed, allowlisted, held;
+    uint64_t reported; /* orders not issued in report-only mode (alerts with would_order) */
 };
 void vigil_emit_get_stats(const struct vigil_emit *out, struct vigil_emit_stats *st);
 
