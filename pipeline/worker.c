@@ -705,10 +705,11 @@ static void revoke(struct vigil_worker *w, int32_t partition)
 }
 
 /* Applies the sections in r to the holders (the detectors' `states`, `emit`) and the numbers
- * section to numbers and *flagged_until. */
+ * section to numbers and *flagged_until. `what` names the bytes in warnings ("checkpoint"). */
 static void load_holders(struct vigil_worker *w, void *const *states, struct vigil_emit *emit,
                          const char *account, const struct vigil_bytes_reader *rd,
-                         uint64_t numbers[VIGIL_FLAGGED_NUMBERS], int64_t *flagged_until)
+                         uint64_t numbers[VIGIL_FLAGGED_NUMBERS], int64_t *flagged_until,
+                         const char *what)
 {
     struct vigil_bytes_reader r = *rd;
     int rc;
@@ -739,11 +740,11 @@ static void load_holders(struct vigil_worker *w, void *const *states, struct vig
             }
         }
         if (rc != 0)
-            vigil_log_warn("worker %d: %s's checkpoint of %s not loaded (%s); that part "
-                           "starts empty", w->env.index, name, account, vigil_status_str(rc));
+            vigil_log_warn("worker %d: %s's %s of %s not loaded (%s); that part starts empty",
+                           w->env.index, name, what, account, vigil_status_str(rc));
     }
     if (r.bad)
-        vigil_log_warn("worker %d: checkpoint of %s is cut short", w->env.index, account);
+        vigil_log_warn("worker %d: %s of %s is cut short", w->env.index, what, account);
 }
 
 /* Applies a checkpointed state to every holder it has a section for. */
@@ -761,7 +762,7 @@ static void load_account(struct vigil_worker *w, const char *account, int32_t pa
     forget_account(w, account);
     uint64_t numbers[VIGIL_FLAGGED_NUMBERS] = {0};
     int64_t flagged_until = 0;
-    load_holders(w, w->states, w->emit, account, &r, numbers, &flagged_until);
+    load_holders(w, w->states, w->emit, account, &r, numbers, &flagged_until, "checkpoint");
     struct wk_acct *a = vigil_acct_table_get(w->accts, account, NULL);
     if (a) {
         a->partition = partition;
@@ -1059,7 +1060,8 @@ static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c
         if (w->raw.len == 0)
             continue; /* holds nothing */
         struct vigil_bytes_reader r = {.p = w->raw.p, .len = w->raw.len};
-        load_holders(w, states, emit, account, &r, no_numbers, &no_until);
+        load_holders(w, states, emit, account, &r, no_numbers, &no_until,
+                     "state under the new configuration");
         /* Gone from the old holders at once: the two never hold every account together. */
         forget_account(w, account);
     }
