@@ -77,8 +77,9 @@ void vigil_worker_abort(struct vigil_worker *w);
  * restart from a checkpoint does), its own reloadable keys re-read. Any thread (the daemon's);
  * no lock: one atomic pointer. A second call before the worker took the first replaces it. */
 void vigil_worker_reconfigure(struct vigil_worker *w, const struct vigil_worker_conf *c);
-/* The generation of the last configuration the worker applied (0: the one it was created
- * with); it moves only after the worker has switched. Any thread. */
+/* The generation of the last configuration the worker took (0: the one it was created
+ * with); it moves only after the worker has switched, or has logged that it could not (out
+ * of memory: it keeps the running one). Any thread. */
 uint64_t vigil_worker_generation(struct vigil_worker *w);
 
 struct vigil_ring *vigil_worker_in(struct vigil_worker *w);

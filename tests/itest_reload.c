@@ -161,8 +161,8 @@ static void test_sighup_reloads_thresholds_and_keeps_state(void **state)
     assert_int_equal(ets, thirtieth);
     harness_msgs_free(msgs, (size_t)n);
 
-    /* A broken file: one line says why, nothing of it applies (its sms_15m = 5 would order
-     * acc-bulk2 at its 5th SMS), the running level of 30 stays. */
+    /* Broken files: one line says why, nothing of them applies (their sms_15m = 5 would
+     * order acc-bulk2 at its 5th SMS), the running level of 30 stays. */
     write_config(path, "[bulk_sms]\nsms_15m = 5\nsms_15mm = 5\n");
     assert_int_equal(harness_proc_signal(&vd, SIGHUP), 0);
     wait_log(&vd, "reload refused: ", 1);
@@ -170,6 +170,17 @@ static void test_sighup_reloads_thresholds_and_keeps_state(void **state)
     HARNESS_ASSERT(log_count(&vd, "keeping the running configuration") == 1);
     HARNESS_ASSERT(log_count(&vd, "reloaded ") == 1);
     HARNESS_ASSERT(harness_proc_running(&vd));
+
+    /* A good file naming a number table with a bad row: refused the same way. */
+    char table[PATH_MAX + 32], text[2 * PATH_MAX];
+    snprintf(table, sizeof table, "%s/numbering.tsv", dir);
+    write_config(table, "# vigil-numbering 1\n+31\tfixed\t-\t0.02\n+316\tprem\t-\t0.05\n");
+    snprintf(text, sizeof text, "[bulk_sms]\nsms_15m = 5\n[numbering]\nfile = %s\n", table);
+    write_config(path, text);
+    assert_int_equal(harness_proc_signal(&vd, SIGHUP), 0);
+    wait_log(&vd, "reload refused: ", 2);
+    HARNESS_ASSERT(log_count(&vd, "numbering.tsv:3: bad type 'prem'") == 1);
+    HARNESS_ASSERT(log_count(&vd, "reloaded ") == 1);
 
     for (int i = 0; i < 29; i++)
         sms("acc-bulk2", i, T0 + 360000LL + i * 5000LL);
