@@ -1231,3 +1231,75 @@ void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void 
             fn(k, arg);
     }
 }
+
+/* --- comparing two configurations -------------------------------------------------------- */
+
+/* The value an INT entry gives its getters: a `key@profile` that is neither set nor declared
+ * stands for its base key's value. */
+static int64_t effective_int(const struct vigil_config *cfg, const struct entry *e)
+{
+    if (!e->variant || e->explicit || e->declared)
+        return e->val.i;
+    const char *at = strchr(e->key->name, '@');
+    char base[NAME_MAX_LEN];
+    size_t n = (size_t)(at - e->key->name);
+    memcpy(base, e->key->name, n);
+    base[n] = '\0';
+    const struct entry *b = find_entry(cfg, base);
+    return b ? b->val.i : e->val.i;
+}
+
+static bool same_value(const struct vigil_config *a, const struct entry *x,
+                       const struct vigil_config *b, const struct entry *y)
+{
+    switch (x->key->type) {
+    case VIGIL_CFG_INT:
+        return effective_int(a, x) == effective_int(b, y);
+    case VIGIL_CFG_BOOL:
+        return x->val.b == y->val.b;
+    case VIGIL_CFG_STR:
+        return strcmp(x->val.text, y->val.text) == 0;
+    case VIGIL_CFG_LIST:
+        if (x->val.n != y->val.n)
+            return false;
+        for (size_t i = 0; i < x->val.n; i++)
+            if (strcmp(x->val.words[i], y->val.words[i]) != 0)
+                return false;
+        return true;
+    }
+    return false;
+}
+
+size_t vigil_config_diff(const struct vigil_config *a, const struct vigil_config *b,
+                         void (*fn)(const char *key, void *arg), void *arg)
+{
+    size_t changed = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct entry *x = &a->entries[i];
+        /* Both were made by create from the same tables, so entry i names the same key in
+         * both; looked up anyway, in case that ever stops being true. */
+        const struct entry *y = i < b->n && b->entries[i].key == x->key
+                                    ? &b->entries[i]
+                                    : find_entry(b, x->key->name);
+        if (y && same_value(a, x, b, y))
+            continue;
+        /* A `key@profile` set in neither follows its base key, which is reported itself. */
+        if (y && x->variant && !x->explicit && !x->declared && !y->explicit && !y->declared)
+            continue;
+        changed++;
+        if (fn)
+            fn(x->key->name, arg);
+    }
+    return changed;
+}
+
+const char *vigil_config_text(const struct vigil_config *cfg, const char *key)
+{
+    const struct entry *e = cfg && key ? find_entry(cfg, key) : NULL;
+    if (!e) {
+        fprintf(stderr, "%s: unknown config key '%s' (a programming error)\n", __func__,
+                key ? key : "(null)");
+        abort();
+    }
+    return e->val.text;
+}

@@ -15,6 +15,7 @@
 #include "publisher.h"
 #include "redis_sink.h"
 #include "vigil/config.h"
+#include "vigil/detector.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
@@ -22,12 +23,30 @@
 #include "worker.h"
 
 #define STATUS_EVERY_MS 10000
+#define RELOAD_CHECK_MS 200 /* how soon a SIGHUP is acted on */
 #define SHUTDOWN_BUDGET_MS 8000 /* the contract gives 10 s; keep 2 s for leaving the group */
 
-struct daemon {
+/* What a reload replaced: the configuration, number plan and profiles in force before it
+ * (still referenced by other threads and by strings cached from them, so kept until
+ * shutdown), and the worker conf handed out with it, which points to its successors. */
+struct retired {
     struct vigil_config *cfg;
     struct vigil_numplan *numplan;
     struct vigil_profiles *profiles;
+    struct vigil_worker_conf conf;
+    struct retired *next;
+};
+
+struct daemon {
+    /* In force: the configuration, number plan and profiles of the last good reload (or of
+     * start-up). Restart-only keys keep their start-up values in every one of them. */
+    struct vigil_config *cfg;
+    struct vigil_numplan *numplan;
+    struct vigil_profiles *profiles;
+    struct retired *retired;   /* older ones, newest first */
+    uint64_t generation;       /* of cfg: 0 at start-up, one more per good reload */
+    bool reload_pending;       /* some worker has not applied `generation` yet */
+    char reload_msg[768];      /* logged once every worker has */
     _Atomic int64_t stream_ts;
     struct vigil_redis *redis;
     struct vigil_redis *ckpt_redis; /* the publisher's checkpoint transactions */
@@ -51,30 +70,47 @@ static void start_error(const char *fmt, const char *a, const char *b)
     fputc('\n', stderr);
 }
 
-static int load_config(struct daemon *d, const struct vigil_daemon_opts *o)
+/* The configuration of --config FILE with every --set over it: at start-up and for each
+ * reload. NULL with one line in err saying what is wrong. */
+static struct vigil_config *build_config(const struct vigil_daemon_opts *o, char *err,
+                                         size_t errlen)
 {
-    d->cfg = vigil_config_create();
-    if (!d->cfg) {
-        start_error("%s%s", "out of memory", "");
-        return -1;
+    struct vigil_config *cfg = vigil_config_create();
+    if (!cfg) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
     }
-    if (o->config_path && vigil_config_load_file(d->cfg, o->config_path) != 0) {
-        start_error("%s%s", vigil_config_errstr(d->cfg), "");
-        return -1;
+    if (o->config_path && vigil_config_load_file(cfg, o->config_path) != 0) {
+        snprintf(err, errlen, "%s", vigil_config_errstr(cfg));
+        goto fail;
     }
     for (size_t i = 0; i < o->n_sets; i++) {
         char key[256];
         const char *eq = strchr(o->sets[i], '=');
         if (!eq || eq == o->sets[i] || (size_t)(eq - o->sets[i]) >= sizeof key) {
-            start_error("--set '%s': expected KEY=VALUE%s", o->sets[i], "");
-            return -1;
+            snprintf(err, errlen, "--set '%s': expected KEY=VALUE", o->sets[i]);
+            goto fail;
         }
         memcpy(key, o->sets[i], (size_t)(eq - o->sets[i]));
         key[eq - o->sets[i]] = '\0';
-        if (vigil_config_set(d->cfg, key, eq + 1, "--set") != 0) {
-            start_error("%s%s", vigil_config_errstr(d->cfg), "");
-            return -1;
+        if (vigil_config_set(cfg, key, eq + 1, "--set") != 0) {
+            snprintf(err, errlen, "%s", vigil_config_errstr(cfg));
+            goto fail;
         }
+    }
+    return cfg;
+fail:
+    vigil_config_destroy(cfg);
+    return NULL;
+}
+
+static int load_config(struct daemon *d, const struct vigil_daemon_opts *o)
+{
+    char err[600];
+    d->cfg = build_config(o, err, sizeof err);
+    if (!d->cfg) {
+        start_error("%s%s", err, "");
+        return -1;
     }
     return 0;
 }
@@ -278,7 +314,173 @@ static int stop_all(struct daemon *d)
     vigil_profiles_destroy(d->profiles);
     vigil_numplan_destroy(d->numplan);
     vigil_config_destroy(d->cfg);
+    /* After every thread that could still read them is joined. */
+    while (d->retired) {
+        struct retired *r = d->retired;
+        d->retired = r->next;
+        vigil_profiles_destroy(r->profiles);
+        vigil_numplan_destroy(r->numplan);
+        vigil_config_destroy(r->cfg);
+        free(r);
+    }
     return rc;
+}
+
+/* --- reload (SIGHUP) ---------------------------------------------------------------------- */
+
+/* Keys a reload applies: every detector's keys (and their `@profile` forms), the number
+ * table, the profiles, the allowlist and exempt numbers, the alert cool-down, and the keys
+ * the workers re-read (worker.c, read_keys). Everything else is read once at start-up by a
+ * thread or client a reload does not rebuild (topics, Redis, Kafka, the publisher, worker
+ * count and rings, dedupe, checkpoints): restart-only, as is any key not listed here. */
+static bool reloadable(const char *key)
+{
+    static const char *const prefixes[] = {"numbering.", "profiles."};
+    static const char *const keys[] = {
+        "orders.allowlist", "orders.exempt", "alerts.cooldown_s", "vigild.disorder_ms",
+        "vigild.tick_interval_ms", "vigild.checkpoint_interval_ms", "vigild.max_accounts",
+        "vigild.gap_ms", "vigild.clock_confirm_accounts", "orders.mode", "orders.report_rules",
+    };
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(key, prefixes[i], strlen(prefixes[i])) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (strcmp(key, keys[i]) == 0)
+            return true;
+    char section[64];
+    const char *dot = strchr(key, '.');
+    if (!dot || (size_t)(dot - key) >= sizeof section)
+        return false;
+    memcpy(section, key, (size_t)(dot - key));
+    section[dot - key] = '\0';
+    return vigil_detector_find(section) != NULL;
+}
+
+/* Keys that changed, in one of two kinds; names point into the key tables (static, or the
+ * running configuration's). */
+#define KEYS_MAX 1024
+struct changed_keys {
+    bool restart; /* collect restart-only keys (else reloadable ones) */
+    size_t n;
+    const char *name[KEYS_MAX];
+};
+
+static void note_changed(const char *key, void *arg)
+{
+    struct changed_keys *k = arg;
+    if (reloadable(key) != k->restart && k->n < KEYS_MAX)
+        k->name[k->n++] = key;
+}
+
+/* "a, b, c" into buf, cut with "..." when it does not fit. */
+static void join_names(const struct changed_keys *k, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < k->n; i++) {
+        int m = snprintf(buf + at, len - at, "%s%s", i ? ", " : "", k->name[i]);
+        if (m < 0 || (size_t)m >= len - at - 5) {
+            snprintf(buf + at, len - at, "%s...", i ? ", " : "");
+            return;
+        }
+        at += (size_t)m;
+    }
+}
+
+/* Re-reads the configuration file with the same --set over it. A bad one is refused with
+ * one line and nothing changes; restart-only keys keep their running values (one line names
+ * them); the rest goes to every worker, which applies it at its next batch boundary. */
+static void reload(struct daemon *d, const struct vigil_daemon_opts *o)
+{
+    if (!o->config_path) {
+        vigil_log_info("SIGHUP: vigild was started without --config, so there is nothing to "
+                       "reload");
+        return;
+    }
+    char err[600];
+    struct vigil_config *cfg = build_config(o, err, sizeof err);
+    struct vigil_numplan *numplan = NULL;
+    struct vigil_profiles *profiles = NULL;
+    struct retired *r = NULL;
+    struct changed_keys *restart = calloc(1, sizeof *restart);
+    struct changed_keys *changed = calloc(1, sizeof *changed);
+    if (!restart || !changed) {
+        snprintf(err, sizeof err, "out of memory");
+        goto refuse;
+    }
+    if (!cfg)
+        goto refuse;
+    restart->restart = true;
+    vigil_config_diff(d->cfg, cfg, note_changed, restart);
+    /* Restart-only keys get their running values back, so the new configuration says what
+     * is in force, and nothing built from it (the emit layer reads redis.block_ttl_s) uses a
+     * value the rest of the process does not. */
+    for (size_t i = 0; i < restart->n; i++) {
+        if (vigil_config_set(cfg, restart->name[i], vigil_config_text(d->cfg, restart->name[i]),
+                             "running") != 0) {
+            snprintf(err, sizeof err, "%s", vigil_config_errstr(cfg));
+            goto refuse;
+        }
+    }
+    numplan = vigil_numplan_create(cfg, err, sizeof err);
+    if (!numplan)
+        goto refuse;
+    profiles = vigil_profiles_create(cfg);
+    r = calloc(1, sizeof *r);
+    if (!profiles || !r) {
+        snprintf(err, sizeof err, "out of memory");
+        goto refuse;
+    }
+    vigil_config_diff(d->cfg, cfg, note_changed, changed);
+    char names[512];
+    if (restart->n > 0) {
+        join_names(restart, names, sizeof names);
+        vigil_log_warn("reload: %s %s a restart; keeping the running value%s", names,
+                       restart->n == 1 ? "needs" : "need", restart->n == 1 ? "" : "s");
+    }
+
+    /* The running objects retire (kept until shutdown); the new ones are in force. */
+    r->cfg = d->cfg;
+    r->numplan = d->numplan;
+    r->profiles = d->profiles;
+    r->next = d->retired;
+    d->retired = r;
+    d->cfg = cfg;
+    d->numplan = numplan;
+    d->profiles = profiles;
+    r->conf = (struct vigil_worker_conf){.cfg = cfg, .numplan = numplan, .profiles = profiles,
+                                         .generation = ++d->generation};
+    for (size_t i = 0; i < d->n_workers; i++)
+        vigil_worker_reconfigure(d->workers[i], &r->conf);
+    join_names(changed, names, sizeof names);
+    if (changed->n == 0)
+        snprintf(d->reload_msg, sizeof d->reload_msg,
+                 "reloaded %s: no key changed (number table read again)", o->config_path);
+    else
+        snprintf(d->reload_msg, sizeof d->reload_msg, "reloaded %s: %zu key%s changed (%s)",
+                 o->config_path, changed->n, changed->n == 1 ? "" : "s", names);
+    d->reload_pending = true;
+    free(restart);
+    free(changed);
+    return;
+refuse:
+    vigil_log_error("reload refused: %s; keeping the running configuration", err);
+    free(restart);
+    free(changed);
+    free(r);
+    vigil_profiles_destroy(profiles);
+    vigil_numplan_destroy(numplan);
+    vigil_config_destroy(cfg);
+}
+
+/* Says "reloaded" once every worker runs the new configuration. */
+static void check_reloaded(struct daemon *d)
+{
+    for (size_t i = 0; i < d->n_workers; i++)
+        if (vigil_worker_generation(d->workers[i]) < d->generation)
+            return;
+    d->reload_pending = false;
+    vigil_log_info("%s", d->reload_msg);
 }
 
 int vigil_daemon_run(const struct vigil_daemon_opts *o, atomic_bool *stop)
@@ -294,10 +496,21 @@ int vigil_daemon_run(const struct vigil_daemon_opts *o, atomic_bool *stop)
         return 1;
     }
     /* Relaxed: set by the signal handler; it guards no data. */
+    int64_t next_status = vigil_mono_ms() + STATUS_EVERY_MS;
     while (!atomic_load_explicit(stop, memory_order_relaxed)) {
-        vigil_kafka_in_run(d->kin, stop, STATUS_EVERY_MS);
-        if (!atomic_load_explicit(stop, memory_order_relaxed))
+        /* Short runs, so a SIGHUP is taken within RELOAD_CHECK_MS. */
+        vigil_kafka_in_run(d->kin, stop, RELOAD_CHECK_MS);
+        if (atomic_load_explicit(stop, memory_order_relaxed))
+            break;
+        /* Relaxed, as stop: the flag is all that is passed. */
+        if (o->reload && atomic_exchange_explicit(o->reload, false, memory_order_relaxed))
+            reload(d, o);
+        if (d->reload_pending)
+            check_reloaded(d);
+        if (vigil_mono_ms() >= next_status) {
             log_status(d);
+            next_status = vigil_mono_ms() + STATUS_EVERY_MS;
+        }
     }
     vigil_log_info("stopping: draining workers, flushing outputs, committing offsets");
     int rc = stop_all(d);

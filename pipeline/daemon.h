@@ -5,8 +5,9 @@
  *   consumer (this thread) -> worker rings -> workers -> out rings -> publisher -> Kafka, Redis
  *   Redis <prefix>flagged -> flagged sync thread -> flagged set -> the workers' detectors
  *
- * Threading: vigil_daemon_run() runs on the main thread; `stop` may be set from a signal
- * handler. */
+ * Threading: vigil_daemon_run() runs on the main thread; `stop` and `reload` may be set
+ * from a signal handler. A reload is built on the main thread and handed to the workers
+ * through one atomic pointer each (worker.h). */
 #ifndef VIGIL_DAEMON_H
 #define VIGIL_DAEMON_H
 
@@ -21,6 +22,9 @@ struct vigil_daemon_opts {
     const char *const *sets; /* "key=value" overrides applied after the file */
     size_t n_sets;
     int workers;             /* 0: from config (vigild.workers, 0 = number of cores) */
+    /* Set (from a SIGHUP handler) to re-read config_path with the same sets; the daemon
+     * clears it. NULL: no reloads. */
+    atomic_bool *reload;
 };
 
 /* Returns the process exit status: 0 after a clean stop, 1 when vigild could not start (one

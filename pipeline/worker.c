@@ -137,6 +137,11 @@ struct vigil_worker {
     int64_t local_events, local_dead, local_orders, local_alerts, local_repeats;
     int64_t local_gaps, local_lost, local_ahead, local_held;
 
+    /* A configuration handed over by vigil_worker_reconfigure (NULL: none pending), taken at
+     * a batch boundary; the generation of the last one applied. */
+    _Atomic(const struct vigil_worker_conf *) next_conf;
+    _Atomic uint64_t applied_gen;
+
     /* Published with relaxed stores for the status log; nothing depends on their order. */
     _Atomic uint64_t st_events, st_dead, st_orders, st_alerts, st_repeats;
     _Atomic uint64_t st_accounts, st_evicted, st_skipped;
@@ -291,6 +296,30 @@ static const char *worker_hold(void *ctx, const struct vigil_finding *f)
     return "gap";
 }
 
+/* The emit layer of this worker, wired to its sink. Everything an emit object needs after
+ * create is set here, and only here: vigil_worker_create and a reload both call it. */
+static struct vigil_emit *make_emit(struct vigil_worker *w, const struct vigil_config *cfg)
+{
+    struct vigil_emit *e = vigil_emit_create(
+        cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write}, NULL, NULL);
+    if (e)
+        vigil_emit_set_hold(e, worker_hold, w);
+    return e;
+}
+
+/* The keys the worker itself caches that a reload may change (the README lists them as
+ * reloadable). The others are read once in vigil_worker_create: a reload keeps them. */
+static void read_keys(struct vigil_worker *w, const struct vigil_config *cfg)
+{
+    w->popts.default_cc = vigil_config_str(cfg, "numbering.home_cc");
+    w->disorder_ms = vigil_config_int(cfg, "vigild.disorder_ms");
+    w->tick_interval_ms = vigil_config_int(cfg, "vigild.tick_interval_ms");
+    w->max_accounts = (size_t)vigil_config_int(cfg, "vigild.max_accounts");
+    w->checkpoint_interval_ms = vigil_config_int(cfg, "vigild.checkpoint_interval_ms");
+    w->gap_ms = vigil_config_int(cfg, "vigild.gap_ms");
+    w->confirm_accounts = (int)vigil_config_int(cfg, "vigild.clock_confirm_accounts");
+}
+
 struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
 {
     struct vigil_worker *w = calloc(1, sizeof *w);
@@ -308,11 +337,9 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     if (!w->in || !w->out || !w->part_ts || !w->pclock || !w->gap_from || !w->gap_to ||
         !w->loss_reported)
         goto fail;
-    w->emit = vigil_emit_create(env->cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write},
-                                NULL, NULL);
+    w->emit = make_emit(w, env->cfg);
     if (!w->emit)
         goto fail;
-    vigil_emit_set_hold(w->emit, worker_hold, w);
 
     w->n_det = vigil_detector_count();
     w->ops = calloc(w->n_det ? w->n_det : 1, sizeof *w->ops);
@@ -330,11 +357,7 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
             goto fail;
         }
     }
-    w->popts.default_cc = vigil_config_str(env->cfg, "numbering.home_cc");
-    w->disorder_ms = vigil_config_int(env->cfg, "vigild.disorder_ms");
-    w->gap_ms = vigil_config_int(env->cfg, "vigild.gap_ms");
-    w->confirm_accounts = (int)vigil_config_int(env->cfg, "vigild.clock_confirm_accounts");
-    w->tick_interval_ms = vigil_config_int(env->cfg, "vigild.tick_interval_ms");
+    read_keys(w, env->cfg);
     w->block_ttl_ms = vigil_config_int(env->cfg, "redis.block_ttl_s") * 1000;
     int64_t dedupe_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
     w->dedupe_window_ms = dedupe_ms;
@@ -346,8 +369,6 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     }
     w->last_tick_wm = INT64_MIN;
     w->checkpoint = vigil_config_int(env->cfg, "vigild.checkpoint") != 0;
-    w->max_accounts = (size_t)vigil_config_int(env->cfg, "vigild.max_accounts");
-    w->checkpoint_interval_ms = vigil_config_int(env->cfg, "vigild.checkpoint_interval_ms");
     w->accts = vigil_acct_table_create(sizeof(struct wk_acct), 1024);
     w->resume = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->resume);
     if (!w->accts || !w->resume)
@@ -777,6 +798,31 @@ static int put_section_name(struct vigil_bytes *b, const char *name)
     return vigil_bytes_put(b, &nl, 1) || vigil_bytes_put(b, name, nl) ? VIGIL_ERR_NOMEM : 0;
 }
 
+/* Appends a section per holder (the detectors' `states`, then `emit`) that holds something
+ * for `account`. 0, or a negative status when memory ran out. */
+static int save_holders(struct vigil_worker *w, void *const *states, const struct vigil_emit *emit,
+                        const char *account, struct vigil_bytes *b)
+{
+    for (size_t i = 0; i <= w->n_det; i++) {
+        const char *name = i < w->n_det ? w->ops[i]->name : "emit";
+        size_t mark = b->len;
+        uint32_t len = 0;
+        if (put_section_name(b, name) != 0 || vigil_bytes_put(b, &len, sizeof len) != 0)
+            return VIGIL_ERR_NOMEM;
+        size_t body = b->len;
+        int rc = i < w->n_det ? w->ops[i]->save(states[i], account, b)
+                              : vigil_emit_save(emit, account, b);
+        if (rc != 0)
+            return rc;
+        len = (uint32_t)(b->len - body);
+        if (len == 0)
+            b->len = mark; /* this holder has nothing: no section */
+        else
+            memcpy(b->p + body - sizeof len, &len, sizeof len);
+    }
+    return 0;
+}
+
 /* Everything the detectors and the emit layer hold for `account`, into w->raw. False when
  * they hold nothing (or memory ran out: then no checkpoint rather than a partial one). */
 static bool save_account(struct vigil_worker *w, const char *account)
@@ -784,25 +830,9 @@ static bool save_account(struct vigil_worker *w, const char *account)
     static const unsigned char head[3] = {STATE_MAGIC0, STATE_MAGIC1, STATE_VERSION};
     struct vigil_bytes *b = &w->raw;
     b->len = 0;
-    if (vigil_bytes_put(b, head, sizeof head) != 0)
+    if (vigil_bytes_put(b, head, sizeof head) != 0 ||
+        save_holders(w, w->states, w->emit, account, b) != 0)
         return false;
-    for (size_t i = 0; i <= w->n_det; i++) {
-        const char *name = i < w->n_det ? w->ops[i]->name : "emit";
-        size_t mark = b->len;
-        uint32_t len = 0;
-        if (put_section_name(b, name) != 0 || vigil_bytes_put(b, &len, sizeof len) != 0)
-            return false;
-        size_t body = b->len;
-        int rc = i < w->n_det ? w->ops[i]->save(w->states[i], account, b)
-                              : vigil_emit_save(w->emit, account, b);
-        if (rc != 0)
-            return false;
-        len = (uint32_t)(b->len - body);
-        if (len == 0)
-            b->len = mark; /* this holder has nothing: no section */
-        else
-            memcpy(b->p + body - sizeof len, &len, sizeof len);
-    }
     if (b->len == sizeof head)
         return false;
     /* The numbers ride along with a state, never keep an account alone (every account that
@@ -963,6 +993,49 @@ static void revoke(struct vigil_worker *w, int32_t partition)
         w->resume[partition] = 0;
 }
 
+/* Applies the sections in r to the holders (the detectors' `states`, `emit`) and the numbers
+ * section to numbers and *flagged_until. `what` names the bytes in warnings ("checkpoint"). */
+static void load_holders(struct vigil_worker *w, void *const *states, struct vigil_emit *emit,
+                         const char *account, const struct vigil_bytes_reader *rd,
+                         uint64_t numbers[VIGIL_FLAGGED_NUMBERS], int64_t *flagged_until,
+                         const char *what)
+{
+    struct vigil_bytes_reader r = *rd;
+    int rc;
+    while (r.pos < r.len) {
+        uint8_t nl;
+        char name[VIGIL_OUT_NAME_MAX];
+        uint32_t len;
+        if (!vigil_bytes_get(&r, &nl, 1) || nl >= sizeof name || !vigil_bytes_get(&r, name, nl) ||
+            !vigil_bytes_get(&r, &len, sizeof len) || len > r.len - r.pos)
+            break;
+        name[nl] = '\0';
+        const unsigned char *body = r.p + r.pos;
+        r.pos += len;
+        rc = VIGIL_ERR_INVALID;
+        if (strcmp(name, "emit") == 0) {
+            rc = vigil_emit_load(emit, account, body, len);
+        } else if (strcmp(name, STATE_NUMBERS) == 0) {
+            const size_t nlen = VIGIL_FLAGGED_NUMBERS * sizeof numbers[0];
+            if (len == nlen + sizeof *flagged_until) {
+                memcpy(numbers, body, nlen);
+                memcpy(flagged_until, body + nlen, sizeof *flagged_until);
+                rc = 0;
+            }
+        } else {
+            for (size_t i = 0; i < w->n_det; i++) {
+                if (strcmp(w->ops[i]->name, name) == 0)
+                    rc = w->ops[i]->load(states[i], account, body, len);
+            }
+        }
+        if (rc != 0)
+            vigil_log_warn("worker %d: %s's %s of %s not loaded (%s); that part starts empty",
+                           w->env.index, name, what, account, vigil_status_str(rc));
+    }
+    if (r.bad)
+        vigil_log_warn("worker %d: %s of %s is cut short", w->env.index, what, account);
+}
+
 /* Applies a checkpointed state to every holder it has a section for. */
 static void load_account(struct vigil_worker *w, const char *account, int32_t partition)
 {
@@ -978,37 +1051,7 @@ static void load_account(struct vigil_worker *w, const char *account, int32_t pa
     forget_account(w, account);
     uint64_t numbers[VIGIL_FLAGGED_NUMBERS] = {0};
     int64_t flagged_until = 0;
-    while (r.pos < r.len) {
-        uint8_t nl;
-        char name[VIGIL_OUT_NAME_MAX];
-        uint32_t len;
-        if (!vigil_bytes_get(&r, &nl, 1) || nl >= sizeof name || !vigil_bytes_get(&r, name, nl) ||
-            !vigil_bytes_get(&r, &len, sizeof len) || len > r.len - r.pos)
-            break;
-        name[nl] = '\0';
-        const unsigned char *body = r.p + r.pos;
-        r.pos += len;
-        rc = VIGIL_ERR_INVALID;
-        if (strcmp(name, "emit") == 0) {
-            rc = vigil_emit_load(w->emit, account, body, len);
-        } else if (strcmp(name, STATE_NUMBERS) == 0) {
-            if (len == sizeof numbers + sizeof flagged_until) {
-                memcpy(numbers, body, sizeof numbers);
-                memcpy(&flagged_until, body + sizeof numbers, sizeof flagged_until);
-                rc = 0;
-            }
-        } else {
-            for (size_t i = 0; i < w->n_det; i++) {
-                if (strcmp(w->ops[i]->name, name) == 0)
-                    rc = w->ops[i]->load(w->states[i], account, body, len);
-            }
-        }
-        if (rc != 0)
-            vigil_log_warn("worker %d: %s's checkpoint of %s not loaded (%s); that part "
-                           "starts empty", w->env.index, name, account, vigil_status_str(rc));
-    }
-    if (r.bad)
-        vigil_log_warn("worker %d: checkpoint of %s is cut short", w->env.index, account);
+    load_holders(w, w->states, w->emit, account, &r, numbers, &flagged_until, "checkpoint");
     struct wk_acct *a = vigil_acct_table_get(w->accts, account, NULL);
     if (a) {
         a->partition = partition;
@@ -1297,6 +1340,98 @@ stats:
     atomic_store_explicit(&w->st_held, (uint64_t)w->local_held, memory_order_relaxed);
 }
 
+/* --- reload ---------------------------------------------------------------------------- */
+
+static void destroy_states(struct vigil_worker *w, void **states)
+{
+    for (size_t i = 0; states && i < w->n_det; i++)
+        w->ops[i]->destroy(states[i]);
+    free(states);
+}
+
+/* Switches the detectors and the emit layer to configuration c without losing state: new
+ * ones are made from c, and every account this worker holds is saved out of the old ones and
+ * loaded into the new, as a restart from a checkpoint would (detectors cache their levels
+ * at init, so this is how a new level reaches them); the account's profile is looked up
+ * again on load. Out of memory: the worker keeps the running configuration (logged). */
+static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c)
+{
+    void **states = calloc(w->n_det ? w->n_det : 1, sizeof *states);
+    struct vigil_emit *emit = make_emit(w, c->cfg);
+    struct vigil_detector_env denv = {.cfg = c->cfg, .numplan = c->numplan,
+                                      .profiles = c->profiles, .flagged = w->env.flagged};
+    int rc = states && emit ? 0 : VIGIL_ERR_NOMEM;
+    const char *failed = "";
+    for (size_t i = 0; rc == 0 && i < w->n_det; i++) {
+        rc = w->ops[i]->init(&states[i], &denv);
+        if (rc != 0)
+            failed = w->ops[i]->name;
+    }
+    if (rc != 0) {
+        vigil_log_error("worker %d: cannot apply the new configuration (%s%s%s); it keeps the "
+                        "running one", w->env.index, failed, failed[0] ? ": " : "",
+                        vigil_status_str(rc));
+        destroy_states(w, states);
+        vigil_emit_destroy(emit);
+        return;
+    }
+    uint64_t no_numbers[VIGIL_FLAGGED_NUMBERS];
+    int64_t no_until;
+    for (size_t k = 0; k < vigil_acct_table_count(w->accts); k++) {
+        const char *account;
+        vigil_acct_table_at(w->accts, k, &account);
+        w->raw.len = 0;
+        if (save_holders(w, w->states, w->emit, account, &w->raw) != 0) {
+            vigil_log_warn("worker %d: out of memory moving %s to the new configuration; "
+                           "the account starts empty", w->env.index, account);
+            continue;
+        }
+        if (w->raw.len == 0)
+            continue; /* holds nothing */
+        struct vigil_bytes_reader r = {.p = w->raw.p, .len = w->raw.len};
+        load_holders(w, states, emit, account, &r, no_numbers, &no_until,
+                     "state under the new configuration");
+        /* Gone from the old holders at once: the two never hold every account together. */
+        forget_account(w, account);
+    }
+    destroy_states(w, w->states);
+    vigil_emit_destroy(w->emit);
+    w->states = states;
+    w->emit = emit;
+    w->env.cfg = c->cfg;
+    w->env.numplan = c->numplan;
+    w->env.profiles = c->profiles;
+    read_keys(w, c->cfg);
+}
+
+void vigil_worker_reconfigure(struct vigil_worker *w, const struct vigil_worker_conf *c)
+{
+    /* Release: the worker's acquire exchange sees c and everything it points to as built. */
+    atomic_store_explicit(&w->next_conf, c, memory_order_release);
+}
+
+uint64_t vigil_worker_generation(struct vigil_worker *w)
+{
+    /* Relaxed: a number for the daemon's log; it publishes no data. */
+    return atomic_load_explicit(&w->applied_gen, memory_order_relaxed);
+}
+
+/* At a batch boundary: a configuration handed over since the last one is applied now, so no
+ * event is processed half under the old one. */
+static void take_conf(struct vigil_worker *w)
+{
+    /* Relaxed peek first: the exchange (a write) only when something is pending. */
+    if (!atomic_load_explicit(&w->next_conf, memory_order_relaxed))
+        return;
+    /* Acquire: pairs with the release store in vigil_worker_reconfigure. */
+    const struct vigil_worker_conf *c =
+        atomic_exchange_explicit(&w->next_conf, NULL, memory_order_acquire);
+    if (!c)
+        return;
+    apply_conf(w, c);
+    atomic_store_explicit(&w->applied_gen, c->generation, memory_order_relaxed);
+}
+
 static void *worker_main(void *arg)
 {
     struct vigil_worker *w = arg;
@@ -1305,6 +1440,7 @@ static void *worker_main(void *arg)
     for (;;) {
         size_t n = 0;
         struct vigil_in_msg *in;
+        take_conf(w);
         /* A batch ends before it could touch more partitions than progress can track. */
         while (n < BATCH_MAX && w->n_touched < PARTITIONS_TOUCHED_MAX &&
                (in = vigil_ring_peek(w->in)) != NULL) {

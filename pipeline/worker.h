@@ -5,7 +5,8 @@
  *
  * Threading: the consumer thread is the only producer of the in ring, the worker the only
  * consumer; the worker is the only producer of the out ring, the sink thread the only
- * consumer. Detector state never leaves the worker thread.
+ * consumer. Detector state never leaves the worker thread. A new configuration reaches the
+ * worker through one atomic pointer (vigil_worker_reconfigure).
  * Ownership: the daemon creates and destroys workers; the rings belong to the worker. */
 #ifndef VIGIL_WORKER_H
 #define VIGIL_WORKER_H
@@ -54,6 +55,15 @@ struct vigil_worker_stats {
     uint64_t held;     /* orders held because they came due inside a gap */
 };
 
+/* A configuration to switch to (vigil_worker_reconfigure): read-only, and it must outlive
+ * the worker (the daemon keeps every one until shutdown: cached strings point into it). */
+struct vigil_worker_conf {
+    const struct vigil_config *cfg;
+    const struct vigil_numplan *numplan;
+    const struct vigil_profiles *profiles;
+    uint64_t generation; /* > 0, one more per reload */
+};
+
 struct vigil_worker;
 
 /* NULL on bad configuration or no memory (logged). */
@@ -65,6 +75,16 @@ int vigil_worker_start(struct vigil_worker *w);
 void vigil_worker_drain_and_join(struct vigil_worker *w);
 /* Makes a worker blocked on a full out ring give up (shutdown deadline passed). */
 void vigil_worker_abort(struct vigil_worker *w);
+
+/* Hands c to the worker, which applies it at its next batch boundary: new detector states
+ * and emit layer built from it, each account's state carried over (saved and loaded, as a
+ * restart from a checkpoint does), its own reloadable keys re-read. Any thread (the daemon's);
+ * no lock: one atomic pointer. A second call before the worker took the first replaces it. */
+void vigil_worker_reconfigure(struct vigil_worker *w, const struct vigil_worker_conf *c);
+/* The generation of the last configuration the worker took (0: the one it was created
+ * with); it moves only after the worker has switched, or has logged that it could not (out
+ * of memory: it keeps the running one). Any thread. */
+uint64_t vigil_worker_generation(struct vigil_worker *w);
 
 struct vigil_ring *vigil_worker_in(struct vigil_worker *w);
 struct vigil_ring *vigil_worker_out(struct vigil_worker *w);

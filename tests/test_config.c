@@ -999,6 +999,60 @@ static void test_conf_example(void **state)
     free(want);
 }
 
+struct diff_seen {
+    char names[8][128];
+    size_t n;
+};
+
+static void note_diff(const char *key, void *arg)
+{
+    struct diff_seen *d = arg;
+    if (d->n < 8)
+        snprintf(d->names[d->n++], sizeof d->names[0], "%s", key);
+}
+
+/* What a reload compares: the keys whose values differ as the getters see them, and each
+ * key's text, which set() takes to give the other configuration the same value. */
+static void test_diff_and_text(void **state)
+{
+    (void)state;
+    struct vigil_config *a = vigil_config_create(), *b = vigil_config_create();
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_int_equal(vigil_config_diff(a, b, NULL, NULL), 0);
+
+    /* Written but equal to the default, or a list with other separators: no change. */
+    assert_int_equal(vigil_config_set(b, "vigild.workers", "0", "--set"), 0);
+    assert_int_equal(vigil_config_set(a, "orders.allowlist", "acc-1 acc-2", "--set"), 0);
+    assert_int_equal(vigil_config_set(b, "orders.allowlist", "acc-1,acc-2", "--set"), 0);
+    assert_int_equal(vigil_config_diff(a, b, NULL, NULL), 0);
+
+    /* A per-profile key set to its base key's value changes nothing either. */
+    assert_int_equal(vigil_config_set(b, "toll_fraud.spend_1h_eur@consumer",
+                                      vigil_config_text(a, "toll_fraud.spend_1h_eur"), "--set"),
+                     0);
+    assert_int_equal(vigil_config_diff(a, b, NULL, NULL), 0);
+
+    assert_int_equal(vigil_config_set(b, "kafka.events_topic", "other", "--set"), 0);
+    assert_int_equal(vigil_config_set(b, "toll_fraud.concurrent_high_risk", "6", "--set"), 0);
+    assert_int_equal(vigil_config_set(b, "orders.allowlist", "acc-1", "--set"), 0);
+    struct diff_seen d = {0};
+    assert_int_equal(vigil_config_diff(a, b, note_diff, &d), 3);
+    assert_int_equal(d.n, 3);
+    assert_string_equal(d.names[0], "kafka.events_topic");
+    assert_string_equal(d.names[1], "orders.allowlist");
+    assert_string_equal(d.names[2], "toll_fraud.concurrent_high_risk");
+
+    /* Copying a value back by its text. */
+    assert_string_equal(vigil_config_text(b, "orders.allowlist"), "acc-1");
+    assert_int_equal(vigil_config_set(b, "kafka.events_topic",
+                                      vigil_config_text(a, "kafka.events_topic"), "running"),
+                     0);
+    assert_int_equal(vigil_config_diff(a, b, NULL, NULL), 2);
+    vigil_config_destroy(a);
+    vigil_config_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1015,6 +1069,7 @@ int main(void)
         cmocka_unit_test(test_foreach_key),
         cmocka_unit_test(test_getters_abort),
         cmocka_unit_test(test_conf_example),
+        cmocka_unit_test(test_diff_and_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
