@@ -40,6 +40,7 @@
 
 #include "vigil/event.h"
 #include "vigil/jbuf.h"
+#include "version.h"
 
 #define EXIT_USAGE 2
 #define MAX_SCENARIOS 64
@@ -1739,6 +1740,7 @@ static void usage(FILE *out)
             "  --invalid N            mix in N malformed messages (not JSON, missing call_id,\n"
             "                         to:\"abc\", ts as a string, unknown type), in turn\n"
             "  -h, --help             show this help and exit\n"
+            "      --version          print the version and the commit it was built from\n"
             "\n"
             "Scenarios:\n",
             (long long)DEFAULT_START_MS, MAX_DURATION_MIN, MAX_ACCOUNTS, MAX_SCENARIOS);
@@ -1844,7 +1846,7 @@ static const char *const value_flags[] = {"--out",      "--brokers",  "--topic",
                                           "--start",    "--duration", "--accounts", "--seed",
                                           "--scenario", "--invalid",  "--rate"};
 
-/* Returns 0, 1 for --help, or -1 after one line on stderr. */
+/* Returns 0, 1 for --help, 2 for --version, or -1 after one line on stderr. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof *o);
@@ -1870,6 +1872,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return 1;
+        if (strcmp(a, "--version") == 0 && val == NULL)
+            return 2;
         if (strcmp(a, "--quiet") == 0 && val == NULL) {
             o->quiet = true;
             continue;
@@ -2014,8 +2018,10 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
 
     if (rc != 0) {
-        if (rc > 0)
+        if (rc == 1)
             usage(stdout);
+        if (rc == 2)
+            vigil_print_version("vigil-sim");
         return rc > 0 ? 0 : EXIT_USAGE;
     }
 

@@ -34,6 +34,7 @@
 #include "kafka_out.h"
 #include "log.h"
 #include "redis_sink.h"
+#include "version.h"
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
@@ -2368,7 +2369,8 @@ static void main_usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
-               "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one.\n"
+               "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one;\n"
+               "`vigilctl --version` prints the version and the commit it was built from.\n"
                "Exit status: 0 done; 1 a runtime failure (one line on stderr says why);\n"
                "2 bad flag or argument.\n");
 }
@@ -2391,6 +2393,10 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
         main_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        vigil_print_version("vigilctl");
         return EXIT_OK;
     }
     if (strcmp(name, "help") == 0) {

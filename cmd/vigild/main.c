@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 
 #define MAX_SETS 256
 
@@ -45,6 +46,7 @@ static void usage(FILE *f)
             "  -w, --workers N      worker threads (default: vigild.workers, 0 = cores)\n"
             "  -v, --verbose        debug logging\n"
             "  -h, --help           this help\n"
+            "      --version        print the version and the commit it was built from\n"
             "\n"
             "Exit status: 0 clean stop; 1 could not start (one line on stderr says why);\n"
             "2 bad flag; 3 stopped but some outputs were not durable in time.\n");
@@ -57,6 +59,7 @@ int main(int argc, char **argv)
         {"group", required_argument, NULL, 'g'},   {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},     {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     struct vigil_daemon_opts o = {.redis = "127.0.0.1:6379", .group = "vigil"};
@@ -90,6 +93,7 @@ int main(int argc, char **argv)
         }
         case 'v': level = VIGIL_LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
+        case 'V': vigil_print_version("vigild"); return 0;
         case ':':
             fprintf(stderr, "vigild: error: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;
