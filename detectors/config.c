@@ -293,6 +293,10 @@ static const struct core_key core_keys[] = {
 
     STR("redis.prefix", "vigil:", "Prefix of every Redis key vigil writes."),
     INT("redis.timeout_ms", 2000, 10, 60000, "Redis connect and command timeout."),
+    STR("redis.password_file", "",
+        "File whose first line is the Redis password, used when the --redis URL has none "
+        "(then $VIGIL_REDIS_PASSWORD); empty: none. The user, for a Redis ACL user, is the "
+        "URL's: redis://USER@HOST:PORT."),
     INT("redis.counter_ttl_s", 172800, 60, 31536000, "Time to live of Redis counter keys."),
     INT("redis.block_ttl_s", 2592000, 60, 31536000,
         "Time to live of a standing block in Redis; an order stands this long."),

@@ -94,8 +94,9 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", "out of memory", "");
         return -1;
     }
-    d->redis = vigil_redis_create(o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
-                                  err, sizeof err);
+    const char *pwfile = vigil_config_str(d->cfg, "redis.password_file");
+    int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");
+    d->redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
     if (!d->redis) {
         start_error("%s%s", err, "");
         return -1;
@@ -107,9 +108,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         return -1;
     }
     if (vigil_config_int(d->cfg, "vigild.checkpoint") != 0) {
-        int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");
-        d->ckpt_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
-        d->load_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
+        d->ckpt_redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
+        d->load_redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
         if (!d->ckpt_redis || !d->load_redis || vigil_redis_connect(d->ckpt_redis) != 0 ||
             vigil_redis_connect(d->load_redis) != 0) {
             start_error("checkpoint connection to Redis: %s%s",
@@ -122,9 +122,9 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", "out of memory", "");
         return -1;
     }
-    d->flagged_sync = vigil_flagged_sync_create(
-        d->flagged, o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
-        vigil_config_str(d->cfg, "redis.prefix"), err, sizeof err);
+    d->flagged_sync = vigil_flagged_sync_create(d->flagged, o->redis, pwfile, tmo,
+                                                vigil_config_str(d->cfg, "redis.prefix"), err,
+                                                sizeof err);
     /* Started now: its first read is done before the first event, as a rule. */
     if (!d->flagged_sync || vigil_flagged_sync_start(d->flagged_sync) != 0) {
         start_error("flagged numbers: %s%s", d->flagged_sync ? "cannot start a thread" : err, "");

@@ -625,6 +625,7 @@ static const char *const core_names[] = {
     "kafka.commit_interval_ms",
     "redis.prefix",
     "redis.timeout_ms",
+    "redis.password_file",
     "redis.counter_ttl_s",
     "redis.block_ttl_s",
     "vigild.workers",

@@ -546,7 +546,8 @@ static int redis_open(const char *addr, const struct vigil_config *cfg, struct v
     char err[512];
     *out = NULL;
     struct vigil_redis *r =
-        vigil_redis_create(addr, (int)vigil_config_int(cfg, "redis.timeout_ms"), err, sizeof err);
+        vigil_redis_create(addr, vigil_config_str(cfg, "redis.password_file"),
+                           (int)vigil_config_int(cfg, "redis.timeout_ms"), err, sizeof err);
     if (!r)
         return usage_error("--redis: %s", err);
     if (vigil_redis_connect(r) != 0) {
@@ -662,8 +663,9 @@ static void show_usage(FILE *f)
         "since when, rule, reason), every detector's current window counters, and the\n"
         "latest alert per detector.\n"
         "\n"
-        "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-        "                       (default " DEFAULT_REDIS ")\n"
+        "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+        "                       (default " DEFAULT_REDIS "); without a password in it,\n"
+        "                       redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
         "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
         "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
         "  -j, --json           print one JSON object instead of text (below)\n"
@@ -1095,8 +1097,9 @@ static void blocks_usage(FILE *f)
             "ordered by that time, then by action:\n"
             "  acc-1042  block_international  since 2026-11-23T04:01:02Z  ord-...  RULE\n"
             "\n"
-            "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                       (default " DEFAULT_REDIS ")\n"
+            "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                       (default " DEFAULT_REDIS "); without a password in it,\n"
+            "                       redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
             "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
             "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
             "  -j, --json           print one JSON object on one line:\n"
@@ -1269,8 +1272,9 @@ static void lift_usage(FILE *f)
             "so lifting the same block twice yields the same order_id.\n"
             "\n"
             "  -b, --brokers LIST    Kafka bootstrap servers (required)\n"
-            "  -r, --redis ADDR      Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                        (default " DEFAULT_REDIS ")\n"
+            "  -r, --redis ADDR      Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                        (default " DEFAULT_REDIS "); without a password in it,\n"
+            "                        redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
             "  -c, --config FILE     configuration file (redis.prefix, kafka.orders_topic)\n"
             "  -s, --set KEY=VALUE   override one configuration key (repeatable)\n"
             "  -m, --reason TEXT     why, for the provisioning system and the NOC\n"

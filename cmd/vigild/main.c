@@ -26,7 +26,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: vigild --brokers LIST [--redis HOST:PORT] [--group ID] [--config FILE]\n"
+            "Usage: vigild --brokers LIST [--redis ADDR] [--group ID] [--config FILE]\n"
             "              [--set KEY=VALUE]... [--workers N] [--verbose]\n"
             "\n"
             "Consumes call and SMS events (wire format v1) from Kafka as a member of a consumer\n"
@@ -35,8 +35,9 @@ static void usage(FILE *f)
             "SIGTERM or SIGINT: finishes in-flight events, flushes, commits, exits 0.\n"
             "\n"
             "  -b, --brokers LIST   Kafka bootstrap servers, e.g. 127.0.0.1:9092 (required)\n"
-            "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                       (default 127.0.0.1:6379)\n"
+            "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                       (default 127.0.0.1:6379); without a password in it, the\n"
+            "                       file redis.password_file names, then $VIGIL_REDIS_PASSWORD\n"
             "  -g, --group ID       consumer group id; instances with the same id share the\n"
             "                       partitions (default vigil)\n"
             "  -c, --config FILE    configuration file (see vigil.conf.example); defaults\n"
