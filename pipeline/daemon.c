@@ -130,7 +130,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("flagged numbers: %s%s", d->flagged_sync ? "cannot start a thread" : err, "");
         return -1;
     }
-    d->kout = vigil_kafka_out_create(o->brokers, NULL, err, sizeof err);
+    d->kout = vigil_kafka_out_create(o->brokers, d->cfg, NULL, err, sizeof err);
     if (!d->kout) {
         start_error("Kafka producer: %s%s", err, "");
         return -1;
@@ -186,6 +186,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .offsets = &d->offsets,
         .redis = d->load_redis,
         .redis_prefix = vigil_config_str(d->cfg, "redis.prefix"),
+        .cfg = d->cfg,
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);
     if (!d->kin) {
@@ -269,6 +270,31 @@ static int stop_all(struct daemon *d)
     vigil_profiles_destroy(d->profiles);
     vigil_numplan_destroy(d->numplan);
     vigil_config_destroy(d->cfg);
+    return rc;
+}
+
+int vigil_daemon_print_config(const struct vigil_daemon_opts *o)
+{
+    struct daemon d = {0};
+    char err[512];
+    int rc = 1;
+    if (load_config(&d, o) != 0)
+        goto out;
+    struct vigil_redis *r = vigil_redis_create(o->redis,
+                                               vigil_config_str(d.cfg, "redis.password_file"),
+                                               0, err, sizeof err);
+    if (!r) {
+        start_error("%s%s", err, "");
+        goto out;
+    }
+    printf("# vigild effective configuration (secrets shown as ***)\n"
+           "# --brokers %s\n# --redis %s\n# --group %s\n",
+           o->brokers ? o->brokers : "(none)", vigil_redis_where(r), o->group);
+    vigil_redis_destroy(r);
+    vigil_config_dump(d.cfg, stdout);
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    vigil_config_destroy(d.cfg);
     return rc;
 }
 

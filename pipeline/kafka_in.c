@@ -16,6 +16,7 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
@@ -367,6 +368,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     /* Offsets are ours to commit (only durable ones). The assignor is configurable; the
      * default is eager (range): with librdkafka 2.0.2's mock cluster, cooperative rebalances
      * ran a second round in which commits were refused and partitions were read again. */
+    const char *defaults[] = {"client.id", "vigild", NULL};
     const char *props[] = {"bootstrap.servers", o->brokers,
                            "group.id", o->group,
                            "enable.auto.commit", "false",
@@ -378,15 +380,11 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
                            "partition.assignment.strategy", o->assignor,
                            /* End-of-partition events tell workers a partition is caught up. */
                            "enable.partition.eof", "true",
-                           "client.id", "vigild",
                            NULL};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            free(ki);
-            return NULL;
-        }
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(o->cfg, defaults, props, err, errlen);
+    if (!conf) {
+        free(ki);
+        return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
@@ -468,16 +466,14 @@ static void dispatch_held(struct vigil_kafka_in *ki, bool wait)
 static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o)
 {
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* librdkafka wants a group id even for a consumer that only assigns; it never joins. */
+    const char *defaults[] = {"client.id", "vigild-lifts", NULL};
     const char *props[] = {"bootstrap.servers", o->brokers, "group.id", "vigild-lifts",
-                           "enable.auto.commit", "false", "client.id", "vigild-lifts", NULL};
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
-            return NULL;
-        }
+                           "enable.auto.commit", "false", NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(o->cfg, defaults, props, err, sizeof err);
+    if (!conf) {
+        vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
+        return NULL;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {

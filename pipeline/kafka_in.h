@@ -45,6 +45,8 @@ struct vigil_kafka_in_opts {
      * its states handed to the partition's worker, and consumption starts at its offset. */
     struct vigil_redis *redis;
     const char *redis_prefix;
+    /* librdkafka.* keys for the consumer and the lift reader (kafka_conf.h); may be NULL. */
+    const struct vigil_config *cfg;
 };
 
 struct vigil_kafka_in;

@@ -31,6 +31,7 @@
 #include <jsmn.h>
 
 #include "../../detectors/acct_table.h"
+#include "kafka_conf.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "redis_sink.h"
@@ -1433,9 +1434,9 @@ static int lift_run(const char *brokers, const char *addr, const struct vigil_co
 
     /* Kafka first: Redis changes only once the provisioning system will see the lift. */
     static const char *const extra[] = {"client.id", "vigilctl", "log_level", "2", NULL};
-    ko = vigil_kafka_out_create(brokers, extra, err, sizeof err);
+    ko = vigil_kafka_out_create(brokers, cfg, extra, err, sizeof err);
     if (!ko) {
-        rc = usage_error("--brokers: %s", err);
+        rc = usage_error("Kafka: %s", err);
         goto out;
     }
     int krc = vigil_kafka_out_produce(ko, topic, q->account, strlen(q->account), b.buf, b.len);
@@ -2124,9 +2125,9 @@ static int cmd_produce(int argc, char **argv)
     }
     char err[512];
     static const char *const extra[] = {"client.id", "vigilctl", "log_level", "2", NULL};
-    struct vigil_kafka_out *ko = vigil_kafka_out_create(brokers, extra, err, sizeof err);
+    struct vigil_kafka_out *ko = vigil_kafka_out_create(brokers, cfg, extra, err, sizeof err);
     if (!ko)
-        rc = usage_error("--brokers: %s", err);
+        rc = usage_error("Kafka: %s", err);
     else
         rc = produce_stream(ko, in, is_stdin ? "stdin" : path, topic, brokers, (int)timeout);
     vigil_kafka_out_destroy(ko);
@@ -2142,6 +2143,7 @@ static void tail_usage(FILE *f)
 {
     fprintf(f,
             "Usage: vigilctl tail --brokers LIST --topic T [--timeout-ms N] [--max N] [--keys]\n"
+            "                     [--config FILE] [--set KEY=VALUE]...\n"
             "\n"
             "Prints the messages of topic T from the beginning of every partition, one value\n"
             "per line, as they arrive (partitions interleave), until --max messages have been\n"
@@ -2154,6 +2156,9 @@ static void tail_usage(FILE *f)
             "                       to wait for the topic to exist\n"
             "  -n, --max N          stop after N messages (default 0: no limit)\n"
             "  -k, --keys           print KEY<TAB>VALUE (an empty KEY for none)\n"
+            "  -c, --config FILE    configuration file (its librdkafka.* keys)\n"
+            "  -s, --set KEY=VALUE  override one configuration key, e.g.\n"
+            "                       --set librdkafka.security.protocol=SASL_SSL (repeatable)\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 done; 1 Kafka unreachable or no such topic; 2 bad flag.\n",
@@ -2188,35 +2193,20 @@ static int tail_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
     return n;
 }
 
-static rd_kafka_t *tail_consumer(const char *brokers, char *err, size_t errlen)
+static rd_kafka_t *tail_consumer(const char *brokers, const struct vigil_config *cfg, char *err,
+                                  size_t errlen)
 {
     char group[64];
     /* librdkafka 2.0 refuses assign() without a group.id; nothing joins or commits. */
     snprintf(group, sizeof group, "vigilctl-tail-%ld", (long)getpid());
-    const char *const props[] = {
-        "bootstrap.servers",
-        brokers,
-        "group.id",
-        group,
-        "enable.auto.commit",
-        "false",
-        "enable.auto.offset.store",
-        "false",
-        "allow.auto.create.topics",
-        "false",
-        "client.id",
-        "vigilctl",
-        "log_level",
-        "2",
-        NULL,
-    };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
+    const char *const defaults[] = {"allow.auto.create.topics", "false", "client.id", "vigilctl",
+                                    "log_level", "2", NULL};
+    const char *const owned[] = {"bootstrap.servers", brokers, "group.id", group,
+                                 "enable.auto.commit", "false", "enable.auto.offset.store",
+                                 "false", NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
+    if (!conf)
+        return NULL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!rk)
         rd_kafka_conf_destroy(conf); /* rd_kafka_new frees conf only on success */
@@ -2294,15 +2284,25 @@ static int cmd_tail(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, 'w'},
         {"max", required_argument, NULL, 'n'},
         {"keys", no_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cfg_opts co = {0};
     const char *brokers = NULL, *topic = NULL;
     long long timeout = DEFAULT_TAIL_TIMEOUT_MS, max = 0;
     bool keys = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":b:t:w:n:kh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:t:w:n:kc:s:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            co.path = optarg;
+            break;
+        case 's':
+            if (cfg_add_set(&co, optarg) != 0)
+                return EXIT_USAGE;
+            break;
         case 'b':
             brokers = optarg;
             break;
@@ -2334,11 +2334,16 @@ static int cmd_tail(int argc, char **argv)
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
 
+    struct vigil_config *cfg = NULL;
+    int rc = cfg_load(&co, &cfg);
+    if (rc != EXIT_OK)
+        return rc;
     char err[512];
-    rd_kafka_t *rk = tail_consumer(brokers, err, sizeof err);
+    rd_kafka_t *rk = tail_consumer(brokers, cfg, err, sizeof err);
+    vigil_config_destroy(cfg);
     if (!rk)
-        return usage_error("--brokers: %s", err);
-    int rc = tail_run(rk, brokers, topic, (int)timeout, max, keys);
+        return usage_error("Kafka: %s", err);
+    rc = tail_run(rk, brokers, topic, (int)timeout, max, keys);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
