@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt_keys.h"
 #include "flagged_sync.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
@@ -42,6 +43,7 @@ struct daemon {
     struct vigil_publisher *pub;
     struct vigil_kafka_in *kin;
     struct vigil_offsets offsets;
+    struct vigil_ckpt_keys ckpt_keys; /* the group's checkpoint keys */
 };
 
 static void start_error(const char *fmt, const char *a, const char *b)
@@ -148,6 +150,12 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         return -1;
     }
     const char *events_topic = vigil_config_str(d->cfg, "kafka.events_topic");
+    if (vigil_ckpt_keys_init(&d->ckpt_keys, vigil_config_str(d->cfg, "redis.prefix"), o->group,
+                             events_topic) != 0) {
+        start_error("redis.prefix, --group and kafka.events_topic are too long for a Redis "
+                    "key%s%s", "", "");
+        return -1;
+    }
     vigil_offsets_init(&d->offsets);
     for (size_t i = 0; i < d->n_workers; i++) {
         struct vigil_worker_env env = {.cfg = d->cfg, .numplan = d->numplan,
@@ -164,7 +172,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     struct vigil_publisher_env penv = {.cfg = d->cfg, .workers = d->workers,
                                        .n_workers = d->n_workers, .kout = d->kout,
                                        .redis = d->redis, .ckpt = d->ckpt_redis,
-                                       .events_topic = events_topic, .offsets = &d->offsets};
+                                       .ckpt_keys = &d->ckpt_keys, .offsets = &d->offsets};
     d->pub = vigil_publisher_create(&penv);
     if (!d->pub) {
         start_error("%s%s", "out of memory", "");
@@ -185,7 +193,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .n_workers = d->n_workers,
         .offsets = &d->offsets,
         .redis = d->load_redis,
-        .redis_prefix = vigil_config_str(d->cfg, "redis.prefix"),
+        .ckpt_keys = &d->ckpt_keys,
         .cfg = d->cfg,
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);

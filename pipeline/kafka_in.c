@@ -16,6 +16,7 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include "ckpt_keys.h"
 #include "kafka_conf.h"
 #include "log.h"
 #include "msg.h"
@@ -46,7 +47,7 @@ struct vigil_kafka_in {
     unsigned long long n_dispatched;
     /* Checkpoints (NULL: off). */
     struct vigil_redis *redis;
-    char ckpt_key[256], state_key[320];
+    const struct vigil_ckpt_keys *keys;
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
     bool paused;       /* consumption paused: the workers are behind (backpressure) */
@@ -100,7 +101,7 @@ static void send_state(struct vigil_kafka_in *ki, int32_t p, const char *account
  * its clock and states to the worker. 0, or VIGIL_ERR_IO (Redis failed; try again). */
 static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
 {
-    redisReply *r = vigil_redis_command(ki->redis, "HGET %s %d", ki->ckpt_key, (int)p);
+    redisReply *r = vigil_redis_command(ki->redis, "HGET %s %d", ki->keys->ckpt, (int)p);
     if (!r)
         return VIGIL_ERR_IO;
     long long off = -1, clock = 0;
@@ -119,8 +120,8 @@ static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
     in->has_key = false;
     commit_in(ki, w);
 
-    char key[400], cursor[32] = "0";
-    snprintf(key, sizeof key, "%s%d", ki->state_key, (int)p);
+    char key[sizeof ki->keys->state + 16], cursor[32] = "0";
+    vigil_ckpt_state_key(ki->keys, p, key, sizeof key);
     do {
         r = vigil_redis_command(ki->redis, "HSCAN %s %s COUNT %d", key, cursor, LOAD_SCAN_COUNT);
         if (!r)
@@ -352,10 +353,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     ki->offsets = o->offsets;
     ki->commit_interval_ms = o->commit_interval_ms;
     ki->redis = o->redis;
-    snprintf(ki->ckpt_key, sizeof ki->ckpt_key, "%sckpt:%s", o->redis_prefix ? o->redis_prefix : "",
-             o->topic);
-    snprintf(ki->state_key, sizeof ki->state_key, "%sstate:%s:",
-             o->redis_prefix ? o->redis_prefix : "", o->topic);
+    ki->keys = o->ckpt_keys;
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
         ki->committed[i] = -1;

@@ -12,8 +12,9 @@
  * progress they reflect, then a tick end. The states and offsets of complete ticks go to
  * Redis in one MULTI/EXEC (after the Kafka outputs and the other Redis writes are durable),
  * so a checkpoint's states and its offsets are never seen apart:
- *     <prefix>state:<topic>:<partition>  hash  account -> packed state
- *     <prefix>ckpt:<topic>               hash  partition -> "<next offset> <clock ms>"
+ *     <prefix>state:<group>:<topic>:<partition>  hash  account -> packed state
+ *     <prefix>ckpt:<group>:<topic>               hash  partition -> "<next offset>:<clock ms>"
+ * (ckpt_keys.h builds these names, for the consumer's loads too)
  *
  * Threading: one publisher thread; it is the only consumer of the workers' out rings and
  * the only user of the Kafka producer and the Redis connection it is given.
@@ -25,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vigil_ckpt_keys;
 struct vigil_config;
 struct vigil_kafka_out;
 struct vigil_offsets;
@@ -40,7 +42,7 @@ struct vigil_publisher_env {
     /* Checkpoint transactions (vigild.checkpoint): a connection of their own, so a batch of
      * counters never splits a MULTI/EXEC. NULL when checkpoints are off. */
     struct vigil_redis *ckpt;
-    const char *events_topic; /* names the checkpoint keys */
+    const struct vigil_ckpt_keys *ckpt_keys; /* the group's checkpoint keys; borrowed */
     struct vigil_offsets *offsets;
 };
 

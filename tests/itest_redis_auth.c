@@ -168,7 +168,7 @@ static void test_vigild_writes_to_the_urls_db(void **state)
     assert_non_null(rep);
     freeReplyObject(rep);
     while (harness_now_ms() < deadline) {
-        if (harness_redis_int(&E.redis, &n, "EXISTS vigil:ckpt:vigil.events") == 0 && n > 0)
+        if (harness_redis_int(&E.redis, &n, "EXISTS vigil:ckpt:g-auth-db:vigil.events") == 0 && n > 0)
             break;
         harness_sleep_ms(100);
     }
