@@ -46,8 +46,14 @@ static int setup(void **state)
     if (!harness_redis_start_args(&E.redis, 0, args, PASS) ||
         !harness_broker_start(&E.broker, NULL))
         return -1;
-    redisReply *rep = harness_redis_cmd(&E.redis, "ACL SETUSER %s on >%s ~* &* +@all", USER,
-                                        USER_PASS);
+    /* The least-privilege user docs/deploying.md recommends: vigild and vigilctl need no
+     * more. */
+    redisReply *rep = harness_redis_cmd(
+        &E.redis,
+        "ACL SETUSER %s on >%s resetkeys ~vigil:* resetchannels -@all +@connection +multi +exec "
+        "+hset +hdel +hget +hgetall +hkeys +hscan +expire +zadd +zrangebyscore "
+        "+zremrangebyscore +zscore +scan +eval",
+        USER, USER_PASS);
     if (!rep || rep->type == REDIS_REPLY_ERROR)
         return -1;
     freeReplyObject(rep);
