@@ -79,6 +79,7 @@ static int url_decode(const char *s, size_t len, char *out, size_t n)
     out[o] = '\0';
     return 0;
 }
+
 /* Reads the password from a file: its first line, without the line end. */
 static int read_password_file(const char *path, char *out, size_t n, char *err, size_t errlen)
 {
@@ -228,12 +229,16 @@ int vigil_redis_connect(struct vigil_redis *r)
     redisReply *rep = NULL;
     if (r->password[0]) {
         /* AUTH USER PASSWORD for an ACL user, AUTH PASSWORD for requirepass. */
-        const char *argv[3] = {"AUTH", r->user, r->password};
-        size_t lens[3] = {4, strlen(r->user), strlen(r->password)};
-        int skip = r->user[0] ? 0 : 1;
-        argv[skip] = "AUTH";
-        lens[skip] = 4;
-        rep = redisCommandArgv(r->c, 3 - skip, argv + skip, lens + skip);
+        const char *argv[3] = {"AUTH"};
+        size_t lens[3] = {4};
+        int argc = 1;
+        if (r->user[0]) {
+            argv[argc] = r->user;
+            lens[argc++] = strlen(r->user);
+        }
+        argv[argc] = r->password;
+        lens[argc++] = strlen(r->password);
+        rep = redisCommandArgv(r->c, argc, argv, lens);
         if (rep && rep->type == REDIS_REPLY_ERROR) {
             /* Redis' reply (WRONGPASS ..., or ERR ... without any password configured)
              * never quotes the password. */
