@@ -765,6 +765,10 @@ bool vigil_config_secret(const char *name)
 {
     static const char *const parts[] = {"password", "secret", "sasl.oauthbearer.config",
                                         "ssl.key.pem", "ssl_key", "sasl.jaas"};
+    /* A file's name is not its content (redis.password_file). */
+    size_t n = strlen(name);
+    if (n >= 5 && strcmp(name + n - 5, "_file") == 0)
+        return false;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         if (strstr(name, parts[i]))
             return true;
@@ -792,7 +796,7 @@ static void dump_line(FILE *f, const char *name, const char *value)
         fprintf(f, "%s =\n", name);
         return;
     }
-    bool quote = n > 0 && (value[0] == ' ' || value[n - 1] == ' ' || value[0] == '"' ||
+    bool quote = (value[0] == ' ' || value[n - 1] == ' ' || value[0] == '"' ||
                            strchr(value, '#') || strchr(value, ';'));
     if (!quote) {
         fprintf(f, "%s = %s\n", name, value);

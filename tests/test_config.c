@@ -809,6 +809,7 @@ static void test_librdkafka_keys(void **state)
     assert_true(vigil_config_secret("sasl.oauthbearer.config"));
     assert_true(vigil_config_secret("ssl.key.pem"));
     assert_false(vigil_config_secret("sasl.username"));
+    assert_false(vigil_config_secret("redis.password_file"));
 }
 
 static void test_librdkafka_keys_refused(void **state)

@@ -102,8 +102,8 @@ void vigil_config_foreach_librdkafka(const struct vigil_config *cfg,
                                      void *arg);
 
 /* Whether a key or librdkafka property holds a secret (its name contains "password",
- * "secret", "sasl.oauthbearer.config", "ssl.key.pem", ...): shown as *** wherever
- * configuration is printed. */
+ * "secret", "sasl.oauthbearer.config", "ssl.key.pem", ...; a name ending in "_file" names a
+ * file, not a secret): shown as *** wherever configuration is printed. */
 bool vigil_config_secret(const char *name);
 
 /* The effective configuration: one "name = value" line per key (table keys in table order,
