@@ -60,9 +60,11 @@ struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const struct
     size_t n = 0;
     for (const char *const *p = base; *p; p++)
         all[n++] = *p;
-    for (const char *const *p = defaults; p && *p && n + 1 < 32; p++)
-        all[n++] = *p;
-    all[n & ~(size_t)1] = NULL;
+    for (const char *const *p = defaults; p && p[0] && n + 2 < 32; p += 2) {
+        all[n++] = p[0];
+        all[n++] = p[1];
+    }
+    all[n] = NULL;
     rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, all, owned, err, errlen);
     if (!conf) {
         free(ko);
