@@ -62,6 +62,12 @@ struct entry {
     bool declared; /* a "key@profile" whose default its detector declared: in force unless set */
 };
 
+/* A librdkafka.* key: any name under that prefix, its value passed to librdkafka as is. */
+struct passthru {
+    char *name; /* "librdkafka.security.protocol"; owned */
+    struct cfg_value val; /* text only */
+};
+
 struct vigil_config {
     struct entry *entries;
     size_t n;
@@ -73,6 +79,8 @@ struct vigil_config {
      * variant_names. */
     struct vigil_config_key *variant_keys;
     char *variant_names;
+    struct passthru *pt; /* librdkafka.* keys, in the order first set */
+    size_t n_pt, cap_pt;
 };
 
 /* --- checks for core keys ---------------------------------------------------------------- */
@@ -329,6 +337,10 @@ static const struct core_key core_keys[] = {
 
     STR("redis.prefix", "vigil:", "Prefix of every Redis key vigil writes."),
     INT("redis.timeout_ms", 2000, 10, 60000, "Redis connect and command timeout."),
+    STR("redis.password_file", "",
+        "File whose first line is the Redis password, used when the --redis URL has none "
+        "(then $VIGIL_REDIS_PASSWORD); empty: none. The user, for a Redis ACL user, is the "
+        "URL's: redis://USER@HOST:PORT."),
     INT("redis.counter_ttl_s", 172800, 60, 31536000, "Time to live of Redis counter keys."),
     INT("redis.block_ttl_s", 2592000, 60, 31536000,
         "Time to live of a standing block in Redis; an order stands this long."),
@@ -715,6 +727,158 @@ static void replace_value(struct vigil_config *cfg, struct entry *e, struct cfg_
     memset(v, 0, sizeof *v);
 }
 
+/* --- librdkafka.* passthrough ------------------------------------------------------------ */
+
+#define PASSTHRU_PREFIX "librdkafka."
+#define PASSTHRU_PREFIX_LEN (sizeof PASSTHRU_PREFIX - 1)
+
+/* librdkafka properties vigil sets itself, from its flags and keys or because its guarantees
+ * depend on them: `librdkafka.<name>` is refused, naming what to use instead. */
+static const struct {
+    const char *name, *instead;
+} owned_properties[] = {
+    {"bootstrap.servers", "--brokers"},
+    {"metadata.broker.list", "--brokers"},
+    {"group.id", "--group"},
+    {"enable.auto.commit", "nothing: vigil commits only offsets whose effects are durable"},
+    {"enable.auto.offset.store", "nothing: vigil commits only offsets whose effects are durable"},
+    {"auto.offset.reset", "kafka.auto_offset_reset"},
+    {"partition.assignment.strategy", "kafka.assignor"},
+    {"session.timeout.ms", "kafka.session_timeout_ms"},
+    {"heartbeat.interval.ms", "kafka.heartbeat_interval_ms"},
+    {"fetch.wait.max.ms", "kafka.fetch_wait_max_ms"},
+    {"enable.partition.eof", "nothing: the workers' clocks need end-of-partition events"},
+    {"enable.idempotence", "nothing: vigil's producers are always idempotent"},
+};
+
+static bool is_passthru(const char *name)
+{
+    return strncmp(name, PASSTHRU_PREFIX, PASSTHRU_PREFIX_LEN) == 0;
+}
+
+/* Checks a librdkafka.* name (librdkafka itself checks the property and its value when a
+ * client is created). Returns 0, or 1 with a message in msg. */
+static int check_passthru(const char *name, char *msg, size_t len)
+{
+    const char *prop = name + PASSTHRU_PREFIX_LEN;
+    if (!*prop) {
+        snprintf(msg, len, "'%s' names no librdkafka property (librdkafka.PROPERTY)", name);
+        return 1;
+    }
+    for (size_t i = 0; i < sizeof owned_properties / sizeof owned_properties[0]; i++) {
+        if (strcmp(prop, owned_properties[i].name) == 0) {
+            snprintf(msg, len, "'%s': vigil sets %s itself; use %s", name, prop,
+                     owned_properties[i].instead);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static struct passthru *find_passthru(const struct vigil_config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->n_pt; i++)
+        if (strcmp(cfg->pt[i].name, name) == 0)
+            return &cfg->pt[i];
+    return NULL;
+}
+
+/* Makes room for n more passthrough keys, so that a commit cannot fail half-way. */
+static int reserve_passthru(struct vigil_config *cfg, size_t n)
+{
+    if (cfg->cap_pt - cfg->n_pt >= n)
+        return 0;
+    size_t cap = cfg->cap_pt ? cfg->cap_pt : 8;
+    while (cap - cfg->n_pt < n)
+        cap *= 2;
+    struct passthru *p = realloc(cfg->pt, cap * sizeof *p);
+    if (!p)
+        return VIGIL_ERR_NOMEM;
+    cfg->pt = p;
+    cfg->cap_pt = cap;
+    return 0;
+}
+
+/* Sets a passthrough key: *name and *v are moved in. Room must have been reserved (one
+ * passthrough slot and one retired value). */
+static void commit_passthru(struct vigil_config *cfg, char **name, struct cfg_value *v)
+{
+    struct passthru *p = find_passthru(cfg, *name);
+    if (p) {
+        free(*name);
+        cfg->retired[cfg->n_retired++] = p->val;
+    } else {
+        p = &cfg->pt[cfg->n_pt++];
+        p->name = *name;
+    }
+    *name = NULL;
+    p->val = *v;
+    memset(v, 0, sizeof *v);
+}
+
+bool vigil_config_secret(const char *name)
+{
+    static const char *const parts[] = {"password", "secret", "sasl.oauthbearer.config",
+                                        "ssl.key.pem", "ssl_key", "sasl.jaas"};
+    /* A file's name is not its content (redis.password_file). */
+    size_t n = strlen(name);
+    if (n >= 5 && strcmp(name + n - 5, "_file") == 0)
+        return false;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strstr(name, parts[i]))
+            return true;
+    return false;
+}
+
+void vigil_config_foreach_librdkafka(const struct vigil_config *cfg,
+                                     void (*fn)(const char *property, const char *value,
+                                                void *arg),
+                                     void *arg)
+{
+    for (size_t i = 0; i < cfg->n_pt; i++)
+        fn(cfg->pt[i].name + PASSTHRU_PREFIX_LEN, cfg->pt[i].val.text, arg);
+}
+
+/* One "name = value" line of the dump, quoted where the file format needs it. */
+static void dump_line(FILE *f, const char *name, const char *value)
+{
+    if (vigil_config_secret(name) && *value) {
+        fprintf(f, "%s = ***\n", name);
+        return;
+    }
+    size_t n = strlen(value);
+    if (n == 0) {
+        fprintf(f, "%s =\n", name);
+        return;
+    }
+    bool quote = (value[0] == ' ' || value[n - 1] == ' ' || value[0] == '"' ||
+                           strchr(value, '#') || strchr(value, ';'));
+    if (!quote) {
+        fprintf(f, "%s = %s\n", name, value);
+        return;
+    }
+    fprintf(f, "%s = \"", name);
+    for (const char *c = value; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fputc('\\', f);
+        fputc(*c, f);
+    }
+    fputs("\"\n", f);
+}
+
+void vigil_config_dump(const struct vigil_config *cfg, FILE *f)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        const struct entry *e = &cfg->entries[i];
+        /* A per-profile override is only in force when set or declared. */
+        if (e->variant && !e->explicit && !e->declared)
+            continue;
+        dump_line(f, e->key->name, e->val.text);
+    }
+    for (size_t i = 0; i < cfg->n_pt; i++)
+        dump_line(f, cfg->pt[i].name, cfg->pt[i].val.text);
+}
+
 /* --- create / destroy -------------------------------------------------------------------- */
 
 /* Adds a known key with its default. owner names the table for messages. A bad table (bad
@@ -906,6 +1070,11 @@ void vigil_config_destroy(struct vigil_config *cfg)
     free(cfg->retired);
     free(cfg->variant_keys);
     free(cfg->variant_names);
+    for (size_t i = 0; i < cfg->n_pt; i++) {
+        free(cfg->pt[i].name);
+        value_free(&cfg->pt[i].val);
+    }
+    free(cfg->pt);
     free(cfg);
 }
 
@@ -913,7 +1082,8 @@ void vigil_config_destroy(struct vigil_config *cfg)
 
 /* A validated assignment waiting for the whole file to be good. */
 struct pending {
-    struct entry *e;
+    struct entry *e;  /* NULL for a librdkafka.* key */
+    char *pt_name;    /* the librdkafka.* key's name; owned */
     struct cfg_value val;
     unsigned line;
 };
@@ -925,8 +1095,10 @@ struct pending_list {
 
 static void pending_free(struct pending_list *pl)
 {
-    for (size_t i = 0; i < pl->n; i++)
+    for (size_t i = 0; i < pl->n; i++) {
         value_free(&pl->v[i].val);
+        free(pl->v[i].pt_name);
+    }
     free(pl->v);
 }
 
@@ -934,9 +1106,14 @@ static void pending_free(struct pending_list *pl)
 static void pending_commit(struct vigil_config *cfg, struct pending_list *pl)
 {
     for (size_t i = 0; i < pl->n; i++)
-        pl->v[i].e->explicit = true;
-    for (size_t i = 0; i < pl->n; i++)
-        replace_value(cfg, pl->v[i].e, &pl->v[i].val);
+        if (pl->v[i].e)
+            pl->v[i].e->explicit = true;
+    for (size_t i = 0; i < pl->n; i++) {
+        if (pl->v[i].e)
+            replace_value(cfg, pl->v[i].e, &pl->v[i].val);
+        else
+            commit_passthru(cfg, &pl->v[i].pt_name, &pl->v[i].val);
+    }
     pl->n = 0;
 }
 
@@ -1039,13 +1216,16 @@ static int parse_line(struct vigil_config *cfg, char *line, unsigned lineno, cha
         val = trim(val);
     }
 
-    struct entry *e = find_entry(cfg, name);
-    if (!e) {
+    struct entry *e = NULL;
+    bool pt = is_passthru(name);
+    if (pt && check_passthru(name, msg, len))
+        return 1;
+    if (!pt && !(e = find_entry(cfg, name))) {
         unknown_key_msg(cfg, name, msg, len);
         return 1;
     }
     for (size_t i = 0; i < pl->n; i++) {
-        if (pl->v[i].e == e) {
+        if (pt ? pl->v[i].pt_name && strcmp(pl->v[i].pt_name, name) == 0 : pl->v[i].e == e) {
             snprintf(msg, len, "duplicate key '%s' (first set on line %u)", name, pl->v[i].line);
             return 1;
         }
@@ -1059,6 +1239,20 @@ static int parse_line(struct vigil_config *cfg, char *line, unsigned lineno, cha
         pl->cap = cap;
     }
     struct pending *p = &pl->v[pl->n];
+    memset(p, 0, sizeof *p);
+    if (pt) {
+        p->pt_name = strdup(name);
+        p->val.text = strdup(val);
+        if (!p->pt_name || !p->val.text) {
+            free(p->pt_name);
+            free(p->val.text);
+            memset(p, 0, sizeof *p);
+            return VIGIL_ERR_NOMEM;
+        }
+        p->line = lineno;
+        pl->n++;
+        return 0;
+    }
     int rc = parse_value(e->key, e->check, val, &p->val, msg, len);
     if (rc)
         return rc;
@@ -1106,7 +1300,7 @@ int vigil_config_load_file(struct vigil_config *cfg, const char *path)
         rc = VIGIL_ERR_IO;
         goto out;
     }
-    if (reserve_retired(cfg, pl.n)) {
+    if (reserve_retired(cfg, pl.n) || reserve_passthru(cfg, pl.n)) {
         set_err(cfg, "%s: out of memory", path);
         rc = VIGIL_ERR_NOMEM;
         goto out;
@@ -1137,7 +1331,17 @@ int vigil_config_set(struct vigil_config *cfg, const char *key, const char *valu
     char msg[ERRSTR_MAX];
     int rc;
     struct entry *e = find_entry(cfg, key);
-    if (!e) {
+    if (is_passthru(key)) {
+        rc = check_passthru(key, msg, sizeof msg);
+        char *name = rc ? NULL : strdup(key);
+        struct cfg_value v = {.text = rc ? NULL : strdup(trim(copy))};
+        if (!rc && (!name || !v.text || reserve_retired(cfg, 1) || reserve_passthru(cfg, 1)))
+            rc = VIGIL_ERR_NOMEM;
+        if (!rc)
+            commit_passthru(cfg, &name, &v);
+        free(name);
+        value_free(&v);
+    } else if (!e) {
         unknown_key_msg(cfg, key, msg, sizeof msg);
         rc = 1;
     } else if ((rc = reserve_retired(cfg, 1)) == 0) {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt_keys.h"
 #include "flagged_sync.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
@@ -61,6 +62,7 @@ struct daemon {
     struct vigil_publisher *pub;
     struct vigil_kafka_in *kin;
     struct vigil_offsets offsets;
+    struct vigil_ckpt_keys ckpt_keys; /* the group's checkpoint keys */
 };
 
 static void start_error(const char *fmt, const char *a, const char *b)
@@ -130,8 +132,9 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", "out of memory", "");
         return -1;
     }
-    d->redis = vigil_redis_create(o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
-                                  err, sizeof err);
+    const char *pwfile = vigil_config_str(d->cfg, "redis.password_file");
+    int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");
+    d->redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
     if (!d->redis) {
         start_error("%s%s", err, "");
         return -1;
@@ -143,9 +146,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         return -1;
     }
     if (vigil_config_int(d->cfg, "vigild.checkpoint") != 0) {
-        int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");
-        d->ckpt_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
-        d->load_redis = vigil_redis_create(o->redis, tmo, err, sizeof err);
+        d->ckpt_redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
+        d->load_redis = vigil_redis_create(o->redis, pwfile, tmo, err, sizeof err);
         if (!d->ckpt_redis || !d->load_redis || vigil_redis_connect(d->ckpt_redis) != 0 ||
             vigil_redis_connect(d->load_redis) != 0) {
             start_error("checkpoint connection to Redis: %s%s",
@@ -158,15 +160,15 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("%s%s", "out of memory", "");
         return -1;
     }
-    d->flagged_sync = vigil_flagged_sync_create(
-        d->flagged, o->redis, (int)vigil_config_int(d->cfg, "redis.timeout_ms"),
-        vigil_config_str(d->cfg, "redis.prefix"), err, sizeof err);
+    d->flagged_sync = vigil_flagged_sync_create(d->flagged, o->redis, pwfile, tmo,
+                                                vigil_config_str(d->cfg, "redis.prefix"), err,
+                                                sizeof err);
     /* Started now: its first read is done before the first event, as a rule. */
     if (!d->flagged_sync || vigil_flagged_sync_start(d->flagged_sync) != 0) {
         start_error("flagged numbers: %s%s", d->flagged_sync ? "cannot start a thread" : err, "");
         return -1;
     }
-    d->kout = vigil_kafka_out_create(o->brokers, NULL, err, sizeof err);
+    d->kout = vigil_kafka_out_create(o->brokers, d->cfg, NULL, err, sizeof err);
     if (!d->kout) {
         start_error("Kafka producer: %s%s", err, "");
         return -1;
@@ -184,6 +186,12 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         return -1;
     }
     const char *events_topic = vigil_config_str(d->cfg, "kafka.events_topic");
+    if (vigil_ckpt_keys_init(&d->ckpt_keys, vigil_config_str(d->cfg, "redis.prefix"), o->group,
+                             events_topic) != 0) {
+        start_error("redis.prefix, --group and kafka.events_topic are too long for a Redis "
+                    "key%s%s", "", "");
+        return -1;
+    }
     vigil_offsets_init(&d->offsets);
     for (size_t i = 0; i < d->n_workers; i++) {
         struct vigil_worker_env env = {.cfg = d->cfg, .numplan = d->numplan,
@@ -200,7 +208,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     struct vigil_publisher_env penv = {.cfg = d->cfg, .workers = d->workers,
                                        .n_workers = d->n_workers, .kout = d->kout,
                                        .redis = d->redis, .ckpt = d->ckpt_redis,
-                                       .events_topic = events_topic, .offsets = &d->offsets};
+                                       .ckpt_keys = &d->ckpt_keys, .offsets = &d->offsets};
     d->pub = vigil_publisher_create(&penv);
     if (!d->pub) {
         start_error("%s%s", "out of memory", "");
@@ -221,7 +229,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .n_workers = d->n_workers,
         .offsets = &d->offsets,
         .redis = d->load_redis,
-        .redis_prefix = vigil_config_str(d->cfg, "redis.prefix"),
+        .ckpt_keys = &d->ckpt_keys,
+        .cfg = d->cfg,
         .dedupe_window_ms = vigil_config_int(d->cfg, "vigild.dedupe_window_ms"),
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);
@@ -481,6 +490,31 @@ static void check_reloaded(struct daemon *d)
             return;
     d->reload_pending = false;
     vigil_log_info("%s", d->reload_msg);
+}
+
+int vigil_daemon_print_config(const struct vigil_daemon_opts *o)
+{
+    struct daemon d = {0};
+    char err[512];
+    int rc = 1;
+    if (load_config(&d, o) != 0)
+        goto out;
+    struct vigil_redis *r = vigil_redis_create(o->redis,
+                                               vigil_config_str(d.cfg, "redis.password_file"),
+                                               0, err, sizeof err);
+    if (!r) {
+        start_error("%s%s", err, "");
+        goto out;
+    }
+    printf("# vigild effective configuration (secrets shown as ***)\n"
+           "# --brokers %s\n# --redis %s\n# --group %s\n",
+           o->brokers ? o->brokers : "(none)", vigil_redis_where(r), o->group);
+    vigil_redis_destroy(r);
+    vigil_config_dump(d.cfg, stdout);
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    vigil_config_destroy(d.cfg);
+    return rc;
 }
 
 int vigil_daemon_run(const struct vigil_daemon_opts *o, atomic_bool *stop)

@@ -12,6 +12,7 @@
 #define VIGIL_DAEMON_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct vigil_daemon_opts {
@@ -25,11 +26,18 @@ struct vigil_daemon_opts {
     /* Set (from a SIGHUP handler) to re-read config_path with the same sets; the daemon
      * clears it. NULL: no reloads. */
     atomic_bool *reload;
+    bool print_config;       /* print the effective configuration and exit */
 };
 
 /* Returns the process exit status: 0 after a clean stop, 1 when vigild could not start (one
  * line on stderr says why), 3 when the shutdown could not make everything durable (the
  * uncommitted events will be processed again). */
 int vigil_daemon_run(const struct vigil_daemon_opts *o, atomic_bool *stop);
+
+/* --print-config: the effective configuration (file, then --set) on stdout, one "key = value"
+ * line per key with secrets as ***, after comment lines naming the flags (the Redis address
+ * with its password masked). Returns the exit status: 0, or 1 after one line on stderr when
+ * the configuration or the Redis address is bad. Connects to nothing. */
+int vigil_daemon_print_config(const struct vigil_daemon_opts *o);
 
 #endif

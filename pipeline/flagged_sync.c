@@ -50,7 +50,7 @@ static int64_t wall_ms(void)
 }
 
 struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, const char *redis,
-                                                     int timeout_ms, const char *prefix,
+                                                     const char *password_file, int timeout_ms, const char *prefix,
                                                      char *err, size_t errlen)
 {
     struct vigil_flagged_sync *s = calloc(1, sizeof *s);
@@ -58,7 +58,7 @@ struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    s->redis = vigil_redis_create(redis, timeout_ms, err, errlen);
+    s->redis = vigil_redis_create(redis, password_file, timeout_ms, err, errlen);
     if (!s->redis) {
         free(s);
         return NULL;

@@ -25,11 +25,11 @@
 struct vigil_flagged;
 struct vigil_flagged_sync;
 
-/* `redis` as for vigil_redis_create(); keys start with `prefix`. Does not connect (the thread
+/* `redis` and `password_file` as for vigil_redis_create(); keys start with `prefix`. Does not connect (the thread
  * does, and reconnects after failures). NULL with a message in err on a malformed address or
  * no memory. */
 struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, const char *redis,
-                                                     int timeout_ms, const char *prefix,
+                                                     const char *password_file, int timeout_ms, const char *prefix,
                                                      char *err, size_t errlen);
 
 /* Starts the thread, whose first read is at once. 0 or VIGIL_ERR_NOMEM. */

@@ -16,6 +16,8 @@
 #define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
+#include "ckpt_keys.h"
+#include "kafka_conf.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
@@ -48,7 +50,7 @@ struct vigil_kafka_in {
     unsigned long long n_dispatched;
     /* Checkpoints (NULL: off). */
     struct vigil_redis *redis;
-    char ckpt_key[256], state_key[320], seen_key[320];
+    const struct vigil_ckpt_keys *keys;
     int64_t dedupe_window_ms;
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
@@ -104,8 +106,8 @@ static void send_state(struct vigil_kafka_in *ki, int32_t p, const char *account
  * (dedupe.h). 0, or VIGIL_ERR_IO. */
 static int load_seen(struct vigil_kafka_in *ki, int32_t p, int64_t clock)
 {
-    char key[400];
-    snprintf(key, sizeof key, "%s%d", ki->seen_key, (int)p);
+    char key[sizeof ki->keys->seen + 16];
+    vigil_ckpt_seen_key(ki->keys, p, key, sizeof key);
     redisReply *r = vigil_redis_command(ki->redis, "ZRANGEBYSCORE %s %lld +inf", key,
                                         (long long)(clock - 2 * ki->dedupe_window_ms));
     if (!r)
@@ -140,7 +142,7 @@ static int load_seen(struct vigil_kafka_in *ki, int32_t p, int64_t clock)
  * its clock and states to the worker. 0, or VIGIL_ERR_IO (Redis failed; try again). */
 static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
 {
-    redisReply *r = vigil_redis_command(ki->redis, "HGET %s %d", ki->ckpt_key, (int)p);
+    redisReply *r = vigil_redis_command(ki->redis, "HGET %s %d", ki->keys->ckpt, (int)p);
     if (!r)
         return VIGIL_ERR_IO;
     long long off = -1, clock = 0;
@@ -159,8 +161,8 @@ static int load_partition(struct vigil_kafka_in *ki, int32_t p, int64_t *offset)
     in->has_key = false;
     commit_in(ki, w);
 
-    char key[400], cursor[32] = "0";
-    snprintf(key, sizeof key, "%s%d", ki->state_key, (int)p);
+    char key[sizeof ki->keys->state + 16], cursor[32] = "0";
+    vigil_ckpt_state_key(ki->keys, p, key, sizeof key);
     do {
         r = vigil_redis_command(ki->redis, "HSCAN %s %s COUNT %d", key, cursor, LOAD_SCAN_COUNT);
         if (!r)
@@ -400,12 +402,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     ki->offsets = o->offsets;
     ki->commit_interval_ms = o->commit_interval_ms;
     ki->redis = o->redis;
-    snprintf(ki->ckpt_key, sizeof ki->ckpt_key, "%sckpt:%s", o->redis_prefix ? o->redis_prefix : "",
-             o->topic);
-    snprintf(ki->state_key, sizeof ki->state_key, "%sstate:%s:",
-             o->redis_prefix ? o->redis_prefix : "", o->topic);
-    snprintf(ki->seen_key, sizeof ki->seen_key, "%sseen:%s:",
-             o->redis_prefix ? o->redis_prefix : "", o->topic);
+    ki->keys = o->ckpt_keys;
     ki->dedupe_window_ms = o->dedupe_window_ms;
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
@@ -420,6 +417,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     /* Offsets are ours to commit (only durable ones). The assignor is configurable; the
      * default is eager (range): with librdkafka 2.0.2's mock cluster, cooperative rebalances
      * ran a second round in which commits were refused and partitions were read again. */
+    const char *defaults[] = {"client.id", "vigild", NULL};
     const char *props[] = {"bootstrap.servers", o->brokers,
                            "group.id", o->group,
                            "enable.auto.commit", "false",
@@ -431,15 +429,11 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
                            "partition.assignment.strategy", o->assignor,
                            /* End-of-partition events tell workers a partition is caught up. */
                            "enable.partition.eof", "true",
-                           "client.id", "vigild",
                            NULL};
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            free(ki);
-            return NULL;
-        }
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(o->cfg, defaults, props, err, errlen);
+    if (!conf) {
+        free(ki);
+        return NULL;
     }
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
@@ -558,16 +552,14 @@ static void dispatch_held(struct vigil_kafka_in *ki, bool wait)
 static rd_kafka_t *lifts_create(const struct vigil_kafka_in_opts *o)
 {
     char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* librdkafka wants a group id even for a consumer that only assigns; it never joins. */
+    const char *defaults[] = {"client.id", "vigild-lifts", NULL};
     const char *props[] = {"bootstrap.servers", o->brokers, "group.id", "vigild-lifts",
-                           "enable.auto.commit", "false", "client.id", "vigild-lifts", NULL};
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, sizeof err) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
-            return NULL;
-        }
+                           "enable.auto.commit", "false", NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(o->cfg, defaults, props, err, sizeof err);
+    if (!conf) {
+        vigil_log_warn("lift reader: %s; lifts will not reach this process", err);
+        return NULL;
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!rk) {

@@ -41,13 +41,15 @@ struct vigil_kafka_in_opts {
     struct vigil_worker **workers;
     size_t n_workers;
     struct vigil_offsets *offsets;
-    /* Checkpoints (NULL: off). On assignment each partition's checkpoint is read from
-     * <redis_prefix>ckpt:<topic> and <redis_prefix>state:<topic>:<partition> (publisher.h),
-     * its states handed to the partition's worker, and consumption starts at its offset. */
+    /* Checkpoints (NULL: off). On assignment each partition's checkpoint is read from the
+     * group's keys (ckpt_keys.h), its states handed to the partition's worker, and
+     * consumption starts at its offset. */
     struct vigil_redis *redis;
-    const char *redis_prefix;
-    /* vigild.dedupe_window_ms: checkpointed event ids this recent (<redis_prefix>seen:<topic>:
-     * <partition>) go to the worker with the states; 0: none. */
+    const struct vigil_ckpt_keys *ckpt_keys; /* borrowed; needed with redis */
+    /* librdkafka.* keys for the consumer and the lift reader (kafka_conf.h); may be NULL. */
+    const struct vigil_config *cfg;
+    /* vigild.dedupe_window_ms: checkpointed event ids this recent (ckpt_keys.h, `seen`) go
+     * to the worker with the states; 0: none. */
     int64_t dedupe_window_ms;
 };
 

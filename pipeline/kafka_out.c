@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "log.h"
 #include "vigil/status.h"
 
@@ -40,27 +41,34 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     ko->redelivered++;
 }
 
-struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const char *const *extra,
-                                               char *err, size_t errlen)
+struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const struct vigil_config *cfg,
+                                               const char *const *defaults, char *err,
+                                               size_t errlen)
 {
     struct vigil_kafka_out *ko = calloc(1, sizeof *ko);
     if (!ko) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Idempotence gives ordered, duplicate-free retries inside librdkafka; linger keeps
      * batches small so an order reaches its topic within milliseconds. */
-    const char *props[] = {"bootstrap.servers", brokers, "enable.idempotence", "true",
-                           "linger.ms", "5", "client.id", "vigil-producer",
-                           "message.timeout.ms", "30000", NULL};
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
+    const char *base[] = {"linger.ms", "5", "client.id", "vigil-producer",
+                          "message.timeout.ms", "30000", NULL};
+    const char *owned[] = {"bootstrap.servers", brokers, "enable.idempotence", "true", NULL};
+    /* The caller's defaults after ours, so that theirs win: one list. */
+    const char *all[32];
+    size_t n = 0;
+    for (const char *const *p = base; *p; p++)
+        all[n++] = *p;
+    for (const char *const *p = defaults; p && p[0] && n + 2 < 32; p += 2) {
+        all[n++] = p[0];
+        all[n++] = p[1];
     }
-    for (const char *const *p = extra; p && *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK)
-            goto fail;
+    all[n] = NULL;
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, all, owned, err, errlen);
+    if (!conf) {
+        free(ko);
+        return NULL;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, ko);

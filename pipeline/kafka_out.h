@@ -15,10 +15,15 @@
 
 struct vigil_kafka_out;
 
-/* NULL with a message in err on bad settings. `extra` is a NULL-terminated list of
- * "name", "value" librdkafka properties (may be NULL). */
-struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const char *const *extra,
-                                               char *err, size_t errlen);
+struct vigil_config;
+
+/* NULL with a message in err on bad settings (librdkafka's own, kafka_conf.h). `defaults` is
+ * a NULL-terminated list of "name", "value" librdkafka properties over vigil's producer
+ * defaults (may be NULL); cfg's librdkafka.* keys come over both (cfg may be NULL); the
+ * brokers and idempotence are always vigil's. */
+struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const struct vigil_config *cfg,
+                                               const char *const *defaults, char *err,
+                                               size_t errlen);
 void vigil_kafka_out_destroy(struct vigil_kafka_out *ko); /* accepts NULL; flushes up to 5 s */
 
 /* Queues a copy of the message. 0, or VIGIL_ERR_FULL when librdkafka's queue is full (poll

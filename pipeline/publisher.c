@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ckpt_keys.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "msg.h"
@@ -68,7 +69,6 @@ struct vigil_publisher {
     bool is_ready[VIGIL_MAX_PARTITIONS];
     bool *in_tick;  /* [n_workers]: a worker's tick group is partly drained */
     bool txn_open;  /* MULTI queued on ckpt, EXEC not yet */
-    char state_key[256], ckpt_key[256], seen_key[256];
     int64_t dedupe_window_ms;
     bool unflushed;       /* something was drained since the last durable flush */
     bool failing;         /* the last flush failed (for logging state changes once) */
@@ -148,12 +148,6 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     snprintf(p->brake_key, sizeof p->brake_key, "%sbrake", p->prefix);
     snprintf(p->brake_flag_key, sizeof p->brake_flag_key, "%sbrake:engaged", p->prefix);
     snprintf(p->held_key, sizeof p->held_key, "%sheld", p->prefix);
-    snprintf(p->state_key, sizeof p->state_key, "%sstate:%s:", p->prefix,
-             env->events_topic ? env->events_topic : "");
-    snprintf(p->ckpt_key, sizeof p->ckpt_key, "%sckpt:%s", p->prefix,
-             env->events_topic ? env->events_topic : "");
-    snprintf(p->seen_key, sizeof p->seen_key, "%sseen:%s:", p->prefix,
-             env->events_topic ? env->events_topic : "");
     p->dedupe_window_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
     return p;
 }
@@ -254,8 +248,8 @@ static int txn_begin(struct vigil_publisher *p)
 
 static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[320];
-    snprintf(key, sizeof key, "%s%d", p->state_key, m->partition);
+    char key[sizeof p->env.ckpt_keys->state + 16];
+    vigil_ckpt_state_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
     if (rc == 0 && m->data_len > 0)
         rc = vigil_redis_add(p->env.ckpt, "HSET %s %s %b", key, m->account, m->data,
@@ -273,8 +267,8 @@ static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
  * keep it forever. ZADD of the same member again is a no-op: the batch may be resent. */
 static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[320];
-    snprintf(key, sizeof key, "%s%d", p->seen_key, m->partition);
+    char key[sizeof p->env.ckpt_keys->seen + 16];
+    vigil_ckpt_seen_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
     rc = rc ? rc
             : vigil_redis_add(p->env.ckpt, "ZADD %s %lld %b", key, (long long)m->clock_ms,
@@ -648,7 +642,7 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             continue;
         rc = txn_begin(p);
         rc = rc ? rc
-                : vigil_redis_add(p->env.ckpt, "HSET %s %d %lld:%lld", p->ckpt_key, (int)i,
+                : vigil_redis_add(p->env.ckpt, "HSET %s %d %lld:%lld", p->env.ckpt_keys->ckpt, (int)i,
                                   (long long)p->pending[i], (long long)p->clock[i]);
         if (rc == 0) {
             p->dirty[i] = false;

@@ -12,8 +12,9 @@
  * progress they reflect, then a tick end. The states and offsets of complete ticks go to
  * Redis in one MULTI/EXEC (after the Kafka outputs and the other Redis writes are durable),
  * so a checkpoint's states and its offsets are never seen apart:
- *     <prefix>state:<topic>:<partition>  hash  account -> packed state
- *     <prefix>ckpt:<topic>               hash  partition -> "<next offset> <clock ms>"
+ *     <prefix>state:<group>:<topic>:<partition>  hash  account -> packed state
+ *     <prefix>ckpt:<group>:<topic>               hash  partition -> "<next offset>:<clock ms>"
+ * (ckpt_keys.h builds these names, for the consumer's loads too)
  *
  * The order brake (orders.max_per_minute, 0: off): before an order is produced, one
  * synchronous EVAL counts it in a sorted set shared by the group, trimmed to the last minute:
@@ -35,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct vigil_ckpt_keys;
 struct vigil_config;
 struct vigil_kafka_out;
 struct vigil_offsets;
@@ -50,7 +52,7 @@ struct vigil_publisher_env {
     /* Checkpoint transactions (vigild.checkpoint): a connection of their own, so a batch of
      * counters never splits a MULTI/EXEC. NULL when checkpoints are off. */
     struct vigil_redis *ckpt;
-    const char *events_topic; /* names the checkpoint keys */
+    const struct vigil_ckpt_keys *ckpt_keys; /* the group's checkpoint keys; borrowed */
     struct vigil_offsets *offsets;
 };
 

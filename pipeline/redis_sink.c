@@ -2,7 +2,10 @@
 /* redis_sink.c - pipelined, retry-safe batches of Redis commands (see redis_sink.h). */
 #include "redis_sink.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,9 @@ struct vigil_redis {
     int port;
     int db;
     int timeout_ms;
-    char where[220];
+    char user[128];     /* "" : AUTH with the password only (requirepass) */
+    char password[512]; /* "" : no AUTH; never printed, wiped on destroy */
+    char where[400];    /* for messages: the address with the password masked */
     redisContext *c; /* NULL when not connected or after a failure */
     struct cmd *batch;
     size_t n, cap;
@@ -28,39 +33,164 @@ struct vigil_redis {
     unsigned long long round_trips, commands;
 };
 
-struct vigil_redis *vigil_redis_create(const char *where, int timeout_ms, char *err,
-                                       size_t errlen)
+/* The address as given, with the password of a redis:// URL replaced by "***", for error
+ * messages about the address itself. */
+static void mask_address(const char *where, char *out, size_t n)
 {
-    const char *p = where;
-    if (strncmp(p, "redis://", 8) == 0)
-        p += 8;
-    const char *colon = strrchr(p, ':');
-    if (!colon || colon == p || colon - p >= 199) {
-        snprintf(err, errlen, "bad Redis address '%s': expected HOST:PORT or redis://HOST:PORT",
-                 where);
-        return NULL;
+    const char *at = strncmp(where, "redis://", 8) == 0 ? strrchr(where + 8, '@') : NULL;
+    if (!at) {
+        snprintf(out, n, "%s", where);
+        return;
     }
-    char *end;
-    long port = strtol(colon + 1, &end, 10);
-    long db = 0;
-    if (*end == '/')
-        db = strtol(end + 1, &end, 10);
-    if (*end != '\0' || port <= 0 || port > 65535 || db < 0 || db > 1000) {
-        snprintf(err, errlen, "bad Redis address '%s': expected HOST:PORT or redis://HOST:PORT",
-                 where);
-        return NULL;
+    const char *colon = memchr(where + 8, ':', (size_t)(at - (where + 8)));
+    if (colon)
+        snprintf(out, n, "%.*s:***%s", (int)(colon - where), where, at);
+    else
+        snprintf(out, n, "%s", where);
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = (char)(c | 0x20);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decodes s[0..len) into out[n] (a URL's user and password may hold '@', ':', '/'
+ * written as %40, %3A, %2F). -1 on a bad escape, a NUL, or when it does not fit. */
+static int url_decode(const char *s, size_t len, char *out, size_t n)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '%') {
+            int hi = i + 2 < len ? hex_digit(s[i + 1]) : -1;
+            int lo = i + 2 < len ? hex_digit(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0)
+                return -1;
+            c = (char)(hi * 16 + lo);
+            i += 2;
+        }
+        if (c == '\0' || o + 1 >= n)
+            return -1;
+        out[o++] = c;
     }
+    out[o] = '\0';
+    return 0;
+}
+
+/* Reads the password from a file: its first line, without the line end. */
+static int read_password_file(const char *path, char *out, size_t n, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read the Redis password file '%s': %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    bool got = fgets(out, (int)n, f) != NULL;
+    fclose(f);
+    size_t len = got ? strcspn(out, "\r\n") : 0;
+    if (got && len == n - 1) {
+        snprintf(err, errlen, "the Redis password file '%s' holds a line longer than %zu bytes",
+                 path, n - 2);
+        explicit_bzero(out, n);
+        return -1;
+    }
+    out[len] = '\0';
+    if (len == 0) {
+        snprintf(err, errlen, "the Redis password file '%s' is empty", path);
+        return -1;
+    }
+    return 0;
+}
+
+struct vigil_redis *vigil_redis_create(const char *where, const char *password_file,
+                                       int timeout_ms, char *err, size_t errlen)
+{
+    static const char expected[] = "expected HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]";
+    char shown[400];
+    mask_address(where, shown, sizeof shown);
     struct vigil_redis *r = calloc(1, sizeof *r);
     if (!r) {
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
+    const char *p = where;
+    bool url = strncmp(p, "redis://", 8) == 0;
+    if (url) {
+        p += 8;
+        /* The last '@': a password may hold one unescaped; a host never does. */
+        const char *at = strrchr(p, '@');
+        if (at) {
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            const char *user_end = colon ? colon : at;
+            if (url_decode(p, (size_t)(user_end - p), r->user, sizeof r->user) != 0 ||
+                (colon && url_decode(colon + 1, (size_t)(at - colon - 1), r->password,
+                                     sizeof r->password) != 0)) {
+                snprintf(err, errlen, "bad Redis address '%s': bad user or password (too long, "
+                         "or a %% not followed by two hex digits)", shown);
+                goto fail;
+            }
+            p = at + 1;
+        }
+    }
+    const char *colon = strrchr(p, ':');
+    if (!colon || colon == p || colon - p >= (ptrdiff_t)sizeof r->host) {
+        snprintf(err, errlen, "bad Redis address '%s': %s", shown, expected);
+        goto fail;
+    }
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    long db = 0;
+    if (*end == '/' && url)
+        db = strtol(end + 1, &end, 10);
+    if (*end != '\0' || port <= 0 || port > 65535 || db < 0 || db > 1000) {
+        snprintf(err, errlen, "bad Redis address '%s': %s", shown, expected);
+        goto fail;
+    }
     memcpy(r->host, p, (size_t)(colon - p));
     r->port = (int)port;
     r->db = (int)db;
     r->timeout_ms = timeout_ms;
-    snprintf(r->where, sizeof r->where, "%s:%d", r->host, r->port);
+    /* The URL's password first, then the file, then the environment. */
+    const char *env = getenv("VIGIL_REDIS_PASSWORD");
+    if (r->password[0]) {
+        /* from the URL */
+    } else if (password_file && *password_file) {
+        if (read_password_file(password_file, r->password, sizeof r->password, err, errlen))
+            goto fail;
+    } else if (env && *env) {
+        if (strlen(env) >= sizeof r->password) {
+            snprintf(err, errlen, "VIGIL_REDIS_PASSWORD is longer than %zu bytes",
+                     sizeof r->password - 1);
+            goto fail;
+        }
+        strcpy(r->password, env);
+    }
+    if (r->user[0] && !r->password[0]) {
+        snprintf(err, errlen, "Redis user '%s' has no password: give it in the URL, "
+                 "VIGIL_REDIS_PASSWORD or redis.password_file", r->user);
+        goto fail;
+    }
+    if (r->password[0] || r->db) {
+        /* Never the password itself: "redis://alice:***@host:6379/2". */
+        snprintf(r->where, sizeof r->where, "redis://%s%s%s:%d", r->user,
+                 r->password[0] ? ":***@" : "", r->host, r->port);
+        if (r->db) {
+            size_t len = strlen(r->where);
+            snprintf(r->where + len, sizeof r->where - len, "/%d", r->db);
+        }
+    } else {
+        snprintf(r->where, sizeof r->where, "%s:%d", r->host, r->port);
+    }
     return r;
+
+fail:
+    explicit_bzero(r->password, sizeof r->password);
+    free(r);
+    return NULL;
 }
 
 static void drop_connection(struct vigil_redis *r)
@@ -78,6 +208,7 @@ void vigil_redis_destroy(struct vigil_redis *r)
     for (size_t i = 0; i < r->n; i++)
         redisFreeCommand(r->batch[i].buf);
     free(r->batch);
+    explicit_bzero(r->password, sizeof r->password);
     free(r);
 }
 
@@ -94,9 +225,46 @@ int vigil_redis_connect(struct vigil_redis *r)
     }
     /* The timeout also bounds every reply we wait for, so a stalled Redis cannot hang us. */
     redisSetTimeout(r->c, tv);
-    redisReply *rep = r->db ? redisCommand(r->c, "SELECT %d", r->db) : redisCommand(r->c, "PING");
+    /* AUTH and SELECT on every connection: a new connection is unauthenticated, in DB 0. */
+    redisReply *rep = NULL;
+    if (r->password[0]) {
+        /* AUTH USER PASSWORD for an ACL user, AUTH PASSWORD for requirepass. */
+        const char *argv[3] = {"AUTH"};
+        size_t lens[3] = {4};
+        int argc = 1;
+        if (r->user[0]) {
+            argv[argc] = r->user;
+            lens[argc++] = strlen(r->user);
+        }
+        argv[argc] = r->password;
+        lens[argc++] = strlen(r->password);
+        rep = redisCommandArgv(r->c, argc, argv, lens);
+        if (rep && rep->type == REDIS_REPLY_ERROR) {
+            /* Redis' reply (WRONGPASS ..., or ERR ... without any password configured)
+             * never quotes the password. */
+            snprintf(r->errstr, sizeof r->errstr, "Redis at %s refused %s%s%s: %s", r->where,
+                     r->user[0] ? "user '" : "the password", r->user,
+                     r->user[0] ? "' with its password" : "", rep->str);
+            freeReplyObject(rep);
+            drop_connection(r);
+            return VIGIL_ERR_IO;
+        }
+        if (!rep) {
+            snprintf(r->errstr, sizeof r->errstr, "Redis at %s does not answer: %s", r->where,
+                     r->c->errstr);
+            drop_connection(r);
+            return VIGIL_ERR_IO;
+        }
+        freeReplyObject(rep);
+    }
+    rep = r->db ? redisCommand(r->c, "SELECT %d", r->db) : redisCommand(r->c, "PING");
     int ok = rep && rep->type != REDIS_REPLY_ERROR;
-    if (!ok) {
+    if (!ok && rep && strncmp(rep->str, "NOAUTH", 6) == 0) {
+        snprintf(r->errstr, sizeof r->errstr,
+                 "Redis at %s requires a password: give it in the URL "
+                 "(redis://[USER:]PASSWORD@HOST:PORT), VIGIL_REDIS_PASSWORD or "
+                 "redis.password_file", r->where);
+    } else if (!ok) {
         snprintf(r->errstr, sizeof r->errstr, "Redis at %s does not answer: %s", r->where,
                  rep ? rep->str : r->c->errstr);
     }

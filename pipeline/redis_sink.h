@@ -15,13 +15,19 @@
 
 struct vigil_redis;
 
-/* `where` is "HOST:PORT" or "redis://HOST:PORT[/DB]". NULL on a malformed address (message
- * in err) or no memory. Does not connect. */
-struct vigil_redis *vigil_redis_create(const char *where, int timeout_ms, char *err,
-                                       size_t errlen);
+/* `where` is "HOST:PORT" or "redis://[USER:PASSWORD@]HOST:PORT[/DB]" (user and password
+ * percent-decoded). The password is the URL's; without one, the first line of
+ * `password_file` when that is set (NULL or "": none), else $VIGIL_REDIS_PASSWORD when set.
+ * With a password every connection sends AUTH (with the user, for a Redis ACL user; the
+ * password alone for requirepass), then SELECT DB. NULL on a malformed address, an
+ * unreadable or empty password file, a user without a password, or no memory (one line in
+ * err, which never holds the password). Does not connect. */
+struct vigil_redis *vigil_redis_create(const char *where, const char *password_file,
+                                       int timeout_ms, char *err, size_t errlen);
 void vigil_redis_destroy(struct vigil_redis *r); /* accepts NULL */
 
-/* Connects (or reconnects) and PINGs. 0, or VIGIL_ERR_IO with vigil_redis_errstr(). */
+/* Connects (or reconnects), AUTHs, and SELECTs the DB or PINGs. 0, or VIGIL_ERR_IO with
+ * vigil_redis_errstr() (a refused password is named as such, without the password). */
 int vigil_redis_connect(struct vigil_redis *r);
 
 /* Queues one command given as argv (binary-safe). 0 or VIGIL_ERR_NOMEM. */
@@ -42,7 +48,9 @@ int vigil_redis_flush(struct vigil_redis *r);
 void *vigil_redis_command(struct vigil_redis *r, const char *fmt, ...);
 
 const char *vigil_redis_errstr(const struct vigil_redis *r);
-const char *vigil_redis_where(const struct vigil_redis *r); /* "127.0.0.1:6379" */
+/* For messages: "127.0.0.1:6379", or with a password or DB "redis://alice:***@host:6379/2"
+ * (the password is never shown). */
+const char *vigil_redis_where(const struct vigil_redis *r);
 
 /* Round trips and commands sent so far (for benchmarks and logs). */
 void vigil_redis_get_stats(const struct vigil_redis *r, unsigned long long *round_trips,

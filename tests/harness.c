@@ -677,6 +677,16 @@ static int redis_connect(struct harness_redis *r, int timeout_ms)
     }
     /* A stopped (SIGSTOP) or wedged server must fail a test, not hang it. */
     redisSetTimeout(r->ctx, io);
+    if (r->password != NULL) {
+        redisReply *rep = redisCommand(r->ctx, "AUTH %s", r->password);
+        bool ok = rep != NULL && rep->type == REDIS_REPLY_STATUS;
+        if (rep != NULL)
+            freeReplyObject(rep);
+        if (!ok) {
+            redis_disconnect(r);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -705,7 +715,7 @@ static int redis_launch(struct harness_redis *r)
     bool persist = (r->flags & HARNESS_REDIS_PERSIST) != 0;
     char port[16];
     /* clang-format off */
-    const char *argv[] = {
+    const char *argv[40] = {
         server != NULL ? server : "redis-server",
         "--port", port,
         "--bind", "127.0.0.1",
@@ -718,6 +728,12 @@ static int redis_launch(struct harness_redis *r)
         NULL,
     };
     /* clang-format on */
+    size_t n = 0;
+    while (argv[n] != NULL)
+        n++;
+    for (size_t i = 0; r->extra_args != NULL && r->extra_args[i] != NULL && n + 1 < 40; i++)
+        argv[n++] = r->extra_args[i];
+    argv[n] = NULL;
     struct harness_proc_opts opts = {.out = HARNESS_OUT_NULL, .name = "redis-server"};
     int64_t deadline;
 
@@ -740,10 +756,18 @@ static int redis_launch(struct harness_redis *r)
 
 const char *harness_redis_start(struct harness_redis *r, unsigned flags)
 {
+    return harness_redis_start_args(r, flags, NULL, NULL);
+}
+
+const char *harness_redis_start_args(struct harness_redis *r, unsigned flags,
+                                     const char *const extra_args[], const char *password)
+{
     memset(r, 0, sizeof(*r));
     r->proc.out_fd = -1;
     r->proc.in_fd = -1;
     r->flags = flags;
+    r->extra_args = extra_args;
+    r->password = password;
     if (harness_mkdir("redis", r->dir, sizeof(r->dir)) != 0)
         return NULL;
     /* The free port can be taken between our probe and redis' bind: retry a few times. */

@@ -159,12 +159,20 @@ struct harness_redis {
     char addr[32];      /* "127.0.0.1:PORT" */
     char dir[PATH_MAX]; /* --dir: AOF, logs */
     redisContext *ctx;  /* the harness's own connection; reconnected as needed */
+    const char *const *extra_args; /* see harness_redis_start_args() */
+    const char *password;
 };
 
 /* Starts redis-server on a free loopback port in a fresh dir under harness_tmpdir() and
  * waits (10 s at most) until PING answers PONG. Returns r->addr ("127.0.0.1:PORT") or
  * NULL. */
 const char *harness_redis_start(struct harness_redis *r, unsigned flags);
+
+/* The same with extra redis-server arguments (NULL-terminated, at most 16, e.g.
+ * {"--requirepass", "pw", NULL}; may be NULL) and the password the harness's own
+ * connection AUTHs with (NULL: none). Both must live as long as r (restart uses them). */
+const char *harness_redis_start_args(struct harness_redis *r, unsigned flags,
+                                     const char *const extra_args[], const char *password);
 
 /* Graceful stop (SIGTERM: Redis flushes its AOF). Returns 0 if it exited 0. Keeps port
  * and dir for harness_redis_restart(). */

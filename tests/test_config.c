@@ -625,6 +625,7 @@ static const char *const core_names[] = {
     "kafka.commit_interval_ms",
     "redis.prefix",
     "redis.timeout_ms",
+    "redis.password_file",
     "redis.counter_ttl_s",
     "redis.block_ttl_s",
     "vigild.workers",
@@ -740,6 +741,105 @@ static void test_getters_abort(void **state)
     expect_abort(getter_unknown, cfg);
     expect_abort(getter_wrong_type, cfg);
     expect_abort(getter_wrong_type_list, cfg);
+    vigil_config_destroy(cfg);
+}
+
+/* --- librdkafka.* passthrough ------------------------------------------------------------ */
+
+struct collected {
+    char text[1024];
+    size_t len;
+};
+
+static void collect_property(const char *property, const char *value, void *arg)
+{
+    struct collected *c = arg;
+    int n = snprintf(c->text + c->len, sizeof c->text - c->len, "%s=%s;", property, value);
+    assert_true(n > 0 && (size_t)n < sizeof c->text - c->len);
+    c->len += (size_t)n;
+}
+
+static void test_librdkafka_keys(void **state)
+{
+    (void)state;
+    char *path = write_temp("[librdkafka]\n"
+                            "security.protocol = SASL_SSL\n"
+                            "sasl.password = \"hunter2 # not a comment\"\n"
+                            "[kafka]\n"
+                            "events_topic = ev\n");
+    struct vigil_config *cfg = vigil_config_create();
+    assert_non_null(cfg);
+    assert_int_equal(vigil_config_load_file(cfg, path), 0);
+    remove_temp(path);
+    /* --set adds a key and replaces one of the file's; order is the order first set. */
+    assert_int_equal(vigil_config_set(cfg, "librdkafka.client.id", "x", "--set"), 0);
+    assert_int_equal(vigil_config_set(cfg, "librdkafka.security.protocol", " SSL ", "--set"), 0);
+    struct collected c = {0};
+    vigil_config_foreach_librdkafka(cfg, collect_property, &c);
+    assert_string_equal(c.text, "security.protocol=SSL;sasl.password=hunter2 # not a comment;"
+                                "client.id=x;");
+    assert_string_equal(vigil_config_str(cfg, "kafka.events_topic"), "ev");
+
+    /* The dump: every key, librdkafka.* last, secrets masked. */
+    char *dump = NULL;
+    size_t dump_len = 0;
+    FILE *mem = open_memstream(&dump, &dump_len);
+    assert_non_null(mem);
+    vigil_config_dump(cfg, mem);
+    fclose(mem);
+    assert_non_null(strstr(dump, "kafka.events_topic = ev\n"));
+    assert_non_null(strstr(dump, "\nredis.password_file =\n"));
+    assert_non_null(strstr(dump, "\nlibrdkafka.security.protocol = SSL\n"));
+    assert_non_null(strstr(dump, "\nlibrdkafka.sasl.password = ***\n"));
+    assert_non_null(strstr(dump, "\nlibrdkafka.client.id = x\n"));
+    assert_null(strstr(dump, "hunter2"));
+    /* A per-profile override is shown only where in force (declared here). */
+    assert_non_null(strstr(dump, "\nfair_use.devices@business = 10\n"));
+    assert_null(strstr(dump, "toll_fraud.concurrent_high_risk@consumer"));
+    /* The dump loads back, secrets aside. */
+    char *again = write_temp(dump);
+    struct vigil_config *cfg2 = vigil_config_create();
+    assert_non_null(cfg2);
+    if (vigil_config_load_file(cfg2, again) != 0)
+        fail_msg("the dump does not load: %s", vigil_config_errstr(cfg2));
+    assert_string_equal(vigil_config_str(cfg2, "kafka.events_topic"), "ev");
+    vigil_config_destroy(cfg2);
+    remove_temp(again);
+    free(dump);
+    vigil_config_destroy(cfg);
+
+    assert_true(vigil_config_secret("librdkafka.sasl.password"));
+    assert_true(vigil_config_secret("ssl.key.password"));
+    assert_true(vigil_config_secret("sasl.oauthbearer.client.secret"));
+    assert_true(vigil_config_secret("sasl.oauthbearer.config"));
+    assert_true(vigil_config_secret("ssl.key.pem"));
+    assert_false(vigil_config_secret("sasl.username"));
+    assert_false(vigil_config_secret("redis.password_file"));
+}
+
+static void test_librdkafka_keys_refused(void **state)
+{
+    (void)state;
+    /* What vigil owns is refused, naming what to use instead; in a file, nothing applies. */
+    expect_error("[librdkafka]\nclient.id = a\ngroup.id = g\n", 3,
+                 "'librdkafka.group.id': vigil sets group.id itself; use --group");
+    expect_error("[librdkafka]\nclient.id = a\nclient.id = b\n", 3,
+                 "duplicate key 'librdkafka.client.id' (first set on line 2)");
+    expect_error("librdkafka. = 1\n", 1,
+                 "'librdkafka.' names no librdkafka property (librdkafka.PROPERTY)");
+    struct vigil_config *cfg = vigil_config_create();
+    assert_non_null(cfg);
+    assert_int_equal(vigil_config_set(cfg, "librdkafka.enable.auto.commit", "true", "--set"),
+                     VIGIL_ERR_CONFIG);
+    assert_non_null(strstr(vigil_config_errstr(cfg), "--set: 'librdkafka.enable.auto.commit': "
+                                                     "vigil sets enable.auto.commit itself"));
+    assert_int_equal(vigil_config_set(cfg, "librdkafka.partition.assignment.strategy", "range",
+                                      "--set"),
+                     VIGIL_ERR_CONFIG);
+    assert_non_null(strstr(vigil_config_errstr(cfg), "use kafka.assignor"));
+    struct collected c = {0};
+    vigil_config_foreach_librdkafka(cfg, collect_property, &c);
+    assert_int_equal(c.len, 0);
     vigil_config_destroy(cfg);
 }
 
@@ -884,6 +984,22 @@ static void write_example(FILE *f)
             done[j] = true;
         }
     }
+    /* The passthrough section has no key table: a fixed example. */
+    fputs("\n[librdkafka]\n", f);
+    write_wrapped(f, "Any librdkafka property as `property = value` (or --set "
+                     "librdkafka.PROPERTY=VALUE), passed as is to every Kafka client of every "
+                     "program: vigild's consumer, producer and lift reader, vigilctl, vigil-sim. "
+                     "librdkafka checks names and values at start. Properties vigil sets itself "
+                     "(bootstrap.servers, group.id, enable.auto.commit, enable.idempotence, ...) "
+                     "are refused, naming the flag or key to use instead (README, "
+                     "\"Connecting to secured Kafka\"). Secrets are shown as *** by vigild "
+                     "--print-config.");
+    fputs("#security.protocol = SASL_SSL\n"
+          "#sasl.mechanisms = SCRAM-SHA-512\n"
+          "#sasl.username = vigil\n"
+          "#sasl.password = CHANGE-ME\n"
+          "#ssl.ca.location = /etc/ssl/certs/ca-certificates.crt\n",
+          f);
 }
 
 static char *read_all(const char *path, size_t *len)
@@ -1070,6 +1186,8 @@ int main(void)
         cmocka_unit_test(test_getters_abort),
         cmocka_unit_test(test_conf_example),
         cmocka_unit_test(test_diff_and_text),
+        cmocka_unit_test(test_librdkafka_keys),
+        cmocka_unit_test(test_librdkafka_keys_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

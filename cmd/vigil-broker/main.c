@@ -24,6 +24,8 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "version.h"
+
 #define MAX_BROKERS 16
 #define MAX_TOPICS 64
 #define MAX_PARTITIONS 1024
@@ -69,6 +71,7 @@ static void usage(FILE *out)
             "                          each gets one reply line on stdout: 'ok' or 'error: ...'\n"
             "  --debug CONTEXTS        librdkafka debug contexts (e.g. mock,protocol) to stderr\n"
             "  --help                  show this help and exit\n"
+            "  --version               print the version and the commit it was built from\n"
             "\n"
             "Control commands (with --control):\n"
             "  down BROKER             drop the broker's connections and refuse new ones\n"
@@ -146,7 +149,7 @@ static int parse_topic(const char *arg, struct topic_spec *t, const char **why)
     return 0;
 }
 
-/* Returns 0, 1 for --help (exit 0), or -1 after printing one line on stderr (exit 2). */
+/* Returns 0, 1 for --help (exit 0), 2 for --version (exit 0), or -1 after printing one line on stderr (exit 2). */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     o->brokers = 3;
@@ -173,6 +176,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             return 1;
+        } else if (strcmp(a, "--version") == 0 && val == NULL) {
+            return 2;
         } else if (strcmp(a, "--control") == 0 && val == NULL) {
             o->control = true;
             continue;
@@ -454,6 +459,9 @@ int main(int argc, char **argv)
     switch (parse_args(argc, argv, &o)) {
     case 1:
         usage(stdout);
+        return 0;
+    case 2:
+        vigil_print_version("vigil-broker");
         return 0;
     case -1:
         return EXIT_USAGE;

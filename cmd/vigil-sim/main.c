@@ -38,11 +38,15 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_conf.h"
+#include "version.h"
+#include "vigil/config.h"
 #include "vigil/event.h"
 #include "vigil/jbuf.h"
 
 #define EXIT_USAGE 2
 #define MAX_SCENARIOS 64
+#define MAX_SETS 64
 #define MAX_ACCOUNTS 100000
 #define MAX_INVALID 100000
 #define MAX_DURATION_MIN 43200           /* 30 days */
@@ -320,6 +324,9 @@ struct options {
     int invalid;
     double rate;
     bool quiet;
+    const char *config;                /* --config: for its librdkafka.* keys */
+    const char *sets[MAX_SETS];        /* --set KEY=VALUE, applied after the file */
+    int nsets;
     int nscen;
     struct scen_spec scen[MAX_SCENARIOS];
 };
@@ -1294,28 +1301,52 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         snprintf(k->err, sizeof k->err, "%s", rd_kafka_err2str(m->err));
 }
 
+/* The configuration --config and --set describe (NULL after one line on stderr). */
+static struct vigil_config *load_config(const struct options *o)
+{
+    struct vigil_config *cfg = vigil_config_create();
+    if (cfg == NULL) {
+        fprintf(stderr, "vigil-sim: out of memory\n");
+        return NULL;
+    }
+    if (o->config != NULL && vigil_config_load_file(cfg, o->config) != 0)
+        goto fail;
+    for (int i = 0; i < o->nsets; i++) {
+        char key[256];
+        const char *eq = strchr(o->sets[i], '=');
+        snprintf(key, sizeof key, "%.*s", (int)(eq - o->sets[i]), o->sets[i]);
+        if (vigil_config_set(cfg, key, eq + 1, "--set") != 0)
+            goto fail;
+    }
+    return cfg;
+fail:
+    fprintf(stderr, "vigil-sim: %s\n", vigil_config_errstr(cfg));
+    vigil_config_destroy(cfg);
+    return NULL;
+}
+
 static int sink_open_kafka(struct sink *k, const struct options *o)
 {
     char errstr[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    const char *kv[][2] = {
-        {"bootstrap.servers", o->brokers},
-        {"client.id", "vigil-sim"},
-        {"linger.ms", "20"},
-        {"batch.num.messages", "10000"},
-        {"queue.buffering.max.messages", "200000"},
-        /* Idempotence keeps each partition in produce order across retries. */
-        {"enable.idempotence", "true"},
-        {"message.timeout.ms", "30000"},
+    const char *const defaults[] = {
+        "client.id", "vigil-sim",
+        "linger.ms", "20",
+        "batch.num.messages", "10000",
+        "queue.buffering.max.messages", "200000",
+        "message.timeout.ms", "30000",
+        NULL,
     };
-
-    for (size_t i = 0; i < NR(kv); i++) {
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK) {
-            fprintf(stderr, "vigil-sim: kafka: %s\n", errstr);
-            rd_kafka_conf_destroy(conf);
-            return -1;
-        }
+    /* Idempotence keeps each partition in produce order across retries. */
+    const char *const owned[] = {"bootstrap.servers", o->brokers, "enable.idempotence", "true",
+                                 NULL};
+    struct vigil_config *cfg = load_config(o);
+    if (cfg == NULL)
+        return -1;
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, errstr, sizeof errstr);
+    vigil_config_destroy(cfg);
+    if (conf == NULL) {
+        fprintf(stderr, "vigil-sim: kafka: %s\n", errstr);
+        return -1;
     }
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
@@ -1721,6 +1752,10 @@ static void usage(FILE *out)
             "                         expect null for legitimate traffic), one per invalid\n"
             "                         event (its expected dead-letter reason and index)\n"
             "  --quiet                no progress and no summary on stderr\n"
+            "  --config FILE          vigil configuration file, for its librdkafka.* keys\n"
+            "                         (security.protocol, sasl.*, ssl.*: see the README)\n"
+            "  --set KEY=VALUE        one configuration key, e.g.\n"
+            "                         --set librdkafka.security.protocol=SASL_SSL (repeatable)\n"
             "\n"
             "Traffic:\n"
             "  --start MS|ISO         event time of the start, Unix ms or YYYY-MM-DDTHH:MM:SSZ\n"
@@ -1739,6 +1774,7 @@ static void usage(FILE *out)
             "  --invalid N            mix in N malformed messages (not JSON, missing call_id,\n"
             "                         to:\"abc\", ts as a string, unknown type), in turn\n"
             "  -h, --help             show this help and exit\n"
+            "      --version          print the version and the commit it was built from\n"
             "\n"
             "Scenarios:\n",
             (long long)DEFAULT_START_MS, MAX_DURATION_MIN, MAX_ACCOUNTS, MAX_SCENARIOS);
@@ -1842,9 +1878,9 @@ static int parse_scenario(const char *arg, struct scen_spec *sp, const char **wh
 
 static const char *const value_flags[] = {"--out",      "--brokers",  "--topic",    "--truth",
                                           "--start",    "--duration", "--accounts", "--seed",
-                                          "--scenario", "--invalid",  "--rate"};
+                                          "--scenario", "--invalid",  "--rate", "--config", "--set"};
 
-/* Returns 0, 1 for --help, or -1 after one line on stderr. */
+/* Returns 0, 1 for --help, 2 for --version, or -1 after one line on stderr. */
 static int parse_args(int argc, char **argv, struct options *o)
 {
     memset(o, 0, sizeof *o);
@@ -1870,6 +1906,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
             return 1;
+        if (strcmp(a, "--version") == 0 && val == NULL)
+            return 2;
         if (strcmp(a, "--quiet") == 0 && val == NULL) {
             o->quiet = true;
             continue;
@@ -1948,6 +1986,15 @@ static int parse_args(int argc, char **argv, struct options *o)
                 return -1;
             }
             o->nscen++;
+        } else if (strcmp(a, "--config") == 0) {
+            o->config = val;
+        } else if (strcmp(a, "--set") == 0) {
+            if (o->nsets == MAX_SETS || strchr(val, '=') == NULL || *val == '=') {
+                fprintf(stderr, "vigil-sim: --set '%s': expected KEY=VALUE (at most %d)\n", val,
+                        MAX_SETS);
+                return -1;
+            }
+            o->sets[o->nsets++] = val;
         } else if (strcmp(a, "--invalid") == 0) {
             if (parse_i64(val, 0, MAX_INVALID, &v) != 0) {
                 fprintf(stderr, "vigil-sim: --invalid '%s': expected 0 to %d\n", val, MAX_INVALID);
@@ -2014,8 +2061,10 @@ int main(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
 
     if (rc != 0) {
-        if (rc > 0)
+        if (rc == 1)
             usage(stdout);
+        if (rc == 2)
+            vigil_print_version("vigil-sim");
         return rc > 0 ? 0 : EXIT_USAGE;
     }
 

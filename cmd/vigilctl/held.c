@@ -415,7 +415,7 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     for (size_t i = 0; i < n; i++) {
         if (!e[i].selected)
             continue;
-        if (!ko && !(ko = vigil_kafka_out_create(o->brokers, extra, err, sizeof err))) {
+        if (!ko && !(ko = vigil_kafka_out_create(o->brokers, cfg, extra, err, sizeof err))) {
             rc = usage_error("--brokers: %s", err);
             goto out;
         }

@@ -32,10 +32,12 @@
 #include <jsmn.h>
 
 #include "../../detectors/acct_table.h"
+#include "kafka_conf.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "redis_sink.h"
 #include "stream_clock.h"
+#include "version.h"
 #include "vigil/config.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
@@ -549,7 +551,8 @@ int redis_open(const char *addr, const struct vigil_config *cfg, struct vigil_re
     char err[512];
     *out = NULL;
     struct vigil_redis *r =
-        vigil_redis_create(addr, (int)vigil_config_int(cfg, "redis.timeout_ms"), err, sizeof err);
+        vigil_redis_create(addr, vigil_config_str(cfg, "redis.password_file"),
+                           (int)vigil_config_int(cfg, "redis.timeout_ms"), err, sizeof err);
     if (!r)
         return usage_error("--redis: %s", err);
     if (vigil_redis_connect(r) != 0) {
@@ -665,9 +668,11 @@ static void show_usage(FILE *f)
         "since when, rule, reason), every detector's current window counters, and the\n"
         "latest alert per detector.\n"
         "\n"
-        "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-        "                       (default " DEFAULT_REDIS ")\n"
-        "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
+        "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+        "                       (default " DEFAULT_REDIS "); without a password in it,\n"
+        "                       redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
+        "  -c, --config FILE    configuration file (redis.prefix, redis.timeout_ms,\n"
+        "                       redis.password_file)\n"
         "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
         "  -j, --json           print one JSON object instead of text (below)\n"
         "  -h, --help           this help\n"
@@ -1098,9 +1103,11 @@ static void blocks_usage(FILE *f)
             "ordered by that time, then by action:\n"
             "  acc-1042  block_international  since 2026-11-23T04:01:02Z  ord-...  RULE\n"
             "\n"
-            "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                       (default " DEFAULT_REDIS ")\n"
-            "  -c, --config FILE    configuration file (for redis.prefix, redis.timeout_ms)\n"
+            "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                       (default " DEFAULT_REDIS "); without a password in it,\n"
+            "                       redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
+            "  -c, --config FILE    configuration file (redis.prefix, redis.timeout_ms,\n"
+            "                       redis.password_file)\n"
             "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
             "  -j, --json           print one JSON object on one line:\n"
             "                       {\"now_ms\", \"blocks\": [{\"account\", \"action\",\n"
@@ -1272,9 +1279,11 @@ static void lift_usage(FILE *f)
             "so lifting the same block twice yields the same order_id.\n"
             "\n"
             "  -b, --brokers LIST    Kafka bootstrap servers (required)\n"
-            "  -r, --redis ADDR      Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                        (default " DEFAULT_REDIS ")\n"
-            "  -c, --config FILE     configuration file (redis.prefix, kafka.orders_topic)\n"
+            "  -r, --redis ADDR      Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                        (default " DEFAULT_REDIS "); without a password in it,\n"
+            "                        redis.password_file, then $VIGIL_REDIS_PASSWORD\n"
+            "  -c, --config FILE     configuration file (redis.prefix, kafka.orders_topic,\n"
+            "                        redis.password_file, librdkafka.*)\n"
             "  -s, --set KEY=VALUE   override one configuration key (repeatable)\n"
             "  -m, --reason TEXT     why, for the provisioning system and the NOC\n"
             "                        (default \"lifted by operator\")\n"
@@ -1432,9 +1441,9 @@ static int lift_run(const char *brokers, const char *addr, const struct vigil_co
 
     /* Kafka first: Redis changes only once the provisioning system will see the lift. */
     static const char *const extra[] = {"client.id", "vigilctl", "log_level", "2", NULL};
-    ko = vigil_kafka_out_create(brokers, extra, err, sizeof err);
+    ko = vigil_kafka_out_create(brokers, cfg, extra, err, sizeof err);
     if (!ko) {
-        rc = usage_error("--brokers: %s", err);
+        rc = usage_error("Kafka: %s", err);
         goto out;
     }
     int krc = vigil_kafka_out_produce(ko, topic, q->account, strlen(q->account), b.buf, b.len);
@@ -2028,7 +2037,7 @@ static void produce_usage(FILE *f)
             "\n"
             "  -b, --brokers LIST   Kafka bootstrap servers (required)\n"
             "  -t, --topic T        topic (default: kafka.events_topic, vigil.events)\n"
-            "  -c, --config FILE    configuration file\n"
+            "  -c, --config FILE    configuration file (kafka.events_topic, librdkafka.*)\n"
             "  -s, --set KEY=VALUE  override one configuration key (repeatable)\n"
             "  -w, --timeout-ms N   how long to wait for the last delivery reports (default %d)\n"
             "  -h, --help           this help\n"
@@ -2158,9 +2167,9 @@ static int cmd_produce(int argc, char **argv)
     }
     char err[512];
     static const char *const extra[] = {"client.id", "vigilctl", "log_level", "2", NULL};
-    struct vigil_kafka_out *ko = vigil_kafka_out_create(brokers, extra, err, sizeof err);
+    struct vigil_kafka_out *ko = vigil_kafka_out_create(brokers, cfg, extra, err, sizeof err);
     if (!ko)
-        rc = usage_error("--brokers: %s", err);
+        rc = usage_error("Kafka: %s", err);
     else
         rc = produce_stream(ko, in, is_stdin ? "stdin" : path, topic, brokers, (int)timeout);
     vigil_kafka_out_destroy(ko);
@@ -2176,6 +2185,7 @@ static void tail_usage(FILE *f)
 {
     fprintf(f,
             "Usage: vigilctl tail --brokers LIST --topic T [--timeout-ms N] [--max N] [--keys]\n"
+            "                     [--config FILE] [--set KEY=VALUE]...\n"
             "\n"
             "Prints the messages of topic T from the beginning of every partition, one value\n"
             "per line, as they arrive (partitions interleave), until --max messages have been\n"
@@ -2188,6 +2198,9 @@ static void tail_usage(FILE *f)
             "                       to wait for the topic to exist\n"
             "  -n, --max N          stop after N messages (default 0: no limit)\n"
             "  -k, --keys           print KEY<TAB>VALUE (an empty KEY for none)\n"
+            "  -c, --config FILE    configuration file (its librdkafka.* keys)\n"
+            "  -s, --set KEY=VALUE  override one configuration key, e.g.\n"
+            "                       --set librdkafka.security.protocol=SASL_SSL (repeatable)\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 done; 1 Kafka unreachable or no such topic; 2 bad flag.\n",
@@ -2222,35 +2235,20 @@ static int tail_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
     return n;
 }
 
-static rd_kafka_t *tail_consumer(const char *brokers, char *err, size_t errlen)
+static rd_kafka_t *tail_consumer(const char *brokers, const struct vigil_config *cfg, char *err,
+                                  size_t errlen)
 {
     char group[64];
     /* librdkafka 2.0 refuses assign() without a group.id; nothing joins or commits. */
     snprintf(group, sizeof group, "vigilctl-tail-%ld", (long)getpid());
-    const char *const props[] = {
-        "bootstrap.servers",
-        brokers,
-        "group.id",
-        group,
-        "enable.auto.commit",
-        "false",
-        "enable.auto.offset.store",
-        "false",
-        "allow.auto.create.topics",
-        "false",
-        "client.id",
-        "vigilctl",
-        "log_level",
-        "2",
-        NULL,
-    };
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    for (const char *const *p = props; *p; p += 2) {
-        if (rd_kafka_conf_set(conf, p[0], p[1], err, errlen) != RD_KAFKA_CONF_OK) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
-    }
+    const char *const defaults[] = {"allow.auto.create.topics", "false", "client.id", "vigilctl",
+                                    "log_level", "2", NULL};
+    const char *const owned[] = {"bootstrap.servers", brokers, "group.id", group,
+                                 "enable.auto.commit", "false", "enable.auto.offset.store",
+                                 "false", NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
+    if (!conf)
+        return NULL;
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
     if (!rk)
         rd_kafka_conf_destroy(conf); /* rd_kafka_new frees conf only on success */
@@ -2328,15 +2326,25 @@ static int cmd_tail(int argc, char **argv)
         {"timeout-ms", required_argument, NULL, 'w'},
         {"max", required_argument, NULL, 'n'},
         {"keys", no_argument, NULL, 'k'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    struct cfg_opts co = {0};
     const char *brokers = NULL, *topic = NULL;
     long long timeout = DEFAULT_TAIL_TIMEOUT_MS, max = 0;
     bool keys = false;
     int c;
-    while ((c = getopt_long(argc, argv, ":b:t:w:n:kh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":b:t:w:n:kc:s:h", longopts, NULL)) != -1) {
         switch (c) {
+        case 'c':
+            co.path = optarg;
+            break;
+        case 's':
+            if (cfg_add_set(&co, optarg) != 0)
+                return EXIT_USAGE;
+            break;
         case 'b':
             brokers = optarg;
             break;
@@ -2368,11 +2376,16 @@ static int cmd_tail(int argc, char **argv)
     if (optind < argc)
         return usage_error("unexpected argument '%s'", argv[optind]);
 
+    struct vigil_config *cfg = NULL;
+    int rc = cfg_load(&co, &cfg);
+    if (rc != EXIT_OK)
+        return rc;
     char err[512];
-    rd_kafka_t *rk = tail_consumer(brokers, err, sizeof err);
+    rd_kafka_t *rk = tail_consumer(brokers, cfg, err, sizeof err);
+    vigil_config_destroy(cfg);
     if (!rk)
-        return usage_error("--brokers: %s", err);
-    int rc = tail_run(rk, brokers, topic, (int)timeout, max, keys);
+        return usage_error("Kafka: %s", err);
+    rc = tail_run(rk, brokers, topic, (int)timeout, max, keys);
     rd_kafka_consumer_close(rk);
     rd_kafka_destroy(rk);
     return rc;
@@ -2411,7 +2424,8 @@ static void main_usage(FILE *f)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
-               "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one.\n"
+               "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one;\n"
+               "`vigilctl --version` prints the version and the commit it was built from.\n"
                "Exit status: 0 done; 1 a runtime failure (one line on stderr says why);\n"
                "2 bad flag or argument.\n");
 }
@@ -2434,6 +2448,10 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
         main_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(name, "--version") == 0) {
+        vigil_print_version("vigilctl");
         return EXIT_OK;
     }
     if (strcmp(name, "help") == 0) {

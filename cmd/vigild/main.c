@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "version.h"
 
 #define MAX_SETS 256
 
@@ -33,8 +34,9 @@ static void on_hangup(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "Usage: vigild --brokers LIST [--redis HOST:PORT] [--group ID] [--config FILE]\n"
-            "              [--set KEY=VALUE]... [--workers N] [--verbose]\n"
+            "Usage: vigild --brokers LIST [--redis ADDR] [--group ID] [--config FILE]\n"
+            "              [--set KEY=VALUE]... [--workers N] [--verbose] [--print-config]\n"
+            "       vigild --version\n"
             "\n"
             "Consumes call and SMS events (wire format v1) from Kafka as a member of a consumer\n"
             "group, runs the fraud and abuse detectors, and emits suspension orders, NOC alerts\n"
@@ -47,17 +49,22 @@ static void usage(FILE *f)
             "running values.\n"
             "\n"
             "  -b, --brokers LIST   Kafka bootstrap servers, e.g. 127.0.0.1:9092 (required)\n"
-            "  -r, --redis ADDR     Redis as HOST:PORT or redis://HOST:PORT[/DB]\n"
-            "                       (default 127.0.0.1:6379)\n"
+            "  -r, --redis ADDR     Redis as HOST:PORT or redis://[USER:PASSWORD@]HOST:PORT[/DB]\n"
+            "                       (default 127.0.0.1:6379); without a password in it, the\n"
+            "                       file redis.password_file names, then $VIGIL_REDIS_PASSWORD\n"
             "  -g, --group ID       consumer group id; instances with the same id share the\n"
             "                       partitions (default vigil)\n"
             "  -c, --config FILE    configuration file (see vigil.conf.example); defaults\n"
             "                       apply without one\n"
             "  -s, --set KEY=VALUE  override one configuration key, e.g.\n"
-            "                       --set toll_fraud.concurrent_high_risk=6 (repeatable)\n"
+            "                       --set toll_fraud.concurrent_high_risk=6 (repeatable);\n"
+            "                       librdkafka.PROPERTY=VALUE reaches every Kafka client\n"
             "  -w, --workers N      worker threads (default: vigild.workers, 0 = cores)\n"
             "  -v, --verbose        debug logging\n"
             "  -h, --help           this help\n"
+            "      --version        print the version and the commit it was built from\n"
+            "      --print-config   print the effective configuration (every key = value,\n"
+            "                       librdkafka.* included, secrets as ***) and exit\n"
             "\n"
             "Exit status: 0 clean stop; 1 could not start (one line on stderr says why);\n"
             "2 bad flag; 3 stopped but some outputs were not durable in time.\n");
@@ -70,6 +77,8 @@ int main(int argc, char **argv)
         {"group", required_argument, NULL, 'g'},   {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},     {"workers", required_argument, NULL, 'w'},
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {"print-config", no_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     struct vigil_daemon_opts o = {.redis = "127.0.0.1:6379", .group = "vigil"};
@@ -103,6 +112,8 @@ int main(int argc, char **argv)
         }
         case 'v': level = VIGIL_LOG_DEBUG; break;
         case 'h': usage(stdout); return 0;
+        case 'V': vigil_print_version("vigild"); return 0;
+        case 'P': o.print_config = true; break;
         case ':':
             fprintf(stderr, "vigild: error: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;
@@ -115,11 +126,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "vigild: error: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
+    o.sets = sets;
+    if (o.print_config)
+        return vigil_daemon_print_config(&o);
     if (!o.brokers) {
         fprintf(stderr, "vigild: error: --brokers is required (see --help)\n");
         return 2;
     }
-    o.sets = sets;
     vigil_log_setup("vigild", level);
 
     struct sigaction sa;

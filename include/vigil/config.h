@@ -19,8 +19,10 @@
 #ifndef VIGIL_CONFIG_H
 #define VIGIL_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 enum vigil_cfg_type {
     VIGIL_CFG_INT = 1,  /* decimal integer within [min, max] */
@@ -100,6 +102,27 @@ const char *vigil_config_errstr(const struct vigil_config *cfg);
  * ends with a {NULL} entry and may be NULL. create aborts on a registered detector's bad
  * table; tests check tables of their own. */
 int vigil_config_check_keys(const struct vigil_config_key *keys, char *msg, size_t len);
+
+/* librdkafka passthrough: any key `librdkafka.<property>` (in a [librdkafka] section of the
+ * file, or set()) is accepted without a table entry and kept as text, for every Kafka client
+ * to pass to librdkafka, which validates it when the client is created. Refused at load:
+ * properties vigil sets itself (group.id, enable.auto.commit, ...: the message names the flag
+ * or key to use instead). Calls fn once per such key, in the order first set, with the
+ * property name without the "librdkafka." prefix. */
+void vigil_config_foreach_librdkafka(const struct vigil_config *cfg,
+                                     void (*fn)(const char *property, const char *value,
+                                                void *arg),
+                                     void *arg);
+
+/* Whether a key or librdkafka property holds a secret (its name contains "password",
+ * "secret", "sasl.oauthbearer.config", "ssl.key.pem", ...; a name ending in "_file" names a
+ * file, not a secret): shown as *** wherever configuration is printed. */
+bool vigil_config_secret(const char *name);
+
+/* The effective configuration: one "name = value" line per key (table keys in table order,
+ * per-profile overrides only where in force, then librdkafka.* keys), secrets as ***. The
+ * output is itself a valid configuration file, secrets aside. */
+void vigil_config_dump(const struct vigil_config *cfg, FILE *f);
 
 /* Every known key (core first, then detectors in registry order), for --help and docs.
  * Calls fn once per key. */
