@@ -439,6 +439,32 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
     return 0;
 }
 
+size_t vigil_emit_format_system_alert(const struct vigil_finding *f, const char *id,
+                                      int64_t now_ms, const char *extra_key,
+                                      const char *extra_val, char *buf, size_t cap)
+{
+    struct vigil_jbuf b;
+    vigil_jbuf_init(&b, buf, cap);
+    vigil_jbuf_open(&b, '{');
+    vigil_jbuf_key(&b, "v");
+    vigil_jbuf_int(&b, 1);
+    vigil_jbuf_key(&b, "alert_id");
+    vigil_jbuf_cstr(&b, id);
+    vigil_jbuf_key(&b, "ts");
+    vigil_jbuf_int(&b, now_ms);
+    vigil_jbuf_key(&b, "event_ts");
+    vigil_jbuf_int(&b, f->event_ts_ms);
+    vigil_jbuf_key(&b, "account");
+    vigil_jbuf_cstr(&b, f->account);
+    put_finding(&b, f, f->severity);
+    if (extra_key) {
+        vigil_jbuf_key(&b, extra_key);
+        vigil_jbuf_cstr(&b, extra_val);
+    }
+    vigil_jbuf_close(&b, '}');
+    return b.overflow ? 0 : b.len;
+}
+
 void vigil_emit_set_hold(struct vigil_emit *out, vigil_emit_hold_fn fn, void *ctx)
 {
     out->hold = fn;

@@ -26,6 +26,7 @@
 #include "redis_sink.h"
 #include "ring.h"
 #include "vigil/config.h"
+#include "vigil/emit.h"
 #include "vigil/jbuf.h"
 #include "vigil/status.h"
 #include "worker.h"
@@ -417,45 +418,18 @@ static int brake_alert(struct vigil_publisher *p, const struct vigil_out_msg *or
              (long long)p->brake_max);
 
     struct vigil_out_msg *a = p->scratch;
-    struct vigil_jbuf b;
-    vigil_jbuf_init(&b, a->data, sizeof a->data);
-    vigil_jbuf_open(&b, '{');
-    vigil_jbuf_key(&b, "v");
-    vigil_jbuf_int(&b, 1);
-    vigil_jbuf_key(&b, "alert_id");
-    vigil_jbuf_cstr(&b, id);
-    vigil_jbuf_key(&b, "ts");
-    vigil_jbuf_int(&b, now);
-    vigil_jbuf_key(&b, "event_ts");
-    vigil_jbuf_int(&b, event_ts[0] ? strtoll(event_ts, NULL, 10) : now);
-    vigil_jbuf_key(&b, "account");
-    vigil_jbuf_cstr(&b, order->account);
-    vigil_jbuf_key(&b, "detector");
-    vigil_jbuf_cstr(&b, "vigil");
-    vigil_jbuf_key(&b, "rule");
-    vigil_jbuf_cstr(&b, "vigil.order_brake");
-    vigil_jbuf_key(&b, "severity");
-    vigil_jbuf_cstr(&b, "critical");
-    vigil_jbuf_key(&b, "reason");
-    vigil_jbuf_cstr(&b, reason);
-    vigil_jbuf_key(&b, "evidence");
-    vigil_jbuf_open(&b, '{');
-    vigil_jbuf_key(&b, "orders_last_minute");
-    vigil_jbuf_int(&b, count);
-    vigil_jbuf_key(&b, "max_per_minute");
-    vigil_jbuf_int(&b, p->brake_max);
-    vigil_jbuf_key(&b, "counted_locally");
-    vigil_jbuf_int(&b, local ? 1 : 0);
-    vigil_jbuf_key(&b, "sample_event_ids");
-    vigil_jbuf_open(&b, '[');
-    vigil_jbuf_close(&b, ']');
-    vigil_jbuf_close(&b, '}');
-    vigil_jbuf_key(&b, "held_order_id");
-    vigil_jbuf_cstr(&b, order_id);
-    vigil_jbuf_close(&b, '}');
-    if (b.overflow)
+    struct vigil_finding f = {
+        .detector = "vigil", .rule = "vigil.order_brake", .severity = VIGIL_SEV_CRITICAL,
+        .account = order->account, .event_ts_ms = event_ts[0] ? strtoll(event_ts, NULL, 10) : now,
+        .reason = reason, .n_evidence = 3,
+        .evidence = {{"orders_last_minute", (double)count},
+                     {"max_per_minute", (double)p->brake_max},
+                     {"counted_locally", local ? 1.0 : 0.0}}};
+    size_t len = vigil_emit_format_system_alert(&f, id, now, "held_order_id", order_id, a->data,
+                                                sizeof a->data);
+    if (len == 0)
         return VIGIL_ERR_INVALID;
-    a->data_len = (uint32_t)b.len;
+    a->data_len = (uint32_t)len;
     memcpy(a->account, order->account, sizeof a->account);
     vigil_log_warn("order brake engaged: %lld orders would have been issued within a minute%s "
                    "(orders.max_per_minute = %lld); holding further orders: see vigilctl held",

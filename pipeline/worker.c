@@ -511,7 +511,7 @@ static void fmt_iso(char *buf, size_t n, int64_t ms)
 /* One NOC alert about the stream itself (no account): a gap in a partition's event time, or
  * events lost under the consumer. Its id is a hash of the partition and where the gap began,
  * so the same gap seen again after a restart keeps its id. */
-static void send_stream_alert(struct vigil_worker *w, int32_t p, const char *severity,
+static void send_stream_alert(struct vigil_worker *w, int32_t p, enum vigil_severity sev,
                               int64_t event_ts, int64_t id_part, const char *reason,
                               const struct vigil_evidence *ev, int n_ev)
 {
@@ -523,48 +523,20 @@ static void send_stream_alert(struct vigil_worker *w, int32_t p, const char *sev
     h = vigil_fnv1a(h, &id_part, sizeof id_part);
     char id[32];
     snprintf(id, sizeof id, "alr-%016llx", (unsigned long long)h);
+    struct vigil_finding f = {.detector = "vigil", .rule = "vigil.stream_gap",
+                              .severity = sev, .account = "", .event_ts_ms = event_ts,
+                              .reason = reason, .n_evidence = 0};
+    f.evidence[f.n_evidence++] = (struct vigil_evidence){"partition", (double)p};
+    for (int i = 0; i < n_ev && f.n_evidence < VIGIL_EVIDENCE_MAX; i++)
+        f.evidence[f.n_evidence++] = ev[i];
     m->kind = VIGIL_MSG_ALERT;
     m->account[0] = '\0';
     copy_str(m->detector, sizeof m->detector, "vigil");
     m->action[0] = '\0';
     m->n_counters = 0;
-    struct vigil_jbuf b;
-    vigil_jbuf_init(&b, m->data, sizeof m->data);
-    vigil_jbuf_open(&b, '{');
-    vigil_jbuf_key(&b, "v");
-    vigil_jbuf_int(&b, 1);
-    vigil_jbuf_key(&b, "alert_id");
-    vigil_jbuf_cstr(&b, id);
-    vigil_jbuf_key(&b, "ts");
-    vigil_jbuf_int(&b, wall_ms());
-    vigil_jbuf_key(&b, "event_ts");
-    vigil_jbuf_int(&b, event_ts);
-    vigil_jbuf_key(&b, "account");
-    vigil_jbuf_cstr(&b, "");
-    vigil_jbuf_key(&b, "detector");
-    vigil_jbuf_cstr(&b, "vigil");
-    vigil_jbuf_key(&b, "rule");
-    vigil_jbuf_cstr(&b, "vigil.stream_gap");
-    vigil_jbuf_key(&b, "severity");
-    vigil_jbuf_cstr(&b, severity);
-    vigil_jbuf_key(&b, "reason");
-    vigil_jbuf_cstr(&b, reason);
-    vigil_jbuf_key(&b, "evidence");
-    vigil_jbuf_open(&b, '{');
-    vigil_jbuf_key(&b, "partition");
-    vigil_jbuf_int(&b, p);
-    for (int i = 0; i < n_ev; i++) {
-        vigil_jbuf_key(&b, ev[i].name);
-        vigil_jbuf_num(&b, ev[i].value);
-    }
-    vigil_jbuf_key(&b, "sample_event_ids");
-    vigil_jbuf_open(&b, '[');
-    vigil_jbuf_close(&b, ']');
-    vigil_jbuf_close(&b, '}');
-    vigil_jbuf_key(&b, "topic");
-    vigil_jbuf_cstr(&b, w->env.events_topic);
-    vigil_jbuf_close(&b, '}');
-    m->data_len = (uint32_t)b.len;
+    m->data_len = (uint32_t)vigil_emit_format_system_alert(&f, id, wall_ms(), "topic",
+                                                           w->env.events_topic, m->data,
+                                                           sizeof m->data);
     vigil_ring_commit(w->out);
     w->local_alerts++;
 }
@@ -595,7 +567,7 @@ static void take_gap(struct vigil_worker *w, int32_t p, const struct vigil_pcloc
     struct vigil_evidence ev[] = {{"gap_s", (double)((j->to - j->from) / 1000)},
                                   {"from_ts", (double)j->from},
                                   {"to_ts", (double)j->to}};
-    send_stream_alert(w, p, "warning", j->to, j->from, reason, ev, 3);
+    send_stream_alert(w, p, VIGIL_SEV_WARNING, j->to, j->from, reason, ev, 3);
 }
 
 /* Events of partition p were lost under the consumer: offsets [from, to) are no longer on
@@ -637,7 +609,7 @@ static void take_loss(struct vigil_worker *w, const struct vigil_in_msg *in)
                                   {"first_lost_offset", (double)off[0]},
                                   {"last_lost_offset", (double)(off[1] - 1)},
                                   {"accounts_uncertain", (double)n}};
-    send_stream_alert(w, p, "critical", clock, -off[0] - 1, reason, ev, 4);
+    send_stream_alert(w, p, VIGIL_SEV_CRITICAL, clock, -off[0] - 1, reason, ev, 4);
 }
 
 /* Keeps a new event id for the partition's next checkpoint. Without memory it is not kept:
@@ -1175,6 +1147,8 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         if (vigil_pclock_note(&w->pclock[p], w->gap_ms, w->confirm_accounts,
                               vigil_pclock_acct(ev.account), ev.ts_ms, &jump))
             take_gap(w, p, &jump);
+        else if (w->pclock[p].ts > w->part_ts[p])
+            w->loss_reported[p] = false; /* the stream went on without a jump after the loss */
         w->local_ahead += (int64_t)(w->pclock[p].ahead - ahead);
         w->part_ts[p] = w->pclock[p].ts;
     }

@@ -142,6 +142,14 @@ int vigil_emit_save(const struct vigil_emit *out, const char *account, struct vi
 int vigil_emit_load(struct vigil_emit *out, const char *account, const void *data, size_t len);
 void vigil_emit_forget(struct vigil_emit *out, const char *account);
 
+/* Formats an alert about vigil itself (the stream, the order brake) that no detector makes and
+ * the discipline does not filter: the alert record for f (f->account may be "", f->detector is
+ * "vigil"), with alert_id `id`, `ts` now_ms, and one extra string field when extra_key is not
+ * NULL. Returns the length written to buf, or 0 when it does not fit in cap. */
+size_t vigil_emit_format_system_alert(const struct vigil_finding *f, const char *id,
+                                      int64_t now_ms, const char *extra_key,
+                                      const char *extra_val, char *buf, size_t cap);
+
 /* Counts of what the discipline did, for logs and tests. */
 struct vigil_emit_stats {
     uint64_t orders, alerts, orders_suppressed, alerts_suppressed, allowlisted, held;
