@@ -2467,6 +2467,8 @@ static const struct command commands[] = {
     {"release", cmd_release, release_usage,
      "issue held orders: to the orders topic and their block keys, as vigild would have"},
     {"discard", cmd_discard, discard_usage, "drop held orders without issuing them"},
+    {"export-prefixes", cmd_export, export_usage,
+     "write the number table as a SIP proxy's prefix table (intl, premium, emergency)"},
 };
 
 static void main_usage(FILE *f)
