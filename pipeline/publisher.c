@@ -189,7 +189,8 @@ static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
 /* A lift read from the orders topic (so already there: Kafka first holds), applied to the
  * block key: the action's field and its ":until" go if the field still holds the lifted
  * order (any order when the lift names none; a newer order of that action stays), the key
- * and the account's index entry go when no action is left. Idempotent: vigilctl lift and
+ * and the account's index entry go when no action is left standing (expired ones go with
+ * it). Idempotent: vigilctl lift and
  * every vigild of the group may apply the same lift. Returns 1 cleared, 2 cleared and no
  * block left, 0 nothing to clear, -1 another order stands. */
 static const char lift_script[] =
@@ -198,8 +199,14 @@ static const char lift_script[] =
     "if ARGV[3] ~= '' and not string.find(cur, '\"order_id\":\"' .. ARGV[3] .. '\"', 1, true)"
     " then return -1 end\n"
     "redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':until')\n"
-    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
-    "  if not string.find(f, ':', 1, true) then return 1 end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "local v = {}\n"
+    "for i = 1, #h, 2 do v[h[i]] = h[i + 1] end\n"
+    "for f, _ in pairs(v) do\n"
+    "  local u = v[f .. ':until']\n"
+    "  if not string.find(f, ':', 1, true) and (not u or tonumber(u) > now) then return 1 end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "redis.call('ZREM', KEYS[2], ARGV[2])\n"

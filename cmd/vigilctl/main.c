@@ -1408,14 +1408,20 @@ static int lift_build(struct vigil_jbuf *b, const struct lift_req *q, char *orde
 /* Removes the field and its "<action>:until" only if it still holds the order we lifted
  * (vigild may have replaced it meanwhile; a field already gone was cleared by a vigild that
  * read the lift first), and the key and the account's index entry only when no action is
- * left: atomically, so a block written by vigild in between is never orphaned. Returns
- * {1, 0} removed, {1, >0} removed and no block left, or {-1, 0} when the field changed. */
+ * left standing (one whose until has passed goes with the key): atomically, so a block
+ * written by vigild in between is never orphaned. Returns {1, 0} removed, {1, >0} removed and no block left, or {-1, 0} when the field changed. */
 static const char lift_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "if cur and cur ~= ARGV[3] then return {-1, 0} end\n"
     "redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':until')\n"
-    "for _, f in ipairs(redis.call('HKEYS', KEYS[1])) do\n"
-    "  if not string.find(f, ':', 1, true) then return {1, 0} end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "local v = {}\n"
+    "for i = 1, #h, 2 do v[h[i]] = h[i + 1] end\n"
+    "for f, _ in pairs(v) do\n"
+    "  local u = v[f .. ':until']\n"
+    "  if not string.find(f, ':', 1, true) and (not u or tonumber(u) > now) then return {1, 0} end\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
     "return {1, redis.call('ZREM', KEYS[2], ARGV[2]) + 1}\n";
