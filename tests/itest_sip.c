@@ -159,6 +159,21 @@ static void start_proxy(void)
     HARNESS_ASSERT(t && strstr(t, "\n+881:intl,high_risk\n") && strstr(t, "\n112:emergency=112\n"));
     free(t);
 
+    /* The export follows the numbering.* keys: a prefix or emergency number added there is in
+     * the table, with the flags of its shorter prefixes and national form at home. */
+    char text[PATH_MAX + 32];
+    snprintf(text, sizeof text, "%s/prefixes.txt", dir);
+    const char *exp2[] = {harness_bin("vigilctl"), "export-prefixes", "--set",
+                          "numbering.emergency=999", "--set",
+                          "numbering.premium_prefixes=+3190012 +8816", "--output", text, NULL};
+    HARNESS_ASSERT(run(exp2, "export-prefixes") == 0);
+    t = harness_read_file(text, NULL);
+    HARNESS_ASSERT(t && strstr(t, "\n999\temergency=999\n") &&
+                   strstr(t, "\n+3190012\tpremium\n") && strstr(t, "\n090012\tpremium\n") &&
+                   strstr(t, "\n+8816\tintl,high_risk,premium\n") &&
+                   strstr(t, "\n0\tdomestic\n"));
+    free(t);
+
     snprintf(cfg, sizeof cfg, "%s/packaging/kamailio/vigil-enforce.cfg", E.src);
     snprintf(rundir, sizeof rundir, "%s/run", dir);
     HARNESS_ASSERT(mkdir(rundir, 0700) == 0);

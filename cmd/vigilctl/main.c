@@ -2485,7 +2485,7 @@ static void main_usage(FILE *f)
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-15s  %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
                "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one;\n"
                "`vigilctl --version` prints the version and the commit it was built from.\n"
