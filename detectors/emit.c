@@ -224,10 +224,12 @@ static void add_exempt(struct vigil_emit *out, const char *number)
 
 void vigil_emit_set_exempt(struct vigil_emit *out, const struct vigil_numplan *np)
 {
-    /* The config's list before it is replaced: its strings live as long as the config. */
-    const char *typed[EXEMPT_MAX];
+    /* The list before it is replaced, copied: after an earlier call it points into
+     * exempt_buf, which the additions below overwrite. */
+    char typed[EXEMPT_MAX][EXEMPT_LEN];
     size_t n_typed = out->n_exempt;
-    memcpy(typed, out->exempt, n_typed * sizeof typed[0]);
+    for (size_t i = 0; i < n_typed; i++)
+        snprintf(typed[i], sizeof typed[i], "%s", out->exempt[i]);
     out->n_exempt = 0;
     add_exempt(out, "112");
     for (size_t i = 0; i < vigil_numplan_emergency_count(np); i++)
@@ -239,12 +241,13 @@ void vigil_emit_set_exempt(struct vigil_emit *out, const struct vigil_numplan *n
     for (size_t i = 0; i < n_typed; i++) {
         const char *t = typed[i];
         char norm[EXEMPT_LEN];
+        /* Precisions bound what gcc sees: t holds at most EXEMPT_LEN - 1 bytes, cc 3 digits. */
         if (t[0] == '0' && t[1] == '0')
-            snprintf(norm, sizeof norm, "+%s", t + 2);
+            snprintf(norm, sizeof norm, "+%.*s", EXEMPT_LEN - 2, t + 2);
         else if (t[0] == '0')
-            snprintf(norm, sizeof norm, "+%s%s", cc, t + 1);
+            snprintf(norm, sizeof norm, "+%.3s%.*s", cc, EXEMPT_LEN - 5, t + 1);
         else
-            snprintf(norm, sizeof norm, "%s", t);
+            snprintf(norm, sizeof norm, "%.*s", EXEMPT_LEN - 1, t);
         add_exempt(out, norm);
     }
 }
