@@ -1901,7 +1901,11 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
             replay_dead_letter(rr->rp.out, rr->lines, &perr);
             continue;
         }
-        if (rr->dedupe && vigil_dedupe_seen(rr->dedupe, ev.account, ev.id, ev.ts_ms)) {
+        /* As in vigild: the stream's clock moves the dedupe's generations, not the event's
+         * own time. */
+        if (rr->dedupe &&
+            vigil_dedupe_seen_hash(rr->dedupe, vigil_dedupe_hash(ev.account, ev.id),
+                                   rr->clock.ts > 0 ? rr->clock.ts : ev.ts_ms)) {
             rr->repeats++;
             continue;
         }
