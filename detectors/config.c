@@ -262,6 +262,14 @@ static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, s
     return -1;
 }
 
+static int check_log_format(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (strcmp(v->text, "text") == 0 || strcmp(v->text, "json") == 0)
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not one of text, json", v->text, name);
+    return -1;
+}
+
 /* A registered detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
 static bool is_detector_or_rule(const char *w)
 {
@@ -432,6 +440,22 @@ static const struct core_key core_keys[] = {
          "Accounts in the service_popular profile: popular paid service numbers."),
     INT("alerts.cooldown_s", 900, 0, 86400,
         "Minimum seconds between two alerts of the same detector for the same account."),
+    STR("alerts.alertmanager_url", "",
+        "Prometheus Alertmanager to post every alert to (http://HOST:PORT; POST "
+        "/api/v2/alerts), re-sent every minute while its order stands and resolved when the "
+        "order is lifted or expires; empty: none."),
+    STR("alerts.webhook_url", "",
+        "URL every alert is POSTed to as the JSON of the alerts topic (http://...); empty: "
+        "none."),
+    INT("alerts.delivery_backlog", 10000, 10, 1000000,
+        "Alerts kept for Alertmanager or the webhook while a receiver is down; past it the "
+        "oldest are dropped (counted and logged)."),
+    STR("http.listen", "",
+        "HOST:PORT of vigild's HTTP endpoints (/metrics, /healthz, /readyz); empty: off. The "
+        "--http flag sets it."),
+    STR_CHECK("log.format", "text", check_log_format,
+              "text: one readable line per message; json: one JSON object per line (ts, "
+              "time, level, prog, msg), for log shippers."),
 };
 
 #define N_CORE (sizeof core_keys / sizeof core_keys[0])

@@ -1,0 +1,348 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* itest_noc.c - what the NOC sees of a running vigild: /metrics (checked by promtool and
+ * against what the run produced), /healthz and /readyz (Redis stopped and started again),
+ * alerts delivered to a real Alertmanager and to a webhook receiver in this test.
+ *
+ * Real vigil-broker, redis-server, vigild (and prometheus-alertmanager); every wait polls
+ * with a generous timeout, nothing asserts on timing. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* Monday 2026-11-02 10:00 Amsterdam: office hours. */
+#define T0 1793610000000LL
+#define WAIT_MS 60000
+
+struct env {
+    struct harness_redis redis;
+    struct harness_broker broker;
+    struct harness_producer *prod;
+};
+
+static struct env E;
+
+static int setup(void **state)
+{
+    (void)state;
+    memset(&E, 0, sizeof E);
+    return harness_stack_start(&E.redis, 0, &E.broker, NULL, &E.prod);
+}
+
+static int teardown(void **state)
+{
+    return harness_stack_stop(state, &E.redis, &E.broker, &E.prod);
+}
+
+static void send_event(const char *account, const char *json)
+{
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json,
+                                           strlen(json)),
+                     0);
+}
+
+static void call_start(const char *account, int i, int64_t ts, const char *to)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"device\":\"pbx/trunk1\"}",
+             account, i, (long long)ts, account, account, i, to);
+    send_event(account, json);
+}
+
+static void call_end(const char *account, int i, int64_t ts, const char *to, int duration)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s-e%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"duration\":%d}",
+             account, i, (long long)ts, account, account, i, to, duration);
+    send_event(account, json);
+}
+
+/* A hacked PBX: n parallel calls to Cuba and satellite numbers, 5 s apart (the 8th orders). */
+static void toll_burst(const char *account, int n, int64_t t0)
+{
+    static const char *dest[] = {"+5351234567", "+8816123456", "+5352345678", "+252612345678"};
+    for (int i = 0; i < n; i++)
+        call_start(account, i, t0 + i * 5000, dest[i % 4]);
+}
+
+static void background(const char *account, int n, int64_t t0)
+{
+    for (int i = 0; i < n; i++) {
+        call_start(account, 100 + i, t0 + i * 60000, "+31207654321");
+        call_end(account, 100 + i, t0 + i * 60000 + 45000, "+31207654321", 45);
+    }
+}
+
+/* ---- a minimal HTTP client ----------------------------------------------------------------- */
+
+/* GET (or POST with body) http://127.0.0.1:port/path; returns the status (-1: no answer) and
+ * the body in *body (malloc'd, caller frees; may be NULL). */
+static int http_do(int port, const char *method, const char *path, const char *body,
+                   char **out)
+{
+    if (out)
+        *out = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    char req[1024];
+    size_t blen = body ? strlen(body) : 0;
+    int n = snprintf(req, sizeof req,
+                     "%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     method, path, blen);
+    if (write(fd, req, (size_t)n) != n || (blen && write(fd, body, blen) != (ssize_t)blen)) {
+        close(fd);
+        return -1;
+    }
+    size_t cap = 65536, len = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (len + 4096 > cap) {
+            cap *= 2;
+            buf = realloc(buf, cap);
+        }
+        ssize_t r = read(fd, buf + len, cap - len - 1);
+        if (r <= 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    buf[len] = '\0';
+    int status = -1;
+    if (sscanf(buf, "HTTP/%*d.%*d %d", &status) != 1) {
+        free(buf);
+        return -1;
+    }
+    char *b = strstr(buf, "\r\n\r\n");
+    if (out) {
+        *out = strdup(b ? b + 4 : "");
+    }
+    free(buf);
+    return status;
+}
+
+static int http_get(int port, const char *path, char **out)
+{
+    return http_do(port, "GET", path, NULL, out);
+}
+
+/* The value of the sample `series` (name with its labels, exactly as exposed), or -1. */
+static double metric(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+    for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+        if (strncmp(l, series, n) == 0 && l[n] == ' ')
+            return strtod(l + n + 1, NULL);
+    }
+    return -1;
+}
+
+static char *scrape(int port)
+{
+    char *body = NULL;
+    int st = http_get(port, "/metrics", &body);
+    if (st != 200) {
+        free(body);
+        return NULL;
+    }
+    return body;
+}
+
+static void start_vigild(struct harness_proc *p, const char *group, int http_port,
+                         const char *const extra[])
+{
+    char listen[64];
+    snprintf(listen, sizeof listen, "127.0.0.1:%d", http_port);
+    const char *argv[40] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
+                            E.redis.addr, "--group", group, "--workers", "2",
+                            "--http", listen,
+                            "--set", "kafka.session_timeout_ms=6000",
+                            "--set", "kafka.heartbeat_interval_ms=500"};
+    size_t k = 15;
+    for (size_t i = 0; extra && extra[i] && k < 38; i++)
+        argv[k++] = extra[i];
+    argv[k] = NULL;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(p, argv, &o), 0);
+}
+
+/* Polls path until it answers `want`; returns the last body (caller frees). */
+static char *wait_status(int port, const char *path, int want, int timeout_ms)
+{
+    int64_t until = harness_now_ms() + timeout_ms;
+    char *body = NULL;
+    for (;;) {
+        free(body);
+        int st = http_get(port, path, &body);
+        if (st == want || harness_now_ms() > until)
+            return st == want ? body : (free(body), NULL);
+        harness_sleep_ms(200);
+    }
+}
+
+/* ---- /metrics, /healthz, /readyz ------------------------------------------------------------ */
+
+static void test_metrics_agree_with_the_run(void **state)
+{
+    (void)state;
+    toll_burst("acc-fraud", 12, T0 + 60000);
+    background("acc-normal", 10, T0 + 30000);
+    for (int i = 0; i < 3; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"v\":1,\"type\":\"fax\",\"id\":\"f%d\",\"ts\":%lld,\"account\":\"acc-x\","
+                 "\"from\":\"+31612345678\",\"to\":\"+31687654321\"}",
+                 i, (long long)T0);
+        send_event("acc-x", json);
+    }
+    send_event("acc-x", "this is not json");
+    send_event("acc-x", "nor is this");
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    const int read_want = 12 + 20 + 5;
+
+    int port = harness_free_port();
+    struct harness_proc vd;
+    start_vigild(&vd, "g-metrics", port, NULL);
+    char *ready = wait_status(port, "/readyz", 200, WAIT_MS);
+    HARNESS_ASSERT(ready != NULL);
+    assert_non_null(strstr(ready, "ready"));
+    free(ready);
+    char *health = wait_status(port, "/healthz", 200, WAIT_MS);
+    HARNESS_ASSERT(health != NULL);
+    free(health);
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-fraud", WAIT_MS));
+
+    /* Every output counted: poll until the counters reach what was sent. */
+    char *m = NULL;
+    int64_t until = harness_now_ms() + WAIT_MS;
+    for (;;) {
+        free(m);
+        m = scrape(port);
+        HARNESS_ASSERT(m != NULL);
+        if ((metric(m, "vigil_events_read_total") == read_want &&
+             metric(m, "vigil_events_dead_lettered_total") == 5 &&
+             metric(m, "vigil_orders_total{action=\"block_international\",rule=\"toll_fraud."
+                       "concurrent_high_risk\"}") == 1 &&
+             metric(m, "vigil_watermark_age_seconds") > 0 &&
+             strstr(m, "vigil_consumer_lag_events{")) ||
+            harness_now_ms() > until)
+            break;
+        harness_sleep_ms(250);
+    }
+    assert_int_equal((int)metric(m, "vigil_events_read_total"), read_want);
+    assert_int_equal((int)metric(m, "vigil_events_valid_total"), 32);
+    assert_int_equal((int)metric(m, "vigil_events_dead_lettered_total"), 5);
+    assert_int_equal((int)metric(m, "vigil_dead_letters_total{reason=\"bad_type\"}"), 3);
+    assert_int_equal((int)metric(m, "vigil_dead_letters_total{reason=\"json_syntax\"}"), 2);
+    assert_int_equal((int)metric(m, "vigil_events_repeats_dropped_total"), 0);
+    assert_int_equal((int)metric(m, "vigil_orders_total{action=\"block_international\","
+                                    "rule=\"toll_fraud.concurrent_high_risk\"}"),
+                     1);
+    assert_int_equal((int)metric(m, "vigil_partitions_assigned"), 8);
+    assert_int_equal((int)metric(m, "vigil_redis_up"), 1);
+    assert_int_equal((int)metric(m, "vigil_kafka_up"), 1);
+    assert_true(metric(m, "vigil_accounts_in_memory") >= 2);
+    assert_true(metric(m, "vigil_watermark_age_seconds") > 0);
+    assert_true(metric(m, "vigil_process_resident_memory_bytes") > 1e6);
+    assert_non_null(strstr(m, "vigil_consumer_lag_events{topic=\"vigil.events\",partition=\""));
+
+    /* Alerts by severity and rule: exactly what is on the alerts topic. */
+    struct harness_msg *alerts = NULL;
+    ssize_t na = harness_consume_all(E.broker.bootstrap, "vigil.alerts", 3000, 100, &alerts);
+    HARNESS_ASSERT(na >= 1);
+    int crit = 0, warn = 0;
+    for (ssize_t i = 0; i < na; i++) {
+        char sev[32], rule[64];
+        assert_true(harness_json_str(alerts[i].value, "severity", sev, sizeof sev) > 0);
+        assert_true(harness_json_str(alerts[i].value, "rule", rule, sizeof rule) > 0);
+        if (strcmp(rule, "toll_fraud.concurrent_high_risk") == 0)
+        {
+            if (strcmp(sev, "critical") == 0)
+                crit++;
+            else
+                warn++;
+        }
+    }
+    harness_msgs_free(alerts, (size_t)na);
+    assert_int_equal(crit, 1);
+    assert_int_equal((int)metric(m, "vigil_alerts_total{severity=\"critical\",rule=\"toll_fraud."
+                                    "concurrent_high_risk\"}"),
+                     crit);
+    assert_int_equal((int)metric(m, "vigil_alerts_total{severity=\"warning\",rule=\"toll_fraud."
+                                    "concurrent_high_risk\"}"),
+                     warn ? warn : -1);
+
+    /* promtool accepts the live scrape. */
+    char path[PATH_MAX], cmd[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/metrics.txt", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(m, f);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "promtool check metrics < %s", path);
+    int rc = system(cmd);
+    if (rc != 0)
+        fail_msg("promtool check metrics refused the scrape (%s)", path);
+    free(m);
+
+    /* Redis stopped: not ready, with the reason; started again: ready. The process stays
+     * healthy throughout. */
+    assert_int_equal(harness_redis_stop(&E.redis), 0);
+    char *why = wait_status(port, "/readyz", 503, WAIT_MS);
+    HARNESS_ASSERT(why != NULL);
+    if (!strstr(why, "Redis"))
+        fail_msg("/readyz said '%s'", why);
+    assert_non_null(strchr(why, '\n'));
+    assert_true(strchr(why, '\n')[1] == '\0'); /* one line */
+    free(why);
+    assert_int_equal(http_get(port, "/healthz", NULL), 200);
+    m = scrape(port);
+    assert_non_null(m);
+    assert_int_equal((int)metric(m, "vigil_redis_up"), 0);
+    free(m);
+    assert_int_equal(harness_redis_restart(&E.redis), 0);
+    ready = wait_status(port, "/readyz", 200, WAIT_MS);
+    HARNESS_ASSERT(ready != NULL);
+    free(ready);
+    assert_int_equal(http_get(port, "/nothing", NULL), 404);
+
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_metrics_agree_with_the_run, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
