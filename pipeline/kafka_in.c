@@ -688,9 +688,9 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     json_field(m->payload, t, n, "lifted_order_id", lifted_id, sizeof lifted_id);
     char op[128] = "";
     json_field(m->payload, t, n, "operator", op, sizeof op);
-    vigil_log_info("lift read: order %s lifted: account %s, action %s, detector %s, by %s",
-                   lifted_id[0] ? lifted_id : "(unknown)", account, lifted, detector,
-                   op[0] ? op : "(unknown)");
+    vigil_log_info("operator lifted %s (%s) of %s: order %s, account %s, action %s, by %s",
+                   lifted, detector, account, lifted_id[0] ? lifted_id : "(unknown)", account,
+                   lifted, op[0] ? op : "(unknown)");
     if (ki->metrics)
         vigil_metrics_bump(&ki->metrics->lifts, 1);
     vigil_alert_delivery_lift(ki->delivery, account, lifted, detector, lifted_id);

@@ -338,11 +338,295 @@ static void test_metrics_agree_with_the_run(void **state)
     assert_int_equal(harness_proc_stop(&vd, 15000), 0);
 }
 
+
+/* ---- a webhook receiver: a thread that accepts POSTs and keeps their bodies ----------------- */
+
+#define HOOK_MAX 256
+
+struct hook {
+    int fd, port;
+    pthread_t thread;
+    atomic_bool stop;
+    pthread_mutex_t mu;
+    char *bodies[HOOK_MAX];
+    size_t n;
+};
+
+static void *hook_main(void *arg)
+{
+    struct hook *h = arg;
+    while (!atomic_load(&h->stop)) {
+        int c = accept(h->fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        struct timeval tv = {5, 0};
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        size_t cap = 65536, len = 0;
+        char *buf = malloc(cap);
+        char *body = NULL;
+        long want = -1;
+        for (;;) {
+            ssize_t r = read(c, buf + len, cap - len - 1);
+            if (r <= 0)
+                break;
+            len += (size_t)r;
+            buf[len] = '\0';
+            char *eoh = strstr(buf, "\r\n\r\n");
+            if (eoh && want < 0) {
+                char *cl = strcasestr(buf, "Content-Length:");
+                want = cl ? strtol(cl + 15, NULL, 10) : 0;
+                body = eoh + 4;
+            }
+            if (body && (long)(len - (size_t)(body - buf)) >= want)
+                break;
+            if (len + 1 >= cap)
+                break;
+        }
+        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        if (body && (long)(len - (size_t)(body - buf)) >= want) {
+            pthread_mutex_lock(&h->mu);
+            if (h->n < HOOK_MAX)
+                h->bodies[h->n++] = strndup(body, (size_t)want);
+            pthread_mutex_unlock(&h->mu);
+            ssize_t w = write(c, ok, sizeof ok - 1);
+            (void)w;
+        }
+        free(buf);
+        close(c);
+    }
+    return NULL;
+}
+
+static void hook_start(struct hook *h)
+{
+    memset(h, 0, sizeof *h);
+    pthread_mutex_init(&h->mu, NULL);
+    h->fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(h->fd >= 0);
+    int one = 1;
+    setsockopt(h->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct timeval tv = {0, 200000}; /* accept wakes up to see stop */
+    setsockopt(h->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(h->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t sl = sizeof sa;
+    assert_int_equal(getsockname(h->fd, (struct sockaddr *)&sa, &sl), 0);
+    h->port = ntohs(sa.sin_port);
+    assert_int_equal(listen(h->fd, 16), 0);
+    assert_int_equal(pthread_create(&h->thread, NULL, hook_main, h), 0);
+}
+
+static size_t hook_count(struct hook *h)
+{
+    pthread_mutex_lock(&h->mu);
+    size_t n = h->n;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+static void hook_stop(struct hook *h)
+{
+    atomic_store(&h->stop, true);
+    pthread_join(h->thread, NULL);
+    close(h->fd);
+    for (size_t i = 0; i < h->n; i++)
+        free(h->bodies[i]);
+    pthread_mutex_destroy(&h->mu);
+}
+
+/* ---- a real Alertmanager ------------------------------------------------------------------ */
+
+struct am {
+    struct harness_proc proc;
+    int port;
+    char dir[PATH_MAX];
+};
+
+static void am_start(struct am *a, int port)
+{
+    char cfg[PATH_MAX + 32], arg_cfg[PATH_MAX + 64], arg_st[PATH_MAX + 64], arg_listen[64];
+    if (port == 0) {
+        memset(a, 0, sizeof *a);
+        a->port = harness_free_port();
+        assert_int_equal(harness_mkdir("alertmanager", a->dir, sizeof a->dir), 0);
+    }
+    snprintf(cfg, sizeof cfg, "%s/am.yml", a->dir);
+    FILE *f = fopen(cfg, "w");
+    assert_non_null(f);
+    fputs("route:\n  receiver: 'null'\n  group_wait: 1s\nreceivers:\n  - name: 'null'\n", f);
+    fclose(f);
+    snprintf(arg_cfg, sizeof arg_cfg, "--config.file=%s", cfg);
+    snprintf(arg_st, sizeof arg_st, "--storage.path=%s/data", a->dir);
+    snprintf(arg_listen, sizeof arg_listen, "--web.listen-address=127.0.0.1:%d", a->port);
+    const char *argv[] = {"prometheus-alertmanager", arg_cfg, arg_st, arg_listen,
+                          "--cluster.listen-address=", "--log.level=warn", NULL};
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL, .name = "alertmanager"};
+    assert_int_equal(harness_proc_start(&a->proc, argv, &o), 0);
+    int64_t until = harness_now_ms() + WAIT_MS;
+    while (http_get(a->port, "/-/ready", NULL) != 200) {
+        HARNESS_ASSERT(harness_now_ms() < until);
+        harness_sleep_ms(200);
+    }
+}
+
+/* The active alerts Alertmanager lists (caller frees), or NULL. */
+static char *am_alerts(struct am *a)
+{
+    char *body = NULL;
+    if (http_get(a->port, "/api/v2/alerts", &body) != 200) {
+        free(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* Does the listing hold an alert with these labels? (Alertmanager writes each label as
+ * "name":"value" inside the alert's "labels" object.) */
+static bool am_has(const char *list, const char *rule, const char *severity, const char *account)
+{
+    char a[128], r[128], s[64];
+    snprintf(a, sizeof a, "\"account\":\"%s\"", account);
+    snprintf(r, sizeof r, "\"alertname\":\"%s\"", rule);
+    snprintf(s, sizeof s, "\"severity\":\"%s\"", severity);
+    /* Split into alerts at each "annotations": every alert object has one. */
+    const char *at = list;
+    while (at && (at = strstr(at, "\"annotations\"")) != NULL) {
+        const char *next = strstr(at + 1, "\"annotations\"");
+        size_t n = next ? (size_t)(next - at) : strlen(at);
+        char *one = strndup(at, n);
+        bool hit = strstr(one, a) && strstr(one, r) && strstr(one, s) &&
+                   strstr(one, "\"detector\":\"");
+        free(one);
+        if (hit)
+            return true;
+        at = next;
+    }
+    return false;
+}
+
+static bool am_wait(struct am *a, const char *rule, const char *sev, const char *account,
+                    bool present, int timeout_ms)
+{
+    int64_t until = harness_now_ms() + timeout_ms;
+    for (;;) {
+        char *l = am_alerts(a);
+        bool has = l && am_has(l, rule, sev, account);
+        free(l);
+        if (has == present)
+            return true;
+        if (harness_now_ms() > until)
+            return false;
+        harness_sleep_ms(300);
+    }
+}
+
+static void lift(const char *account, const char *action)
+{
+    const char *argv[] = {harness_bin("vigilctl"), "lift", "--brokers", E.broker.bootstrap,
+                          "--redis", E.redis.addr, account, action, NULL};
+    struct harness_proc p;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&p, argv, &o), 0);
+    int status = -1;
+    assert_true(harness_proc_wait(&p, 20000, &status));
+    assert_int_equal(status, 0);
+}
+
+static void test_alerts_reach_alertmanager_and_webhook(void **state)
+{
+    (void)state;
+    struct am am;
+    am_start(&am, 0);
+    struct hook hook;
+    hook_start(&hook);
+    char am_url[64], wh_url[64], set_am[96], set_wh[96];
+    snprintf(am_url, sizeof am_url, "http://127.0.0.1:%d", am.port);
+    snprintf(wh_url, sizeof wh_url, "http://127.0.0.1:%d/hook", hook.port);
+    snprintf(set_am, sizeof set_am, "alerts.alertmanager_url=%s", am_url);
+    snprintf(set_wh, sizeof set_wh, "alerts.webhook_url=%s", wh_url);
+    const char *extra[] = {"--set", set_am, "--set", set_wh, NULL};
+
+    toll_burst("acc-am", 12, T0 + 60000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    int port = harness_free_port();
+    struct harness_proc vd;
+    start_vigild(&vd, "g-am", port, extra);
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-am", WAIT_MS));
+    HARNESS_ASSERT(am_wait(&am, "toll_fraud.concurrent_high_risk", "critical", "acc-am", true,
+                           WAIT_MS));
+    char *l = am_alerts(&am);
+    assert_non_null(l);
+    assert_non_null(strstr(l, "\"detector\":\"toll_fraud\""));
+    assert_non_null(strstr(l, "\"order_id\":\"ord-"));
+    assert_non_null(strstr(l, "\"reason\":"));
+    assert_non_null(strstr(l, "\"evidence\":"));
+    free(l);
+
+    /* Lifted: resolved at Alertmanager (no longer listed as active). */
+    lift("acc-am", "block_international");
+    HARNESS_ASSERT(am_wait(&am, "toll_fraud.concurrent_high_risk", "critical", "acc-am", false,
+                           WAIT_MS));
+
+    /* Alertmanager down for 10 s: detection goes on, and every alert of that time arrives
+     * once it is back. */
+    assert_int_equal(harness_proc_stop(&am.proc, 10000), 0);
+    int64_t down_at = harness_now_ms();
+    toll_burst("acc-am2", 12, T0 + 600000);
+    toll_burst("acc-am3", 12, T0 + 600000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-am2", WAIT_MS));
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-am3", WAIT_MS));
+    /* Detection did not wait for Alertmanager: both orders are out while it is down. */
+    assert_true(harness_now_ms() - down_at < 60000);
+    int64_t wait = 10000 - (harness_now_ms() - down_at);
+    if (wait > 0)
+        harness_sleep_ms((int)wait);
+    am_start(&am, am.port);
+    HARNESS_ASSERT(am_wait(&am, "toll_fraud.concurrent_high_risk", "critical", "acc-am2", true,
+                           WAIT_MS));
+    HARNESS_ASSERT(am_wait(&am, "toll_fraud.concurrent_high_risk", "critical", "acc-am3", true,
+                           WAIT_MS));
+
+    /* The webhook got every alert exactly as on the alerts topic, in the topic's order. */
+    struct harness_msg *alerts = NULL;
+    ssize_t na = harness_consume_all(E.broker.bootstrap, "vigil.alerts", 3000, 100, &alerts);
+    HARNESS_ASSERT(na >= 3);
+    int64_t until = harness_now_ms() + WAIT_MS;
+    while (hook_count(&hook) < (size_t)na && harness_now_ms() < until)
+        harness_sleep_ms(200);
+    assert_int_equal(hook_count(&hook), (size_t)na);
+    for (ssize_t i = 0; i < na; i++) {
+        bool found = false;
+        pthread_mutex_lock(&hook.mu);
+        for (size_t j = 0; j < hook.n && !found; j++)
+            found = strcmp(hook.bodies[j], alerts[i].value) == 0;
+        pthread_mutex_unlock(&hook.mu);
+        if (!found)
+            fail_msg("alert not delivered to the webhook as on the topic: %.300s",
+                     alerts[i].value);
+    }
+    harness_msgs_free(alerts, (size_t)na);
+
+    char *m = scrape(port);
+    assert_non_null(m);
+    assert_true(metric(m, "vigil_alert_deliveries_total{receiver=\"alertmanager\"}") >= 3);
+    assert_true(metric(m, "vigil_alert_delivery_failures_total{receiver=\"alertmanager\"}") >= 1);
+    assert_int_equal((int)metric(m, "vigil_alert_delivery_dropped_total{receiver=\"webhook\"}"),
+                     0);
+    free(m);
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+    harness_proc_stop(&am.proc, 10000);
+    hook_stop(&hook);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_agree_with_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts_reach_alertmanager_and_webhook, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
