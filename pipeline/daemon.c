@@ -128,6 +128,9 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     char err[512];
     if (load_config(d, o) != 0)
         return -1;
+    /* Before the first thread starts (log.h). */
+    if (strcmp(vigil_config_str(d->cfg, "log.format"), "json") == 0)
+        vigil_log_set_format(VIGIL_LOG_JSON);
     d->numplan = vigil_numplan_create(d->cfg, err, sizeof err);
     if (!d->numplan) {
         start_error("%s%s", err, "");

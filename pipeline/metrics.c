@@ -112,7 +112,15 @@ void vigil_metrics_output(struct vigil_metrics *m, enum vigil_metrics_output kin
                           const char *json, size_t len)
 {
     char rule[VIGIL_METRIC_LABEL_MAX], a[VIGIL_METRIC_LABEL_MAX], account[160], id[80];
-    char reason[400];
+    char reason[400], ets[32], when[80];
+    vigil_json_field(json, len, "event_ts", ets, sizeof ets);
+    when[0] = '\0';
+    if (ets[0]) {
+        char iso[40];
+        int64_t ms = strtoll(ets, NULL, 10);
+        vigil_log_iso(ms, iso, sizeof iso);
+        snprintf(when, sizeof when, ", event time %s (%lld)", iso, (long long)ms);
+    }
     switch (kind) {
     case VIGIL_METRICS_ORDER:
         vigil_json_field(json, len, "rule", rule, sizeof rule);
@@ -121,8 +129,8 @@ void vigil_metrics_output(struct vigil_metrics *m, enum vigil_metrics_output kin
         vigil_json_field(json, len, "account", account, sizeof account);
         vigil_json_field(json, len, "order_id", id, sizeof id);
         vigil_json_field(json, len, "reason", reason, sizeof reason);
-        vigil_log_info("order %s issued: account %s, action %s, rule %s: %s", id, account, a,
-                       rule, reason);
+        vigil_log_info("order %s issued: account %s, action %s, rule %s%s: %s", id, account, a,
+                       rule, when, reason);
         break;
     case VIGIL_METRICS_ALERT: {
         char held[32], would[32];
@@ -142,11 +150,11 @@ void vigil_metrics_output(struct vigil_metrics *m, enum vigil_metrics_output kin
         vigil_json_field(json, len, "action", a, sizeof a);
         vigil_json_field(json, len, "reason", reason, sizeof reason);
         if (held[0])
-            vigil_log_warn("order %s held (%s): account %s, action %s, rule %s: %s", id, held,
-                           account, a, rule, reason);
+            vigil_log_warn("order %s held (%s): account %s, action %s, rule %s%s: %s", id, held,
+                           account, a, rule, when, reason);
         else
             vigil_log_info("order %s not issued (report-only): account %s, would order %s, "
-                           "rule %s: %s", id, account, would, rule, reason);
+                           "rule %s%s: %s", id, account, would, rule, when, reason);
         break;
     }
     case VIGIL_METRICS_DEAD:

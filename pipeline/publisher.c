@@ -478,8 +478,10 @@ static int hold_order(struct vigil_publisher *p, size_t worker, const struct vig
 {
     char rule[128];
     json_field(m->data, m->data_len, "rule", rule, sizeof rule);
-    vigil_log_warn("order %s held by the brake: account %s, action %s, rule %s", order_id,
-                   m->account, m->action, rule);
+    char reason[400];
+    vigil_json_field(m->data, m->data_len, "reason", reason, sizeof reason);
+    vigil_log_warn("order %s held by the brake: account %s, action %s, rule %s: %s", order_id,
+                   m->account, m->action, rule, reason);
     struct held_mark *hm = &p->held[worker];
     hm->active = true;
     snprintf(hm->order_id, sizeof hm->order_id, "%s", order_id);

@@ -336,8 +336,50 @@ static void test_metrics_agree_with_the_run(void **state)
     assert_int_equal(http_get(port, "/nothing", NULL), 404);
 
     assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+
+    /* One line per order for people: account, action, rule, order id, event time as
+     * ISO-8601 UTC and epoch ms. */
+    char *log = harness_read_file(vd.err_path, NULL);
+    assert_non_null(log);
+    const char *line = strstr(log, "issued: account acc-fraud, action block_international, "
+                                   "rule toll_fraud.concurrent_high_risk, event time 2026-11-02T");
+    if (!line)
+        fail_msg("no order line in the log");
+    assert_non_null(strstr(log, " vigild info: order ord-"));
+    free(log);
 }
 
+static void test_json_log_lines(void **state)
+{
+    (void)state;
+    toll_burst("acc-json", 12, T0 + 60000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    const char *extra[] = {"--set", "log.format=json", NULL};
+    struct harness_proc vd;
+    start_vigild(&vd, "g-json", harness_free_port(), extra);
+    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-json", WAIT_MS));
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+    char *log = harness_read_file(vd.err_path, NULL);
+    assert_non_null(log);
+    int lines = 0, orders = 0;
+    for (char *l = strtok(log, "\n"); l; l = strtok(NULL, "\n")) {
+        size_t n = strlen(l);
+        if (n < 2 || l[0] != '{' || l[n - 1] != '}')
+            fail_msg("not one JSON object per line: %s", l);
+        long long ts;
+        char level[16], msg[1024], time[64];
+        assert_int_equal(harness_json_int(l, "ts", &ts), 0);
+        assert_true(ts > 0);
+        assert_true(harness_json_str(l, "time", time, sizeof time) > 0);
+        assert_true(harness_json_str(l, "level", level, sizeof level) > 0);
+        assert_true(harness_json_str(l, "msg", msg, sizeof msg) > 0);
+        orders += strstr(msg, "issued: account acc-json, action block_international") != NULL;
+        lines++;
+    }
+    free(log);
+    assert_true(lines > 3);
+    assert_int_equal(orders, 1);
+}
 
 /* ---- a webhook receiver: a thread that accepts POSTs and keeps their bodies ----------------- */
 
@@ -625,6 +667,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_agree_with_the_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_json_log_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts_reach_alertmanager_and_webhook, setup,
                                         teardown),
     };
