@@ -662,12 +662,91 @@ static void test_alerts_reach_alertmanager_and_webhook(void **state)
     hook_stop(&hook);
 }
 
+/* ---- vigilctl tail --follow and replay --compare ------------------------------------------- */
+
+static void test_tail_follow_shows_a_new_order(void **state)
+{
+    (void)state;
+    struct harness_proc vd;
+    start_vigild(&vd, "g-tail", harness_free_port(), NULL);
+    const char *argv[] = {harness_bin("vigilctl"), "tail", "--follow", "--brokers",
+                          E.broker.bootstrap, "--account", "acc-tail", NULL};
+    struct harness_proc t;
+    assert_int_equal(harness_proc_start(&t, argv, NULL), 0);
+    char line[2048];
+    HARNESS_ASSERT(harness_proc_read_line(&t, line, sizeof line, WAIT_MS) > 0);
+    assert_true(line[0] == '#'); /* following from the end now */
+
+    toll_burst("acc-other", 12, T0 + 60000);
+    toll_burst("acc-tail", 12, T0 + 60000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    bool order = false, alert = false;
+    int64_t until = harness_now_ms() + WAIT_MS;
+    while (!(order && alert) && harness_now_ms() < until) {
+        if (harness_proc_read_line(&t, line, sizeof line, 1000) <= 0)
+            continue;
+        if (strstr(line, "acc-other"))
+            fail_msg("--account acc-tail printed: %s", line);
+        if (strstr(line, " ORDER  acc-tail  block_international  "
+                         "toll_fraud.concurrent_high_risk  ord-"))
+            order = true;
+        if (strstr(line, " ALERT  acc-tail  critical  toll_fraud.concurrent_high_risk") &&
+            strstr(line, "[order ord-"))
+            alert = true;
+    }
+    HARNESS_ASSERT(order && alert);
+    assert_int_equal(harness_proc_signal(&t, SIGTERM), 0);
+    int status = -1;
+    assert_true(harness_proc_wait(&t, 20000, &status));
+    assert_int_equal(status, 0);
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+}
+
+static void test_replay_compare_shows_the_order_a_lower_threshold_adds(void **state)
+{
+    (void)state;
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/six-calls.jsonl", harness_tmpdir());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    static const char *dest[] = {"+5351234567", "+8816123456", "+5352345678"};
+    for (int i = 0; i < 6; i++) /* six parallel high-risk calls: a warning by default */
+        fprintf(f,
+                "{\"v\":1,\"type\":\"call_start\",\"id\":\"cmp-s%d\",\"ts\":%lld,\"account\":"
+                "\"acc-cmp\",\"call_id\":\"cmp-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\","
+                "\"dir\":\"out\",\"device\":\"pbx/trunk1\"}\n",
+                i, (long long)(T0 + 60000 + i * 5000), i, dest[i % 3]);
+    fclose(f);
+    const char *argv[] = {harness_bin("vigilctl"), "replay", "--compare", "--set",
+                          "toll_fraud.concurrent_high_risk=6", path, NULL};
+    struct harness_proc p;
+    assert_int_equal(harness_proc_start(&p, argv, NULL), 0);
+    char line[2048];
+    bool gained = false, summary = false;
+    while (harness_proc_read_line(&p, line, sizeof line, WAIT_MS) >= 0) {
+        if (strncmp(line, "+ order  acc-cmp  block_international  "
+                          "toll_fraud.concurrent_high_risk  event time 2026-11-02T",
+                    94) == 0 &&
+            strstr(line, "(only in B)"))
+            gained = true;
+        if (strstr(line, "A: 0 orders") && strstr(line, "B: 1 orders") && strstr(line, "2 gained, 0 lost"))
+            summary = true;
+    }
+    int status = -1;
+    assert_true(harness_proc_wait(&p, 20000, &status));
+    assert_int_equal(status, 0);
+    assert_true(gained);
+    assert_true(summary);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_metrics_agree_with_the_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_log_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tail_follow_shows_a_new_order, setup, teardown),
+        cmocka_unit_test(test_replay_compare_shows_the_order_a_lower_threshold_adds),
         cmocka_unit_test_setup_teardown(test_alerts_reach_alertmanager_and_webhook, setup,
                                         teardown),
     };
