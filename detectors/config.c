@@ -1460,6 +1460,70 @@ void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void 
     }
 }
 
+/* --- warning levels below critical levels ------------------------------------------------- */
+
+/* Detectors name a rule's warning level after its critical level: `K_warning` for `K`. */
+static const struct vigil_config_key *crit_of(const struct vigil_config_key *keys,
+                                              const struct vigil_config_key *warn)
+{
+    static const char sfx[] = "_warning";
+    size_t n = strlen(warn->name), sl = sizeof sfx - 1;
+    if (warn->type != VIGIL_CFG_INT || n <= sl || strcmp(warn->name + n - sl, sfx) != 0)
+        return NULL;
+    for (const struct vigil_config_key *k = keys; k->name; k++)
+        if (k->type == VIGIL_CFG_INT && strlen(k->name) == n - sl &&
+            strncmp(k->name, warn->name, n - sl) == 0)
+            return k;
+    return NULL;
+}
+
+/* Whether the value int_for(key, variant) gives was written by the operator (file or set()). */
+static bool level_explicit(const struct vigil_config *cfg, const char *key, const char *variant)
+{
+    char name[NAME_MAX_LEN];
+    if (variant && snprintf(name, sizeof name, "%s@%s", key, variant) < (int)sizeof name) {
+        const struct entry *e = find_entry(cfg, name);
+        if (e && (e->explicit || e->declared))
+            return e->explicit;
+    }
+    const struct entry *b = find_entry(cfg, key);
+    return b && b->explicit;
+}
+
+int vigil_config_check_levels(struct vigil_config *cfg)
+{
+    /* The default profile, then every profile named by a profiles.* key. */
+    const char *variants[16] = {NULL};
+    size_t nv = 1;
+    for (size_t i = 0; i < N_CORE && nv < 16; i++)
+        if (strncmp(core_keys[i].key.name, "profiles.", 9) == 0)
+            variants[nv++] = core_keys[i].key.name + 9;
+    for (size_t d = 0; d < vigil_detector_count(); d++) {
+        const struct vigil_config_key *keys = vigil_detector_get(d)->keys;
+        for (const struct vigil_config_key *w = keys; w && w->name; w++) {
+            const struct vigil_config_key *c = crit_of(keys, w);
+            if (!c)
+                continue;
+            for (size_t v = 0; v < nv; v++) {
+                int64_t wl = vigil_config_int_for(cfg, w->name, variants[v]);
+                int64_t cl = vigil_config_int_for(cfg, c->name, variants[v]);
+                /* 0 switches a level off; only two live levels can be out of order. A
+                 * default warning level above a lowered critical one is not the operator's
+                 * statement (the order simply comes first); one they wrote is a mistake. */
+                if (wl > 0 && cl > 0 && wl > cl && level_explicit(cfg, w->name, variants[v])) {
+                    set_err(cfg, "%s%s%s = %lld is above its critical level %s%s%s = %lld: a "
+                            "warning must come before the order",
+                            w->name, variants[v] ? "@" : "", variants[v] ? variants[v] : "",
+                            (long long)wl, c->name, variants[v] ? "@" : "",
+                            variants[v] ? variants[v] : "", (long long)cl);
+                    return VIGIL_ERR_CONFIG;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /* --- comparing two configurations -------------------------------------------------------- */
 
 /* The value an INT entry gives its getters: a `key@profile` that is neither set nor declared

@@ -106,6 +106,10 @@ static struct vigil_config *build_config(const struct vigil_daemon_opts *o, char
             goto fail;
         }
     }
+    if (vigil_config_check_levels(cfg) != 0) {
+        snprintf(err, errlen, "%s", vigil_config_errstr(cfg));
+        goto fail;
+    }
     return cfg;
 fail:
     vigil_config_destroy(cfg);

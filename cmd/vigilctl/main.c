@@ -539,6 +539,11 @@ int cfg_load(const struct cfg_opts *o, struct vigil_config **out)
             return rc;
         }
     }
+    if (vigil_config_check_levels(cfg) != 0) {
+        int rc = fail("%s", vigil_config_errstr(cfg));
+        vigil_config_destroy(cfg);
+        return rc;
+    }
     *out = cfg;
     return EXIT_OK;
 }
