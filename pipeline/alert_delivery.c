@@ -602,6 +602,8 @@ void vigil_alert_delivery_destroy(struct vigil_alert_delivery *d)
     vigil_ring_destroy(d->offers);
     vigil_ring_destroy(d->lifts);
     free(d);
+    /* Pairs with create's curl_global_init; no other thread of vigild uses curl. */
+    curl_global_cleanup();
 }
 
 void vigil_alert_delivery_offer(struct vigil_alert_delivery *d, const char *json, size_t len)
