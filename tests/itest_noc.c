@@ -662,6 +662,56 @@ static void test_alerts_reach_alertmanager_and_webhook(void **state)
     hook_stop(&hook);
 }
 
+/* A receiver that never answers: detection goes on, and past alerts.delivery_backlog the
+ * oldest alerts are dropped, counted and logged. */
+static void test_backlog_bound_drops_are_counted(void **state)
+{
+    (void)state;
+    char set_wh[96];
+    snprintf(set_wh, sizeof set_wh, "alerts.webhook_url=http://127.0.0.1:%d/down",
+             harness_free_port()); /* nothing listens there */
+    const char *extra[] = {"--set", set_wh, "--set", "alerts.delivery_backlog=10", NULL};
+    static const char *const acc[8] = {"acc-drop0", "acc-drop1", "acc-drop2", "acc-drop3",
+                                       "acc-drop4", "acc-drop5", "acc-drop6", "acc-drop7"};
+    for (int i = 0; i < 8; i++)
+        toll_burst(acc[i], 12, T0 + 60000);
+    assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
+    int port = harness_free_port();
+    struct harness_proc vd;
+    start_vigild(&vd, "g-drop", port, extra);
+    for (int i = 0; i < 8; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "vigil:block:acc-drop%d", i);
+        HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, key, WAIT_MS));
+    }
+    struct harness_msg *alerts = NULL;
+    ssize_t na = harness_consume_all(E.broker.bootstrap, "vigil.alerts", 3000, 100, &alerts);
+    harness_msgs_free(alerts, na > 0 ? (size_t)na : 0);
+    HARNESS_ASSERT(na >= 16); /* a warning and a critical alert per account */
+    char *m = NULL;
+    int64_t until = harness_now_ms() + WAIT_MS;
+    for (;;) {
+        free(m);
+        m = scrape(port);
+        HARNESS_ASSERT(m != NULL);
+        if (metric(m, "vigil_alert_delivery_dropped_total{receiver=\"webhook\"}") == na - 10 ||
+            harness_now_ms() > until)
+            break;
+        harness_sleep_ms(250);
+    }
+    assert_int_equal((int)metric(m, "vigil_alert_delivery_dropped_total{receiver=\"webhook\"}"),
+                     (int)na - 10);
+    assert_int_equal((int)metric(m, "vigil_alert_delivery_backlog{receiver=\"webhook\"}"), 10);
+    assert_true(metric(m, "vigil_alert_delivery_failures_total{receiver=\"webhook\"}") >= 1);
+    assert_int_equal((int)metric(m, "vigil_alert_deliveries_total{receiver=\"webhook\"}"), 0);
+    free(m);
+    assert_int_equal(harness_proc_stop(&vd, 15000), 0);
+    char *log = harness_read_file(vd.err_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "alerts wait for the webhook; dropping the oldest"));
+    free(log);
+}
+
 /* ---- vigilctl tail --follow and replay --compare ------------------------------------------- */
 
 static void test_tail_follow_shows_a_new_order(void **state)
@@ -749,6 +799,7 @@ int main(void)
         cmocka_unit_test(test_replay_compare_shows_the_order_a_lower_threshold_adds),
         cmocka_unit_test_setup_teardown(test_alerts_reach_alertmanager_and_webhook, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_backlog_bound_drops_are_counted, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
