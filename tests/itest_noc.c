@@ -424,7 +424,8 @@ static void *hook_main(void *arg)
             if (len + 1 >= cap)
                 break;
         }
-        static const char ok[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        static const char ok[] =
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         if (body && (long)(len - (size_t)(body - buf)) >= want) {
             pthread_mutex_lock(&h->mu);
             if (h->n < HOOK_MAX)
@@ -779,7 +780,8 @@ static void test_replay_compare_shows_the_order_a_lower_threshold_adds(void **st
                     94) == 0 &&
             strstr(line, "(only in B)"))
             gained = true;
-        if (strstr(line, "A: 0 orders") && strstr(line, "B: 1 orders") && strstr(line, "2 gained, 0 lost"))
+        if (strstr(line, "A: 0 orders") && strstr(line, "B: 1 orders") &&
+            strstr(line, "2 gained, 0 lost"))
             summary = true;
     }
     int status = -1;
