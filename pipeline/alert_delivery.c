@@ -317,8 +317,8 @@ static void am_take(struct vigil_alert_delivery *d, const char *json, size_t len
             /* The oldest goes; it is still on the alerts topic. */
             bump(&d->am.dropped, 1);
             if (!d->am.dropping)
-                vigil_log_warn("alert delivery: more than %zu alerts wait for Alertmanager; "
-                               "dropping the oldest (counted in "
+                vigil_log_warn("alert delivery: more than %zu alerts to post to Alertmanager "
+                               "or keep re-sending; dropping the oldest (counted in "
                                "vigil_alert_delivery_dropped_total)", d->backlog_max);
             d->am.dropping = true;
             am_forget(d, 0);
