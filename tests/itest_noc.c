@@ -789,6 +789,29 @@ static void test_replay_compare_shows_the_order_a_lower_threshold_adds(void **st
     assert_int_equal(status, 0);
     assert_true(gained);
     assert_true(summary);
+
+    /* Scored against a ground truth in vigil-sim's format: the lower threshold catches the
+     * one abuse scenario, the default does not; the legitimate account is ordered by neither. */
+    char truth[PATH_MAX + 16];
+    snprintf(truth, sizeof truth, "%s.truth", path);
+    f = fopen(truth, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"scenario\":\"toll_concurrent\",\"account\":\"acc-cmp\","
+               "\"action\":\"block_international\"}\n"
+               "{\"scenario\":\"callcenter_busy\",\"account\":\"acc-legit\"}\n");
+    fclose(f);
+    const char *argv2[] = {harness_bin("vigilctl"), "replay", "--compare", "--set",
+                           "toll_fraud.concurrent_high_risk=6", "--truth", truth, path, NULL};
+    assert_int_equal(harness_proc_start(&p, argv2, NULL), 0);
+    bool score_a = false, score_b = false;
+    while (harness_proc_read_line(&p, line, sizeof line, WAIT_MS) >= 0) {
+        score_a = score_a || strstr(line, "truth A: 0 of 1 abuse scenarios ordered, 0 acc");
+        score_b = score_b || strstr(line, "truth B: 1 of 1 abuse scenarios ordered, 0 acc");
+    }
+    assert_true(harness_proc_wait(&p, 20000, &status));
+    assert_int_equal(status, 0);
+    assert_true(score_a);
+    assert_true(score_b);
 }
 
 int main(void)
