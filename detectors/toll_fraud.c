@@ -122,6 +122,7 @@
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
+#include "window.h"
 
 #define TF_NAME "toll_fraud"
 #define TF_RULE_CONCURRENT "toll_fraud.concurrent_high_risk"
@@ -139,6 +140,7 @@
 #define TF_WINDOW_MS 3600000LL /* concurrency order and alert ids hash floor(event_ts / 1 h) */
 #define TF_VEL_SLOTS 16        /* minutes: the event's and the 15 before */
 #define TF_VEL_WINDOW_MS (15 * TF_MIN_MS)
+#define TF_VEL_EXACT 32 /* times of the latest high-risk calls: exact up to this level */
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
 #define TF_SEQ_SLOTS 4 /* number ranges followed per account */
@@ -204,8 +206,10 @@ struct tf_hr {
     struct tf_orphan orphans[TF_ORPHANS_MAX];
     struct tf_sample samples[VIGIL_SAMPLES_MAX]; /* the latest high-risk calls */
     uint64_t recent[TF_RECENT_MAX];              /* ids closed or attempted lately */
+    int64_t vel_ts[TF_VEL_EXACT];                /* latest high-risk calls' times, sorted */
     uint32_t vel[TF_VEL_SLOTS];                  /* high-risk calls per minute m at [m % 16] */
     int64_t vel_head;                            /* newest minute of vel */
+    uint16_t n_vel_ts;                           /* entries of vel_ts */
     int64_t untracked_last_ms;                   /* latest start among untracked calls */
     uint32_t untracked;                          /* open calls past TF_TRACKED_MAX */
     uint32_t conc_rearm; /* open count below which the concurrency episode is over */
@@ -650,9 +654,16 @@ static int check_concurrent(const struct tf_acct *a, struct tf_hr *h, const stru
 
 /* --- velocity_high_risk -------------------------------------------------------------------- */
 
-static uint64_t vel_count(const struct tf_hr *h, int64_t minute)
+/* High-risk calls in [ts - 15 min, ts]: exact up to TF_VEL_EXACT; from there on at least
+ * that many, and the minute buckets (which may hold a 16th minute) say how many more. */
+static uint64_t vel_count(const struct tf_hr *h, int64_t ts)
 {
-    return ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
+    uint64_t n = vigil_win_count(h->vel_ts, h->n_vel_ts, ts - TF_VEL_WINDOW_MS, ts);
+    if (n < TF_VEL_EXACT)
+        return n;
+    int64_t minute = vigil_floor_div(ts, TF_MIN_MS);
+    uint64_t b = ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
+    return b > n ? b : n;
 }
 
 static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct tf_state *st,
@@ -661,7 +672,7 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     bool night = vigil_off_hours(ev->ts_ms);
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
-    uint64_t n = vel_count(h, vigil_floor_div(ev->ts_ms, TF_MIN_MS));
+    uint64_t n = vel_count(h, ev->ts_ms);
     enum vigil_severity sev;
     if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
         sev = VIGIL_SEV_CRITICAL;
@@ -796,6 +807,7 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
     int64_t m = vigil_floor_div(ev->ts_ms, TF_MIN_MS);
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
+    vigil_win_add(h->vel_ts, TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms);
     int rc = check_velocity(a, h, st, ev, out);
     if (rc != 0)
         return rc;
@@ -1177,7 +1189,9 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
                 k++;
         }
         if (h->vel_head + TF_VEL_SLOTS <= wm_min) {
+            /* Every call of the buckets is older than 15 minutes, so are their times. */
             memset(h->vel, 0, sizeof h->vel);
+            h->n_vel_ts = 0;
             h->vel_fired = 0;
         }
         if (changed)
@@ -1270,14 +1284,15 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
 {
     size_t done = 0;
     int rc = 0;
-    int64_t wm_min = vigil_floor_div(watermark, TF_MIN_MS);
     for (; done < st->dirty.n; done++) {
         const char *account;
         struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         int64_t hr15 = 0;
         const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
-        if (h)
-            hr15 = (int64_t)vel_count(h, h->vel_head > wm_min ? h->vel_head : wm_min);
+        if (h) {
+            int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : 0;
+            hr15 = (int64_t)vel_count(h, newest > watermark ? newest : watermark);
+        }
         struct vigil_counter c[] = {
             {"open_high_risk", a->open_hr},
             {"calls_out_1h", a->calls_out},
@@ -1364,7 +1379,7 @@ static void tf_forget(void *state, const char *account)
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
  * holding the account, then the raw struct of each of those tables in that order. Only the
  * same build reads it back: the total length checks the struct sizes. */
-#define TF_SAVE_VERSION 1
+#define TF_SAVE_VERSION 2
 
 enum {
     TF_SAVED_ACCT = 1,
@@ -1431,6 +1446,7 @@ static bool saved_hr_ok(const struct tf_hr *h)
         h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
         h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
         !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !vigil_saved_time_ok(h->vel_head) ||
+        !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
         !vigil_saved_time_ok(h->untracked_last_ms))
         return false;
     for (int i = 0; i < TF_TRACKED_MAX; i++) {

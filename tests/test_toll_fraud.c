@@ -642,10 +642,11 @@ static void test_velocity_twenty_calls_block(void **state)
     const struct fx_rec *k = fx_last_counters(fx, "acc-vel");
     assert_int_equal(fx_counter(k, "high_risk_calls_15m"), 20);
     assert_int_equal(fx_counter(k, "high_risk_calls_1h"), 20);
-    /* 15 minutes after the 10th call the first ten have left the window. */
+    /* 16 minutes after the 10th call (40 s apart) the first eleven have left the window:
+     * calls 12 to 20 and the new one. */
     attempt(fx, "acc-vel", "late", "late", ts[10] + 16 * MIN, CUBA "99000");
     fx_tick(fx, ts[10] + 16 * MIN);
-    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 11);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 10);
 }
 
 /* Nineteen calls in 15 minutes, and twenty spread over 30: no order. */
@@ -1622,6 +1623,59 @@ static void test_checkpoint_forget(void **state)
     assert_null(fx_next_finding(fx, &i));
 }
 
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+#define VEL "toll_fraud.velocity_high_risk"
+
+/* Attempt i of an edge series: to <prefix><i>000, a number block of its own. */
+static void attempt_n(struct fx *fx, const char *account, int i, int64_t ts, const char *prefix)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "a-%d", i);
+    snprintf(to, sizeof to, "%s%d000", prefix, i);
+    attempt(fx, account, id, id, ts, to);
+}
+
+/* Twenty high-risk attempts, the first and the last exactly 15 minutes apart: ordered at the
+ * 20th, dated by it. */
+static void test_edge_velocity_exact_window(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 20; i++) {
+        int64_t t = T0 + (int64_t)i * 15 * MIN / 19;
+        if (i == 19)
+            t = T0 + 15 * MIN;
+        attempt_n(fx, "acc-ve", i, t, CUBA);
+        if (i == 18)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 15 * MIN);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 20);
+}
+
+/* The same twenty stretched by one second, sustained for four office hours (any twenty
+ * consecutive span 15:01), and nineteen in every 15 minutes for four hours: never a velocity
+ * order or critical alert. (The slow rule is set aside: it would rightly see these.) */
+static void test_edge_velocity_stretched_never(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"toll_fraud.slow_high_risk_calls", "100000",
+                                       "toll_fraud.slow_high_risk_calls_warning", "0", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 4 * 4 * 19; i++)
+        attempt_n(fx, "acc-vs", i, T0 + (int64_t)i * (15 * MIN + 1000) / 19, CUBA);
+    /* Nineteen in every closed 15 minutes: one every 50 s. */
+    for (int i = 0; i < 4 * 4 * 18; i++)
+        attempt_n(fx, "acc-v19", i, T0 + (int64_t)i * 50000, CUBA);
+    fx_tick(fx, T0 + 5 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_destroy(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1642,6 +1696,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_accounts, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_twenty_calls_block, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),

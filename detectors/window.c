@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* window.c - exact sliding windows of event time with bounded memory (window.h).
+ *
+ * Threading: pure functions on caller-owned memory. */
+#include "window.h"
+
+#include <string.h>
+
+#include "vigil/bytes.h"
+
+void vigil_win_add(int64_t *times, uint16_t cap, uint16_t *n, int64_t t)
+{
+    if (cap == 0)
+        return;
+    uint16_t k = *n;
+    if (k == cap) {
+        if (t < times[0])
+            return; /* older than every time kept: not among the latest cap */
+        memmove(times, times + 1, (size_t)(k - 1) * sizeof *times);
+        k--;
+    }
+    /* Disorder is small: walk back from the newest end. */
+    uint16_t i = k;
+    while (i > 0 && times[i - 1] > t) {
+        times[i] = times[i - 1];
+        i--;
+    }
+    times[i] = t;
+    *n = (uint16_t)(k + 1);
+}
+
+uint16_t vigil_win_count(const int64_t *times, uint16_t n, int64_t from, int64_t to)
+{
+    uint16_t c = 0;
+    for (uint16_t i = n; i-- > 0;) {
+        if (times[i] < from)
+            break; /* sorted: the rest are older still */
+        if (times[i] <= to)
+            c++;
+    }
+    return c;
+}
+
+bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from,
+                         int64_t to)
+{
+    return cap > 0 && n == cap && vigil_win_count(times, n, from, to) == cap;
+}
+
+uint16_t vigil_win_expire(int64_t *times, uint16_t *n, int64_t before)
+{
+    uint16_t k = 0;
+    while (k < *n && times[k] < before)
+        k++;
+    if (k > 0) {
+        memmove(times, times + k, (size_t)(*n - k) * sizeof *times);
+        *n = (uint16_t)(*n - k);
+    }
+    return *n;
+}
+
+bool vigil_win_ok(const int64_t *times, uint16_t cap, uint16_t n)
+{
+    if (n > cap)
+        return false;
+    for (uint16_t i = 0; i < n; i++) {
+        if (!vigil_saved_time_ok(times[i]) || (i > 0 && times[i] < times[i - 1]))
+            return false;
+    }
+    return true;
+}
+
+void vigil_win_key_note(uint64_t *keys, int64_t *times, uint16_t cap, uint16_t *n,
+                        uint64_t key, int64_t t)
+{
+    uint16_t oldest = 0;
+    for (uint16_t i = 0; i < *n; i++) {
+        if (keys[i] == key) {
+            if (t > times[i])
+                times[i] = t;
+            return;
+        }
+        if (times[i] < times[oldest])
+            oldest = i;
+    }
+    if (*n < cap) {
+        keys[*n] = key;
+        times[*n] = t;
+        (*n)++;
+    } else if (cap > 0 && t >= times[oldest]) {
+        keys[oldest] = key;
+        times[oldest] = t;
+    }
+}
+
+uint16_t vigil_win_key_count(const int64_t *times, uint16_t n, int64_t from, int64_t to)
+{
+    uint16_t c = 0;
+    for (uint16_t i = 0; i < n; i++) {
+        if (times[i] >= from && times[i] <= to)
+            c++;
+    }
+    return c;
+}
+
+uint16_t vigil_win_key_expire(uint64_t *keys, int64_t *times, uint16_t *n, int64_t before)
+{
+    for (uint16_t i = 0; i < *n;) {
+        if (times[i] < before) {
+            (*n)--;
+            keys[i] = keys[*n];
+            times[i] = times[*n];
+        } else {
+            i++;
+        }
+    }
+    return *n;
+}
+
+uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from,
+                             int64_t to)
+{
+    if (end < start)
+        end = start;
+    if (end < from || start > to)
+        return 0;
+    if (end == start)
+        return amount;
+    int64_t lo = start > from ? start : from;
+    int64_t hi = end < to ? end : to;
+    if (hi <= lo)
+        return 0;
+    /* 128-bit product: amount x milliseconds can pass 2^64 for long, costly calls. */
+    return (uint64_t)((unsigned __int128)amount * (uint64_t)(hi - lo) / (uint64_t)(end - start));
+}
