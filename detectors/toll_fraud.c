@@ -147,6 +147,7 @@
 #define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
 #define TF_SEQ_WINDOW_MS (10 * TF_MIN_MS)
+#define TF_SEQ_EXACT 16 /* distinct numbers of a range kept exactly */
 #define TF_SLOW_SLOTS 25 /* hours: 24 to 25 */
 #define TF_HISTORY_GAP_MS (7 * TF_DAY_MS)
 #define TF_EVAL_EVERY_MS 10000LL /* open-call spend and minutes are judged this often */
@@ -161,6 +162,9 @@ struct tf_seq {
     uint64_t key;               /* leading digits x 32 + length; 0 = free */
     uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
     int64_t gen;                /* latest generation (ts / 5 min) */
+    uint64_t sfx[TF_SEQ_EXACT]; /* last 3 digits of the distinct numbers dialled lately */
+    int64_t sfx_ts[TF_SEQ_EXACT]; /* when each was last dialled */
+    uint16_t n_sfx;
     uint8_t fired;
 };
 
@@ -973,7 +977,12 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
         return 0; /* older than any window still followed */
     }
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
-    int64_t n = __builtin_popcountll(seq_bits(s));
+    vigil_win_key_note(s->sfx, s->sfx_ts, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
+    /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
+     * falls back on the folded generations (10 to 15 minutes, folded digits). */
+    int64_t n = vigil_win_key_count(s->sfx_ts, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
+        n = __builtin_popcountll(seq_bits(s));
 
     int64_t crit, warn;
     level_get(&st->seq, a->profile, false, &crit, &warn);
@@ -1434,8 +1443,14 @@ static bool saved_acct_ok(const struct tf_acct *a)
         !saved_fired_ok(a->spend_fired))
         return false;
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        if (!vigil_saved_time_ok(a->seq[i].gen) || !saved_fired_ok(a->seq[i].fired))
+        const struct tf_seq *q = &a->seq[i];
+        if (!vigil_saved_time_ok(q->gen) || !saved_fired_ok(q->fired) ||
+            q->n_sfx > TF_SEQ_EXACT)
             return false;
+        for (int k = 0; k < q->n_sfx; k++) {
+            if (!vigil_saved_time_ok(q->sfx_ts[k]) || q->sfx[k] > 999)
+                return false;
+        }
     }
     return true;
 }

@@ -1676,6 +1676,71 @@ static void test_edge_velocity_stretched_never(void **state)
     fx_destroy(fx);
 }
 
+#define SEQ "toll_fraud.sequential_dialling"
+
+/* One attempt to +4930123<suffix as 3 digits>: a German block (not high-risk, so no other
+ * rule counts it). */
+static void scan_attempt(struct fx *fx, const char *account, int k, int suffix, int64_t ts)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "sc-%d", k);
+    snprintf(to, sizeof to, "+4930123%03d", suffix);
+    attempt(fx, account, id, id, ts, to);
+}
+
+/* Ten distinct numbers of one block, all with the same last digits modulo 64 (000, 064, ...,
+ * 576), the first and the last exactly 10 minutes apart: ordered at the 10th. Then a shuffled
+ * scan whose numbers share last digits in every way (x00, x50, 0x0 ...): also at its 10th. */
+static void test_edge_sequential_distinct_exact(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 0; k < 10; k++) {
+        int64_t t = k == 9 ? T0 + 10 * MIN : T0 + (int64_t)k * 60000;
+        scan_attempt(fx, "acc-fold", k, k * 64, t);
+        if (k == 8)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SEQ);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 10 * MIN);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
+
+    static const int shuffled[] = {500, 0, 950, 50, 100, 900, 150, 450, 5, 550};
+    for (int k = 0; k < 10; k++) {
+        scan_attempt(fx, "acc-shuf", k, shuffled[k], T0 + (int64_t)k * 30000);
+        if (k == 0)
+            scan_attempt(fx, "acc-shuf", 100, shuffled[k], T0 + 1000); /* a redial */
+        if (k == 8)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 1); /* acc-fold's */
+    }
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 2);
+    const struct fx_rec *last = NULL;
+    for (size_t i = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &i);
+        if (!r)
+            break;
+        if (r->kind == VIGIL_OUT_ORDER && fx_rec_rule_is(r, SEQ))
+            last = r;
+    }
+    assert_non_null(last);
+    assert_string_equal(last->account, "acc-shuf");
+    assert_int_equal(rec_event_ts(last), T0 + 9 * 30000);
+}
+
+/* Ten distinct numbers stretched over 10 minutes and 1 second, a scan sustained for four
+ * hours at that pace (new numbers all the time), and nine distinct numbers in every 10
+ * minutes: never a scanning order or critical alert. */
+static void test_edge_sequential_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 0; k < 4 * 6 * 9; k++)
+        scan_attempt(fx, "acc-s10", k, k % 1000, T0 + (int64_t)k * (10 * MIN + 1000) / 9);
+    for (int k = 0; k < 4 * 6 * 8; k++)
+        scan_attempt(fx, "acc-s9", k, (k * 7) % 1000, T0 + (int64_t)k * 75000);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1698,6 +1763,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),
