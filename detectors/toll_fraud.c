@@ -143,6 +143,7 @@
 #define TF_VEL_EXACT 32 /* times of the latest high-risk calls: exact up to this level */
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
+#define TF_SPEND_SPANS 16 /* ended calls kept whole: spend exact while no more end in an hour */
 #define TF_SEQ_SLOTS 4 /* number ranges followed per account */
 #define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
@@ -168,11 +169,19 @@ struct tf_seq {
     uint8_t fired;
 };
 
+/* An ended call's spend, accrued evenly over the time it ran. */
+struct tf_span {
+    int64_t end_ms;
+    uint32_t dur_ms; /* answered time, ms (UINT32_MAX at most) */
+    uint32_t e4;     /* EUR x 10^4 */
+};
+
 /* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
+    struct tf_span spans[TF_SPEND_SPANS]; /* the latest ended calls, kept whole */
     int64_t last_ms;                /* latest event time of the account */
     int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
-    uint32_t spend[TF_SPEND_SLOTS]; /* ended calls' spend, EUR x 10^4, bucket b at [b % 13] */
+    uint32_t spend[TF_SPEND_SLOTS]; /* spend of calls pushed out of spans, bucket b at [b % 13] */
     uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
     uint32_t calls_out;             /* outbound calls this hour */
     uint32_t hr_calls;              /* of which to high-risk destinations */
@@ -182,6 +191,7 @@ struct tf_acct {
     struct tf_seq seq[TF_SEQ_SLOTS];
     uint8_t profile;     /* enum vigil_profile */
     uint8_t spend_fired; /* TF_FIRED_* of the current spend episode */
+    uint8_t n_spans;     /* entries of spans */
     bool has_hr;         /* the account has an entry in tf_state.hr */
     bool dirty;          /* listed in tf_state.dirty: publish at the next tick */
 };
@@ -823,7 +833,7 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
 /* Books a call's cost over the 5-minute buckets it ran in, so that the spend of the last
  * hour holds what was spent in that hour: a one-hour call that ended 50 minutes ago counts
  * with a sixth of its cost. Parts older than the ring go. */
-static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+static void spend_bucket(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
 {
     int64_t b_end = vigil_floor_div(end, TF_SPEND_SLOT_MS);
     int64_t from = (b_end - (TF_SPEND_SLOTS - 1)) * TF_SPEND_SLOT_MS;
@@ -845,10 +855,54 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
     }
 }
 
+/* Books an ended call's spend: kept whole among the latest TF_SPEND_SPANS calls, so the
+ * hour counts exactly its part inside; when they are full, the call that ended first goes to
+ * the buckets. Calls that ended more than an hour (plus the disorder allowance) before this
+ * one count no more and go first. */
+static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+{
+    for (int i = 0; i < a->n_spans;) {
+        if (a->spans[i].end_ms < end - TF_HOUR_MS - 2 * TF_MIN_MS)
+            a->spans[i] = a->spans[--a->n_spans];
+        else
+            i++;
+    }
+    struct tf_span sp = {
+        .end_ms = end,
+        .dur_ms = end - start >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(end - start),
+        .e4 = cost >= UINT32_MAX ? UINT32_MAX : (uint32_t)cost,
+    };
+    if (a->n_spans < TF_SPEND_SPANS) {
+        a->spans[a->n_spans++] = sp;
+        return;
+    }
+    int old = 0;
+    for (int i = 1; i < a->n_spans; i++) {
+        if (a->spans[i].end_ms < a->spans[old].end_ms)
+            old = i;
+    }
+    struct tf_span out = sp;
+    if (sp.end_ms > a->spans[old].end_ms) {
+        out = a->spans[old];
+        a->spans[old] = sp;
+    }
+    spend_bucket(a, out.end_ms - (int64_t)out.dur_ms, out.end_ms, out.e4);
+}
+
+/* Spend in [ts - 1 h, ts]: each kept call counts the part of its time inside (a call that
+ * straddles the start counts only its seconds after it); spend pushed out to the buckets
+ * counts only from buckets wholly after the start, never from before the hour. */
 static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
 {
+    int64_t from = ts - TF_HOUR_MS;
+    uint64_t s = 0;
+    for (int i = 0; i < a->n_spans; i++) {
+        const struct tf_span *sp = &a->spans[i];
+        s += vigil_win_span_part(sp->e4, sp->end_ms - (int64_t)sp->dur_ms, sp->end_ms, from, ts);
+    }
     int64_t b = vigil_floor_div(ts, TF_SPEND_SLOT_MS);
-    return ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b - (TF_SPEND_SLOTS - 1), b);
+    int64_t b_from = -vigil_floor_div(-from, TF_SPEND_SLOT_MS); /* first bucket after from */
+    return s + ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b_from, b);
 }
 
 /* Judges spend (EUR x 10^4, of which open_e4 on n_open calls still open) at time ts. */
@@ -1440,8 +1494,13 @@ static bool saved_fired_ok(uint8_t fired)
 static bool saved_acct_ok(const struct tf_acct *a)
 {
     if (!vigil_saved_time_ok(a->last_ms) || !vigil_saved_time_ok(a->spend_head) ||
-        !saved_fired_ok(a->spend_fired))
+        !saved_fired_ok(a->spend_fired) || a->n_spans > TF_SPEND_SPANS)
         return false;
+    for (int i = 0; i < a->n_spans; i++) {
+        if (!vigil_saved_time_ok(a->spans[i].end_ms) ||
+            a->spans[i].end_ms < (int64_t)a->spans[i].dur_ms)
+            return false;
+    }
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
         const struct tf_seq *q = &a->seq[i];
         if (!vigil_saved_time_ok(q->gen) || !saved_fired_ok(q->fired) ||

@@ -1741,6 +1741,55 @@ static void test_edge_sequential_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
+#define SPEND "toll_fraud.spend_1h"
+
+/* Call k of a spend series: an end with the exporter's cost to a German number of a block of
+ * its own (not high-risk: only spend counts it), having run `secs` up to ts. */
+static void spend_call(struct fx *fx, const char *account, int k, int64_t ts, int secs,
+                       const char *cost)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "sp-%d", k);
+    snprintf(to, sizeof to, "+49305%02d%04d", k % 100, k);
+    end_cost(fx, account, id, id, ts, to, secs, cost);
+}
+
+/* Four 15-minute calls back to back, the first starting exactly an hour before the last one
+ * ends: EUR 100.01 is ordered at that end; EUR 100.00 is not (the limit is "above"). */
+static void test_edge_spend_exact_hour(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 1; k <= 4; k++) {
+        spend_call(fx, "acc-sx", k, T0 + k * 15 * MIN, 900, k == 4 ? "25.01" : "25");
+        spend_call(fx, "acc-s100", k, T0 + k * 15 * MIN, 900, "25");
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SPEND);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-sx");
+    assert_int_equal(rec_event_ts(o), T0 + 60 * MIN);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 100.01);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+}
+
+/* The same stretched by one second (the first call starts a second before the hour: only
+ * 900 of its 901 seconds count), a steady EUR 99.96 an hour in 10-minute calls for five
+ * hours, and EUR 99.90 an hour in 30 two-minute calls an hour (more calls than are kept
+ * whole) for five hours: never a spend order or critical alert. */
+static void test_edge_spend_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 1; k <= 4; k++)
+        spend_call(fx, "acc-s901", k, T0 + k * 15 * MIN, k == 1 ? 901 : 900,
+                   k == 4 ? "25.01" : "25");
+    for (int k = 1; k <= 30; k++)
+        spend_call(fx, "acc-steady", k, T0 + k * 10 * MIN, 600, "16.66");
+    for (int k = 1; k <= 150; k++)
+        spend_call(fx, "acc-short", k, T0 + k * 2 * MIN, 120, "3.33");
+    fx_tick(fx, T0 + 6 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1765,6 +1814,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_spend_exact_hour, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_spend_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),
