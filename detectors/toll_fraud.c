@@ -19,35 +19,42 @@
  *   toll_fraud.velocity_high_risk  >= velocity_high_risk (20; night 10) outbound calls to
  *       high-risk destinations within 15 minutes -> critical; warning at 10. Calls are
  *       call_starts (once per call_id), unanswered attempts, and answered ends without a
- *       start. Counted in whole minutes of event time: the window is the event's minute and
- *       the 15 before it, so calls up to 16 minutes apart may count together (never fewer
- *       than 15 minutes: the obligation is always met). Decided at the event.
- *   toll_fraud.spend_1h  outbound spend in the last hour > spend_1h_eur (EUR 100; night
+ *       start. Judged at the event on exactly [ts - 15 min, ts] (window.h): the times of the
+ *       latest TF_VEL_EXACT (32) calls are kept, so any level up to 32 is exact; a level set
+ *       above 32 is judged on minute buckets (15 to 16 minutes) once 32 calls are inside.
+ *   toll_fraud.spend_1h  outbound spend in [ts - 1 h, ts] > spend_1h_eur (EUR 100; night
  *       EUR 50) -> critical; warning above EUR 75 (night 37). A busy 25-line call centre
  *       spends about EUR 50 an hour at EU rates: the warning stays above it, and an episode
  *       ends when spend falls below 80% of the first level. Spend is the exporter's `cost`
- *       at call_end, else the rate table's rate x duration, spread over the 5-minute
- *       buckets the call ran in (13 buckets: 60 to 65 minutes), so an hour holds what was
- *       spent in it; at every tick (at most every 10 s of watermark) the calls still open
- *       to high-risk destinations add rate x the time they ran within the last hour, so
- *       parallel satellite calls are stopped while they run, not when they hang up.
+ *       at call_end, else the rate table's rate x duration, accrued evenly over the time the
+ *       call ran: a call that straddles the start of the hour counts only its part after it.
+ *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost), so
+ *       the hour is exact while no more than 16 calls end in it; older calls' spend goes to
+ *       5-minute buckets, of which only those wholly inside the hour count (never spend from
+ *       before the hour; at most 5 minutes of that older spend missed). At every tick (at most
+ *       every 10 s of watermark) the calls still open to high-risk destinations add rate x
+ *       the time they ran within the last hour, so parallel satellite calls are stopped while
+ *       they run, not when they hang up.
  *       Decided at the call_end, or at the tick (event_ts = the watermark). Family calls to
  *       Morocco or Turkey (EUR 0.35 / 0.20 a minute: EUR 21 for an hour, EUR 33 for both
  *       in one hour) stay under even the night warning level (EUR 37).
  *   toll_fraud.sequential_dialling  >= sequential_dialling (10) DISTINCT numbers that differ
  *       only in their last 3 digits (same length, same leading digits), any destination,
- *       attempts included, within 10 minutes -> critical; warning at 6. Redialling one
- *       number is not a scan. Counted in 5-minute generations (the event's and the two
- *       before: 10 to 15 minutes), with the last 3 digits folded mod 64 into a bit set:
- *       exact for runs of up to 64 consecutive numbers (what scanners dial); random numbers
- *       of one block may share a bit and then count once (a miss of one, never an extra).
+ *       attempts included, within [ts - 10 min, ts] -> critical; warning at 6. Redialling one
+ *       number is not a scan. Each range keeps its last 3 digits of up to TF_SEQ_EXACT (16)
+ *       distinct numbers with the time each was last dialled (window.h), so distinct numbers
+ *       always count as distinct, whatever digits they share. A level set above 16 falls back,
+ *       once 16 are inside, on the old fold (last 3 digits mod 64 in 5-minute generations).
  *       Up to 4 ranges per account are followed; a new range replaces a stale one first,
  *       then the one with fewest numbers, so a scan outlives the one-off calls around it.
  *   toll_fraud.slow_high_risk  >= slow_high_risk_calls (30) calls or >=
  *       slow_high_risk_minutes (90) minutes to high-risk destinations within 24 h, from an
  *       account with no earlier high-risk history -> critical; warning at 15 calls / 45
  *       minutes. Counted in hourly buckets (25: 24 to 25 h); minutes are answered seconds
- *       at call_end plus, at ticks, the time the open high-risk calls have run. History
+ *       at call_end plus, at ticks, the time the open high-risk calls have run. Exact on
+ *       [ts - 24 h, ts]: the rule judges only streaks that began (their first call's start,
+ *       an end without start counted from when it began) at most 24 h before, so every call
+ *       and second of the streak lies inside the window. History
  *       (there is no persistent store yet): the high-risk calls vigil has seen, as a streak
  *       that breaks after 7 days without one. An account has history when its streak began
  *       more than 24 h before the event: the slow rule is for accounts whose first
@@ -791,13 +798,18 @@ static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct 
     struct tf_hist *hs = vigil_acct_table_get(st->hist, ev->account, NULL);
     if (!hs)
         return VIGIL_ERR_NOMEM;
+    /* The streak begins when its first call began: an end without its start ran for secs
+     * before it. So every call of a streak being judged (it began at most 24 h ago) and
+     * every second of them lies inside the 24 h ending at the event: counts and minutes are
+     * exact without keeping their times. */
+    int64_t began = ev->ts_ms - (int64_t)(secs < (uint64_t)TF_DAY_MS ? secs : TF_DAY_MS) * 1000;
     if (hs->last_ms == 0 || ev->ts_ms - hs->last_ms > TF_HISTORY_GAP_MS) {
         /* First high-risk call, or the first after a week without: a new streak. */
         memset(hs, 0, sizeof *hs);
-        hs->first_ms = ev->ts_ms;
+        hs->first_ms = began;
     }
-    if (ev->ts_ms < hs->first_ms)
-        hs->first_ms = ev->ts_ms;
+    if (calls > 0 && began < hs->first_ms)
+        hs->first_ms = began;
     if (ev->ts_ms > hs->last_ms)
         hs->last_ms = ev->ts_ms;
     int64_t hour = vigil_floor_div(ev->ts_ms, TF_HOUR_MS);
@@ -1442,7 +1454,7 @@ static void tf_forget(void *state, const char *account)
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
  * holding the account, then the raw struct of each of those tables in that order. Only the
  * same build reads it back: the total length checks the struct sizes. */
-#define TF_SAVE_VERSION 2
+#define TF_SAVE_VERSION 2 /* 2: exact windows (vel_ts, spans, sfx) */
 
 enum {
     TF_SAVED_ACCT = 1,

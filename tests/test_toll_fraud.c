@@ -1790,6 +1790,76 @@ static void test_edge_spend_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
+#define SLOW "toll_fraud.slow_high_risk"
+
+/* Thirty high-risk attempts from a new account, the first and the last exactly 24 hours
+ * apart: ordered at the 30th. Two 45-minute calls whose ends alone are seen, the first
+ * having begun exactly 24 hours before the second ends: ordered at that end (90 minutes). */
+static void test_edge_slow_exact_day(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 30; i++) {
+        attempt_n(fx, "acc-slow", i, T0 + (int64_t)i * DAY / 29, CUBA);
+        if (i == 28)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SLOW), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SLOW);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + DAY);
+    assert_true(rec_evidence(o, "high_risk_calls_24h") == 30);
+
+    end_cost(fx, "acc-slowm", "m-1", "m-1", T0 + 45 * MIN, CUBA "1000", 2700, "0.01");
+    end_cost(fx, "acc-slowm", "m-2", "m-2", T0 + DAY, CUBA "2000", 2700, "0.01");
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SLOW), 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 2);
+}
+
+/* Stretched by one second (the first call began 24 h and 1 s before the last), and 29
+ * calls in every 24 hours for three days: never a slow order or critical alert. */
+static void test_edge_slow_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 30; i++)
+        attempt_n(fx, "acc-slow1", i, T0 + (int64_t)i * (DAY + 1000) / 29, CUBA);
+    end_cost(fx, "acc-slowm1", "m-1", "m-1", T0 + 45 * MIN, CUBA "1000", 2701, "0.01");
+    end_cost(fx, "acc-slowm1", "m-2", "m-2", T0 + DAY, CUBA "2000", 2700, "0.01");
+    for (int i = 0; i < 3 * 28; i++) /* one every 24 h / 28: 29 in a closed 24 h */
+        attempt_n(fx, "acc-slow29", i, T0 + (int64_t)i * DAY / 28, CUBA);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SLOW), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+/* Eight high-risk calls open at once: ordered at the 8th start. Seven open at every moment
+ * for four hours (each call ends the millisecond before the next one starts): never a
+ * concurrency order or critical alert (other rules may rightly see this much traffic). */
+static void test_edge_concurrent_exact(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 8; i++)
+        start_n(fx, "acc-c8", i, T0 + i * 1000, CUBA);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, CONC);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8000);
+
+    for (int i = 1; i <= 7; i++)
+        start_n(fx, "acc-c7", i, T0 + i * 1000, CUBA);
+    for (int i = 8; i < 8 + 7 * 8; i++) { /* call i replaces call i - 7, 30 minutes on */
+        int64_t t = T0 + (int64_t)(i - 7) * 1000 + (int64_t)((i - 1) / 7) * 30 * MIN;
+        end_n(fx, "acc-c7", i - 7, t - 1, CUBA, 1800);
+        start_n(fx, "acc-c7", i, t, CUBA);
+    }
+    size_t n = 0;
+    for (size_t k = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &k);
+        if (!r)
+            break;
+        if (fx_rec_rule_is(r, CONC) && r->severity == VIGIL_SEV_CRITICAL &&
+            strcmp(r->account, "acc-c7") == 0)
+            n++;
+    }
+    assert_int_equal(n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1816,6 +1886,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_spend_exact_hour, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_spend_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_slow_exact_day, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_slow_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_concurrent_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),
