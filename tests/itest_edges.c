@@ -108,7 +108,7 @@ static void spend(const char *acc, int64_t ts, const char *to, int secs, const c
     call_end(acc, cid, ts, "out", "+31201234567", to, secs, cost);
 }
 
-__attribute__((unused)) static void sms(const char *acc, int64_t ts, const char *from, const char *to, const char *body)
+static void sms(const char *acc, int64_t ts, const char *from, const char *to, const char *body)
 {
     unsigned id = next_id++;
     char b[48] = "";
@@ -236,12 +236,47 @@ static void toll_fraud_edges(void)
     want("ex-slow", "toll_fraud.slow_high_risk", T0 + DAY);
 }
 
+static void bulk_sms_edges(void)
+{
+    char to[32];
+    /* rate: 300 SMS to 20 people, first and last exactly 15 minutes apart; stretched to
+     * 15:01. distinct_recipients: 100 numbers all ending in 000, likewise. same_body: 50
+     * recipients of one text, likewise. */
+    for (int k = 0; k < 300; k++) {
+        int64_t t = k == 299 ? T0 + 15 * MIN : T0 + (int64_t)k * 3000;
+        snprintf(to, sizeof to, "+316100000%02d", k % 20);
+        sms("ex-rate", t, "+31611111111", to, NULL);
+        sms("st-rate", k == 299 ? t + 1000 : t, "+31611111111", to, NULL);
+    }
+    want("ex-rate", "bulk_sms.rate", T0 + 15 * MIN);
+    for (int k = 0; k < 100; k++) {
+        int64_t t = k == 99 ? T0 + 15 * MIN : T0 + (int64_t)k * 9000;
+        snprintf(to, sizeof to, "+3162%04d000", k);
+        sms("ex-rcpt", t, "+31622222222", to, NULL);
+        sms("st-rcpt", k == 99 ? t + 1000 : t, "+31622222222", to, NULL);
+    }
+    want("ex-rcpt", "bulk_sms.distinct_recipients", T0 + 15 * MIN);
+    for (int k = 0; k < 50; k++) {
+        int64_t t = k == 49 ? T0 + 15 * MIN : T0 + (int64_t)k * 18000;
+        snprintf(to, sizeof to, "+3163%04d000", k);
+        sms("ex-body", t, "+31633333333", to, "9f86d081884c7d65");
+        sms("st-body", k == 49 ? t + 1000 : t, "+31633333333", to, "9f86d081884c7d65");
+    }
+    want("ex-body", "bulk_sms.same_body", T0 + 15 * MIN);
+    /* 99 new recipients in every 15 minutes for two hours. */
+    for (int k = 0; k < 8 * 98; k++) {
+        snprintf(to, sizeof to, "+3164%04d000", k);
+        sms("st-rcpt99", T0 + (int64_t)k * (15 * MIN / 98 + 1), "+31644444444", to, NULL);
+    }
+}
+
 /* ---- the test ---------------------------------------------------------------------------- */
 
 static void test_every_rule_at_its_edge(void **state)
 {
     (void)state;
     toll_fraud_edges();
+    bulk_sms_edges();
     qsort(lines, n_lines, sizeof *lines, by_time);
 
     char dir[PATH_MAX], path[PATH_MAX + 32];
