@@ -270,6 +270,58 @@ static void bulk_sms_edges(void)
     }
 }
 
+static void premium_edges(void)
+{
+    char from[32], cid[32];
+    /* outbound: 20 premium attempts, first and last exactly an hour apart; stretched to
+     * 60:01. Minutes: 35 then 25 minutes, the first beginning exactly an hour before the
+     * second ends; stretched by a second. */
+    for (int i = 0; i < 20; i++) {
+        int64_t t = i == 19 ? T0 + 60 * MIN : T0 + (int64_t)i * 3 * MIN;
+        attempt("ex-pout", t, "+319061234567");
+        attempt("st-pout", i == 19 ? t + 1000 : t, "+319061234567");
+    }
+    want("ex-pout", "premium.outbound", T0 + 60 * MIN);
+    snprintf(cid, sizeof cid, "pm1");
+    call_end("ex-pmin", cid, T0 + 35 * MIN, "out", "+31201234567", "+319091234567", 2100, NULL);
+    call_end("st-pmin", cid, T0 + 35 * MIN - 1000, "out", "+31201234567", "+319091234567",
+             2100, NULL);
+    snprintf(cid, sizeof cid, "pm2");
+    call_end("ex-pmin", cid, T0 + 60 * MIN, "out", "+31201234567", "+319091234567", 1500, NULL);
+    call_end("st-pmin", cid, T0 + 60 * MIN, "out", "+31201234567", "+319091234567", 1500, NULL);
+    want("ex-pmin", "premium.outbound", T0 + 60 * MIN);
+
+    /* inbound_pumping: 100 calls from 30 callers to one 0900 number, first and last exactly
+     * an hour apart; stretched to 60:01. */
+    for (int k = 0; k < 100; k++) {
+        int64_t t = k == 99 ? T0 + 60 * MIN : T0 + (int64_t)k * 36000;
+        snprintf(from, sizeof from, "+3161%07d", k % 30);
+        snprintf(cid, sizeof cid, "in%d", k);
+        call_start("ex-pump", cid, t, "in", from, "+319001234567");
+        call_start("st-pump", cid, k == 99 ? t + 1000 : t, "in", from, "+319001234567");
+    }
+    want("ex-pump", "premium.inbound_pumping", T0 + 60 * MIN);
+
+    /* inbound_flagged_callers: two accounts ordered at T0 (eight parallel calls to Cuba, each
+     * from its own number), whose numbers then call a 0900 number an hour apart exactly;
+     * stretched by a second. */
+    static const char *const flagged[] = {"+31201110001", "+31201110002"};
+    static const char *const who[] = {"fl-a", "fl-b"};
+    for (int f = 0; f < 2; f++) {
+        for (int i = 1; i <= 8; i++) {
+            char to[32];
+            snprintf(to, sizeof to, "%s%d000", CUBA, i);
+            snprintf(cid, sizeof cid, "fl%d-%d", f, i);
+            call_start(who[f], cid, T0 + f * 10000 + i * 100, "out", flagged[f], to);
+        }
+    }
+    call_start("ex-flag", "fc1", T0 + 10 * MIN, "in", flagged[0], "+319001112222");
+    call_start("ex-flag", "fc2", T0 + 70 * MIN, "in", flagged[1], "+319001112222");
+    call_start("st-flag", "fc1", T0 + 10 * MIN, "in", flagged[0], "+319001113333");
+    call_start("st-flag", "fc2", T0 + 70 * MIN + 1000, "in", flagged[1], "+319001113333");
+    want("ex-flag", "premium.inbound_flagged_callers", T0 + 70 * MIN);
+}
+
 /* ---- the test ---------------------------------------------------------------------------- */
 
 static void test_every_rule_at_its_edge(void **state)
@@ -277,6 +329,7 @@ static void test_every_rule_at_its_edge(void **state)
     (void)state;
     toll_fraud_edges();
     bulk_sms_edges();
+    premium_edges();
     qsort(lines, n_lines, sizeof *lines, by_time);
 
     char dir[PATH_MAX], path[PATH_MAX + 32];
