@@ -95,13 +95,14 @@
  *   enters a new hour, accounts left in an older hour publish zeros once.
  *
  * State per worker, three account tables (acct_table.h):
- *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 296
- *          bytes (13 spend buckets 52, 4 scan ranges 192, counters 40; ~400 bytes with key
- *          and index slot). Dropped at the first hour roll 65 minutes after its last event.
+ *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 1064
+ *          bytes (16 ended calls kept whole 256, 13 spend buckets 52, 4 scan ranges 704 of
+ *          which 512 the exact distinct numbers, counters 52; ~1.2 KB with key and index
+ *          slot). Dropped at the first hour roll 65 minutes after its last event.
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
- *          in the last 16 minutes: struct tf_hr, 2608 bytes (~2.7 KB with key and index slot;
+ *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
  *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring). Most accounts never have one; it is dropped when
+ *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most accounts never have one; it is dropped when
  *          idle.
  *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
  *          (25 hourly {calls, seconds}; ~330 with key and index slot).
@@ -170,8 +171,8 @@ struct tf_seq {
     uint64_t key;               /* leading digits x 32 + length; 0 = free */
     uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
     int64_t gen;                /* latest generation (ts / 5 min) */
-    uint64_t sfx[TF_SEQ_EXACT]; /* last 3 digits of the distinct numbers dialled lately */
-    int64_t sfx_ts[TF_SEQ_EXACT]; /* when each was last dialled */
+    int64_t sfx[TF_SEQ_EXACT]; /* when each distinct number was last dialled, tagged with its
+                                  last 3 digits (window.h's tagged ring) */
     uint16_t n_sfx;
     uint8_t fired;
 };
@@ -1043,10 +1044,10 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
         return 0; /* older than any window still followed */
     }
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
-    vigil_win_key_note(s->sfx, s->sfx_ts, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
+    vigil_win_tag_note(s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
     /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
      * falls back on the folded generations (10 to 15 minutes, folded digits). */
-    int64_t n = vigil_win_key_count(s->sfx_ts, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    int64_t n = vigil_win_tag_count(s->sfx, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
     if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
         n = __builtin_popcountll(seq_bits(s));
 
@@ -1516,12 +1517,8 @@ static bool saved_acct_ok(const struct tf_acct *a)
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
         const struct tf_seq *q = &a->seq[i];
         if (!vigil_saved_time_ok(q->gen) || !saved_fired_ok(q->fired) ||
-            q->n_sfx > TF_SEQ_EXACT)
+            !vigil_win_tag_ok(q->sfx, TF_SEQ_EXACT, q->n_sfx, 999))
             return false;
-        for (int k = 0; k < q->n_sfx; k++) {
-            if (!vigil_saved_time_ok(q->sfx_ts[k]) || q->sfx[k] > 999)
-                return false;
-        }
     }
     return true;
 }

@@ -70,51 +70,46 @@ bool vigil_win_ok(const int64_t *times, uint16_t cap, uint16_t n)
     return true;
 }
 
-void vigil_win_key_note(uint64_t *keys, int64_t *times, uint16_t cap, uint16_t *n,
-                        uint64_t key, int64_t t)
+void vigil_win_tag_note(int64_t *entries, uint16_t cap, uint16_t *n, unsigned tag, int64_t t)
 {
+    const int64_t mask = (1 << VIGIL_WIN_TAG_BITS) - 1;
+    int64_t v = t * (mask + 1) + (int64_t)tag;
     uint16_t oldest = 0;
     for (uint16_t i = 0; i < *n; i++) {
-        if (keys[i] == key) {
-            if (t > times[i])
-                times[i] = t;
+        if ((entries[i] & mask) == (int64_t)tag) {
+            if (v > entries[i])
+                entries[i] = v;
             return;
         }
-        if (times[i] < times[oldest])
+        if (entries[i] < entries[oldest])
             oldest = i;
     }
-    if (*n < cap) {
-        keys[*n] = key;
-        times[*n] = t;
-        (*n)++;
-    } else if (cap > 0 && t >= times[oldest]) {
-        keys[oldest] = key;
-        times[oldest] = t;
-    }
+    if (*n < cap)
+        entries[(*n)++] = v;
+    else if (cap > 0 && v >= entries[oldest])
+        entries[oldest] = v;
 }
 
-uint16_t vigil_win_key_count(const int64_t *times, uint16_t n, int64_t from, int64_t to)
+uint16_t vigil_win_tag_count(const int64_t *entries, uint16_t n, int64_t from, int64_t to)
 {
     uint16_t c = 0;
     for (uint16_t i = 0; i < n; i++) {
-        if (times[i] >= from && times[i] <= to)
-            c++;
+        int64_t t = entries[i] >> VIGIL_WIN_TAG_BITS;
+        c += t >= from && t <= to;
     }
     return c;
 }
 
-uint16_t vigil_win_key_expire(uint64_t *keys, int64_t *times, uint16_t *n, int64_t before)
+bool vigil_win_tag_ok(const int64_t *entries, uint16_t cap, uint16_t n, unsigned max_tag)
 {
-    for (uint16_t i = 0; i < *n;) {
-        if (times[i] < before) {
-            (*n)--;
-            keys[i] = keys[*n];
-            times[i] = times[*n];
-        } else {
-            i++;
-        }
+    if (n > cap)
+        return false;
+    for (uint16_t i = 0; i < n; i++) {
+        if (entries[i] < 0 || !vigil_saved_time_ok(entries[i] >> VIGIL_WIN_TAG_BITS) ||
+            (entries[i] & ((1 << VIGIL_WIN_TAG_BITS) - 1)) > (int64_t)max_tag)
+            return false;
     }
-    return *n;
+    return true;
 }
 
 uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from,

@@ -4,7 +4,7 @@
  *
  * A rule "at least N within W" is judged at an event at time t on the closed interval
  * [t - W, t], at millisecond resolution: never on a bucket that makes the window longer
- * than W. Two building blocks, both plain arrays inside the caller's per-account struct (so
+ * than W. Three building blocks, plain arrays inside the caller's per-account struct (so
  * checkpoints can save them as raw bytes):
  *
  * - A time ring: the times of the latest `cap` events, kept sorted (oldest first). Events
@@ -15,10 +15,11 @@
  *   keeps coarse buckets as well and uses them only above cap (vigil_win_saturated()).
  *   Memory: 8 bytes per entry.
  *
- * - A keyed ring (distinct counts): up to `cap` distinct keys with the latest time each was
- *   seen. Counting the keys seen in [t - W, t] is exact while fewer than cap distinct keys
- *   lie in the window; when it is full, the key seen longest ago is replaced, so a count of
- *   cap means "at least cap". Memory: 16 bytes per entry.
+ * - A tagged ring (distinct counts of small keys, tags below 1024, e.g. a number's last 3
+ *   digits): up to `cap` distinct tags with the latest time each was seen, one int64 each
+ *   (time x 1024 + tag). Counting the tags seen in [t - W, t] is exact while fewer than cap
+ *   distinct tags lie in the window; when it is full, the tag seen longest ago is replaced,
+ *   so a count of cap means "at least cap". Memory: 8 bytes per entry.
  *
  * - Spans (money and minutes): an amount accrued evenly over [start, end] contributes to
  *   [from, to] the part of it that lies inside, in proportion to the milliseconds inside
@@ -50,16 +51,17 @@ uint16_t vigil_win_expire(int64_t *times, uint16_t *n, int64_t before);
 /* True when the ring is sorted, within [0, cap] and every time is plausible (checkpoints). */
 bool vigil_win_ok(const int64_t *times, uint16_t cap, uint16_t n);
 
-/* Keyed ring: keys[i] seen last at times[i], *n used of cap. Notes key at t (a key already
+#define VIGIL_WIN_TAG_BITS 10 /* tags 0..1023 */
+
+/* Tagged ring: entries[i] = time x 1024 + tag, *n used of cap. Notes tag at t (a tag already
  * there keeps the later time); when full, the entry seen longest ago is replaced. */
-void vigil_win_key_note(uint64_t *keys, int64_t *times, uint16_t cap, uint16_t *n,
-                        uint64_t key, int64_t t);
+void vigil_win_tag_note(int64_t *entries, uint16_t cap, uint16_t *n, unsigned tag, int64_t t);
 
-/* Distinct keys seen in [from, to]. */
-uint16_t vigil_win_key_count(const int64_t *times, uint16_t n, int64_t from, int64_t to);
+/* Distinct tags seen in [from, to]. */
+uint16_t vigil_win_tag_count(const int64_t *entries, uint16_t n, int64_t from, int64_t to);
 
-/* Drops keys last seen before `before`; returns how many remain. */
-uint16_t vigil_win_key_expire(uint64_t *keys, int64_t *times, uint16_t *n, int64_t before);
+/* True when the entries are within [0, cap], with plausible times and tags below max_tag. */
+bool vigil_win_tag_ok(const int64_t *entries, uint16_t cap, uint16_t n, unsigned max_tag);
 
 /* Part of `amount` accrued evenly over [start, end] that lies in [from, to], rounded down
  * (an instantaneous amount, start == end, counts whole when inside). */
