@@ -1140,11 +1140,42 @@ static void test_checkpoint_forget(void **state)
     vigil_bytes_fini(&none);
 }
 
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+/* A call open exactly 8 hours whose end alone is seen: ordered, dated at its end (start + 8 h).
+ * Calls of 8 h less one second, back to back for a day, with the stream's clock running: never
+ * a single-call order or critical alert (the union rule rightly sees a day of calls). */
+static void test_edge_single_call(void **state)
+{
+    struct fx *fx = *state;
+    call_end(fx, "acc-8h", "e8-1", "c8-1", T0 + 8 * HOUR, 8 * 3600);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-8h", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
+
+    char id[32], cid[32];
+    int64_t t = T0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "s8-%d", i);
+        snprintf(cid, sizeof cid, "c8s-%d", i);
+        call_start(fx, "acc-8h-1s", id, cid, t, "out");
+        tick_stream(fx);
+        clock_run(fx, t + MIN, t + 8 * HOUR - MIN);
+        snprintf(id, sizeof id, "e8s-%d", i);
+        call_end(fx, "acc-8h-1s", id, cid, t + 8 * HOUR - 1000, 8 * 3600 - 1);
+        tick_stream(fx);
+        t += 8 * HOUR;
+    }
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, "acc-8h-1s", 0, SINGLE), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-8h-1s", VIGIL_SEV_CRITICAL, SINGLE), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_single_call_open_by_watermark, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_single_call_by_own_events, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_single_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_end_without_start, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_count_once, setup, fx_teardown),
         cmocka_unit_test(test_open_call_expiry),
