@@ -335,6 +335,17 @@ static void continuous_edges(void)
         sms("clock", T0 + m * MIN, "+31699999999", "+31698888888", NULL);
     call_start("ex-single", "sc1", T0 + 1000, "out", "+31201234567", "+31207654321");
     want("ex-single", "continuous.single_call", T0 + 1000 + 8 * HOUR);
+    /* near_continuous: three 6-hour calls, the first beginning exactly 24 h before the last
+     * ends (18 h); the same with the first a second earlier (17 h 59 min 59 s inside). */
+    for (int k = 0; k < 3; k++) {
+        char cid[32];
+        int64_t end = T0 + 6 * HOUR + k * 9 * HOUR;
+        snprintf(cid, sizeof cid, "nc%d", k);
+        call_end("ex-near", cid, end, "out", "+31201234567", "+31207654321", 6 * 3600, NULL);
+        call_end("st-near", cid, k == 0 ? end - 1000 : end, "out", "+31201234567",
+                 "+31207654321", 6 * 3600, NULL);
+    }
+    want("ex-near", "continuous.near_continuous", T0 + 24 * HOUR);
     call_start("st-single", "sc1", T0 + 1000, "out", "+31201234567", "+31207654321");
     call_end("st-single", "sc1", T0 + 1000 + 8 * HOUR - 1000, "out", "+31201234567",
              "+31207654321", 8 * 3600 - 1, NULL);
