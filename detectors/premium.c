@@ -55,16 +55,17 @@
  * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
  *
  * State per worker: one account table (acct_table.h) of accounts with premium activity in
- * the last hour or a premium call open; struct pm_acct is 7336 bytes (about 7.4 KB with the
- * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.1 KB the two
- * service numbers (1 KB of call times, 768 bytes of caller set and 256 of minute ring each),
+ * the last hour or a premium call open; struct pm_acct is 7864 bytes (about 8 KB with the
+ * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.6 KB the two
+ * service numbers (1 KB of call times, 1 KB of caller set and 256 of minute ring each),
  * 1.3 KB the outbound minute rings, call times and closed calls, the rest open calls and
  * seen call ids. Accounts without premium traffic cost nothing. Bounds:
  * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
  * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
  * PM_SVC_MAX (2) service numbers per account (a third replaces the quieter one); PM_CALLERS_MAX
  * (64) distinct callers per service number (so inbound_callers_1h is at most 64). Open calls stop
- * counting after 24 h of event time (events.md). Call ids and callers are kept as hashes.
+ * counting after 24 h of event time (events.md). Call ids and callers are kept as 64-bit
+ * hashes.
  *
  * Checkpoints (detector.h): save writes a version byte (PM_SAVE_VERSION) and the account's
  * struct pm_acct as it lies in memory, with the process-internal fields (dirty, published,
@@ -125,7 +126,7 @@ enum {
 
 /* pm_caller.h bit 0 (str_hash leaves it clear): the caller's number was flagged when it
  * called. */
-#define PM_CALLER_FLAGGED 1u
+#define PM_CALLER_FLAGGED 1ULL
 
 /* Seen call ids: the hash with bit 0 replaced by "its end was seen". */
 #define PM_SEEN_ENDED 1ULL
@@ -148,7 +149,8 @@ struct pm_samples {
 };
 
 struct pm_caller {
-    uint32_t h;  /* hash of the caller's number | PM_CALLER_FLAGGED; 0 = empty */
+    uint64_t h;  /* hash of the caller's number | PM_CALLER_FLAGGED; 0 = empty. 64 bits: two
+                  * distinct callers of one number never fold into one (~1e-17) */
     int32_t min; /* minute (ts / 1 min) last seen: fits 32 bits until the year 6000 */
     uint16_t ms; /* and the millisecond in it */
 };
@@ -766,7 +768,7 @@ static uint32_t svc_calls(const struct pm_svc *s, int64_t now)
 }
 
 /* The caller's slot, or NULL. */
-static struct pm_caller *svc_find_caller(struct pm_svc *s, uint32_t h)
+static struct pm_caller *svc_find_caller(struct pm_svc *s, uint64_t h)
 {
     for (int i = 0; i < PM_CALLERS_MAX; i++) {
         if ((s->callers[i].h & ~PM_CALLER_FLAGGED) == h)
@@ -779,7 +781,7 @@ static struct pm_caller *svc_find_caller(struct pm_svc *s, uint32_t h)
  * when that is news. */
 static bool svc_mark_flagged(struct pm_svc *s, const char *from)
 {
-    struct pm_caller *c = svc_find_caller(s, (uint32_t)str_hash(from));
+    struct pm_caller *c = svc_find_caller(s, str_hash(from));
     if (!c || (c->h & PM_CALLER_FLAGGED))
         return false;
     c->h |= PM_CALLER_FLAGGED;
@@ -789,7 +791,7 @@ static bool svc_mark_flagged(struct pm_svc *s, const char *from)
 /* Lists the caller as seen at time t, marked as flagged or not as its number is now. */
 static void svc_add_caller(struct pm_svc *s, const char *from, int64_t t, bool flagged)
 {
-    uint32_t h = (uint32_t)str_hash(from); /* never 0: str_hash sets bit 1 */
+    uint64_t h = str_hash(from); /* never 0: str_hash sets bit 1 */
     int64_t min = vigil_floor_div(t, PM_MIN_MS);
     int32_t m32 = (int32_t)min;
     uint16_t ms = (uint16_t)(t - min * PM_MIN_MS);
