@@ -43,8 +43,8 @@
  *            SMS, segments and busiest-number recipients, 5-minute slots for sms_1h, and
  *            the entry number of one of its senders.
  *   senders: every (account, from) with an SMS in its window, keyed by
- *            "<hash of account as 16 hex digits><from>": struct bs_sender, 156 bytes
- *            (160-byte slot, ~256 bytes with the key and index slot). A number that sent at
+ *            "<hash of account as 16 hex digits><from>": struct bs_sender, 224 bytes
+ *            (~320 bytes with the key and index slot). A number that sent at
  *            most BS_RECENT (8) SMS in its window keeps them as (recipient hash, text hash,
  *            minute) and all counts are computed from that list, exactly. The senders of
  *            one account form a ring (entry numbers of the next and previous one, and its
@@ -54,10 +54,10 @@
  *            list into it): per-minute SMS counts, a set of recipient hashes with the minute
  *            each was last sent to, and BS_BODIES (4) text slots each with its own recipient
  *            set, plus the last 5 event ids as samples, and the times of its latest cap_t
- *            SMS. Bytes per heavy number: ~900 + 12 x (cap_r + 4 x cap_b) + 8 x cap_t,
+ *            SMS. Bytes per heavy number: ~900 + 16 x (cap_r + 4 x cap_b) + 8 x cap_t,
  *            where cap_r / cap_b are the powers of two >= 2 x the highest recipients_15m /
  *            same_body_15m of any profile (defaults 256 and 128) and cap_t the highest
- *            sms_15m (300): ~12.5 KB. The pool grows amortised and reuses freed entries; a number
+ *            sms_15m (300): ~15.6 KB. The pool grows amortised and reuses freed entries; a number
  *            stays heavy until it has been idle for a whole window.
  * Numbers with no SMS in their window (at the watermark) are dropped at on_tick, freeing
  * their pool entry; accounts are dropped once every counter reads 0 (published once) and
@@ -65,8 +65,9 @@
  * by more than 15 minutes of event time would see its numbers start again from nothing.
  *
  * Bounds and their error:
- * - Recipients and texts are kept as 32-bit hashes: two recipients of one number colliding
- *   among the ~100 that matter is a ~1e-6 event and undercounts by one.
+ * - Recipients are kept as 64-bit hashes (two recipients of one number colliding among the
+ *   few hundred that matter: ~1e-15), texts as 32-bit ones (two of a number's 4 texts
+ *   colliding: ~1e-9, and would merge their recipient sets).
  * - A recipient set holds at most 7/8 of its capacity of live entries (>= 1.75 x the
  *   highest threshold); past that, new recipients are not counted. The rule has fired by
  *   then, so only the recipients_15m counter saturates (at 224 with the defaults). Entries
@@ -130,7 +131,7 @@ static const char *const metric_names[BS_RULES] = {
 
 /* One SMS of a number that has sent few. */
 struct bs_recent {
-    uint32_t to;   /* hash of `to`, never 0 */
+    uint64_t to;   /* hash of `to`, never 0 */
     uint32_t body; /* hash of body_hash; 0 when the SMS had none */
     int32_t min;   /* event-time minute */
     uint16_t ms;   /* and the millisecond in it */
@@ -158,7 +159,7 @@ struct bs_wset {
 };
 
 struct bs_ent {
-    uint32_t h;
+    uint64_t h; /* hash of the recipient, never 0 */
     int32_t min; /* minute the recipient was last sent to */
     uint16_t ms; /* and the millisecond in it */
 };
@@ -257,6 +258,14 @@ static uint16_t sat16(uint32_t v)
     return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
 }
 
+/* 64 bits for recipients: two distinct recipients of one number never fold into one
+ * (~1e-16 among a few hundred), so distinct counts are exact up to their thresholds. */
+static uint64_t hash64(const char *s)
+{
+    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    return h ? h : 1;
+}
+
 static uint32_t hash32(const char *s)
 {
     uint64_t h = vigil_acct_table_hash(s, strlen(s));
@@ -350,7 +359,7 @@ static void heavy_free(struct bs_state *st, uint32_t ref)
 
 static void wset_place(struct bs_ent *e, uint32_t cap, struct bs_ent v)
 {
-    uint32_t i = v.h & (cap - 1);
+    uint32_t i = (uint32_t)v.h & (cap - 1);
     while (e[i].h != 0)
         i = (i + 1) & (cap - 1);
     e[i] = v;
@@ -376,11 +385,11 @@ static void wset_purge(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct
  * moves to m (so it leaves the window 15 minutes after its latest SMS); one already counted
  * in m or later is unchanged. When the set is full of live entries, h is not counted. */
 static void wset_touch(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct bs_ent *scratch,
-                       uint32_t h, int32_t m, uint16_t ms, int32_t lo)
+                       uint64_t h, int32_t m, uint16_t ms, int32_t lo)
 {
     uint32_t mask = cap - 1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        uint32_t i = h & mask;
+        uint32_t i = (uint32_t)h & mask;
         int64_t reuse = -1;
         bool empty = false;
         for (uint32_t n = 0; n < cap; n++, i = (i + 1) & mask) {
@@ -927,7 +936,7 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return 0; /* older than the number's window: it would already have left it */
 
     struct bs_recent r = {
-        .to = hash32(ev->to),
+        .to = hash64(ev->to),
         .body = ev->body_hash[0] ? hash32(ev->body_hash) : 0,
         .min = m,
         .ms = ms,
@@ -1009,11 +1018,11 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  *   u32 number of senders, then each sender:
  *     u8 length and bytes of its `from` (its key after the account hash), i32 head_min,
  *     u16 head_ms, u8 fired, u8 heavy (0 or 1), then
- *       light: u8 n, n x {u32 to, u32 body, i32 min, u16 ms}: recent[]
+ *       light: u8 n, n x {u64 to, u32 body, i32 min, u16 ms}: recent[]
  *       heavy: u16 cnt[16], u16 n, n x i64: the SMS times in the window, oldest first, the
  *              recipient set, BS_BODIES x {u32 key, i32 last_min, its set},
  *              u8 n, n x {u8 length, event id bytes}: the samples, oldest first;
- *   a set: u32 n, n x {u32 h, i32 min, u16 ms}: its live entries. Stale ones count nowhere and only
+ *   a set: u32 n, n x {u64 h, i32 min, u16 ms}: its live entries. Stale ones count nowhere and only
  *     make room when the set is full, which a purge would do anyway, so they are left out;
  *     rmin[] and `used` are re-derived from the entries at load.
  * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
@@ -1021,7 +1030,7 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 #define BS_SAVE_VERSION 2 /* 2: times to the millisecond (exact windows) */
 #define BS_KEY_HASH 16                                 /* hex digits before `from` in a key */
 #define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
-#define BS_ENT_BYTES 10                                /* a saved set entry */
+#define BS_ENT_BYTES 14                                /* a saved set entry */
 #define BS_SENDER_MIN 10 /* bytes of the smallest saved sender: a light one with no SMS */
 /* Minutes are after 2000 (events.md); a saved minute before that is not a valid state. */
 #define BS_MIN_HEAD ((int32_t)(VIGIL_TS_MIN_MS / BS_MIN_MS))
@@ -1059,6 +1068,11 @@ static void put_u16(struct bs_writer *w, uint16_t v)
     put(w, &v, sizeof v);
 }
 
+static void put_u64(struct bs_writer *w, uint64_t v)
+{
+    put(w, &v, sizeof v);
+}
+
 /* The live entries (minute >= lo) of a set of cap entries. */
 static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, int32_t lo)
 {
@@ -1068,7 +1082,7 @@ static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, 
     put_u32(w, n);
     for (uint32_t i = 0; i < cap; i++) {
         if (e[i].h != 0 && e[i].min >= lo) {
-            put_u32(w, e[i].h);
+            put_u64(w, e[i].h);
             put_i32(w, e[i].min);
             put_u16(w, e[i].ms);
         }
@@ -1119,7 +1133,7 @@ static void save_sender(const struct bs_state *st, struct bs_writer *w, uint32_t
     }
     put_u8(w, s->n_recent);
     for (int k = 0; k < s->n_recent; k++) {
-        put_u32(w, s->recent[k].to);
+        put_u64(w, s->recent[k].to);
         put_u32(w, s->recent[k].body);
         put_i32(w, s->recent[k].min);
         put_u16(w, s->recent[k].ms);
@@ -1196,6 +1210,13 @@ static uint16_t get_u16(struct vigil_bytes_reader *r)
     return v;
 }
 
+static uint64_t get_u64(struct vigil_bytes_reader *r)
+{
+    uint64_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
 /* The next n bytes where they are, or NULL (and `bad` set) when fewer are left. */
 static const unsigned char *get_span(struct vigil_bytes_reader *r, size_t n)
 {
@@ -1218,8 +1239,8 @@ static struct bs_ent saved_ent(const struct bs_saved_set *set, uint32_t k)
 {
     struct bs_ent v;
     memcpy(&v.h, set->p + (size_t)k * BS_ENT_BYTES, sizeof v.h);
-    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 4, sizeof v.min);
-    memcpy(&v.ms, set->p + (size_t)k * BS_ENT_BYTES + 8, sizeof v.ms);
+    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 8, sizeof v.min);
+    memcpy(&v.ms, set->p + (size_t)k * BS_ENT_BYTES + 12, sizeof v.ms);
     return v;
 }
 
@@ -1243,7 +1264,7 @@ struct bs_saved_sender {
 /* Adds v to a scratch set of cap entries; false if its recipient is there already. */
 static bool scratch_add(struct bs_ent *e, uint32_t cap, struct bs_ent v)
 {
-    uint32_t i = v.h & (cap - 1);
+    uint32_t i = (uint32_t)v.h & (cap - 1);
     for (; e[i].h != 0; i = (i + 1) & (cap - 1)) {
         if (e[i].h == v.h)
             return false;
@@ -1337,7 +1358,7 @@ static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
         return false;
     for (int k = 0; k < ss->n_recent; k++) {
         struct bs_recent *e = &ss->recent[k];
-        e->to = get_u32(r);
+        e->to = get_u64(r);
         e->body = get_u32(r);
         e->min = get_i32(r);
         e->ms = get_u16(r);
