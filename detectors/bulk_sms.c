@@ -173,7 +173,8 @@ struct bs_body {
 /* A number past BS_RECENT SMS in its window. Followed in the pool by cap_r recipient
  * entries, BS_BODIES x cap_b text-recipient entries and cap_t SMS times. */
 struct bs_heavy {
-    uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
+    /* 8-aligned, so its size is too: the 64-bit entries after it are aligned. */
+    _Alignas(8) uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
     uint16_t n_t;           /* SMS times kept (window.h time ring, sorted) */
     struct bs_wset rcpt;
     struct bs_body body[BS_BODIES];
