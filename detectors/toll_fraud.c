@@ -22,6 +22,9 @@
  *       start. Judged at the event on exactly [ts - 15 min, ts] (window.h): the times of the
  *       latest TF_VEL_EXACT (32) calls are kept, so any level up to 32 is exact; a level set
  *       above 32 is judged on minute buckets (15 to 16 minutes) once 32 calls are inside.
+ *       A call that arrives late (up to the 60 s of disorder events.md allows) is also judged
+ *       on the 15 minutes ending at the newest call seen, which it may complete (dated at the
+ *       late call); sequential dialling does the same.
  *   toll_fraud.spend_1h  outbound spend in [ts - 1 h, ts] > spend_1h_eur (EUR 100; night
  *       EUR 50) -> critical; warning above EUR 75 (night 37). A busy 25-line call centre
  *       spends about EUR 50 an hour at EU rates: the warning stays above it, and an episode
@@ -695,6 +698,13 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
     uint64_t n = vel_count(h, ev->ts_ms);
+    /* A call that arrives late (events.md: up to 60 s of disorder) may complete the window
+     * that ends at the newest call seen, judged before it came. */
+    int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : ev->ts_ms;
+    if (newest > ev->ts_ms && newest - ev->ts_ms <= TF_VEL_WINDOW_MS) {
+        uint64_t m = vel_count(h, newest);
+        n = m > n ? m : n;
+    }
     enum vigil_severity sev;
     if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
         sev = VIGIL_SEV_CRITICAL;
@@ -1048,6 +1058,15 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
      * falls back on the folded generations (10 to 15 minutes, folded digits). */
     int64_t n = vigil_win_tag_count(s->sfx, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    /* A late number may complete the window ending at the newest number seen (disorder). */
+    int64_t newest = ev->ts_ms;
+    for (int k = 0; k < s->n_sfx; k++)
+        newest = (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS
+                                                             : newest;
+    if (newest > ev->ts_ms) {
+        int64_t m = vigil_win_tag_count(s->sfx, s->n_sfx, newest - TF_SEQ_WINDOW_MS, newest);
+        n = m > n ? m : n;
+    }
     if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
         n = __builtin_popcountll(seq_bits(s));
 

@@ -1860,6 +1860,21 @@ static void test_edge_concurrent_exact(void **state)
     assert_int_equal(n, 0);
 }
 
+/* events.md allows 60 s of disorder: the 20th call, 50 s older than the 19th (which came
+ * 14 min 40 s after the first), completes the 15 minutes ending at the 19th: ordered at it. */
+static void test_edge_velocity_late_call(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 19; i++)
+        attempt_n(fx, "acc-vlate", i, T0 + (int64_t)i * (14 * MIN + 40000) / 18, CUBA);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 0);
+    int64_t late = T0 + 14 * MIN + 40000 - 50000;
+    attempt_n(fx, "acc-vlate", 19, late, CUBA);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), late);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1882,6 +1897,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_spend_exact_hour, setup, fx_teardown),
