@@ -41,8 +41,7 @@ uint16_t vigil_win_count(const int64_t *times, uint16_t n, int64_t from, int64_t
     return c;
 }
 
-bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from,
-                         int64_t to)
+bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from, int64_t to)
 {
     return cap > 0 && n == cap && vigil_win_count(times, n, from, to) == cap;
 }
@@ -112,8 +111,7 @@ bool vigil_win_tag_ok(const int64_t *entries, uint16_t cap, uint16_t n, unsigned
     return true;
 }
 
-uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from,
-                             int64_t to)
+uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from, int64_t to)
 {
     if (end < start)
         end = start;

@@ -42,8 +42,7 @@ uint16_t vigil_win_count(const int64_t *times, uint16_t n, int64_t from, int64_t
 
 /* True when every one of cap entries lies in [from, to]: the window holds at least cap
  * events, possibly more than the ring can say. */
-bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from,
-                         int64_t to);
+bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from, int64_t to);
 
 /* Drops entries older than `before`; returns how many remain. */
 uint16_t vigil_win_expire(int64_t *times, uint16_t *n, int64_t before);
@@ -65,7 +64,6 @@ bool vigil_win_tag_ok(const int64_t *entries, uint16_t cap, uint16_t n, unsigned
 
 /* Part of `amount` accrued evenly over [start, end] that lies in [from, to], rounded down
  * (an instantaneous amount, start == end, counts whole when inside). */
-uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from,
-                             int64_t to);
+uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_t from, int64_t to);
 
 #endif

@@ -285,8 +285,8 @@ static void premium_edges(void)
     want("ex-pout", "premium.outbound", T0 + 60 * MIN);
     snprintf(cid, sizeof cid, "pm1");
     call_end("ex-pmin", cid, T0 + 35 * MIN, "out", "+31201234567", "+319091234567", 2100, NULL);
-    call_end("st-pmin", cid, T0 + 35 * MIN - 1000, "out", "+31201234567", "+319091234567",
-             2100, NULL);
+    call_end("st-pmin", cid, T0 + 35 * MIN - 1000, "out", "+31201234567", "+319091234567", 2100,
+             NULL);
     snprintf(cid, sizeof cid, "pm2");
     call_end("ex-pmin", cid, T0 + 60 * MIN, "out", "+31201234567", "+319091234567", 1500, NULL);
     call_end("st-pmin", cid, T0 + 60 * MIN, "out", "+31201234567", "+319091234567", 1500, NULL);
@@ -342,13 +342,13 @@ static void continuous_edges(void)
         int64_t end = T0 + 6 * HOUR + k * 9 * HOUR;
         snprintf(cid, sizeof cid, "nc%d", k);
         call_end("ex-near", cid, end, "out", "+31201234567", "+31207654321", 6 * 3600, NULL);
-        call_end("st-near", cid, k == 0 ? end - 1000 : end, "out", "+31201234567",
-                 "+31207654321", 6 * 3600, NULL);
+        call_end("st-near", cid, k == 0 ? end - 1000 : end, "out", "+31201234567", "+31207654321",
+                 6 * 3600, NULL);
     }
     want("ex-near", "continuous.near_continuous", T0 + 24 * HOUR);
     call_start("st-single", "sc1", T0 + 1000, "out", "+31201234567", "+31207654321");
-    call_end("st-single", "sc1", T0 + 1000 + 8 * HOUR - 1000, "out", "+31201234567",
-             "+31207654321", 8 * 3600 - 1, NULL);
+    call_end("st-single", "sc1", T0 + 1000 + 8 * HOUR - 1000, "out", "+31201234567", "+31207654321",
+             8 * 3600 - 1, NULL);
 }
 
 /* ---- the test ---------------------------------------------------------------------------- */
