@@ -8,7 +8,9 @@
  * PM_OUT_EXACT (32) outbound calls and PM_IN_EXACT (128) inbound calls of each service number,
  * so levels up to those are exact (past them, per-minute buckets of 60 to 61 minutes add what
  * the times no longer hold: the service_popular level of 1000 is judged that way); callers by
- * the millisecond each last called; minutes as below.
+ * the millisecond each last called; minutes as below. An inbound call that arrives late (up to
+ * the 60 s of disorder events.md allows) is also judged on the hour ending at the newest call
+ * of its service number, which it may complete (dated at the late call).
  *   premium.outbound  >= out_calls_1h (20) calls or >= out_minutes_1h (60) minutes to
  *       premium-rate numbers (numplan's premium flag: +31900/906/909, +979 IPRS) within one
  *       hour -> critical, block_premium; a warning first at out_calls_1h_warning (10) calls
@@ -884,6 +886,20 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     uint32_t callers = svc_callers(s, now);
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
+    /* A call that arrives late (events.md: up to 60 s of disorder) may complete the hour
+     * ending at the newest call seen, judged before it came. */
+    int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
+    if (!crit && newest > now && newest - now <= PM_HOUR_MS) {
+        uint32_t c2 = svc_calls(s, newest), k2 = svc_callers(s, newest);
+        bool crit2 = c2 >= st->in_calls[p] && k2 >= st->in_callers[p];
+        bool warn2 = c2 >= (st->in_calls[p] + 2) / 3 && k2 >= (st->in_callers[p] + 2) / 3;
+        if (crit2 || (warn2 && !warn)) {
+            calls = c2;
+            callers = k2;
+            crit = crit2;
+            warn = true;
+        }
+    }
     int sev = episode_level(&s->fired, PM_FIRED_WARNING, PM_FIRED_CRITICAL, warn, crit);
     return sev ? emit_pumping(st, a, account, s, calls, callers, short_calls, now,
                               (enum vigil_severity)sev, out)
@@ -935,6 +951,12 @@ static int check_flagged(const struct pm_state *st, struct pm_acct *a, const cha
     if (thr <= 0)
         return 0;
     uint32_t flagged = svc_flagged_callers(s, now);
+    /* A late call may complete the hour ending at the newest call seen (disorder). */
+    int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
+    if (newest > now && newest - now <= PM_HOUR_MS) {
+        uint32_t f2 = svc_flagged_callers(s, newest);
+        flagged = f2 > flagged ? f2 : flagged;
+    }
     int sev = episode_level(&s->fired, PM_FIRED_FLAGGED_WARNING, PM_FIRED_FLAGGED_CRITICAL,
                             flagged > 0, flagged >= thr);
     return sev ? emit_flagged(st, a, account, s, flagged, now, (enum vigil_severity)sev, out) : 0;

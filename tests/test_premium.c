@@ -1359,6 +1359,19 @@ static void test_edge_premium_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
 }
 
+/* events.md allows 60 s of disorder: the 100th call to the service number, 50 s older than
+ * the 99th, completes the hour ending at the 99th: withheld at the late call. */
+static void test_edge_pumping_late_call(void **state)
+{
+    struct fx *fx = *state;
+    int64_t last = T0 + 59 * MIN + 30000;
+    for (int k = 0; k < 99; k++)
+        in_start(fx, "acc-plate", k, T0 + (int64_t)k * (last - T0) / 98, k % 30, SERVICE);
+    assert_null(order_of(fx, "acc-plate"));
+    in_start(fx, "acc-plate", 99, last - 50000, 7, SERVICE);
+    assert_order_at(fx, "acc-plate", PUMP_RULE, last - 50000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1367,6 +1380,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbound_closed_minutes, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_premium_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_premium_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_pumping_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_helpdesk_three_times_a_day_left_alone, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, fx_teardown),
