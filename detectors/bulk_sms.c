@@ -22,7 +22,8 @@
  *
  * Windows: every rule is judged on exactly [newest - 15 min, newest], both ends included, at
  * millisecond event time, where newest is the number's newest SMS (the SMS being judged
- * unless it arrived late: events.md allows 60 s of disorder). Per-minute buckets (the
+ * unless it arrived late: events.md allows 60 s of disorder; a late SMS is judged on the 15
+ * minutes ending at it as well, each rule on the larger count). Per-minute buckets (the
  * newest SMS's minute and the 15 before it) give a cheap upper bound; a rule whose bound
  * reaches its lowest level is counted again exactly (window.h): SMS from the times of the
  * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096; above
@@ -628,6 +629,14 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
         if (n < BS_RECENT) {
             s->recent[s->n_recent++] = *r;
             light_measure(s, from, to, m);
+            int64_t t = ent_ms(r->min, r->ms);
+            if (t < to) {
+                /* A late SMS: the 15 minutes ending at it count too. */
+                struct bs_measure m2;
+                light_measure(s, t - BS_WINDOW_MS, t, &m2);
+                for (int k = 0; k < BS_RULES; k++)
+                    m->v[k] = m2.v[k] > m->v[k] ? m2.v[k] : m->v[k];
+            }
             return 0;
         }
         /* The 9th SMS in the window: from here on counts and sets. */
@@ -646,6 +655,15 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
     int64_t low[BS_RULES];
     low_levels(st, profile, low);
     heavy_measure(st, h, from, to, low, m);
+    int64_t t = ent_ms(r->min, r->ms);
+    if (t < to) {
+        /* A late SMS: the 15 minutes ending at it count too (what they hold from before the
+         * number's bucket window may already be gone: never more than they held). */
+        struct bs_measure m2;
+        heavy_measure(st, h, t - BS_WINDOW_MS, t, low, &m2);
+        for (int k = 0; k < BS_RULES; k++)
+            m->v[k] = m2.v[k] > m->v[k] ? m2.v[k] : m->v[k];
+    }
     return 0;
 }
 
