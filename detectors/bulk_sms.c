@@ -20,13 +20,17 @@
  * re-arms when its count falls below its warning level; the critical re-arms when all three
  * have. emit.c adds one order per (account, block_sms, bulk_sms) while it stands.
  *
- * Windows: event time in per-minute buckets. A window is the minute of the number's newest
- * SMS plus the 15 minutes before it, so an SMS counts for at least 15 and less than
- * 16 minutes: everything "within 15 minutes" is caught, and a pattern spread over up to
- * 16 minutes may be too (it leaves at the start of the 16th minute after its own). An SMS
- * older than the newest (events.md allows 60 s of disorder) counts in its own minute while
- * that minute is still in the window, and is ignored when older than the window. Decisions
- * are taken on the window as of the newest SMS.
+ * Windows: every rule is judged on exactly [newest - 15 min, newest], both ends included, at
+ * millisecond event time, where newest is the number's newest SMS (the SMS being judged
+ * unless it arrived late: events.md allows 60 s of disorder; a late SMS is judged on the 15
+ * minutes ending at it as well, each rule on the larger count). Per-minute buckets (the
+ * newest SMS's minute and the 15 before it) give a cheap upper bound; a rule whose bound
+ * reaches its lowest level is counted again exactly (window.h): SMS from the times of the
+ * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096; above
+ * that, the buckets), recipients from the millisecond each was last sent to. A light number
+ * (at most 8 SMS) is always counted exactly from its list. An SMS older than the number's
+ * bucket window is ignored. The account's counters (sms_15m, segments_15m, sms_1h) stay in
+ * buckets: they order nothing.
  *
  * Duplicates (the same event id delivered twice): a duplicate counts again for bulk_sms.rate
  * and the sms/segments counters (events carry nothing cheaper than the id to tell it by);
@@ -40,8 +44,8 @@
  *            SMS, segments and busiest-number recipients, 5-minute slots for sms_1h, and
  *            the entry number of one of its senders.
  *   senders: every (account, from) with an SMS in its window, keyed by
- *            "<hash of account as 16 hex digits><from>": struct bs_sender, 120 bytes
- *            (128-byte slot, ~224 bytes with the key and index slot). A number that sent at
+ *            "<hash of account as 16 hex digits><from>": struct bs_sender, 224 bytes
+ *            (~320 bytes with the key and index slot). A number that sent at
  *            most BS_RECENT (8) SMS in its window keeps them as (recipient hash, text hash,
  *            minute) and all counts are computed from that list, exactly. The senders of
  *            one account form a ring (entry numbers of the next and previous one, and its
@@ -50,10 +54,11 @@
  *   heavy:   the 9th SMS in a window promotes the number to a pool entry (and replays its
  *            list into it): per-minute SMS counts, a set of recipient hashes with the minute
  *            each was last sent to, and BS_BODIES (4) text slots each with its own recipient
- *            set, plus the last 5 event ids as samples. Bytes per heavy number:
- *            ~900 + 8 x (cap_r + 4 x cap_b), where cap_r / cap_b are the powers of two
- *            >= 2 x the highest recipients_15m / same_body_15m of any profile (defaults 256
- *            and 128: ~7 KB). The pool grows amortised and reuses freed entries; a number
+ *            set, plus the last 5 event ids as samples, and the times of its latest cap_t
+ *            SMS. Bytes per heavy number: ~900 + 16 x (cap_r + 4 x cap_b) + 8 x cap_t,
+ *            where cap_r / cap_b are the powers of two >= 2 x the highest recipients_15m /
+ *            same_body_15m of any profile (defaults 256 and 128) and cap_t the highest
+ *            sms_15m (300): ~15.6 KB. The pool grows amortised and reuses freed entries; a number
  *            stays heavy until it has been idle for a whole window.
  * Numbers with no SMS in their window (at the watermark) are dropped at on_tick, freeing
  * their pool entry; accounts are dropped once every counter reads 0 (published once) and
@@ -61,8 +66,9 @@
  * by more than 15 minutes of event time would see its numbers start again from nothing.
  *
  * Bounds and their error:
- * - Recipients and texts are kept as 32-bit hashes: two recipients of one number colliding
- *   among the ~100 that matter is a ~1e-6 event and undercounts by one.
+ * - Recipients are kept as 64-bit hashes (two recipients of one number colliding among the
+ *   few hundred that matter: ~1e-15), texts as 32-bit ones (two of a number's 4 texts
+ *   colliding: ~1e-9, and would merge their recipient sets).
  * - A recipient set holds at most 7/8 of its capacity of live entries (>= 1.75 x the
  *   highest threshold); past that, new recipients are not counted. The rule has fired by
  *   then, so only the recipients_15m counter saturates (at 224 with the defaults). Entries
@@ -74,7 +80,7 @@
  *
  * Counters, per account, published at on_tick for accounts whose values changed (every
  * minute of watermark while they slide to zero; TTL redis.counter_ttl_s): sms_15m and
- * segments_15m (all numbers, same 15-16 minute window), recipients_15m (the highest
+ * segments_15m (all numbers, in minute buckets: 15-16 minutes), recipients_15m (the highest
  * distinct-recipient count any of its numbers reached in that window), sms_1h (5-minute
  * slots: the current one and the 12 before it, 60-65 minutes).
  *
@@ -97,6 +103,7 @@
 #include "vigil/detector.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
+#include "window.h"
 
 #define BS_NAME "bulk_sms"
 #define BS_MIN_MS 60000LL
@@ -108,6 +115,7 @@
 #define BS_RECENT 8 /* SMS a number keeps one by one; the 9th in a window promotes it */
 #define BS_BODIES 4 /* texts tracked per heavy number */
 #define BS_FIRED_CRIT 0x8
+#define BS_TIMES_MAX 4096 /* SMS times a heavy number keeps at most (bulk_sms.rate exact) */
 
 enum { BS_RATE = 0, BS_RCPT = 1, BS_BODY = 2, BS_RULES = 3 };
 
@@ -124,14 +132,16 @@ static const char *const metric_names[BS_RULES] = {
 
 /* One SMS of a number that has sent few. */
 struct bs_recent {
-    uint32_t to;   /* hash of `to`, never 0 */
+    uint64_t to;   /* hash of `to`, never 0 */
     uint32_t body; /* hash of body_hash; 0 when the SMS had none */
     int32_t min;   /* event-time minute */
+    uint16_t ms;   /* and the millisecond in it */
 };
 
 /* Every (account, from) with an SMS in its window. */
 struct bs_sender {
     int32_t head_min; /* minute of the newest SMS: the window is [head - 15, head] */
+    uint16_t head_ms; /* and its millisecond: rules judge [newest - 15 min, newest] */
     uint32_t heavy;   /* pool index + 1; 0 while the number keeps recent[] */
     struct bs_recent recent[BS_RECENT];
     uint32_t acct;       /* entry number of its account in accts */
@@ -150,8 +160,9 @@ struct bs_wset {
 };
 
 struct bs_ent {
-    uint32_t h;
-    int32_t min;
+    uint64_t h; /* hash of the recipient, never 0 */
+    int32_t min; /* minute the recipient was last sent to */
+    uint16_t ms; /* and the millisecond in it */
 };
 
 struct bs_body {
@@ -161,9 +172,11 @@ struct bs_body {
 };
 
 /* A number past BS_RECENT SMS in its window. Followed in the pool by cap_r recipient
- * entries and BS_BODIES x cap_b text-recipient entries. */
+ * entries, BS_BODIES x cap_b text-recipient entries and cap_t SMS times. */
 struct bs_heavy {
-    uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
+    /* 8-aligned, so its size is too: the 64-bit entries after it are aligned. */
+    _Alignas(8) uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
+    uint16_t n_t;           /* SMS times kept (window.h time ring, sorted) */
     struct bs_wset rcpt;
     struct bs_body body[BS_BODIES];
     char samples[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1]; /* the latest event ids */
@@ -189,6 +202,8 @@ struct bs_state {
     int64_t warn[BS_RULES][VIGIL_PROFILE_COUNT]; /* 0: no warning */
     int64_t ttl_s;
     uint32_t cap_r, cap_b; /* entries per recipient set / per text set, powers of two */
+    uint16_t cap_t;        /* SMS times per heavy number: the highest sms_15m, <= 4096 */
+    size_t times_off;      /* bytes from a pool entry to its SMS times (8-aligned) */
     size_t stride;         /* bytes per pool entry */
     unsigned char *pool;
     uint32_t n_pool, cap_pool, free_pool; /* free_pool: index + 1 of a free entry, or 0 */
@@ -245,6 +260,14 @@ static uint16_t sat16(uint32_t v)
     return v > UINT16_MAX ? UINT16_MAX : (uint16_t)v;
 }
 
+/* 64 bits for recipients: two distinct recipients of one number never fold into one
+ * (~1e-16 among a few hundred), so distinct counts are exact up to their thresholds. */
+static uint64_t hash64(const char *s)
+{
+    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    return h ? h : 1;
+}
+
 static uint32_t hash32(const char *s)
 {
     uint64_t h = vigil_acct_table_hash(s, strlen(s));
@@ -294,6 +317,16 @@ static struct bs_ent *body_ents(const struct bs_state *st, struct bs_heavy *h, i
     return rcpt_ents(h) + st->cap_r + (size_t)k * st->cap_b;
 }
 
+static int64_t *heavy_times(const struct bs_state *st, struct bs_heavy *h)
+{
+    return (int64_t *)(void *)((unsigned char *)h + st->times_off);
+}
+
+static int64_t ent_ms(int32_t min, uint16_t ms)
+{
+    return (int64_t)min * BS_MIN_MS + ms;
+}
+
 /* A zeroed pool entry; its number + 1 in *out. Grows the pool amortised. */
 static int heavy_alloc(struct bs_state *st, uint32_t *out)
 {
@@ -328,7 +361,7 @@ static void heavy_free(struct bs_state *st, uint32_t ref)
 
 static void wset_place(struct bs_ent *e, uint32_t cap, struct bs_ent v)
 {
-    uint32_t i = v.h & (cap - 1);
+    uint32_t i = (uint32_t)v.h & (cap - 1);
     while (e[i].h != 0)
         i = (i + 1) & (cap - 1);
     e[i] = v;
@@ -354,11 +387,11 @@ static void wset_purge(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct
  * moves to m (so it leaves the window 15 minutes after its latest SMS); one already counted
  * in m or later is unchanged. When the set is full of live entries, h is not counted. */
 static void wset_touch(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct bs_ent *scratch,
-                       uint32_t h, int32_t m, int32_t lo)
+                       uint64_t h, int32_t m, uint16_t ms, int32_t lo)
 {
     uint32_t mask = cap - 1;
     for (int attempt = 0; attempt < 2; attempt++) {
-        uint32_t i = h & mask;
+        uint32_t i = (uint32_t)h & mask;
         int64_t reuse = -1;
         bool empty = false;
         for (uint32_t n = 0; n < cap; n++, i = (i + 1) & mask) {
@@ -368,11 +401,17 @@ static void wset_touch(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct
             }
             if (e[i].h == h) {
                 int32_t prev = e[i].min;
-                if (prev >= lo && prev >= m)
+                if (prev >= lo && prev > m)
                     return;
+                if (prev >= lo && prev == m) {
+                    if (ms > e[i].ms)
+                        e[i].ms = ms; /* the latest time it was sent to, to the millisecond */
+                    return;
+                }
                 if (prev >= lo)
                     w->rmin[slot(prev)]--;
                 e[i].min = m;
+                e[i].ms = ms;
                 w->rmin[slot(m)]++;
                 return;
             }
@@ -382,12 +421,12 @@ static void wset_touch(struct bs_wset *w, struct bs_ent *e, uint32_t cap, struct
                 reuse = i;
         }
         if (reuse >= 0) {
-            e[reuse] = (struct bs_ent){h, m};
+            e[reuse] = (struct bs_ent){h, m, ms};
             w->rmin[slot(m)]++;
             return;
         }
         if (empty && w->used < cap - cap / 8) {
-            e[i] = (struct bs_ent){h, m};
+            e[i] = (struct bs_ent){h, m, ms};
             w->used++;
             w->rmin[slot(m)]++;
             return;
@@ -412,31 +451,52 @@ struct bs_measure {
     uint32_t v[BS_RULES];
 };
 
-static void light_measure(const struct bs_sender *s, struct bs_measure *out)
+/* Recipients of a set last sent to in [from, to]. */
+static uint32_t wset_exact(const struct bs_ent *e, uint32_t cap, int64_t from, int64_t to)
 {
-    /* Entries are kept only while in the window, so all of them count. */
-    memset(out, 0, sizeof *out);
-    out->v[BS_RATE] = s->n_recent;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < cap; i++) {
+        if (e[i].h != 0) {
+            int64_t t = ent_ms(e[i].min, e[i].ms);
+            n += t >= from && t <= to;
+        }
+    }
+    return n;
+}
+
+/* A light number's SMS in [from, to], one by one: exact. */
+static void light_measure(const struct bs_sender *s, int64_t from, int64_t to,
+                          struct bs_measure *out)
+{
+    struct bs_recent in[BS_RECENT];
+    int n_in = 0;
     for (int i = 0; i < s->n_recent; i++) {
+        int64_t t = ent_ms(s->recent[i].min, s->recent[i].ms);
+        if (t >= from && t <= to)
+            in[n_in++] = s->recent[i];
+    }
+    memset(out, 0, sizeof *out);
+    out->v[BS_RATE] = (uint32_t)n_in;
+    for (int i = 0; i < n_in; i++) {
         bool first = true;
         for (int j = 0; j < i && first; j++)
-            first = s->recent[j].to != s->recent[i].to;
+            first = in[j].to != in[i].to;
         out->v[BS_RCPT] += first;
-        if (s->recent[i].body == 0)
+        if (in[i].body == 0)
             continue;
         /* Distinct recipients of this text, counted once per text (at its first entry). */
         bool first_body = true;
         for (int j = 0; j < i && first_body; j++)
-            first_body = s->recent[j].body != s->recent[i].body;
+            first_body = in[j].body != in[i].body;
         if (!first_body)
             continue;
         uint32_t n = 0;
-        for (int j = i; j < s->n_recent; j++) {
-            if (s->recent[j].body != s->recent[i].body)
+        for (int j = i; j < n_in; j++) {
+            if (in[j].body != in[i].body)
                 continue;
             bool seen = false;
             for (int k = i; k < j && !seen; k++)
-                seen = s->recent[k].body == s->recent[i].body && s->recent[k].to == s->recent[j].to;
+                seen = in[k].body == in[i].body && in[k].to == in[j].to;
             n += !seen;
         }
         if (n > out->v[BS_BODY])
@@ -444,7 +504,12 @@ static void light_measure(const struct bs_sender *s, struct bs_measure *out)
     }
 }
 
-static void heavy_measure(struct bs_heavy *h, struct bs_measure *out)
+/* A heavy number's counts. The per-minute counts cover the window's 15 to 16 minutes, more
+ * than [from, to]: an upper bound, enough while below every level of the rule. A rule at or
+ * above its lowest level (low[r]) is counted again exactly on [from, to], from the SMS times
+ * and the time each recipient was last sent to. */
+static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t from,
+                          int64_t to, const int64_t low[BS_RULES], struct bs_measure *out)
 {
     out->v[BS_RATE] = ring_sum(h->cnt, BS_SLOTS);
     out->v[BS_RCPT] = wset_count(&h->rcpt);
@@ -453,6 +518,25 @@ static void heavy_measure(struct bs_heavy *h, struct bs_measure *out)
         uint32_t n = wset_count(&h->body[k].set);
         if (n > out->v[BS_BODY])
             out->v[BS_BODY] = n;
+    }
+    if ((int64_t)out->v[BS_RATE] >= low[BS_RATE]) {
+        const int64_t *t = heavy_times(st, h);
+        uint32_t n = vigil_win_count(t, h->n_t, from, to);
+        /* All cap_t kept times inside: at least that many, the buckets say how many more. */
+        if (!vigil_win_saturated(t, st->cap_t, h->n_t, from, to) || n > out->v[BS_RATE])
+            out->v[BS_RATE] = n;
+    }
+    if ((int64_t)out->v[BS_RCPT] >= low[BS_RCPT])
+        out->v[BS_RCPT] = wset_exact(rcpt_ents(h), st->cap_r, from, to);
+    if ((int64_t)out->v[BS_BODY] >= low[BS_BODY]) {
+        out->v[BS_BODY] = 0;
+        for (int k = 0; k < BS_BODIES; k++) {
+            if (h->body[k].key == 0)
+                continue;
+            uint32_t n = wset_exact(body_ents(st, h, k), st->cap_b, from, to);
+            if (n > out->v[BS_BODY])
+                out->v[BS_BODY] = n;
+        }
     }
 }
 
@@ -483,12 +567,13 @@ static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_r
                       int32_t lo)
 {
     h->cnt[slot(r->min)] = sat16(h->cnt[slot(r->min)] + 1u);
-    wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, lo);
+    vigil_win_add(heavy_times(st, h), st->cap_t, &h->n_t, ent_ms(r->min, r->ms));
+    wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, r->ms, lo);
     if (r->body == 0)
         return;
     int k = body_slot(st, h, r->body);
     struct bs_body *b = &h->body[k];
-    wset_touch(&b->set, body_ents(st, h, k), st->cap_b, st->scratch, r->to, r->min, lo);
+    wset_touch(&b->set, body_ents(st, h, k), st->cap_b, st->scratch, r->to, r->min, r->ms, lo);
     if (r->min > b->last_min)
         b->last_min = r->min;
 }
@@ -501,11 +586,14 @@ static void heavy_sample(struct bs_heavy *h, const char *event_id)
         h->n_samples++;
 }
 
-/* Moves the number's window so that minute m is its newest. */
-static void sender_advance(struct bs_state *st, struct bs_sender *s, int32_t m)
+/* Moves the number's window so that minute m (millisecond ms in it) is its newest. */
+static void sender_advance(struct bs_state *st, struct bs_sender *s, int32_t m, uint16_t ms)
 {
+    if (m == s->head_min && ms > s->head_ms)
+        s->head_ms = ms;
     if (m <= s->head_min)
         return;
+    s->head_ms = ms;
     if (s->heavy) {
         struct bs_heavy *h = heavy_at(st, s->heavy - 1);
         ring_roll(h->cnt, s->head_min, m);
@@ -516,11 +604,21 @@ static void sender_advance(struct bs_state *st, struct bs_sender *s, int32_t m)
     s->head_min = m;
 }
 
-/* Adds one SMS (its minute within the window) and measures the window. */
+/* The lowest level of each rule for a profile: counts below it need no exact count. */
+static void low_levels(const struct bs_state *st, int profile, int64_t low[BS_RULES])
+{
+    for (int r = 0; r < BS_RULES; r++) {
+        int64_t w = st->warn[r][profile], c = st->crit[r][profile];
+        low[r] = w > 0 && w < c ? w : c;
+    }
+}
+
+/* Adds one SMS (its minute within the window) and measures [newest - 15 min, newest]. */
 static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_recent *r,
-                      const char *event_id, struct bs_measure *m)
+                      const char *event_id, int profile, struct bs_measure *m)
 {
     int32_t lo = s->head_min - BS_WIN_MIN;
+    int64_t to = ent_ms(s->head_min, s->head_ms), from = to - BS_WINDOW_MS;
     if (!s->heavy) {
         int n = 0;
         for (int i = 0; i < s->n_recent; i++) {
@@ -530,7 +628,15 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
         s->n_recent = (uint8_t)n;
         if (n < BS_RECENT) {
             s->recent[s->n_recent++] = *r;
-            light_measure(s, m);
+            light_measure(s, from, to, m);
+            int64_t t = ent_ms(r->min, r->ms);
+            if (t < to) {
+                /* A late SMS: the 15 minutes ending at it count too. */
+                struct bs_measure m2;
+                light_measure(s, t - BS_WINDOW_MS, t, &m2);
+                for (int k = 0; k < BS_RULES; k++)
+                    m->v[k] = m2.v[k] > m->v[k] ? m2.v[k] : m->v[k];
+            }
             return 0;
         }
         /* The 9th SMS in the window: from here on counts and sets. */
@@ -546,7 +652,18 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
     struct bs_heavy *h = heavy_at(st, s->heavy - 1);
     heavy_add(st, h, r, lo);
     heavy_sample(h, event_id);
-    heavy_measure(h, m);
+    int64_t low[BS_RULES];
+    low_levels(st, profile, low);
+    heavy_measure(st, h, from, to, low, m);
+    int64_t t = ent_ms(r->min, r->ms);
+    if (t < to) {
+        /* A late SMS: the 15 minutes ending at it count too (what they hold from before the
+         * number's bucket window may already be gone: never more than they held). */
+        struct bs_measure m2;
+        heavy_measure(st, h, t - BS_WINDOW_MS, t, low, &m2);
+        for (int k = 0; k < BS_RULES; k++)
+            m->v[k] = m2.v[k] > m->v[k] ? m2.v[k] : m->v[k];
+    }
     return 0;
 }
 
@@ -800,6 +917,7 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (ev->type != VIGIL_EV_SMS)
         return 0;
     int32_t m = (int32_t)vigil_floor_div(ev->ts_ms, BS_MIN_MS);
+    uint16_t ms = (uint16_t)(ev->ts_ms - (int64_t)m * BS_MIN_MS);
 
     bool created;
     struct bs_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
@@ -829,19 +947,21 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return VIGIL_ERR_NOMEM;
     if (created) {
         s->head_min = m;
+        s->head_ms = ms;
         sender_link(st, a, s);
     }
-    sender_advance(st, s, m);
+    sender_advance(st, s, m, ms);
     if (m < s->head_min - BS_WIN_MIN)
         return 0; /* older than the number's window: it would already have left it */
 
     struct bs_recent r = {
-        .to = hash32(ev->to),
+        .to = hash64(ev->to),
         .body = ev->body_hash[0] ? hash32(ev->body_hash) : 0,
         .min = m,
+        .ms = ms,
     };
     struct bs_measure meas;
-    if (sender_add(st, s, &r, ev->id, &meas) != 0)
+    if (sender_add(st, s, &r, ev->id, a->profile, &meas) != 0)
         return VIGIL_ERR_NOMEM;
     if (m >= a->head_min - BS_WIN_MIN && meas.v[BS_RCPT] > a->rcpt[slot(m)])
         a->rcpt[slot(m)] = sat16(meas.v[BS_RCPT]);
@@ -911,25 +1031,26 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
 /* --- checkpoints --------------------------------------------------------------------------- */
 
-/* Version 1 of one account's saved state, fields in this build's byte order (detector.h: only
+/* Version 2 of one account's saved state, fields in this build's byte order (detector.h: only
  * the same build reads it back):
  *   u8 version; the account: i32 head_min, u16 sms[16], seg[16], rcpt[16], sms5[13];
  *   u32 number of senders, then each sender:
  *     u8 length and bytes of its `from` (its key after the account hash), i32 head_min,
- *     u8 fired, u8 heavy (0 or 1), then
- *       light: u8 n, n x {u32 to, u32 body, i32 min}: recent[]
- *       heavy: u16 cnt[16], the recipient set, BS_BODIES x {u32 key, i32 last_min, its set},
+ *     u16 head_ms, u8 fired, u8 heavy (0 or 1), then
+ *       light: u8 n, n x {u64 to, u32 body, i32 min, u16 ms}: recent[]
+ *       heavy: u16 cnt[16], u16 n, n x i64: the SMS times in the window, oldest first, the
+ *              recipient set, BS_BODIES x {u32 key, i32 last_min, its set},
  *              u8 n, n x {u8 length, event id bytes}: the samples, oldest first;
- *   a set: u32 n, n x {u32 h, i32 min}: its live entries. Stale ones count nowhere and only
+ *   a set: u32 n, n x {u64 h, i32 min, u16 ms}: its live entries. Stale ones count nowhere and only
  *     make room when the set is full, which a purge would do anyway, so they are left out;
  *     rmin[] and `used` are re-derived from the entries at load.
  * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
  * from the current profiles. */
-#define BS_SAVE_VERSION 1
+#define BS_SAVE_VERSION 2 /* 2: times to the millisecond (exact windows) */
 #define BS_KEY_HASH 16                                 /* hex digits before `from` in a key */
 #define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
-#define BS_ENT_BYTES 8                                 /* a saved set entry */
-#define BS_SENDER_MIN 8 /* bytes of the smallest saved sender: a light one with no SMS */
+#define BS_ENT_BYTES 14                                /* a saved set entry */
+#define BS_SENDER_MIN 10 /* bytes of the smallest saved sender: a light one with no SMS */
 /* Minutes are after 2000 (events.md); a saved minute before that is not a valid state. */
 #define BS_MIN_HEAD ((int32_t)(VIGIL_TS_MIN_MS / BS_MIN_MS))
 
@@ -961,6 +1082,16 @@ static void put_i32(struct bs_writer *w, int32_t v)
     put(w, &v, sizeof v);
 }
 
+static void put_u16(struct bs_writer *w, uint16_t v)
+{
+    put(w, &v, sizeof v);
+}
+
+static void put_u64(struct bs_writer *w, uint64_t v)
+{
+    put(w, &v, sizeof v);
+}
+
 /* The live entries (minute >= lo) of a set of cap entries. */
 static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, int32_t lo)
 {
@@ -970,8 +1101,9 @@ static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, 
     put_u32(w, n);
     for (uint32_t i = 0; i < cap; i++) {
         if (e[i].h != 0 && e[i].min >= lo) {
-            put_u32(w, e[i].h);
+            put_u64(w, e[i].h);
             put_i32(w, e[i].min);
+            put_u16(w, e[i].ms);
         }
     }
 }
@@ -980,6 +1112,12 @@ static void save_heavy(const struct bs_state *st, struct bs_writer *w, struct bs
                        int32_t lo)
 {
     put(w, h->cnt, sizeof h->cnt);
+    const int64_t *t = heavy_times(st, h);
+    uint16_t first = 0;
+    while (first < h->n_t && t[first] < (int64_t)lo * BS_MIN_MS)
+        first++;
+    put_u16(w, (uint16_t)(h->n_t - first));
+    put(w, t + first, (size_t)(h->n_t - first) * sizeof *t);
     save_set(w, rcpt_ents(h), st->cap_r, lo);
     for (int k = 0; k < BS_BODIES; k++) {
         put_u32(w, h->body[k].key);
@@ -1005,6 +1143,7 @@ static void save_sender(const struct bs_state *st, struct bs_writer *w, uint32_t
     put_u8(w, (unsigned)from_len);
     put(w, key + BS_KEY_HASH, from_len);
     put_i32(w, s->head_min);
+    put_u16(w, s->head_ms);
     put_u8(w, s->fired);
     put_u8(w, s->heavy != 0);
     if (s->heavy) {
@@ -1013,9 +1152,10 @@ static void save_sender(const struct bs_state *st, struct bs_writer *w, uint32_t
     }
     put_u8(w, s->n_recent);
     for (int k = 0; k < s->n_recent; k++) {
-        put_u32(w, s->recent[k].to);
+        put_u64(w, s->recent[k].to);
         put_u32(w, s->recent[k].body);
         put_i32(w, s->recent[k].min);
+        put_u16(w, s->recent[k].ms);
     }
 }
 
@@ -1082,6 +1222,20 @@ static int32_t get_i32(struct vigil_bytes_reader *r)
     return v;
 }
 
+static uint16_t get_u16(struct vigil_bytes_reader *r)
+{
+    uint16_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
+static uint64_t get_u64(struct vigil_bytes_reader *r)
+{
+    uint64_t v = 0;
+    vigil_bytes_get(r, &v, sizeof v);
+    return v;
+}
+
 /* The next n bytes where they are, or NULL (and `bad` set) when fewer are left. */
 static const unsigned char *get_span(struct vigil_bytes_reader *r, size_t n)
 {
@@ -1104,7 +1258,8 @@ static struct bs_ent saved_ent(const struct bs_saved_set *set, uint32_t k)
 {
     struct bs_ent v;
     memcpy(&v.h, set->p + (size_t)k * BS_ENT_BYTES, sizeof v.h);
-    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 4, sizeof v.min);
+    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 8, sizeof v.min);
+    memcpy(&v.ms, set->p + (size_t)k * BS_ENT_BYTES + 12, sizeof v.ms);
     return v;
 }
 
@@ -1114,6 +1269,8 @@ struct bs_saved_sender {
     const char *from;
     uint8_t from_len, fired, heavy, n_recent, n_samples;
     int32_t head_min;
+    uint16_t head_ms, n_t;
+    const unsigned char *times; /* n_t x i64 */
     struct bs_recent recent[BS_RECENT];
     uint16_t cnt[BS_SLOTS];
     struct bs_saved_set rcpt, body_set[BS_BODIES];
@@ -1126,7 +1283,7 @@ struct bs_saved_sender {
 /* Adds v to a scratch set of cap entries; false if its recipient is there already. */
 static bool scratch_add(struct bs_ent *e, uint32_t cap, struct bs_ent v)
 {
-    uint32_t i = v.h & (cap - 1);
+    uint32_t i = (uint32_t)v.h & (cap - 1);
     for (; e[i].h != 0; i = (i + 1) & (cap - 1)) {
         if (e[i].h == v.h)
             return false;
@@ -1150,7 +1307,8 @@ static bool read_set(struct bs_state *st, struct vigil_bytes_reader *r, uint32_t
     memset(st->scratch, 0, (size_t)cap * sizeof *st->scratch);
     for (uint32_t k = 0; k < out->n; k++) {
         struct bs_ent v = saved_ent(out, k);
-        if (v.h == 0 || v.min < lo || v.min > hi || !scratch_add(st->scratch, cap, v))
+        if (v.h == 0 || v.min < lo || v.min > hi || v.ms >= BS_MIN_MS ||
+            !scratch_add(st->scratch, cap, v))
             return false;
     }
     return true;
@@ -1179,6 +1337,19 @@ static bool read_heavy(struct bs_state *st, struct vigil_bytes_reader *r,
 {
     int32_t lo = ss->head_min - BS_WIN_MIN, hi = ss->head_min;
     vigil_bytes_get(r, ss->cnt, sizeof ss->cnt);
+    /* SMS times: sorted, inside the window's minutes. */
+    ss->n_t = get_u16(r);
+    ss->times = get_span(r, (size_t)ss->n_t * sizeof(int64_t));
+    if (!ss->times)
+        return false;
+    int64_t prev = (int64_t)lo * BS_MIN_MS;
+    for (uint16_t k = 0; k < ss->n_t; k++) {
+        int64_t t;
+        memcpy(&t, ss->times + (size_t)k * sizeof t, sizeof t);
+        if (t < prev || t >= ((int64_t)hi + 1) * BS_MIN_MS)
+            return false;
+        prev = t;
+    }
     if (!read_set(st, r, st->cap_r, lo, hi, &ss->rcpt))
         return false;
     for (int k = 0; k < BS_BODIES; k++) {
@@ -1206,10 +1377,12 @@ static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
         return false;
     for (int k = 0; k < ss->n_recent; k++) {
         struct bs_recent *e = &ss->recent[k];
-        e->to = get_u32(r);
+        e->to = get_u64(r);
         e->body = get_u32(r);
         e->min = get_i32(r);
-        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN || e->min > ss->head_min))
+        e->ms = get_u16(r);
+        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN ||
+                        e->min > ss->head_min || e->ms >= BS_MIN_MS))
             return false;
     }
     return !r->bad;
@@ -1223,10 +1396,12 @@ static bool read_sender(struct bs_state *st, struct vigil_bytes_reader *r,
     ss->from_len = get_u8(r);
     ss->from = (const char *)get_span(r, ss->from_len);
     ss->head_min = get_i32(r);
+    ss->head_ms = get_u16(r);
     ss->fired = get_u8(r);
     ss->heavy = get_u8(r);
     if (r->bad || ss->from_len > BS_FROM_MAX || memchr(ss->from, 0, ss->from_len) ||
-        ss->head_min < BS_MIN_HEAD || (ss->fired & ~0xfu) != 0 || ss->heavy > 1)
+        ss->head_min < BS_MIN_HEAD || ss->head_ms >= BS_MIN_MS || (ss->fired & ~0xfu) != 0 ||
+        ss->heavy > 1)
         return false;
     return ss->heavy ? read_heavy(st, r, ss) : read_light(r, ss);
 }
@@ -1325,6 +1500,11 @@ static void load_heavy(const struct bs_state *st, struct bs_heavy *h,
                        const struct bs_saved_sender *ss)
 {
     memcpy(h->cnt, ss->cnt, sizeof h->cnt);
+    /* The latest cap_t times (a configuration with a lower sms_15m keeps fewer). */
+    uint16_t skip = ss->n_t > st->cap_t ? (uint16_t)(ss->n_t - st->cap_t) : 0;
+    h->n_t = (uint16_t)(ss->n_t - skip);
+    memcpy(heavy_times(st, h), ss->times + (size_t)skip * sizeof(int64_t),
+           (size_t)h->n_t * sizeof(int64_t));
     load_set(&h->rcpt, rcpt_ents(h), st->cap_r, &ss->rcpt);
     for (int k = 0; k < BS_BODIES; k++) {
         h->body[k].key = ss->body_key[k];
@@ -1353,6 +1533,7 @@ static int load_sender(struct bs_state *st, struct bs_acct *a, uint64_t acct_has
         return VIGIL_ERR_INVALID; /* taken (sender_taken): never tie a number to two rings */
     sender_link(st, a, s);
     s->head_min = ss->head_min;
+    s->head_ms = ss->head_ms;
     s->fired = ss->fired;
     if (!ss->heavy) {
         memcpy(s->recent, ss->recent, sizeof s->recent);
@@ -1479,10 +1660,16 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
         max_r = st->crit[BS_RCPT][p] > max_r ? st->crit[BS_RCPT][p] : max_r;
         max_b = st->crit[BS_BODY][p] > max_b ? st->crit[BS_BODY][p] : max_b;
     }
+    int64_t max_t = 0;
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++)
+        max_t = st->crit[BS_RATE][p] > max_t ? st->crit[BS_RATE][p] : max_t;
     st->cap_r = set_cap(max_r);
     st->cap_b = set_cap(max_b);
-    st->stride = sizeof(struct bs_heavy) +
-                 ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
+    st->cap_t = (uint16_t)(max_t < BS_TIMES_MAX ? max_t : BS_TIMES_MAX);
+    st->times_off = sizeof(struct bs_heavy) +
+                    ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
+    st->times_off = (st->times_off + 7) & ~(size_t)7;
+    st->stride = st->times_off + (size_t)st->cap_t * sizeof(int64_t);
     st->stride = (st->stride + 7) & ~(size_t)7;
     st->ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;

@@ -14,7 +14,7 @@
  *       the highest level it reached, at end - duration + mark. 8 h is far above any human
  *       call (the 2-hour conference call stays alone) and well inside the 24 h after which
  *       events.md stops treating a start without its end as open.
- *   continuous.near_continuous  within the last 24 h the union of the account's call
+ *   continuous.near_continuous  within [t - 24 h, t] the union of the account's call
  *       intervals (parallel calls do not add up) reaches near_continuous_min (1080 = 18 h)
  *       -> critical, order suspend; near_continuous_warning_min (720 = 12 h) -> warning.
  *       Judged at every call_start and call_end (event_ts = that event's ts) and, while calls
@@ -25,7 +25,14 @@
  *       Not judged for 24 h after a single-call critical of the account (that call already
  *       caused the suspend order; one 18-hour call must not report twice).
  *
- * Union of call intervals, per account: a ring of 288 slots of 5 minutes (the last 24 h of
+ * Union of call intervals, per account, exact: the ended calls' union as up to CT_IV_MAX (24)
+ * disjoint stretches [from, to) to the millisecond (a call that overlaps or touches a stretch
+ * merges into it), and the open calls' union [earliest open start, now), counted on the fly.
+ * Stretches that ended more than 25 h before go; when more than 24 separate stretches remain
+ * (an account with more than 24 gaps between its calls in a day), the earliest goes and
+ * iv_floor rises past it: a window that starts before iv_floor is judged on the slots below
+ * instead, with their error. The slots, kept for that and for nothing else:
+ * a ring of 288 slots of 5 minutes (the last 24 h of
  * event time, ending at the slot of the account's newest event or of the watermark), each
  * holding the covered time of that slot in 2-second units, capped at the slot length (150).
  * An ended call adds its overlap with each slot (pro-rata, rounded to 2 s); open calls are
@@ -67,8 +74,8 @@
  * call at the watermark), connected_min_24h (the union above, minutes).
  *
  * State per worker (acct_table.h):
- *   accts: every account with a call in the last 24 h: struct ct_acct, 328 bytes (the
- *          288-byte ring), ~430 bytes with key and index slot.
+ *   accts: every account with a call in the last 24 h: struct ct_acct, 728 bytes (the
+ *          288-byte ring, 384 bytes of stretches), ~840 bytes with key and index slot.
  *   open:  accounts with open calls or recent ends: struct ct_open, 416 bytes (~510 with
  *          key and index); dropped when idle.
  *   ids:   the call_start event id of each tracked open call (for the findings' samples),
@@ -105,14 +112,22 @@
 #define CT_ENDS_MAX 8
 #define CT_END_GRACE_MS 600000LL /* remember an end 10 min: disorder is at most 60 s */
 #define CT_WINDOW_MS CT_DAY_MS   /* order and alert ids hash floor(event_ts / 24 h) */
+#define CT_IV_MAX 24             /* separate stretches of ended calls kept exactly */
 
 enum {
     CT_FIRED_WARNING = 1,
     CT_FIRED_CRITICAL = 2,
 };
 
+/* A stretch of time covered by ended calls, [from, to). */
+struct ct_iv {
+    int64_t from, to;
+};
+
 /* Every account with a call in the last 24 h of event time. */
 struct ct_acct {
+    struct ct_iv iv[CT_IV_MAX]; /* the union of ended calls since iv_floor: disjoint, sorted */
+    int64_t iv_floor;           /* iv[] holds every ended call's time from here on */
     uint8_t units[CT_SLOTS]; /* covered time per slot (slot % CT_SLOTS), CT_UNIT_MS units */
     int64_t head;            /* absolute slot (ts / CT_SLOT_MS) of the newest slot; MIN: none */
     int64_t due;             /* deadline of the account's live heap entry; MAX: none; MIN:
@@ -123,6 +138,7 @@ struct ct_acct {
     uint32_t open;           /* open calls, tracked + untracked (published) */
     uint8_t profile;         /* enum vigil_profile */
     uint8_t near_fired;      /* CT_FIRED_* of the current near-continuous episode */
+    uint8_t n_iv;            /* entries of iv[] */
     bool has_open;           /* the account has an entry in ct_state.open */
     bool dirty;              /* listed in ct_state.dirty */
 };
@@ -256,6 +272,58 @@ static void ring_add(struct ct_acct *a, int64_t from, int64_t to)
     }
 }
 
+/* Adds the ended call [from, to) to the exact union: merged with the stretches it overlaps or
+ * touches. Stretches that ended more than 25 h before the newest time known go, and when more
+ * than CT_IV_MAX remain the earliest goes: iv_floor rises past what went, so a window that
+ * starts before it is judged on the slots instead. */
+static void iv_add(struct ct_acct *a, int64_t from, int64_t to)
+{
+    if (from < a->iv_floor)
+        from = a->iv_floor; /* before the floor the slots hold it */
+    if (to <= from)
+        return;
+    struct ct_iv out[CT_IV_MAX + 1], n = {from, to};
+    int k = 0;
+    bool placed = false;
+    int64_t newest = to;
+    if (a->head != INT64_MIN)
+        newest = max64(newest, (a->head + 1) * CT_SLOT_MS);
+    for (int i = 0; i < a->n_iv; i++) {
+        struct ct_iv v = a->iv[i];
+        if (v.to < newest - CT_DAY_MS - CT_HOUR_MS) {
+            a->iv_floor = max64(a->iv_floor, v.to);
+            continue;
+        }
+        if (v.to < n.from) {
+            out[k++] = v;
+        } else if (v.from > n.to) {
+            if (!placed)
+                out[k++] = n;
+            placed = true;
+            out[k++] = v;
+        } else {
+            n.from = min64(n.from, v.from);
+            n.to = max64(n.to, v.to);
+        }
+    }
+    if (!placed)
+        out[k++] = n;
+    int skip = 0;
+    if (k > CT_IV_MAX) {
+        a->iv_floor = max64(a->iv_floor, out[0].to);
+        skip = 1;
+    }
+    a->n_iv = (uint8_t)(k - skip);
+    memcpy(a->iv, out + skip, (size_t)a->n_iv * sizeof *a->iv);
+}
+
+/* Adds the interval [from, to) of an ended call to the slots and to the exact union. */
+static void union_add(struct ct_acct *a, int64_t from, int64_t to)
+{
+    ring_add(a, from, to);
+    iv_add(a, from, to);
+}
+
 /* Covered units of the window with the open calls' union [from, now) counted on the fly. */
 static uint32_t ring_covered(const struct ct_acct *a, int64_t from, int64_t now)
 {
@@ -272,6 +340,27 @@ static uint32_t ring_covered(const struct ct_acct *a, int64_t from, int64_t now)
         sum += v - a->units[i];
     }
     return sum;
+}
+
+/* Minutes covered in [now - 24 h, now): the ended calls' stretches and the open calls' union
+ * [open_from, now), exactly to the millisecond, when iv[] holds the whole window; else (more
+ * than CT_IV_MAX separate stretches in it) from the slots. */
+static uint32_t union_minutes(const struct ct_acct *a, int64_t open_from, int64_t now)
+{
+    int64_t lo = now - CT_DAY_MS;
+    if (a->iv_floor > lo)
+        return ring_covered(a, open_from, now) / CT_UNITS_PER_MIN;
+    int64_t os = max64(open_from, lo), ms = 0;
+    for (int i = 0; i < a->n_iv; i++) {
+        int64_t b = max64(a->iv[i].from, lo), e = min64(a->iv[i].to, now);
+        if (e > b)
+            ms += e - b;
+        if (os < now && e > max64(b, os))
+            ms -= e - max64(b, os); /* counted with the open calls below */
+    }
+    if (os < now)
+        ms += now - os;
+    return (uint32_t)(ms / CT_MIN_MS);
 }
 
 /* --- open calls ---------------------------------------------------------------------------- */
@@ -550,7 +639,7 @@ static int service_calls(struct ct_state *st, struct ct_acct *a, struct ct_open 
         }
         if (now - c->start_ms >= st->max_open_ms) {
             /* events.md: no longer open; it was connected all that time. */
-            ring_add(a, c->start_ms, c->start_ms + st->max_open_ms);
+            union_add(a, c->start_ms, c->start_ms + st->max_open_ms);
             drop_call(st, o, account, i);
             continue;
         }
@@ -573,7 +662,7 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
                       struct vigil_emit *out)
 {
     ring_advance(a, vigil_floor_div(now, CT_SLOT_MS));
-    uint32_t cov = ring_covered(a, open_min_start(o), now) / CT_UNITS_PER_MIN;
+    uint32_t cov = union_minutes(a, open_min_start(o), now);
     if (cov != a->covered_min) {
         a->covered_min = cov;
         if (mark_dirty(st, a) != 0)
@@ -692,7 +781,7 @@ static int on_end(struct ct_state *st, struct ct_acct *a, struct ct_open **op,
             rc = emit_single(st, a, ev->account, from, VIGIL_SEV_WARNING, ev->id, out);
         }
     }
-    ring_add(a, from, ev->ts_ms);
+    union_add(a, from, ev->ts_ms);
     if (!o && !(o = *op = open_get(st, a, ev->account)))
         return VIGIL_ERR_NOMEM;
     add_end(o, id, ev->ts_ms);
@@ -741,6 +830,7 @@ static int ct_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return VIGIL_ERR_NOMEM;
     if (created) {
         a->head = INT64_MIN;
+        a->iv_floor = INT64_MIN;
         a->due = INT64_MAX;
         a->single_crit_ms = INT64_MIN;
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
@@ -797,7 +887,7 @@ static int sweep_hour(struct ct_state *st, int64_t wm)
         struct ct_acct *a = vigil_acct_table_at(st->accts, i, &account);
         const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
         ring_advance(a, vigil_floor_div(wm, CT_SLOT_MS));
-        uint32_t cov = ring_covered(a, open_min_start(o), wm) / CT_UNITS_PER_MIN;
+        uint32_t cov = union_minutes(a, open_min_start(o), wm);
         int64_t warn = near_warn_level(st, a);
         if ((int64_t)cov < (warn > 0 ? warn : st->near_min[a->profile]))
             a->near_fired = 0;
@@ -895,6 +985,7 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  *   ct_acct: i64 head, due, single_crit_ms (their INT64_MIN / INT64_MAX markers kept);
  *            u32 covered_min; u8 near_fired;
  *            u8 units[CT_SLOTS] (absolute slot s at s % CT_SLOTS)
+ *            i64 iv_floor; u8 n_iv (<= CT_IV_MAX), per stretch: i64 from, i64 to
  *   u8  has_open (0 or 1), then, when 1, its ct_open:
  *            u32 untracked; i64 untracked_last_ms;
  *            u8 n_calls (<= CT_TRACKED_MAX), per call: u64 id, i64 start_ms, u8 fired,
@@ -902,11 +993,12 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  *            u8 n_ends (<= CT_ENDS_MAX), per end: u64 id, i64 end_ms
  * Not saved but derived on load: sum_units (from units), open (from the calls), profile
  * (from the current profiles), has_open and dirty (this process's bookkeeping). */
-#define CT_SAVE_VERSION 1
+#define CT_SAVE_VERSION 2 /* 2: the exact union's stretches */
 #define CT_NO_EID 0xff /* above VIGIL_ID_MAX */
 #define CT_SAVE_CALL (8 + 8 + 1 + 1 + VIGIL_ID_MAX)
 #define CT_SAVE_MAX                                                                                \
-    (1 + 8 + 3 * 8 + 4 + 1 + CT_SLOTS + 1 + 4 + 8 + 1 + CT_TRACKED_MAX * CT_SAVE_CALL + 1 +        \
+    (1 + 8 + 3 * 8 + 4 + 1 + CT_SLOTS + 8 + 1 + CT_IV_MAX * 16 + 1 + 4 + 8 + 1 +                 \
+     CT_TRACKED_MAX * CT_SAVE_CALL + 1 +                                                          \
      CT_ENDS_MAX * (8 + 8))
 /* Loaded times lie within +-2^53 ms (285,000 years): beyond any event time, and far enough
  * from the int64_t limits that adding a day or turning a slot into ms never overflows. */
@@ -952,6 +1044,12 @@ static void save_acct(struct ct_wbuf *w, const struct ct_state *st, const struct
     put_int(w, a->covered_min, 4);
     put_int(w, a->near_fired, 1);
     put_mem(w, a->units, sizeof a->units);
+    put_int(w, (uint64_t)a->iv_floor, 8);
+    put_int(w, a->n_iv, 1);
+    for (int i = 0; i < a->n_iv; i++) {
+        put_int(w, (uint64_t)a->iv[i].from, 8);
+        put_int(w, (uint64_t)a->iv[i].to, 8);
+    }
 }
 
 static void save_open(struct ct_wbuf *w, const struct ct_state *st, const struct ct_open *o,
@@ -1091,6 +1189,19 @@ static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
     }
     a->covered_min = (uint32_t)cov;
     a->near_fired = (uint8_t)fired;
+    /* The stretches: sorted, disjoint, not touching, none before the floor. */
+    a->iv_floor = get_i64(r);
+    uint64_t n_iv = get_int(r, 1);
+    if (n_iv > CT_IV_MAX || (a->iv_floor != INT64_MIN && !ms_ok(a->iv_floor)))
+        return false;
+    a->n_iv = (uint8_t)n_iv;
+    for (int i = 0; i < a->n_iv; i++) {
+        a->iv[i].from = get_i64(r);
+        a->iv[i].to = get_i64(r);
+        if (!ms_ok(a->iv[i].from) || !ms_ok(a->iv[i].to) || a->iv[i].to <= a->iv[i].from ||
+            a->iv[i].from < a->iv_floor || (i > 0 && a->iv[i].from <= a->iv[i - 1].to))
+            return false;
+    }
     bool head_ok = a->head == INT64_MIN ? a->sum_units == 0 : slot_ok(a->head);
     bool due_ok = a->due == INT64_MIN || a->due == INT64_MAX || ms_ok(a->due);
     bool crit_ok = a->single_crit_ms == INT64_MIN || ms_ok(a->single_crit_ms);

@@ -2,16 +2,25 @@
 /* premium.c - premium-rate number abuse: outbound calls to premium numbers, and inbound
  * traffic pumping to a customer's own service number (shared/spec/detection.md, "premium").
  *
- * Rules (thresholds per account profile, profile.h; all windows are sliding hours of event
- * time in per-minute buckets, so "within 1 hour" covers between 60 and 61 minutes):
+ * Rules (thresholds per account profile, profile.h). Every window is exactly the hour
+ * [t - 1 h, t] ending at the event or moment t being judged, both ends included, at
+ * millisecond event time (window.h): calls are counted from the times of the latest
+ * PM_OUT_EXACT (32) outbound calls and PM_IN_EXACT (128) inbound calls of each service number,
+ * so levels up to those are exact (past them, per-minute buckets of 60 to 61 minutes add what
+ * the times no longer hold: the service_popular level of 1000 is judged that way); callers by
+ * the millisecond each last called; minutes as below. An inbound call that arrives late (up to
+ * the 60 s of disorder events.md allows) is also judged on the hour ending at the newest call
+ * of its service number, which it may complete (dated at the late call).
  *   premium.outbound  >= out_calls_1h (20) calls or >= out_minutes_1h (60) minutes to
  *       premium-rate numbers (numplan's premium flag: +31900/906/909, +979 IPRS) within one
  *       hour -> critical, block_premium; a warning first at out_calls_1h_warning (10) calls
  *       or out_minutes_1h_warning (30) minutes. A call counts at its call_start (once per
  *       call_id however often it is delivered), or at its call_end when no start was seen; an
  *       unanswered attempt counts as a call, never as minutes. Minutes are the answered
- *       seconds that fall inside the hour (a finished call's duration is spread over the
- *       minutes it lasted) plus the elapsed time of premium calls still open, judged at every
+ *       seconds that fall inside the hour (a finished call ran evenly over [end - duration,
+ *       end]: the latest PM_SPANS (16) closed calls are kept whole and count their part inside,
+ *       older ones only from the minutes wholly inside) plus the elapsed time inside the hour
+ *       of premium calls still open, judged at every
  *       event, at every minute of watermark, and at the tick whose watermark passes the moment
  *       the open calls reach the next level: one 61-minute call to 0906 trips the rule when it
  *       has been open 60 minutes, before it ends. A finding found by the watermark is dated
@@ -48,15 +57,17 @@
  * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
  *
  * State per worker: one account table (acct_table.h) of accounts with premium activity in
- * the last hour or a premium call open; struct pm_acct is 3992 bytes (about 4.1 KB with the
- * table's key and index slot): 1.3 KB the two sample rings of event ids, 1.6 KB the two
- * service numbers (512 bytes of caller set and 256 of minute ring each), 1 KB the outbound
- * minute ring, open calls and seen call ids. Accounts without premium traffic cost nothing. Bounds:
+ * the last hour or a premium call open; struct pm_acct is 7864 bytes (about 8 KB with the
+ * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.6 KB the two
+ * service numbers (1 KB of call times, 1 KB of caller set and 256 of minute ring each),
+ * 1.3 KB the outbound minute rings, call times and closed calls, the rest open calls and
+ * seen call ids. Accounts without premium traffic cost nothing. Bounds:
  * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
  * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
  * PM_SVC_MAX (2) service numbers per account (a third replaces the quieter one); PM_CALLERS_MAX
  * (64) distinct callers per service number (so inbound_callers_1h is at most 64). Open calls stop
- * counting after 24 h of event time (events.md). Call ids and callers are kept as hashes.
+ * counting after 24 h of event time (events.md). Call ids and callers are kept as 64-bit
+ * hashes.
  *
  * Checkpoints (detector.h): save writes a version byte (PM_SAVE_VERSION) and the account's
  * struct pm_acct as it lies in memory, with the process-internal fields (dirty, published,
@@ -65,8 +76,9 @@
  * terminated and every time in range; it re-derives the profile and the timer from this
  * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
  * meaning with the same layout must bump the version. Version 2 added the flagged mark (bit 0
- * of pm_caller.h, always 0 before) and the flagged rule's fired bits; a version 1 state is a
- * version 2 state without flagged callers, so load takes both.
+ * of pm_caller.h, always 0 before) and the flagged rule's fired bits; version 3 the exact
+ * windows (call times, closed calls, callers to the millisecond): older states are refused
+ * (the account starts afresh).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -83,6 +95,7 @@
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
+#include "window.h"
 
 #define PM_NAME "premium"
 #define PM_RULE_OUT "premium.outbound"
@@ -97,8 +110,10 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define PM_SAVE_VERSION 2
-#define PM_SAVE_VERSION_V1 1 /* the same layout, no flagged callers: loaded as is */
+#define PM_SAVE_VERSION 3 /* 3: exact hours (call times, closed calls, callers to the ms) */
+#define PM_OUT_EXACT 32   /* outbound premium call times kept: exact up to this level */
+#define PM_IN_EXACT 128   /* inbound call times kept per service number */
+#define PM_SPANS 16       /* closed outbound calls kept whole */
 /* Event times a loaded state may hold: from events.md's earliest time until minutes stop
  * fitting pm_caller.min's 32 bits (the year 6000), so no arithmetic on them overflows. */
 #define PM_TS_MAX_MS ((int64_t)INT32_MAX * PM_MIN_MS)
@@ -113,7 +128,7 @@ enum {
 
 /* pm_caller.h bit 0 (str_hash leaves it clear): the caller's number was flagged when it
  * called. */
-#define PM_CALLER_FLAGGED 1u
+#define PM_CALLER_FLAGGED 1ULL
 
 /* Seen call ids: the hash with bit 0 replaced by "its end was seen". */
 #define PM_SEEN_ENDED 1ULL
@@ -136,14 +151,24 @@ struct pm_samples {
 };
 
 struct pm_caller {
-    uint32_t h;  /* hash of the caller's number | PM_CALLER_FLAGGED; 0 = empty */
+    uint64_t h;  /* hash of the caller's number | PM_CALLER_FLAGGED; 0 = empty. 64 bits: two
+                  * distinct callers of one number never fold into one (~1e-17) */
     int32_t min; /* minute (ts / 1 min) last seen: fits 32 bits until the year 6000 */
+    uint16_t ms; /* and the millisecond in it */
+};
+
+/* A closed outbound call's answered time. */
+struct pm_span {
+    int64_t end_ms;
+    int64_t dur_ms;
 };
 
 /* One service number of an account. */
 struct pm_svc {
     char to[VIGIL_NUMBER_MAX + 2]; /* "" = free slot */
     struct pm_ring ring;           /* a: calls, b: short answered calls */
+    int64_t in_ts[PM_IN_EXACT];    /* the latest calls' times, sorted (window.h) */
+    uint16_t n_in_ts;
     struct pm_caller callers[PM_CALLERS_MAX];
     uint8_t fired; /* PM_FIRED_* of both inbound rules */
 };
@@ -152,7 +177,12 @@ struct pm_acct {
     int64_t last_ms;    /* latest event time of the account */
     int64_t eval_ms;    /* event time up to which premium.outbound was judged */
     int64_t due;        /* when open calls reach the next level (out_due), or INT64_MAX */
-    struct pm_ring out; /* a: premium calls, b: answered seconds */
+    struct pm_ring out; /* a: premium calls, b: answered seconds (counters' fallback) */
+    struct pm_ring old; /* b: answered seconds of closed calls pushed out of spans[] */
+    int64_t out_ts[PM_OUT_EXACT]; /* the latest premium calls' times, sorted (window.h) */
+    struct pm_span spans[PM_SPANS]; /* the latest closed calls, kept whole */
+    uint16_t n_out_ts;
+    uint8_t n_spans;
     struct pm_open open[PM_OPEN_MAX];
     uint64_t seen_out[PM_SEEN_MAX]; /* ended, or started but not in open[] */
     uint64_t seen_in[PM_SEEN_MAX];
@@ -398,13 +428,83 @@ struct pm_out_now {
     int64_t closed_s, open_s;
 };
 
+/* Seconds in minutes of ring r wholly inside [now - 1 h, now]. */
+static uint32_t ring_inside(const struct pm_ring *r, int64_t now)
+{
+    uint32_t b = 0;
+    int64_t lo = -vigil_floor_div(-(now - PM_HOUR_MS), PM_MIN_MS); /* first whole minute */
+    int64_t hi = vigil_floor_div(now + 1, PM_MIN_MS) - 1;            /* last whole minute */
+    if (lo < r->cur - PM_RING + 1)
+        lo = r->cur - PM_RING + 1;
+    if (hi > r->cur)
+        hi = r->cur;
+    for (int64_t m = lo; m <= hi; m++)
+        b += r->b[m & (PM_RING - 1)];
+    return b;
+}
+
+/* The hour [now - 1 h, now], exactly: calls from the latest PM_OUT_EXACT call times (past
+ * that many, the minute buckets say how many more), closed seconds from the latest PM_SPANS
+ * closed calls, each counting its part inside (older calls' seconds only from minutes wholly
+ * inside), and the open calls' time inside. */
 static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now *m)
 {
-    uint32_t calls, secs;
-    ring_sum(&a->out, vigil_floor_div(now, PM_MIN_MS), &calls, &secs);
+    int64_t from = now - PM_HOUR_MS;
+    uint32_t calls = vigil_win_count(a->out_ts, a->n_out_ts, from, now);
+    if (vigil_win_saturated(a->out_ts, PM_OUT_EXACT, a->n_out_ts, from, now)) {
+        uint32_t b;
+        ring_sum(&a->out, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
+        calls = b > calls ? b : calls;
+    }
+    int64_t ms = 0;
+    for (int i = 0; i < a->n_spans; i++) {
+        const struct pm_span *sp = &a->spans[i];
+        ms += (int64_t)vigil_win_span_part((uint64_t)sp->dur_ms, sp->end_ms - sp->dur_ms,
+                                           sp->end_ms, from, now);
+    }
     m->calls = calls;
-    m->closed_s = secs;
+    m->closed_s = ms / 1000 + ring_inside(&a->old, now);
     m->open_s = open_secs(a, now);
+}
+
+/* A premium call counted at time t. */
+static void out_count(struct pm_acct *a, int64_t t)
+{
+    ring_add(&a->out, vigil_floor_div(t, PM_MIN_MS), 1, 0);
+    vigil_win_add(a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t);
+}
+
+/* A closed call's answered seconds: kept whole among the latest PM_SPANS; when full, the one
+ * that ended first goes to the minute buckets of `old`. */
+static void out_closed(struct pm_acct *a, int64_t end_ms, int64_t dur_s)
+{
+    if (dur_s <= 0)
+        return;
+    ring_add_duration(&a->out, end_ms, dur_s);
+    for (int i = 0; i < a->n_spans;) {
+        if (a->spans[i].end_ms < end_ms - PM_HOUR_MS - 2 * PM_MIN_MS)
+            a->spans[i] = a->spans[--a->n_spans];
+        else
+            i++;
+    }
+    struct pm_span sp = {.end_ms = end_ms, .dur_ms = dur_s * 1000};
+    if (a->n_spans < PM_SPANS) {
+        a->spans[a->n_spans++] = sp;
+        return;
+    }
+    int old = 0;
+    for (int i = 1; i < a->n_spans; i++) {
+        if (a->spans[i].end_ms < a->spans[old].end_ms)
+            old = i;
+    }
+    struct pm_span gone = sp;
+    if (sp.end_ms > a->spans[old].end_ms) {
+        gone = a->spans[old];
+        a->spans[old] = sp;
+    }
+    if (a->old.cur == 0)
+        ring_init(&a->old, vigil_floor_div(gone.end_ms, PM_MIN_MS));
+    ring_add_duration(&a->old, gone.end_ms, gone.dur_ms / 1000);
 }
 
 /* The earliest time in (lo, hi] at which closed_s + open calls reach `secs` (binary search on
@@ -565,14 +665,13 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
     if (!a)
         return VIGIL_ERR_NOMEM;
     uint64_t id = str_hash(ev->call_id);
-    int64_t min = vigil_floor_div(ev->ts_ms, PM_MIN_MS);
     expire_open(a, a->last_ms);
     if (ev->type == VIGIL_EV_CALL_START) {
         /* A repeated start, or a start arriving after its own end (disorder), is no new
          * call. */
         if (open_find(a, id) >= 0 || seen_get(a->seen_out, id) != 0)
             return 0;
-        ring_add(&a->out, min, 1, 0);
+        out_count(a, ev->ts_ms);
         sample_add(&a->smp_out, ev->id);
         if (a->n_open < PM_OPEN_MAX)
             a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
@@ -588,11 +687,11 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
         if (seen == 0) {
             /* No start seen: count the call from its own fields; an attempt that never
              * connected counts as a call, not as minutes. */
-            ring_add(&a->out, min, 1, 0);
+            out_count(a, ev->ts_ms);
             sample_add(&a->smp_out, ev->id);
         }
         if (ev->answered)
-            ring_add_duration(&a->out, ev->ts_ms, ev->duration_s);
+            out_closed(a, ev->ts_ms, ev->duration_s);
         seen_put(a->seen_out, &a->next_seen_out, id, true);
     }
     return check_outbound(st, a, ev->account, ev->ts_ms, out);
@@ -628,31 +727,50 @@ static struct pm_svc *svc_get(struct pm_acct *a, const char *to, int64_t now_min
     return s;
 }
 
-/* Distinct callers of the number within the hour ending at minute now_min. */
-static uint32_t svc_callers(const struct pm_svc *s, int64_t now_min)
+static int64_t caller_ms(const struct pm_caller *c)
+{
+    return (int64_t)c->min * PM_MIN_MS + c->ms;
+}
+
+/* Distinct callers of the number last seen in [now - 1 h, now]. */
+static uint32_t svc_callers(const struct pm_svc *s, int64_t now)
 {
     uint32_t n = 0;
     for (int i = 0; i < PM_CALLERS_MAX; i++) {
-        if (s->callers[i].h != 0 && s->callers[i].min >= now_min - PM_WIN_MIN)
+        int64_t t = caller_ms(&s->callers[i]);
+        if (s->callers[i].h != 0 && t >= now - PM_HOUR_MS && t <= now)
             n++;
     }
     return n;
 }
 
-/* Distinct callers of the number within the hour ending at minute now_min whose numbers
- * were flagged when they called. */
-static uint32_t svc_flagged_callers(const struct pm_svc *s, int64_t now_min)
+/* Of those, the callers whose numbers were flagged when they called. */
+static uint32_t svc_flagged_callers(const struct pm_svc *s, int64_t now)
 {
     uint32_t n = 0;
     for (int i = 0; i < PM_CALLERS_MAX; i++) {
-        if ((s->callers[i].h & PM_CALLER_FLAGGED) && s->callers[i].min >= now_min - PM_WIN_MIN)
+        int64_t t = caller_ms(&s->callers[i]);
+        if ((s->callers[i].h & PM_CALLER_FLAGGED) && t >= now - PM_HOUR_MS && t <= now)
             n++;
+    }
+    return n;
+}
+
+/* Inbound calls to the number in [now - 1 h, now]: exact up to PM_IN_EXACT, past that the
+ * minute buckets (60 to 61 minutes). */
+static uint32_t svc_calls(const struct pm_svc *s, int64_t now)
+{
+    uint32_t n = vigil_win_count(s->in_ts, s->n_in_ts, now - PM_HOUR_MS, now);
+    if (vigil_win_saturated(s->in_ts, PM_IN_EXACT, s->n_in_ts, now - PM_HOUR_MS, now)) {
+        uint32_t b;
+        ring_sum(&s->ring, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
+        n = b > n ? b : n;
     }
     return n;
 }
 
 /* The caller's slot, or NULL. */
-static struct pm_caller *svc_find_caller(struct pm_svc *s, uint32_t h)
+static struct pm_caller *svc_find_caller(struct pm_svc *s, uint64_t h)
 {
     for (int i = 0; i < PM_CALLERS_MAX; i++) {
         if ((s->callers[i].h & ~PM_CALLER_FLAGGED) == h)
@@ -665,23 +783,27 @@ static struct pm_caller *svc_find_caller(struct pm_svc *s, uint32_t h)
  * when that is news. */
 static bool svc_mark_flagged(struct pm_svc *s, const char *from)
 {
-    struct pm_caller *c = svc_find_caller(s, (uint32_t)str_hash(from));
+    struct pm_caller *c = svc_find_caller(s, str_hash(from));
     if (!c || (c->h & PM_CALLER_FLAGGED))
         return false;
     c->h |= PM_CALLER_FLAGGED;
     return true;
 }
 
-/* Lists the caller as seen at minute `min`, marked as flagged or not as its number is now. */
-static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min, bool flagged)
+/* Lists the caller as seen at time t, marked as flagged or not as its number is now. */
+static void svc_add_caller(struct pm_svc *s, const char *from, int64_t t, bool flagged)
 {
-    uint32_t h = (uint32_t)str_hash(from); /* never 0: str_hash sets bit 1 */
+    uint64_t h = str_hash(from); /* never 0: str_hash sets bit 1 */
+    int64_t min = vigil_floor_div(t, PM_MIN_MS);
     int32_t m32 = (int32_t)min;
+    uint16_t ms = (uint16_t)(t - min * PM_MIN_MS);
     int slot = -1;
     struct pm_caller *c = svc_find_caller(s, h);
     if (c) {
-        if (m32 > c->min)
+        if (t > caller_ms(c)) {
             c->min = m32;
+            c->ms = ms;
+        }
         c->h = flagged ? c->h | PM_CALLER_FLAGGED : c->h & ~PM_CALLER_FLAGGED;
         return;
     }
@@ -692,10 +814,11 @@ static void svc_add_caller(struct pm_svc *s, const char *from, int64_t min, bool
             slot = i;
             break;
         }
-        if (slot < 0 || s->callers[i].min < s->callers[slot].min)
+        if (slot < 0 || caller_ms(&s->callers[i]) < caller_ms(&s->callers[slot]))
             slot = i;
     }
-    s->callers[slot] = (struct pm_caller){.h = h | (flagged ? PM_CALLER_FLAGGED : 0), .min = m32};
+    s->callers[slot] =
+        (struct pm_caller){.h = h | (flagged ? PM_CALLER_FLAGGED : 0), .min = m32, .ms = ms};
 }
 
 static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, const char *account,
@@ -757,11 +880,26 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
 {
     int p = a->profile;
     int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
-    uint32_t calls, short_calls;
-    ring_sum(&s->ring, now_min, &calls, &short_calls);
-    uint32_t callers = svc_callers(s, now_min);
+    uint32_t ring_calls, short_calls;
+    ring_sum(&s->ring, now_min, &ring_calls, &short_calls); /* short calls: evidence only */
+    uint32_t calls = svc_calls(s, now);
+    uint32_t callers = svc_callers(s, now);
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
+    /* A call that arrives late (events.md: up to 60 s of disorder) may complete the hour
+     * ending at the newest call seen, judged before it came. */
+    int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
+    if (!crit && newest > now && newest - now <= PM_HOUR_MS) {
+        uint32_t c2 = svc_calls(s, newest), k2 = svc_callers(s, newest);
+        bool crit2 = c2 >= st->in_calls[p] && k2 >= st->in_callers[p];
+        bool warn2 = c2 >= (st->in_calls[p] + 2) / 3 && k2 >= (st->in_callers[p] + 2) / 3;
+        if (crit2 || (warn2 && !warn)) {
+            calls = c2;
+            callers = k2;
+            crit = crit2;
+            warn = true;
+        }
+    }
     int sev = episode_level(&s->fired, PM_FIRED_WARNING, PM_FIRED_CRITICAL, warn, crit);
     return sev ? emit_pumping(st, a, account, s, calls, callers, short_calls, now,
                               (enum vigil_severity)sev, out)
@@ -776,10 +914,8 @@ static int emit_flagged(const struct pm_state *st, const struct pm_acct *a, cons
 {
     bool crit = sev == VIGIL_SEV_CRITICAL;
     int64_t thr = crit ? st->in_flagged[a->profile] : 1;
-    int64_t now_min = vigil_floor_div(event_ts, PM_MIN_MS);
-    uint32_t calls;
-    ring_sum(&s->ring, now_min, &calls, NULL);
-    uint32_t callers = svc_callers(s, now_min);
+    uint32_t calls = svc_calls(s, event_ts);
+    uint32_t callers = svc_callers(s, event_ts);
     char reason[320];
     snprintf(reason, sizeof reason,
              "%" PRIu32 " of the %" PRIu32 " callers of service number %s in the last hour "
@@ -814,7 +950,13 @@ static int check_flagged(const struct pm_state *st, struct pm_acct *a, const cha
     int64_t thr = st->in_flagged[a->profile];
     if (thr <= 0)
         return 0;
-    uint32_t flagged = svc_flagged_callers(s, vigil_floor_div(now, PM_MIN_MS));
+    uint32_t flagged = svc_flagged_callers(s, now);
+    /* A late call may complete the hour ending at the newest call seen (disorder). */
+    int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
+    if (newest > now && newest - now <= PM_HOUR_MS) {
+        uint32_t f2 = svc_flagged_callers(s, newest);
+        flagged = f2 > flagged ? f2 : flagged;
+    }
     int sev = episode_level(&s->fired, PM_FIRED_FLAGGED_WARNING, PM_FIRED_FLAGGED_CRITICAL,
                             flagged > 0, flagged >= thr);
     return sev ? emit_flagged(st, a, account, s, flagged, now, (enum vigil_severity)sev, out) : 0;
@@ -861,7 +1003,8 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
             return check_flagged(st, a, ev->account, s, ev->ts_ms, out);
         return 0;
     }
-    svc_add_caller(s, ev->from, min, flagged);
+    vigil_win_add(s->in_ts, PM_IN_EXACT, &s->n_in_ts, ev->ts_ms);
+    svc_add_caller(s, ev->from, ev->ts_ms, flagged);
     sample_add(&a->smp_in, ev->id);
     int rc = check_pumping(st, a, ev->account, s, ev->ts_ms, out);
     return rc ? rc : check_flagged(st, a, ev->account, s, ev->ts_ms, out);
@@ -888,7 +1031,6 @@ static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
 {
     struct pm_out_now m;
     out_measure(a, now, &m);
-    int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
     v[0] = m.calls;
     v[1] = (uint32_t)((m.closed_s + m.open_s) / 60);
     v[2] = v[3] = 0;
@@ -896,9 +1038,7 @@ static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
         const struct pm_svc *s = &a->svc[i];
         if (s->to[0] == '\0')
             continue;
-        uint32_t calls, callers;
-        ring_sum(&s->ring, now_min, &calls, NULL);
-        callers = svc_callers(s, now_min);
+        uint32_t calls = svc_calls(s, now), callers = svc_callers(s, now);
         if (calls > v[2] || (calls == v[2] && callers > v[3])) {
             v[2] = calls;
             v[3] = callers;
@@ -1063,10 +1203,23 @@ static bool acct_ok(const struct pm_acct *a)
         if (!time_ok(a->open[i].start_ms))
             return false;
     }
+    if (!vigil_win_ok(a->out_ts, PM_OUT_EXACT, a->n_out_ts) || a->n_spans > PM_SPANS ||
+        (a->old.cur != 0 && !ring_ok(&a->old)))
+        return false;
+    for (int i = 0; i < a->n_spans; i++) {
+        if (!time_ok(a->spans[i].end_ms) || a->spans[i].dur_ms < 0 ||
+            a->spans[i].dur_ms > PM_MAX_OPEN_MS * 8)
+            return false;
+    }
     for (int i = 0; i < PM_SVC_MAX; i++) {
         const struct pm_svc *s = &a->svc[i];
-        if (!str_ok(s->to, sizeof s->to) || (s->to[0] != '\0' && !ring_ok(&s->ring)))
+        if (!str_ok(s->to, sizeof s->to) || (s->to[0] != '\0' && !ring_ok(&s->ring)) ||
+            !vigil_win_ok(s->in_ts, PM_IN_EXACT, s->n_in_ts))
             return false;
+        for (int k = 0; k < PM_CALLERS_MAX; k++) {
+            if (s->callers[k].ms >= PM_MIN_MS)
+                return false;
+        }
     }
     return true;
 }
@@ -1079,7 +1232,7 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     struct pm_acct c;
     vigil_bytes_get(&r, &version, 1);
     vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || (version != PM_SAVE_VERSION && version != PM_SAVE_VERSION_V1) ||
+    if (r.bad || r.pos != len || version != PM_SAVE_VERSION ||
         !acct_ok(&c) || account[0] == '\0' || strlen(account) > VIGIL_ACCT_KEY_MAX)
         return VIGIL_ERR_INVALID;
 

@@ -19,35 +19,45 @@
  *   toll_fraud.velocity_high_risk  >= velocity_high_risk (20; night 10) outbound calls to
  *       high-risk destinations within 15 minutes -> critical; warning at 10. Calls are
  *       call_starts (once per call_id), unanswered attempts, and answered ends without a
- *       start. Counted in whole minutes of event time: the window is the event's minute and
- *       the 15 before it, so calls up to 16 minutes apart may count together (never fewer
- *       than 15 minutes: the obligation is always met). Decided at the event.
- *   toll_fraud.spend_1h  outbound spend in the last hour > spend_1h_eur (EUR 100; night
+ *       start. Judged at the event on exactly [ts - 15 min, ts] (window.h): the times of the
+ *       latest TF_VEL_EXACT (32) calls are kept, so any level up to 32 is exact; a level set
+ *       above 32 is judged on minute buckets (15 to 16 minutes) once 32 calls are inside.
+ *       A call that arrives late (up to the 60 s of disorder events.md allows) is also judged
+ *       on the 15 minutes ending at the newest call seen, which it may complete (dated at the
+ *       late call); sequential dialling does the same.
+ *   toll_fraud.spend_1h  outbound spend in [ts - 1 h, ts] > spend_1h_eur (EUR 100; night
  *       EUR 50) -> critical; warning above EUR 75 (night 37). A busy 25-line call centre
  *       spends about EUR 50 an hour at EU rates: the warning stays above it, and an episode
  *       ends when spend falls below 80% of the first level. Spend is the exporter's `cost`
- *       at call_end, else the rate table's rate x duration, spread over the 5-minute
- *       buckets the call ran in (13 buckets: 60 to 65 minutes), so an hour holds what was
- *       spent in it; at every tick (at most every 10 s of watermark) the calls still open
- *       to high-risk destinations add rate x the time they ran within the last hour, so
- *       parallel satellite calls are stopped while they run, not when they hang up.
+ *       at call_end, else the rate table's rate x duration, accrued evenly over the time the
+ *       call ran: a call that straddles the start of the hour counts only its part after it.
+ *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost), so
+ *       the hour is exact while no more than 16 calls end in it; older calls' spend goes to
+ *       5-minute buckets, of which only those wholly inside the hour count (never spend from
+ *       before the hour; at most 5 minutes of that older spend missed). At every tick (at most
+ *       every 10 s of watermark) the calls still open to high-risk destinations add rate x
+ *       the time they ran within the last hour, so parallel satellite calls are stopped while
+ *       they run, not when they hang up.
  *       Decided at the call_end, or at the tick (event_ts = the watermark). Family calls to
  *       Morocco or Turkey (EUR 0.35 / 0.20 a minute: EUR 21 for an hour, EUR 33 for both
  *       in one hour) stay under even the night warning level (EUR 37).
  *   toll_fraud.sequential_dialling  >= sequential_dialling (10) DISTINCT numbers that differ
  *       only in their last 3 digits (same length, same leading digits), any destination,
- *       attempts included, within 10 minutes -> critical; warning at 6. Redialling one
- *       number is not a scan. Counted in 5-minute generations (the event's and the two
- *       before: 10 to 15 minutes), with the last 3 digits folded mod 64 into a bit set:
- *       exact for runs of up to 64 consecutive numbers (what scanners dial); random numbers
- *       of one block may share a bit and then count once (a miss of one, never an extra).
+ *       attempts included, within [ts - 10 min, ts] -> critical; warning at 6. Redialling one
+ *       number is not a scan. Each range keeps its last 3 digits of up to TF_SEQ_EXACT (16)
+ *       distinct numbers with the time each was last dialled (window.h), so distinct numbers
+ *       always count as distinct, whatever digits they share. A level set above 16 falls back,
+ *       once 16 are inside, on the old fold (last 3 digits mod 64 in 5-minute generations).
  *       Up to 4 ranges per account are followed; a new range replaces a stale one first,
  *       then the one with fewest numbers, so a scan outlives the one-off calls around it.
  *   toll_fraud.slow_high_risk  >= slow_high_risk_calls (30) calls or >=
  *       slow_high_risk_minutes (90) minutes to high-risk destinations within 24 h, from an
  *       account with no earlier high-risk history -> critical; warning at 15 calls / 45
  *       minutes. Counted in hourly buckets (25: 24 to 25 h); minutes are answered seconds
- *       at call_end plus, at ticks, the time the open high-risk calls have run. History
+ *       at call_end plus, at ticks, the time the open high-risk calls have run. Exact on
+ *       [ts - 24 h, ts]: the rule judges only streaks that began (their first call's start,
+ *       an end without start counted from when it began) at most 24 h before, so every call
+ *       and second of the streak lies inside the window. History
  *       (there is no persistent store yet): the high-risk calls vigil has seen, as a streak
  *       that breaks after 7 days without one. An account has history when its streak began
  *       more than 24 h before the event: the slow rule is for accounts whose first
@@ -88,13 +98,14 @@
  *   enters a new hour, accounts left in an older hour publish zeros once.
  *
  * State per worker, three account tables (acct_table.h):
- *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 296
- *          bytes (13 spend buckets 52, 4 scan ranges 192, counters 40; ~400 bytes with key
- *          and index slot). Dropped at the first hour roll 65 minutes after its last event.
+ *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 1064
+ *          bytes (16 ended calls kept whole 256, 13 spend buckets 52, 4 scan ranges 704 of
+ *          which 512 the exact distinct numbers, counters 52; ~1.2 KB with key and index
+ *          slot). Dropped at the first hour roll 65 minutes after its last event.
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
- *          in the last 16 minutes: struct tf_hr, 2608 bytes (~2.7 KB with key and index slot;
+ *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
  *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring). Most accounts never have one; it is dropped when
+ *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most accounts never have one; it is dropped when
  *          idle.
  *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
  *          (25 hourly {calls, seconds}; ~330 with key and index slot).
@@ -122,6 +133,7 @@
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
+#include "window.h"
 
 #define TF_NAME "toll_fraud"
 #define TF_RULE_CONCURRENT "toll_fraud.concurrent_high_risk"
@@ -139,12 +151,15 @@
 #define TF_WINDOW_MS 3600000LL /* concurrency order and alert ids hash floor(event_ts / 1 h) */
 #define TF_VEL_SLOTS 16        /* minutes: the event's and the 15 before */
 #define TF_VEL_WINDOW_MS (15 * TF_MIN_MS)
+#define TF_VEL_EXACT 32 /* times of the latest high-risk calls: exact up to this level */
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
+#define TF_SPEND_SPANS 16 /* ended calls kept whole: spend exact while no more end in an hour */
 #define TF_SEQ_SLOTS 4 /* number ranges followed per account */
 #define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
 #define TF_SEQ_WINDOW_MS (10 * TF_MIN_MS)
+#define TF_SEQ_EXACT 16 /* distinct numbers of a range kept exactly */
 #define TF_SLOW_SLOTS 25 /* hours: 24 to 25 */
 #define TF_HISTORY_GAP_MS (7 * TF_DAY_MS)
 #define TF_EVAL_EVERY_MS 10000LL /* open-call spend and minutes are judged this often */
@@ -159,14 +174,25 @@ struct tf_seq {
     uint64_t key;               /* leading digits x 32 + length; 0 = free */
     uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
     int64_t gen;                /* latest generation (ts / 5 min) */
+    int64_t sfx[TF_SEQ_EXACT]; /* when each distinct number was last dialled, tagged with its
+                                  last 3 digits (window.h's tagged ring) */
+    uint16_t n_sfx;
     uint8_t fired;
+};
+
+/* An ended call's spend, accrued evenly over the time it ran. */
+struct tf_span {
+    int64_t end_ms;
+    uint32_t dur_ms; /* answered time, ms (UINT32_MAX at most) */
+    uint32_t e4;     /* EUR x 10^4 */
 };
 
 /* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
+    struct tf_span spans[TF_SPEND_SPANS]; /* the latest ended calls, kept whole */
     int64_t last_ms;                /* latest event time of the account */
     int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
-    uint32_t spend[TF_SPEND_SLOTS]; /* ended calls' spend, EUR x 10^4, bucket b at [b % 13] */
+    uint32_t spend[TF_SPEND_SLOTS]; /* spend of calls pushed out of spans, bucket b at [b % 13] */
     uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
     uint32_t calls_out;             /* outbound calls this hour */
     uint32_t hr_calls;              /* of which to high-risk destinations */
@@ -176,6 +202,7 @@ struct tf_acct {
     struct tf_seq seq[TF_SEQ_SLOTS];
     uint8_t profile;     /* enum vigil_profile */
     uint8_t spend_fired; /* TF_FIRED_* of the current spend episode */
+    uint8_t n_spans;     /* entries of spans */
     bool has_hr;         /* the account has an entry in tf_state.hr */
     bool dirty;          /* listed in tf_state.dirty: publish at the next tick */
 };
@@ -204,8 +231,10 @@ struct tf_hr {
     struct tf_orphan orphans[TF_ORPHANS_MAX];
     struct tf_sample samples[VIGIL_SAMPLES_MAX]; /* the latest high-risk calls */
     uint64_t recent[TF_RECENT_MAX];              /* ids closed or attempted lately */
+    int64_t vel_ts[TF_VEL_EXACT];                /* latest high-risk calls' times, sorted */
     uint32_t vel[TF_VEL_SLOTS];                  /* high-risk calls per minute m at [m % 16] */
     int64_t vel_head;                            /* newest minute of vel */
+    uint16_t n_vel_ts;                           /* entries of vel_ts */
     int64_t untracked_last_ms;                   /* latest start among untracked calls */
     uint32_t untracked;                          /* open calls past TF_TRACKED_MAX */
     uint32_t conc_rearm; /* open count below which the concurrency episode is over */
@@ -650,9 +679,16 @@ static int check_concurrent(const struct tf_acct *a, struct tf_hr *h, const stru
 
 /* --- velocity_high_risk -------------------------------------------------------------------- */
 
-static uint64_t vel_count(const struct tf_hr *h, int64_t minute)
+/* High-risk calls in [ts - 15 min, ts]: exact up to TF_VEL_EXACT; from there on at least
+ * that many, and the minute buckets (which may hold a 16th minute) say how many more. */
+static uint64_t vel_count(const struct tf_hr *h, int64_t ts)
 {
-    return ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
+    uint64_t n = vigil_win_count(h->vel_ts, h->n_vel_ts, ts - TF_VEL_WINDOW_MS, ts);
+    if (n < TF_VEL_EXACT)
+        return n;
+    int64_t minute = vigil_floor_div(ts, TF_MIN_MS);
+    uint64_t b = ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
+    return b > n ? b : n;
 }
 
 static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct tf_state *st,
@@ -661,7 +697,14 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     bool night = vigil_off_hours(ev->ts_ms);
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
-    uint64_t n = vel_count(h, vigil_floor_div(ev->ts_ms, TF_MIN_MS));
+    uint64_t n = vel_count(h, ev->ts_ms);
+    /* A call that arrives late (events.md: up to 60 s of disorder) may complete the window
+     * that ends at the newest call seen, judged before it came. */
+    int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : ev->ts_ms;
+    if (newest > ev->ts_ms && newest - ev->ts_ms <= TF_VEL_WINDOW_MS) {
+        uint64_t m = vel_count(h, newest);
+        n = m > n ? m : n;
+    }
     enum vigil_severity sev;
     if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
         sev = VIGIL_SEV_CRITICAL;
@@ -766,13 +809,18 @@ static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct 
     struct tf_hist *hs = vigil_acct_table_get(st->hist, ev->account, NULL);
     if (!hs)
         return VIGIL_ERR_NOMEM;
+    /* The streak begins when its first call began: an end without its start ran for secs
+     * before it. So every call of a streak being judged (it began at most 24 h ago) and
+     * every second of them lies inside the 24 h ending at the event: counts and minutes are
+     * exact without keeping their times. */
+    int64_t began = ev->ts_ms - (int64_t)(secs < (uint64_t)TF_DAY_MS ? secs : TF_DAY_MS) * 1000;
     if (hs->last_ms == 0 || ev->ts_ms - hs->last_ms > TF_HISTORY_GAP_MS) {
         /* First high-risk call, or the first after a week without: a new streak. */
         memset(hs, 0, sizeof *hs);
-        hs->first_ms = ev->ts_ms;
+        hs->first_ms = began;
     }
-    if (ev->ts_ms < hs->first_ms)
-        hs->first_ms = ev->ts_ms;
+    if (calls > 0 && began < hs->first_ms)
+        hs->first_ms = began;
     if (ev->ts_ms > hs->last_ms)
         hs->last_ms = ev->ts_ms;
     int64_t hour = vigil_floor_div(ev->ts_ms, TF_HOUR_MS);
@@ -796,6 +844,7 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
     int64_t m = vigil_floor_div(ev->ts_ms, TF_MIN_MS);
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
+    vigil_win_add(h->vel_ts, TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms);
     int rc = check_velocity(a, h, st, ev, out);
     if (rc != 0)
         return rc;
@@ -807,7 +856,7 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
 /* Books a call's cost over the 5-minute buckets it ran in, so that the spend of the last
  * hour holds what was spent in that hour: a one-hour call that ended 50 minutes ago counts
  * with a sixth of its cost. Parts older than the ring go. */
-static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+static void spend_bucket(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
 {
     int64_t b_end = vigil_floor_div(end, TF_SPEND_SLOT_MS);
     int64_t from = (b_end - (TF_SPEND_SLOTS - 1)) * TF_SPEND_SLOT_MS;
@@ -829,10 +878,54 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
     }
 }
 
+/* Books an ended call's spend: kept whole among the latest TF_SPEND_SPANS calls, so the
+ * hour counts exactly its part inside; when they are full, the call that ended first goes to
+ * the buckets. Calls that ended more than an hour (plus the disorder allowance) before this
+ * one count no more and go first. */
+static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+{
+    for (int i = 0; i < a->n_spans;) {
+        if (a->spans[i].end_ms < end - TF_HOUR_MS - 2 * TF_MIN_MS)
+            a->spans[i] = a->spans[--a->n_spans];
+        else
+            i++;
+    }
+    struct tf_span sp = {
+        .end_ms = end,
+        .dur_ms = end - start >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(end - start),
+        .e4 = cost >= UINT32_MAX ? UINT32_MAX : (uint32_t)cost,
+    };
+    if (a->n_spans < TF_SPEND_SPANS) {
+        a->spans[a->n_spans++] = sp;
+        return;
+    }
+    int old = 0;
+    for (int i = 1; i < a->n_spans; i++) {
+        if (a->spans[i].end_ms < a->spans[old].end_ms)
+            old = i;
+    }
+    struct tf_span out = sp;
+    if (sp.end_ms > a->spans[old].end_ms) {
+        out = a->spans[old];
+        a->spans[old] = sp;
+    }
+    spend_bucket(a, out.end_ms - (int64_t)out.dur_ms, out.end_ms, out.e4);
+}
+
+/* Spend in [ts - 1 h, ts]: each kept call counts the part of its time inside (a call that
+ * straddles the start counts only its seconds after it); spend pushed out to the buckets
+ * counts only from buckets wholly after the start, never from before the hour. */
 static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
 {
+    int64_t from = ts - TF_HOUR_MS;
+    uint64_t s = 0;
+    for (int i = 0; i < a->n_spans; i++) {
+        const struct tf_span *sp = &a->spans[i];
+        s += vigil_win_span_part(sp->e4, sp->end_ms - (int64_t)sp->dur_ms, sp->end_ms, from, ts);
+    }
     int64_t b = vigil_floor_div(ts, TF_SPEND_SLOT_MS);
-    return ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b - (TF_SPEND_SLOTS - 1), b);
+    int64_t b_from = -vigil_floor_div(-from, TF_SPEND_SLOT_MS); /* first bucket after from */
+    return s + ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b_from, b);
 }
 
 /* Judges spend (EUR x 10^4, of which open_e4 on n_open calls still open) at time ts. */
@@ -961,7 +1054,21 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
         return 0; /* older than any window still followed */
     }
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
-    int64_t n = __builtin_popcountll(seq_bits(s));
+    vigil_win_tag_note(s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
+    /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
+     * falls back on the folded generations (10 to 15 minutes, folded digits). */
+    int64_t n = vigil_win_tag_count(s->sfx, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    /* A late number may complete the window ending at the newest number seen (disorder). */
+    int64_t newest = ev->ts_ms;
+    for (int k = 0; k < s->n_sfx; k++)
+        newest = (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS
+                                                             : newest;
+    if (newest > ev->ts_ms) {
+        int64_t m = vigil_win_tag_count(s->sfx, s->n_sfx, newest - TF_SEQ_WINDOW_MS, newest);
+        n = m > n ? m : n;
+    }
+    if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
+        n = __builtin_popcountll(seq_bits(s));
 
     int64_t crit, warn;
     level_get(&st->seq, a->profile, false, &crit, &warn);
@@ -1177,7 +1284,9 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
                 k++;
         }
         if (h->vel_head + TF_VEL_SLOTS <= wm_min) {
+            /* Every call of the buckets is older than 15 minutes, so are their times. */
             memset(h->vel, 0, sizeof h->vel);
+            h->n_vel_ts = 0;
             h->vel_fired = 0;
         }
         if (changed)
@@ -1270,14 +1379,15 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
 {
     size_t done = 0;
     int rc = 0;
-    int64_t wm_min = vigil_floor_div(watermark, TF_MIN_MS);
     for (; done < st->dirty.n; done++) {
         const char *account;
         struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
         int64_t hr15 = 0;
         const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
-        if (h)
-            hr15 = (int64_t)vel_count(h, h->vel_head > wm_min ? h->vel_head : wm_min);
+        if (h) {
+            int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : 0;
+            hr15 = (int64_t)vel_count(h, newest > watermark ? newest : watermark);
+        }
         struct vigil_counter c[] = {
             {"open_high_risk", a->open_hr},
             {"calls_out_1h", a->calls_out},
@@ -1364,7 +1474,7 @@ static void tf_forget(void *state, const char *account)
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
  * holding the account, then the raw struct of each of those tables in that order. Only the
  * same build reads it back: the total length checks the struct sizes. */
-#define TF_SAVE_VERSION 1
+#define TF_SAVE_VERSION 2 /* 2: exact windows (vel_ts, spans, sfx) */
 
 enum {
     TF_SAVED_ACCT = 1,
@@ -1416,10 +1526,17 @@ static bool saved_fired_ok(uint8_t fired)
 static bool saved_acct_ok(const struct tf_acct *a)
 {
     if (!vigil_saved_time_ok(a->last_ms) || !vigil_saved_time_ok(a->spend_head) ||
-        !saved_fired_ok(a->spend_fired))
+        !saved_fired_ok(a->spend_fired) || a->n_spans > TF_SPEND_SPANS)
         return false;
+    for (int i = 0; i < a->n_spans; i++) {
+        if (!vigil_saved_time_ok(a->spans[i].end_ms) ||
+            a->spans[i].end_ms < (int64_t)a->spans[i].dur_ms)
+            return false;
+    }
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        if (!vigil_saved_time_ok(a->seq[i].gen) || !saved_fired_ok(a->seq[i].fired))
+        const struct tf_seq *q = &a->seq[i];
+        if (!vigil_saved_time_ok(q->gen) || !saved_fired_ok(q->fired) ||
+            !vigil_win_tag_ok(q->sfx, TF_SEQ_EXACT, q->n_sfx, 999))
             return false;
     }
     return true;
@@ -1431,6 +1548,7 @@ static bool saved_hr_ok(const struct tf_hr *h)
         h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
         h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
         !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !vigil_saved_time_ok(h->vel_head) ||
+        !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
         !vigil_saved_time_ok(h->untracked_last_ms))
         return false;
     for (int i = 0; i < TF_TRACKED_MAX; i++) {

@@ -295,8 +295,8 @@ static void test_same_body_recipient_once_and_duplicates(void **state)
     assert_int_equal(evidence(o, "sms_15m"), 129);
 }
 
-/* 299 SMS, the first at a whole minute T0, then one more: an SMS counts for at least 15 and
- * less than 16 minutes (it leaves at the start of the 16th minute after its own). */
+/* 299 SMS, the first at a whole minute T0, then one more: the window is exactly the 15
+ * minutes ending at the SMS being judged, both ends included. */
 static void boundary_case(int64_t last_offset, size_t want_orders)
 {
     struct fx *fx = new_fx(NULL);
@@ -316,8 +316,9 @@ static void test_window_boundary(void **unused)
 {
     (void)unused;
     boundary_case(15 * MIN, 1);     /* exactly 15 minutes apart: within */
-    boundary_case(16 * MIN - 1, 1); /* the first SMS's minute is still in the window */
-    boundary_case(16 * MIN, 0);     /* the first has left: 299 in the window */
+    boundary_case(15 * MIN + 1, 0); /* a millisecond more: the first has left, 299 */
+    boundary_case(16 * MIN - 1, 0); /* (the old minute buckets still counted it here) */
+    boundary_case(16 * MIN, 0);
     boundary_case(20 * MIN, 0);
 }
 
@@ -520,8 +521,9 @@ static void test_idle_number_forgotten(void **state)
 }
 
 /* A number that keeps writing to new people at 5 a minute for 2 hours: its recipient set
- * keeps only the window (stale entries reused or purged), the count stays exact at 80 and
- * never reaches 100. */
+ * keeps only the window (stale entries reused or purged), the count stays exact at 76 (the
+ * 15 minutes ending at each SMS, both ends included) and never reaches 100; the account's
+ * sms_15m counter is kept in minute buckets (15 to 16 minutes: 80). */
 static void test_recipient_window_slides(void **state)
 {
     struct fx *fx = *state;
@@ -534,14 +536,14 @@ static void test_recipient_window_slides(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
     const struct fx_rec *c = fx_last_counters(fx, "acc-slide");
-    assert_int_equal(fx_counter(c, "recipients_15m"), 80);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 76);
     assert_int_equal(fx_counter(c, "sms_15m"), 80);
     /* A minute later the oldest minute has left: 75 SMS, while recipients_15m keeps the
      * highest count reached in the window. */
     fx_tick(fx, T0 + 120 * MIN);
     c = fx_last_counters(fx, "acc-slide");
     assert_int_equal(fx_counter(c, "sms_15m"), 75);
-    assert_int_equal(fx_counter(c, "recipients_15m"), 80);
+    assert_int_equal(fx_counter(c, "recipients_15m"), 76);
 }
 
 /* A blast without body_hash to 600 people: one order at the 100th recipient; the recipient
@@ -895,7 +897,7 @@ static void test_checkpoint_bad_bytes_refused(void **unused)
     assert_int_equal(vigil_bytes_put(&bad, good.p, good.len), 0);
     assert_int_equal(vigil_bytes_put(&bad, "", 1), 0);
     assert_int_equal(load(dst, "acc-v", bad.p, bad.len), VIGIL_ERR_INVALID);
-    static const unsigned char versions[] = {0, 2, 255};
+    static const unsigned char versions[] = {0, 1, 3, 255};
     for (size_t k = 0; k < sizeof versions; k++) {
         bad.p[0] = versions[k];
         assert_int_equal(load(dst, "acc-v", bad.p, good.len), VIGIL_ERR_INVALID);
@@ -1136,6 +1138,71 @@ static void test_checkpoint_in_place_changes_nothing(void **unused)
     fx_destroy(q);
 }
 
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+/* n SMS from FROM_A, the first at `start` and one every `step_ms` (the last at `last` when
+ * non-zero), to recipients 06<base + k x 1000> (all ending in 000: distinct numbers that share
+ * their last digits), with text `body` (NULL: a text of their own). */
+static void series(struct fx *fx, const char *account, int n, int64_t start, int64_t step_ms,
+                   int64_t last, int base, const char *body)
+{
+    for (int k = 0; k < n; k++) {
+        int64_t t = k == n - 1 && last ? last : start + (int64_t)k * step_ms;
+        sms_n(fx, account, "ed", k, t, FROM_A, base + k * 1000, body);
+    }
+}
+
+static const struct fx_rec *order_of(const struct fx *fx, const char *account)
+{
+    for (size_t i = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &i);
+        if (!r)
+            return NULL;
+        if (r->kind == VIGIL_OUT_ORDER && strcmp(r->account, account) == 0)
+            return r;
+    }
+}
+
+/* 100 distinct recipients (numbers all ending in 000), the first and the last exactly 15
+ * minutes apart: ordered at the 100th; 50 recipients of one text likewise at the 50th. */
+static void test_edge_recipients_and_body_exact(void **state)
+{
+    struct fx *fx = *state;
+    series(fx, "acc-r100", 100, T0, 9 * SEC, T0 + 15 * MIN, 1000, NULL);
+    const struct fx_rec *o = order_of(fx, "acc-r100");
+    assert_non_null(o);
+    assert_finding(o, "bulk_sms.distinct_recipients", "critical", T0 + 15 * MIN);
+    assert_int_equal(evidence(o, "recipients_15m"), 100);
+
+    series(fx, "acc-b50", 50, T0, 18 * SEC, T0 + 15 * MIN, 1000, BODY_X);
+    o = order_of(fx, "acc-b50");
+    assert_non_null(o);
+    assert_finding(o, "bulk_sms.same_body", "critical", T0 + 15 * MIN);
+    assert_int_equal(evidence(o, "same_body_recipients_15m"), 50);
+}
+
+/* The same stretched by one second, and one short in every 15 minutes for two hours (new
+ * recipients all the time): never an order or critical alert. */
+static void test_edge_recipients_and_body_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    series(fx, "acc-r100s", 100, T0, 9 * SEC, T0 + 15 * MIN + SEC, 1000, NULL);
+    series(fx, "acc-b50s", 50, T0, 18 * SEC, T0 + 15 * MIN + SEC, 1000, BODY_X);
+    /* 300 SMS to 20 people over 15:01, and 299 in every 15 minutes for two hours. */
+    for (int k = 0; k < 300; k++)
+        sms_n(fx, "acc-rate300s", "rt", k, k == 299 ? T0 + 15 * MIN + SEC : T0 + k * 3 * SEC,
+              FROM_A, 1 + k % 20, NULL);
+    for (int k = 0; k < 8 * 298; k++)
+        sms_n(fx, "acc-rate299", "rn", k, T0 + k * (15 * MIN / 298 + 1), FROM_A, 1 + k % 20,
+              NULL);
+    /* 99 in every closed 15 minutes: one every 15 min / 98 (and rounded up). */
+    series(fx, "acc-r99", 8 * 98, T0, 15 * MIN / 98 + 1, 0, 1000, NULL);
+    series(fx, "acc-b49", 8 * 48, T0, 15 * MIN / 48 + 1, 0, 1000, BODY_X);
+    fx_tick(fx, T0 + 3 * 60 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1145,6 +1212,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_same_body_recipient_once_and_duplicates, setup,
                                         fx_teardown),
         cmocka_unit_test(test_window_boundary),
+        cmocka_unit_test_setup_teardown(test_edge_recipients_and_body_exact, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_recipients_and_body_stretched_never, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_disorder, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_two_numbers_counted_separately, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_two_numbers_blast_one_order, setup, fx_teardown),

@@ -232,7 +232,7 @@ static void test_single_call_open_by_watermark(void **state)
     assert_int_equal(fx_counter(c, "open_calls"), 0);
     assert_int_equal(fx_counter(c, "longest_open_min"), 0);
     /* [T0, T0 + 24 h) stayed connected; the window now starts about an hour later. */
-    assert_in_range(fx_counter(c, "connected_min_24h"), 1370, 1385);
+    assert_in_range(fx_counter(c, "connected_min_24h"), 1370, 1390);
     /* The clock account, 30 s every 10 minutes, is nowhere near anything. */
     assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-clock", 0, NULL), 0);
     assert_in_range(fx_counter(fx_last_counters(fx, "acc-clock"), "connected_min_24h"), 70, 74);
@@ -925,7 +925,7 @@ static void craft_state(struct craft *c, int calls, int ends, size_t eid_len, bo
     for (int64_t slot = head - 42; slot < head - 12; slot++) /* [T0 - 210 min, T0 - 60 min) */
         units[slot % 288] = 150;
     c->n = 0;
-    cput(c, 1, 1);                         /* version */
+    cput(c, 2, 1);                         /* version */
     cput(c, 0, 8);                         /* thresholds: not the current ones, re-judged */
     cput(c, (uint64_t)head, 8);            /* head: the slot of T0 */
     cput(c, (uint64_t)(T0 + 4 * HOUR), 8); /* due */
@@ -934,6 +934,10 @@ static void craft_state(struct craft *c, int calls, int ends, size_t eid_len, bo
     cput(c, 0, 1);                         /* near_fired */
     for (int i = 0; i < 288; i++)
         cput(c, units[i], 1);
+    cput(c, (uint64_t)(T0 - 210 * MIN), 8); /* iv_floor */
+    cput(c, 1, 1);                          /* one stretch: */
+    cput(c, (uint64_t)(T0 - 210 * MIN), 8); /* [T0 - 210 min, T0 - 60 min) */
+    cput(c, (uint64_t)(T0 - 60 * MIN), 8);
     cput(c, 1, 1); /* has_open */
     cput(c, 0, 4); /* untracked */
     cput(c, 0, 8); /* untracked_last_ms */
@@ -990,7 +994,7 @@ static void test_checkpoint_bad_bytes(void **unused)
     memcpy(p, good.p, good.len);
     p[good.len] = 0;
     assert_refused(fx, &b0, p, good.len + 1);
-    static const unsigned char versions[] = {0, 2, 0xff};
+    static const unsigned char versions[] = {0, 1, 3, 0xff};
     for (size_t i = 0; i < sizeof versions; i++) {
         p[0] = versions[i];
         assert_refused(fx, &b0, p, good.len);
@@ -1007,7 +1011,7 @@ static void test_checkpoint_bad_bytes(void **unused)
             g[i] = (unsigned char)(seed >> 16);
         }
         if (n > 0)
-            g[0] = 1; /* the right version, garbage after it */
+            g[0] = 2; /* the right version, garbage after it */
         assert_refused(fx, &b0, g, n);
         free(g);
     }
@@ -1140,11 +1144,84 @@ static void test_checkpoint_forget(void **state)
     vigil_bytes_fini(&none);
 }
 
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+/* A call open exactly 8 hours whose end alone is seen: ordered, dated at its end (start + 8 h).
+ * Calls of 8 h less one second, back to back for a day, with the stream's clock running: never
+ * a single-call order or critical alert (the union rule rightly sees a day of calls). */
+static void test_edge_single_call(void **state)
+{
+    struct fx *fx = *state;
+    call_end(fx, "acc-8h", "e8-1", "c8-1", T0 + 8 * HOUR, 8 * 3600);
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-8h", 0, SINGLE);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8 * HOUR);
+
+    char id[32], cid[32];
+    int64_t t = T0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(id, sizeof id, "s8-%d", i);
+        snprintf(cid, sizeof cid, "c8s-%d", i);
+        call_start(fx, "acc-8h-1s", id, cid, t, "out");
+        tick_stream(fx);
+        clock_run(fx, t + MIN, t + 8 * HOUR - MIN);
+        snprintf(id, sizeof id, "e8s-%d", i);
+        call_end(fx, "acc-8h-1s", id, cid, t + 8 * HOUR - 1000, 8 * 3600 - 1);
+        tick_stream(fx);
+        t += 8 * HOUR;
+    }
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, "acc-8h-1s", 0, SINGLE), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-8h-1s", VIGIL_SEV_CRITICAL, SINGLE), 0);
+}
+
+/* 18 hours of calls within exactly 24 hours (three 6-hour calls, the first beginning 24 h
+ * before the last ends; their ends alone are seen): ordered at the last end. The same with
+ * the first call a second earlier (17 h 59 min 59 s inside), and calls of 6 h less a second
+ * every 8 h for three days: never a near-continuous order or critical alert. */
+static void test_edge_near_continuous(void **state)
+{
+    struct fx *fx = *state;
+    char id[32];
+    for (int k = 0; k < 3; k++) {
+        int64_t end = T0 + 6 * HOUR + k * 9 * HOUR;
+        snprintf(id, sizeof id, "n18-%d", k);
+        call_end(fx, "acc-18h", id, id, end, 6 * 3600);
+        snprintf(id, sizeof id, "n18s-%d", k);
+        call_end(fx, "acc-18h-1s", id, id, k == 0 ? end - 1000 : end, 6 * 3600);
+    }
+    const struct fx_rec *o = find_out(fx, VIGIL_OUT_ORDER, "acc-18h", 0, NEAR);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 24 * HOUR);
+    assert_int_equal(rec_evidence(o, "connected_min_24h"), 1080);
+    for (int k = 0; k < 9; k++) {
+        snprintf(id, sizeof id, "n17-%d", k);
+        call_end(fx, "acc-17h", id, id, T0 + 6 * HOUR + k * 8 * HOUR - 1000, 6 * 3600 - 1);
+        tick_stream(fx);
+    }
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, "acc-18h-1s", 0, NEAR), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-18h-1s", VIGIL_SEV_CRITICAL, NEAR), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, "acc-17h", 0, NEAR), 0);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, "acc-17h", VIGIL_SEV_CRITICAL, NEAR), 0);
+}
+
+/* Calls that overlap inside a 5-minute slot are counted once: two parallel calls of 17 h
+ * 59 min starting 30 s apart never make 18 h. */
+static void test_edge_near_continuous_overlap(void **state)
+{
+    struct fx *fx = *state;
+    call_end(fx, "acc-par", "p-1", "p-1", T0 + 18 * HOUR - MIN, 18 * 3600 - 60);
+    call_end(fx, "acc-par", "p-2", "p-2", T0 + 18 * HOUR - 30000, 18 * 3600 - 60);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, "acc-par", 0, NEAR), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_single_call_open_by_watermark, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_single_call_by_own_events, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_single_call, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_near_continuous, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_near_continuous_overlap, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_end_without_start, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_duplicates_count_once, setup, fx_teardown),
         cmocka_unit_test(test_open_call_expiry),

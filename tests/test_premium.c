@@ -185,7 +185,8 @@ static void test_outbound_open_call_minutes(void **state)
     static const char *const samples[] = {"l-1"};
     fx_json_assert_strings(&d, fx_json_get(&d, 0, "evidence"), "sample_event_ids", samples, 1);
     assert_int_equal(fx_counter(fx_last_counters(fx, "acc-long"), "premium_minutes_1h"), 60);
-    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-long"), "premium_calls_1h"), 1);
+    /* The call counted at its start, 60.5 minutes before: out of the hour by now. */
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-long"), "premium_calls_1h"), 0);
 
     size_t before = fx->cap.n;
     fx_feed_call(fx, "call_end", "out", "acc-long", "l-2", "long", s + 61 * MIN, "+31201234567",
@@ -196,21 +197,23 @@ static void test_outbound_open_call_minutes(void **state)
     assert_true(fx->cap.n <= before + 1); /* at most a counter update */
 }
 
-/* Minutes of finished calls: 35 minutes, then 25 more in the same hour -> the order at the end
- * of the second call, dated at that call_end. */
+/* Minutes of finished calls: 35 minutes, then 25 more ending exactly an hour after the first
+ * began -> the order at the end of the second call, dated at that call_end. Had the second
+ * started and ended 30 s later, the first's first half-minute would have left the hour: 59.5
+ * minutes, no order (test_edge_outbound_stretched_never). */
 static void test_outbound_closed_minutes(void **state)
 {
     struct fx *fx = *state;
     out_start(fx, "acc-min", 1, T0);
     out_end(fx, "acc-min", 1, T0 + 35 * MIN, 35 * 60, true);
     assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "premium.outbound"), 1);
-    out_start(fx, "acc-min", 2, T0 + 35 * MIN + 30000);
+    out_start(fx, "acc-min", 2, T0 + 35 * MIN);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
-    out_end(fx, "acc-min", 2, T0 + 60 * MIN + 30000, 25 * 60, true);
+    out_end(fx, "acc-min", 2, T0 + 60 * MIN, 25 * 60, true);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
     struct fx_json d;
     fx_json_parse(&d, fx_find_kind(fx, VIGIL_OUT_ORDER, 0)->json);
-    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 60 * MIN + 30000);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + 60 * MIN);
     assert_int_equal(evidence_int(&d, "premium_minutes_1h"), 60);
     assert_int_equal(evidence_int(&d, "premium_calls_1h"), 2);
 }
@@ -1071,7 +1074,7 @@ static void test_checkpoint_unknown_account_saves_nothing(void **state)
     assert_int_equal(b.len, 3 + alone.len);
     assert_memory_equal(b.p, "xyz", 3);
     assert_memory_equal(b.p + 3, alone.p, alone.len);
-    assert_int_equal(alone.p[0], 2); /* the version byte */
+    assert_int_equal(alone.p[0], 3); /* the version byte */
     vigil_bytes_fini(&b);
     vigil_bytes_fini(&alone);
 }
@@ -1106,14 +1109,14 @@ static void test_checkpoint_bad_bytes_refused(void **state)
         memcpy(bad, good.p, n);
         bad[n] = 0;
         cp_refused(fx, acc, bad, n + 1);
-        bad[0] = 3; /* a version this build does not know */
+        bad[0] = 4; /* a version this build does not know */
         cp_refused(fx, acc, bad, n);
         bad[0] = 0;
         cp_refused(fx, acc, bad, n);
         memset(bad, 0xff, n);
         cp_refused(fx, acc, bad, n);
         memset(bad, 0, n);
-        bad[0] = 1; /* the right version over zeros: times before 2000 */
+        bad[0] = 3; /* the right version over zeros: times before 2000 */
         cp_refused(fx, acc, bad, n);
         uint64_t rng = 7;
         for (size_t i = 1; i < n; i++) {
@@ -1241,8 +1244,8 @@ static void test_checkpoint_forget(void **state)
 }
 
 /* The flagged marks travel with the checkpoint: A sees the first flagged caller (warning), B
- * loads A's bytes and orders at the second, counting both; a version-1 state (no flagged
- * callers) still loads. */
+ * loads A's bytes and orders at the second, counting both; states of the versions before
+ * (minute times, another layout) are refused. */
 static void test_checkpoint_flagged_callers(void **unused)
 {
     (void)unused;
@@ -1254,7 +1257,7 @@ static void test_checkpoint_flagged_callers(void **unused)
     assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
     struct vigil_bytes saved = {0};
     cp_save(a, CP_ACC, &saved);
-    assert_int_equal(saved.p[0], 2);
+    assert_int_equal(saved.p[0], 3);
     assert_int_equal(b->ops->load(b->st, CP_ACC, saved.p, saved.len), 0);
     /* 9001 is not flagged in B's set, but its mark from A counts for the hour. */
     in_call(b, CP_ACC, 3, T0 + 2 * MIN, 9002, SERVICE);
@@ -1265,20 +1268,108 @@ static void test_checkpoint_flagged_callers(void **unused)
     assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 2);
     vigil_bytes_fini(&saved);
 
-    /* Version 1 had the same layout without marks. */
+    /* Versions 1 and 2 had minute times: refused. */
     struct fx *c = new_fx(NULL), *e = new_fx(NULL);
     in_call(c, CP_ACC, 1, T0, 1, SERVICE);
     cp_save(c, CP_ACC, &saved);
-    saved.p[0] = 1;
-    assert_int_equal(e->ops->load(e->st, CP_ACC, saved.p, saved.len), 0);
-    in_call(e, CP_ACC, 2, T0 + MIN, 2, SERVICE);
-    e->ops->on_tick(e->st, T0 + 2 * MIN, e->out);
-    assert_int_equal(fx_latest(e, CP_ACC, "inbound_callers_1h"), 2);
+    for (uint8_t v = 1; v <= 2; v++) {
+        saved.p[0] = v;
+        assert_int_equal(e->ops->load(e->st, CP_ACC, saved.p, saved.len), VIGIL_ERR_INVALID);
+    }
     vigil_bytes_fini(&saved);
     fx_destroy(a);
     fx_destroy(b);
     fx_destroy(c);
     fx_destroy(e);
+}
+
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+#define OUT_RULE "premium.outbound"
+#define PUMP_RULE "premium.inbound_pumping"
+
+static const struct fx_rec *order_of(const struct fx *fx, const char *account)
+{
+    for (size_t i = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &i);
+        if (!r)
+            return NULL;
+        if (r->kind == VIGIL_OUT_ORDER && strcmp(r->account, account) == 0)
+            return r;
+    }
+}
+
+static void assert_order_at(const struct fx *fx, const char *account, const char *rule,
+                            int64_t ts)
+{
+    const struct fx_rec *o = order_of(fx, account);
+    assert_non_null(o);
+    assert_true(fx_rec_rule_is(o, rule));
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), ts);
+}
+
+/* Exactly at the threshold, exactly within the hour (the first and the completing event an
+ * hour apart): 20 outbound premium attempts; 100 inbound calls from 30 callers; two flagged
+ * callers. Each is ordered at its completing event. */
+static void test_edge_premium_exact(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    for (int i = 0; i < 20; i++)
+        out_end(fx, "acc-o20", i, i == 19 ? T0 + 60 * MIN : T0 + i * 3 * MIN, 0, false);
+    assert_order_at(fx, "acc-o20", OUT_RULE, T0 + 60 * MIN);
+    for (int k = 0; k < 100; k++)
+        in_start(fx, "acc-p100", k, k == 99 ? T0 + 60 * MIN : T0 + k * 36000, k % 30, SERVICE);
+    assert_order_at(fx, "acc-p100", PUMP_RULE, T0 + 60 * MIN);
+    in_start(fx, "acc-f2", 1, T0, 9001, SERVICE);
+    in_start(fx, "acc-f2", 2, T0 + 60 * MIN, 9002, SERVICE);
+    assert_order_at(fx, "acc-f2", FLAG_RULE, T0 + 60 * MIN);
+}
+
+/* The same stretched by one second, and one short in every hour for three hours: never an
+ * order or critical alert. Minutes: 35 + 25 minutes, the first call having begun a second
+ * before the hour that ends with the second (59 min 59 s inside). */
+static void test_edge_premium_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    vigil_flagged_advance(fx->flagged, T0);
+    flag_caller(fx, 9001, T0 + DAY);
+    flag_caller(fx, 9002, T0 + DAY);
+    for (int i = 0; i < 20; i++)
+        out_end(fx, "acc-o20s", i, i == 19 ? T0 + 60 * MIN + 1000 : T0 + i * 3 * MIN, 0, false);
+    for (int i = 0; i < 3 * 18; i++) /* 19 in every closed hour */
+        out_end(fx, "acc-o19", i, T0 + (int64_t)i * 200000, 0, false);
+    out_end(fx, "acc-m60s", 1, T0 + 35 * MIN - 1000, 35 * 60, true);
+    out_end(fx, "acc-m60s", 2, T0 + 60 * MIN, 25 * 60, true);
+    for (int k = 0; k < 100; k++)
+        in_start(fx, "acc-p100s", k, k == 99 ? T0 + 60 * MIN + 1000 : T0 + k * 36000, k % 30,
+                 SERVICE);
+    for (int k = 0; k < 3 * 98; k++) /* 99 calls from 30 callers in every hour */
+        in_start(fx, "acc-p99", k, T0 + (int64_t)k * (60 * MIN / 98 + 1), k % 30, SERVICE);
+    for (int k = 0; k < 100; k++) /* 100 calls an hour from 29 callers */
+        in_start(fx, "acc-p29", k, T0 + k * 36000, k % 29, SERVICE);
+    in_start(fx, "acc-f2s", 1, T0, 9001, SERVICE);
+    in_start(fx, "acc-f2s", 2, T0 + 60 * MIN + 1000, 9002, SERVICE);
+    fx_tick(fx, T0 + 4 * 60 * MIN);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+}
+
+/* events.md allows 60 s of disorder: the 100th call to the service number, 50 s older than
+ * the 99th, completes the hour ending at the 99th: withheld at the late call. */
+static void test_edge_pumping_late_call(void **state)
+{
+    struct fx *fx = *state;
+    int64_t last = T0 + 59 * MIN + 30000;
+    for (int k = 0; k < 99; k++)
+        in_start(fx, "acc-plate", k, T0 + (int64_t)k * (last - T0) / 98, k % 30, SERVICE);
+    assert_null(order_of(fx, "acc-plate"));
+    in_start(fx, "acc-plate", 99, last - 50000, 7, SERVICE);
+    assert_order_at(fx, "acc-plate", PUMP_RULE, last - 50000);
 }
 
 int main(void)
@@ -1287,6 +1378,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbound_twenty_calls_block, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_open_call_minutes, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_closed_minutes, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_premium_exact, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_premium_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_pumping_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_helpdesk_three_times_a_day_left_alone, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, fx_teardown),

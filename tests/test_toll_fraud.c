@@ -642,10 +642,11 @@ static void test_velocity_twenty_calls_block(void **state)
     const struct fx_rec *k = fx_last_counters(fx, "acc-vel");
     assert_int_equal(fx_counter(k, "high_risk_calls_15m"), 20);
     assert_int_equal(fx_counter(k, "high_risk_calls_1h"), 20);
-    /* 15 minutes after the 10th call the first ten have left the window. */
+    /* 16 minutes after the 10th call (40 s apart) the first eleven have left the window:
+     * calls 12 to 20 and the new one. */
     attempt(fx, "acc-vel", "late", "late", ts[10] + 16 * MIN, CUBA "99000");
     fx_tick(fx, ts[10] + 16 * MIN);
-    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 11);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-vel"), "high_risk_calls_15m"), 10);
 }
 
 /* Nineteen calls in 15 minutes, and twenty spread over 30: no order. */
@@ -1622,6 +1623,258 @@ static void test_checkpoint_forget(void **state)
     assert_null(fx_next_finding(fx, &i));
 }
 
+/* --- exact at the threshold ---------------------------------------------------------------- */
+
+#define VEL "toll_fraud.velocity_high_risk"
+
+/* Attempt i of an edge series: to <prefix><i>000, a number block of its own. */
+static void attempt_n(struct fx *fx, const char *account, int i, int64_t ts, const char *prefix)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "a-%d", i);
+    snprintf(to, sizeof to, "%s%d000", prefix, i);
+    attempt(fx, account, id, id, ts, to);
+}
+
+/* Twenty high-risk attempts, the first and the last exactly 15 minutes apart: ordered at the
+ * 20th, dated by it. */
+static void test_edge_velocity_exact_window(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 20; i++) {
+        int64_t t = T0 + (int64_t)i * 15 * MIN / 19;
+        if (i == 19)
+            t = T0 + 15 * MIN;
+        attempt_n(fx, "acc-ve", i, t, CUBA);
+        if (i == 18)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 15 * MIN);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 20);
+}
+
+/* The same twenty stretched by one second, sustained for four office hours (any twenty
+ * consecutive span 15:01), and nineteen in every 15 minutes for four hours: never a velocity
+ * order or critical alert. (The slow rule is set aside: it would rightly see these.) */
+static void test_edge_velocity_stretched_never(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"toll_fraud.slow_high_risk_calls", "100000",
+                                       "toll_fraud.slow_high_risk_calls_warning", "0", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 4 * 4 * 19; i++)
+        attempt_n(fx, "acc-vs", i, T0 + (int64_t)i * (15 * MIN + 1000) / 19, CUBA);
+    /* Nineteen in every closed 15 minutes: one every 50 s. */
+    for (int i = 0; i < 4 * 4 * 18; i++)
+        attempt_n(fx, "acc-v19", i, T0 + (int64_t)i * 50000, CUBA);
+    fx_tick(fx, T0 + 5 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    fx_destroy(fx);
+}
+
+#define SEQ "toll_fraud.sequential_dialling"
+
+/* One attempt to +4930123<suffix as 3 digits>: a German block (not high-risk, so no other
+ * rule counts it). */
+static void scan_attempt(struct fx *fx, const char *account, int k, int suffix, int64_t ts)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "sc-%d", k);
+    snprintf(to, sizeof to, "+4930123%03d", suffix);
+    attempt(fx, account, id, id, ts, to);
+}
+
+/* Ten distinct numbers of one block, all with the same last digits modulo 64 (000, 064, ...,
+ * 576), the first and the last exactly 10 minutes apart: ordered at the 10th. Then a shuffled
+ * scan whose numbers share last digits in every way (x00, x50, 0x0 ...): also at its 10th. */
+static void test_edge_sequential_distinct_exact(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 0; k < 10; k++) {
+        int64_t t = k == 9 ? T0 + 10 * MIN : T0 + (int64_t)k * 60000;
+        scan_attempt(fx, "acc-fold", k, k * 64, t);
+        if (k == 8)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SEQ);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 10 * MIN);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
+
+    static const int shuffled[] = {500, 0, 950, 50, 100, 900, 150, 450, 5, 550};
+    for (int k = 0; k < 10; k++) {
+        scan_attempt(fx, "acc-shuf", k, shuffled[k], T0 + (int64_t)k * 30000);
+        if (k == 0)
+            scan_attempt(fx, "acc-shuf", 100, shuffled[k], T0 + 1000); /* a redial */
+        if (k == 8)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 1); /* acc-fold's */
+    }
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 2);
+    const struct fx_rec *last = NULL;
+    for (size_t i = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &i);
+        if (!r)
+            break;
+        if (r->kind == VIGIL_OUT_ORDER && fx_rec_rule_is(r, SEQ))
+            last = r;
+    }
+    assert_non_null(last);
+    assert_string_equal(last->account, "acc-shuf");
+    assert_int_equal(rec_event_ts(last), T0 + 9 * 30000);
+}
+
+/* Ten distinct numbers stretched over 10 minutes and 1 second, a scan sustained for four
+ * hours at that pace (new numbers all the time), and nine distinct numbers in every 10
+ * minutes: never a scanning order or critical alert. */
+static void test_edge_sequential_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 0; k < 4 * 6 * 9; k++)
+        scan_attempt(fx, "acc-s10", k, k % 1000, T0 + (int64_t)k * (10 * MIN + 1000) / 9);
+    for (int k = 0; k < 4 * 6 * 8; k++)
+        scan_attempt(fx, "acc-s9", k, (k * 7) % 1000, T0 + (int64_t)k * 75000);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+#define SPEND "toll_fraud.spend_1h"
+
+/* Call k of a spend series: an end with the exporter's cost to a German number of a block of
+ * its own (not high-risk: only spend counts it), having run `secs` up to ts. */
+static void spend_call(struct fx *fx, const char *account, int k, int64_t ts, int secs,
+                       const char *cost)
+{
+    char id[32], to[32];
+    snprintf(id, sizeof id, "sp-%d", k);
+    snprintf(to, sizeof to, "+49305%02d%04d", k % 100, k);
+    end_cost(fx, account, id, id, ts, to, secs, cost);
+}
+
+/* Four 15-minute calls back to back, the first starting exactly an hour before the last one
+ * ends: EUR 100.01 is ordered at that end; EUR 100.00 is not (the limit is "above"). */
+static void test_edge_spend_exact_hour(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 1; k <= 4; k++) {
+        spend_call(fx, "acc-sx", k, T0 + k * 15 * MIN, 900, k == 4 ? "25.01" : "25");
+        spend_call(fx, "acc-s100", k, T0 + k * 15 * MIN, 900, "25");
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SPEND);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-sx");
+    assert_int_equal(rec_event_ts(o), T0 + 60 * MIN);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 100.01);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+}
+
+/* The same stretched by one second (the first call starts a second before the hour: only
+ * 900 of its 901 seconds count), a steady EUR 99.96 an hour in 10-minute calls for five
+ * hours, and EUR 99.90 an hour in 30 two-minute calls an hour (more calls than are kept
+ * whole) for five hours: never a spend order or critical alert. */
+static void test_edge_spend_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int k = 1; k <= 4; k++)
+        spend_call(fx, "acc-s901", k, T0 + k * 15 * MIN, k == 1 ? 901 : 900,
+                   k == 4 ? "25.01" : "25");
+    for (int k = 1; k <= 30; k++)
+        spend_call(fx, "acc-steady", k, T0 + k * 10 * MIN, 600, "16.66");
+    for (int k = 1; k <= 150; k++)
+        spend_call(fx, "acc-short", k, T0 + k * 2 * MIN, 120, "3.33");
+    fx_tick(fx, T0 + 6 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+#define SLOW "toll_fraud.slow_high_risk"
+
+/* Thirty high-risk attempts from a new account, the first and the last exactly 24 hours
+ * apart: ordered at the 30th. Two 45-minute calls whose ends alone are seen, the first
+ * having begun exactly 24 hours before the second ends: ordered at that end (90 minutes). */
+static void test_edge_slow_exact_day(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 30; i++) {
+        attempt_n(fx, "acc-slow", i, T0 + (int64_t)i * DAY / 29, CUBA);
+        if (i == 28)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SLOW), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SLOW);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + DAY);
+    assert_true(rec_evidence(o, "high_risk_calls_24h") == 30);
+
+    end_cost(fx, "acc-slowm", "m-1", "m-1", T0 + 45 * MIN, CUBA "1000", 2700, "0.01");
+    end_cost(fx, "acc-slowm", "m-2", "m-2", T0 + DAY, CUBA "2000", 2700, "0.01");
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SLOW), 2);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 2);
+}
+
+/* Stretched by one second (the first call began 24 h and 1 s before the last), and 29
+ * calls in every 24 hours for three days: never a slow order or critical alert. */
+static void test_edge_slow_stretched_never(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 30; i++)
+        attempt_n(fx, "acc-slow1", i, T0 + (int64_t)i * (DAY + 1000) / 29, CUBA);
+    end_cost(fx, "acc-slowm1", "m-1", "m-1", T0 + 45 * MIN, CUBA "1000", 2701, "0.01");
+    end_cost(fx, "acc-slowm1", "m-2", "m-2", T0 + DAY, CUBA "2000", 2700, "0.01");
+    for (int i = 0; i < 3 * 28; i++) /* one every 24 h / 28: 29 in a closed 24 h */
+        attempt_n(fx, "acc-slow29", i, T0 + (int64_t)i * DAY / 28, CUBA);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SLOW), 0);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+/* Eight high-risk calls open at once: ordered at the 8th start. Seven open at every moment
+ * for four hours (each call ends the millisecond before the next one starts): never a
+ * concurrency order or critical alert (other rules may rightly see this much traffic). */
+static void test_edge_concurrent_exact(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 1; i <= 8; i++)
+        start_n(fx, "acc-c8", i, T0 + i * 1000, CUBA);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, CONC);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 8000);
+
+    for (int i = 1; i <= 7; i++)
+        start_n(fx, "acc-c7", i, T0 + i * 1000, CUBA);
+    for (int i = 8; i < 8 + 7 * 8; i++) { /* call i replaces call i - 7, 30 minutes on */
+        int64_t t = T0 + (int64_t)(i - 7) * 1000 + (int64_t)((i - 1) / 7) * 30 * MIN;
+        end_n(fx, "acc-c7", i - 7, t - 1, CUBA, 1800);
+        start_n(fx, "acc-c7", i, t, CUBA);
+    }
+    size_t n = 0;
+    for (size_t k = 0;;) {
+        const struct fx_rec *r = fx_next_finding(fx, &k);
+        if (!r)
+            break;
+        if (fx_rec_rule_is(r, CONC) && r->severity == VIGIL_SEV_CRITICAL &&
+            strcmp(r->account, "acc-c7") == 0)
+            n++;
+    }
+    assert_int_equal(n, 0);
+}
+
+/* events.md allows 60 s of disorder: the 20th call, 50 s older than the 19th (which came
+ * 14 min 40 s after the first), completes the 15 minutes ending at the 19th: ordered at it. */
+static void test_edge_velocity_late_call(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 19; i++)
+        attempt_n(fx, "acc-vlate", i, T0 + (int64_t)i * (14 * MIN + 40000) / 18, CUBA);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 0);
+    int64_t late = T0 + 14 * MIN + 40000 - 50000;
+    attempt_n(fx, "acc-vlate", 19, late, CUBA);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), late);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1642,6 +1895,16 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_many_accounts, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_twenty_calls_block, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_spend_exact_hour, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_spend_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_slow_exact_day, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_slow_stretched_never, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_concurrent_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_velocity_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_offhours, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_from_exporter_cost, setup, fx_teardown),
