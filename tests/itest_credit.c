@@ -3,7 +3,8 @@
  * hash vigil:credit; account A spends EUR 60 of a EUR 100 limit (nothing), then billing lowers
  * A's limit to EUR 50 while vigild runs and the suspend order (credit.limit) follows, with its
  * block key; an account spending steadily below its limit and an account without a limit
- * that spends more than A gets no order. */
+ * that spends more than A gets no order. And an interim invoice (credit.interim_on_critical)
+ * goes to the orders topic but writes no block key. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -135,6 +136,60 @@ static void test_billing_lowers_limit(void **state)
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
 }
 
+/* With credit.interim_on_critical = 1, a hacked PBX (nine parallel calls to Cuba) gets its
+ * block_international and an interim_invoice order; the interim invoice writes no block key
+ * (the SIP proxy never sees it) and is asked once however long the fraud goes on that day. */
+static void test_interim_invoice_blocks_nothing(void **state)
+{
+    (void)state;
+    const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
+                          redis.addr, "--group", "g-interim", "--workers", "1",
+                          "--set", "credit.interim_on_critical=1", NULL};
+    struct harness_proc vd;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
+    HARNESS_ASSERT(wait_log(&vd, "assigned", 30000));
+    for (int i = 0; i < 9; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"v\":1,\"type\":\"call_start\",\"id\":\"hs%d\",\"ts\":%lld,"
+                 "\"account\":\"acc-cr-pbx\",\"call_id\":\"hc%d\",\"from\":\"+31201234567\","
+                 "\"to\":\"+53%d1234567\",\"dir\":\"out\"}",
+                 i, (long long)(T0 + i * 4000), i, i);
+        send("acc-cr-pbx", json);
+    }
+    assert_int_equal(harness_producer_flush(prod, 10000), 0);
+    HARNESS_ASSERT(harness_redis_wait_exists(&redis, "vigil:block:acc-cr-pbx", 30000));
+
+    struct harness_msg *orders = NULL;
+    ssize_t n = harness_consume_all(broker.bootstrap, "vigil.orders", 3000, 3, &orders);
+    for (ssize_t i = 0; n != 2 && i < n; i++)
+        fprintf(stderr, "order: %.300s\n", orders[i].value);
+    HARNESS_ASSERT(n == 2);
+    bool block = false, interim = false;
+    for (ssize_t i = 0; i < n; i++) {
+        char action[40], rule[80];
+        assert_true(harness_json_str(orders[i].value, "action", action, sizeof action) > 0);
+        assert_true(harness_json_str(orders[i].value, "rule", rule, sizeof rule) > 0);
+        if (strcmp(action, "interim_invoice") == 0) {
+            interim = true;
+            assert_string_equal(rule, "credit.interim_invoice");
+        } else {
+            block = strcmp(action, "block_international") == 0;
+        }
+    }
+    HARNESS_ASSERT(block && interim);
+    harness_msgs_free(orders, (size_t)n);
+    long long fields = -1;
+    assert_int_equal(harness_redis_int(&redis, &fields, "HLEN vigil:block:acc-cr-pbx"), 0);
+    assert_int_equal(fields, 1);
+    long long has = -1;
+    assert_int_equal(
+        harness_redis_int(&redis, &has, "HEXISTS vigil:block:acc-cr-pbx interim_invoice"), 0);
+    assert_int_equal(has, 0);
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -150,6 +205,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_billing_lowers_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interim_invoice_blocks_nothing, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
