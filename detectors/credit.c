@@ -90,6 +90,7 @@ struct cr_acct {
     int64_t period_ms;      /* period start period_e4 counts from; INT64_MIN: none known */
     int64_t period_e4;      /* closed calls' spend since period_ms */
     int64_t limit_cents;    /* the limit last judged against; 0: none */
+    int64_t judged_ms;      /* event time credit.limit was last judged at; INT64_MIN: never */
     int64_t pub[3];         /* counters as last published */
     int32_t cur_day;        /* UTC day (ts / 1 day) of day[cur_day % CR_DAYS] */
     int32_t first_day;      /* the first UTC day the account was seen */
@@ -264,26 +265,57 @@ static int emit_limit(const struct cr_state *st, const struct cr_acct *a, const 
     return vigil_emit_finding(out, &f);
 }
 
+static int64_t spend_at(const struct cr_acct *a, int64_t t)
+{
+    return a->period_e4 + (int64_t)open_e4(a, a->period_ms, t);
+}
+
+/* The moment open calls took the spend to `level` (1/10000 EUR), searched since the account
+ * was last judged (when it was below) up to `now` (when it is not): a level passed by calls
+ * still open is dated when it was passed, not at the tick or call end that saw it, however far
+ * the watermark jumped (a backlog). Spend only grows with time while no call is booked. */
+static int64_t passed_at(const struct cr_acct *a, int64_t level, int64_t now)
+{
+    int64_t lo = a->judged_ms > a->period_ms ? a->judged_ms : a->period_ms;
+    if (lo >= now || spend_at(a, lo) >= level)
+        return now;
+    int64_t hi = now;
+    while (hi - lo > 1000) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (spend_at(a, mid) >= level)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+/* search: the level may have been passed by open calls before `now` (nothing was booked
+ * since the last judgement); false right after a call end was booked at `now`. */
 static int check_limit(const struct cr_state *st, struct cr_acct *a, const char *account,
-                       int64_t now, struct vigil_emit *out)
+                       int64_t now, bool search, struct vigil_emit *out)
 {
     int64_t limit;
     if (!limit_sync(st, a, account, &limit))
         return 0;
-    int64_t spend = a->period_e4 + (int64_t)open_e4(a, a->period_ms, now);
+    int64_t spend = spend_at(a, now);
     /* In 1/10000 EUR: the limit is in cents. */
-    bool crit = spend >= limit * 100;
-    bool warn = spend * 100 >= limit * 100 * st->warn_pct;
+    int64_t crit_level = limit * 100, warn_level = (limit * st->warn_pct + 99) / 100 * 100;
+    bool crit = spend >= crit_level;
+    bool warn = spend >= warn_level;
+    int rc = 0;
     if (!warn) {
         a->fired = 0;
-        return 0;
+    } else if (!(a->fired & (crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING))) {
+        uint8_t bit = crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING;
+        int64_t at = search ? passed_at(a, crit ? crit_level : warn_level, now) : now;
+        a->fired |= (uint8_t)(bit | CR_FIRED_WARNING);
+        rc = emit_limit(st, a, account, spend_at(a, at), limit, at,
+                        crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING, out);
     }
-    uint8_t bit = crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING;
-    if (a->fired & bit)
-        return 0;
-    a->fired |= (uint8_t)(bit | CR_FIRED_WARNING);
-    return emit_limit(st, a, account, spend, limit, now,
-                      crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING, out);
+    if (now > a->judged_ms)
+        a->judged_ms = now;
+    return rc;
 }
 
 /* --- credit.interim_invoice (the spend trigger) --------------------------------------------- */
@@ -347,6 +379,7 @@ static struct cr_acct *acct_get(struct cr_state *st, const struct vigil_event *e
     if (a && created) {
         a->booked_ms = INT64_MIN;
         a->period_ms = INT64_MIN;
+        a->judged_ms = INT64_MIN;
         a->cur_day = day_of(ev->ts_ms);
         a->first_day = a->cur_day;
         a->interim_day = INT32_MIN;
@@ -383,8 +416,14 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
             a->open[a->n_open++] = (struct cr_open){id, ev->ts_ms, nc.rate_eur_min};
         return 0;
     }
-    if (i < a->n_open)
+    if (i < a->n_open) {
+        /* First as the open call it was until now: a limit it passed while open is dated
+         * when it was passed. */
+        int rc = check_limit(st, a, ev->account, ev->ts_ms, true, out);
+        if (rc != 0)
+            return rc;
         a->open[i] = a->open[--a->n_open];
+    }
     double secs = ev->duration_s > 0 ? (double)ev->duration_s : 0;
     uint64_t e4 = e4_of(ev->has_cost ? ev->cost_eur : nc.rate_eur_min * secs / 60.0);
     day_add(a, day_of(ev->ts_ms), e4);
@@ -392,7 +431,7 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         a->booked_ms = ev->ts_ms;
     if (a->period_ms != INT64_MIN && ev->ts_ms >= a->period_ms)
         a->period_e4 += (int64_t)e4;
-    int rc = check_limit(st, a, ev->account, ev->ts_ms, out);
+    int rc = check_limit(st, a, ev->account, ev->ts_ms, false, out);
     return rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, out);
 }
 
@@ -428,7 +467,7 @@ static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
         expire_open(a, wm);
         /* Judged at the watermark, or at the account's own latest event if that is later. */
         int64_t now = a->last_ms > wm ? a->last_ms : wm;
-        int rc = check_limit(st, a, account, now, out);
+        int rc = check_limit(st, a, account, now, true, out);
         rc = rc ? rc : check_interim(st, a, account, now, out);
         rc = rc ? rc : publish_one(st, a, account, now, out);
         if (rc != 0)
@@ -494,6 +533,7 @@ static bool acct_ok(const struct cr_acct *a)
         !day_ok(a->cur_day) || !day_ok(a->first_day) || a->first_day > a->cur_day ||
         (a->booked_ms != INT64_MIN && !vigil_saved_time_ok(a->booked_ms)) ||
         (a->period_ms != INT64_MIN && !vigil_saved_time_ok(a->period_ms)) ||
+        (a->judged_ms != INT64_MIN && !vigil_saved_time_ok(a->judged_ms)) ||
         a->period_e4 < 0 || a->period_e4 > (1LL << 60) || a->limit_cents < 0 ||
         (a->interim_day != INT32_MIN && !day_ok(a->interim_day)) ||
         !vigil_saved_bool_ok(&a->published))

@@ -173,6 +173,31 @@ static void test_open_call_accrues(void **state)
     assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "credit.limit"), 1);
 }
 
+/* A backlog: the watermark jumps half an hour in one tick past the moment an open call (EUR 10
+ * a minute) took the spend to the EUR 100 limit; the order is dated at that moment. The same
+ * when the call's end is the first thing seen after it. */
+static void test_open_call_dated_when_passed(void **state)
+{
+    struct fx *fx = *state;
+    set_limit(fx, "acc-jump", 100, D0);
+    paid_call(fx, "acc-jump", T0 - HOUR, 20.0);
+    fx_feed_call(fx, "call_start", "out", "acc-jump", "s-j", "c-j", T0, "+31201234567", SAT, "");
+    fx_tick(fx, T0 + 30 * MIN);
+    assert_int_equal(orders_of(fx, VIGIL_ACT_SUSPEND), 1);
+    long long ets = order_event_ts(last_order(fx));
+    assert_true(ets >= T0 + 8 * MIN && ets <= T0 + 8 * MIN + 1000);
+    const struct fx_rec *w = fx_find_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, "credit.limit");
+    assert_null(w); /* passed both levels at once: the critical alert only */
+
+    set_limit(fx, "acc-end", 100, D0);
+    fx_feed_call(fx, "call_start", "out", "acc-end", "s-e", "c-e", T0, "+31201234567", SAT, "");
+    fx_feed_call(fx, "call_end", "out", "acc-end", "e-e", "c-e", T0 + 20 * MIN, "+31201234567",
+                 SAT, ",\"duration\":1200");
+    assert_int_equal(orders_of(fx, VIGIL_ACT_SUSPEND), 2);
+    ets = order_event_ts(last_order(fx));
+    assert_true(ets >= T0 + 10 * MIN && ets <= T0 + 10 * MIN + 1000);
+}
+
 /* Billing lowers the limit while vigil runs: the next tick orders, even within the same
  * minute of watermark; a raised limit and a new period re-arm. */
 static void test_billing_changes_limit(void **state)
@@ -398,6 +423,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_limit_never_ordered, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_steady_below_limit, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_open_call_accrues, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_open_call_dated_when_passed, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_billing_changes_limit, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_keeps_spend, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_interim_on_unusual_day, setup, fx_teardown),
