@@ -10,9 +10,11 @@
  *       account without a limit is never judged. Spend is what toll_fraud counts: the
  *       exporter's `cost` at call_end, else the rate table's rate x the billed duration,
  *       booked at the call's end; outbound calls still open add rate x the time they have
- *       run since the period start, judged at every call end and once per minute of
- *       watermark (so the order comes at most about a minute after the mark is passed), and
- *       at once at the next tick after billing changed any limit. Each level fires once per
+ *       run since the period start, judged at every call end, once per minute of watermark
+ *       and at once at the next tick after billing changed any limit. A level that open calls
+ *       passed between two judgements is dated when it was passed (a search over the time
+ *       since the last judgement: spend only grows while no call ends), so a backlog read in
+ *       one go is ordered on time; a lowered limit is dated at the tick that saw it. Each level fires once per
  *       episode: it re-arms when spend falls below the warning level (a raised limit, a new
  *       period).
  *   credit.interim_invoice  the account's spend in one UTC day (closed and open calls)
@@ -20,7 +22,7 @@
  *       (50) -> critical, interim_invoice, at most once per account and UTC day. Usual daily
  *       spend: the mean of the account's daily spend over the days before today that vigil
  *       has seen, up to 28 (from the day ring below), once interim_history_days (7) are
- *       known; days without calls count as 0. With credit.interim_on_critical = 1 the same
+ *       known; days without calls count as 0; dated like credit.limit. With credit.interim_on_critical = 1 the same
  *       order is also asked by the emit layer for every critical toll_fraud or premium
  *       finding (emit.c); the discipline keeps one
  *       interim_invoice per account and UTC day, whichever asked first. An interim invoice is
@@ -90,7 +92,7 @@ struct cr_acct {
     int64_t period_ms;      /* period start period_e4 counts from; INT64_MIN: none known */
     int64_t period_e4;      /* closed calls' spend since period_ms */
     int64_t limit_cents;    /* the limit last judged against; 0: none */
-    int64_t judged_ms;      /* event time credit.limit was last judged at; INT64_MIN: never */
+    int64_t judged_ms;      /* event time the account was last judged at; INT64_MIN: never */
     int64_t pub[3];         /* counters as last published */
     int32_t cur_day;        /* UTC day (ts / 1 day) of day[cur_day % CR_DAYS] */
     int32_t first_day;      /* the first UTC day the account was seen */
@@ -270,19 +272,21 @@ static int64_t spend_at(const struct cr_acct *a, int64_t t)
     return a->period_e4 + (int64_t)open_e4(a, a->period_ms, t);
 }
 
-/* The moment open calls took the spend to `level` (1/10000 EUR), searched since the account
- * was last judged (when it was below) up to `now` (when it is not): a level passed by calls
- * still open is dated when it was passed, not at the tick or call end that saw it, however far
- * the watermark jumped (a backlog). Spend only grows with time while no call is booked. */
-static int64_t passed_at(const struct cr_acct *a, int64_t level, int64_t now)
+/* The moment open calls took spend(a, t) to `level` (1/10000 EUR), searched from `from` or
+ * the time the account was last judged (when it was below), whichever is later, up to `now`
+ * (when it is not): a level passed by calls still open is dated when it was passed, not at the
+ * tick or call end that saw it, however far the watermark jumped (a backlog). Spend only grows
+ * with time while no call is booked. */
+static int64_t passed_at(const struct cr_acct *a, int64_t (*spend)(const struct cr_acct *, int64_t),
+                         int64_t level, int64_t from, int64_t now)
 {
-    int64_t lo = a->judged_ms > a->period_ms ? a->judged_ms : a->period_ms;
-    if (lo >= now || spend_at(a, lo) >= level)
+    int64_t lo = a->judged_ms > from ? a->judged_ms : from;
+    if (lo >= now || spend(a, lo) >= level)
         return now;
     int64_t hi = now;
     while (hi - lo > 1000) {
         int64_t mid = lo + (hi - lo) / 2;
-        if (spend_at(a, mid) >= level)
+        if (spend(a, mid) >= level)
             hi = mid;
         else
             lo = mid;
@@ -308,13 +312,13 @@ static int check_limit(const struct cr_state *st, struct cr_acct *a, const char 
         a->fired = 0;
     } else if (!(a->fired & (crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING))) {
         uint8_t bit = crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING;
-        int64_t at = search ? passed_at(a, crit ? crit_level : warn_level, now) : now;
+        int64_t at = search ? passed_at(a, spend_at, crit ? crit_level : warn_level,
+                                        a->period_ms, now)
+                            : now;
         a->fired |= (uint8_t)(bit | CR_FIRED_WARNING);
         rc = emit_limit(st, a, account, spend_at(a, at), limit, at,
                         crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING, out);
     }
-    if (now > a->judged_ms)
-        a->judged_ms = now;
     return rc;
 }
 
@@ -326,8 +330,14 @@ static uint64_t today_e4(const struct cr_acct *a, int64_t now)
     return day_get(a, today) + open_e4(a, (int64_t)today * CR_DAY_MS, now);
 }
 
+static int64_t today_at(const struct cr_acct *a, int64_t t)
+{
+    return (int64_t)today_e4(a, t);
+}
+
+/* search: as for check_limit. */
 static int check_interim(const struct cr_state *st, struct cr_acct *a, const char *account,
-                         int64_t now, struct vigil_emit *out)
+                         int64_t now, bool search, struct vigil_emit *out)
 {
     int32_t today = day_of(now);
     if (st->multiple <= 0 || a->interim_day == today)
@@ -346,6 +356,14 @@ static int check_interim(const struct cr_state *st, struct cr_acct *a, const cha
     if ((double)spend <= (double)st->multiple * usual)
         return 0;
     a->interim_day = today;
+    if (search) {
+        /* The first 1/10000 EUR over both levels. */
+        int64_t level = (int64_t)floor((double)st->multiple * usual) + 1;
+        if (level < st->interim_min_e4)
+            level = st->interim_min_e4;
+        now = passed_at(a, today_at, level, (int64_t)today * CR_DAY_MS, now);
+        spend = today_e4(a, now);
+    }
     char reason[200];
     snprintf(reason, sizeof reason,
              "Spend of EUR %.2f today is more than %lld times the account's usual EUR %.2f a "
@@ -417,9 +435,10 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return 0;
     }
     if (i < a->n_open) {
-        /* First as the open call it was until now: a limit it passed while open is dated
+        /* First as the open call it was until now: a level it passed while open is dated
          * when it was passed. */
         int rc = check_limit(st, a, ev->account, ev->ts_ms, true, out);
+        rc = rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, true, out);
         if (rc != 0)
             return rc;
         a->open[i] = a->open[--a->n_open];
@@ -432,7 +451,10 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (a->period_ms != INT64_MIN && ev->ts_ms >= a->period_ms)
         a->period_e4 += (int64_t)e4;
     int rc = check_limit(st, a, ev->account, ev->ts_ms, false, out);
-    return rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, out);
+    rc = rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, false, out);
+    if (ev->ts_ms > a->judged_ms)
+        a->judged_ms = ev->ts_ms;
+    return rc;
 }
 
 /* --- ticks ---------------------------------------------------------------------------------- */
@@ -468,7 +490,9 @@ static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
         /* Judged at the watermark, or at the account's own latest event if that is later. */
         int64_t now = a->last_ms > wm ? a->last_ms : wm;
         int rc = check_limit(st, a, account, now, true, out);
-        rc = rc ? rc : check_interim(st, a, account, now, out);
+        rc = rc ? rc : check_interim(st, a, account, now, true, out);
+        if (rc == 0 && now > a->judged_ms)
+            a->judged_ms = now;
         rc = rc ? rc : publish_one(st, a, account, now, out);
         if (rc != 0)
             return rc;

@@ -41,6 +41,7 @@ struct vigil_credit_sync {
     size_t n_have;
     bool failing;
     size_t bad_logged; /* unreadable values at the last log */
+    size_t n_logged;   /* accounts with a limit at the last log; SIZE_MAX before the first */
     bool full_logged;
 };
 
@@ -87,6 +88,7 @@ struct vigil_credit_sync *vigil_credit_sync_create(struct vigil_credit *table, c
         return NULL;
     }
     s->table = table;
+    s->n_logged = SIZE_MAX;
     snprintf(s->key, sizeof s->key, "%scredit", prefix ? prefix : "");
     atomic_init(&s->stop, false);
     return s;
@@ -132,6 +134,10 @@ static void take(struct vigil_credit_sync *s, const redisReply *r)
     free(s->have);
     s->have = now;
     s->n_have = got;
+    if (got != s->n_logged) {
+        vigil_log_info("credit limits: %zu account(s) with a limit in %s", got, s->key);
+        s->n_logged = got;
+    }
     if (bad != s->bad_logged) {
         if (bad > 0)
             vigil_log_warn("credit limits: %zu value(s) of %s not understood (e.g. field '%s'); "

@@ -8,7 +8,8 @@
  *     HSET vigil:credit acc-1042 "500 1796083200000"
  * HSET sets or changes a limit, HDEL removes it. Every VIGIL_CREDIT_SYNC_MS (2 s) the thread
  * reads the whole hash (HGETALL) and brings the table to it: new and changed entries set,
- * entries no longer in the hash cleared. A value it cannot read is skipped and logged once
+ * entries no longer in the hash cleared; the number of accounts with a limit is logged when it
+ * changes. A value it cannot read is skipped and logged once
  * per read that finds a different number of them; a failed read is logged once and retried
  * every 10 s, the table keeping what it had. Each read is one blocking round trip of at most
  * redis.timeout_ms, on this thread alone.

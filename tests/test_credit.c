@@ -290,6 +290,21 @@ static void test_interim_on_unusual_day(void **state)
     assert_int_equal(orders_of(fx, VIGIL_ACT_INTERIM_INVOICE), 2);
 }
 
+/* The spend trigger passed by an open call, seen by a tick an hour later: dated when passed
+ * (EUR 50 after 5 minutes at EUR 10 a minute). */
+static void test_interim_open_call_dated_when_passed(void **state)
+{
+    struct fx *fx = *state;
+    for (int day = 0; day < 10; day++)
+        paid_call(fx, "acc-io", D0 + day * DAY + 10 * HOUR, 10.0);
+    int64_t t = D0 + 10 * DAY + 9 * HOUR;
+    fx_feed_call(fx, "call_start", "out", "acc-io", "s-io", "c-io", t, "+31201234567", SAT, "");
+    fx_tick(fx, t + HOUR);
+    assert_int_equal(orders_of(fx, VIGIL_ACT_INTERIM_INVOICE), 1);
+    long long ets = order_event_ts(last_order(fx));
+    assert_true(ets >= t + 5 * MIN && ets <= t + 5 * MIN + 1000);
+}
+
 /* Leave alone: a new account (fewer days than interim_history_days) and a steady spender. */
 static void test_interim_needs_history(void **state)
 {
@@ -427,6 +442,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_billing_changes_limit, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_keeps_spend, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_interim_on_unusual_day, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_interim_open_call_dated_when_passed, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_interim_needs_history, setup, fx_teardown),
         cmocka_unit_test(test_interim_on_critical_finding),
         cmocka_unit_test_setup_teardown(test_interim_on_critical_off_by_default, setup,
