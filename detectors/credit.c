@@ -35,9 +35,9 @@
  * UTC are therefore exact; a start in the middle of a day that is already behind counts that
  * whole day. Days older than the ring (CR_DAYS, 32) are not recounted.
  *
- * Counters, published once per minute of watermark for accounts whose values changed:
- * spend_period_cents (closed and open calls since the period start; 0 without a limit),
- * credit_limit_cents (0: none), spend_today_cents.
+ * Counters, published once per minute of watermark for accounts with a limit whose values
+ * changed: spend_period_cents (closed and open calls since the period start),
+ * credit_limit_cents, spend_today_cents (the UTC day's, open calls included).
  *
  * State per worker: one account table of every account with outbound calls in the last 32
  * days or a call open; struct cr_acct is 320 bytes: the ring of 32 daily spends (4 bytes
@@ -462,9 +462,10 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 static int publish_one(const struct cr_state *st, struct cr_acct *a, const char *account,
                        int64_t now, struct vigil_emit *out)
 {
+    if (a->limit_cents <= 0)
+        return 0; /* only accounts billing gave a limit: the others' spend is toll_fraud's */
     int64_t v[3] = {0, a->limit_cents, 0};
-    if (a->limit_cents > 0)
-        v[0] = (a->period_e4 + (int64_t)open_e4(a, a->period_ms, now)) / 100;
+    v[0] = (a->period_e4 + (int64_t)open_e4(a, a->period_ms, now)) / 100;
     v[2] = (int64_t)today_e4(a, now) / 100;
     if (a->published && memcmp(v, a->pub, sizeof v) == 0)
         return 0;
