@@ -411,7 +411,9 @@ static const struct core_key core_keys[] = {
     LIST("orders.allowlist", "", check_accounts,
          "Accounts that get alerts but never orders (account ids)."),
     LIST("orders.exempt", "112", check_exempt,
-         "Numbers every order keeps reachable; 112 is always added, even when omitted here."),
+         "Numbers every order keeps reachable, besides 112 and the number table's emergency "
+         "numbers, which are always in; orders list them as a SIP proxy sees them (0... and "
+         "00... as +E.164)."),
     STR_CHECK("orders.mode", "enforce", check_orders_mode,
               "enforce: issue orders; report: run every rule but issue no order and write no "
               "block key; each order that would have been issued goes out as its critical "

@@ -18,10 +18,12 @@
 #include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/jbuf.h"
+#include "vigil/numplan.h"
 #include "vigil/status.h"
 
 #define OUT_JSON_MAX 4096
 #define EXEMPT_MAX 16
+#define EXEMPT_LEN 32 /* "+" and up to 20 digits, with room */
 
 /* What the discipline remembers of one account, for as long as it matters: its standing
  * orders (key (account, action, detector) -> stands until) and its alerts in cool-down (key
@@ -51,6 +53,7 @@ struct vigil_emit {
     size_t n_allowlist;
     const char *exempt[EXEMPT_MAX];
     size_t n_exempt;
+    char exempt_buf[EXEMPT_MAX][EXEMPT_LEN]; /* exempt[] of vigil_emit_set_exempt */
     struct vigil_acct_table *marks; /* struct acct_marks per account with findings */
     size_t sweep_at;                /* sweep expired records when this many are held */
     int64_t latest;                 /* latest event time a finding came with */
@@ -206,6 +209,50 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
     out->sweep_at = 256;
     out->latest = INT64_MIN;
     return out;
+}
+
+/* Adds number to the exempt list unless it is there or the list is full. */
+static void add_exempt(struct vigil_emit *out, const char *number)
+{
+    for (size_t i = 0; i < out->n_exempt; i++) {
+        if (strcmp(out->exempt[i], number) == 0)
+            return;
+    }
+    if (out->n_exempt == EXEMPT_MAX || strlen(number) >= EXEMPT_LEN)
+        return;
+    char *slot = out->exempt_buf[out->n_exempt];
+    snprintf(slot, EXEMPT_LEN, "%s", number);
+    out->exempt[out->n_exempt++] = slot;
+}
+
+void vigil_emit_set_exempt(struct vigil_emit *out, const struct vigil_numplan *np)
+{
+    /* The list before it is replaced, copied: after an earlier call it points into
+     * exempt_buf, which the additions below overwrite. */
+    char typed[EXEMPT_MAX][EXEMPT_LEN];
+    size_t n_typed = out->n_exempt;
+    for (size_t i = 0; i < n_typed; i++)
+        snprintf(typed[i], sizeof typed[i], "%s", out->exempt[i]);
+    out->n_exempt = 0;
+    add_exempt(out, "112");
+    for (size_t i = 0; i < vigil_numplan_emergency_count(np); i++)
+        add_exempt(out, vigil_numplan_emergency_at(np, i));
+    /* orders.exempt holds digits, optionally after '+' (config.c): "00" is the international
+     * access code, a single leading 0 the national trunk prefix, anything else (a short code
+     * or "+...") is already as the proxy compares it. */
+    const char *cc = vigil_numplan_home_cc(np);
+    for (size_t i = 0; i < n_typed; i++) {
+        const char *t = typed[i];
+        char norm[EXEMPT_LEN];
+        /* Precisions bound what gcc sees: t holds at most EXEMPT_LEN - 1 bytes, cc 3 digits. */
+        if (t[0] == '0' && t[1] == '0')
+            snprintf(norm, sizeof norm, "+%.*s", EXEMPT_LEN - 2, t + 2);
+        else if (t[0] == '0')
+            snprintf(norm, sizeof norm, "+%.3s%.*s", cc, EXEMPT_LEN - 5, t + 1);
+        else
+            snprintf(norm, sizeof norm, "%.*s", EXEMPT_LEN - 1, t);
+        add_exempt(out, norm);
+    }
 }
 
 void vigil_emit_destroy(struct vigil_emit *out)

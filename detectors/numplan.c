@@ -712,3 +712,49 @@ void vigil_numplan_classify(const struct vigil_numplan *np, const char *number,
             out->rate_eur_min = node->rate;
     }
 }
+
+const char *vigil_numplan_home_cc(const struct vigil_numplan *np)
+{
+    return np->home_cc;
+}
+
+size_t vigil_numplan_emergency_count(const struct vigil_numplan *np)
+{
+    return np->n_emergency;
+}
+
+const char *vigil_numplan_emergency_at(const struct vigil_numplan *np, size_t i)
+{
+    return i < np->n_emergency ? np->emergency[i].code : NULL;
+}
+
+/* Depth first over the trie, digits in order; buf holds '+' and the digits down to cur. */
+static int each_prefix(const struct vigil_numplan *np, int32_t cur, char *buf, size_t depth,
+                       int (*fn)(void *ctx, const char *prefix), void *ctx)
+{
+    const struct np_node *node = &np->nodes[cur];
+    if (cur != 0 && (node->type || node->flags)) {
+        buf[depth + 1] = '\0';
+        int rc = fn(ctx, buf);
+        if (rc != 0)
+            return rc;
+    }
+    if (depth >= VIGIL_NUMBER_MAX)
+        return 0;
+    for (int c = 0; c < 10; c++) {
+        if (node->child[c] == 0)
+            continue;
+        buf[depth + 1] = (char)('0' + c);
+        int rc = each_prefix(np, node->child[c], buf, depth + 1, fn, ctx);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int vigil_numplan_each_prefix(const struct vigil_numplan *np,
+                              int (*fn)(void *ctx, const char *prefix), void *ctx)
+{
+    char buf[VIGIL_NUMBER_MAX + 2] = "+";
+    return each_prefix(np, 0, buf, 0, fn, ctx);
+}

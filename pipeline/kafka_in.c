@@ -616,6 +616,34 @@ static bool json_field(const char *js, const jsmntok_t *t, int n, const char *na
     return false;
 }
 
+/* The string value of field `name` of the top-level object field `outer`, like json_field. */
+static bool nested_field(const char *js, const jsmntok_t *t, int n, const char *outer,
+                         const char *name, char *buf, size_t cap)
+{
+    size_t ol = strlen(outer), nl = strlen(name);
+    for (int i = 1; i + 1 < n; i++) {
+        if (t[i].parent != 0 || t[i].type != JSMN_STRING ||
+            (size_t)(t[i].end - t[i].start) != ol || memcmp(js + t[i].start, outer, ol) != 0)
+            continue;
+        if (t[i + 1].type != JSMN_OBJECT)
+            return false;
+        for (int k = i + 2; k + 1 < n && t[k].start < t[i + 1].end; k++) {
+            if (t[k].parent != i + 1 || t[k].type != JSMN_STRING ||
+                (size_t)(t[k].end - t[k].start) != nl || memcmp(js + t[k].start, name, nl) != 0)
+                continue;
+            const jsmntok_t *v = &t[k + 1];
+            size_t len = (size_t)(v->end - v->start);
+            if (v->type != JSMN_STRING || len >= cap)
+                return false;
+            memcpy(buf, js + v->start, len);
+            buf[len] = '\0';
+            return true;
+        }
+        return false;
+    }
+    return false;
+}
+
 /* A lift order on the orders topic: every worker forgets that standing order. */
 static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
 {
@@ -629,12 +657,22 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
         strcmp(action, "lift") != 0)
         return; /* an ordinary order: ours or another instance's */
     if (!json_field(m->payload, t, n, "account", account, sizeof account) ||
-        !json_field(m->payload, t, n, "lifts", lifted, sizeof lifted) ||
-        !json_field(m->payload, t, n, "detector", detector, sizeof detector)) {
-        vigil_log_warn("ignoring a lift order without account, lifts or detector");
+        !json_field(m->payload, t, n, "lifts", lifted, sizeof lifted)) {
+        vigil_log_warn("ignoring a lift order without account or lifts");
         return;
     }
-    vigil_log_info("operator lifted %s (%s) of %s", lifted, detector, account);
+    /* Without a detector no standing order is forgotten (it is one per action and
+     * detector), but the block key is still cleared. */
+    if (!json_field(m->payload, t, n, "detector", detector, sizeof detector))
+        detector[0] = '\0';
+    /* The lifted order: vigilctl names it in evidence, a lift produced by hand may name it
+     * at the top level or not at all (then whatever block of that action stands is lifted). */
+    char lifted_id[64] = "";
+    if (!json_field(m->payload, t, n, "lifted_order_id", lifted_id, sizeof lifted_id))
+        nested_field(m->payload, t, n, "evidence", "lifted_order_id", lifted_id,
+                     sizeof lifted_id);
+    vigil_log_info("operator lifted %s (%s) of %s%s%s", lifted, detector, account,
+                   lifted_id[0] ? ", order " : "", lifted_id);
     for (size_t w = 0; w < ki->n_workers; w++) {
         struct vigil_in_msg *in = reserve_in(ki, w);
         in->kind = VIGIL_IN_LIFT;
@@ -642,10 +680,11 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
         in->has_key = true;
         in->key_len = (uint16_t)strlen(account);
         memcpy(in->key, account, in->key_len + 1);
-        size_t al = strlen(lifted), dl = strlen(detector);
+        size_t al = strlen(lifted), dl = strlen(detector), il = strlen(lifted_id);
         memcpy(in->value, lifted, al + 1);
         memcpy(in->value + al + 1, detector, dl + 1);
-        in->value_len = (uint32_t)(al + dl + 2);
+        memcpy(in->value + al + dl + 2, lifted_id, il + 1);
+        in->value_len = (uint32_t)(al + dl + il + 3);
         commit_in(ki, w);
     }
 }

@@ -17,7 +17,9 @@
  * one is `too_large`, and its dead letter carries at most that much anyway). */
 enum vigil_in_kind {
     VIGIL_IN_EVENT = 0, /* a message of the events topic */
-    VIGIL_IN_LIFT = 1,  /* an operator lifted an order: key = account, value = "action\0detector" */
+    /* An operator lifted an order: key = account,
+     * value = "action\0detector\0lifted order id" (the id may be empty). */
+    VIGIL_IN_LIFT = 1,
     /* Checkpointed state of one account of `partition` (key), loaded on assignment before any
      * event of the partition: value holds bytes [offset, offset + value_len) of a state of
      * total_len bytes; the chunk that completes it applies it. */
@@ -66,6 +68,10 @@ enum vigil_out_msg_kind {
      * <prefix>seen:<topic>:<partition>, so a repeat after a restart or on the partition's
      * next owner counts once. */
     VIGIL_MSG_SEEN = 9,
+    /* A lift of `action` was read from the orders topic (so it is already there: Kafka
+     * first holds); data: the lifted order's id, or empty -> the publisher removes that
+     * action from the account's Redis block key, if the block still holds that order. */
+    VIGIL_MSG_LIFT = 10,
 };
 
 #define VIGIL_OUT_COUNTERS_MAX 12

@@ -169,17 +169,58 @@ static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     char key[256];
     int64_t until = wall_ms() + p->block_ttl_s * 1000;
-    /* One hash per account: field = action, value = the order; a SIP proxy asks HEXISTS,
-     * the NOC HGETALL. The blocks index is a sorted set scored by expiry. */
+    /* One hash per account: field = action, value = the order, and field "<action>:until"
+     * = the wall-clock ms until which that action stands, so a newer order (which renews the
+     * key's TTL) never extends an older action; a SIP proxy asks HMGET, the NOC HGETALL.
+     * The blocks index is a sorted set scored by expiry. */
+    char field[VIGIL_OUT_NAME_MAX + 8], until_s[24];
+    snprintf(field, sizeof field, "%s:until", m->action);
+    snprintf(until_s, sizeof until_s, "%lld", (long long)until);
     snprintf(key, sizeof key, "%sblock:%s", p->prefix, m->account);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->action, m->data,
-                             (size_t)m->data_len);
+    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b %s %s", key, m->action, m->data,
+                             (size_t)m->data_len, field, until_s);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
     snprintf(key, sizeof key, "%sblocks", p->prefix);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)until,
                                    m->account);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
     return rc;
+}
+
+/* A lift read from the orders topic (so already there: Kafka first holds), applied to the
+ * block key: the action's field and its ":until" go if the field still holds the lifted
+ * order (any order when the lift names none; a newer order of that action stays), the key
+ * and the account's index entry go when no action is left standing (expired ones go with
+ * it). Idempotent: vigilctl lift and
+ * every vigild of the group may apply the same lift. Returns 1 cleared, 2 cleared and no
+ * block left, 0 nothing to clear, -1 another order stands. */
+static const char lift_script[] =
+    "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
+    "if not cur then return 0 end\n"
+    "if ARGV[3] ~= '' and not string.find(cur, '\"order_id\":\"' .. ARGV[3] .. '\"', 1, true)"
+    " then return -1 end\n"
+    "redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':until')\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "local v = {}\n"
+    "for i = 1, #h, 2 do v[h[i]] = h[i + 1] end\n"
+    "for f, _ in pairs(v) do\n"
+    "  local u = v[f .. ':until']\n"
+    "  if not string.find(f, ':', 1, true) and (not u or tonumber(u) > now) then return 1 end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('ZREM', KEYS[2], ARGV[2])\n"
+    "return 2\n";
+
+static int queue_lift(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    char key[256], zkey[256];
+    snprintf(key, sizeof key, "%sblock:%s", p->prefix, m->account);
+    snprintf(zkey, sizeof zkey, "%sblocks", p->prefix);
+    vigil_log_info("lift of %s for %s: clearing it from %s", m->action, m->account, key);
+    return vigil_redis_add(p->env.redis, "EVAL %s 2 %s %s %s %s %b", lift_script, key, zkey,
+                           m->action, m->account, m->data, (size_t)m->data_len);
 }
 
 /* Numbers of a flagged account: members of one sorted set scored by expiry, which every
@@ -562,6 +603,9 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
             rc = queue_seen(p, m);
             p->in_tick[worker] = true;
         }
+        break;
+    case VIGIL_MSG_LIFT:
+        rc = queue_lift(p, m);
         break;
     case VIGIL_MSG_TICK_END:
         p->in_tick[worker] = false;

@@ -204,6 +204,26 @@ static void send_flag(struct vigil_worker *w, const char *account, const uint64_
     vigil_ring_commit(w->out);
 }
 
+/* Every worker forgets a lifted order; one of them (worker 0) has the publisher clear the
+ * lifted action from the account's block key: action, and in data the lifted order's id
+ * ("" when the lift names none). */
+static void send_lift(struct vigil_worker *w, const char *account, const char *action,
+                      const char *lifted_id)
+{
+    struct vigil_out_msg *m = out_slot(w);
+    if (!m)
+        return;
+    m->kind = VIGIL_MSG_LIFT;
+    copy_str(m->account, sizeof m->account, account);
+    copy_str(m->action, sizeof m->action, action);
+    m->detector[0] = '\0';
+    m->n_counters = 0;
+    m->n_numbers = 0;
+    copy_str(m->data, sizeof m->data, lifted_id);
+    m->data_len = (uint32_t)strlen(m->data);
+    vigil_ring_commit(w->out);
+}
+
 /* An order that flags the account was issued: its numbers are flagged while it stands. */
 static void flag_account(struct vigil_worker *w, const char *account)
 {
@@ -298,12 +318,16 @@ static const char *worker_hold(void *ctx, const struct vigil_finding *f)
 
 /* The emit layer of this worker, wired to its sink. Everything an emit object needs after
  * create is set here, and only here: vigil_worker_create and a reload both call it. */
-static struct vigil_emit *make_emit(struct vigil_worker *w, const struct vigil_config *cfg)
+static struct vigil_emit *make_emit(struct vigil_worker *w, const struct vigil_config *cfg,
+                                    const struct vigil_numplan *np)
 {
     struct vigil_emit *e = vigil_emit_create(
         cfg, (struct vigil_sink){.ctx = w, .write = worker_sink_write}, NULL, NULL);
-    if (e)
+    if (e) {
         vigil_emit_set_hold(e, worker_hold, w);
+        if (np)
+            vigil_emit_set_exempt(e, np);
+    }
     return e;
 }
 
@@ -337,7 +361,7 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     if (!w->in || !w->out || !w->part_ts || !w->pclock || !w->gap_from || !w->gap_to ||
         !w->loss_reported)
         goto fail;
-    w->emit = make_emit(w, env->cfg);
+    w->emit = make_emit(w, env->cfg, env->numplan);
     if (!w->emit)
         goto fail;
 
@@ -1092,8 +1116,11 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         /* Not an event of ours: no progress, just forget the standing order. */
         const char *action = in->value;
         const char *detector = in->value + strlen(in->value) + 1;
+        const char *lifted_id = detector + strlen(detector) + 1;
         vigil_emit_forget_order(w->emit, in->key, action, detector);
         touch(w, in->key, -1);
+        if (w->env.index == 0)
+            send_lift(w, in->key, action, lifted_id);
         return;
     }
     if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS &&
@@ -1332,7 +1359,7 @@ static void destroy_states(struct vigil_worker *w, void **states)
 static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c)
 {
     void **states = calloc(w->n_det ? w->n_det : 1, sizeof *states);
-    struct vigil_emit *emit = make_emit(w, c->cfg);
+    struct vigil_emit *emit = make_emit(w, c->cfg, c->numplan);
     struct vigil_detector_env denv = {.cfg = c->cfg, .numplan = c->numplan,
                                       .profiles = c->profiles, .flagged = w->env.flagged,
                                       .credit = w->env.credit};

@@ -13,6 +13,8 @@ packages=(
     libjsmn-dev                           # JSON tokenizer for event parsing
     libcmocka-dev                         # unit and integration tests
     redis-server                          # tests and demo
+    kamailio kamailio-redis-modules       # SIP proxy enforcement test (itest_sip): ndb_redis
+    sip-tester                            # sipp, the SIP caller of itest_sip
     python3                               # demo output formatting
 )
 
@@ -37,4 +39,12 @@ export DEBIAN_FRONTEND=noninteractive
 # The Debian package starts a system-wide redis-server; tests and the demo run their own.
 if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
     "${sudo_cmd[@]}" systemctl stop redis-server || true
+fi
+# Likewise Debian's kamailio service (its default configuration holds port 5060); the tests
+# start their own Kamailio on free loopback ports and never use it. Disabled, so it does not
+# come back at boot either.
+if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    "${sudo_cmd[@]}" systemctl disable --now kamailio >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/kamailio ]; then
+    "${sudo_cmd[@]}" /etc/init.d/kamailio stop >/dev/null 2>&1 || true
 fi

@@ -26,7 +26,8 @@ for prog in vigild vigilctl vigil-sim vigil-broker; do
     check "$prog --version: $out" test "${out#"$prog $version (git "}" != "$out"
 done
 doc=$prefix/share/doc/vigil
-for f in README.md LICENSE vigil.conf.example docs/events.md docs/outputs.md docs/redis.md docs/deploying.md; do
+for f in README.md LICENSE vigil.conf.example docs/events.md docs/outputs.md docs/redis.md docs/deploying.md \
+         kamailio/vigil-enforce.cfg; do
     check "installed $f" test -s "$doc/$f"
 done
 quiet() { "$@" >/dev/null; }

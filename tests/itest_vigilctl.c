@@ -401,8 +401,14 @@ static void seed_redis(struct harness_redis *r, long long since)
     snprintf(order, sizeof order, ORDER_INTL, since, since - 5000);
     redis_ok(r,
              harness_redis_cmd(r, "HSET vigil:block:%s %s %s", ACC, "block_international", order));
+    redis_ok(r, harness_redis_cmd(r, "HSET vigil:block:%s block_international:until %lld", ACC,
+                                  until));
     snprintf(order, sizeof order, ORDER_SMS, since, since - 5000);
     redis_ok(r, harness_redis_cmd(r, "HSET vigil:block:%s %s %s", ACC, "block_sms", order));
+    /* An older action whose own until has passed, under a key a newer order renewed. */
+    redis_ok(r, harness_redis_cmd(r, "HSET vigil:block:%s block_premium %s "
+                                     "block_premium:until %lld",
+                                  ACC, "{\"order_id\":\"ord-premium\",\"ts\":1}", since - 1000));
     redis_ok(r, harness_redis_cmd(r, "ZADD vigil:blocks %lld %s", until, ACC));
     redis_ok(r, harness_redis_cmd(r, "HSET vigil:block:acc-old suspend %s",
                                   "{\"order_id\":\"ord-old\",\"ts\":1}"));
@@ -441,6 +447,10 @@ static void test_show_and_blocks(void **state)
     assert_non_null(strstr(line, "block_sms"));
     assert_non_null(strstr(line, "ord-00000000000b1042"));
     assert_null(strstr(b.out, "acc-old"));
+    assert_null(strstr(b.out, "block_premium")); /* its until has passed */
+    assert_null(strstr(b.out, ":until"));
+    assert_non_null(nth_line(b.out, 0, line, sizeof line));
+    assert_non_null(strstr(line, "  until "));
     run_free(&b);
 
     const char *blocks_json[] = {"blocks", "--json", "--redis", addr, NULL};
@@ -465,6 +475,7 @@ static void test_show_and_blocks(void **state)
     assert_non_null(strstr(sh.out, "sms_15m"));
     assert_non_null(strstr(sh.out, "alr-00000000000c1042"));
     assert_null(strstr(sh.out, "x:toll_fraud")); /* acc-1042:x's counters, not ours */
+    assert_null(strstr(sh.out, "block_premium"));
     run_free(&sh);
 
     /* show --json: one object. */
@@ -484,6 +495,10 @@ static void test_show_and_blocks(void **state)
     assert_int_equal(n, since + 3600 * 1000LL);
     assert_non_null(strstr(sh.out, "\"order_id\":\"ord-00000000000a1042\""));
     assert_non_null(strstr(sh.out, "\"alert_id\":\"alr-00000000000c1042\""));
+    assert_null(strstr(sh.out, "ord-premium"));
+    char until_s[64];
+    snprintf(until_s, sizeof until_s, "\"until_ms\":%lld", since + 3600 * 1000LL);
+    assert_non_null(strstr(sh.out, until_s));
     assert_null(strstr(sh.out, "x:toll_fraud")); /* acc-1042:x's counters, not ours */
     run_free(&sh);
 
@@ -640,7 +655,7 @@ static void test_lift_undeliverable_leaves_redis(void **state)
                      0);
     assert_int_equal(n, 1);
     assert_int_equal(harness_redis_int(&r, &n, "HLEN vigil:block:%s", ACC), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 5); /* two standing actions, an expired one, and their untils */
     harness_redis_fini(&r);
 }
 

@@ -15,6 +15,7 @@
 #include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
+#include "vigil/numplan.h"
 #include "vigil/status.h"
 
 #define T0 1795399800000LL
@@ -23,6 +24,7 @@
 struct counts {
     int orders, alerts;
     char last_alert[4096]; /* the latest alert's JSON */
+    char last_order[4096]; /* the latest order's JSON */
 };
 
 static int count_write(void *ctx, const struct vigil_out_record *rec)
@@ -30,6 +32,7 @@ static int count_write(void *ctx, const struct vigil_out_record *rec)
     struct counts *c = ctx;
     if (rec->kind == VIGIL_OUT_ORDER) {
         c->orders++;
+        snprintf(c->last_order, sizeof c->last_order, "%.*s", (int)rec->json_len, rec->json);
     } else if (rec->kind == VIGIL_OUT_ALERT) {
         c->alerts++;
         snprintf(c->last_alert, sizeof c->last_alert, "%.*s", (int)rec->json_len, rec->json);
@@ -322,6 +325,31 @@ static void test_hold_hook(void **state)
     assert_int_equal(r->ca.orders, 1);
 }
 
+/* exempt: 112, the number table's emergency numbers (911 built in, 999 added), then
+ * orders.exempt as a SIP proxy sees the numbers (national and 00-numbers as E.164), once
+ * each. */
+static void test_exempt_from_table(void **state)
+{
+    (void)state;
+    struct vigil_config *cfg;
+    struct counts c = {0};
+    struct vigil_emit *e = emit_with(&cfg, "orders.exempt", "0800123456 0044201234 112 116000",
+                                     &c);
+    assert_int_equal(vigil_config_set(cfg, "numbering.emergency", "999", "test"), 0);
+    char err[256];
+    struct vigil_numplan *np = vigil_numplan_create(cfg, err, sizeof err);
+    assert_non_null(np);
+    vigil_emit_set_exempt(e, np);
+    vigil_numplan_destroy(np); /* the list is copied */
+    struct vigil_finding f = finding("acc-1", VIGIL_SEV_CRITICAL, "toll_fraud.x", T0);
+    assert_int_equal(vigil_emit_finding(e, &f), 0);
+    assert_int_equal(c.orders, 1);
+    assert_non_null(strstr(c.last_order, "\"exempt\":[\"112\",\"911\",\"999\","
+                                         "\"+31800123456\",\"+44201234\",\"116000\"]"));
+    vigil_emit_destroy(e);
+    vigil_config_destroy(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -333,6 +361,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_report_mode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_report_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hold_hook, setup, teardown),
+        cmocka_unit_test(test_exempt_from_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

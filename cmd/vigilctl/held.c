@@ -4,7 +4,8 @@
  * vigild's publisher keeps an order the brake held in <prefix>held (field order_id, value the
  * exact order JSON it would have produced). `release` produces that JSON to the orders topic,
  * waits for its delivery report, and only then, in one script, writes the block key as
- * vigild does for an issued order (<prefix>block:<account> field action + EXPIRE,
+ * vigild does for an issued order (<prefix>block:<account> fields action and action:until
+ * + EXPIRE,
  * <prefix>blocks ZADD + EXPIRE) and removes the held entry, provided it still holds the same
  * JSON: a second release finds nothing held and issues nothing. `discard` removes entries.
  *
@@ -372,7 +373,7 @@ void release_usage(FILE *f)
  * only if it still holds this order. Returns 1, or 0 when it changed or vanished. */
 static const char release_script[] =
     "if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end\n"
-    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
+    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2], ARGV[3] .. ':until', ARGV[5])\n"
     "redis.call('EXPIRE', KEYS[2], ARGV[6])\n"
     "redis.call('ZADD', KEYS[3], ARGV[5], ARGV[4])\n"
     "redis.call('EXPIRE', KEYS[3], ARGV[6])\n"

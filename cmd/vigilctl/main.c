@@ -617,6 +617,7 @@ static int glob_escape(const char *s, char *out, size_t n)
 struct pair {
     const char *k, *v;
     size_t kl, vl;
+    int64_t until; /* block_pairs: the action's "<action>:until" (wall ms), 0 if it has none */
 };
 
 static int pair_cmp(const void *a, const void *b)
@@ -643,9 +644,42 @@ static size_t hash_pairs(const redisReply *rep, struct pair **out)
         const redisReply *k = rep->element[2 * i], *v = rep->element[2 * i + 1];
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             continue;
-        p[m++] = (struct pair){k->str, v->str, k->len, v->len};
+        p[m++] = (struct pair){k->str, v->str, k->len, v->len, 0};
     }
     qsort(p, m, sizeof *p, pair_cmp);
+    *out = p;
+    return m;
+}
+
+/* The standing blocks of a block hash (HGETALL reply): the action fields, each with the
+ * wall-clock ms of its "<action>:until" field, without those fields and without actions
+ * whose until is at or before now (an older action under a key a newer order renewed). An
+ * action without an until field (written before vigil kept one) stands while its key
+ * lives. Returns the count, or (size_t)-1 on allocation failure; *out freed by the caller. */
+static size_t block_pairs(const redisReply *rep, int64_t now, struct pair **out)
+{
+    struct pair *p = NULL;
+    size_t n = hash_pairs(rep, &p);
+    if (n == (size_t)-1 || n == 0) {
+        *out = p;
+        return n;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (memchr(p[i].k, ':', p[i].kl))
+            continue;
+        int64_t until = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (p[j].kl == p[i].kl + 6 && memcmp(p[j].k, p[i].k, p[i].kl) == 0 &&
+                memcmp(p[j].k + p[i].kl, ":until", 6) == 0)
+                until = strtoll(p[j].v, NULL, 10);
+        }
+        if (until != 0 && until <= now)
+            continue;
+        struct pair keep = p[i];
+        keep.until = until;
+        p[m++] = keep;
+    }
     *out = p;
     return m;
 }
@@ -836,7 +870,7 @@ static void show_print_text(const struct show_data *sd, struct jdoc *d)
     struct order_info oi;
 
     printf("account %s\n", sd->account);
-    n = hash_pairs(sd->blocks, &p);
+    n = block_pairs(sd->blocks, wall_ms(), &p);
     if (n == (size_t)-1)
         n = 0;
     if (n == 0) {
@@ -854,6 +888,10 @@ static void show_print_text(const struct show_data *sd, struct jdoc *d)
                oi.id[0] ? oi.id : "(no order_id)");
         if (oi.rule[0])
             printf("  %s", oi.rule);
+        if (p[i].until > 0) {
+            iso_time(p[i].until, t2, sizeof t2);
+            printf("  until %s", t2);
+        }
         printf("\n");
         if (!oi.parsed)
             printf("      (the stored order is not JSON)\n");
@@ -944,7 +982,7 @@ static void show_build_json(const struct show_data *sd, struct jdoc *d, struct v
 
     vigil_jbuf_key(b, "blocks");
     vigil_jbuf_open(b, '[');
-    n = hash_pairs(sd->blocks, &p);
+    n = block_pairs(sd->blocks, wall_ms(), &p);
     for (size_t i = 0; i < n && n != (size_t)-1; i++) {
         order_info_read(&oi, d, p[i].v, p[i].vl, "order_id");
         vigil_jbuf_open(b, '{');
@@ -952,6 +990,11 @@ static void show_build_json(const struct show_data *sd, struct jdoc *d, struct v
         vigil_jbuf_str(b, p[i].k, p[i].kl);
         jbuf_str_or_null(b, "order_id", oi.id);
         jbuf_time(b, "since_ms", "since", oi.ts_ms);
+        vigil_jbuf_key(b, "until_ms");
+        if (p[i].until > 0)
+            vigil_jbuf_int(b, p[i].until);
+        else
+            jbuf_raw(b, "null", 4);
         jbuf_str_or_null(b, "detector", oi.detector);
         jbuf_str_or_null(b, "rule", oi.rule);
         jbuf_str_or_null(b, "reason", oi.reason);
@@ -1183,12 +1226,13 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
             break;
         }
         struct pair *p = NULL;
-        size_t n = hash_pairs(h, &p);
+        size_t n = block_pairs(h, now, &p);
         if (n == (size_t)-1) {
             rc = fail("out of memory");
             n = 0;
         }
-        /* An account whose hash expired or was emptied is a stale index entry: skipped. */
+        /* An account whose hash expired or was emptied is a stale index entry: skipped; so
+         * is an action whose own until has passed. */
         for (size_t k = 0; k < n; k++) {
             order_info_read(&oi, &d, p[k].v, p[k].vl, "order_id");
             if (json) {
@@ -1206,7 +1250,7 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
                 }
                 struct vigil_jbuf b;
                 vigil_jbuf_init(&b, jb, jcap);
-                blocks_entry_json(&b, account, &p[k], &oi, until);
+                blocks_entry_json(&b, account, &p[k], &oi, p[k].until > 0 ? p[k].until : until);
                 if (shown > 0)
                     fputc(',', stdout);
                 fwrite(b.buf, 1, b.len, stdout);
@@ -1218,6 +1262,10 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
                        oi.id[0] ? oi.id : "-");
                 if (oi.rule[0])
                     printf("  %s", oi.rule);
+                if (p[k].until > 0) {
+                    iso_time(p[k].until, since, sizeof since);
+                    printf("  until %s", since);
+                }
                 printf("\n");
             }
             shown++;
@@ -1357,17 +1405,26 @@ static int lift_build(struct vigil_jbuf *b, const struct lift_req *q, char *orde
     return b->overflow ? fail("the lift order does not fit in %zu bytes", b->cap) : EXIT_OK;
 }
 
-/* Removes the field only if it still holds the order we lifted (vigild may have replaced it
- * meanwhile), and the account from the index only when its hash is then empty: atomically,
- * so a block written by vigild in between is never orphaned. Returns {removed, unindexed},
- * or {-1, 0} when the field changed or vanished. */
+/* Removes the field and its "<action>:until" only if it still holds the order we lifted
+ * (vigild may have replaced it meanwhile; a field already gone was cleared by a vigild that
+ * read the lift first), and the key and the account's index entry only when no action is
+ * left standing (one whose until has passed goes with the key): atomically, so a block
+ * written by vigild in between is never orphaned. Returns {1, 0} removed, {1, >0} removed and no block left, or {-1, 0} when the field changed. */
 static const char lift_script[] =
     "local cur = redis.call('HGET', KEYS[1], ARGV[1])\n"
-    "if cur ~= ARGV[3] then return {-1, 0} end\n"
-    "redis.call('HDEL', KEYS[1], ARGV[1])\n"
-    "local z = 0\n"
-    "if redis.call('HLEN', KEYS[1]) == 0 then z = redis.call('ZREM', KEYS[2], ARGV[2]) end\n"
-    "return {1, z}\n";
+    "if cur and cur ~= ARGV[3] then return {-1, 0} end\n"
+    "redis.call('HDEL', KEYS[1], ARGV[1], ARGV[1] .. ':until')\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local h = redis.call('HGETALL', KEYS[1])\n"
+    "local v = {}\n"
+    "for i = 1, #h, 2 do v[h[i]] = h[i + 1] end\n"
+    "for f, _ in pairs(v) do\n"
+    "  local u = v[f .. ':until']\n"
+    "  if not string.find(f, ':', 1, true) and (not u or tonumber(u) > now) then return {1, 0} end\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "return {1, redis.call('ZREM', KEYS[2], ARGV[2]) + 1}\n";
 
 static int lift_run(const char *brokers, const char *addr, const struct vigil_config *cfg,
                     struct lift_req *q, int timeout_ms)
@@ -1404,7 +1461,9 @@ static int lift_run(const char *brokers, const char *addr, const struct vigil_co
         char have[512] = "";
         size_t used = 0;
         for (size_t i = 0; i < keys->elements && used < sizeof have - 1; i++) {
-            int w = snprintf(have + used, sizeof have - used, "%s%.*s", i ? ", " : "",
+            if (memchr(keys->element[i]->str, ':', keys->element[i]->len))
+                continue; /* an action's until, not an action */
+            int w = snprintf(have + used, sizeof have - used, "%s%.*s", used ? ", " : "",
                              (int)keys->element[i]->len, keys->element[i]->str);
             used += w > 0 ? (size_t)w : 0;
         }
@@ -1909,6 +1968,8 @@ static int replay_file(const struct vigil_config *cfg, const char *path, bool co
     rr.confirm = (int)vigil_config_int(cfg, "vigild.clock_confirm_accounts");
     rr.emit = vigil_emit_create(cfg, (struct vigil_sink){.ctx = &rr.rp, .write = replay_write},
                                 replay_clock, &rr.rp);
+    if (rr.emit)
+        vigil_emit_set_exempt(rr.emit, np);
     rr.n_det = vigil_detector_count();
     rr.ops = calloc(rr.n_det ? rr.n_det : 1, sizeof *rr.ops);
     rr.states = calloc(rr.n_det ? rr.n_det : 1, sizeof *rr.states);
@@ -2412,6 +2473,8 @@ static const struct command commands[] = {
     {"release", cmd_release, release_usage,
      "issue held orders: to the orders topic and their block keys, as vigild would have"},
     {"discard", cmd_discard, discard_usage, "drop held orders without issuing them"},
+    {"export-prefixes", cmd_export, export_usage,
+     "write the number table as a SIP proxy's prefix table (intl, premium, emergency)"},
 };
 
 static void main_usage(FILE *f)
@@ -2422,7 +2485,7 @@ static void main_usage(FILE *f)
                "\n"
                "Commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-8s  %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-15s  %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\n"
                "`vigilctl COMMAND --help` (or `vigilctl help COMMAND`) describes each one;\n"
                "`vigilctl --version` prints the version and the commit it was built from.\n"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* vigilctl.h - what vigilctl's source files share: exit statuses, messages, configuration
- * and Redis helpers (defined in main.c), and the subcommands of held.c.
+ * and Redis helpers (defined in main.c), and the subcommands of held.c and export.c.
  *
  * Threading: single-threaded, like the whole program.
  * Ownership: as each function says; nothing here keeps a pointer it is given. */
@@ -71,5 +71,9 @@ void release_usage(FILE *f);
 int cmd_release(int argc, char **argv);
 void discard_usage(FILE *f);
 int cmd_discard(int argc, char **argv);
+
+/* export.c: the number table as a SIP proxy's prefix table. */
+void export_usage(FILE *f);
+int cmd_export(int argc, char **argv);
 
 #endif

@@ -114,6 +114,15 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
                                      int64_t (*now_ms)(void *clock_ctx), void *clock_ctx);
 void vigil_emit_destroy(struct vigil_emit *out); /* accepts NULL */
 
+struct vigil_numplan;
+
+/* The `exempt` list of every order: 112, the emergency numbers of np's number table, then
+ * orders.exempt, each normalised as a SIP proxy sees the dialled number (short codes as
+ * dialled, national and 00-numbers as "+" and E.164 digits with np's home country code),
+ * without repeats. Copied: np may go before out. Without this call: 112 and orders.exempt as
+ * typed. Same thread as the rest of the object. */
+void vigil_emit_set_exempt(struct vigil_emit *out, const struct vigil_numplan *np);
+
 /* A hold on orders: called when the discipline is about to issue an order for f. NULL lets
  * the order go out; a cause ("gap", "report") holds it: no order record reaches the sink,
  * the order still stands (the same finding will not order again while it would have stood)

@@ -61,4 +61,16 @@ void vigil_numplan_classify(const struct vigil_numplan *np, const char *number,
 
 const char *vigil_numtype_str(enum vigil_numtype t);
 
+/* What the table holds, for exporting it to other systems (vigilctl export-prefixes): the
+ * home country calling code (digits, "31"), the emergency short codes as dialled, and every
+ * listed prefix ("+" and digits) in ascending order. Strings are np's: valid while np lives. */
+const char *vigil_numplan_home_cc(const struct vigil_numplan *np);
+size_t vigil_numplan_emergency_count(const struct vigil_numplan *np);
+const char *vigil_numplan_emergency_at(const struct vigil_numplan *np, size_t i);
+/* Calls fn(ctx, prefix) for each prefix the table or the numbering.* keys list (a type, a
+ * flag or a rate set at exactly that prefix), in ascending digit order; stops at and returns
+ * the first non-zero return of fn, else 0. */
+int vigil_numplan_each_prefix(const struct vigil_numplan *np,
+                              int (*fn)(void *ctx, const char *prefix), void *ctx);
+
 #endif
