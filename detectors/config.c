@@ -262,6 +262,14 @@ static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, s
     return -1;
 }
 
+static int check_log_format(const char *name, struct cfg_value *v, char *msg, size_t len)
+{
+    if (strcmp(v->text, "text") == 0 || strcmp(v->text, "json") == 0)
+        return 0;
+    snprintf(msg, len, "bad value '%s' for '%s': not one of text, json", v->text, name);
+    return -1;
+}
+
 /* A registered detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
 static bool is_detector_or_rule(const char *w)
 {
@@ -434,6 +442,22 @@ static const struct core_key core_keys[] = {
          "Accounts in the service_popular profile: popular paid service numbers."),
     INT("alerts.cooldown_s", 900, 0, 86400,
         "Minimum seconds between two alerts of the same detector for the same account."),
+    STR("alerts.alertmanager_url", "",
+        "Prometheus Alertmanager to post every alert to (http://HOST:PORT; POST "
+        "/api/v2/alerts), re-sent every minute while its order stands and resolved when the "
+        "order is lifted or expires; empty: none."),
+    STR("alerts.webhook_url", "",
+        "URL every alert is POSTed to as the JSON of the alerts topic (http://...); empty: "
+        "none."),
+    INT("alerts.delivery_backlog", 10000, 10, 1000000,
+        "Alerts kept for Alertmanager or the webhook while a receiver is down; past it the "
+        "oldest are dropped (counted and logged)."),
+    STR("http.listen", "",
+        "HOST:PORT of vigild's HTTP endpoints (/metrics, /healthz, /readyz); empty: off. The "
+        "--http flag sets it."),
+    STR_CHECK("log.format", "text", check_log_format,
+              "text: one readable line per message; json: one JSON object per line (ts, "
+              "time, level, prog, msg), for log shippers."),
 };
 
 #define N_CORE (sizeof core_keys / sizeof core_keys[0])
@@ -1436,6 +1460,70 @@ void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void 
         for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
             fn(k, arg);
     }
+}
+
+/* --- warning levels below critical levels ------------------------------------------------- */
+
+/* Detectors name a rule's warning level after its critical level: `K_warning` for `K`. */
+static const struct vigil_config_key *crit_of(const struct vigil_config_key *keys,
+                                              const struct vigil_config_key *warn)
+{
+    static const char sfx[] = "_warning";
+    size_t n = strlen(warn->name), sl = sizeof sfx - 1;
+    if (warn->type != VIGIL_CFG_INT || n <= sl || strcmp(warn->name + n - sl, sfx) != 0)
+        return NULL;
+    for (const struct vigil_config_key *k = keys; k->name; k++)
+        if (k->type == VIGIL_CFG_INT && strlen(k->name) == n - sl &&
+            strncmp(k->name, warn->name, n - sl) == 0)
+            return k;
+    return NULL;
+}
+
+/* Whether the value int_for(key, variant) gives was written by the operator (file or set()). */
+static bool level_explicit(const struct vigil_config *cfg, const char *key, const char *variant)
+{
+    char name[NAME_MAX_LEN];
+    if (variant && snprintf(name, sizeof name, "%s@%s", key, variant) < (int)sizeof name) {
+        const struct entry *e = find_entry(cfg, name);
+        if (e && (e->explicit || e->declared))
+            return e->explicit;
+    }
+    const struct entry *b = find_entry(cfg, key);
+    return b && b->explicit;
+}
+
+int vigil_config_check_levels(struct vigil_config *cfg)
+{
+    /* The default profile, then every profile named by a profiles.* key. */
+    const char *variants[16] = {NULL};
+    size_t nv = 1;
+    for (size_t i = 0; i < N_CORE && nv < 16; i++)
+        if (strncmp(core_keys[i].key.name, "profiles.", 9) == 0)
+            variants[nv++] = core_keys[i].key.name + 9;
+    for (size_t d = 0; d < vigil_detector_count(); d++) {
+        const struct vigil_config_key *keys = vigil_detector_get(d)->keys;
+        for (const struct vigil_config_key *w = keys; w && w->name; w++) {
+            const struct vigil_config_key *c = crit_of(keys, w);
+            if (!c)
+                continue;
+            for (size_t v = 0; v < nv; v++) {
+                int64_t wl = vigil_config_int_for(cfg, w->name, variants[v]);
+                int64_t cl = vigil_config_int_for(cfg, c->name, variants[v]);
+                /* 0 switches a level off; only two live levels can be out of order. A
+                 * default warning level above a lowered critical one is not the operator's
+                 * statement (the order simply comes first); one they wrote is a mistake. */
+                if (wl > 0 && cl > 0 && wl > cl && level_explicit(cfg, w->name, variants[v])) {
+                    set_err(cfg, "%s%s%s = %lld is above its critical level %s%s%s = %lld: a "
+                            "warning must come before the order",
+                            w->name, variants[v] ? "@" : "", variants[v] ? variants[v] : "",
+                            (long long)wl, c->name, variants[v] ? "@" : "",
+                            variants[v] ? variants[v] : "", (long long)cl);
+                    return VIGIL_ERR_CONFIG;
+                }
+            }
+        }
+    }
+    return 0;
 }
 
 /* --- comparing two configurations -------------------------------------------------------- */

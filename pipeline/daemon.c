@@ -7,12 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alert_delivery.h"
 #include "ckpt_keys.h"
 #include "credit_sync.h"
 #include "flagged_sync.h"
+#include "http.h"
 #include "kafka_in.h"
 #include "kafka_out.h"
 #include "log.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "publisher.h"
 #include "redis_sink.h"
@@ -67,6 +70,9 @@ struct daemon {
     struct vigil_kafka_in *kin;
     struct vigil_offsets offsets;
     struct vigil_ckpt_keys ckpt_keys; /* the group's checkpoint keys */
+    struct vigil_metrics *metrics;         /* created first, destroyed last */
+    struct vigil_alert_delivery *delivery; /* NULL: no receiver configured */
+    struct vigil_http *http;               /* NULL: no --http / http.listen */
 };
 
 static void start_error(const char *fmt, const char *a, const char *b)
@@ -104,6 +110,10 @@ static struct vigil_config *build_config(const struct vigil_daemon_opts *o, char
             goto fail;
         }
     }
+    if (vigil_config_check_levels(cfg) != 0) {
+        snprintf(err, errlen, "%s", vigil_config_errstr(cfg));
+        goto fail;
+    }
     return cfg;
 fail:
     vigil_config_destroy(cfg);
@@ -126,6 +136,9 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     char err[512];
     if (load_config(d, o) != 0)
         return -1;
+    /* Before the first thread starts (log.h). */
+    if (strcmp(vigil_config_str(d->cfg, "log.format"), "json") == 0)
+        vigil_log_set_format(VIGIL_LOG_JSON);
     d->numplan = vigil_numplan_create(d->cfg, err, sizeof err);
     if (!d->numplan) {
         start_error("%s%s", err, "");
@@ -218,10 +231,21 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
             return -1;
         }
     }
+    d->metrics = vigil_metrics_create();
+    if (!d->metrics) {
+        start_error("%s%s", "out of memory", "");
+        return -1;
+    }
+    d->delivery = vigil_alert_delivery_create(d->cfg, err, sizeof err);
+    if (!d->delivery && err[0]) {
+        start_error("alert delivery: %s%s", err, "");
+        return -1;
+    }
     struct vigil_publisher_env penv = {.cfg = d->cfg, .workers = d->workers,
                                        .n_workers = d->n_workers, .kout = d->kout,
                                        .redis = d->redis, .ckpt = d->ckpt_redis,
-                                       .ckpt_keys = &d->ckpt_keys, .offsets = &d->offsets};
+                                       .ckpt_keys = &d->ckpt_keys, .offsets = &d->offsets,
+                                       .metrics = d->metrics, .delivery = d->delivery};
     d->pub = vigil_publisher_create(&penv);
     if (!d->pub) {
         start_error("%s%s", "out of memory", "");
@@ -245,6 +269,8 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         .ckpt_keys = &d->ckpt_keys,
         .cfg = d->cfg,
         .dedupe_window_ms = vigil_config_int(d->cfg, "vigild.dedupe_window_ms"),
+        .metrics = d->metrics,
+        .delivery = d->delivery,
     };
     d->kin = vigil_kafka_in_create(&kopts, err, sizeof err);
     if (!d->kin) {
@@ -260,6 +286,24 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     if (vigil_publisher_start(d->pub) != 0) {
         start_error("%s%s", "cannot start the publisher thread", "");
         return -1;
+    }
+    if (d->delivery && vigil_alert_delivery_start(d->delivery) != 0) {
+        start_error("%s%s", "cannot start the alert delivery thread", "");
+        return -1;
+    }
+    const char *listen = o->http ? o->http : vigil_config_str(d->cfg, "http.listen");
+    if (listen && listen[0]) {
+        struct vigil_http_env henv = {
+            .listen = listen, .metrics = d->metrics, .workers = d->workers,
+            .n_workers = d->n_workers, .pub = d->pub, .delivery = d->delivery,
+            .kout = d->kout, .stream_ts = &d->stream_ts, .events_topic = events_topic,
+            .group = o->group, .redis_addr = o->redis, .redis_password_file = pwfile,
+            .redis_timeout_ms = tmo};
+        d->http = vigil_http_create(&henv, err, sizeof err);
+        if (!d->http) {
+            start_error("--http: %s%s", err, "");
+            return -1;
+        }
     }
     vigil_log_info("consuming %s as group '%s' from %s with %zu workers; Redis %s",
                    events_topic, o->group, o->brokers, d->n_workers, vigil_redis_where(d->redis));
@@ -305,6 +349,8 @@ static int stop_all(struct daemon *d)
 {
     int rc = 0;
     int64_t deadline = vigil_mono_ms() + SHUTDOWN_BUDGET_MS;
+    vigil_http_destroy(d->http); /* it reads everything below */
+    d->http = NULL;
     /* First, inside the budget: a read in flight to an unreachable Redis ends within
      * redis.timeout_ms. */
     if (d->flagged_sync)
@@ -326,6 +372,7 @@ static int stop_all(struct daemon *d)
         vigil_kafka_in_close(d->kin);
     }
     vigil_publisher_destroy(d->pub);
+    vigil_alert_delivery_destroy(d->delivery); /* after the publisher and consumer */
     for (size_t i = 0; d->workers && i < d->n_workers; i++)
         vigil_worker_destroy(d->workers[i]);
     free(d->workers);
@@ -339,6 +386,7 @@ static int stop_all(struct daemon *d)
     vigil_redis_destroy(d->load_redis);
     vigil_profiles_destroy(d->profiles);
     vigil_numplan_destroy(d->numplan);
+    vigil_metrics_destroy(d->metrics);
     vigil_config_destroy(d->cfg);
     /* After every thread that could still read them is joined. */
     while (d->retired) {

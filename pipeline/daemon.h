@@ -27,6 +27,7 @@ struct vigil_daemon_opts {
      * clears it. NULL: no reloads. */
     atomic_bool *reload;
     bool print_config;       /* print the effective configuration and exit */
+    const char *http;        /* --http HOST:PORT over http.listen; NULL: the config's */
 };
 
 /* Returns the process exit status: 0 after a clean stop, 1 when vigild could not start (one

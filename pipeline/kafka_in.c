@@ -18,8 +18,10 @@
 
 #include "ckpt_keys.h"
 #include "kafka_conf.h"
+#include "alert_delivery.h"
 #include "log.h"
 #include "msg.h"
+#include "metrics.h"
 #include "offsets.h"
 #include "publisher.h"
 #include "redis_sink.h"
@@ -57,6 +59,9 @@ struct vigil_kafka_in {
     bool paused;       /* consumption paused: the workers are behind (backpressure) */
     rd_kafka_message_t *held; /* polled, not yet dispatched: its ring was full while paused */
     unsigned long long n_loaded, n_seen_loaded;
+    struct vigil_metrics *metrics;          /* NULL: not reported */
+    struct vigil_alert_delivery *delivery;  /* NULL: none */
+    int64_t last_observe_ms;
 };
 
 /* A slot in worker w's in ring, waiting while the worker is behind. */
@@ -322,6 +327,45 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
     }
 }
 
+/* Group membership and partitions held, for /readyz and /metrics. An assignment, even an
+ * empty one (more members than partitions), means the group has taken this member in; an
+ * eager revoke leaves it out until the next assignment. */
+static void observe_assignment(struct vigil_kafka_in *ki, bool assigned)
+{
+    if (!ki->metrics)
+        return;
+    int32_t n = 0;
+    for (int32_t p = 0; p < VIGIL_MAX_PARTITIONS; p++) {
+        n += ki->assigned[p];
+        if (!ki->assigned[p])
+            atomic_store_explicit(&ki->metrics->lag[p], -1, memory_order_relaxed);
+    }
+    /* Relaxed: statistics; they guard no data. */
+    atomic_store_explicit(&ki->metrics->assigned, n, memory_order_relaxed);
+    atomic_store_explicit(&ki->metrics->in_group, assigned || n > 0, memory_order_relaxed);
+}
+
+/* Lag per assigned partition: the broker's high watermark as librdkafka last saw it in a
+ * fetch (no request) minus the next offset to hand out. */
+static void observe_lag(struct vigil_kafka_in *ki)
+{
+    for (int32_t p = 0; p < VIGIL_MAX_PARTITIONS; p++) {
+        if (!ki->assigned[p])
+            continue;
+        int64_t lo = -1, hi = -1;
+        int64_t lag = -1;
+        if (rd_kafka_get_watermark_offsets(ki->rk, ki->topic, p, &lo, &hi) ==
+                RD_KAFKA_RESP_ERR_NO_ERROR && hi >= 0) {
+            int64_t at = ki->dispatched[p] >= 0 ? ki->dispatched[p] : ki->expect[p];
+            if (at < 0)
+                at = lo >= 0 ? lo : 0;
+            lag = hi > at ? hi - at : 0;
+        }
+        /* Relaxed: a statistic. */
+        atomic_store_explicit(&ki->metrics->lag[p], lag, memory_order_relaxed);
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -342,6 +386,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
         }
         vigil_log_info("assigned %d partition(s) of %s", parts->cnt, ki->topic);
+        observe_assignment(ki, true);
         if (ki->redis)
             load_checkpoints(ki, parts);
         for (int i = 0; i < parts->cnt; i++) {
@@ -376,6 +421,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 vigil_part_set(ki->offsets, p, 0);
             }
         }
+        observe_assignment(ki, false);
         if (ki->redis && !ki->closing)
             send_revokes(ki, parts);
         if (cooperative)
@@ -404,6 +450,8 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     ki->redis = o->redis;
     ki->keys = o->ckpt_keys;
     ki->dedupe_window_ms = o->dedupe_window_ms;
+    ki->metrics = o->metrics;
+    ki->delivery = o->delivery;
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
         ki->committed[i] = -1;
@@ -534,6 +582,8 @@ static bool dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m, boo
     if (vigil_part_get(ki->offsets, p) & VIGIL_PART_EOF)
         vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
     ki->n_dispatched++;
+    if (ki->metrics)
+        vigil_metrics_bump(&ki->metrics->read, 1);
     return true;
 }
 
@@ -671,8 +721,14 @@ static void take_lift(struct vigil_kafka_in *ki, const rd_kafka_message_t *m)
     if (!json_field(m->payload, t, n, "lifted_order_id", lifted_id, sizeof lifted_id))
         nested_field(m->payload, t, n, "evidence", "lifted_order_id", lifted_id,
                      sizeof lifted_id);
-    vigil_log_info("operator lifted %s (%s) of %s%s%s", lifted, detector, account,
-                   lifted_id[0] ? ", order " : "", lifted_id);
+    char op[128] = "";
+    json_field(m->payload, t, n, "operator", op, sizeof op);
+    vigil_log_info("operator lifted %s (%s) of %s: order %s, account %s, action %s, by %s",
+                   lifted, detector, account, lifted_id[0] ? lifted_id : "(unknown)", account,
+                   lifted, op[0] ? op : "(unknown)");
+    if (ki->metrics)
+        vigil_metrics_bump(&ki->metrics->lifts, 1);
+    vigil_alert_delivery_lift(ki->delivery, account, lifted, detector, lifted_id);
     for (size_t w = 0; w < ki->n_workers; w++) {
         struct vigil_in_msg *in = reserve_in(ki, w);
         in->kind = VIGIL_IN_LIFT;
@@ -762,6 +818,14 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
             rd_kafka_message_destroy(lm);
         }
         int64_t now = vigil_mono_ms();
+        if (ki->metrics) {
+            /* Relaxed: a heartbeat for /healthz. */
+            atomic_store_explicit(&ki->metrics->consumer_beat_ms, now, memory_order_relaxed);
+            if (now - ki->last_observe_ms >= 1000) {
+                observe_lag(ki);
+                ki->last_observe_ms = now;
+            }
+        }
         if (now - ki->last_commit_ms >= ki->commit_interval_ms) {
             commit(ki, NULL, false);
             ki->last_commit_ms = now;

@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <stddef.h>
 
+struct vigil_alert_delivery;
+struct vigil_metrics;
 struct vigil_offsets;
 struct vigil_worker;
 
@@ -51,6 +53,11 @@ struct vigil_kafka_in_opts {
     /* vigild.dedupe_window_ms: checkpointed event ids this recent (ckpt_keys.h, `seen`) go
      * to the worker with the states; 0: none. */
     int64_t dedupe_window_ms;
+    /* What the consumer sees for /metrics and /readyz (messages read, group membership, lag
+     * per partition, a heartbeat); NULL: not reported. */
+    struct vigil_metrics *metrics;
+    /* Told of every lift, to resolve its alert at Alertmanager; NULL: none. */
+    struct vigil_alert_delivery *delivery;
 };
 
 struct vigil_kafka_in;

@@ -129,3 +129,13 @@ const char *vigil_kafka_out_errstr(const struct vigil_kafka_out *ko)
 {
     return ko->errstr;
 }
+
+int vigil_kafka_out_probe(struct vigil_kafka_out *ko, int timeout_ms)
+{
+    const struct rd_kafka_metadata *md = NULL;
+    /* Cluster metadata only (no topic): one request to any broker; thread-safe. */
+    rd_kafka_resp_err_t e = rd_kafka_metadata(ko->rk, 0, NULL, &md, timeout_ms);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    return e == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}

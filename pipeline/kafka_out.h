@@ -41,4 +41,8 @@ int vigil_kafka_out_flush(struct vigil_kafka_out *ko, int timeout_ms);
 
 const char *vigil_kafka_out_errstr(const struct vigil_kafka_out *ko);
 
+/* Asks a broker for cluster metadata: 0 when one answered within timeout_ms, else -1. Any
+ * thread (for /readyz); it does not disturb produces. */
+int vigil_kafka_out_probe(struct vigil_kafka_out *ko, int timeout_ms);
+
 #endif

@@ -18,9 +18,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert_delivery.h"
 #include "ckpt_keys.h"
 #include "kafka_out.h"
 #include "log.h"
+#include "metrics.h"
 #include "msg.h"
 #include "offsets.h"
 #include "redis_sink.h"
@@ -91,6 +93,8 @@ struct vigil_publisher {
     /* Relaxed counters for the status log. */
     _Atomic uint64_t st_orders, st_alerts, st_dead, st_counters, st_flushes, st_failures;
     _Atomic uint64_t st_states, st_checkpoints, st_held;
+    _Atomic int64_t st_last_flush_ms, st_last_ckpt_ms;
+    atomic_bool st_failing;
 };
 
 int64_t vigil_mono_ms(void)
@@ -476,6 +480,8 @@ static int brake_alert(struct vigil_publisher *p, const struct vigil_out_msg *or
                    "(orders.max_per_minute = %lld); holding further orders: see vigilctl held",
                    (long long)count, local ? " by this instance" : "", (long long)p->brake_max);
     bump(&p->st_alerts);
+    vigil_metrics_output(p->env.metrics, VIGIL_METRICS_ALERT, a->data, a->data_len);
+    vigil_alert_delivery_offer(p->env.delivery, a->data, a->data_len);
     return produce(p, p->alerts_topic, a);
 }
 
@@ -487,8 +493,10 @@ static int hold_order(struct vigil_publisher *p, size_t worker, const struct vig
 {
     char rule[128];
     json_field(m->data, m->data_len, "rule", rule, sizeof rule);
-    vigil_log_warn("order %s held by the brake: account %s, action %s, rule %s", order_id,
-                   m->account, m->action, rule);
+    char reason[400];
+    vigil_json_field(m->data, m->data_len, "reason", reason, sizeof reason);
+    vigil_log_warn("order %s held by the brake: account %s, action %s, rule %s: %s", order_id,
+                   m->account, m->action, rule, reason);
     struct held_mark *hm = &p->held[worker];
     hm->active = true;
     snprintf(hm->order_id, sizeof hm->order_id, "%s", order_id);
@@ -559,6 +567,8 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
     switch (m->kind) {
     case VIGIL_MSG_ORDER:
         rc = take_order(p, worker, m);
+        if (!p->held[worker].active) /* issued, not held by the brake */
+            vigil_metrics_output(p->env.metrics, VIGIL_METRICS_ORDER, m->data, m->data_len);
         break;
     case VIGIL_MSG_ALERT: {
         const struct vigil_out_msg *held = held_alert(p, worker, m);
@@ -568,11 +578,15 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         /* An alert about the stream itself (a gap) has no account to file it under. */
         rc = rc || !m->account[0] ? rc : queue_alert(p, m);
         bump(&p->st_alerts);
+        vigil_metrics_output(p->env.metrics, VIGIL_METRICS_ALERT, m->data, m->data_len);
+        /* Never blocks: a receiver that is down costs detection nothing. */
+        vigil_alert_delivery_offer(p->env.delivery, m->data, m->data_len);
         break;
     }
     case VIGIL_MSG_DLQ:
         rc = produce(p, p->dlq_topic, m);
         bump(&p->st_dead);
+        vigil_metrics_output(p->env.metrics, VIGIL_METRICS_DEAD, m->data, m->data_len);
         break;
     case VIGIL_MSG_COUNTERS:
         rc = queue_counters(p, m);
@@ -672,9 +686,11 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             p->is_ready[i] = true;
         }
     }
+    bool txn = false;
     if (rc == 0 && p->txn_open) {
         rc = vigil_redis_add(p->env.ckpt, "EXEC");
         p->txn_open = rc != 0;
+        txn = rc == 0;
         bump(&p->st_checkpoints);
     }
     if (rc != 0)
@@ -687,6 +703,8 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
         vigil_log_error("checkpoint refused: %s", vigil_redis_errstr(p->env.ckpt));
         rc = 0;
     }
+    if (rc == 0 && txn) /* Relaxed: a statistic (checkpoint age) */
+        atomic_store_explicit(&p->st_last_ckpt_ms, wall_ms(), memory_order_relaxed);
     return rc;
 }
 
@@ -723,6 +741,7 @@ static int flush(struct vigil_publisher *p)
         if (!p->failing)
             vigil_log_warn("outputs not durable yet (%s); holding offsets and retrying", what);
         p->failing = true;
+        atomic_store_explicit(&p->st_failing, true, memory_order_relaxed); /* a statistic */
         return rc;
     }
     if (p->failing && writes) {
@@ -742,6 +761,9 @@ static int flush(struct vigil_publisher *p)
     }
     p->unflushed = false;
     bump(&p->st_flushes);
+    /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
+    atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
+    atomic_store_explicit(&p->st_failing, p->failing, memory_order_relaxed);
     return 0;
 }
 
@@ -844,4 +866,7 @@ void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher
     st->states = atomic_load_explicit(&p->st_states, memory_order_relaxed);
     st->checkpoints = atomic_load_explicit(&p->st_checkpoints, memory_order_relaxed);
     st->held = atomic_load_explicit(&p->st_held, memory_order_relaxed);
+    st->last_flush_ms = atomic_load_explicit(&p->st_last_flush_ms, memory_order_relaxed);
+    st->last_checkpoint_ms = atomic_load_explicit(&p->st_last_ckpt_ms, memory_order_relaxed);
+    st->failing = atomic_load_explicit(&p->st_failing, memory_order_relaxed);
 }

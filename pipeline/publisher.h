@@ -33,11 +33,14 @@
 #ifndef VIGIL_PUBLISHER_H
 #define VIGIL_PUBLISHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+struct vigil_alert_delivery;
 struct vigil_ckpt_keys;
 struct vigil_config;
+struct vigil_metrics;
 struct vigil_kafka_out;
 struct vigil_offsets;
 struct vigil_redis;
@@ -54,6 +57,10 @@ struct vigil_publisher_env {
     struct vigil_redis *ckpt;
     const struct vigil_ckpt_keys *ckpt_keys; /* the group's checkpoint keys; borrowed */
     struct vigil_offsets *offsets;
+    /* Outputs counted by label for /metrics, one log line per order (metrics.h); NULL: none. */
+    struct vigil_metrics *metrics;
+    /* Every alert is offered to it (never blocks; alert_delivery.h); NULL: none. */
+    struct vigil_alert_delivery *delivery;
 };
 
 struct vigil_publisher_stats {
@@ -61,6 +68,9 @@ struct vigil_publisher_stats {
     uint64_t flushes, flush_failures;
     uint64_t states, checkpoints; /* account states written; checkpoint transactions */
     uint64_t held;                /* orders held by the order brake */
+    int64_t last_flush_ms;        /* wall-clock ms of the last durable flush; 0: none yet */
+    int64_t last_checkpoint_ms;   /* wall-clock ms of the last durable checkpoint; 0: none */
+    bool failing;                 /* outputs are not durable (Redis or Kafka failing) */
 };
 
 struct vigil_publisher;

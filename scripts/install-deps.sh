@@ -11,7 +11,11 @@ packages=(
     libhiredis-dev                        # Redis client
     libjemalloc-dev                       # allocator for the long-running programs
     libjsmn-dev                           # JSON tokenizer for event parsing
+    libmicrohttpd-dev                     # vigild --http: /metrics, /healthz, /readyz
+    libcurl4-openssl-dev                  # alert delivery to Alertmanager and webhooks
     libcmocka-dev                         # unit and integration tests
+    prometheus                            # tests: promtool check metrics
+    prometheus-alertmanager               # tests: a real Alertmanager receives alerts
     redis-server                          # tests and demo
     kamailio kamailio-redis-modules       # SIP proxy enforcement test (itest_sip): ndb_redis
     sip-tester                            # sipp, the SIP caller of itest_sip
@@ -36,10 +40,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -q
 "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-# The Debian package starts a system-wide redis-server; tests and the demo run their own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet redis-server 2>/dev/null; then
-    "${sudo_cmd[@]}" systemctl stop redis-server || true
-fi
+# The Debian packages start system-wide redis-server, prometheus and alertmanager services;
+# tests and the demo run their own on free ports.
+for svc in redis-server prometheus prometheus-alertmanager; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+        "${sudo_cmd[@]}" systemctl stop "$svc" || true
+    fi
+done
 # Likewise Debian's kamailio service (its default configuration holds port 5060); the tests
 # start their own Kamailio on free loopback ports and never use it. Disabled, so it does not
 # come back at boot either.

@@ -658,6 +658,11 @@ static const char *const core_names[] = {
     "profiles.callcenter",
     "profiles.service_popular",
     "alerts.cooldown_s",
+    "alerts.alertmanager_url",
+    "alerts.webhook_url",
+    "alerts.delivery_backlog",
+    "http.listen",
+    "log.format",
 };
 #define N_CORE_NAMES (sizeof core_names / sizeof core_names[0])
 

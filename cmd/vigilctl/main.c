@@ -539,6 +539,11 @@ int cfg_load(const struct cfg_opts *o, struct vigil_config **out)
             return rc;
         }
     }
+    if (vigil_config_check_levels(cfg) != 0) {
+        int rc = fail("%s", vigil_config_errstr(cfg));
+        vigil_config_destroy(cfg);
+        return rc;
+    }
     *out = cfg;
     return EXIT_OK;
 }
@@ -1675,7 +1680,9 @@ static void replay_usage(FILE *f)
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 replayed (dead letters included); 1 unreadable input, bad config,\n"
-            "a detector that cannot start, or output that cannot be written; 2 bad flag.\n");
+            "a detector that cannot start, or output that cannot be written; 2 bad flag.\n"
+            "\n");
+    compare_usage(f);
 }
 
 /* What replay remembers of an account for the flagged set, as vigild's worker does. */
@@ -1901,7 +1908,11 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
             replay_dead_letter(rr->rp.out, rr->lines, &perr);
             continue;
         }
-        if (rr->dedupe && vigil_dedupe_seen(rr->dedupe, ev.account, ev.id, ev.ts_ms)) {
+        /* As in vigild: the stream's clock moves the dedupe's generations, not the event's
+         * own time. */
+        if (rr->dedupe &&
+            vigil_dedupe_seen_hash(rr->dedupe, vigil_dedupe_hash(ev.account, ev.id),
+                                   rr->clock.ts > 0 ? rr->clock.ts : ev.ts_ms)) {
             rr->repeats++;
             continue;
         }
@@ -1945,9 +1956,9 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
     return rc;
 }
 
-static int replay_file(const struct vigil_config *cfg, const char *path, bool counters)
+int replay_file(const struct vigil_config *cfg, const char *path, bool counters, FILE *out)
 {
-    struct replay_run rr = {.cfg = cfg, .rp = {.out = stdout, .counters = counters}};
+    struct replay_run rr = {.cfg = cfg, .rp = {.out = out, .counters = counters}};
     struct vigil_numplan *np = NULL;
     struct vigil_profiles *profiles = NULL;
     FILE *in = NULL;
@@ -2053,6 +2064,9 @@ static int cmd_replay(int argc, char **argv)
     struct cfg_opts co = {0};
     bool counters = false;
     int c;
+    for (int i = 1; i < argc; i++) /* compare.c: two configurations over one input */
+        if (strcmp(argv[i], "--compare") == 0)
+            return cmd_replay_compare(argc, argv);
     while ((c = getopt_long(argc, argv, ":c:s:Ch", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
@@ -2078,7 +2092,7 @@ static int cmd_replay(int argc, char **argv)
     struct vigil_config *cfg = NULL;
     int rc = cfg_load(&co, &cfg);
     if (rc == EXIT_OK)
-        rc = replay_file(cfg, argv[optind], counters);
+        rc = replay_file(cfg, argv[optind], counters, stdout);
     vigil_config_destroy(cfg);
     return rc;
 }
@@ -2264,8 +2278,10 @@ static void tail_usage(FILE *f)
             "                       --set librdkafka.security.protocol=SASL_SSL (repeatable)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 done; 1 Kafka unreachable or no such topic; 2 bad flag.\n",
+            "Exit status: 0 done; 1 Kafka unreachable or no such topic; 2 bad flag.\n"
+            "\n",
             DEFAULT_TAIL_TIMEOUT_MS);
+    tail_follow_usage(f);
 }
 
 static int64_t mono_ms(void)
@@ -2392,6 +2408,9 @@ static int cmd_tail(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    for (int i = 1; i < argc; i++) /* tail.c: orders, alerts and dead letters from the end */
+        if (strcmp(argv[i], "--follow") == 0 || strcmp(argv[i], "-f") == 0)
+            return cmd_tail_follow(argc, argv);
     struct cfg_opts co = {0};
     const char *brokers = NULL, *topic = NULL;
     long long timeout = DEFAULT_TAIL_TIMEOUT_MS, max = 0;
@@ -2468,7 +2487,8 @@ static const struct command commands[] = {
     {"replay", cmd_replay, replay_usage,
      "run a JSON-lines event file through the detectors offline (backtest)"},
     {"produce", cmd_produce, produce_usage, "send a JSON-lines file to a Kafka topic"},
-    {"tail", cmd_tail, tail_usage, "print a Kafka topic's messages from the beginning"},
+    {"tail", cmd_tail, tail_usage,
+     "print a Kafka topic's messages; --follow: orders, alerts, dead letters as they come"},
     {"held", cmd_held, held_usage, "list the orders the order brake held (Redis)"},
     {"release", cmd_release, release_usage,
      "issue held orders: to the orders topic and their block keys, as vigild would have"},

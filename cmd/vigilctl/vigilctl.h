@@ -76,4 +76,16 @@ int cmd_discard(int argc, char **argv);
 void export_usage(FILE *f);
 int cmd_export(int argc, char **argv);
 
+/* main.c: replays an events file (JSON lines, "-" for stdin) through the detectors with cfg,
+ * writing one JSON line per order, alert and dead letter to out. An exit status. */
+int replay_file(const struct vigil_config *cfg, const char *path, bool counters, FILE *out);
+
+/* tail.c: `vigilctl tail --follow`: orders, alerts and dead letters as they come. */
+void tail_follow_usage(FILE *f);
+int cmd_tail_follow(int argc, char **argv);
+
+/* compare.c: `vigilctl replay --compare`: one input through two configurations. */
+void compare_usage(FILE *f);
+int cmd_replay_compare(int argc, char **argv);
+
 #endif

@@ -35,7 +35,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "Usage: vigild --brokers LIST [--redis ADDR] [--group ID] [--config FILE]\n"
-            "              [--set KEY=VALUE]... [--workers N] [--verbose] [--print-config]\n"
+            "              [--set KEY=VALUE]... [--workers N] [--http HOST:PORT] [--verbose]\n"
+            "              [--print-config]\n"
             "       vigild --version\n"
             "\n"
             "Consumes call and SMS events (wire format v1) from Kafka as a member of a consumer\n"
@@ -60,6 +61,8 @@ static void usage(FILE *f)
             "                       --set toll_fraud.concurrent_high_risk=6 (repeatable);\n"
             "                       librdkafka.PROPERTY=VALUE reaches every Kafka client\n"
             "  -w, --workers N      worker threads (default: vigild.workers, 0 = cores)\n"
+            "      --http HOST:PORT serve GET /metrics (Prometheus), /healthz and /readyz\n"
+            "                       there (default: http.listen, empty = off)\n"
             "  -v, --verbose        debug logging\n"
             "  -h, --help           this help\n"
             "      --version        print the version and the commit it was built from\n"
@@ -79,6 +82,7 @@ int main(int argc, char **argv)
         {"verbose", no_argument, NULL, 'v'},       {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {"print-config", no_argument, NULL, 'P'},
+        {"http", required_argument, NULL, 'H'},
         {NULL, 0, NULL, 0},
     };
     struct vigil_daemon_opts o = {.redis = "127.0.0.1:6379", .group = "vigil"};
@@ -114,6 +118,7 @@ int main(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'V': vigil_print_version("vigild"); return 0;
         case 'P': o.print_config = true; break;
+        case 'H': o.http = optarg; break;
         case ':':
             fprintf(stderr, "vigild: error: %s needs a value (see --help)\n", argv[optind - 1]);
             return 2;

@@ -128,4 +128,11 @@ void vigil_config_dump(const struct vigil_config *cfg, FILE *f);
  * Calls fn once per key. */
 void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void *arg), void *arg);
 
+/* Every rule's warning level (a detector key `K_warning`) that the file or a --set wrote must
+ * not be above its critical level (`K`) in force, for the default profile and every profile
+ * (0 on either side: that level is off; a default warning level above a lowered critical
+ * level is accepted: the order then comes first). 0, or VIGIL_ERR_CONFIG with vigil_config_errstr() naming both keys and values. Call
+ * once the file and every --set are applied. */
+int vigil_config_check_levels(struct vigil_config *cfg);
+
 #endif

@@ -1,0 +1,295 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* tail.c - vigilctl tail --follow: the orders, alerts and dead letters vigild writes from now
+ * on, as they come, one line each for people (or the record itself with --json), filtered by
+ * account and rule.
+ *
+ * Reads the three topics from their current end (the high watermarks asked of the broker
+ * before the first line), outside any group, committing nothing.
+ *
+ * Threading: single-threaded; librdkafka runs its own threads behind its API.
+ * Ownership: creates and destroys its own consumer. */
+#include <getopt.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kafka_conf.h"
+#include "vigil/config.h"
+#include "vigil/event.h"
+#include "vigilctl.h"
+
+#define QUERY_TIMEOUT_MS 10000
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    follow_stop = 1;
+}
+
+void tail_follow_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: vigilctl tail --follow --brokers LIST [--account A] [--rule R] [--json]\n"
+            "                     [--max N] [--config FILE] [--set KEY=VALUE]...\n"
+            "\n"
+            "Prints every order, alert and dead letter written from now on (kafka.orders_topic,\n"
+            "kafka.alerts_topic, kafka.dlq_topic, read from their end), as it comes, until\n"
+            "SIGINT/SIGTERM or --max lines. One line each for people:\n"
+            "  2026-11-02T09:00:35Z ORDER  acc-1042  block_international  RULE  ord-...  REASON\n"
+            "  2026-11-02T09:00:35Z ALERT  acc-1042  critical  RULE  alr-...  REASON\n"
+            "  2026-11-02T09:00:35Z DEAD   json_syntax  vigil.events/3@1234  DETAIL\n"
+            "  2026-11-02T09:05:00Z LIFT   acc-1042  block_international  ord-...  by OPERATOR\n"
+            "(the time is when vigil wrote it, UTC; alerts add [order ORD], [held CAUSE] or\n"
+            "[would order ACTION]). First prints one line starting with '#' once it follows.\n"
+            "\n"
+            "  -f, --follow         this mode\n"
+            "  -a, --account A      only records of account A (dead letters: keyed A)\n"
+            "  -r, --rule R         only orders and alerts of rule R (or detector R)\n"
+            "  -j, --json           print each record's JSON as written, one per line\n"
+            "  -n, --max N          stop after N records (default 0: no limit)\n");
+}
+
+static rd_kafka_t *follow_consumer(const char *brokers, const struct vigil_config *cfg,
+                                   char *err, size_t errlen)
+{
+    char group[64];
+    /* librdkafka refuses assign() without a group.id; nothing joins or commits. */
+    snprintf(group, sizeof group, "vigilctl-follow-%ld", (long)getpid());
+    const char *const defaults[] = {"allow.auto.create.topics", "false", "client.id", "vigilctl",
+                                    "log_level", "2", NULL};
+    const char *const owned[] = {"bootstrap.servers", brokers, "group.id", group,
+                                 "enable.auto.commit", "false", "enable.auto.offset.store",
+                                 "false", NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
+    if (!conf)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!rk)
+        rd_kafka_conf_destroy(conf);
+    return rk;
+}
+
+/* Every partition of the topics at its current high watermark. */
+static int follow_assign(rd_kafka_t *rk, const char *const topics[3], const char *brokers)
+{
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, QUERY_TIMEOUT_MS);
+    if (e)
+        return fail("cannot reach Kafka at %s: %s", brokers, rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
+    int rc = EXIT_OK;
+    for (int t = 0; t < 3 && rc == EXIT_OK; t++) {
+        int np = 0;
+        for (int i = 0; i < md->topic_cnt; i++)
+            if (strcmp(md->topics[i].topic, topics[t]) == 0 && !md->topics[i].err)
+                np = md->topics[i].partition_cnt;
+        for (int p = 0; p < np; p++) {
+            int64_t lo = 0, hi = 0;
+            e = rd_kafka_query_watermark_offsets(rk, topics[t], p, &lo, &hi, QUERY_TIMEOUT_MS);
+            if (e) {
+                rc = fail("cannot read the end of %s: %s", topics[t], rd_kafka_err2str(e));
+                break;
+            }
+            rd_kafka_topic_partition_list_add(parts, topics[t], p)->offset = hi;
+        }
+    }
+    rd_kafka_metadata_destroy(md);
+    if (rc == EXIT_OK && parts->cnt == 0)
+        rc = fail("none of %s, %s, %s exists at %s", topics[0], topics[1], topics[2], brokers);
+    if (rc == EXIT_OK && (e = rd_kafka_assign(rk, parts)) != 0)
+        rc = fail("cannot read: %s", rd_kafka_err2str(e));
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rc;
+}
+
+static void field(const char *json, size_t len, const char *name, char *out, size_t n)
+{
+    if (vctl_json_str(json, len, name, out, n) < 0)
+        out[0] = '\0';
+}
+
+/* One record for people, or NULL-filtered: returns false when the filters drop it. */
+static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *account,
+                 const char *rule, bool json)
+{
+    const char *v = m->payload;
+    size_t len = m->len;
+    char acc[VIGIL_ACCOUNT_MAX + 1], r[96], det[64], action[32], id[96], reason[512];
+    char sev[32], extra[160], when[40], order[96];
+    int64_t ts = 0;
+    field(v, len, "account", acc, sizeof acc);
+    if (kind == 2 && !acc[0] && m->key) /* dead letters: the original key */
+        snprintf(acc, sizeof acc, "%.*s", (int)(m->key_len < sizeof acc - 1 ? m->key_len
+                                                                             : sizeof acc - 1),
+                 (const char *)m->key);
+    field(v, len, "rule", r, sizeof r);
+    field(v, len, "detector", det, sizeof det);
+    if (account && strcmp(acc, account) != 0)
+        return false;
+    if (rule && strcmp(r, rule) != 0 && strcmp(det, rule) != 0)
+        return false;
+    if (json) {
+        put_text(out, v, len);
+        fputc('\n', out);
+        return true;
+    }
+    rd_kafka_timestamp_type_t tstype;
+    int64_t kts = rd_kafka_message_timestamp(m, &tstype);
+    if (vctl_json_int(v, len, "ts", &ts) < 0)
+        ts = kts;
+    iso_time(ts, when, sizeof when);
+    field(v, len, "reason", reason, sizeof reason);
+    field(v, len, "action", action, sizeof action);
+    if (kind == 0 && strcmp(action, "lift") == 0) {
+        char lifts[32], op[128];
+        field(v, len, "lifts", lifts, sizeof lifts);
+        field(v, len, "lifted_order_id", id, sizeof id);
+        field(v, len, "operator", op, sizeof op);
+        fprintf(out, "%s LIFT   %s  %s  %s  by %s\n", when, acc, lifts, id[0] ? id : "-",
+                op[0] ? op : "-");
+    } else if (kind == 0) {
+        field(v, len, "order_id", id, sizeof id);
+        fprintf(out, "%s ORDER  %s  %s  %s  %s  %s\n", when, acc, action, r, id, reason);
+    } else if (kind == 1) {
+        field(v, len, "alert_id", id, sizeof id);
+        field(v, len, "severity", sev, sizeof sev);
+        field(v, len, "order_id", order, sizeof order);
+        extra[0] = '\0';
+        char held[32], would[32];
+        field(v, len, "held", held, sizeof held);
+        field(v, len, "would_order", would, sizeof would);
+        if (held[0])
+            snprintf(extra, sizeof extra, "  [held %s: order %s]", held, order);
+        else if (would[0])
+            snprintf(extra, sizeof extra, "  [would order %s]", would);
+        else if (order[0])
+            snprintf(extra, sizeof extra, "  [order %s]", order);
+        fprintf(out, "%s ALERT  %s  %s  %s  %s  %s%s\n", when, acc[0] ? acc : "-", sev, r, id,
+                reason, extra);
+    } else {
+        char detail[512], topic[128];
+        int64_t part = -1, off = -1;
+        field(v, len, "detail", detail, sizeof detail);
+        field(v, len, "topic", topic, sizeof topic);
+        vctl_json_int(v, len, "partition", &part);
+        vctl_json_int(v, len, "offset", &off);
+        if (kts > 0) /* a dead letter carries no time of its own: the message's */
+            iso_time(kts, when, sizeof when);
+        fprintf(out, "%s DEAD   %s  %s/%lld@%lld  %s  %s\n", when, reason, topic,
+                (long long)part, (long long)off, acc[0] ? acc : "-", detail);
+    }
+    return true;
+}
+
+int cmd_tail_follow(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"follow", no_argument, NULL, 'f'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"account", required_argument, NULL, 'a'},
+        {"rule", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},
+        {"max", required_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct cfg_opts co = {0};
+    const char *brokers = NULL, *account = NULL, *rule = NULL;
+    bool json = false;
+    long long max = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, ":fb:a:r:jn:c:s:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            break;
+        case 'b':
+            brokers = optarg;
+            break;
+        case 'a':
+            account = optarg;
+            break;
+        case 'r':
+            rule = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
+        case 'n':
+            if (parse_int_flag("--max", optarg, 0, 1000000000, &max) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'c':
+            co.path = optarg;
+            break;
+        case 's':
+            if (cfg_add_set(&co, optarg) != 0)
+                return EXIT_USAGE;
+            break;
+        case 'h':
+            tail_follow_usage(stdout);
+            return EXIT_OK;
+        default:
+            return bad_flag(c, argv);
+        }
+    }
+    if (!brokers || !*brokers)
+        return usage_error("--brokers is required");
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    struct vigil_config *cfg = NULL;
+    int rc = cfg_load(&co, &cfg);
+    if (rc != EXIT_OK)
+        return rc;
+    const char *topics[3] = {vigil_config_str(cfg, "kafka.orders_topic"),
+                             vigil_config_str(cfg, "kafka.alerts_topic"),
+                             vigil_config_str(cfg, "kafka.dlq_topic")};
+    char err[512];
+    rd_kafka_t *rk = follow_consumer(brokers, cfg, err, sizeof err);
+    if (!rk) {
+        vigil_config_destroy(cfg);
+        return usage_error("Kafka: %s", err);
+    }
+    rc = follow_assign(rk, topics, brokers);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (rc == EXIT_OK && !json) {
+        printf("# following %s, %s, %s at %s%s%s%s%s\n", topics[0], topics[1], topics[2],
+               brokers, account ? "; account " : "", account ? account : "",
+               rule ? "; rule " : "", rule ? rule : "");
+        fflush(stdout);
+    }
+    long long shown = 0;
+    while (rc == EXIT_OK && !follow_stop && (max == 0 || shown < max)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (!m->err) {
+            const char *t = rd_kafka_topic_name(m->rkt);
+            int kind = strcmp(t, topics[0]) == 0 ? 0 : strcmp(t, topics[1]) == 0 ? 1 : 2;
+            if (show(stdout, kind, m, account, rule, json)) {
+                fflush(stdout); /* a person or a pipe sees each record at once */
+                shown++;
+            }
+        }
+        rd_kafka_message_destroy(m);
+        if (ferror(stdout))
+            rc = fail("cannot write the output");
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    vigil_config_destroy(cfg);
+    return rc;
+}
