@@ -61,6 +61,7 @@ struct vigil_emit {
     bool report_all;
     const char *const *report_rules;
     size_t n_report_rules;
+    bool interim_on_critical;       /* credit.interim_on_critical */
     vigil_emit_hold_fn hold;        /* may hold an order back (vigil_emit_set_hold) */
     void *hold_ctx;
     struct vigil_emit_stats stats;
@@ -164,6 +165,7 @@ const char *vigil_action_str(enum vigil_action a)
     case VIGIL_ACT_BLOCK_SMS: return "block_sms";
     case VIGIL_ACT_WITHHOLD_PAYOUT: return "withhold_payout";
     case VIGIL_ACT_LIFT: return "lift";
+    case VIGIL_ACT_INTERIM_INVOICE: return "interim_invoice";
     case VIGIL_ACT_NONE: break;
     }
     return "none";
@@ -188,6 +190,7 @@ struct vigil_emit *vigil_emit_create(const struct vigil_config *cfg, struct vigi
     out->allowlist = vigil_config_list(cfg, "orders.allowlist", &out->n_allowlist);
     out->report_all = strcmp(vigil_config_str(cfg, "orders.mode"), "report") == 0;
     out->report_rules = vigil_config_list(cfg, "orders.report_rules", &out->n_report_rules);
+    out->interim_on_critical = vigil_config_int(cfg, "credit.interim_on_critical") != 0;
 
     /* 112 stays reachable whatever the operator configured (terms.md). */
     out->exempt[out->n_exempt++] = "112";
@@ -424,7 +427,56 @@ static int write_alert(struct vigil_emit *out, const struct vigil_finding *f, co
     return out->sink.write(out->sink.ctx, &rec);
 }
 
+#define DAY_MS 86400000LL
+
+/* Until when an order issued at event time t stands: an interim invoice until the end of its
+ * UTC day (one per account and day), every other order redis.block_ttl_s. */
+static int64_t stands_until(const struct vigil_emit *out, enum vigil_action a, int64_t t)
+{
+    if (a == VIGIL_ACT_INTERIM_INVOICE)
+        return (vigil_floor_div(t, DAY_MS) + 1) * DAY_MS;
+    return t + out->standing_ms;
+}
+
+static int finding(struct vigil_emit *out, const struct vigil_finding *f);
+
+/* A critical toll_fraud or premium finding also asks billing for an interim invoice
+ * (credit.interim_invoice, detectors/credit.c): the discipline issues it like any order of
+ * the credit detector, so the one-per-day standing mark covers both of its triggers. */
+static int interim_after(struct vigil_emit *out, const struct vigil_finding *f)
+{
+    if (!out->interim_on_critical || f->severity != VIGIL_SEV_CRITICAL ||
+        (strcmp(f->detector, "toll_fraud") != 0 && strcmp(f->detector, "premium") != 0))
+        return 0;
+    char reason[160];
+    snprintf(reason, sizeof reason,
+             "A critical %s finding (%s) on the account: invoice in between.", f->detector,
+             f->rule);
+    struct vigil_finding g = {
+        .detector = "credit",
+        .rule = "credit.interim_invoice",
+        .severity = VIGIL_SEV_CRITICAL,
+        .action = VIGIL_ACT_INTERIM_INVOICE,
+        .account = f->account,
+        .event_ts_ms = f->event_ts_ms,
+        .window_ms = DAY_MS,
+        .reason = reason,
+        .evidence = {{"critical_finding", 1}},
+        .n_evidence = 1,
+        .n_samples = f->n_samples,
+    };
+    for (int i = 0; i < f->n_samples && i < VIGIL_SAMPLES_MAX; i++)
+        g.samples[i] = f->samples[i];
+    return finding(out, &g);
+}
+
 int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
+{
+    int rc = finding(out, f);
+    return rc ? rc : interim_after(out, f);
+}
+
+static int finding(struct vigil_emit *out, const struct vigil_finding *f)
 {
     int64_t t = f->event_ts_ms;
     if (t > out->latest)
@@ -444,8 +496,11 @@ int vigil_emit_finding(struct vigil_emit *out, const struct vigil_finding *f)
         uint64_t k = key_hash(f->account, vigil_action_str(f->action), f->detector, 0);
         if (marks_get(out, f->account, k) > t) {
             out->stats.orders_suppressed++;
+            /* Today's interim invoice was asked already: nothing new to tell anyone. */
+            if (f->action == VIGIL_ACT_INTERIM_INVOICE)
+                return 0;
         } else {
-            if (marks_put(out, f->account, k, t + out->standing_ms, t, true) != 0)
+            if (marks_put(out, f->account, k, stands_until(out, f->action, t), t, true) != 0)
                 return VIGIL_ERR_NOMEM;
             make_id(order_id, sizeof order_id, "ord", f, vigil_action_str(f->action));
             issue_order = true;

@@ -55,6 +55,7 @@ bool vigil_flagged_action(enum vigil_action a)
     case VIGIL_ACT_NONE:
     case VIGIL_ACT_WITHHOLD_PAYOUT:
     case VIGIL_ACT_LIFT:
+    case VIGIL_ACT_INTERIM_INVOICE:
         break;
     }
     return false;

@@ -9,6 +9,7 @@
 
 #include "alert_delivery.h"
 #include "ckpt_keys.h"
+#include "credit_sync.h"
 #include "flagged_sync.h"
 #include "http.h"
 #include "kafka_in.h"
@@ -20,6 +21,7 @@
 #include "redis_sink.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
+#include "vigil/credit.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
@@ -59,6 +61,8 @@ struct daemon {
      * read it; created before and destroyed after both. */
     struct vigil_flagged *flagged;
     struct vigil_flagged_sync *flagged_sync;
+    struct vigil_credit *credit; /* limits set by billing (credit_sync.h) */
+    struct vigil_credit_sync *credit_sync;
     struct vigil_kafka_out *kout;
     struct vigil_worker **workers;
     size_t n_workers;
@@ -181,6 +185,15 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
         start_error("flagged numbers: %s%s", d->flagged_sync ? "cannot start a thread" : err, "");
         return -1;
     }
+    d->credit = vigil_credit_create(VIGIL_CREDIT_DEFAULT_MAX);
+    if (d->credit)
+        d->credit_sync = vigil_credit_sync_create(d->credit, o->redis, pwfile, tmo,
+                                                  vigil_config_str(d->cfg, "redis.prefix"), err,
+                                                  sizeof err);
+    if (!d->credit_sync || vigil_credit_sync_start(d->credit_sync) != 0) {
+        start_error("credit limits: %s%s", d->credit_sync ? "cannot start a thread" : err, "");
+        return -1;
+    }
     d->kout = vigil_kafka_out_create(o->brokers, d->cfg, NULL, err, sizeof err);
     if (!d->kout) {
         start_error("Kafka producer: %s%s", err, "");
@@ -211,7 +224,7 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
                                        .profiles = d->profiles, .events_topic = events_topic,
                                        .index = (int)i, .n_workers = (int)d->n_workers,
                                        .parts = &d->offsets, .stream_ts = &d->stream_ts,
-                                       .flagged = d->flagged};
+                                       .flagged = d->flagged, .credit = d->credit};
         d->workers[i] = vigil_worker_create(&env);
         if (!d->workers[i]) {
             start_error("cannot create worker %s%s", "(see above)", "");
@@ -342,6 +355,8 @@ static int stop_all(struct daemon *d)
      * redis.timeout_ms. */
     if (d->flagged_sync)
         vigil_flagged_sync_stop(d->flagged_sync);
+    if (d->credit_sync)
+        vigil_credit_sync_stop(d->credit_sync);
     for (size_t i = 0; d->workers && i < d->n_workers; i++) {
         if (d->workers[i])
             vigil_worker_drain_and_join(d->workers[i]);
@@ -363,6 +378,8 @@ static int stop_all(struct daemon *d)
     free(d->workers);
     vigil_flagged_sync_destroy(d->flagged_sync);
     vigil_flagged_destroy(d->flagged); /* after the workers and the sync thread */
+    vigil_credit_sync_destroy(d->credit_sync);
+    vigil_credit_destroy(d->credit); /* after the workers and its sync thread */
     vigil_kafka_out_destroy(d->kout);
     vigil_redis_destroy(d->redis);
     vigil_redis_destroy(d->ckpt_redis);

@@ -540,7 +540,11 @@ static int take_order(struct vigil_publisher *p, size_t worker, const struct vig
     char order_id[BRAKE_ID_MAX];
     p->held[worker].active = false;
     json_field(m->data, m->data_len, "order_id", order_id, sizeof order_id);
-    if (p->brake_max > 0 && order_id[0]) {
+    /* An interim invoice is for billing and blocks nothing: no block key (a SIP proxy asking
+     * the block hash never sees it), and the brake, which guards against mass suspensions,
+     * does not count it. */
+    bool blocks = strcmp(m->action, vigil_action_str(VIGIL_ACT_INTERIM_INVOICE)) != 0;
+    if (blocks && p->brake_max > 0 && order_id[0]) {
         int64_t count = 0;
         bool first = false, local = false;
         if (!brake_allows(p, order_id, &count, &first, &local)) {
@@ -550,7 +554,7 @@ static int take_order(struct vigil_publisher *p, size_t worker, const struct vig
         }
     }
     int rc = produce(p, p->orders_topic, m);
-    rc = rc ? rc : queue_order(p, m);
+    rc = rc || !blocks ? rc : queue_order(p, m);
     bump(&p->st_orders);
     return rc;
 }

@@ -371,7 +371,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     if (!w->ops || !w->states)
         goto fail;
     struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan,
-                                      .profiles = env->profiles, .flagged = env->flagged};
+                                      .profiles = env->profiles, .flagged = env->flagged,
+                                      .credit = env->credit};
     for (size_t i = 0; i < w->n_det; i++) {
         w->ops[i] = vigil_detector_get(i);
         int rc = w->ops[i]->init(&w->states[i], &denv);
@@ -1360,7 +1361,8 @@ static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c
     void **states = calloc(w->n_det ? w->n_det : 1, sizeof *states);
     struct vigil_emit *emit = make_emit(w, c->cfg, c->numplan);
     struct vigil_detector_env denv = {.cfg = c->cfg, .numplan = c->numplan,
-                                      .profiles = c->profiles, .flagged = w->env.flagged};
+                                      .profiles = c->profiles, .flagged = w->env.flagged,
+                                      .credit = w->env.credit};
     int rc = states && emit ? 0 : VIGIL_ERR_NOMEM;
     const char *failed = "";
     for (size_t i = 0; rc == 0 && i < w->n_det; i++) {

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 struct vigil_config;
+struct vigil_credit;
 struct vigil_flagged;
 struct vigil_numplan;
 struct vigil_offsets;
@@ -39,6 +40,9 @@ struct vigil_worker_env {
     /* Flagged accounts' numbers, filled from Redis by the flagged sync thread; the detectors
      * read it (detector.h). NULL: no caller counts as flagged. */
     const struct vigil_flagged *flagged;
+    /* Credit limits, filled from Redis by the credit sync thread (vigil/credit.h); NULL: no
+     * account has a limit. */
+    const struct vigil_credit *credit;
 };
 
 struct vigil_worker_stats {

@@ -91,10 +91,12 @@ struct fx *fx_create(const char *detector, const char *const *sets, size_t max_r
     assert_non_null(fx->out);
     fx->flagged = vigil_flagged_create(1024);
     assert_non_null(fx->flagged);
+    fx->credit = vigil_credit_create(1024);
+    assert_non_null(fx->credit);
     fx->ops = vigil_detector_find(detector);
     assert_non_null(fx->ops);
     struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr,
-                                     .flagged = fx->flagged};
+                                     .flagged = fx->flagged, .credit = fx->credit};
     assert_int_equal(fx->ops->init(&fx->st, &env), 0);
     assert_non_null(fx->st);
     return fx;
@@ -108,6 +110,7 @@ void fx_destroy(struct fx *fx)
         fx->ops->destroy(fx->st);
     vigil_emit_destroy(fx->out);
     vigil_flagged_destroy(fx->flagged);
+    vigil_credit_destroy(fx->credit);
     vigil_profiles_destroy(fx->pr);
     vigil_numplan_destroy(fx->np);
     vigil_config_destroy(fx->cfg);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "vigil/config.h"
+#include "vigil/credit.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
@@ -57,6 +58,9 @@ struct fx {
     /* The flagged accounts' numbers the detector sees (detector.h's env), empty at first,
      * clock 0: a test adds to it (vigil_flagged_add) as vigild's refresh would. */
     struct vigil_flagged *flagged;
+    /* The credit limits the detector sees, empty at first: a test sets them
+     * (vigil_credit_set) as vigild's credit sync would. */
+    struct vigil_credit *credit;
     const struct vigil_detector_ops *ops;
     void *st;
     struct fx_capture cap;

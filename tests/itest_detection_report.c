@@ -25,7 +25,8 @@ static const char *const sim_args[] = {
     "--scenario", "toll_scan@120", "--scenario", "sms_blast@150",
     "--scenario", "baby_monitor@30", "--scenario", "premium_out@180",
     "--scenario", "pumping@210", "--scenario", "callcenter_busy@0",
-    "--scenario", "family_abroad@240", "--scenario", "business_intl@60", NULL};
+    "--scenario", "family_abroad@240", "--scenario", "business_intl@60",
+    "--scenario", "credit_limit@20", "--scenario", "interim_invoice@300", NULL};
 
 static struct harness_redis redis;
 static struct harness_broker broker;
@@ -95,8 +96,30 @@ static void test_scenarios_caught_and_nothing_else(void **state)
     snprintf(truth_path, sizeof truth_path, "%s/truth.jsonl", harness_tmpdir());
     run_sim(truth_path);
 
+    /* Billing's part: the credit limits the truth names, in vigil:credit before vigild
+     * starts (it reads them at once and every 2 s). */
+    char *billing = harness_read_file(truth_path, NULL);
+    assert_non_null(billing);
+    for (char *line = strtok(billing, "\n"); line; line = strtok(NULL, "\n")) {
+        char account[80];
+        long long start = 0;
+        size_t len = 0;
+        const char *limit = harness_json_raw(line, "billing.credit_limit_eur", &len);
+        if (!limit || harness_json_int(line, "billing.period_start_ms", &start) != 0 ||
+            harness_json_str(line, "account", account, sizeof account) <= 0)
+            continue;
+        char value[64]; /* "LIMIT_EUR PERIOD_START_MS": one argument */
+        snprintf(value, sizeof value, "%.*s %lld", (int)len, limit, start);
+        redisReply *r = harness_redis_cmd(&redis, "HSET vigil:credit %s %s", account, value);
+        HARNESS_ASSERT(r != NULL && r->type == REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+    }
+    free(billing);
+
+    /* Interim invoices on critical toll_fraud and premium findings, as the truth expects. */
     const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
-                          redis.addr, "--group", "g-report", "--workers", "2", NULL};
+                          redis.addr, "--group", "g-report", "--workers", "2",
+                          "--set", "credit.interim_on_critical=1", NULL};
     struct harness_proc vd;
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
@@ -115,7 +138,7 @@ static void test_scenarios_caught_and_nothing_else(void **state)
     printf("\n| scenario | account | expected | caught by | delay (event time) | deadline |\n"
            "|---|---|---|---|---|---|\n");
     for (char *line = strtok(truth, "\n"); line; line = strtok(NULL, "\n")) {
-        char scen[64], account[80], want[40], reason[80];
+        char scen[64], account[80], want[40], also[40] = "", reason[80];
         if (harness_json_str(line, "invalid", scen, sizeof scen) > 0) {
             /* A malformed message: its dead letter must carry the expected reason. */
             assert_true(harness_json_str(line, "reason", reason, sizeof reason) > 0);
@@ -135,6 +158,9 @@ static void test_scenarios_caught_and_nothing_else(void **state)
         assert_true(harness_json_str(line, "account", account, sizeof account) > 0);
         scenarios++;
         bool legit = harness_json_str(line, "expect.action", want, sizeof want) < 0;
+        if (!legit)
+            harness_json_str(line, "expect.also", also, sizeof also);
+        int also_found = 0;
         long long complete = 0, deadline = 0;
         if (!legit) {
             assert_int_equal(harness_json_int(line, "complete_ts", &complete), 0);
@@ -150,6 +176,11 @@ static void test_scenarios_caught_and_nothing_else(void **state)
             if (strcmp(acc, account) != 0)
                 continue;
             claimed[j] = true;
+            if (!legit && also[0] && strcmp(action, also) == 0) {
+                if (also_found++ > 0)
+                    duplicates++;
+                continue;
+            }
             if (legit || strcmp(action, want) != 0) {
                 false_orders++;
                 printf("| %s | %s | no order | **false order** %s | | |\n", scen, account,
@@ -173,9 +204,13 @@ static void test_scenarios_caught_and_nothing_else(void **state)
         bool in_time = found && delay <= deadline;
         if (!in_time)
             missed++;
-        printf("| %s | %s | `%s` | %s%s | %.1f s | %lld s |\n", scen, account, want,
-               found ? rule : "**missed**", found && !in_time ? " (**late**)" : "",
-               (double)delay / 1000.0, deadline / 1000);
+        if (also[0] && also_found == 0)
+            missed++; /* the companion order is expected too */
+        printf("| %s | %s | `%s`%s%s%s | %s%s%s | %.1f s | %lld s |\n", scen, account, want,
+               also[0] ? " + `" : "", also, also[0] ? "`" : "", found ? rule : "**missed**",
+               found && !in_time ? " (**late**)" : "",
+               also[0] && also_found == 0 ? " (**no** companion)" : "", (double)delay / 1000.0,
+               deadline / 1000);
     }
     /* Orders for accounts the truth does not name: background accounts flagged. */
     for (ssize_t j = 0; j < n_orders; j++) {

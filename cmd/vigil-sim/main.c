@@ -303,6 +303,10 @@ struct scen_def {
     int64_t deadline_ms;
     void (*plan)(struct sim *s, struct scen *sc);
     const char *doc;
+    /* A second order expected besides `action` (NULL: none): "interim_invoice" for the
+     * toll_fraud and premium scenarios, which vigild issues with credit.interim_on_critical
+     * = 1 (as the detection report runs it), one per account and day. */
+    const char *also;
 };
 
 struct scen_spec {
@@ -385,6 +389,10 @@ struct scen {
     struct rng rng;
     uint64_t events;
     int64_t first_ts, last_ts;
+    /* What billing must have set for the scenario (credit_limit): the account's credit limit
+     * and the start of its period, written to the truth as "billing"; 0: nothing. */
+    double credit_limit_eur;
+    int64_t period_start_ms;
 };
 
 enum inv_kind { INV_NOT_JSON, INV_NO_CALL_ID, INV_BAD_NUMBER, INV_TS_STRING, INV_BAD_TYPE, INV_N };
@@ -1065,6 +1073,43 @@ static void plan_pumping(struct sim *s, struct scen *sc)
     }
 }
 
+/* A business calling Morocco (+2126, EUR 0.35 a minute in data/numbering.tsv: no
+ * high-risk destination, and at EUR 21 an hour far under toll_fraud's spend levels) one
+ * 40-minute call after another against a EUR 50 credit limit whose period started at the
+ * scenario's start: the limit is reached 22 min 51 s into the fourth call, while it is open. */
+#define CREDIT_RATE_EUR_MIN 0.35
+#define CREDIT_LIMIT_EUR 50.0
+static const struct numrange morocco_mobile[] = {{"+2126", 8, "0123456789", 1}};
+static void plan_credit_limit(struct sim *s, struct scen *sc)
+{
+    struct account *a = &s->acc[sc->acc];
+    struct rng *r = &sc->rng;
+    char to[NUM_LEN];
+    int64_t t = sc->t0;
+    double spent = 0;
+
+    sc->credit_limit_eur = CREDIT_LIMIT_EUR;
+    sc->period_start_ms = sc->t0 - HOUR_MS;
+    for (int k = 0; k < 6; k++) {
+        GEN(r, morocco_mobile, to);
+        struct call c = {.acc = sc->acc,
+                         .scen = (int)(sc - s->scen),
+                         .dev = 0,
+                         .answered = true,
+                         .ts = t,
+                         .dur_s = 2400,
+                         .from = a->home,
+                         .to = to};
+        add_call(s, &c);
+        double cost = CREDIT_RATE_EUR_MIN * 40.0;
+        if (sc->complete_ts < 0 && spent + cost >= CREDIT_LIMIT_EUR)
+            sc->complete_ts =
+                t + (int64_t)((CREDIT_LIMIT_EUR - spent) / CREDIT_RATE_EUR_MIN * MIN_MS) + 1;
+        spent += cost;
+        t += 2400 * SEC_MS + rng_range(r, 2 * MIN_MS, 4 * MIN_MS);
+    }
+}
+
 /* A call centre with 25 lines busy through office hours: legitimate. */
 static void plan_callcenter_busy(struct sim *s, struct scen *sc)
 {
@@ -1121,28 +1166,35 @@ static void plan_business_intl(struct sim *s, struct scen *sc)
 static const struct scen_def scen_defs[] = {
     {"toll_concurrent", "fraud-toll", PROF_BUSINESS, "toll_fraud",
      "toll_fraud.concurrent_high_risk", "block_international", 120000, plan_toll_concurrent,
-     "hacked PBX: 12 parallel calls to +53/+881/+252... 20-40 min each"},
+     "hacked PBX: 12 parallel calls to +53/+881/+252... 20-40 min each", "interim_invoice"},
     {"toll_velocity", "fraud-velocity", PROF_BUSINESS, "toll_fraud",
      "toll_fraud.velocity_high_risk", "block_international", 120000, plan_toll_velocity,
-     "25 short calls to high-risk ranges in 10 min"},
+     "25 short calls to high-risk ranges in 10 min", "interim_invoice"},
     {"toll_scan", "fraud-scan", PROF_BUSINESS, "toll_fraud", "toll_fraud.sequential_dialling",
      "block_international", 120000, plan_toll_scan,
-     "12 calls in 5 min to numbers differing in the last 2 digits"},
+     "12 calls in 5 min to numbers differing in the last 2 digits", "interim_invoice"},
     {"sms_blast", "fraud-sms", PROF_CONSUMER, "bulk_sms", "bulk_sms.same_body", "block_sms", 60000,
-     plan_sms_blast, "400 SMS in 10 min from one number, mostly one text"},
+     plan_sms_blast, "400 SMS in 10 min from one number, mostly one text", NULL},
     {"baby_monitor", "fraud-monitor", PROF_CONSUMER, "continuous", "continuous.single_call",
-     "suspend", 300000, plan_baby_monitor, "one call open for 9 h (critical at 8 h)"},
+     "suspend", 300000, plan_baby_monitor, "one call open for 9 h (critical at 8 h)", NULL},
     {"premium_out", "fraud-premium", PROF_CONSUMER, "premium", "premium.outbound", "block_premium",
-     120000, plan_premium_out, "25 calls to +31900/906/909 in 40 min"},
+     120000, plan_premium_out, "25 calls to +31900/906/909 in 40 min", "interim_invoice"},
     {"pumping", "fraud-pump", PROF_BUSINESS, "premium", "premium.inbound_pumping",
      "withhold_payout", 120000, plan_pumping,
-     "120 inbound calls from 40 callers to a 0900 service number in 50 min"},
+     "120 inbound calls from 40 callers to a 0900 service number in 50 min", "interim_invoice"},
+    {"credit_limit", "over-credit", PROF_BUSINESS, "credit", "credit.limit", "suspend", 120000,
+     plan_credit_limit,
+     "40-min calls to Morocco one after another past a EUR 50 credit limit (billing sets it)", NULL},
+    {"interim_invoice", "fraud-interim", PROF_BUSINESS, "credit", "credit.interim_invoice",
+     "interim_invoice", 120000, plan_toll_concurrent,
+     "hacked PBX as toll_concurrent: billing is asked for an interim invoice with the block",
+     "block_international"},
     {"callcenter_busy", "legit-callcenter", PROF_CALLCENTER, NULL, NULL, NULL, 0,
-     plan_callcenter_busy, "legit: 25 lines busy to NL/BE/DE/FR/GB through office hours"},
+     plan_callcenter_busy, "legit: 25 lines busy to NL/BE/DE/FR/GB through office hours", NULL},
     {"family_abroad", "legit-family", PROF_CONSUMER, NULL, NULL, NULL, 0, plan_family_abroad,
-     "legit: a 1-hour call to +212 or +90"},
+     "legit: a 1-hour call to +212 or +90", NULL},
     {"business_intl", "legit-business", PROF_BUSINESS, NULL, NULL, NULL, 0, plan_business_intl,
-     "legit: 16 calls to the USA and India, one at a time"},
+     "legit: 16 calls to the USA and India, one at a time", NULL},
 };
 
 /* ---- setup ---- */
@@ -1680,6 +1732,10 @@ static int write_truth(struct sim *s, const char *path)
             vigil_jbuf_cstr(&b, sc->rule);
             vigil_jbuf_key(&b, "action");
             vigil_jbuf_cstr(&b, d->action);
+            if (d->also) {
+                vigil_jbuf_key(&b, "also");
+                vigil_jbuf_cstr(&b, d->also);
+            }
             vigil_jbuf_close(&b, '}');
             vigil_jbuf_key(&b, "deadline_ms");
             vigil_jbuf_int(&b, d->deadline_ms);
@@ -1687,6 +1743,16 @@ static int write_truth(struct sim *s, const char *path)
             vigil_jbuf_num(&b, NAN);
             vigil_jbuf_key(&b, "deadline_ms");
             vigil_jbuf_num(&b, NAN);
+        }
+        if (sc->credit_limit_eur > 0) {
+            /* For whoever plays billing: HSET <prefix>credit ACCOUNT "LIMIT START". */
+            vigil_jbuf_key(&b, "billing");
+            vigil_jbuf_open(&b, '{');
+            vigil_jbuf_key(&b, "credit_limit_eur");
+            vigil_jbuf_num(&b, sc->credit_limit_eur);
+            vigil_jbuf_key(&b, "period_start_ms");
+            vigil_jbuf_int(&b, sc->period_start_ms);
+            vigil_jbuf_close(&b, '}');
         }
         /* False when the window ends before the pattern completes (e.g. baby_monitor
          * needs --duration past minute + 8 h). */

@@ -17,6 +17,7 @@
 #include "vigil/emit.h"
 #include "vigil/event.h"
 
+struct vigil_credit;
 struct vigil_flagged;
 struct vigil_numplan;
 struct vigil_profiles;
@@ -29,6 +30,9 @@ struct vigil_detector_env {
     /* Numbers of flagged accounts (flagged.h), the one part shared with other threads, which
      * fill it while detectors read it; may be NULL: no caller counts as flagged. */
     const struct vigil_flagged *flagged;
+    /* Credit limits set by billing (credit.h), filled by another thread while detectors read
+     * it; may be NULL: no account has a limit. */
+    const struct vigil_credit *credit;
 };
 
 struct vigil_detector_ops {

@@ -33,6 +33,9 @@ enum vigil_action {
     VIGIL_ACT_BLOCK_SMS,
     VIGIL_ACT_WITHHOLD_PAYOUT,
     VIGIL_ACT_LIFT,
+    /* For billing, not provisioning: invoice the account now. Blocks nothing (no block key,
+     * no flagged numbers, not counted by the order brake); one per account and UTC day. */
+    VIGIL_ACT_INTERIM_INVOICE,
 };
 
 const char *vigil_action_str(enum vigil_action a);       /* "block_international" */
