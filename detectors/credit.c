@@ -130,9 +130,10 @@ static const struct vigil_config_key cr_keys[] = {
     {"credit.interim_history_days", VIGIL_CFG_INT, "7", 1, CR_BASE_DAYS,
      "Days of an account's spend vigil must have seen before its usual daily spend is "
      "trusted for interim invoices."},
-    /* Off by default: it puts an interim_invoice order next to every toll_fraud and premium
-     * order, which whatever reads the orders topic must know to pass to billing first. */
-    {"credit.interim_on_critical", VIGIL_CFG_INT, "0", 0, 1,
+    /* On by default, as the providers' terms allow: every toll_fraud or premium order comes
+     * with an interim_invoice order (once a day per account) for billing; provisioning and
+     * the SIP proxy ignore that action. 0 leaves only the spend trigger. */
+    {"credit.interim_on_critical", VIGIL_CFG_INT, "1", 0, 1,
      "1: every critical toll_fraud or premium finding also asks billing for an interim invoice "
      "(one per account and UTC day); 0: only the spend trigger does."},
     {0},

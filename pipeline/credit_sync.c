@@ -41,7 +41,7 @@ struct vigil_credit_sync {
     size_t n_have;
     bool failing;
     size_t bad_logged; /* unreadable values at the last log */
-    size_t n_logged;   /* accounts with a limit at the last log; SIZE_MAX before the first */
+    size_t n_logged;   /* accounts with a limit at the last log */
     bool full_logged;
 };
 
@@ -88,7 +88,7 @@ struct vigil_credit_sync *vigil_credit_sync_create(struct vigil_credit *table, c
         return NULL;
     }
     s->table = table;
-    s->n_logged = SIZE_MAX;
+    s->n_logged = 0; /* an empty table (no billing integration) is not worth a line */
     snprintf(s->key, sizeof s->key, "%scredit", prefix ? prefix : "");
     atomic_init(&s->stop, false);
     return s;

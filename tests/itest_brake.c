@@ -72,6 +72,8 @@ static void start_vigild(struct harness_proc *p, const char *group, const char *
                           group,
                           "--workers",
                           "2",
+                          "--set", /* the brake's count is about block orders: none beside */
+                          "credit.interim_on_critical=0",
                           "--set",
                           "toll_fraud.concurrent_high_risk=1",
                           "--set",

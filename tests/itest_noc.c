@@ -186,8 +186,10 @@ static void start_vigild(struct harness_proc *p, const char *group, int http_por
                             E.redis.addr, "--group", group, "--workers", "2",
                             "--http", listen,
                             "--set", "kafka.session_timeout_ms=6000",
-                            "--set", "kafka.heartbeat_interval_ms=500"};
-    size_t k = 15;
+                            "--set", "kafka.heartbeat_interval_ms=500",
+                            /* the run's orders by rule: block orders only */
+                            "--set", "credit.interim_on_critical=0"};
+    size_t k = 17;
     for (size_t i = 0; extra && extra[i] && k < 38; i++)
         argv[k++] = extra[i];
     argv[k] = NULL;
@@ -768,8 +770,10 @@ static void test_replay_compare_shows_the_order_a_lower_threshold_adds(void **st
                 "\"dir\":\"out\",\"device\":\"pbx/trunk1\"}\n",
                 i, (long long)(T0 + 60000 + i * 5000), i, dest[i % 3]);
     fclose(f);
+    /* B: the lower level, without the interim invoice a critical finding also asks for. */
     const char *argv[] = {harness_bin("vigilctl"), "replay", "--compare", "--set",
-                          "toll_fraud.concurrent_high_risk=6", path, NULL};
+                          "toll_fraud.concurrent_high_risk=6", "--set",
+                          "credit.interim_on_critical=0", path, NULL};
     struct harness_proc p;
     assert_int_equal(harness_proc_start(&p, argv, NULL), 0);
     char line[2048];
@@ -801,7 +805,8 @@ static void test_replay_compare_shows_the_order_a_lower_threshold_adds(void **st
                "{\"scenario\":\"callcenter_busy\",\"account\":\"acc-legit\"}\n");
     fclose(f);
     const char *argv2[] = {harness_bin("vigilctl"), "replay", "--compare", "--set",
-                           "toll_fraud.concurrent_high_risk=6", "--truth", truth, path, NULL};
+                           "toll_fraud.concurrent_high_risk=6", "--set",
+                           "credit.interim_on_critical=0", "--truth", truth, path, NULL};
     assert_int_equal(harness_proc_start(&p, argv2, NULL), 0);
     bool score_a = false, score_b = false;
     while (harness_proc_read_line(&p, line, sizeof line, WAIT_MS) >= 0) {

@@ -84,6 +84,8 @@ static void test_redis_outage_loses_nothing(void **state)
 {
     const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
                           redis.addr, "--group", "g-outage", "--workers", "2",
+                          /* the test counts block orders: no interim invoices beside them */
+                          "--set", "credit.interim_on_critical=0",
                           "--set", "redis.timeout_ms=500",
                           /* Hold little while Redis is away, so the queues fill and the
                            * consumer has to pause within the outage. */
@@ -136,7 +138,8 @@ static void test_redis_outage_loses_nothing(void **state)
 static void test_broker_down_then_back(void **state)
 {
     const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
-                          redis.addr, "--group", "g-broker", "--workers", "2", NULL};
+                          redis.addr, "--group", "g-broker", "--workers", "2",
+                          "--set", "credit.interim_on_critical=0", NULL};
     struct harness_proc vd;
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     assert_int_equal(harness_proc_start(&vd, argv, &o), 0);

@@ -242,10 +242,11 @@ static void test_replay_one_order_deterministic(void **state)
 {
     char path[PATH_MAX], line[8192], value[8192], oid[64], aid[64], s[128];
     long long n;
-    /* The warning level (an alert alone at 5 open calls) is switched off so that exactly the
-     * order and its critical alert come out. */
-    const char *args[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0", path,
-                          NULL};
+    /* The warning level (an alert alone at 5 open calls) and the interim invoice beside a
+     * critical toll-fraud finding are switched off so that exactly the order and its critical
+     * alert come out. */
+    const char *args[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0",
+                          "--set", "credit.interim_on_critical=0", path, NULL};
 
     sample_file(path, sizeof path, "calls.jsonl", false);
     struct run a = run_ctl(args);
@@ -295,8 +296,8 @@ static void test_replay_one_order_deterministic(void **state)
     assert_string_equal(a.out, b.out);
     static char text[16384];
     sample_events(text, sizeof text, false);
-    const char *args_stdin[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0", "-",
-                                NULL};
+    const char *args_stdin[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0",
+                                "--set", "credit.interim_on_critical=0", "-", NULL};
     struct run c = run_ctl_in(args_stdin, text);
     assert_int_equal(c.status, 0);
     assert_string_equal(a.out, c.out);
@@ -306,7 +307,8 @@ static void test_replay_one_order_deterministic(void **state)
 
     /* --counters adds counters lines and changes nothing else. */
     const char *args_cnt[] = {
-        "replay", "--counters", "--set", "toll_fraud.concurrent_high_risk_warning=0", path, NULL};
+        "replay", "--counters", "--set", "toll_fraud.concurrent_high_risk_warning=0",
+        "--set", "credit.interim_on_critical=0", path, NULL};
     struct run d = run_ctl(args_cnt);
     assert_int_equal(d.status, 0);
     assert_int_equal(count_substr(d.out, "{\"kind\":\"order\""), 1);
@@ -321,8 +323,8 @@ static void test_replay_dead_letters_continue(void **state)
 {
     char path[PATH_MAX], line[8192], s[128];
     long long n;
-    const char *args[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0", path,
-                          NULL};
+    const char *args[] = {"replay", "--set", "toll_fraud.concurrent_high_risk_warning=0",
+                          "--set", "credit.interim_on_critical=0", path, NULL};
 
     sample_file(path, sizeof path, "mixed.jsonl", true);
     struct run r = run_ctl(args);

@@ -96,6 +96,8 @@ static void start_vigild(struct harness_proc *p, const char *group)
 {
     const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
                           E.redis.addr, "--group", group, "--workers", "2",
+                          /* these tests count block orders: no interim invoices beside them */
+                          "--set", "credit.interim_on_critical=0",
                           "--set", "kafka.session_timeout_ms=6000",
                           "--set", "kafka.heartbeat_interval_ms=500", NULL};
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};

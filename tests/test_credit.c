@@ -364,10 +364,17 @@ static void test_interim_on_critical_finding(void **state)
     fx_destroy(fx);
 }
 
-/* Off by default: a critical finding asks no interim invoice. */
-static void test_interim_on_critical_off_by_default(void **state)
+/* On by default; with credit.interim_on_critical = 0 a critical finding asks no interim
+ * invoice (the detector fixture sets 0 unless a test asks, so this sets it explicitly). */
+static void test_interim_on_critical_can_be_turned_off(void **state)
 {
-    struct fx *fx = *state;
+    struct vigil_config *cfg = vigil_config_create();
+    assert_non_null(cfg);
+    assert_int_equal(vigil_config_int(cfg, "credit.interim_on_critical"), 1);
+    vigil_config_destroy(cfg);
+    (void)state;
+    static const char *const sets[] = {"credit.interim_on_critical", "0", NULL};
+    struct fx *fx = new_fx(sets);
     struct vigil_finding f = {
         .detector = "toll_fraud",
         .rule = "toll_fraud.spend_1h",
@@ -380,6 +387,7 @@ static void test_interim_on_critical_off_by_default(void **state)
     };
     assert_int_equal(vigil_emit_finding(fx->out, &f), 0);
     assert_int_equal(orders_of(fx, VIGIL_ACT_INTERIM_INVOICE), 0);
+    fx_destroy(fx);
 }
 
 /* --- the limits table and billing's value format -------------------------------------------- */
@@ -446,8 +454,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_interim_needs_history, setup, fx_teardown),
         cmocka_unit_test(test_interim_on_critical_finding),
-        cmocka_unit_test_setup_teardown(test_interim_on_critical_off_by_default, setup,
-                                        fx_teardown),
+        cmocka_unit_test(test_interim_on_critical_can_be_turned_off),
         cmocka_unit_test(test_table_and_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

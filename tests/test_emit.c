@@ -58,6 +58,8 @@ static int setup(void **state)
     memset(&r, 0, sizeof r);
     r.cfg = vigil_config_create();
     assert_non_null(r.cfg);
+    /* These tests count the orders of one finding: no interim invoice beside them. */
+    assert_int_equal(vigil_config_set(r.cfg, "credit.interim_on_critical", "0", "test"), 0);
     r.a = vigil_emit_create(r.cfg, (struct vigil_sink){&r.ca, count_write}, fixed_clock, NULL);
     r.b = vigil_emit_create(r.cfg, (struct vigil_sink){&r.cb, count_write}, fixed_clock, NULL);
     assert_non_null(r.a);
@@ -206,6 +208,7 @@ static struct vigil_emit *emit_with(struct vigil_config **cfg, const char *key, 
 {
     *cfg = vigil_config_create();
     assert_non_null(*cfg);
+    assert_int_equal(vigil_config_set(*cfg, "credit.interim_on_critical", "0", "test"), 0);
     assert_int_equal(vigil_config_set(*cfg, key, val, "test"), 0);
     struct vigil_emit *e =
         vigil_emit_create(*cfg, (struct vigil_sink){c, count_write}, fixed_clock, NULL);
@@ -286,6 +289,7 @@ static void test_report_rules(void **state)
     /* A name that is no registered detector or declared rule is refused at load. */
     cfg = vigil_config_create();
     assert_non_null(cfg);
+    assert_int_equal(vigil_config_set(cfg, "credit.interim_on_critical", "0", "test"), 0);
     assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "tol_fraud.spend_1h", "t"),
                          0);
     assert_int_not_equal(vigil_config_set(cfg, "orders.report_rules", "toll_fraud.spend", "t"),
