@@ -94,7 +94,10 @@ bool vigil_pclock_note(struct vigil_pclock *c, int64_t gap_ms, int confirm, uint
     } else if (ts < c->cand_ts[i]) {
         c->cand_ts[i] = ts;
     }
-    if (c->n_cand < confirm)
+    /* A provisional clock has seen fewer accounts than `confirm`: all of them confirm (one
+     * account alone moves its own partition; it leads no other, see the header). */
+    int need = c->provisional && c->n_seen < confirm ? (c->n_seen > 0 ? c->n_seen : 1) : confirm;
+    if (c->n_cand < need)
         return false;
     int64_t to = c->cand_ts[0];
     for (uint8_t k = 1; k < c->n_cand; k++) {
@@ -105,6 +108,5 @@ bool vigil_pclock_note(struct vigil_pclock *c, int64_t gap_ms, int confirm, uint
     jump->to = to;
     c->ts = to;
     c->n_cand = 0;
-    c->provisional = false;
     return true;
 }

@@ -13,7 +13,9 @@
  *  - a fresh clock (no checkpoint) starts at the first event but stays provisional until
  *    `confirm` distinct accounts have been seen: if a later account's event lies more than
  *    gap_ms behind it, the first one was ahead and the clock starts again from the later one.
- *    The caller does not let a provisional clock lead other partitions (worker.c).
+ *    Meanwhile a jump needs the claims of all the accounts seen (one account alone moves a
+ *    partition that has no other), and the caller does not let a provisional clock lead
+ *    other partitions (worker.c).
  *
  * Threading: one object per partition, owned by the thread that reads the partition.
  * Ownership: plain struct, caller-allocated, zero-initialised = no event yet. */

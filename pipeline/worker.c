@@ -1211,15 +1211,14 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
         unsigned st = vigil_part_get(w->env.parts, p);
         int64_t ts = w->part_ts[p];
         /* A provisional clock (too few accounts yet to tell whether its first event was far
-         * ahead, stream_clock.h) leads nothing: it holds like a partition with no event,
-         * and is the newest only when no partition has an established clock. */
+         * ahead, stream_clock.h) may hold the worker back as the lowest clock, but leads it
+         * as the newest only when no partition has an established clock. */
         if (w->pclock[p].provisional) {
             if (ts > newest_prov)
                 newest_prov = ts;
-            ts = 0;
-        }
-        if (ts > newest)
+        } else if (ts > newest) {
             newest = ts;
+        }
         if (!(st & VIGIL_PART_ASSIGNED))
             continue;
         if (st & VIGIL_PART_EOF) {

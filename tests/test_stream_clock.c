@@ -73,6 +73,24 @@ static void test_sparse_traffic_keeps_time(void **state)
     assert_true(c.provisional); /* one account: never established, but it keeps time */
 }
 
+/* A partition with one account (a test stream, a tiny provider): its own steps move it, a
+ * long one as a gap. With a second account there, one claim is not enough. */
+static void test_one_account_moves_its_own_partition(void **state)
+{
+    (void)state;
+    struct vigil_pclock c = {0};
+    struct vigil_pclock_jump j;
+    assert_false(note(&c, "monitor", T0, &j));
+    assert_true(note(&c, "monitor", T0 + 9 * HOUR, &j));
+    assert_true(j.from == T0 && j.to == T0 + 9 * HOUR);
+    assert_true(c.provisional);
+    assert_false(note(&c, "other", T0 + 9 * HOUR + MIN, &j));
+    assert_false(note(&c, "monitor", T0 + 20 * HOUR, &j));
+    assert_true(c.ts == T0 + 9 * HOUR + MIN);
+    assert_true(note(&c, "other", T0 + 20 * HOUR + MIN, &j));
+    assert_true(c.ts == T0 + 20 * HOUR);
+}
+
 static void test_fresh_clock_whose_first_event_was_ahead(void **state)
 {
     (void)state;
@@ -123,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_one_event_ahead_does_not_move_it),
         cmocka_unit_test(test_confirmed_jump_is_a_gap),
         cmocka_unit_test(test_sparse_traffic_keeps_time),
+        cmocka_unit_test(test_one_account_moves_its_own_partition),
         cmocka_unit_test(test_fresh_clock_whose_first_event_was_ahead),
         cmocka_unit_test(test_reached_claims_are_dropped),
         cmocka_unit_test(test_restore_never_goes_back),
