@@ -179,7 +179,7 @@ static int ev_partitions(rd_kafka_t *rk, const char *topic, const char *brokers,
 /* What is read of one partition: [start, end), and the watermarks. */
 struct range {
     int64_t lo, hi, start, end;
-    int64_t first_ts; /* Kafka timestamp of the message at lo (-1: not asked) */
+    int64_t last_ts; /* probes: Kafka timestamp of the partition's last message, or -1 */
     size_t kept;
     bool done;
 };
@@ -194,7 +194,7 @@ static int ev_watermarks(rd_kafka_t *rk, const char *topic, struct range *r, int
             return fail("cannot read the watermarks of %s/%d: %s", topic, p, rd_kafka_err2str(e));
         r[p].start = r[p].lo;
         r[p].end = r[p].hi;
-        r[p].first_ts = -1;
+        r[p].last_ts = -1;
     }
     return EXIT_OK;
 }
@@ -289,6 +289,14 @@ static int ev_read(rd_kafka_t *rk, const char *topic, struct range *r, int np, i
     }
     rd_kafka_assign(rk, NULL);
     return rc;
+}
+
+static int on_probe(void *ctx, struct range *r, const rd_kafka_message_t *m)
+{
+    (void)ctx;
+    rd_kafka_timestamp_type_t type;
+    r->last_ts = rd_kafka_message_timestamp(m, &type);
+    return 0;
 }
 
 /* ---- what is collected ------------------------------------------------------------------ */
@@ -634,13 +642,14 @@ int cmd_evidence(int argc, char **argv)
     struct evidence ev = {.order_id = order_id};
     ev.popts.default_cc = vigil_config_str(cfg, "numbering.home_cc");
     struct range *r = calloc(EV_MAX_PARTITIONS, sizeof *r);
+    struct range *probe = calloc(EV_MAX_PARTITIONS, sizeof *probe);
     int64_t *offs = calloc(EV_MAX_PARTITIONS, sizeof *offs);
     struct missing ms = {.n = 0}, notes = {.n = 0};
     char err[512];
     rd_kafka_t *rk = NULL;
     int np = 0;
     int64_t rule_ms = EV_HOUR_MS;
-    if (!r || !offs) {
+    if (!r || !probe || !offs) {
         rc = fail("out of memory");
         goto fail;
     }
@@ -700,13 +709,30 @@ int cmd_evidence(int argc, char **argv)
     if ((rc = ev_watermarks(rk, topics[2], r, np, (int)timeout)) != EXIT_OK ||
         (rc = ev_offsets_at(rk, topics[2], r, np, ev.from_ts, offs, (int)timeout)) != EXIT_OK)
         goto fail;
-    for (int p = 0; p < np; p++)
+    /* A broker answers "no message written at or after that time" with -1, and so does one
+     * that cannot look offsets up by time at all (librdkafka's mock cluster, vigil-broker).
+     * Told apart by the partition's last message: written at or after the window's start,
+     * the answer was wrong, and the partition is read from its low watermark. */
+    int unanswered = 0;
+    for (int p = 0; p < np; p++) {
         r[p].start = offs[p];
+        probe[p] = r[p];
+        probe[p].start = r[p].hi - 1;
+        if (offs[p] < r[p].hi || r[p].hi <= r[p].lo)
+            probe[p].start = probe[p].end; /* nothing to probe */
+    }
+    if ((rc = ev_read(rk, topics[2], probe, np, (int)timeout, on_probe, NULL)) != EXIT_OK)
+        goto fail;
+    for (int p = 0; p < np; p++)
+        if (probe[p].last_ts >= ev.from_ts) {
+            r[p].start = r[p].lo;
+            unanswered++;
+        }
     if ((rc = ev_offsets_at(rk, topics[2], r, np, ev.to_ts + lag, offs, (int)timeout)) !=
         EXIT_OK)
         goto fail;
     for (int p = 0; p < np; p++) {
-        r[p].end = offs[p];
+        r[p].end = unanswered ? r[p].hi : offs[p];
         /* The log's first message is already from after the window's start, and messages
          * before it were deleted: some of the window may have gone with them. */
         if (r[p].lo > 0 && r[p].start == r[p].lo)
@@ -715,6 +741,9 @@ int cmd_evidence(int argc, char **argv)
                          "start; earlier events (retention) may be missing",
                          topics[2], p, (long long)r[p].lo);
     }
+    if (unanswered)
+        note_missing(&notes, "%s did not answer offset lookups by time: read from the start "
+                             "of the log to its end", brokers);
     if (ev.to_ts + lag > wall_ms())
         note_missing(&notes, "the window ended less than --lag-ms (%lld ms) ago: events "
                              "written to %s after this file was made are not in it",
@@ -736,6 +765,7 @@ fail:
     recs_fini(&ev.alerts);
     recs_fini(&ev.events);
     free(r);
+    free(probe);
     free(offs);
     vigil_config_destroy(cfg);
     return rc;
