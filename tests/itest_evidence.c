@@ -47,8 +47,7 @@ static int64_t epoch_ms(void)
 
 static void send_event(const char *account, const char *json)
 {
-    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json,
-                                           strlen(json)),
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json, strlen(json)),
                      0);
 }
 
@@ -147,8 +146,16 @@ static void test_evidence_file_of_a_toll_fraud_order(void **state)
     assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
 
     struct harness_proc vd;
-    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
-                          E.redis.addr, "--group", "g-evidence", "--workers", "2", NULL};
+    const char *argv[] = {harness_bin("vigild"),
+                          "--brokers",
+                          E.broker.bootstrap,
+                          "--redis",
+                          E.redis.addr,
+                          "--group",
+                          "g-evidence",
+                          "--workers",
+                          "2",
+                          NULL};
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
     HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:" FRAUD, 60000));
@@ -160,8 +167,8 @@ static void test_evidence_file_of_a_toll_fraud_order(void **state)
     for (ssize_t i = 0; i < n; i++)
         if (harness_json_str(orders[i].value, "action", buf, sizeof buf) > 0 &&
             strcmp(buf, "block_international") == 0)
-            assert_true(harness_json_str(orders[i].value, "order_id", order_id,
-                                         sizeof order_id) > 0);
+            assert_true(harness_json_str(orders[i].value, "order_id", order_id, sizeof order_id) >
+                        0);
     harness_msgs_free(orders, (size_t)n);
     assert_true(order_id[0] != '\0');
     /* Its critical alert is on the topic before vigilctl reads it. */
@@ -182,7 +189,7 @@ static void test_evidence_file_of_a_toll_fraud_order(void **state)
     assert_int_equal(harness_mkdir("evidence", dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/evidence.json", dir);
     const char *args[] = {"evidence", "--brokers", E.broker.bootstrap, "--output", path,
-                          order_id, NULL};
+                          order_id,   NULL};
     struct run r = run_ctl(args);
     if (r.status != 0)
         fail_msg("vigilctl evidence: exit %d: %s", r.status, r.err);
@@ -234,8 +241,9 @@ static void test_evidence_file_of_a_toll_fraud_order(void **state)
 
     /* An order id that is not on the orders topic: exit 1, one line, no file. */
     snprintf(path, sizeof path, "%s/none.json", dir);
-    const char *bad[] = {"evidence", "--brokers", E.broker.bootstrap, "--output", path,
-                         "ord-0000000000000000", NULL};
+    const char *bad[] = {"evidence", "--brokers", E.broker.bootstrap,
+                         "--output", path,        "ord-0000000000000000",
+                         NULL};
     r = run_ctl(bad);
     assert_int_equal(r.status, 1);
     assert_int_equal(count_substr(r.err, "\n"), 1);
@@ -255,8 +263,7 @@ static void test_evidence_file_of_a_toll_fraud_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_evidence_file_of_a_toll_fraud_order, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_evidence_file_of_a_toll_fraud_order, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, harness_teardown);
 }

@@ -34,7 +34,7 @@
 #include "vigil/event.h"
 #include "vigilctl.h"
 
-#define EV_MAX_EVENTS 200000  /* events kept in one file; past it the file says incomplete */
+#define EV_MAX_EVENTS 200000 /* events kept in one file; past it the file says incomplete */
 #define EV_MAX_ALERTS 10000
 #define EV_MAX_PARTITIONS 4096
 #define EV_DEFAULT_LAG_MS 600000
@@ -67,29 +67,30 @@ static const struct {
 
 void evidence_usage(FILE *f)
 {
-    fprintf(f,
-            "Usage: vigilctl evidence --brokers LIST [--config FILE] [--set KEY=VALUE]...\n"
-            "                         [--output FILE] [--lag-ms N] [--timeout-ms N] ORDER_ID\n"
-            "\n"
-            "Writes one JSON file on the order ORDER_ID for the authorities: the order (from\n"
-            "kafka.orders_topic), its alerts and the account's other alerts of the same rule in\n"
-            "the window (kafka.alerts_topic), the thresholds of the rule in the configuration\n"
-            "given here (not necessarily the running vigild's), and the account's events of the\n"
-            "rule's window read back from kafka.events_topic: from event_ts - the rule's window -\n"
-            "vigild.disorder_ms to event_ts + vigild.disorder_ms. \"complete\": false and\n"
-            "\"missing\" say when the topic no longer holds all of it. Prints a summary on stdout.\n"
-            "The file holds personal data: it is created readable by its owner only.\n"
-            "\n"
-            "  -b, --brokers LIST   Kafka bootstrap servers\n"
-            "  -o, --output FILE    the JSON file (default evidence-ORDER_ID.json)\n"
-            "  -l, --lag-ms N       how long after its time an event may have been written to\n"
-            "                       Kafka (default %d); later ones are not read\n"
-            "  -t, --timeout-ms N   give up when Kafka delivers nothing for N ms (default %d)\n"
-            "  -c, --config FILE    configuration file (topics, thresholds, librdkafka.*)\n"
-            "  -s, --set KEY=VALUE  override one key\n"
-            "Exit status: 0 written, 1 the order is not on the orders topic or Kafka failed,\n"
-            "2 a bad flag.\n",
-            EV_DEFAULT_LAG_MS, EV_DEFAULT_TIMEOUT_MS);
+    fprintf(
+        f,
+        "Usage: vigilctl evidence --brokers LIST [--config FILE] [--set KEY=VALUE]...\n"
+        "                         [--output FILE] [--lag-ms N] [--timeout-ms N] ORDER_ID\n"
+        "\n"
+        "Writes one JSON file on the order ORDER_ID for the authorities: the order (from\n"
+        "kafka.orders_topic), its alerts and the account's other alerts of the same rule in\n"
+        "the window (kafka.alerts_topic), the thresholds of the rule in the configuration\n"
+        "given here (not necessarily the running vigild's), and the account's events of the\n"
+        "rule's window read back from kafka.events_topic: from event_ts - the rule's window -\n"
+        "vigild.disorder_ms to event_ts + vigild.disorder_ms. \"complete\": false and\n"
+        "\"missing\" say when the topic no longer holds all of it. Prints a summary on stdout.\n"
+        "The file holds personal data: it is created readable by its owner only.\n"
+        "\n"
+        "  -b, --brokers LIST   Kafka bootstrap servers\n"
+        "  -o, --output FILE    the JSON file (default evidence-ORDER_ID.json)\n"
+        "  -l, --lag-ms N       how long after its time an event may have been written to\n"
+        "                       Kafka (default %d); later ones are not read\n"
+        "  -t, --timeout-ms N   give up when Kafka delivers nothing for N ms (default %d)\n"
+        "  -c, --config FILE    configuration file (topics, thresholds, librdkafka.*)\n"
+        "  -s, --set KEY=VALUE  override one key\n"
+        "Exit status: 0 written, 1 the order is not on the orders topic or Kafka failed,\n"
+        "2 a bad flag.\n",
+        EV_DEFAULT_LAG_MS, EV_DEFAULT_TIMEOUT_MS);
 }
 
 /* ---- a growing list of records (raw JSON values) ---------------------------------------- */
@@ -141,11 +142,19 @@ static rd_kafka_t *ev_consumer(const char *brokers, const struct vigil_config *c
     char group[64];
     /* librdkafka refuses assign() without a group.id; nothing joins or commits. */
     snprintf(group, sizeof group, "vigilctl-evidence-%ld", (long)getpid());
-    const char *const defaults[] = {"allow.auto.create.topics", "false", "client.id", "vigilctl",
-                                    "log_level", "2", NULL};
-    const char *const owned[] = {"bootstrap.servers", brokers, "group.id", group,
-                                 "enable.auto.commit", "false", "enable.auto.offset.store",
-                                 "false", "enable.partition.eof", "true", NULL};
+    const char *const defaults[] = {
+        "allow.auto.create.topics", "false", "client.id", "vigilctl", "log_level", "2", NULL};
+    const char *const owned[] = {"bootstrap.servers",
+                                 brokers,
+                                 "group.id",
+                                 group,
+                                 "enable.auto.commit",
+                                 "false",
+                                 "enable.auto.offset.store",
+                                 "false",
+                                 "enable.partition.eof",
+                                 "true",
+                                 NULL};
     rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
     if (!conf)
         return NULL;
@@ -184,8 +193,7 @@ struct range {
     bool done;
 };
 
-static int ev_watermarks(rd_kafka_t *rk, const char *topic, struct range *r, int np,
-                         int timeout_ms)
+static int ev_watermarks(rd_kafka_t *rk, const char *topic, struct range *r, int np, int timeout_ms)
 {
     for (int p = 0; p < np; p++) {
         rd_kafka_resp_err_t e =
@@ -258,8 +266,8 @@ static int ev_read(rd_kafka_t *rk, const char *topic, struct range *r, int np, i
         }
         last = mono_now();
         int p = m->partition;
-        bool ours = m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topic) == 0 && p >= 0 &&
-                    p < np && !r[p].done;
+        bool ours = m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topic) == 0 && p >= 0 && p < np &&
+                    !r[p].done;
         if (!ours) {
             /* a message of an earlier assignment, or an error of none of ours */
         } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -303,7 +311,7 @@ static int on_probe(void *ctx, struct range *r, const rd_kafka_message_t *m)
 
 struct evidence {
     const char *order_id;
-    char *order;             /* the order's JSON */
+    char *order; /* the order's JSON */
     char account[VIGIL_ACCOUNT_MAX + 1];
     char rule[96], detector[64], action[32];
     int64_t event_ts, from_ts, to_ts;
@@ -346,8 +354,8 @@ static int on_alert(void *ctx, struct range *r, const rd_kafka_message_t *m)
                        strcmp(id, ev->order_id) == 0;
     bool same_rule = vctl_json_str(m->payload, m->len, "rule", rule, sizeof rule) >= 0 &&
                      strcmp(rule, ev->rule) == 0 &&
-                     vctl_json_int(m->payload, m->len, "event_ts", &ts) == 0 &&
-                     ts >= ev->from_ts && ts <= ev->to_ts;
+                     vctl_json_int(m->payload, m->len, "event_ts", &ts) == 0 && ts >= ev->from_ts &&
+                     ts <= ev->to_ts;
     if (!names_order && !same_rule)
         return 0;
     if (ev->alerts.n >= EV_MAX_ALERTS) {
@@ -447,8 +455,8 @@ struct missing {
     int n;
 };
 
-__attribute__((format(printf, 2, 3))) static void note_missing(struct missing *ms,
-                                                               const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void note_missing(struct missing *ms, const char *fmt,
+                                                               ...)
 {
     if (ms->n >= 16)
         return;
@@ -458,10 +466,9 @@ __attribute__((format(printf, 2, 3))) static void note_missing(struct missing *m
     va_end(ap);
 }
 
-static int write_file(const char *path, const struct evidence *ev,
-                      const struct vigil_config *cfg, const char *topics[3],
-                      const struct range *er, int np, int64_t rule_ms, int64_t disorder,
-                      const struct missing *ms, const struct missing *notes)
+static int write_file(const char *path, const struct evidence *ev, const struct vigil_config *cfg,
+                      const char *topics[3], const struct range *er, int np, int64_t rule_ms,
+                      int64_t disorder, const struct missing *ms, const struct missing *notes)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp)
@@ -529,8 +536,8 @@ static int write_file(const char *path, const struct evidence *ev,
         fprintf(f,
                 "%s\n {\"partition\":%d,\"low_watermark\":%lld,\"from_offset\":%lld,"
                 "\"to_offset\":%lld,\"events_kept\":%zu}",
-                p ? "," : "", p, (long long)er[p].lo, (long long)er[p].start,
-                (long long)er[p].end, er[p].kept);
+                p ? "," : "", p, (long long)er[p].lo, (long long)er[p].start, (long long)er[p].end,
+                er[p].kept);
     fprintf(f, "],\"invalid_messages_skipped\":%zu}}\n", ev->invalid_skipped);
     bool bad = ferror(f) != 0;
     if (fflush(f) != 0 || fsync(fileno(f)) != 0)
@@ -553,11 +560,10 @@ static void print_summary(const char *path, const struct evidence *ev, const str
     iso_time(ev->to_ts, to, sizeof to);
     iso_time(ev->event_ts, at, sizeof at);
     printf("evidence for order %s written to %s\n", ev->order_id, path);
-    printf("  account %s, action %s, rule %s, event time %s\n", ev->account, ev->action,
-           ev->rule, at);
+    printf("  account %s, action %s, rule %s, event time %s\n", ev->account, ev->action, ev->rule,
+           at);
     printf("  window %s .. %s (event time)\n", from, to);
-    printf("  %zu alerts, %zu events of the account in the window\n", ev->alerts.n,
-           ev->events.n);
+    printf("  %zu alerts, %zu events of the account in the window\n", ev->alerts.n, ev->events.n);
     if (ms->n == 0)
         printf("  complete: the events topic still holds the whole window\n");
     for (int i = 0; i < ms->n; i++)
@@ -571,14 +577,10 @@ static void print_summary(const char *path, const struct evidence *ev, const str
 int cmd_evidence(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"brokers", required_argument, NULL, 'b'},
-        {"output", required_argument, NULL, 'o'},
-        {"lag-ms", required_argument, NULL, 'l'},
-        {"timeout-ms", required_argument, NULL, 't'},
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"brokers", required_argument, NULL, 'b'}, {"output", required_argument, NULL, 'o'},
+        {"lag-ms", required_argument, NULL, 'l'},  {"timeout-ms", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct cfg_opts co = {0};
     const char *brokers = NULL, *output = NULL;
@@ -728,8 +730,7 @@ int cmd_evidence(int argc, char **argv)
             r[p].start = r[p].lo;
             unanswered++;
         }
-    if ((rc = ev_offsets_at(rk, topics[2], r, np, ev.to_ts + lag, offs, (int)timeout)) !=
-        EXIT_OK)
+    if ((rc = ev_offsets_at(rk, topics[2], r, np, ev.to_ts + lag, offs, (int)timeout)) != EXIT_OK)
         goto fail;
     for (int p = 0; p < np; p++) {
         r[p].end = unanswered ? r[p].hi : offs[p];
@@ -742,11 +743,14 @@ int cmd_evidence(int argc, char **argv)
                          topics[2], p, (long long)r[p].lo);
     }
     if (unanswered)
-        note_missing(&notes, "%s did not answer offset lookups by time: read from the start "
-                             "of the log to its end", brokers);
+        note_missing(&notes,
+                     "%s did not answer offset lookups by time: read from the start "
+                     "of the log to its end",
+                     brokers);
     if (ev.to_ts + lag > wall_ms())
-        note_missing(&notes, "the window ended less than --lag-ms (%lld ms) ago: events "
-                             "written to %s after this file was made are not in it",
+        note_missing(&notes,
+                     "the window ended less than --lag-ms (%lld ms) ago: events "
+                     "written to %s after this file was made are not in it",
                      lag, topics[2]);
     if ((rc = ev_read(rk, topics[2], r, np, (int)timeout, on_event, &ev)) != EXIT_OK)
         goto fail;
@@ -754,7 +758,8 @@ int cmd_evidence(int argc, char **argv)
         note_missing(&ms, "%zu events beyond the first %d were left out", ev.events_dropped,
                      EV_MAX_EVENTS);
 
-    if ((rc = write_file(output, &ev, cfg, topics, r, np, rule_ms, disorder, &ms, &notes)) == EXIT_OK)
+    if ((rc = write_file(output, &ev, cfg, topics, r, np, rule_ms, disorder, &ms, &notes)) ==
+        EXIT_OK)
         print_summary(output, &ev, &ms, &notes);
 fail:
     if (rk) {
