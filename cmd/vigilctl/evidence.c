@@ -34,7 +34,8 @@
 #include "vigil/event.h"
 #include "vigilctl.h"
 
-#define EV_MAX_EVENTS 200000 /* events kept in one file; past it the file says incomplete */
+#define EV_MAX_EVENTS 200000      /* events kept in one file; past it the file says incomplete */
+#define EV_MAX_BYTES (256u << 20) /* ... and bytes of them (an event is at most 4 KiB) */
 #define EV_MAX_ALERTS 10000
 #define EV_MAX_PARTITIONS 4096
 #define EV_DEFAULT_LAG_MS 600000
@@ -97,7 +98,7 @@ void evidence_usage(FILE *f)
 
 struct recs {
     char **v;
-    size_t n, cap;
+    size_t n, cap, bytes;
 };
 
 static int recs_add(struct recs *r, const void *s, size_t len)
@@ -116,6 +117,7 @@ static int recs_add(struct recs *r, const void *s, size_t len)
     memcpy(c, s, len);
     c[len] = '\0';
     r->v[r->n++] = c;
+    r->bytes += len;
     return 0;
 }
 
@@ -385,7 +387,7 @@ static int on_event(void *ctx, struct range *r, const rd_kafka_message_t *m)
     }
     if (strcmp(e.account, ev->account) != 0 || e.ts_ms < ev->from_ts || e.ts_ms > ev->to_ts)
         return 0;
-    if (ev->events.n >= EV_MAX_EVENTS) {
+    if (ev->events.n >= EV_MAX_EVENTS || ev->events.bytes + m->len > EV_MAX_BYTES) {
         ev->events_dropped++;
         return 0;
     }
@@ -690,14 +692,14 @@ int cmd_evidence(int argc, char **argv)
     ev.to_ts = ev.event_ts + disorder;
 
     /* 2. Its alerts, and the account's other alerts of the rule in the window. */
+    /* Every order has a critical alert: an alerts topic that cannot be read is a failure. */
     if ((np = ev_partitions(rk, topics[1], brokers, (int)timeout)) < 0) {
-        note_missing(&ms, "the alerts topic %s could not be read", topics[1]);
-        np = 0;
-        rc = EXIT_OK;
-    } else if ((rc = ev_watermarks(rk, topics[1], r, np, (int)timeout)) != EXIT_OK ||
-               (rc = ev_read(rk, topics[1], r, np, (int)timeout, on_alert, &ev)) != EXIT_OK) {
+        rc = EXIT_FAIL;
         goto fail;
     }
+    if ((rc = ev_watermarks(rk, topics[1], r, np, (int)timeout)) != EXIT_OK ||
+        (rc = ev_read(rk, topics[1], r, np, (int)timeout, on_alert, &ev)) != EXIT_OK)
+        goto fail;
     if (ev.alerts_dropped)
         note_missing(&ms, "%zu alerts beyond the first %d were left out", ev.alerts_dropped,
                      EV_MAX_ALERTS);
@@ -755,8 +757,8 @@ int cmd_evidence(int argc, char **argv)
     if ((rc = ev_read(rk, topics[2], r, np, (int)timeout, on_event, &ev)) != EXIT_OK)
         goto fail;
     if (ev.events_dropped)
-        note_missing(&ms, "%zu events beyond the first %d were left out", ev.events_dropped,
-                     EV_MAX_EVENTS);
+        note_missing(&ms, "%zu events beyond the first %zu (at most %d, %u MiB) were left out",
+                     ev.events_dropped, ev.events.n, EV_MAX_EVENTS, EV_MAX_BYTES >> 20);
 
     if ((rc = write_file(output, &ev, cfg, topics, r, np, rule_ms, disorder, &ms, &notes)) ==
         EXIT_OK)
