@@ -725,7 +725,17 @@ int cmd_evidence(int argc, char **argv)
         if (offs[p] < r[p].hi || r[p].hi <= r[p].lo)
             probe[p].start = probe[p].end; /* nothing to probe */
     }
-    if ((rc = ev_read(rk, topics[2], probe, np, (int)timeout, on_probe, NULL)) != EXIT_OK)
+    /* A consumer of its own, so that no message fetched for a probe can reach the read of
+     * the same partition below. */
+    rd_kafka_t *pk = ev_consumer(brokers, cfg, err, sizeof err);
+    if (!pk) {
+        rc = fail("Kafka: %s", err);
+        goto fail;
+    }
+    rc = ev_read(pk, topics[2], probe, np, (int)timeout, on_probe, NULL);
+    rd_kafka_consumer_close(pk);
+    rd_kafka_destroy(pk);
+    if (rc != EXIT_OK)
         goto fail;
     for (int p = 0; p < np; p++)
         if (probe[p].last_ts >= ev.from_ts) {
