@@ -184,7 +184,8 @@ static const char *replay_value(const char *line, char *buf, size_t cap)
 
 static void test_help_and_flags(void **state)
 {
-    static const char *const cmds[] = {"show", "blocks", "lift", "replay", "produce", "tail"};
+    static const char *const cmds[] = {"show", "blocks", "lift", "replay", "produce", "tail",
+                                       "evidence"};
     const char *help[] = {"--help", NULL};
     struct run r = run_ctl(help);
 

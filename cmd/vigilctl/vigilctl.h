@@ -88,4 +88,8 @@ int cmd_tail_follow(int argc, char **argv);
 void compare_usage(FILE *f);
 int cmd_replay_compare(int argc, char **argv);
 
+/* evidence.c: `vigilctl evidence ORDER_ID`: the evidence file on one order. */
+void evidence_usage(FILE *f);
+int cmd_evidence(int argc, char **argv);
+
 #endif
