@@ -91,6 +91,7 @@
 
 #include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/privacy.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
@@ -995,7 +996,9 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
     bool flagged = caller_flagged(st, a, ev->from);
     if (!count && !is_short && !flagged)
         return 0;
-    struct pm_svc *s = svc_get(a, ev->to, min);
+    /* With pseudonymisation the service number is kept (and checkpointed) as its token. */
+    char tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+    struct pm_svc *s = svc_get(a, vigil_privacy_show(ev->to, tok), min);
     ring_add(&s->ring, min, count ? 1 : 0, is_short ? 1 : 0);
     if (!count) {
         /* The end of a call already counted: its caller was flagged during the call. */
