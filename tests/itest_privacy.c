@@ -3,8 +3,8 @@
  * vigild over traffic with a toll-fraud burst, a range scan, an SMS blast, traffic pumping to
  * a premium number and malformed messages; then no number the run used may appear in any
  * Redis key or value, on the orders, alerts or dead-letter topics, or in vigild's log, and a
- * number has one token across alerts. Also: pseudonymisation without a key file stops
- * vigild at start with one clear line. */
+ * number has one token across alerts, which vigilctl reveal finds among candidates. Also:
+ * pseudonymisation without a key file stops vigild at start with one clear line. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -323,6 +323,28 @@ static void test_no_number_leaves_in_the_clear(void **state)
     for (ssize_t i = 0; i < nd; i++)
         dl_token = dl_token || strstr(dl[i].value, dlnum) != NULL;
     assert_true(dl_token);
+    /* vigilctl reveal: the sender's token among candidates, given as a CDR would. */
+    char cand[PATH_MAX + 16];
+    snprintf(cand, sizeof cand, "%s.candidates", key_path);
+    FILE *cf = fopen(cand, "w");
+    assert_non_null(cf);
+    fputs("+31201234567\n06 1234 5678\n0900-1234567\n", cf);
+    fclose(cf);
+    const char *rv[] = {harness_bin("vigilctl"), "reveal", "--key-file", key_path, "--numbers",
+                        cand, sender, service, NULL};
+    struct harness_proc rp;
+    assert_int_equal(harness_proc_start(&rp, rv, NULL), 0);
+    char line[256], want[256];
+    snprintf(want, sizeof want, "%s +31612345678", sender);
+    assert_true(harness_proc_read_line(&rp, line, sizeof line, 20000) > 0);
+    assert_string_equal(line, want);
+    snprintf(want, sizeof want, "%s +319001234567", service);
+    assert_true(harness_proc_read_line(&rp, line, sizeof line, 20000) > 0);
+    assert_string_equal(line, want);
+    int st = -1;
+    HARNESS_ASSERT(harness_proc_wait(&rp, 20000, &st));
+    assert_int_equal(st, 0);
+
     harness_msgs_free(orders, (size_t)no);
     harness_msgs_free(alerts, (size_t)na);
     harness_msgs_free(dl, (size_t)nd);

@@ -2495,6 +2495,8 @@ static const struct command commands[] = {
     {"discard", cmd_discard, discard_usage, "drop held orders without issuing them"},
     {"export-prefixes", cmd_export, export_usage,
      "write the number table as a SIP proxy's prefix table (intl, premium, emergency)"},
+    {"reveal", cmd_reveal, reveal_usage,
+     "which of candidate numbers a pseudonymisation token (pn:...) stands for"},
 };
 
 static void main_usage(FILE *f)
