@@ -263,9 +263,12 @@ static uint16_t sat16(uint32_t v)
 
 /* 64 bits for recipients: two distinct recipients of one number never fold into one
  * (~1e-16 among a few hundred), so distinct counts are exact up to their thresholds. */
+/* Of a recipient's number: keyed when pseudonymised, as the state is checkpointed to Redis
+ * and an unkeyed hash of a number is reversed by trying numbers. */
 static uint64_t hash64(const char *s)
 {
-    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    uint64_t h = vigil_privacy_enabled() ? vigil_privacy_hash(s, strlen(s))
+                                         : vigil_acct_table_hash(s, strlen(s));
     return h ? h : 1;
 }
 

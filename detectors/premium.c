@@ -254,9 +254,12 @@ static uint16_t sat16(uint32_t a, uint32_t b)
 }
 
 /* Never 0 (an empty slot) and bit 0 free for PM_SEEN_ENDED. */
+/* Keyed when pseudonymised: callers' numbers are hashed, and the state goes to Redis. */
 static uint64_t str_hash(const char *s)
 {
-    return (vigil_acct_table_hash(s, strlen(s)) & ~PM_SEEN_ENDED) | 2;
+    uint64_t h = vigil_privacy_enabled() ? vigil_privacy_hash(s, strlen(s))
+                                         : vigil_acct_table_hash(s, strlen(s));
+    return (h & ~PM_SEEN_ENDED) | 2;
 }
 
 /* --- per-minute ring ---------------------------------------------------------------------- */

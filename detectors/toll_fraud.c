@@ -1004,6 +1004,9 @@ static bool seq_key(const char *num, uint64_t *key, unsigned *suffix)
     for (size_t i = n - 2; i <= n; i++)
         s = s * 10 + (unsigned)(num[i] - '0');
     *key = p * 32 + n; /* p < 10^17, so this fits; n >= 7 keeps it non-zero */
+    /* Pseudonymised, the range is kept (and checkpointed) as a keyed hash, not its digits. */
+    if (vigil_privacy_enabled())
+        *key = vigil_privacy_hash(num, n + 1 - 3) | 1;
     *suffix = s;
     return true;
 }
