@@ -947,8 +947,7 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     /* With pseudonymisation the sender is kept (and checkpointed) under its token. */
     char key[VIGIL_ACCT_KEY_MAX + 1], tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
     const char *from = vigil_privacy_show(ev->from, tok);
-    sender_key(key, vigil_acct_table_hash(ev->account, strlen(ev->account)), from,
-               strlen(from));
+    sender_key(key, vigil_acct_table_hash(ev->account, strlen(ev->account)), from, strlen(from));
     struct bs_sender *s = vigil_acct_table_get(st->senders, key, &created);
     if (!s)
         return VIGIL_ERR_NOMEM;

@@ -91,9 +91,9 @@
 
 #include "acct_table.h"
 #include "vigil/detector.h"
-#include "vigil/privacy.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "window.h"

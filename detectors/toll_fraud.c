@@ -130,8 +130,8 @@
 
 #include "acct_table.h"
 #include "vigil/detector.h"
-#include "vigil/privacy.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "window.h"

@@ -80,8 +80,8 @@ static void forbid_number(const char *raw, const char *e164)
 
 static void send_event(const char *account, const char *json)
 {
-    assert_int_equal(
-        harness_producer_send(E.prod, "vigil.events", -1, account, json, strlen(json)), 0);
+    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json, strlen(json)),
+                     0);
 }
 
 static void call(const char *type, const char *account, const char *id, int64_t ts,
@@ -249,10 +249,23 @@ static void test_no_number_leaves_in_the_clear(void **state)
     char key_path[PATH_MAX], set_key[PATH_MAX + 32];
     write_key(key_path, sizeof key_path);
     snprintf(set_key, sizeof set_key, "privacy.key_file=%s", key_path);
-    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
-                          E.redis.addr, "--group", "g-privacy", "--workers", "2", "--verbose",
-                          "--set", "privacy.pseudonymise=1", "--set", set_key,
-                          "--set", "vigild.checkpoint_interval_ms=200", NULL};
+    const char *argv[] = {harness_bin("vigild"),
+                          "--brokers",
+                          E.broker.bootstrap,
+                          "--redis",
+                          E.redis.addr,
+                          "--group",
+                          "g-privacy",
+                          "--workers",
+                          "2",
+                          "--verbose",
+                          "--set",
+                          "privacy.pseudonymise=1",
+                          "--set",
+                          set_key,
+                          "--set",
+                          "vigild.checkpoint_interval_ms=200",
+                          NULL};
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     struct harness_proc vd;
     assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
@@ -350,8 +363,15 @@ static void test_no_number_leaves_in_the_clear(void **state)
     assert_non_null(cf);
     fputs("+31201234567\n06 1234 5678\n0900-1234567\n", cf);
     fclose(cf);
-    const char *rv[] = {harness_bin("vigilctl"), "reveal", "--key-file", key_path, "--numbers",
-                        cand, sender, service, NULL};
+    const char *rv[] = {harness_bin("vigilctl"),
+                        "reveal",
+                        "--key-file",
+                        key_path,
+                        "--numbers",
+                        cand,
+                        sender,
+                        service,
+                        NULL};
     struct harness_proc rp;
     assert_int_equal(harness_proc_start(&rp, rv, NULL), 0);
     char line[256], want[256];
@@ -379,8 +399,8 @@ static void test_no_number_leaves_in_the_clear(void **state)
 static void test_key_file_required(void **state)
 {
     (void)state;
-    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap, "--redis",
-                          E.redis.addr, "--set", "privacy.pseudonymise=1", NULL};
+    const char *argv[] = {harness_bin("vigild"), "--brokers", E.broker.bootstrap,       "--redis",
+                          E.redis.addr,          "--set",     "privacy.pseudonymise=1", NULL};
     struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
     struct harness_proc vd;
     assert_int_equal(harness_proc_start(&vd, argv, &o), 0);

@@ -39,7 +39,7 @@ static void test_token_stable_and_keyed(void **unused)
     vigil_privacy_token_with(key_a, "+31612345679", 12, t4);
     assert_int_equal(strlen(t1), VIGIL_PRIVACY_TOKEN_LEN);
     assert_memory_equal(t1, "pn:", 3);
-    assert_string_equal(t1, t2);    /* same number, same key: same token */
+    assert_string_equal(t1, t2);     /* same number, same key: same token */
     assert_string_not_equal(t1, t3); /* another key: another token */
     assert_string_not_equal(t1, t4); /* another number: another token */
     assert_null(strstr(t1, "612345678"));
