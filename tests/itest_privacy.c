@@ -2,8 +2,9 @@
 /* itest_privacy.c - privacy.pseudonymise = 1 end to end: real vigil-broker, redis-server and
  * vigild over traffic with a toll-fraud burst, a range scan, an SMS blast, traffic pumping to
  * a premium number and malformed messages; then no number the run used may appear in any
- * Redis key or value, on the orders, alerts or dead-letter topics, or in vigild's log, and a
- * number has one token across alerts, which vigilctl reveal finds among candidates. Also:
+ * Redis key or value, on the orders, alerts or dead-letter topics, in /metrics or in vigild's
+ * log, and a number has one token across alerts, which vigilctl reveal finds among
+ * candidates. Also:
  * pseudonymisation without a key file stops vigild at start with one clear line. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cmocka.h>
 
@@ -170,6 +177,33 @@ static ssize_t scan_topic(const char *topic, struct harness_msg **msgs)
     return n;
 }
 
+/* GET http://127.0.0.1:port/metrics: the whole answer (malloc'd), or NULL. */
+static char *scrape_metrics(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NULL;
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const char req[] = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 1 << 20, len = 0;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    ssize_t r;
+    while (len < cap - 1 && (r = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)r;
+    close(fd);
+    buf[len] = '\0';
+    return buf;
+}
+
 static void write_key(char *path, size_t n)
 {
     char dir[PATH_MAX - 32];
@@ -246,7 +280,9 @@ static void test_no_number_leaves_in_the_clear(void **state)
                           "\"account\":\"acc-bad\",\"from\":31655551236,\"to\":\"+31655551234\"}");
     assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
 
-    char key_path[PATH_MAX], set_key[PATH_MAX + 32];
+    char key_path[PATH_MAX], set_key[PATH_MAX + 32], http[32];
+    int port = harness_free_port();
+    snprintf(http, sizeof http, "127.0.0.1:%d", port);
     write_key(key_path, sizeof key_path);
     snprintf(set_key, sizeof set_key, "privacy.key_file=%s", key_path);
     const char *argv[] = {harness_bin("vigild"),
@@ -259,6 +295,8 @@ static void test_no_number_leaves_in_the_clear(void **state)
                           "--workers",
                           "2",
                           "--verbose",
+                          "--http",
+                          http,
                           "--set",
                           "privacy.pseudonymise=1",
                           "--set",
@@ -280,6 +318,12 @@ static void test_no_number_leaves_in_the_clear(void **state)
         harness_sleep_ms(50);
     HARNESS_ASSERT(harness_committed_sum(E.broker.bootstrap, "g-privacy", "vigil.events") ==
                    12 + 12 + 120 + 110 + 3);
+    /* The metrics, while it runs. */
+    char *metrics = scrape_metrics(port);
+    assert_non_null(metrics);
+    assert_non_null(strstr(metrics, "vigil_"));
+    check("/metrics", "", metrics, strlen(metrics));
+    free(metrics);
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
 
     /* The control: the events topic (the provider's, not scanned for leaks) holds every
