@@ -101,6 +101,7 @@
 
 #include "acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "window.h"
@@ -262,9 +263,12 @@ static uint16_t sat16(uint32_t v)
 
 /* 64 bits for recipients: two distinct recipients of one number never fold into one
  * (~1e-16 among a few hundred), so distinct counts are exact up to their thresholds. */
+/* Of a recipient's number: keyed when pseudonymised, as the state is checkpointed to Redis
+ * and an unkeyed hash of a number is reversed by trying numbers. */
 static uint64_t hash64(const char *s)
 {
-    uint64_t h = vigil_acct_table_hash(s, strlen(s));
+    uint64_t h = vigil_privacy_enabled() ? vigil_privacy_hash(s, strlen(s))
+                                         : vigil_acct_table_hash(s, strlen(s));
     return h ? h : 1;
 }
 
@@ -676,7 +680,8 @@ static int emit_rule(const struct bs_state *st, const struct bs_sender *s, int r
     int64_t crit = st->crit[rule][profile];
     int64_t level = sev == VIGIL_SEV_CRITICAL ? crit : st->warn[rule][profile];
     uint32_t v = m->v[rule];
-    char what[96], reason[320];
+    char what[96], reason[320], tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+    const char *from = vigil_privacy_show(ev->from, tok);
     switch (rule) {
     case BS_RATE:
         snprintf(what, sizeof what, "sent %" PRIu32 " SMS", v);
@@ -692,12 +697,12 @@ static int emit_rule(const struct bs_state *st, const struct bs_sender *s, int r
         snprintf(reason, sizeof reason,
                  "Number %s %s within 15 minutes (threshold %" PRId64
                  "): bulk SMS or spam from one number, SMS blocked.",
-                 ev->from, what, level);
+                 from, what, level);
     else
         snprintf(reason, sizeof reason,
                  "Number %s %s within 15 minutes (warning level %" PRId64 ", block at %" PRId64
                  "): possible bulk SMS or spam from one number.",
-                 ev->from, what, level, crit);
+                 from, what, level, crit);
 
     struct vigil_finding f = {
         .detector = BS_NAME,
@@ -939,9 +944,10 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
 
-    char key[VIGIL_ACCT_KEY_MAX + 1];
-    sender_key(key, vigil_acct_table_hash(ev->account, strlen(ev->account)), ev->from,
-               strlen(ev->from));
+    /* With pseudonymisation the sender is kept (and checkpointed) under its token. */
+    char key[VIGIL_ACCT_KEY_MAX + 1], tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+    const char *from = vigil_privacy_show(ev->from, tok);
+    sender_key(key, vigil_acct_table_hash(ev->account, strlen(ev->account)), from, strlen(from));
     struct bs_sender *s = vigil_acct_table_get(st->senders, key, &created);
     if (!s)
         return VIGIL_ERR_NOMEM;

@@ -349,6 +349,12 @@ static const struct core_key core_keys[] = {
         "File whose first line is the Redis password, used when the --redis URL has none "
         "(then $VIGIL_REDIS_PASSWORD); empty: none. The user, for a Redis ACL user, is the "
         "URL's: redis://USER@HOST:PORT."),
+    INT("privacy.pseudonymise", 0, 0, 1,
+        "1: phone numbers leave vigil (Redis, orders, alerts, dead letters, logs) only as "
+        "keyed tokens (pn: and 16 hex digits); needs privacy.key_file. Read at start."),
+    STR("privacy.key_file", "",
+        "File whose first line is the 32 hex digit key of the number tokens "
+        "(privacy.pseudonymise); a new key gives new tokens. Read at start."),
     INT("redis.counter_ttl_s", 172800, 60, 31536000, "Time to live of Redis counter keys."),
     INT("redis.block_ttl_s", 2592000, 60, 31536000,
         "Time to live of a standing block in Redis; an order stands this long."),

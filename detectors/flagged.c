@@ -11,6 +11,7 @@
  * other mutable field.
  * Ownership: the set owns its slot array. */
 #include "vigil/flagged.h"
+#include "vigil/privacy.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,6 +34,12 @@ struct vigil_flagged {
 
 uint64_t vigil_flagged_hash(const char *number)
 {
+    /* Pseudonymised, the set in Redis holds keyed hashes: an unkeyed hash of a phone number
+     * is reversed by trying the numbering plan. */
+    if (vigil_privacy_enabled()) {
+        uint64_t k = vigil_privacy_hash(number, strlen(number));
+        return k ? k : 1;
+    }
     uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, number, strlen(number));
     /* splitmix64's finaliser: FNV-1a's low bits (the home slot) depend only on the low bits
      * of the input bytes; this spreads every input bit over the word. */

@@ -93,6 +93,7 @@
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "window.h"
@@ -253,9 +254,12 @@ static uint16_t sat16(uint32_t a, uint32_t b)
 }
 
 /* Never 0 (an empty slot) and bit 0 free for PM_SEEN_ENDED. */
+/* Keyed when pseudonymised: callers' numbers are hashed, and the state goes to Redis. */
 static uint64_t str_hash(const char *s)
 {
-    return (vigil_acct_table_hash(s, strlen(s)) & ~PM_SEEN_ENDED) | 2;
+    uint64_t h = vigil_privacy_enabled() ? vigil_privacy_hash(s, strlen(s))
+                                         : vigil_acct_table_hash(s, strlen(s));
+    return (h & ~PM_SEEN_ENDED) | 2;
 }
 
 /* --- per-minute ring ---------------------------------------------------------------------- */
@@ -995,7 +999,9 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
     bool flagged = caller_flagged(st, a, ev->from);
     if (!count && !is_short && !flagged)
         return 0;
-    struct pm_svc *s = svc_get(a, ev->to, min);
+    /* With pseudonymisation the service number is kept (and checkpointed) as its token. */
+    char tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+    struct pm_svc *s = svc_get(a, vigil_privacy_show(ev->to, tok), min);
     ring_add(&s->ring, min, count ? 1 : 0, is_short ? 1 : 0);
     if (!count) {
         /* The end of a call already counted: its caller was flagged during the call. */

@@ -37,6 +37,7 @@
 #include "acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 
@@ -89,9 +90,12 @@ static int32_t day_of(int64_t ts)
     return (int32_t)vigil_floor_div(ts, RS_DAY_MS);
 }
 
+/* Keyed when pseudonymised: the numbers' bitmap goes to Redis with the state. */
 static uint64_t str_hash(const char *s)
 {
-    return vigil_acct_table_hash(s, strlen(s)) | 1;
+    uint64_t h = vigil_privacy_enabled() ? vigil_privacy_hash(s, strlen(s))
+                                         : vigil_acct_table_hash(s, strlen(s));
+    return h | 1;
 }
 
 /* Linear counting: the distinct numbers the bitmap has seen, rounded down. */

@@ -131,6 +131,7 @@
 #include "acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "window.h"
@@ -1003,6 +1004,9 @@ static bool seq_key(const char *num, uint64_t *key, unsigned *suffix)
     for (size_t i = n - 2; i <= n; i++)
         s = s * 10 + (unsigned)(num[i] - '0');
     *key = p * 32 + n; /* p < 10^17, so this fits; n >= 7 keeps it non-zero */
+    /* Pseudonymised, the range is kept (and checkpointed) as a keyed hash, not its digits. */
+    if (vigil_privacy_enabled())
+        *key = vigil_privacy_hash(num, n + 1 - 3) | 1;
     *suffix = s;
     return true;
 }
@@ -1086,12 +1090,14 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     }
     bool c = sev == VIGIL_SEV_CRITICAL;
     int64_t threshold = c ? crit : warn;
-    size_t len = strlen(ev->to);
+    /* The range is the number without its last 3 digits; pseudonymised, the range's token. */
+    char range[VIGIL_NUMBER_MAX + 2], tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+    snprintf(range, sizeof range, "%.*s", (int)(strlen(ev->to) - 3), ev->to);
     char reason[320];
     snprintf(reason, sizeof reason,
-             "%" PRId64 " distinct numbers in the range %.*sxxx dialled within 10 minutes "
+             "%" PRId64 " distinct numbers in the range %sxxx dialled within 10 minutes "
              "(%s %" PRId64 "): %s range scanning from a hacked PBX or stolen credentials",
-             n, (int)(len - 3), ev->to, c ? "threshold" : "warning level", threshold,
+             n, vigil_privacy_show(range, tok), c ? "threshold" : "warning level", threshold,
              c ? "likely" : "possible");
     struct vigil_finding f = {
         .detector = TF_NAME,

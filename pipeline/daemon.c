@@ -24,6 +24,7 @@
 #include "vigil/credit.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
+#include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
 #include "worker.h"
@@ -148,6 +149,21 @@ static int start(struct daemon *d, const struct vigil_daemon_opts *o)
     if (!d->profiles) {
         start_error("%s%s", "out of memory", "");
         return -1;
+    }
+    /* Pseudonymisation is decided here, before any thread that emits exists, and stays so
+     * until the process ends (a new key takes a restart: README, "Personal data"). */
+    if (vigil_config_int(d->cfg, "privacy.pseudonymise") == 1) {
+        uint8_t key[VIGIL_PRIVACY_KEY_LEN];
+        if (vigil_privacy_read_key(vigil_config_str(d->cfg, "privacy.key_file"), key, err,
+                                   sizeof err) != 0) {
+            start_error("%s%s", err, "");
+            return -1;
+        }
+        vigil_privacy_set_key(key);
+        memset(key, 0, sizeof key);
+        vigil_log(VIGIL_LOG_INFO, "phone numbers are pseudonymised (privacy.pseudonymise = 1)");
+    } else {
+        vigil_privacy_clear();
     }
     const char *pwfile = vigil_config_str(d->cfg, "redis.password_file");
     int tmo = (int)vigil_config_int(d->cfg, "redis.timeout_ms");

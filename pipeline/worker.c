@@ -33,6 +33,7 @@
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
 #include "vigil/jbuf.h"
+#include "vigil/privacy.h"
 #include "vigil/status.h"
 
 #define BATCH_MAX 256        /* events between two progress reports */
@@ -449,6 +450,59 @@ struct vigil_ring *vigil_worker_out(struct vigil_worker *w)
     return w->out;
 }
 
+/* A run of number characters at in[i] ('+' or a digit, then digits and " -.()"), trimmed to
+ * its last digit: its length and number of digits. */
+static size_t number_run(const char *in, size_t len, size_t i, int *digits)
+{
+    size_t j = i, end = i;
+    *digits = 0;
+    if (in[j] == '+')
+        j++;
+    for (; j < len && (strchr("0123456789 -.()", in[j]) != NULL && in[j] != '\0'); j++) {
+        if (in[j] >= '0' && in[j] <= '9') {
+            (*digits)++;
+            end = j + 1;
+        }
+    }
+    return end - i;
+}
+
+/* privacy.pseudonymise: the payload with every run of 6 or more digits (with its '+' and
+ * separators) replaced by its token, the token of the number it reads as when it reads as
+ * one, so a dead letter's numbers match the tokens of the alerts. Timestamps and other long
+ * digit runs become tokens too: the original is on the events topic at partition/offset.
+ * Returns the length written to out (at most cap). */
+static size_t redact_numbers(const char *in, size_t len, const char *cc, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        int digits = 0;
+        size_t run = 0;
+        bool starts = (in[i] == '+' || (in[i] >= '0' && in[i] <= '9')) &&
+                      (i == 0 || !((in[i - 1] >= '0' && in[i - 1] <= '9')));
+        if (starts)
+            run = number_run(in, len, i, &digits);
+        if (digits >= 6) {
+            char norm[VIGIL_NUMBER_MAX + 2], tok[VIGIL_PRIVACY_TOKEN_LEN + 1];
+            if (vigil_number_normalize(in + i, run, cc, norm) == 0)
+                vigil_privacy_token(norm, tok);
+            else
+                snprintf(tok, sizeof tok, "pn:%016llx",
+                         (unsigned long long)vigil_privacy_hash(in + i, run));
+            if (o + VIGIL_PRIVACY_TOKEN_LEN > cap)
+                break;
+            memcpy(out + o, tok, VIGIL_PRIVACY_TOKEN_LEN);
+            o += VIGIL_PRIVACY_TOKEN_LEN;
+            i += run;
+            continue;
+        }
+        if (o + 1 > cap)
+            break;
+        out[o++] = in[i++];
+    }
+    return o;
+}
+
 static void send_dead_letter(struct vigil_worker *w, const struct vigil_in_msg *in,
                              const char *reason, const char *detail)
 {
@@ -499,7 +553,16 @@ static void send_dead_letter(struct vigil_worker *w, const struct vigil_in_msg *
             !vigil_utf8_valid(in->value + k - 1, plen - k + 1))
             ulen = k - 1;
     }
-    if (vigil_utf8_valid(in->value, ulen)) {
+    if (vigil_privacy_enabled()) {
+        /* Pseudonymised: never the payload as it came, only its redacted form, and nothing
+         * of a payload that is not UTF-8 (its numbers cannot be found reliably). */
+        if (vigil_utf8_valid(in->value, ulen)) {
+            char red[VIGIL_EVENT_MAX_BYTES * 2];
+            size_t rlen = redact_numbers(in->value, ulen, w->popts.default_cc, red, sizeof red);
+            vigil_jbuf_key(&b, "payload_redacted");
+            vigil_jbuf_str(&b, red, rlen);
+        }
+    } else if (vigil_utf8_valid(in->value, ulen)) {
         vigil_jbuf_key(&b, "payload");
         vigil_jbuf_str(&b, in->value, ulen);
     } else {

@@ -626,6 +626,8 @@ static const char *const core_names[] = {
     "redis.prefix",
     "redis.timeout_ms",
     "redis.password_file",
+    "privacy.pseudonymise",
+    "privacy.key_file",
     "redis.counter_ttl_s",
     "redis.block_ttl_s",
     "vigild.workers",

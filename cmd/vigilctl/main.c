@@ -2497,6 +2497,8 @@ static const struct command commands[] = {
      "write the number table as a SIP proxy's prefix table (intl, premium, emergency)"},
     {"evidence", cmd_evidence, evidence_usage,
      "one JSON file on an order for the authorities: order, alerts, thresholds, events"},
+    {"reveal", cmd_reveal, reveal_usage,
+     "which of candidate numbers a pseudonymisation token (pn:...) stands for"},
 };
 
 static void main_usage(FILE *f)

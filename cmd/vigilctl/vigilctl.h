@@ -76,6 +76,10 @@ int cmd_discard(int argc, char **argv);
 void export_usage(FILE *f);
 int cmd_export(int argc, char **argv);
 
+/* reveal.c: which candidate number a pseudonymisation token stands for. */
+void reveal_usage(FILE *f);
+int cmd_reveal(int argc, char **argv);
+
 /* main.c: replays an events file (JSON lines, "-" for stdin) through the detectors with cfg,
  * writing one JSON line per order, alert and dead letter to out. An exit status. */
 int replay_file(const struct vigil_config *cfg, const char *path, bool counters, FILE *out);
