@@ -448,6 +448,9 @@ static int interim_after(struct vigil_emit *out, const struct vigil_finding *f)
     if (!out->interim_on_critical || f->severity != VIGIL_SEV_CRITICAL ||
         (strcmp(f->detector, "toll_fraud") != 0 && strcmp(f->detector, "premium") != 0))
         return 0;
+    /* A rule on trial in report-only mode asks billing for nothing either. */
+    if (report_only(out, f))
+        return 0;
     char reason[160];
     snprintf(reason, sizeof reason,
              "A critical %s finding (%s) on the account: invoice in between.", f->detector,

@@ -25,7 +25,8 @@ enum vigil_in_kind {
      * total_len bytes; the chunk that completes it applies it. */
     VIGIL_IN_STATE = 2,
     /* The partition's checkpoint: events before `offset` are in the loaded state; value holds
-     * the partition's event-time clock then (int64_t, ms). Sent before its VIGIL_IN_STATEs. */
+     * the partition's event-time clock then and its latest gap, from and to (3 x int64_t, ms;
+     * 0, 0: none). Sent before its VIGIL_IN_STATEs. */
     VIGIL_IN_RESUME = 3,
     /* The partition was revoked: its accounts leave this worker (their state is in Redis). */
     VIGIL_IN_REVOKE = 4,
@@ -90,6 +91,7 @@ struct vigil_out_msg {
     int32_t partition; /* PROGRESS, STATE */
     int64_t offset;    /* PROGRESS: the next offset to consume */
     int64_t clock_ms;  /* PROGRESS: the partition's event-time clock */
+    int64_t gap_from_ms, gap_to_ms; /* PROGRESS: the partition's latest gap (0, 0: none) */
     char account[VIGIL_ACCOUNT_MAX + 2]; /* message key; "" for a keyless dead letter */
     char detector[VIGIL_OUT_NAME_MAX];
     char action[VIGIL_OUT_NAME_MAX]; /* ORDER */

@@ -66,6 +66,7 @@ struct vigil_publisher {
     size_t flush_at;      /* flush early at this many: well before holding */
     int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
     int64_t clock[VIGIL_MAX_PARTITIONS];   /* the partitions' event-time clocks with it */
+    int64_t gap_from[VIGIL_MAX_PARTITIONS], gap_to[VIGIL_MAX_PARTITIONS]; /* and their gaps */
     bool dirty[VIGIL_MAX_PARTITIONS];
     /* Checkpoints: offsets written in a queued transaction, published once it is durable. */
     int64_t ready[VIGIL_MAX_PARTITIONS];
@@ -602,6 +603,8 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
             p->pending[m->partition] = m->offset;
             p->clock[m->partition] = m->clock_ms;
+            p->gap_from[m->partition] = m->gap_from_ms;
+            p->gap_to[m->partition] = m->gap_to_ms;
             p->dirty[m->partition] = true;
         }
         p->in_tick[worker] = p->env.ckpt != NULL;
@@ -677,9 +680,16 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
         if (!p->dirty[i])
             continue;
         rc = txn_begin(p);
+        /* "<next offset>:<clock>", and ":<gap from>:<gap to>" when the partition had one. */
+        char val[96];
+        int len = snprintf(val, sizeof val, "%lld:%lld", (long long)p->pending[i],
+                           (long long)p->clock[i]);
+        if (p->gap_to[i] != 0)
+            snprintf(val + len, sizeof val - (size_t)len, ":%lld:%lld",
+                     (long long)p->gap_from[i], (long long)p->gap_to[i]);
         rc = rc ? rc
-                : vigil_redis_add(p->env.ckpt, "HSET %s %d %lld:%lld", p->env.ckpt_keys->ckpt, (int)i,
-                                  (long long)p->pending[i], (long long)p->clock[i]);
+                : vigil_redis_add(p->env.ckpt, "HSET %s %d %s", p->env.ckpt_keys->ckpt, (int)i,
+                                  val);
         if (rc == 0) {
             p->dirty[i] = false;
             p->ready[i] = p->pending[i];

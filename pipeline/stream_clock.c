@@ -33,6 +33,27 @@ static void drop_reached(struct vigil_pclock *c, int64_t limit)
     c->n_cand = k;
 }
 
+/* An account with an event within range while claims wait: `confirm` of them (other than
+ * the claimants) show the stream as a whole did not move, and the claims are dropped. */
+static void note_since(struct vigil_pclock *c, uint64_t acct, int confirm)
+{
+    if (c->n_cand == 0)
+        return;
+    for (uint8_t i = 0; i < c->n_cand; i++) {
+        if (c->cand_acct[i] == acct)
+            return;
+    }
+    for (uint8_t i = 0; i < c->n_since; i++) {
+        if (c->since[i] == acct)
+            return;
+    }
+    c->since[c->n_since++] = acct;
+    if (c->n_since >= confirm || c->n_since == VIGIL_PCLOCK_CONFIRM_MAX) {
+        c->n_cand = 0;
+        c->n_since = 0;
+    }
+}
+
 /* While provisional: notes a distinct account; enough of them establish the clock. */
 static void note_seen(struct vigil_pclock *c, uint64_t acct, int confirm)
 {
@@ -73,11 +94,12 @@ bool vigil_pclock_note(struct vigil_pclock *c, int64_t gap_ms, int confirm, uint
         }
         note_seen(c, acct, confirm);
     }
-    if (ts <= c->ts)
-        return false;
     if (ts - c->ts <= gap_ms) {
-        c->ts = ts;
-        drop_reached(c, c->ts + gap_ms);
+        if (ts > c->ts) {
+            c->ts = ts;
+            drop_reached(c, c->ts + gap_ms);
+        }
+        note_since(c, acct, confirm);
         return false;
     }
     /* Ahead by more than a gap: it waits for other accounts to confirm. */
@@ -88,6 +110,8 @@ bool vigil_pclock_note(struct vigil_pclock *c, int64_t gap_ms, int confirm, uint
     if (i == c->n_cand) {
         if (c->n_cand == VIGIL_PCLOCK_CONFIRM_MAX)
             return false; /* full of other claims: confirm <= CONFIRM_MAX decides below */
+        if (c->n_cand == 0)
+            c->n_since = 0; /* a fresh round of claims */
         c->cand_acct[i] = acct;
         c->cand_ts[i] = ts;
         c->n_cand++;

@@ -9,7 +9,9 @@
  *  - an event further ahead counts for its own account (the detectors see its time), but the
  *    clock waits: it jumps only once events from `confirm` distinct accounts all claim a time
  *    beyond the limit, and then to the earliest of those times. The jump is a gap: the caller
- *    reports it, and timers that come due inside it are not turned into orders;
+ *    reports it, and timers that come due inside it are not turned into orders. Claims are
+ *    forgotten once events of `confirm` other accounts within range show that the stream
+ *    did not move;
  *  - a fresh clock (no checkpoint) starts at the first event but stays provisional until
  *    `confirm` distinct accounts have been seen: if a later account's event lies more than
  *    gap_ms behind it, the first one was ahead and the clock starts again from the later one.
@@ -35,6 +37,11 @@ struct vigil_pclock {
     /* Accounts whose events claim a time beyond ts + gap_ms, with the earliest such time. */
     uint64_t cand_acct[VIGIL_PCLOCK_CONFIRM_MAX];
     int64_t cand_ts[VIGIL_PCLOCK_CONFIRM_MAX];
+    /* Distinct accounts with events within range since the claims began: once `confirm` of
+     * them have shown the stream did not move, the claims are dropped (an account whose
+     * exporter runs an hour ahead all the time must not add up with others over hours). */
+    uint64_t since[VIGIL_PCLOCK_CONFIRM_MAX];
+    uint8_t n_since;
     uint64_t ahead; /* events that claimed a time beyond the limit (confirmed later or not) */
 };
 

@@ -67,7 +67,6 @@ struct wk_acct {
 /* An event id as the dedupe remembers it, on its way into the partition's checkpoint. */
 struct seen_rec {
     uint64_t hash;
-    int64_t ts;
     int32_t partition;
 };
 #define SEEN_PAIR 16 /* bytes of one (hash, time) pair in VIGIL_MSG_SEEN / VIGIL_IN_SEEN */
@@ -702,7 +701,7 @@ static void take_loss(struct vigil_worker *w, const struct vigil_in_msg *in)
 
 /* Keeps a new event id for the partition's next checkpoint. Without memory it is not kept:
  * a repeat of it after a restart would count again, nothing worse. */
-static void note_seen(struct vigil_worker *w, uint64_t hash, int64_t ts, int32_t p)
+static void note_seen(struct vigil_worker *w, uint64_t hash, int32_t p)
 {
     if (w->n_seen == w->cap_seen) {
         size_t cap = w->cap_seen ? w->cap_seen * 2 : 1024;
@@ -712,7 +711,7 @@ static void note_seen(struct vigil_worker *w, uint64_t hash, int64_t ts, int32_t
         w->seen = v;
         w->cap_seen = cap;
     }
-    w->seen[w->n_seen++] = (struct seen_rec){hash, ts, p};
+    w->seen[w->n_seen++] = (struct seen_rec){hash, p};
 }
 
 static int cmp_seen(const void *a, const void *b)
@@ -740,11 +739,14 @@ static void send_seen(struct vigil_worker *w)
         m->account[0] = '\0';
         m->clock_ms = 0;
         size_t k = 0;
+        /* Every id of the batch is dated by the partition's clock now, not by its event's
+         * own time: one event stamped a day ahead must not score (and so trim away) the
+         * real ids of the last windows in Redis. */
+        int64_t clock = p >= 0 && p < VIGIL_MAX_PARTITIONS ? w->part_ts[p] : 0;
+        m->clock_ms = clock;
         for (; i < w->n_seen && w->seen[i].partition == p && k < per_msg; i++, k++) {
             memcpy(m->data + k * SEEN_PAIR, &w->seen[i].hash, 8);
-            memcpy(m->data + k * SEEN_PAIR + 8, &w->seen[i].ts, 8);
-            if (w->seen[i].ts > m->clock_ms)
-                m->clock_ms = w->seen[i].ts;
+            memcpy(m->data + k * SEEN_PAIR + 8, &clock, 8);
         }
         m->data_len = (uint32_t)(k * SEEN_PAIR);
         vigil_ring_commit(w->out);
@@ -1049,8 +1051,13 @@ static void revoke(struct vigil_worker *w, int32_t partition)
         vigil_acct_table_remove_at(w->accts, i);
     }
     relist_changed(w);
-    if (partition >= 0 && partition < VIGIL_MAX_PARTITIONS)
+    if (partition >= 0 && partition < VIGIL_MAX_PARTITIONS) {
         w->resume[partition] = 0;
+        /* Its gap and loss marks belong to this assignment; the clock itself stays (it never
+         * goes back, and the next owner's checkpoint restores it). */
+        w->gap_from[partition] = w->gap_to[partition] = 0;
+        w->loss_reported[partition] = false;
+    }
 }
 
 /* Applies the sections in r to the holders (the detectors' `states`, `emit`) and the numbers
@@ -1143,8 +1150,13 @@ static void take_resume(struct vigil_worker *w, const struct vigil_in_msg *in)
     int32_t p = in->partition;
     if (p < 0 || p >= VIGIL_MAX_PARTITIONS)
         return;
-    int64_t clock;
-    memcpy(&clock, in->value, sizeof clock);
+    int64_t v[3] = {0, 0, 0}; /* clock, gap from, gap to */
+    memcpy(v, in->value, in->value_len < sizeof v ? in->value_len : sizeof v);
+    int64_t clock = v[0];
+    if (v[2] > w->gap_to[p]) {
+        w->gap_from[p] = v[1];
+        w->gap_to[p] = v[2];
+    }
     w->resume[p] = in->offset;
     vigil_pclock_restore(&w->pclock[p], clock);
     w->part_ts[p] = w->pclock[p].ts;
@@ -1213,13 +1225,16 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
          * one event stamped a day ahead must not make it forget every id. */
         uint64_t h = vigil_dedupe_hash(ev.account, ev.id);
         int64_t now = in_range && w->part_ts[in->partition] > 0 ? w->part_ts[in->partition]
-                                                                 : ev.ts_ms;
+                      : w->stream_seen > 0                         ? w->stream_seen
+                                                                   : ev.ts_ms;
         if (vigil_dedupe_seen_hash(w->dedupe, h, now)) {
             w->local_repeats++;
             return;
         }
+        /* Scored by the partition's clock (after this event moved it), not the event's own
+         * time: one event a day ahead would otherwise trim every real id from Redis. */
         if (w->checkpoint && in_range)
-            note_seen(w, h, ev.ts_ms, in->partition);
+            note_seen(w, h, in->partition);
     }
     if (w->dedupe && !w->dedupe_full_logged && vigil_dedupe_full(w->dedupe)) {
         vigil_log_warn("worker %d: more event ids in one dedupe window than "
@@ -1268,22 +1283,28 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
  *   rest of the stream moves on. */
 static int64_t sync_stream_clock(struct vigil_worker *w)
 {
-    int64_t own = INT64_MAX, own_eof = INT64_MAX, newest = 0, newest_prov = 0;
+    int64_t own = INT64_MAX, own_eof = INT64_MAX, newest = 0;
     bool caught_up = true, hold = false, hold_eof = false;
+    /* Relaxed throughout: the clock is a monotonic hint for timers and carries no data;
+     * the CAS loop below only keeps the maximum when workers race. */
+    int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
     for (int p = w->env.index; p < VIGIL_MAX_PARTITIONS; p += w->env.n_workers) {
         unsigned st = vigil_part_get(w->env.parts, p);
         int64_t ts = w->part_ts[p];
         /* A provisional clock (too few accounts yet to tell whether its first event was far
-         * ahead, stream_clock.h) may hold the worker back as the lowest clock, but leads it
-         * as the newest only when no partition has an established clock. */
-        if (w->pclock[p].provisional) {
-            if (ts > newest_prov)
-                newest_prov = ts;
-        } else if (ts > newest) {
+         * ahead, stream_clock.h) counts only while it is plausible: within a gap of the
+         * process's clock, or while there is none. One further ahead (a fresh partition whose
+         * first event came from an exporter with a wrong clock) neither leads nor holds. */
+        bool implausible = w->pclock[p].provisional && shared > 0 && ts > shared + w->gap_ms;
+        if (!implausible && ts > newest)
             newest = ts;
-        }
         if (!(st & VIGIL_PART_ASSIGNED))
             continue;
+        if (implausible) {
+            if (!(st & VIGIL_PART_EOF))
+                caught_up = false;
+            continue;
+        }
         if (st & VIGIL_PART_EOF) {
             /* Fully dispatched, but maybe not yet processed: it holds the clock until the
              * ring is empty (decided below). */
@@ -1307,13 +1328,8 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
         if (own_eof < own)
             own = own_eof;
     }
-    /* Relaxed throughout: the clock is a monotonic hint for timers and carries no data;
-     * the CAS loop only keeps the maximum when workers race. */
-    int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
     int64_t clock = w->stream_seen;
     w->caught_up = caught_up && ring_empty;
-    if (newest == 0)
-        newest = newest_prov;
     if (caught_up && ring_empty)
         clock = newest > shared ? newest : shared;
     else if (!hold && own != INT64_MAX)
@@ -1371,7 +1387,12 @@ static void tick_and_report(struct vigil_worker *w, bool final)
         m->kind = VIGIL_MSG_PROGRESS;
         m->partition = p;
         m->offset = w->touched[i].next_offset;
-        m->clock_ms = p >= 0 && p < VIGIL_MAX_PARTITIONS ? w->part_ts[p] : 0;
+        bool in_range = p >= 0 && p < VIGIL_MAX_PARTITIONS;
+        m->clock_ms = in_range ? w->part_ts[p] : 0;
+        /* The gap travels with the clock: a new owner whose clock starts at its end must
+         * still hold the timers that come due inside it. */
+        m->gap_from_ms = in_range ? w->gap_from[p] : 0;
+        m->gap_to_ms = in_range ? w->gap_to[p] : 0;
         m->data_len = 0;
         m->n_counters = 0;
         vigil_ring_commit(w->out);

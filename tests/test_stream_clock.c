@@ -42,6 +42,26 @@ static void test_one_event_ahead_does_not_move_it(void **state)
     assert_true(c.ahead == 22);
 }
 
+/* Exporters that run an hour ahead all the time, among ordinary traffic: their claims are
+ * forgotten while other accounts show the stream where it is, so three of them over hours
+ * never add up to a jump. */
+static void test_steady_offsets_never_add_up(void **state)
+{
+    (void)state;
+    struct vigil_pclock c = {0};
+    struct vigil_pclock_jump j;
+    vigil_pclock_restore(&c, T0);
+    static const char *const ahead[] = {"pbx-local-1", "pbx-local-2", "pbx-local-3"};
+    static const char *const steady[] = {"a", "b", "c", "d"};
+    for (int k = 0; k < 60; k++) {
+        int64_t t = T0 + k * MIN;
+        assert_false(note(&c, ahead[k % 3], t + HOUR, &j));
+        for (int s = 0; s < 4; s++)
+            assert_false(note(&c, steady[s], t + s * 1000, &j));
+    }
+    assert_true(c.ts == T0 + 59 * MIN + 3000);
+}
+
 static void test_confirmed_jump_is_a_gap(void **state)
 {
     (void)state;
@@ -139,6 +159,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_event_ahead_does_not_move_it),
+        cmocka_unit_test(test_steady_offsets_never_add_up),
         cmocka_unit_test(test_confirmed_jump_is_a_gap),
         cmocka_unit_test(test_sparse_traffic_keeps_time),
         cmocka_unit_test(test_one_account_moves_its_own_partition),
