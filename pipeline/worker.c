@@ -107,6 +107,10 @@ struct vigil_worker {
      * order; and whether lost events were reported and the jump that follows is theirs. */
     int64_t *gap_from, *gap_to;
     bool *loss_reported;
+    /* Per partition: the time of its first event when that was more than a gap ahead of the
+     * process's clock (0: not suspect). While its clock is provisional and not corrected
+     * below this, it neither leads nor holds the worker (sync_stream_clock). */
+    int64_t *suspect_ts;
     int64_t gap_ms;
     int confirm_accounts;
     bool in_tick; /* on_tick is running: findings come from timers, not from an event */
@@ -358,8 +362,9 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->gap_from = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->gap_from);
     w->gap_to = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->gap_to);
     w->loss_reported = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->loss_reported);
+    w->suspect_ts = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->suspect_ts);
     if (!w->in || !w->out || !w->part_ts || !w->pclock || !w->gap_from || !w->gap_to ||
-        !w->loss_reported)
+        !w->loss_reported || !w->suspect_ts)
         goto fail;
     w->emit = make_emit(w, env->cfg, env->numplan);
     if (!w->emit)
@@ -425,6 +430,7 @@ void vigil_worker_destroy(struct vigil_worker *w)
     free(w->gap_from);
     free(w->gap_to);
     free(w->loss_reported);
+    free(w->suspect_ts);
     free(w->seen);
     free(w->resume);
     vigil_acct_table_destroy(w->accts);
@@ -1250,6 +1256,11 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         int32_t p = in->partition;
         struct vigil_pclock_jump jump;
         uint64_t ahead = w->pclock[p].ahead;
+        if (w->pclock[p].ts == 0) {
+            /* A fresh partition's first event far ahead of the process's clock: suspect. */
+            int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
+            w->suspect_ts[p] = shared > 0 && ev.ts_ms > shared + w->gap_ms ? ev.ts_ms : 0;
+        }
         if (vigil_pclock_note(&w->pclock[p], w->gap_ms, w->confirm_accounts,
                               vigil_pclock_acct(ev.account), ev.ts_ms, &jump))
             take_gap(w, p, &jump);
@@ -1291,11 +1302,13 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
     for (int p = w->env.index; p < VIGIL_MAX_PARTITIONS; p += w->env.n_workers) {
         unsigned st = vigil_part_get(w->env.parts, p);
         int64_t ts = w->part_ts[p];
-        /* A provisional clock (too few accounts yet to tell whether its first event was far
-         * ahead, stream_clock.h) counts only while it is plausible: within a gap of the
-         * process's clock, or while there is none. One further ahead (a fresh partition whose
-         * first event came from an exporter with a wrong clock) neither leads nor holds. */
-        bool implausible = w->pclock[p].provisional && shared > 0 && ts > shared + w->gap_ms;
+        /* A provisional clock (too few accounts yet to be sure of it, stream_clock.h) whose
+         * first event was more than a gap ahead of the process's clock (an exporter with a
+         * wrong clock on a fresh partition) neither leads nor holds, until more accounts
+         * establish it or one far behind corrects it. One that started in step with the
+         * stream counts as any other, however far its own events then take it. */
+        bool implausible = w->pclock[p].provisional && w->suspect_ts[p] != 0 &&
+                           ts >= w->suspect_ts[p];
         if (!implausible && ts > newest)
             newest = ts;
         if (!(st & VIGIL_PART_ASSIGNED))
