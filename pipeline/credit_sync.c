@@ -2,7 +2,7 @@
 /* credit_sync.c - reads <prefix>credit from Redis into the credit limits table (see
  * credit_sync.h).
  *
- * Threading: the fields below `stop` belong to the sync thread once it runs.
+ * Threading: the fields below `poller` belong to the sync thread once it runs.
  * Ownership: the sync owns its Redis connection, its list of hashes, and borrows the table. */
 #include "credit_sync.h"
 
@@ -10,8 +10,6 @@
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,21 +18,21 @@
 #include <time.h>
 
 #include "log.h"
+#include "poller.h"
 #include "publisher.h"
 #include "redis_sink.h"
 #include "vigil/credit.h"
 #include "vigil/status.h"
 
 #define RETRY_MS 10000
-#define STOP_CHECK_MS 50
+
+static int64_t refresh(void *ctx);
 
 struct vigil_credit_sync {
     struct vigil_credit *table;
     struct vigil_redis *redis;
     char key[256];
-    pthread_t thread;
-    bool started;
-    atomic_bool stop;
+    struct vigil_poller poller; /* the sync thread: refresh() until stopped */
 
     /* Sync-thread-only state. */
     uint64_t *have; /* hashes set by the last read, sorted */
@@ -90,7 +88,7 @@ struct vigil_credit_sync *vigil_credit_sync_create(struct vigil_credit *table, c
     s->table = table;
     s->n_logged = 0; /* an empty table (no billing integration) is not worth a line */
     snprintf(s->key, sizeof s->key, "%scredit", prefix ? prefix : "");
-    atomic_init(&s->stop, false);
+    vigil_poller_init(&s->poller, refresh, s);
     return s;
 }
 
@@ -151,8 +149,9 @@ static void take(struct vigil_credit_sync *s, const redisReply *r)
     }
 }
 
-static int64_t refresh(struct vigil_credit_sync *s)
+static int64_t refresh(void *ctx)
 {
+    struct vigil_credit_sync *s = ctx;
     redisReply *r = vigil_redis_command(s->redis, "HGETALL %s", s->key);
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (!s->failing)
@@ -173,36 +172,14 @@ static int64_t refresh(struct vigil_credit_sync *s)
     return VIGIL_CREDIT_SYNC_MS;
 }
 
-static void *sync_main(void *arg)
-{
-    struct vigil_credit_sync *s = arg;
-    int64_t next = 0;
-    /* Relaxed: `stop` guards no data; pthread_join orders everything else. */
-    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
-        int64_t now = vigil_mono_ms();
-        if (now >= next)
-            next = now + refresh(s);
-        struct timespec ts = {0, STOP_CHECK_MS * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return NULL;
-}
-
 int vigil_credit_sync_start(struct vigil_credit_sync *s)
 {
-    if (pthread_create(&s->thread, NULL, sync_main, s) != 0)
-        return VIGIL_ERR_NOMEM;
-    s->started = true;
-    return 0;
+    return vigil_poller_start(&s->poller);
 }
 
 void vigil_credit_sync_stop(struct vigil_credit_sync *s)
 {
-    if (!s->started)
-        return;
-    atomic_store_explicit(&s->stop, true, memory_order_relaxed);
-    pthread_join(s->thread, NULL);
-    s->started = false;
+    vigil_poller_stop(&s->poller);
 }
 
 void vigil_credit_sync_destroy(struct vigil_credit_sync *s)

@@ -2,13 +2,11 @@
 /* flagged_sync.c - reads <prefix>flagged from Redis into the flagged set (see
  * flagged_sync.h).
  *
- * Threading: the fields below `stop` belong to the sync thread once it runs.
+ * Threading: the fields below `poller` belong to the sync thread once it runs.
  * Ownership: the sync owns its Redis connection and borrows the set. */
 #include "flagged_sync.h"
 
 #include <hiredis/hiredis.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +15,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "poller.h"
 #include "publisher.h"
 #include "redis_sink.h"
 #include "vigil/flagged.h"
@@ -25,15 +24,14 @@
 #define OVERLAP_MS 60000
 #define FULL_MS 60000
 #define RETRY_MS 10000
-#define STOP_CHECK_MS 50 /* how often the sleeping thread looks at `stop` */
+
+static int64_t refresh(void *ctx);
 
 struct vigil_flagged_sync {
     struct vigil_flagged *set;
     struct vigil_redis *redis;
     char key[256];
-    pthread_t thread;
-    bool started;
-    atomic_bool stop;
+    struct vigil_poller poller; /* the sync thread: refresh() until stopped */
 
     /* Sync-thread-only state. */
     int64_t full_ms; /* monotonic: the last full read; INT64_MIN / 2 before the first */
@@ -66,7 +64,7 @@ struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, 
     s->set = set;
     snprintf(s->key, sizeof s->key, "%sflagged", prefix ? prefix : "");
     s->full_ms = INT64_MIN / 2;
-    atomic_init(&s->stop, false);
+    vigil_poller_init(&s->poller, refresh, s);
     return s;
 }
 
@@ -101,8 +99,9 @@ static size_t take(struct vigil_flagged_sync *s, const redisReply *r)
 }
 
 /* One refresh. Returns the milliseconds until the next one. */
-static int64_t refresh(struct vigil_flagged_sync *s)
+static int64_t refresh(void *ctx)
 {
+    struct vigil_flagged_sync *s = ctx;
     int64_t mono = vigil_mono_ms(), now = wall_ms();
     vigil_flagged_advance(s->set, now);
     bool full = mono - s->full_ms >= FULL_MS;
@@ -134,36 +133,14 @@ static int64_t refresh(struct vigil_flagged_sync *s)
     return VIGIL_FLAGGED_SYNC_MS;
 }
 
-static void *sync_main(void *arg)
-{
-    struct vigil_flagged_sync *s = arg;
-    int64_t next = 0;
-    /* Relaxed: `stop` guards no data; pthread_join orders everything else. */
-    while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
-        int64_t now = vigil_mono_ms();
-        if (now >= next)
-            next = now + refresh(s);
-        struct timespec ts = {0, STOP_CHECK_MS * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-    return NULL;
-}
-
 int vigil_flagged_sync_start(struct vigil_flagged_sync *s)
 {
-    if (pthread_create(&s->thread, NULL, sync_main, s) != 0)
-        return VIGIL_ERR_NOMEM;
-    s->started = true;
-    return 0;
+    return vigil_poller_start(&s->poller);
 }
 
 void vigil_flagged_sync_stop(struct vigil_flagged_sync *s)
 {
-    if (!s->started)
-        return;
-    atomic_store_explicit(&s->stop, true, memory_order_relaxed);
-    pthread_join(s->thread, NULL);
-    s->started = false;
+    vigil_poller_stop(&s->poller);
 }
 
 void vigil_flagged_sync_destroy(struct vigil_flagged_sync *s)
