@@ -171,8 +171,10 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     }
     int rc = 0;
     if (today == a->day) { /* an event of an earlier day counts for nothing now */
-        uint64_t h = str_hash(ev->to);
-        a->bits[(h % RS_BITS) / 64] |= 1ULL << (h % 64);
+        /* The hash's lowest bit is always set (str_hash): the bit is chosen from the rest,
+         * or only every other bit of the map could ever be set. */
+        uint64_t bit = (str_hash(ev->to) >> 1) % RS_BITS;
+        a->bits[bit / 64] |= 1ULL << (bit % 64);
         uint32_t n = distinct(a);
         if (st->distinct_thr > 0 && n >= st->distinct_thr && a->warned_distinct != today) {
             a->warned_distinct = today;

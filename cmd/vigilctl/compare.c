@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "vigil/config.h"
+#include "vigil/credit.h"
 #include "vigil/event.h"
 #include "vigilctl.h"
 
@@ -39,7 +40,7 @@ void compare_usage(FILE *f)
 {
     fprintf(f,
             "Usage: vigilctl replay --compare [--config A] [--against B] [--set KEY=VALUE]...\n"
-            "                       [--truth TRUTH] FILE\n"
+            "                       [--truth TRUTH] [--credit LIMITS] FILE\n"
             "\n"
             "Replays FILE twice: with configuration A (--config, or the defaults) and with B\n"
             "(--against FILE, or A again) with every --set over it, and prints what B changes:\n"
@@ -49,6 +50,7 @@ void compare_usage(FILE *f)
             "then one summary line. With --truth (vigil-sim --truth), each side is scored:\n"
             "abuse scenarios whose account got an order, and accounts ordered that no scenario\n"
             "names (false positives).\n"
+            "Both sides run with the credit limits of --credit LIMITS (as for replay).\n"
             "Exit status: 0 compared (also when nothing changes); 1 unreadable input or bad\n"
             "configuration; 2 bad flag.\n");
 }
@@ -90,12 +92,13 @@ static int add(struct run *run, const char *line, size_t len)
 }
 
 /* Replays path with cfg and keeps its orders and alerts. An exit status. */
-static int run_side(const struct vigil_config *cfg, const char *path, struct run *run)
+static int run_side(const struct vigil_config *cfg, const struct vigil_credit *credit,
+                    const char *path, struct run *run)
 {
     FILE *tmp = tmpfile();
     if (!tmp)
         return fail("cannot create a temporary file");
-    int rc = replay_file(cfg, path, false, tmp);
+    int rc = replay_file(cfg, credit, path, false, tmp);
     if (rc != EXIT_OK) {
         fclose(tmp);
         return rc;
@@ -189,14 +192,15 @@ int cmd_replay_compare(int argc, char **argv)
         {"against", required_argument, NULL, 'a'},
         {"set", required_argument, NULL, 's'},
         {"truth", required_argument, NULL, 't'},
+        {"credit", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct cfg_opts a = {0}, b = {0};
-    const char *truth = NULL;
+    const char *truth = NULL, *credit_path = NULL;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, ":c:a:s:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:a:s:t:l:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'C':
             break;
@@ -213,6 +217,9 @@ int cmd_replay_compare(int argc, char **argv)
         case 't':
             truth = optarg;
             break;
+        case 'l':
+            credit_path = optarg;
+            break;
         case 'h':
             compare_usage(stdout);
             return EXIT_OK;
@@ -228,11 +235,13 @@ int cmd_replay_compare(int argc, char **argv)
     if (!b.path)
         b.path = a.path;
     struct vigil_config *ca = NULL, *cb = NULL;
+    struct vigil_credit *credit = NULL;
     struct run ra = {0}, rb = {0};
     int rc = cfg_load(&a, &ca);
     rc = rc ? rc : cfg_load(&b, &cb);
-    rc = rc ? rc : run_side(ca, path, &ra);
-    rc = rc ? rc : run_side(cb, path, &rb);
+    rc = rc || !credit_path ? rc : credit_file_load(credit_path, &credit);
+    rc = rc ? rc : run_side(ca, credit, path, &ra);
+    rc = rc ? rc : run_side(cb, credit, path, &rb);
     if (rc != EXIT_OK)
         goto out;
     printf("# A: %s; B: %s", a.path ? a.path : "defaults", b.path ? b.path : "defaults");
@@ -277,6 +286,7 @@ int cmd_replay_compare(int argc, char **argv)
 out:
     free(ra.r);
     free(rb.r);
+    vigil_credit_destroy(credit);
     vigil_config_destroy(ca);
     vigil_config_destroy(cb);
     return rc;

@@ -39,6 +39,7 @@
 #include "stream_clock.h"
 #include "version.h"
 #include "vigil/config.h"
+#include "vigil/credit.h"
 #include "vigil/dedupe.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -1648,7 +1649,8 @@ static int cmd_lift(int argc, char **argv)
 static void replay_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: vigilctl replay [--config FILE] [--set KEY=VALUE]... [--counters] FILE\n"
+            "Usage: vigilctl replay [--config FILE] [--set KEY=VALUE]... [--credit LIMITS]\n"
+            "                       [--counters] FILE\n"
             "\n"
             "Backtest: runs a file of JSON-lines events (wire format v1; FILE or - for stdin)\n"
             "through every registered detector and the order/alert discipline, offline, and\n"
@@ -1661,6 +1663,10 @@ static void replay_usage(FILE *f)
             "(premium.inbound_flagged_callers) are the numbers of accounts that this replay\n"
             "itself has ordered earlier in the input (suspend or block_*), flagged for\n"
             "redis.block_ttl_s of event time; flags of running vigild are not read.\n"
+            "Credit limits (credit.limit) are those of --credit LIMITS, one account a line:\n"
+            "ACCOUNT LIMIT_EUR PERIOD_START_MS, as billing writes them to the Redis hash\n"
+            "vigil:credit (`redis-cli --raw HGETALL vigil:credit | paste - -` writes such a\n"
+            "file); without it no account has a limit.\n"
             "\n"
             "Output, one JSON object per line on stdout, in the order produced:\n"
             "  {\"kind\":\"order\",\"value\":ORDER}    ORDER exactly as vigild would produce it\n"
@@ -1676,6 +1682,7 @@ static void replay_usage(FILE *f)
             "  -c, --config FILE    configuration file (detector thresholds, numbering, ...)\n"
             "  -s, --set KEY=VALUE  override one configuration key, e.g.\n"
             "                       --set toll_fraud.concurrent_high_risk=6 (repeatable)\n"
+            "  -l, --credit LIMITS  credit limits and period starts per account (see above)\n"
             "  -C, --counters       also print the counters the detectors publish\n"
             "  -h, --help           this help\n"
             "\n"
@@ -1956,7 +1963,8 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
     return rc;
 }
 
-int replay_file(const struct vigil_config *cfg, const char *path, bool counters, FILE *out)
+int replay_file(const struct vigil_config *cfg, const struct vigil_credit *credit,
+                const char *path, bool counters, FILE *out)
 {
     struct replay_run rr = {.cfg = cfg, .rp = {.out = out, .counters = counters}};
     struct vigil_numplan *np = NULL;
@@ -2002,7 +2010,7 @@ int replay_file(const struct vigil_config *cfg, const char *path, bool counters,
         goto out;
     }
     struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = profiles,
-                                     .flagged = rr.rp.flagged};
+                                     .flagged = rr.rp.flagged, .credit = credit};
     for (size_t i = 0; i < rr.n_det; i++) {
         rr.ops[i] = vigil_detector_get(i);
         int drc = rr.ops[i]->init(&rr.states[i], &env);
@@ -2058,16 +2066,18 @@ static int cmd_replay(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"set", required_argument, NULL, 's'},
         {"counters", no_argument, NULL, 'C'},
+        {"credit", required_argument, NULL, 'l'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct cfg_opts co = {0};
+    const char *credit_path = NULL;
     bool counters = false;
     int c;
     for (int i = 1; i < argc; i++) /* compare.c: two configurations over one input */
         if (strcmp(argv[i], "--compare") == 0)
             return cmd_replay_compare(argc, argv);
-    while ((c = getopt_long(argc, argv, ":c:s:Ch", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":c:s:l:Ch", longopts, NULL)) != -1) {
         switch (c) {
         case 'c':
             co.path = optarg;
@@ -2075,6 +2085,9 @@ static int cmd_replay(int argc, char **argv)
         case 's':
             if (cfg_add_set(&co, optarg) != 0)
                 return EXIT_USAGE;
+            break;
+        case 'l':
+            credit_path = optarg;
             break;
         case 'C':
             counters = true;
@@ -2090,9 +2103,13 @@ static int cmd_replay(int argc, char **argv)
         return usage_error(optind == argc ? "FILE is required (- for stdin)" : "expected one FILE");
 
     struct vigil_config *cfg = NULL;
+    struct vigil_credit *credit = NULL;
     int rc = cfg_load(&co, &cfg);
+    if (rc == EXIT_OK && credit_path)
+        rc = credit_file_load(credit_path, &credit);
     if (rc == EXIT_OK)
-        rc = replay_file(cfg, argv[optind], counters, stdout);
+        rc = replay_file(cfg, credit, argv[optind], counters, stdout);
+    vigil_credit_destroy(credit);
     vigil_config_destroy(cfg);
     return rc;
 }

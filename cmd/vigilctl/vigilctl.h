@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 struct vigil_config;
+struct vigil_credit;
 struct vigil_redis;
 
 #define EXIT_OK 0
@@ -80,9 +81,16 @@ int cmd_export(int argc, char **argv);
 void reveal_usage(FILE *f);
 int cmd_reveal(int argc, char **argv);
 
-/* main.c: replays an events file (JSON lines, "-" for stdin) through the detectors with cfg,
- * writing one JSON line per order, alert and dead letter to out. An exit status. */
-int replay_file(const struct vigil_config *cfg, const char *path, bool counters, FILE *out);
+/* main.c: replays an events file (JSON lines, "-" for stdin) through the detectors with cfg
+ * and the credit limits in credit (NULL: no account has one), writing one JSON line per order,
+ * alert and dead letter to out. An exit status. */
+int replay_file(const struct vigil_config *cfg, const struct vigil_credit *credit,
+                const char *path, bool counters, FILE *out);
+
+/* credit_file.c: the credit limits of `replay --credit FILE` (ACCOUNT LIMIT_EUR
+ * PERIOD_START_MS per line) into a new table in *out. An exit status (one error line
+ * printed). */
+int credit_file_load(const char *path, struct vigil_credit **out);
 
 /* tail.c: `vigilctl tail --follow`: orders, alerts and dead letters as they come. */
 void tail_follow_usage(FILE *f);
