@@ -4,7 +4,8 @@
  * A's limit to EUR 50 while vigild runs and the suspend order (credit.limit) follows, with its
  * block key; an account spending steadily below its limit and an account without a limit
  * that spends more than A gets no order. And an interim invoice (credit.interim_on_critical)
- * goes to the orders topic but writes no block key. */
+ * goes to the orders topic but writes no block key. And resale warns a consumer account with
+ * six calls open at once, and nothing else. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -189,6 +190,84 @@ static void test_interim_invoice_blocks_nothing(void **state)
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
 }
 
+/* Resale through the real vigild: a consumer account with six outbound calls open at once
+ * gets one resale.parallel_calls warning and no order; a consumer family with two calls abroad
+ * at once and a business line with eight get nothing from resale. */
+static void open_call(const char *account, int k, int64_t ts, const char *to)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,"
+             "\"account\":\"%s\",\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\","
+             "\"to\":\"%s\",\"dir\":\"out\"}",
+             account, k, (long long)ts, account, account, k, to);
+    send(account, json);
+}
+
+static void test_resale_warning_only(void **state)
+{
+    (void)state;
+    const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
+                          redis.addr, "--group", "g-resale", "--workers", "1", "--set",
+                          "profiles.consumer=acc-rs-shop acc-rs-family", NULL};
+    struct harness_proc vd;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
+    HARNESS_ASSERT(wait_log(&vd, "assigned", 30000));
+    char to[24];
+    for (int k = 0; k < 2; k++)
+        open_call("acc-rs-family", k, T0 + k * MIN, "+34912345678");
+    for (int k = 0; k < 8; k++) {
+        snprintf(to, sizeof to, "+3491234%04d", 17 * k + 3);
+        open_call("acc-rs-biz", k, T0 + k * MIN, to);
+    }
+    for (int k = 0; k < 6; k++) {
+        snprintf(to, sizeof to, "+3161%07d", 104729 * (k + 1) % 10000000);
+        open_call("acc-rs-shop", k, T0 + k * MIN, to);
+    }
+    assert_int_equal(harness_producer_flush(prod, 10000), 0);
+
+    /* Wait for the shop's warning, then take everything the alerts topic holds. */
+    struct harness_msg *alerts = NULL;
+    ssize_t n = 0;
+    bool found = false;
+    for (int64_t until = harness_now_ms() + 30000; !found && harness_now_ms() < until;) {
+        harness_msgs_free(alerts, n > 0 ? (size_t)n : 0);
+        alerts = NULL;
+        n = harness_consume_all(broker.bootstrap, "vigil.alerts", 3000, 64, &alerts);
+        for (ssize_t i = 0; i < n; i++)
+            found |= strstr(alerts[i].value, "\"resale.parallel_calls\"") != NULL;
+    }
+    HARNESS_ASSERT(found);
+    size_t shop = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        char account[64], rule[80], sev[16];
+        assert_true(harness_json_str(alerts[i].value, "account", account, sizeof account) >= 0);
+        assert_true(harness_json_str(alerts[i].value, "rule", rule, sizeof rule) >= 0);
+        assert_true(harness_json_str(alerts[i].value, "severity", sev, sizeof sev) > 0);
+        if (strncmp(rule, "resale.", 7) != 0)
+            continue;
+        if (strcmp(account, "acc-rs-shop") != 0)
+            fail_msg("resale alert for %s: %.300s", account, alerts[i].value);
+        assert_string_equal(rule, "resale.parallel_calls");
+        assert_string_equal(sev, "warning");
+        long long ets = 0;
+        assert_int_equal(harness_json_int(alerts[i].value, "event_ts", &ets), 0);
+        assert_int_equal(ets, T0 + 5 * MIN); /* the sixth call */
+        shop++;
+    }
+    HARNESS_ASSERT(shop == 1);
+    harness_msgs_free(alerts, (size_t)n);
+    /* Warnings only: nothing on the orders topic (which may not even exist yet). */
+    struct harness_msg *orders = NULL;
+    n = harness_consume_all(broker.bootstrap, "vigil.orders", 2000, 8, &orders);
+    for (ssize_t i = 0; i < n; i++)
+        fprintf(stderr, "order: %.300s\n", orders[i].value);
+    HARNESS_ASSERT(n <= 0);
+    harness_msgs_free(orders, n > 0 ? (size_t)n : 0);
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -205,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_billing_lowers_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_interim_invoice_blocks_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resale_warning_only, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
