@@ -41,7 +41,7 @@ run() {
 }
 
 run "$bin/bench_ring"
-run "$bin/bench_parse"
+run "$bin/bench_parse" --compare
 run "$bin/bench_detectors" --accounts 10000
 run "$bin/bench_detectors" --accounts 1000000
 for _ in $(seq 1 "$e2e_runs"); do

@@ -10,7 +10,7 @@ packages=(
     librdkafka-dev                        # Kafka client and the mock cluster (embedded broker)
     libhiredis-dev                        # Redis client
     libjemalloc-dev                       # allocator for the long-running programs
-    libjsmn-dev                           # JSON tokenizer for event parsing
+    libjsmn-dev                           # JSON tokenizer for lift orders, vigilctl, tests
     libmicrohttpd-dev                     # vigild --http: /metrics, /healthz, /readyz
     libcurl4-openssl-dev                  # alert delivery to Alertmanager and webhooks
     libcmocka-dev                         # unit and integration tests

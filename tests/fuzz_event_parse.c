@@ -5,7 +5,8 @@
  * the value's own "account" string so that valid events are reachable, a fixed key, or
  * the first bytes of the value), bit 2 sets a stream time (ts_future), bits 3-4 pick
  * default_cc ("31" by NULL, "32", "1", and a malformed ""). The value is passed at the
- * very end of libFuzzer's buffer, so ASan sees any read past len.
+ * very end of libFuzzer's buffer, so ASan sees any read past len. The previous parser
+ * (event_parse_ref.c) must give the same answer: result, reason and, on success, the event.
  * Any violated invariant aborts, which libFuzzer reports as a crash. */
 #define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "event_parse_ref.h"
 #include "vigil/event.h"
 #include "vigil/status.h"
 
@@ -223,6 +225,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         CHECK(rc == VIGIL_ERR_INVALID);
         check_failure(&err, len);
+    }
+
+    /* The previous parser agrees. Events are compared after zeroing both, as each parser
+     * clears the event before filling it. */
+    memset(&ev2, 0, sizeof ev2);
+    memset(&err2, 0, sizeof err2);
+    {
+        struct vigil_event a;
+        memset(&a, 0, sizeof a);
+        int ra = vigil_event_parse(buf, len, key, key_len, &o, &a, &err);
+        int rb = vigil_event_parse_ref(buf, len, key, key_len, &o, &ev2, &err2);
+        CHECK(ra == rb);
+        CHECK(strcmp(err.reason, err2.reason) == 0);
+        if (ra == 0)
+            CHECK(memcmp(&a, &ev2, sizeof a) == 0);
     }
 
     /* Pure: the same input gives the same answer. */

@@ -966,6 +966,171 @@ static void test_type_str(void **state)
     assert_string_equal(vigil_event_type_str((enum vigil_event_type)0), "unknown");
 }
 
+/* ---- behaviour the cases above leave open, pinned before the one-pass parser replaced the
+ * jsmn-based one (both pass these) ---- */
+
+/* A JSON array of n ones: n + 1 values. */
+static const char *ones(int n)
+{
+    static char buf[2048];
+    size_t k = 0;
+    buf[k++] = '[';
+    for (int i = 0; i < n; i++) {
+        if (i > 0)
+            buf[k++] = ',';
+        buf[k++] = '1';
+    }
+    buf[k++] = ']';
+    buf[k] = '\0';
+    return buf;
+}
+
+/* n nested arrays around `inner`. */
+static const char *nested(int n, const char *inner)
+{
+    static char buf[512];
+    size_t k = 0;
+    for (int i = 0; i < n; i++)
+        buf[k++] = '[';
+    k += (size_t)sprintf(buf + k, "%s", inner);
+    for (int i = 0; i < n; i++)
+        buf[k++] = ']';
+    buf[k] = '\0';
+    return buf;
+}
+
+static void test_pin_limits(void **state)
+{
+    char buf[4096];
+    (void)state;
+    /* The call_start example is 23 values and keys; "many":[...] adds 2 + n. 256 in all is
+     * fine, 257 is too_complex; too_complex comes after not_object and before duplicates. */
+    expect_ok(with(call_start, "many", ones(231)));
+    expect_reason(with(call_start, "many", ones(232)), "too_complex");
+    snprintf(buf, sizeof buf, "{\"id\":\"x\",%s", &with(call_start, "many", ones(232))[1]);
+    expect_reason(buf, "too_complex");
+    snprintf(buf, sizeof buf, "{\"id\":\"x\",%s", &with(call_start, "many", ones(200))[1]);
+    expect_reason(buf, "duplicate_field:id");
+    /* The document is depth 0, so 31 more containers inside it are fine and 32 are not. */
+    expect_ok(with(call_start, "deep", nested(31, "1")));
+    expect_reason(with(call_start, "deep", nested(32, "1")), "too_complex");
+    expect_reason(with(call_start, "deep", nested(32, "")), "too_complex");
+    /* Depth is reported where the scan gets that deep: a later syntax error does not change
+     * it, an earlier one wins, and bad UTF-8 anywhere wins over both. */
+    snprintf(buf, sizeof buf, "{\"deep\":%s,}", nested(40, "1"));
+    expect_reason(buf, "too_complex");
+    snprintf(buf, sizeof buf, "{\"a\":01,\"deep\":%s}", nested(40, "1"));
+    expect_reason(buf, "json_syntax");
+    snprintf(buf, sizeof buf, "{\"deep\":%s,\"a\":\"\xff\"}", nested(40, "1"));
+    expect_reason(buf, "bad_utf8");
+    /* A deep top-level array is too_complex before it is not_object; a big one is
+     * not_object before it is too_complex. */
+    expect_reason(nested(40, "1"), "too_complex");
+    expect_reason(ones(300), "not_object");
+    /* Over-long fields: the account holds 64 characters, the text of a number 64 bytes. */
+    char acct[VIGIL_ACCOUNT_MAX + 1];
+    memset(acct, 'a', VIGIL_ACCOUNT_MAX);
+    acct[VIGIL_ACCOUNT_MAX] = '\0';
+    expect_ok_key(with(call_start, "account", quoted_run('a', 64)), acct);
+    assert_int_equal(strlen(ev.account), 64);
+    expect_reason(with(call_start, "account", quoted_run('a', 65)), "bad_field:account");
+    expect_reason(with(call_start, "to", "\"+53 51 23 45 67                                     "
+                                         "               \""),
+                  "bad_number:to");
+}
+
+static void test_pin_duplicates(void **state)
+{
+    (void)state;
+    /* Repeated unknown fields, and repeated keys inside values, are not duplicates. */
+    expect_ok(with2(call_start, "x", "1", "y", "{\"id\":1,\"id\":2,\"x\":3}"));
+    expect_ok(with(call_start, "note", "[{\"v\":1},{\"v\":2}]"));
+    /* The field named is the one whose second copy comes first. */
+    expect_reason("{\"ts\":1,\"id\":\"a\",\"id\":\"b\",\"ts\":2}", "duplicate_field:id");
+    /* Copies that agree, null copies, and fields the event kind ignores all count. */
+    expect_reason("{\"v\":1,\"v\":1}", "duplicate_field:v");
+    expect_reason("{\"device\":null,\"device\":null}", "duplicate_field:device");
+    expect_reason(with2(call_start, "segments", "1", "x", "2,\"segments\":1"),
+                  "duplicate_field:segments");
+    /* Escaped keys count as their text; keys that are not names of fields never do. */
+    expect_reason(with(call_start, "\\u0074\\u0073", "1"), "duplicate_field:ts");
+    expect_ok(with2(call_start, "\\u0074s\\u0000", "1", "t\\u0073x", "2"));
+    expect_ok(with(call_start, "\\u0062ody_hash_and_more", "1"));
+    /* Syntax is checked over the whole value before duplicates. */
+    expect_reason("{\"v\":1,\"v\":1,}", "json_syntax");
+}
+
+static void test_pin_strings(void **state)
+{
+    char v[1024];
+    (void)state;
+    /* Surrogate pairs in either case decode to one 4-byte character; the limit is on the
+     * decoded bytes (32 such characters fill a device of 128). */
+    expect_ok(with(call_start, "device", "\"\\uD83D\\uDE00\\ud83d\\uDE00\""));
+    assert_string_equal(ev.device, "\xf0\x9f\x98\x80\xf0\x9f\x98\x80");
+    strcpy(v, "\"");
+    for (int i = 0; i < 32; i++)
+        strcat(v, "\\ud83d\\ude00");
+    strcat(v, "\"");
+    expect_ok(with(call_start, "device", v));
+    assert_int_equal(strlen(ev.device), 128);
+    v[strlen(v) - 1] = '\0';
+    strcat(v, "x\"");
+    expect_reason(with(call_start, "device", v), "bad_field:device");
+    /* A high surrogate followed by another high one, or by a plain character. */
+    expect_reason(with(call_start, "device", "\"\\ud83d\\ud83d\""), "json_syntax");
+    expect_reason(with(call_start, "x", "\"\\ud83d\\n\""), "json_syntax");
+    /* U+0000 spoils a field but not an unknown value; escapes of '/' and DEL are kept. */
+    expect_reason(with(call_start, "device", "\"\\u0000\""), "bad_field:device");
+    expect_ok(with(call_start, "x", "\"\\u0000\""));
+    expect_ok(with(call_start, "device", "\"a\\/b\x7f\""));
+    assert_string_equal(ev.device, "a/b\x7f");
+    /* Unknown values obey the same grammar as known ones. */
+    expect_reason(with(call_start, "x", "\"\\ud800\""), "json_syntax");
+    expect_reason(with(call_start, "x", "[\"a\x01\"]"), "json_syntax");
+    expect_reason(with(call_start, "x", "{\"\xc0\xaf\":1}"), "bad_utf8");
+    /* NUL bytes in a key or before the object */
+    static const char nul_key[] = "{\"v\0\":1}";
+    expect_reason_len(nul_key, sizeof nul_key - 1, KEY, "json_syntax");
+    static const char nul_first[] = "\0{\"v\":1}";
+    expect_reason_len(nul_first, sizeof nul_first - 1, KEY, "json_syntax");
+    /* Valid UTF-8 after the object is still trailing garbage. */
+    snprintf(v, sizeof v, "%s\xc3\xa9", EX_CALL_START);
+    expect_reason(v, "json_syntax");
+    snprintf(v, sizeof v, "%s\n\n\t ", EX_CALL_START);
+    expect_ok(v);
+}
+
+static void test_pin_numbers(void **state)
+{
+    (void)state;
+    /* Integers are JSON integers: no fraction or exponent, even when the value is whole. */
+    expect_reason(with(call_start, "v", "1.0"), "bad_field:v");
+    expect_reason(with(call_start, "v", "1E0"), "bad_field:v");
+    expect_reason(with(call_start, "v", "-0"), "bad_version");
+    expect_reason(with(call_start, "ts", "1795402746539e0"), "bad_field:ts");
+    expect_reason(with(call_start, "ts", "1.795402746539e12"), "bad_field:ts");
+    expect_reason(with(call_start, "ts", "9223372036854775808"), "bad_field:ts");
+    expect_reason(with(call_start, "ts", "-9223372036854775808"), "ts_past");
+    expect_reason(with(call_end, "duration", "1e2"), "bad_field:duration");
+    expect_ok(with(call_end, "duration", "-0"));
+    assert_true(ev.duration_s == 0);
+    /* Leading zeros are syntax errors wherever they stand. */
+    expect_reason(with(call_start, "cost", "00"), "json_syntax");
+    expect_reason(with(call_start, "x", "-01.5"), "json_syntax");
+    expect_reason(with(call_start, "x", "1.5e"), "json_syntax");
+    expect_reason(with(call_start, "x", "1.5E-"), "json_syntax");
+    /* Exponents in a cost: either case and sign. */
+    expect_ok(with(call_start, "cost", "1E2"));
+    assert_true(ev.cost_eur == 100.0);
+    expect_ok(with(call_start, "cost", "2.5e-1"));
+    assert_true(ev.cost_eur == 0.25);
+    expect_ok(with(call_start, "cost", "0e0"));
+    assert_true(ev.cost_eur == 0.0);
+    expect_ok(with(call_start, "cost", "0.0000000000000000000000000000001e31"));
+    assert_true(ev.cost_eur > 0.99 && ev.cost_eur < 1.01);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1000,6 +1165,10 @@ int main(void)
         cmocka_unit_test(test_check_order),
         cmocka_unit_test(test_null_arguments),
         cmocka_unit_test(test_type_str),
+        cmocka_unit_test(test_pin_limits),
+        cmocka_unit_test(test_pin_duplicates),
+        cmocka_unit_test(test_pin_strings),
+        cmocka_unit_test(test_pin_numbers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
