@@ -116,7 +116,7 @@
 #define BS_RECENT 8 /* SMS a number keeps one by one; the 9th in a window promotes it */
 #define BS_BODIES 4 /* texts tracked per heavy number */
 #define BS_FIRED_CRIT 0x8
-#define BS_TIMES_MAX 4096 /* SMS times a heavy number keeps at most (bulk_sms.rate exact) */
+#define BS_TIMES_MAX VIGIL_WIN_LEVEL_MAX /* SMS times a heavy number keeps at most */
 
 enum { BS_RATE = 0, BS_RCPT = 1, BS_BODY = 2, BS_RULES = 3 };
 
@@ -161,7 +161,7 @@ struct bs_wset {
 };
 
 struct bs_ent {
-    uint64_t h; /* hash of the recipient, never 0 */
+    uint64_t h;  /* hash of the recipient, never 0 */
     int32_t min; /* minute the recipient was last sent to */
     uint16_t ms; /* and the millisecond in it */
 };
@@ -177,7 +177,7 @@ struct bs_body {
 struct bs_heavy {
     /* 8-aligned, so its size is too: the 64-bit entries after it are aligned. */
     _Alignas(8) uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
-    uint16_t n_t;           /* SMS times kept (window.h time ring, sorted) */
+    uint16_t n_t;                       /* SMS times kept (window.h time ring, sorted) */
     struct bs_wset rcpt;
     struct bs_body body[BS_BODIES];
     char samples[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1]; /* the latest event ids */
@@ -215,13 +215,15 @@ struct bs_state {
      * entries only in on_tick, after publishing and emptying this list, and in forget,
      * which renumbers the list (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
-    int64_t wm_min; /* minute of the last tick's watermark */
+    int64_t wm_min;              /* minute of the last tick's watermark */
 };
 
 static const struct vigil_config_key bs_keys[] = {
-    {"bulk_sms.sms_15m", VIGIL_CFG_INT, "300", 1, 65535,
-     "SMS from one sending number within 15 minutes that block the account's SMS."},
-    {"bulk_sms.sms_15m_warning", VIGIL_CFG_INT, "100", 0, 65535,
+    {"bulk_sms.sms_15m", VIGIL_CFG_INT, "300", 1, VIGIL_WIN_LEVEL_MAX,
+     "SMS from one sending number within 15 minutes that block the account's SMS. At most 10000, "
+     "the highest level counted exactly."
+     ""},
+    {"bulk_sms.sms_15m_warning", VIGIL_CFG_INT, "100", 0, VIGIL_WIN_LEVEL_MAX,
      "SMS from one sending number within 15 minutes that raise a warning alert first (0: no "
      "warning)."},
     {"bulk_sms.recipients_15m", VIGIL_CFG_INT, "100", 1, 4096,
@@ -512,8 +514,8 @@ static void light_measure(const struct bs_sender *s, int64_t from, int64_t to,
  * than [from, to]: an upper bound, enough while below every level of the rule. A rule at or
  * above its lowest level (low[r]) is counted again exactly on [from, to], from the SMS times
  * and the time each recipient was last sent to. */
-static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t from,
-                          int64_t to, const int64_t low[BS_RULES], struct bs_measure *out)
+static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t from, int64_t to,
+                          const int64_t low[BS_RULES], struct bs_measure *out)
 {
     out->v[BS_RATE] = ring_sum(h->cnt, BS_SLOTS);
     out->v[BS_RCPT] = wset_count(&h->rcpt);
@@ -1053,7 +1055,7 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
  * from the current profiles. */
 #define BS_SAVE_VERSION 2 /* 2: times to the millisecond (exact windows) */
-#define BS_KEY_HASH 16                                 /* hex digits before `from` in a key */
+#define BS_KEY_HASH 16    /* hex digits before `from` in a key */
 #define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
 #define BS_ENT_BYTES 14                                /* a saved set entry */
 #define BS_SENDER_MIN 10 /* bytes of the smallest saved sender: a light one with no SMS */
@@ -1387,8 +1389,8 @@ static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
         e->body = get_u32(r);
         e->min = get_i32(r);
         e->ms = get_u16(r);
-        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN ||
-                        e->min > ss->head_min || e->ms >= BS_MIN_MS))
+        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN || e->min > ss->head_min ||
+                        e->ms >= BS_MIN_MS))
             return false;
     }
     return !r->bad;

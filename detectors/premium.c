@@ -111,10 +111,10 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define PM_SAVE_VERSION 3 /* 3: exact hours (call times, closed calls, callers to the ms) */
-#define PM_OUT_EXACT 32   /* outbound premium call times kept: exact up to this level */
-#define PM_IN_EXACT 128   /* inbound call times kept per service number */
-#define PM_SPANS 16       /* closed outbound calls kept whole */
+#define PM_SAVE_VERSION 4         /* 4: the account key of grown rings; 3: exact hours */
+#define PM_OUT_EXACT 32           /* outbound premium call times kept: exact up to this level */
+#define PM_IN_EXACT 128           /* inbound call times kept per service number */
+#define PM_SPANS 16               /* closed outbound calls kept whole */
 /* Event times a loaded state may hold: from events.md's earliest time until minutes stop
  * fitting pm_caller.min's 32 bits (the year 6000), so no arithmetic on them overflows. */
 #define PM_TS_MAX_MS ((int64_t)INT32_MAX * PM_MIN_MS)
@@ -175,13 +175,14 @@ struct pm_svc {
 };
 
 struct pm_acct {
-    int64_t last_ms;    /* latest event time of the account */
-    int64_t eval_ms;    /* event time up to which premium.outbound was judged */
-    int64_t due;        /* when open calls reach the next level (out_due), or INT64_MAX */
-    struct pm_ring out; /* a: premium calls, b: answered seconds (counters' fallback) */
-    struct pm_ring old; /* b: answered seconds of closed calls pushed out of spans[] */
+    int64_t last_ms;              /* latest event time of the account */
+    int64_t eval_ms;              /* event time up to which premium.outbound was judged */
+    int64_t due;                  /* when open calls reach the next level (out_due), or INT64_MAX */
+    struct pm_ring out;           /* a: premium calls, b: answered seconds (counters' fallback) */
+    struct pm_ring old;           /* b: answered seconds of closed calls pushed out of spans[] */
     int64_t out_ts[PM_OUT_EXACT]; /* the latest premium calls' times, sorted (window.h) */
     struct pm_span spans[PM_SPANS]; /* the latest closed calls, kept whole */
+    uint64_t key; /* the account's hash (keys of its grown rings, window.h); set at load */
     uint16_t n_out_ts;
     uint8_t n_spans;
     struct pm_open open[PM_OPEN_MAX];
@@ -210,15 +211,19 @@ struct pm_state {
     struct vigil_acct_table *accts; /* struct pm_acct */
     /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
      * after this list is emptied, or in forget, which renumbers the list to match. */
-    struct vigil_idx_list dirty; /* accounts changed since the last tick */
-    int64_t wm_min;   /* minute of the last sweep's watermark */
-    int64_t next_due; /* the earliest pm_acct.due */
+    struct vigil_idx_list dirty;  /* accounts changed since the last tick */
+    struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
+    uint32_t out_level, in_level; /* the highest calls levels of any profile */
+    int64_t wm_min;               /* minute of the last sweep's watermark */
+    int64_t next_due;             /* the earliest pm_acct.due */
 };
 
 static const struct vigil_config_key pm_keys[] = {
-    {"premium.out_calls_1h", VIGIL_CFG_INT, "20", 1, 100000,
-     "Outbound calls to premium-rate numbers within one hour that block premium calls."},
-    {"premium.out_calls_1h_warning", VIGIL_CFG_INT, "10", 0, 100000,
+    {"premium.out_calls_1h", VIGIL_CFG_INT, "20", 1, VIGIL_WIN_LEVEL_MAX,
+     "Outbound calls to premium-rate numbers within one hour that block premium calls. At most "
+     "10000, the highest level counted exactly."
+     ""},
+    {"premium.out_calls_1h_warning", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "Outbound premium-rate calls within one hour that raise a warning alert first (0: no "
      "warning)."},
     {"premium.out_minutes_1h", VIGIL_CFG_INT, "60", 1, 100000,
@@ -227,9 +232,11 @@ static const struct vigil_config_key pm_keys[] = {
     {"premium.out_minutes_1h_warning", VIGIL_CFG_INT, "30", 0, 100000,
      "Outbound premium-rate minutes within one hour that raise a warning alert first (0: no "
      "warning)."},
-    {"premium.inbound_calls_1h", VIGIL_CFG_INT, "100", 1, 1000000,
+    {"premium.inbound_calls_1h", VIGIL_CFG_INT, "100", 1, VIGIL_WIN_LEVEL_MAX,
      "Inbound calls within one hour to one service number of an account that, with enough "
-     "distinct callers, withhold its payouts (a warning at a third)."},
+     "distinct callers, withhold its payouts (a warning at a third). At most 10000, the highest "
+     "level counted exactly."
+     ""},
     {"premium.inbound_callers_1h", VIGIL_CFG_INT, "30", 1, PM_CALLERS_MAX,
      "Distinct callers within one hour to one service number needed besides the calls "
      "(at most 64, the tracked set's size)."},
@@ -240,7 +247,7 @@ static const struct vigil_config_key pm_keys[] = {
     /* A popular service number takes calls from many callers all day and hundreds in a busy
      * hour (detection.md: leave it alone): ten times the default, the value of the former
      * key premium.inbound_calls_1h_popular. */
-    {"premium.inbound_calls_1h@service_popular", VIGIL_CFG_INT, "1000", 1, 1000000,
+    {"premium.inbound_calls_1h@service_popular", VIGIL_CFG_INT, "1000", 1, VIGIL_WIN_LEVEL_MAX,
      "Inbound calls threshold of the service_popular profile: a popular service number "
      "gets many calls from many callers, so ten times the default."},
     {"premium.short_call_s", VIGIL_CFG_INT, "60", 1, 3600,
@@ -382,6 +389,17 @@ static int mark_dirty(struct pm_state *st, struct pm_acct *a)
     return 0;
 }
 
+static uint64_t acct_key(const char *account)
+{
+    return vigil_acct_table_hash(account, strlen(account));
+}
+
+/* The key of a service number's grown ring: the account's, mixed with the number's. */
+static uint64_t svc_key(const struct pm_acct *a, const struct pm_svc *s)
+{
+    return a->key ^ (str_hash(s->to) * 0x9e3779b97f4a7c15ULL + 1);
+}
+
 static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *ev)
 {
     bool created;
@@ -393,6 +411,7 @@ static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *e
         ring_init(&a->out, min);
         a->last_ms = a->eval_ms = ev->ts_ms;
         a->due = INT64_MAX;
+        a->key = acct_key(ev->account);
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
     }
     if (ev->ts_ms > a->last_ms)
@@ -437,7 +456,7 @@ static uint32_t ring_inside(const struct pm_ring *r, int64_t now)
 {
     uint32_t b = 0;
     int64_t lo = -vigil_floor_div(-(now - PM_HOUR_MS), PM_MIN_MS); /* first whole minute */
-    int64_t hi = vigil_floor_div(now + 1, PM_MIN_MS) - 1;            /* last whole minute */
+    int64_t hi = vigil_floor_div(now + 1, PM_MIN_MS) - 1;          /* last whole minute */
     if (lo < r->cur - PM_RING + 1)
         lo = r->cur - PM_RING + 1;
     if (hi > r->cur)
@@ -447,15 +466,19 @@ static uint32_t ring_inside(const struct pm_ring *r, int64_t now)
     return b;
 }
 
-/* The hour [now - 1 h, now], exactly: calls from the latest PM_OUT_EXACT call times (past
- * that many, the minute buckets say how many more), closed seconds from the latest PM_SPANS
- * closed calls, each counting its part inside (older calls' seconds only from minutes wholly
- * inside), and the open calls' time inside. */
-static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now *m)
+/* The hour [now - 1 h, now], exactly: calls from the call times (the latest PM_OUT_EXACT,
+ * grown up to the highest level when more lie in the hour; past that many, or when the times
+ * before a restore are missing, the minute buckets say how many more), closed seconds from the
+ * latest PM_SPANS closed calls, each counting its part inside (older calls' seconds only from
+ * minutes wholly inside), and the open calls' time inside. */
+static void out_measure(const struct pm_state *st, const struct pm_acct *a, int64_t now,
+                        struct pm_out_now *m)
 {
     int64_t from = now - PM_HOUR_MS;
-    uint32_t calls = vigil_win_count(a->out_ts, a->n_out_ts, from, now);
-    if (vigil_win_saturated(a->out_ts, PM_OUT_EXACT, a->n_out_ts, from, now)) {
+    bool more;
+    uint32_t calls = vigil_win_more_count(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts,
+                                          from, now, &more);
+    if (more) {
         uint32_t b;
         ring_sum(&a->out, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
         calls = b > calls ? b : calls;
@@ -472,10 +495,11 @@ static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now 
 }
 
 /* A premium call counted at time t. */
-static void out_count(struct pm_acct *a, int64_t t)
+static void out_count(struct pm_state *st, struct pm_acct *a, int64_t t)
 {
     ring_add(&a->out, vigil_floor_div(t, PM_MIN_MS), 1, 0);
-    vigil_win_add(a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t);
+    vigil_win_more_add(st->more, a->key, a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t, st->out_level,
+                       PM_HOUR_MS);
 }
 
 /* A closed call's answered seconds: kept whole among the latest PM_SPANS; when full, the one
@@ -593,7 +617,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
 {
     int p = a->profile;
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     int64_t secs = m.closed_s + m.open_s;
     int64_t lo = a->eval_ms;
     if (now > a->eval_ms)
@@ -629,7 +653,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
     if (level_s >= 0 && m.open_s > 0 && lo < now && m.closed_s + open_secs(a, lo) < level_s)
         event_ts = out_crossing(a, m.closed_s, level_s, lo, now);
     if (event_ts != now)
-        out_measure(a, event_ts, &m); /* the evidence as it stood at the mark */
+        out_measure(st, a, event_ts, &m); /* the evidence as it stood at the mark */
     return emit_outbound(st, a, account, &m, event_ts, sev, out);
 }
 
@@ -638,7 +662,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
 static void arm_due(struct pm_state *st, struct pm_acct *a, int64_t now)
 {
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     a->due = out_due(st, a, now, m.closed_s);
     if (a->due < st->next_due)
         st->next_due = a->due;
@@ -675,7 +699,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
          * call. */
         if (open_find(a, id) >= 0 || seen_get(a->seen_out, id) != 0)
             return 0;
-        out_count(a, ev->ts_ms);
+        out_count(st, a, ev->ts_ms);
         sample_add(&a->smp_out, ev->id);
         if (a->n_open < PM_OPEN_MAX)
             a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
@@ -691,7 +715,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
         if (seen == 0) {
             /* No start seen: count the call from its own fields; an attempt that never
              * connected counts as a call, not as minutes. */
-            out_count(a, ev->ts_ms);
+            out_count(st, a, ev->ts_ms);
             sample_add(&a->smp_out, ev->id);
         }
         if (ev->answered)
@@ -760,12 +784,17 @@ static uint32_t svc_flagged_callers(const struct pm_svc *s, int64_t now)
     return n;
 }
 
-/* Inbound calls to the number in [now - 1 h, now]: exact up to PM_IN_EXACT, past that the
- * minute buckets (60 to 61 minutes). */
-static uint32_t svc_calls(const struct pm_svc *s, int64_t now)
+/* Inbound calls to the number in [now - 1 h, now]: exact up to the highest level (the
+ * latest PM_IN_EXACT times, grown while more lie in the hour); past that, or when times from
+ * before a restore are missing, the minute buckets (60 to 61 minutes). */
+static uint32_t svc_calls(const struct pm_state *st, const struct pm_acct *a,
+                          const struct pm_svc *s, int64_t now)
 {
-    uint32_t n = vigil_win_count(s->in_ts, s->n_in_ts, now - PM_HOUR_MS, now);
-    if (vigil_win_saturated(s->in_ts, PM_IN_EXACT, s->n_in_ts, now - PM_HOUR_MS, now)) {
+    bool more;
+    uint64_t key = s->n_in_ts == PM_IN_EXACT ? svc_key(a, s) : 0; /* else unused */
+    uint32_t n = vigil_win_more_count(st->more, key, s->in_ts, PM_IN_EXACT, s->n_in_ts,
+                                      now - PM_HOUR_MS, now, &more);
+    if (more) {
         uint32_t b;
         ring_sum(&s->ring, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
         n = b > n ? b : n;
@@ -865,11 +894,10 @@ static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, cons
 /* Each level of an inbound rule fires once per episode: the severity to report now (0:
  * nothing new) given whether the warning and critical levels are reached, with the rule's
  * bits in *fired; the episode ends, and the bits clear, when not even the warning is. */
-static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn,
-                         bool crit)
+static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn, bool crit)
 {
     if (!warn) {
-        *fired &= (uint8_t)~(warn_bit | crit_bit);
+        *fired &= (uint8_t) ~(warn_bit | crit_bit);
         return 0;
     }
     uint8_t bit = crit ? crit_bit : warn_bit;
@@ -886,7 +914,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
     uint32_t ring_calls, short_calls;
     ring_sum(&s->ring, now_min, &ring_calls, &short_calls); /* short calls: evidence only */
-    uint32_t calls = svc_calls(s, now);
+    uint32_t calls = svc_calls(st, a, s, now);
     uint32_t callers = svc_callers(s, now);
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
@@ -894,7 +922,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
      * ending at the newest call seen, judged before it came. */
     int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
     if (!crit && newest > now && newest - now <= PM_HOUR_MS) {
-        uint32_t c2 = svc_calls(s, newest), k2 = svc_callers(s, newest);
+        uint32_t c2 = svc_calls(st, a, s, newest), k2 = svc_callers(s, newest);
         bool crit2 = c2 >= st->in_calls[p] && k2 >= st->in_callers[p];
         bool warn2 = c2 >= (st->in_calls[p] + 2) / 3 && k2 >= (st->in_callers[p] + 2) / 3;
         if (crit2 || (warn2 && !warn)) {
@@ -918,7 +946,7 @@ static int emit_flagged(const struct pm_state *st, const struct pm_acct *a, cons
 {
     bool crit = sev == VIGIL_SEV_CRITICAL;
     int64_t thr = crit ? st->in_flagged[a->profile] : 1;
-    uint32_t calls = svc_calls(s, event_ts);
+    uint32_t calls = svc_calls(st, a, s, event_ts);
     uint32_t callers = svc_callers(s, event_ts);
     char reason[320];
     snprintf(reason, sizeof reason,
@@ -1009,7 +1037,8 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
             return check_flagged(st, a, ev->account, s, ev->ts_ms, out);
         return 0;
     }
-    vigil_win_add(s->in_ts, PM_IN_EXACT, &s->n_in_ts, ev->ts_ms);
+    vigil_win_more_add(st->more, s->n_in_ts == PM_IN_EXACT ? svc_key(a, s) : 0, s->in_ts,
+                       PM_IN_EXACT, &s->n_in_ts, ev->ts_ms, st->in_level, PM_HOUR_MS);
     svc_add_caller(s, ev->from, ev->ts_ms, flagged);
     sample_add(&a->smp_in, ev->id);
     int rc = check_pumping(st, a, ev->account, s, ev->ts_ms, out);
@@ -1033,10 +1062,11 @@ static int pm_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 }
 
 /* The account's counters over the hour ending at `now`. */
-static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
+static void acct_counters(const struct pm_state *st, const struct pm_acct *a, int64_t now,
+                          uint32_t v[4])
 {
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     v[0] = m.calls;
     v[1] = (uint32_t)((m.closed_s + m.open_s) / 60);
     v[2] = v[3] = 0;
@@ -1044,7 +1074,7 @@ static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
         const struct pm_svc *s = &a->svc[i];
         if (s->to[0] == '\0')
             continue;
-        uint32_t calls = svc_calls(s, now), callers = svc_callers(s, now);
+        uint32_t calls = svc_calls(st, a, s, now), callers = svc_callers(s, now);
         if (calls > v[2] || (calls == v[2] && callers > v[3])) {
             v[2] = calls;
             v[3] = callers;
@@ -1057,7 +1087,7 @@ static int publish_one(const struct pm_state *st, struct pm_acct *a, const char 
                        int64_t wm, struct vigil_emit *out)
 {
     uint32_t v[4];
-    acct_counters(a, a->last_ms > wm ? a->last_ms : wm, v);
+    acct_counters(st, a, a->last_ms > wm ? a->last_ms : wm, v);
     if (a->published && memcmp(v, a->pub, sizeof v) == 0)
         return 0;
     struct vigil_counter c[] = {
@@ -1139,6 +1169,7 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     rc = sweep(st, watermark_ms, out);
     if (rc != 0)
         return rc; /* the next tick sweeps again */
+    vigil_win_more_sweep(st->more, watermark_ms);
     if (wm_min > st->wm_min)
         st->wm_min = wm_min;
     return 0;
@@ -1158,6 +1189,7 @@ static int pm_save(void *state, const char *account, struct vigil_bytes *out)
     /* What this process published, and its dirty list, mean nothing to another one. */
     c.dirty = false;
     c.published = false;
+    c.key = 0; /* derived from the account name at load */
     memset(c.pub, 0, sizeof c.pub);
     const uint8_t version = PM_SAVE_VERSION;
     size_t len = out->len;
@@ -1238,8 +1270,8 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     struct pm_acct c;
     vigil_bytes_get(&r, &version, 1);
     vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != PM_SAVE_VERSION ||
-        !acct_ok(&c) || account[0] == '\0' || strlen(account) > VIGIL_ACCT_KEY_MAX)
+    if (r.bad || r.pos != len || version != PM_SAVE_VERSION || !acct_ok(&c) || account[0] == '\0' ||
+        strlen(account) > VIGIL_ACCT_KEY_MAX)
         return VIGIL_ERR_INVALID;
 
     bool created;
@@ -1257,6 +1289,15 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     a->dirty = true; /* mark_dirty listed it */
     a->published = false;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    a->key = acct_key(account);
+    /* A full ring may have had more times than it holds: known again once they are old. */
+    vigil_win_more_restore(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts, st->out_level,
+                           PM_HOUR_MS);
+    for (int i = 0; i < PM_SVC_MAX; i++) {
+        if (a->svc[i].to[0] != '\0')
+            vigil_win_more_restore(st->more, svc_key(a, &a->svc[i]), a->svc[i].in_ts, PM_IN_EXACT,
+                                   a->svc[i].n_in_ts, st->in_level, PM_HOUR_MS);
+    }
     /* Re-arm the timer under this state's thresholds, from the time last judged, and let the
      * state-wide next_due see it, so a tick inside an already swept minute still fires. */
     arm_due(st, a, a->eval_ms);
@@ -1282,6 +1323,9 @@ static void pm_forget(void *state, const char *account)
     /* Neither listed (the common case between ticks): the list holds no number that changes. */
     if (a->dirty || moved->dirty)
         vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
+    vigil_win_more_forget(st->more, a->key);
+    for (int k = 0; k < PM_SVC_MAX; k++)
+        vigil_win_more_forget(st->more, svc_key(a, &a->svc[k]));
     vigil_acct_table_remove_at(st->accts, i);
     /* next_due may still hold the account's timer: that costs one early sweep, which sets it
      * from the accounts left. */
@@ -1293,6 +1337,7 @@ static void pm_destroy(void *state)
     if (!st)
         return;
     vigil_acct_table_destroy(st->accts);
+    vigil_win_more_destroy(st->more);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1329,8 +1374,16 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
+        if ((uint32_t)st->out_calls[p] > st->out_level)
+            st->out_level = (uint32_t)st->out_calls[p];
+        if ((uint32_t)st->in_calls[p] > st->in_level)
+            st->in_level = (uint32_t)st->in_calls[p];
+    }
     st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
-    if (!st->accts)
+    st->more = vigil_win_more_create();
+    if (!st->accts || !st->more)
         goto fail;
     *state = st;
     return 0;

@@ -105,11 +105,10 @@
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
  *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
  *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most accounts never have one; it is dropped when
- *          idle.
- *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
- *          (25 hourly {calls, seconds}; ~330 with key and index slot).
- * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
+ *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most
+ * accounts never have one; it is dropped when idle. hist:  accounts with a high-risk call in the
+ * last 7 days: struct tf_hist, 232 bytes (25 hourly {calls, seconds}; ~330 with key and index
+ * slot). Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
  * Checkpoints (detector.h): save writes the account's entries of the three tables as raw
@@ -152,15 +151,15 @@
 #define TF_WINDOW_MS 3600000LL /* concurrency order and alert ids hash floor(event_ts / 1 h) */
 #define TF_VEL_SLOTS 16        /* minutes: the event's and the 15 before */
 #define TF_VEL_WINDOW_MS (15 * TF_MIN_MS)
-#define TF_VEL_EXACT 32 /* times of the latest high-risk calls: exact up to this level */
+#define TF_VEL_EXACT 32   /* times of the latest high-risk calls: exact up to this level */
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
 #define TF_SPEND_SPANS 16 /* ended calls kept whole: spend exact while no more end in an hour */
-#define TF_SEQ_SLOTS 4 /* number ranges followed per account */
-#define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
+#define TF_SEQ_SLOTS 4    /* number ranges followed per account */
+#define TF_SEQ_GENS 3     /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
 #define TF_SEQ_WINDOW_MS (10 * TF_MIN_MS)
-#define TF_SEQ_EXACT 16 /* distinct numbers of a range kept exactly */
+#define TF_SEQ_EXACT 16  /* distinct numbers of a range kept exactly */
 #define TF_SLOW_SLOTS 25 /* hours: 24 to 25 */
 #define TF_HISTORY_GAP_MS (7 * TF_DAY_MS)
 #define TF_EVAL_EVERY_MS 10000LL /* open-call spend and minutes are judged this often */
@@ -175,8 +174,8 @@ struct tf_seq {
     uint64_t key;               /* leading digits x 32 + length; 0 = free */
     uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
     int64_t gen;                /* latest generation (ts / 5 min) */
-    int64_t sfx[TF_SEQ_EXACT]; /* when each distinct number was last dialled, tagged with its
-                                  last 3 digits (window.h's tagged ring) */
+    int64_t sfx[TF_SEQ_EXACT];  /* when each distinct number was last dialled, tagged with its
+                                   last 3 digits (window.h's tagged ring) */
     uint16_t n_sfx;
     uint8_t fired;
 };
@@ -191,8 +190,8 @@ struct tf_span {
 /* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
     struct tf_span spans[TF_SPEND_SPANS]; /* the latest ended calls, kept whole */
-    int64_t last_ms;                /* latest event time of the account */
-    int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
+    int64_t last_ms;                      /* latest event time of the account */
+    int64_t spend_head;                   /* 5-minute bucket of the newest spend slot */
     uint32_t spend[TF_SPEND_SLOTS]; /* spend of calls pushed out of spans, bucket b at [b % 13] */
     uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
     uint32_t calls_out;             /* outbound calls this hour */
@@ -265,6 +264,8 @@ struct tf_state {
     const struct vigil_numplan *np;
     const struct vigil_profiles *profiles;
     struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
+    struct vigil_win_more *more;    /* grown velocity rings of accounts above TF_VEL_EXACT */
+    uint32_t vel_level;             /* the highest velocity level of any profile, day or night */
     int64_t max_open_ms;            /* toll_fraud.max_open_call_ms */
     int64_t ttl_s;                  /* redis.counter_ttl_s */
     struct vigil_acct_table *accts; /* struct tf_acct */
@@ -274,9 +275,9 @@ struct tf_state {
      * entries only after publishing and emptying this list, and forget and load renumber it
      * as they remove (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
-    int64_t next_due;  /* earliest event time at which something in hr expires */
-    int64_t wm_hour;   /* hour of the last tick's watermark */
-    int64_t last_eval; /* watermark of the last open-call judgement */
+    int64_t next_due;            /* earliest event time at which something in hr expires */
+    int64_t wm_hour;             /* hour of the last tick's watermark */
+    int64_t last_eval;           /* watermark of the last open-call judgement */
 };
 
 static const struct vigil_config_key tf_keys[] = {
@@ -299,15 +300,17 @@ static const struct vigil_config_key tf_keys[] = {
      "centre working then is staffed."},
     {"toll_fraud.max_open_call_ms", VIGIL_CFG_INT, "86400000", 60000, 604800000,
      "Event time after which a call_start without its call_end stops counting as open."},
-    {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, 100000,
+    {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, VIGIL_WIN_LEVEL_MAX,
      "Outbound calls to high-risk destinations within 15 minutes that block international "
-     "calls."},
-    {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, 100000,
+     "calls. At most 10000, the highest level counted exactly."
+     ""},
+    {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "High-risk calls within 15 minutes that raise a warning alert first (0: no warning)."},
-    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 0, 100000,
+    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "High-risk calls within 15 minutes that block international calls at night and at "
      "weekends (0: the day level all week)."},
-    {"toll_fraud.velocity_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0, 100000,
+    {"toll_fraud.velocity_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0,
+     VIGIL_WIN_LEVEL_MAX,
      "Night and weekend level of the callcenter profile: 0, the day level all week, as a call "
      "centre working then is staffed."},
     {"toll_fraud.spend_1h_eur", VIGIL_CFG_INT, "100", 1, 10000000,
@@ -680,12 +683,24 @@ static int check_concurrent(const struct tf_acct *a, struct tf_hr *h, const stru
 
 /* --- velocity_high_risk -------------------------------------------------------------------- */
 
-/* High-risk calls in [ts - 15 min, ts]: exact up to TF_VEL_EXACT; from there on at least
- * that many, and the minute buckets (which may hold a 16th minute) say how many more. */
-static uint64_t vel_count(const struct tf_hr *h, int64_t ts)
+/* The key of an account's grown rings (window.h). */
+static uint64_t tf_key(const char *account)
 {
-    uint64_t n = vigil_win_count(h->vel_ts, h->n_vel_ts, ts - TF_VEL_WINDOW_MS, ts);
-    if (n < TF_VEL_EXACT)
+    return vigil_acct_table_hash(account, strlen(account));
+}
+
+/* High-risk calls in [ts - 15 min, ts]: exact up to the highest velocity level (the latest
+ * TF_VEL_EXACT times, grown while more lie in the window); past that, or when times from
+ * before a restore are missing, at least that many, and the minute buckets (which may hold
+ * a 16th minute) say how many more. */
+static uint64_t vel_count(const struct tf_state *st, const char *account, const struct tf_hr *h,
+                          int64_t ts)
+{
+    bool more;
+    uint64_t key = h->n_vel_ts == TF_VEL_EXACT ? tf_key(account) : 0; /* else unused */
+    uint64_t n = vigil_win_more_count(st->more, key, h->vel_ts, TF_VEL_EXACT, h->n_vel_ts,
+                                      ts - TF_VEL_WINDOW_MS, ts, &more);
+    if (!more)
         return n;
     int64_t minute = vigil_floor_div(ts, TF_MIN_MS);
     uint64_t b = ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
@@ -698,12 +713,12 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     bool night = vigil_off_hours(ev->ts_ms);
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
-    uint64_t n = vel_count(h, ev->ts_ms);
+    uint64_t n = vel_count(st, ev->account, h, ev->ts_ms);
     /* A call that arrives late (events.md: up to 60 s of disorder) may complete the window
      * that ends at the newest call seen, judged before it came. */
     int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : ev->ts_ms;
     if (newest > ev->ts_ms && newest - ev->ts_ms <= TF_VEL_WINDOW_MS) {
-        uint64_t m = vel_count(h, newest);
+        uint64_t m = vel_count(st, ev->account, h, newest);
         n = m > n ? m : n;
     }
     enum vigil_severity sev;
@@ -845,7 +860,8 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
     int64_t m = vigil_floor_div(ev->ts_ms, TF_MIN_MS);
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
-    vigil_win_add(h->vel_ts, TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms);
+    vigil_win_more_add(st->more, h->n_vel_ts == TF_VEL_EXACT ? tf_key(ev->account) : 0, h->vel_ts,
+                       TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms, st->vel_level, TF_VEL_WINDOW_MS);
     int rc = check_velocity(a, h, st, ev, out);
     if (rc != 0)
         return rc;
@@ -1065,8 +1081,8 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     /* A late number may complete the window ending at the newest number seen (disorder). */
     int64_t newest = ev->ts_ms;
     for (int k = 0; k < s->n_sfx; k++)
-        newest = (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS
-                                                             : newest;
+        newest =
+            (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS : newest;
     if (newest > ev->ts_ms) {
         int64_t m = vigil_win_tag_count(s->sfx, s->n_sfx, newest - TF_SEQ_WINDOW_MS, newest);
         n = m > n ? m : n;
@@ -1392,7 +1408,7 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
         const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
         if (h) {
             int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : 0;
-            hr15 = (int64_t)vel_count(h, newest > watermark ? newest : watermark);
+            hr15 = (int64_t)vel_count(st, account, h, newest > watermark ? newest : watermark);
         }
         struct vigil_counter c[] = {
             {"open_high_risk", a->open_hr},
@@ -1436,6 +1452,7 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
     if (watermark_ms >= st->next_due || rolled)
         rc = sweep_hr(st, watermark_ms);
+    vigil_win_more_sweep(st->more, watermark_ms);
     if (rc == 0 && watermark_ms >= st->last_eval + TF_EVAL_EVERY_MS) {
         rc = judge_open_calls(st, watermark_ms, out);
         if (rc == 0)
@@ -1475,6 +1492,7 @@ static void tf_forget(void *state, const char *account)
     acct_remove(st, account);
     vigil_acct_table_remove(st->hr, account);
     vigil_acct_table_remove(st->hist, account);
+    vigil_win_more_forget(st->more, tf_key(account));
 }
 
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
@@ -1553,15 +1571,15 @@ static bool saved_hr_ok(const struct tf_hr *h)
     if (h->n_calls > TF_TRACKED_MAX || h->n_orphans > TF_ORPHANS_MAX ||
         h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
         h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
-        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !vigil_saved_time_ok(h->vel_head) ||
-        !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
+        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) ||
+        !vigil_saved_time_ok(h->vel_head) || !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
         !vigil_saved_time_ok(h->untracked_last_ms))
         return false;
     for (int i = 0; i < TF_TRACKED_MAX; i++) {
         const struct tf_call *c = &h->calls[i];
         /* !(rate >= 0) also refuses NaN. */
-        if (!vigil_saved_time_ok(c->start_ms) || !vigil_saved_bool_ok(&c->intl) || !(c->rate >= 0.0f) ||
-            c->rate > 1e6f)
+        if (!vigil_saved_time_ok(c->start_ms) || !vigil_saved_bool_ok(&c->intl) ||
+            !(c->rate >= 0.0f) || c->rate > 1e6f)
             return false;
     }
     for (int i = 0; i < TF_ORPHANS_MAX; i++) {
@@ -1570,7 +1588,8 @@ static bool saved_hr_ok(const struct tf_hr *h)
     }
     for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
         const struct tf_sample *s = &h->samples[i];
-        if (!vigil_saved_bool_ok(&s->untracked) || !vigil_saved_str_ok(s->event_id, sizeof s->event_id))
+        if (!vigil_saved_bool_ok(&s->untracked) ||
+            !vigil_saved_str_ok(s->event_id, sizeof s->event_id))
             return false;
     }
     return true;
@@ -1578,8 +1597,8 @@ static bool saved_hr_ok(const struct tf_hr *h)
 
 static bool saved_hist_ok(const struct tf_hist *hs)
 {
-    return vigil_saved_time_ok(hs->first_ms) && vigil_saved_time_ok(hs->last_ms) && vigil_saved_time_ok(hs->head) &&
-           saved_fired_ok(hs->fired);
+    return vigil_saved_time_ok(hs->first_ms) && vigil_saved_time_ok(hs->last_ms) &&
+           vigil_saved_time_ok(hs->head) && saved_fired_ok(hs->fired);
 }
 
 /* Parses and checks saved bytes; false unless they are a whole state of this version. */
@@ -1677,6 +1696,9 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
     }
     if (slot[1]) {
         memcpy(slot[1], &s.hr, sizeof s.hr);
+        /* A full ring may have had more times than it holds: known again once they are old. */
+        vigil_win_more_restore(st->more, tf_key(account), s.hr.vel_ts, TF_VEL_EXACT, s.hr.n_vel_ts,
+                               st->vel_level, TF_VEL_WINDOW_MS);
         due_at(st, hr_next_due(st, slot[1])); /* its expiries fire at the ticks */
     }
     if (slot[2])
@@ -1692,6 +1714,7 @@ static void tf_destroy(void *state)
     vigil_acct_table_destroy(st->hist);
     vigil_acct_table_destroy(st->hr);
     vigil_acct_table_destroy(st->accts);
+    vigil_win_more_destroy(st->more);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1725,10 +1748,18 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->next_due = INT64_MAX;
     st->wm_hour = INT64_MIN;
     st->last_eval = INT64_MIN / 2;
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
+        int64_t v = st->vel.crit[p] > st->vel.off[p] ? st->vel.crit[p] : st->vel.off[p];
+        v = v > st->vel.warn[p] ? v : st->vel.warn[p];
+        if (v > (int64_t)st->vel_level)
+            st->vel_level = (uint32_t)v;
+    }
+    st->more = vigil_win_more_create();
     st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
     st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
     st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
-    if (!st->accts || !st->hr || !st->hist)
+    if (!st->accts || !st->hr || !st->hist || !st->more)
         goto fail;
     *state = st;
     return 0;

@@ -1676,6 +1676,45 @@ static void test_edge_velocity_stretched_never(void **state)
     fx_destroy(fx);
 }
 
+/* velocity_high_risk set to 50, above the TF_VEL_EXACT times kept: 50 attempts whose first
+ * and last are exactly 15 minutes apart order at the 50th, with 50 as evidence; the same
+ * stretched by a second for four hours, and 49 in every closed 15 minutes (one every
+ * 18,751 ms), never. */
+static void test_edge_velocity_level_above_kept(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {VEL,
+                                       "50",
+                                       "toll_fraud.velocity_high_risk_warning",
+                                       "20",
+                                       "toll_fraud.velocity_high_risk_offhours",
+                                       "0",
+                                       "toll_fraud.slow_high_risk_calls",
+                                       "100000",
+                                       "toll_fraud.slow_high_risk_calls_warning",
+                                       "0",
+                                       NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 50; i++) {
+        attempt_n(fx, "acc-v50", i, T0 + (int64_t)i * 15 * MIN / 49, CUBA);
+        if (i == 48)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 15 * MIN);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 50);
+    for (int i = 0; i < 16 * 49; i++)
+        attempt_n(fx, "acc-vs50", i, T0 + (int64_t)i * (15 * MIN + 1000) / 49, CUBA);
+    for (int i = 0; i < 16 * 48; i++)
+        attempt_n(fx, "acc-v49", i, T0 + (int64_t)i * 18751, CUBA);
+    fx_tick(fx, T0 + 5 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_destroy(fx);
+}
+
 #define SEQ "toll_fraud.sequential_dialling"
 
 /* One attempt to +4930123<suffix as 3 digits>: a German block (not high-risk, so no other
@@ -1897,6 +1936,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
+        cmocka_unit_test(test_edge_velocity_level_above_kept),
         cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
