@@ -265,6 +265,7 @@ struct tf_state {
     const struct vigil_profiles *profiles;
     struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
     struct vigil_win_more *more;    /* grown velocity rings of accounts above TF_VEL_EXACT */
+    struct vigil_win_more *spans;   /* ended calls kept whole past TF_SPEND_SPANS */
     uint32_t vel_level;             /* the highest velocity level of any profile, day or night */
     int64_t max_open_ms;            /* toll_fraud.max_open_call_ms */
     int64_t ttl_s;                  /* redis.counter_ttl_s */
@@ -899,7 +900,8 @@ static void spend_bucket(struct tf_acct *a, int64_t start, int64_t end, uint64_t
  * hour counts exactly its part inside; when they are full, the call that ended first goes to
  * the buckets. Calls that ended more than an hour (plus the disorder allowance) before this
  * one count no more and go first. */
-static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+static void spend_book(struct tf_state *st, struct tf_acct *a, const char *account, int64_t start,
+                       int64_t end, uint64_t cost)
 {
     for (int i = 0; i < a->n_spans;) {
         if (a->spans[i].end_ms < end - TF_HOUR_MS - 2 * TF_MIN_MS)
@@ -926,13 +928,24 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
         out = a->spans[old];
         a->spans[old] = sp;
     }
+    /* Kept whole as well while it may overlap an hour still to be judged (window.h): only an
+     * account with more than TF_SPEND_SPANS calls ending within the hour pays for that. The
+     * buckets are the fallback when those are not all known (after a restore). */
+    if (out.end_ms >= end - TF_HOUR_MS - 2 * TF_MIN_MS)
+        (void)vigil_win_more_span_add(st->spans, tf_key(account), out.end_ms, out.dur_ms, out.e4,
+                                      TF_HOUR_MS + TF_MIN_MS);
     spend_bucket(a, out.end_ms - (int64_t)out.dur_ms, out.end_ms, out.e4);
 }
 
 /* Spend in [ts - 1 h, ts]: each kept call counts the part of its time inside (a call that
- * straddles the start counts only its seconds after it); spend pushed out to the buckets
- * counts only from buckets wholly after the start, never from before the hour. */
-static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
+ * straddles the start counts only its seconds after it), the latest TF_SPEND_SPANS from the
+ * account's array, older ones from those kept whole past it (window.h), so the hour is exact
+ * however many calls end in it. Only when those may be incomplete (the hour reaches back
+ * before a restore, or past VIGIL_WIN_SPANS_MAX calls) does the spend pushed out count from
+ * the buckets instead, only from buckets wholly after the start, never from before the
+ * hour. */
+static uint64_t spend_window_e4(const struct tf_state *st, const struct tf_acct *a,
+                                const char *account, int64_t ts)
 {
     int64_t from = ts - TF_HOUR_MS;
     uint64_t s = 0;
@@ -940,6 +953,9 @@ static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
         const struct tf_span *sp = &a->spans[i];
         s += vigil_win_span_part(sp->e4, sp->end_ms - (int64_t)sp->dur_ms, sp->end_ms, from, ts);
     }
+    uint64_t kept;
+    if (vigil_win_more_span_sum(st->spans, tf_key(account), from, ts, &kept))
+        return s + kept;
     int64_t b = vigil_floor_div(ts, TF_SPEND_SLOT_MS);
     int64_t b_from = -vigil_floor_div(-from, TF_SPEND_SLOT_MS); /* first bucket after from */
     return s + ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b_from, b);
@@ -1210,7 +1226,7 @@ static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_eve
     uint64_t cost_e4 = eur_e4(cost);
     a->secs_out = sat_add(a->secs_out, secs);
     a->spend_e4 = sat_add(a->spend_e4, cost_e4);
-    spend_book(a, ev->ts_ms - (int64_t)secs * 1000, ev->ts_ms, cost_e4);
+    spend_book(st, a, ev->account, ev->ts_ms - (int64_t)secs * 1000, ev->ts_ms, cost_e4);
 
     int rc = 0;
     int i = h ? hr_find_call(h, id) : -1;
@@ -1242,8 +1258,9 @@ static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_eve
     if (rc != 0)
         return rc;
     /* Ended calls only here: open calls add what they cost so far at on_tick. */
-    return check_spend(st, a, ev->account, ev->ts_ms, spend_window_e4(a, ev->ts_ms), 0, 0,
-                       nc->international, NULL, ev->id, out);
+    return check_spend(st, a, ev->account, ev->ts_ms,
+                       spend_window_e4(st, a, ev->account, ev->ts_ms), 0, 0, nc->international,
+                       NULL, ev->id, out);
 }
 
 static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
@@ -1363,8 +1380,9 @@ static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil
         if (n_open == 0)
             continue;
         uint64_t open_e4 = eur_e4(open_eur);
-        int rc = check_spend(st, a, account, watermark, spend_window_e4(a, watermark) + open_e4,
-                             open_e4, n_open, intl, h, NULL, out);
+        int rc = check_spend(st, a, account, watermark,
+                             spend_window_e4(st, a, account, watermark) + open_e4, open_e4, n_open,
+                             intl, h, NULL, out);
         if (rc != 0)
             return rc;
         struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
@@ -1453,6 +1471,7 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (watermark_ms >= st->next_due || rolled)
         rc = sweep_hr(st, watermark_ms);
     vigil_win_more_sweep(st->more, watermark_ms);
+    vigil_win_more_sweep(st->spans, watermark_ms);
     if (rc == 0 && watermark_ms >= st->last_eval + TF_EVAL_EVERY_MS) {
         rc = judge_open_calls(st, watermark_ms, out);
         if (rc == 0)
@@ -1493,6 +1512,7 @@ static void tf_forget(void *state, const char *account)
     vigil_acct_table_remove(st->hr, account);
     vigil_acct_table_remove(st->hist, account);
     vigil_win_more_forget(st->more, tf_key(account));
+    vigil_win_more_forget(st->spans, tf_key(account));
 }
 
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
@@ -1689,6 +1709,15 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         s.acct.open_hr = slot[1] ? hr_open(&s.hr) : 0;
         s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
         memcpy(slot[0], &s.acct, sizeof s.acct);
+        /* The calls it kept whole past its array are not in the checkpoint: an hour that
+         * reaches back before the account's latest event counts them from the buckets (an
+         * account that never pushed a call out has empty buckets and needs no mark). */
+        bool pushed = false;
+        for (int k = 0; k < TF_SPEND_SLOTS; k++)
+            pushed |= s.acct.spend[k] != 0;
+        if (pushed)
+            vigil_win_more_span_restore(st->spans, tf_key(account), s.acct.last_ms + 1,
+                                        TF_HOUR_MS + TF_MIN_MS);
         /* This state may have entered a later hour already: roll again at the next tick, so
          * the account's hour counters go back to zero as they would have here. */
         if ((int64_t)s.acct.hour < st->wm_hour)
@@ -1715,6 +1744,7 @@ static void tf_destroy(void *state)
     vigil_acct_table_destroy(st->hr);
     vigil_acct_table_destroy(st->accts);
     vigil_win_more_destroy(st->more);
+    vigil_win_more_destroy(st->spans);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1756,10 +1786,11 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
             st->vel_level = (uint32_t)v;
     }
     st->more = vigil_win_more_create();
+    st->spans = vigil_win_more_create();
     st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
     st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
     st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
-    if (!st->accts || !st->hr || !st->hist || !st->more)
+    if (!st->accts || !st->hr || !st->hist || !st->more || !st->spans)
         goto fail;
     *state = st;
     return 0;

@@ -132,12 +132,13 @@ uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_
  * with a growable sorted array of times each. */
 struct win_grown {
     uint64_t key;    /* 0: free slot */
-    int64_t *t;      /* sorted times, oldest first */
+    int64_t *t;      /* sorted times, oldest first; spans: pairs (end, dur << 32 | amount) */
     int64_t since;   /* every time >= since (up to the latest `level`) is in t */
     int64_t reach;   /* window_ms + the disorder allowance */
     uint32_t n, cap; /* used, allocated */
     uint32_t level;  /* latest times kept at most */
     uint16_t ring;   /* the ring's cap: freed when the times in reach fit it */
+    uint8_t width;   /* int64 per entry: 1 times, 2 spans */
 };
 
 struct vigil_win_more {
@@ -198,7 +199,7 @@ static struct win_grown *more_find(const struct vigil_win_more *m, uint64_t key)
 /* Removes slot i by backward shift (no tombstones), freeing its array. */
 static void more_remove_at(struct vigil_win_more *m, size_t i)
 {
-    m->bytes -= (size_t)m->slot[i].cap * sizeof(int64_t);
+    m->bytes -= (size_t)m->slot[i].cap * m->slot[i].width * sizeof(int64_t);
     free(m->slot[i].t);
     m->slot[i] = (struct win_grown){0};
     m->used--;
@@ -259,7 +260,8 @@ static struct win_grown *more_insert(struct vigil_win_more *m, uint64_t key, con
                                     .n = n,
                                     .cap = want,
                                     .level = level,
-                                    .ring = cap};
+                                    .ring = cap,
+                                    .width = 1};
     m->used++;
     m->bytes += (size_t)want * sizeof *t;
     return &m->slot[i];
@@ -311,7 +313,7 @@ void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, 
     }
     int64_t reach = window_ms + VIGIL_WIN_DISORDER_MS;
     struct win_grown *g = more_find(m, key);
-    if (g && !more_follows(g, times, *n)) {
+    if (g && (g->width != 1 || !more_follows(g, times, *n))) {
         more_remove_at(m, (size_t)(g - m->slot));
         g = NULL;
     }
@@ -331,7 +333,7 @@ uint32_t vigil_win_more_count(const struct vigil_win_more *m, uint64_t key, cons
                               uint16_t cap, uint16_t n, int64_t from, int64_t to, bool *more)
 {
     const struct win_grown *g = m && n == cap ? more_find(m, key) : NULL;
-    if (!g || !more_follows(g, times, n)) {
+    if (!g || g->width != 1 || !more_follows(g, times, n)) {
         *more = vigil_win_saturated(times, cap, n, from, to);
         return vigil_win_count(times, n, from, to);
     }
@@ -364,6 +366,38 @@ void vigil_win_more_forget(struct vigil_win_more *m, uint64_t key)
         more_remove_at(m, (size_t)(g - m->slot));
 }
 
+/* Kept spans: drops those out of reach; true when the entry can go (no span left in reach
+ * and no window in reach starts before `since`). */
+static bool spans_sweep(struct vigil_win_more *m, struct win_grown *g, int64_t now)
+{
+    int64_t newest = INT64_MIN;
+    for (uint32_t i = 0; i < g->n; i++)
+        newest = g->t[2 * i] > newest ? g->t[2 * i] : newest;
+    /* Idle (every span out of reach of the watermark): all go. Else reach back from the
+     * older of the watermark and the newest span, as for times. */
+    int64_t from = newest < now - g->reach ? INT64_MAX : (newest < now ? newest : now) - g->reach;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if (g->t[2 * i] >= from) {
+            g->t[2 * k] = g->t[2 * i];
+            g->t[2 * k + 1] = g->t[2 * i + 1];
+            k++;
+        }
+    }
+    g->n = k;
+    if (k == 0 && g->since < now - g->reach)
+        return true;
+    if (g->n * 4 <= g->cap && g->cap / 2 >= 16) {
+        int64_t *t2 = realloc(g->t, (size_t)(g->cap / 2) * 2 * sizeof *t2);
+        if (t2) {
+            m->bytes -= (size_t)(g->cap - g->cap / 2) * 2 * sizeof *t2;
+            g->t = t2;
+            g->cap /= 2;
+        }
+    }
+    return false;
+}
+
 void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now)
 {
     if (!m || m->used == 0)
@@ -371,6 +405,14 @@ void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now)
     for (size_t i = 0; i <= m->mask;) {
         struct win_grown *g = &m->slot[i];
         if (g->key == 0) {
+            i++;
+            continue;
+        }
+        if (g->width == 2) {
+            if (spans_sweep(m, g, now)) {
+                more_remove_at(m, i);
+                continue;
+            }
             i++;
             continue;
         }
@@ -413,4 +455,88 @@ size_t vigil_win_more_keys(const struct vigil_win_more *m)
 size_t vigil_win_more_bytes(const struct vigil_win_more *m)
 {
     return m ? sizeof *m + (m->mask + 1) * sizeof *m->slot + m->bytes : 0;
+}
+
+/* The key's span entry, created empty (knowing every span from `since` on) when absent. */
+static struct win_grown *spans_get(struct vigil_win_more *m, uint64_t key, int64_t window_ms,
+                                   int64_t since)
+{
+    struct win_grown *g = more_find(m, key);
+    if (g)
+        return g->width == 2 ? g : NULL;
+    if ((m->used + 1) * 10 > (m->mask + 1) * 7 && more_grow_index(m) != 0)
+        return NULL;
+    key = more_key(key);
+    size_t i = more_home(m, key);
+    while (m->slot[i].key != 0)
+        i = (i + 1) & m->mask;
+    m->slot[i] = (struct win_grown){.key = key,
+                                    .since = since,
+                                    .reach = window_ms + VIGIL_WIN_DISORDER_MS,
+                                    .level = VIGIL_WIN_SPANS_MAX,
+                                    .width = 2};
+    m->used++;
+    return &m->slot[i];
+}
+
+int vigil_win_more_span_add(struct vigil_win_more *m, uint64_t key, int64_t end, uint32_t dur_ms,
+                            uint32_t amount, int64_t window_ms)
+{
+    if (!m)
+        return -1;
+    struct win_grown *g = spans_get(m, key, window_ms, INT64_MIN);
+    if (!g)
+        return -1;
+    if (g->n == g->cap && g->cap < g->level) {
+        uint32_t want = g->cap ? g->cap * 2 : 16;
+        want = want < g->level ? want : g->level;
+        int64_t *t2 = realloc(g->t, (size_t)want * 2 * sizeof *t2);
+        if (t2) {
+            m->bytes += (size_t)(want - g->cap) * 2 * sizeof *t2;
+            g->t = t2;
+            g->cap = want;
+        }
+    }
+    if (g->n == g->cap) {
+        if (g->n == 0)
+            return -1;
+        /* Full (or no memory): the span that ended first goes; windows reaching back to its
+         * end are no longer known whole. */
+        uint32_t old = 0;
+        for (uint32_t i = 1; i < g->n; i++)
+            old = g->t[2 * i] < g->t[2 * old] ? i : old;
+        if (g->t[2 * old] + 1 > g->since)
+            g->since = g->t[2 * old] + 1;
+        g->n--;
+        g->t[2 * old] = g->t[2 * g->n];
+        g->t[2 * old + 1] = g->t[2 * g->n + 1];
+    }
+    g->t[2 * g->n] = end;
+    g->t[2 * g->n + 1] = (int64_t)(((uint64_t)dur_ms << 32) | amount);
+    g->n++;
+    return 0;
+}
+
+bool vigil_win_more_span_sum(const struct vigil_win_more *m, uint64_t key, int64_t from, int64_t to,
+                             uint64_t *sum)
+{
+    *sum = 0;
+    const struct win_grown *g = m && m->used ? more_find(m, key) : NULL;
+    if (!g || g->width != 2)
+        return true;
+    for (uint32_t i = 0; i < g->n; i++) {
+        int64_t end = g->t[2 * i];
+        uint64_t v = (uint64_t)g->t[2 * i + 1];
+        *sum += vigil_win_span_part(v & UINT32_MAX, end - (int64_t)(v >> 32), end, from, to);
+    }
+    return from >= g->since;
+}
+
+void vigil_win_more_span_restore(struct vigil_win_more *m, uint64_t key, int64_t before,
+                                 int64_t window_ms)
+{
+    if (!m)
+        return;
+    vigil_win_more_forget(m, key);
+    (void)spans_get(m, key, window_ms, before);
 }

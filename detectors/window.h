@@ -102,6 +102,31 @@ void vigil_win_more_forget(struct vigil_win_more *m, uint64_t key);
  * remaining times fit their ring again (or that are idle). Run at ticks. */
 void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now);
 
+/* Whole spans past a caller's fixed array (money, minutes). A caller keeps its latest spans in
+ * a small array of its own and books the ones it pushes out to coarse buckets, as the
+ * fallback; while a pushed-out span may still overlap a window (it ended within window_ms
+ * and the disorder allowance of the key's newest), it keeps it whole here as well, 16 bytes
+ * each, at most VIGIL_WIN_SPANS_MAX per key (past that the earliest-ending goes). A key
+ * with no span pushed out within reach has no entry and costs nothing. */
+#define VIGIL_WIN_SPANS_MAX 4096
+
+/* Keeps a span (amount accrued evenly over [end - dur_ms, end]) of key. 0, or -1 when it
+ * could not be kept (no memory). */
+int vigil_win_more_span_add(struct vigil_win_more *m, uint64_t key, int64_t end, uint32_t dur_ms,
+                            uint32_t amount, int64_t window_ms);
+
+/* *sum = the parts in [from, to] of the spans kept for key (vigil_win_span_part()). True when
+ * that is every pushed-out span's part, so the caller adds it to its own array's and leaves its
+ * buckets aside; false when some may be missing (a restore, or the cap): the caller uses its
+ * buckets instead. */
+bool vigil_win_more_span_sum(const struct vigil_win_more *m, uint64_t key, int64_t from, int64_t to,
+                             uint64_t *sum);
+
+/* After a checkpoint restored key's array and buckets, without its kept spans: windows
+ * starting before `before` (after the key's latest event) are judged on the buckets. */
+void vigil_win_more_span_restore(struct vigil_win_more *m, uint64_t key, int64_t before,
+                                 int64_t window_ms);
+
 /* Grown rings held, and bytes they use (store index included). */
 size_t vigil_win_more_keys(const struct vigil_win_more *m);
 size_t vigil_win_more_bytes(const struct vigil_win_more *m);
