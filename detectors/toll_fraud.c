@@ -264,14 +264,17 @@ struct tf_state {
     const struct vigil_numplan *np;
     const struct vigil_profiles *profiles;
     struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
-    struct vigil_win_more *more;    /* grown velocity rings of accounts above TF_VEL_EXACT */
-    struct vigil_win_more *spans;   /* ended calls kept whole past TF_SPEND_SPANS */
-    uint32_t vel_level;             /* the highest velocity level of any profile, day or night */
-    int64_t max_open_ms;            /* toll_fraud.max_open_call_ms */
-    int64_t ttl_s;                  /* redis.counter_ttl_s */
-    struct vigil_acct_table *accts; /* struct tf_acct */
-    struct vigil_acct_table *hr;    /* struct tf_hr */
-    struct vigil_acct_table *hist;  /* struct tf_hist */
+    struct vigil_win_more *more;  /* grown velocity rings of accounts above TF_VEL_EXACT */
+    struct vigil_win_more *spans; /* ended calls kept whole past TF_SPEND_SPANS */
+    uint32_t vel_level;
+    uint32_t seq_level;
+    /* the highest sequential_dialling level of any profile */ /* the highest velocity level of
+                                                                  any profile, day or night */
+    int64_t max_open_ms;                                       /* toll_fraud.max_open_call_ms */
+    int64_t ttl_s;                                             /* redis.counter_ttl_s */
+    struct vigil_acct_table *accts;                            /* struct tf_acct */
+    struct vigil_acct_table *hr;                               /* struct tf_hr */
+    struct vigil_acct_table *hist;                             /* struct tf_hist */
     /* Entry numbers in accts changed since the last tick. Valid because on_tick removes
      * entries only after publishing and emptying this list, and forget and load renumber it
      * as they remove (acct_remove). */
@@ -1051,6 +1054,12 @@ static uint64_t seq_bits(const struct tf_seq *s)
     return u;
 }
 
+/* The key of a range's grown tagged ring: the account's, mixed with the range's. */
+static uint64_t seq_more_key(const char *account, uint64_t range)
+{
+    return tf_key(account) ^ (range * 0x9e3779b97f4a7c15ULL + 0x5e9ULL);
+}
+
 static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
                     bool intl, struct vigil_emit *out)
 {
@@ -1077,6 +1086,8 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     }
     if (!s) {
         s = &a->seq[victim];
+        if (s->key != 0)
+            vigil_win_more_forget(st->more, seq_more_key(ev->account, s->key));
         memset(s, 0, sizeof *s);
         s->key = key;
         s->gen = g;
@@ -1090,20 +1101,32 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
         return 0; /* older than any window still followed */
     }
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
-    vigil_win_tag_note(s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
-    /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
-     * falls back on the folded generations (10 to 15 minutes, folded digits). */
-    int64_t n = vigil_win_tag_count(s->sfx, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    uint64_t mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0; /* else unused */
+    vigil_win_more_tag_note(st->more, mk, s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms,
+                            st->seq_level, TF_SEQ_WINDOW_MS);
+    mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0;
+    /* Exact distinct numbers in [ts - 10 min, ts] up to the highest level (TF_SEQ_EXACT kept in
+     * the range, grown while more lie within reach, window.h); only when the numbers from
+     * before a restore are missing does it fall back on the folded generations (10 to 15
+     * minutes, folded digits). */
+    bool more;
+    int64_t n = vigil_win_more_tag_count(st->more, mk, s->sfx, TF_SEQ_EXACT, s->n_sfx,
+                                         ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms, &more);
     /* A late number may complete the window ending at the newest number seen (disorder). */
     int64_t newest = ev->ts_ms;
     for (int k = 0; k < s->n_sfx; k++)
         newest =
             (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS : newest;
     if (newest > ev->ts_ms) {
-        int64_t m = vigil_win_tag_count(s->sfx, s->n_sfx, newest - TF_SEQ_WINDOW_MS, newest);
-        n = m > n ? m : n;
+        bool more2;
+        int64_t m = vigil_win_more_tag_count(st->more, mk, s->sfx, TF_SEQ_EXACT, s->n_sfx,
+                                             newest - TF_SEQ_WINDOW_MS, newest, &more2);
+        if (m > n) {
+            n = m;
+            more = more2;
+        }
     }
-    if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
+    if (more && __builtin_popcountll(seq_bits(s)) > n)
         n = __builtin_popcountll(seq_bits(s));
 
     int64_t crit, warn;
@@ -1503,16 +1526,27 @@ static void acct_remove(struct tf_state *st, const char *account)
     vigil_acct_table_remove_at(st->accts, hole);
 }
 
+/* Drops what the account keeps past its own arrays (window.h): its ranges' grown rings
+ * (a: its entry in accts, or NULL) and its calls kept whole. */
+static void forget_kept(struct tf_state *st, const char *account, const struct tf_acct *a)
+{
+    for (int i = 0; a && i < TF_SEQ_SLOTS; i++) {
+        if (a->seq[i].key != 0)
+            vigil_win_more_forget(st->more, seq_more_key(account, a->seq[i].key));
+    }
+    vigil_win_more_forget(st->spans, tf_key(account));
+}
+
 /* Drops every entry of the account. Its timers go with its entries: next_due may now be
  * earlier than anything left, which costs one sweep that recomputes it. */
 static void tf_forget(void *state, const char *account)
 {
     struct tf_state *st = state;
+    forget_kept(st, account, vigil_acct_table_find(st->accts, account));
     acct_remove(st, account);
     vigil_acct_table_remove(st->hr, account);
     vigil_acct_table_remove(st->hist, account);
     vigil_win_more_forget(st->more, tf_key(account));
-    vigil_win_more_forget(st->spans, tf_key(account));
 }
 
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
@@ -1697,8 +1731,10 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
     if (rc != 0)
         return rc;
     /* Tables the saved state leaves out lose the account (without accts there is no hr). */
-    if (!slot[0])
+    if (!slot[0]) {
+        forget_kept(st, account, vigil_acct_table_find(st->accts, account));
         acct_remove(st, account);
+    }
     if (!slot[1])
         vigil_acct_table_remove(st->hr, account);
     if (!slot[2])
@@ -1708,10 +1744,18 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         s.acct.has_hr = slot[1] != NULL;
         s.acct.open_hr = slot[1] ? hr_open(&s.hr) : 0;
         s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+        /* What this state kept past the account's arrays goes (a fresh slot is all zeros). */
+        forget_kept(st, account, slot[0]);
         memcpy(slot[0], &s.acct, sizeof s.acct);
         /* The calls it kept whole past its array are not in the checkpoint: an hour that
          * reaches back before the account's latest event counts them from the buckets (an
          * account that never pushed a call out has empty buckets and needs no mark). */
+        for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+            const struct tf_seq *q = &s.acct.seq[i];
+            if (q->key != 0)
+                vigil_win_more_tag_restore(st->more, seq_more_key(account, q->key), q->sfx,
+                                           TF_SEQ_EXACT, q->n_sfx, st->seq_level, TF_SEQ_WINDOW_MS);
+        }
         bool pushed = false;
         for (int k = 0; k < TF_SPEND_SLOTS; k++)
             pushed |= s.acct.spend[k] != 0;
@@ -1784,6 +1828,11 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
         v = v > st->vel.warn[p] ? v : st->vel.warn[p];
         if (v > (int64_t)st->vel_level)
             st->vel_level = (uint32_t)v;
+    }
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        int64_t v = st->seq.crit[p] > st->seq.warn[p] ? st->seq.crit[p] : st->seq.warn[p];
+        if (v > (int64_t)st->seq_level)
+            st->seq_level = (uint32_t)v;
     }
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();

@@ -138,8 +138,11 @@ struct win_grown {
     uint32_t n, cap; /* used, allocated */
     uint32_t level;  /* latest times kept at most */
     uint16_t ring;   /* the ring's cap: freed when the times in reach fit it */
-    uint8_t width;   /* int64 per entry: 1 times, 2 spans */
+    uint8_t width;   /* int64 per entry: 1 times and tags, 2 spans */
+    uint8_t kind;    /* WIN_TIMES, WIN_SPANS, WIN_TAGS */
 };
+
+enum { WIN_TIMES = 0, WIN_SPANS = 1, WIN_TAGS = 2 };
 
 struct vigil_win_more {
     struct win_grown *slot;
@@ -261,7 +264,8 @@ static struct win_grown *more_insert(struct vigil_win_more *m, uint64_t key, con
                                     .cap = want,
                                     .level = level,
                                     .ring = cap,
-                                    .width = 1};
+                                    .width = 1,
+                                    .kind = WIN_TIMES};
     m->used++;
     m->bytes += (size_t)want * sizeof *t;
     return &m->slot[i];
@@ -313,7 +317,7 @@ void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, 
     }
     int64_t reach = window_ms + VIGIL_WIN_DISORDER_MS;
     struct win_grown *g = more_find(m, key);
-    if (g && (g->width != 1 || !more_follows(g, times, *n))) {
+    if (g && (g->kind != WIN_TIMES || !more_follows(g, times, *n))) {
         more_remove_at(m, (size_t)(g - m->slot));
         g = NULL;
     }
@@ -333,7 +337,7 @@ uint32_t vigil_win_more_count(const struct vigil_win_more *m, uint64_t key, cons
                               uint16_t cap, uint16_t n, int64_t from, int64_t to, bool *more)
 {
     const struct win_grown *g = m && n == cap ? more_find(m, key) : NULL;
-    if (!g || g->width != 1 || !more_follows(g, times, n)) {
+    if (!g || g->kind != WIN_TIMES || !more_follows(g, times, n)) {
         *more = vigil_win_saturated(times, cap, n, from, to);
         return vigil_win_count(times, n, from, to);
     }
@@ -364,6 +368,32 @@ void vigil_win_more_forget(struct vigil_win_more *m, uint64_t key)
     struct win_grown *g = m ? more_find(m, key) : NULL;
     if (g)
         more_remove_at(m, (size_t)(g - m->slot));
+}
+
+/* Grown tagged rings: drops the tags out of reach; true when the entry can go (idle, or the
+ * ring holds every tag in reach again: it keeps the cap tags seen latest). */
+static bool tags_sweep(struct vigil_win_more *m, struct win_grown *g, int64_t now)
+{
+    int64_t newest = INT64_MIN;
+    for (uint32_t i = 0; i < g->n; i++) {
+        int64_t t = g->t[i] >> VIGIL_WIN_TAG_BITS;
+        newest = t > newest ? t : newest;
+    }
+    if (newest < now - g->reach)
+        return true;
+    int64_t from = (newest < now ? newest : now) - g->reach;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if ((g->t[i] >> VIGIL_WIN_TAG_BITS) >= from)
+            g->t[k++] = g->t[i];
+    }
+    g->n = k;
+    if (k < g->ring)
+        return true;
+    if (g->since < from)
+        g->since = from;
+    (void)m;
+    return false;
 }
 
 /* Kept spans: drops those out of reach; true when the entry can go (no span left in reach
@@ -408,7 +438,15 @@ void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now)
             i++;
             continue;
         }
-        if (g->width == 2) {
+        if (g->kind == WIN_TAGS) {
+            if (tags_sweep(m, g, now)) {
+                more_remove_at(m, i);
+                continue;
+            }
+            i++;
+            continue;
+        }
+        if (g->kind == WIN_SPANS) {
             if (spans_sweep(m, g, now)) {
                 more_remove_at(m, i);
                 continue;
@@ -463,7 +501,7 @@ static struct win_grown *spans_get(struct vigil_win_more *m, uint64_t key, int64
 {
     struct win_grown *g = more_find(m, key);
     if (g)
-        return g->width == 2 ? g : NULL;
+        return g->kind == WIN_SPANS ? g : NULL;
     if ((m->used + 1) * 10 > (m->mask + 1) * 7 && more_grow_index(m) != 0)
         return NULL;
     key = more_key(key);
@@ -474,7 +512,8 @@ static struct win_grown *spans_get(struct vigil_win_more *m, uint64_t key, int64
                                     .since = since,
                                     .reach = window_ms + VIGIL_WIN_DISORDER_MS,
                                     .level = VIGIL_WIN_SPANS_MAX,
-                                    .width = 2};
+                                    .width = 2,
+                                    .kind = WIN_SPANS};
     m->used++;
     return &m->slot[i];
 }
@@ -522,7 +561,7 @@ bool vigil_win_more_span_sum(const struct vigil_win_more *m, uint64_t key, int64
 {
     *sum = 0;
     const struct win_grown *g = m && m->used ? more_find(m, key) : NULL;
-    if (!g || g->width != 2)
+    if (!g || g->kind != WIN_SPANS)
         return true;
     for (uint32_t i = 0; i < g->n; i++) {
         int64_t end = g->t[2 * i];
@@ -539,4 +578,115 @@ void vigil_win_more_span_restore(struct vigil_win_more *m, uint64_t key, int64_t
         return;
     vigil_win_more_forget(m, key);
     (void)spans_get(m, key, window_ms, before);
+}
+
+/* Notes tag at v (time x 1024 + tag) in a grown tagged ring: the tag's later time, else a new
+ * entry (growing up to level), else at level the entry seen longest ago goes. */
+static void tags_put(struct vigil_win_more *m, struct win_grown *g, int64_t v)
+{
+    const int64_t mask = (1 << VIGIL_WIN_TAG_BITS) - 1;
+    uint32_t oldest = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if ((g->t[i] & mask) == (v & mask)) {
+            if (v > g->t[i])
+                g->t[i] = v;
+            return;
+        }
+        if (g->t[i] < g->t[oldest])
+            oldest = i;
+    }
+    if (g->n == g->cap && g->cap < g->level) {
+        uint32_t want = g->cap * 2 < g->level ? g->cap * 2 : g->level;
+        int64_t *t2 = realloc(g->t, (size_t)want * sizeof *t2);
+        if (t2) {
+            m->bytes += (size_t)(want - g->cap) * sizeof *t2;
+            g->t = t2;
+            g->cap = want;
+        }
+    }
+    if (g->n < g->cap) {
+        g->t[g->n++] = v;
+    } else if (v >= g->t[oldest]) {
+        if (g->n < g->level) /* no memory to grow: windows reaching back to it are not known */
+            g->since = (g->t[oldest] >> VIGIL_WIN_TAG_BITS) + 1 > g->since
+                           ? (g->t[oldest] >> VIGIL_WIN_TAG_BITS) + 1
+                           : g->since;
+        g->t[oldest] = v;
+    }
+}
+
+void vigil_win_more_tag_note(struct vigil_win_more *m, uint64_t key, int64_t *entries, uint16_t cap,
+                             uint16_t *n, unsigned tag, int64_t t, uint32_t level,
+                             int64_t window_ms)
+{
+    if (!m || level <= cap || *n < cap) {
+        vigil_win_tag_note(entries, cap, n, tag, t);
+        return;
+    }
+    const int64_t mask = (1 << VIGIL_WIN_TAG_BITS) - 1;
+    int64_t v = t * (mask + 1) + (int64_t)tag;
+    struct win_grown *g = more_find(m, key);
+    if (g && g->kind != WIN_TAGS) {
+        more_remove_at(m, (size_t)(g - m->slot));
+        g = NULL;
+    }
+    if (!g) {
+        int64_t reach = window_ms + VIGIL_WIN_DISORDER_MS;
+        bool known = false;
+        int64_t oldest = INT64_MAX, newest = t;
+        for (uint16_t i = 0; i < *n; i++) {
+            known |= (entries[i] & mask) == (int64_t)tag;
+            oldest = entries[i] < oldest ? entries[i] : oldest;
+            newest = (entries[i] >> VIGIL_WIN_TAG_BITS) > newest ? entries[i] >> VIGIL_WIN_TAG_BITS
+                                                                 : newest;
+        }
+        /* A new tag would replace one a window may still need: keep every tag from here. */
+        if (!known && (oldest >> VIGIL_WIN_TAG_BITS) >= newest - reach) {
+            g = more_insert(m, key, entries, cap, *n, level, reach, newest - reach);
+            if (g)
+                g->kind = WIN_TAGS;
+        }
+    }
+    vigil_win_tag_note(entries, cap, n, tag, t);
+    if (g)
+        tags_put(m, g, v);
+}
+
+uint32_t vigil_win_more_tag_count(const struct vigil_win_more *m, uint64_t key,
+                                  const int64_t *entries, uint16_t cap, uint16_t n, int64_t from,
+                                  int64_t to, bool *more)
+{
+    const struct win_grown *g = m && m->used && n == cap ? more_find(m, key) : NULL;
+    if (!g || g->kind != WIN_TAGS) {
+        uint32_t c = vigil_win_tag_count(entries, n, from, to);
+        *more = cap > 0 && n == cap && c == cap;
+        return c;
+    }
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        int64_t t = g->t[i] >> VIGIL_WIN_TAG_BITS;
+        c += t >= from && t <= to;
+    }
+    *more = (g->n == g->level && c == g->n) || from < g->since;
+    return c;
+}
+
+void vigil_win_more_tag_restore(struct vigil_win_more *m, uint64_t key, const int64_t *entries,
+                                uint16_t cap, uint16_t n, uint32_t level, int64_t window_ms)
+{
+    if (!m || level <= cap || n < cap)
+        return;
+    vigil_win_more_forget(m, key);
+    int64_t reach = window_ms + VIGIL_WIN_DISORDER_MS;
+    int64_t oldest = INT64_MAX, newest = INT64_MIN;
+    for (uint16_t i = 0; i < n; i++) {
+        int64_t t = entries[i] >> VIGIL_WIN_TAG_BITS;
+        oldest = t < oldest ? t : oldest;
+        newest = t > newest ? t : newest;
+    }
+    if (oldest >= newest - reach) {
+        struct win_grown *g = more_insert(m, key, entries, cap, n, level, reach, oldest + 1);
+        if (g)
+            g->kind = WIN_TAGS;
+    }
 }

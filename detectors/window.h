@@ -140,6 +140,23 @@ void vigil_win_tag_note(int64_t *entries, uint16_t cap, uint16_t *n, unsigned ta
 /* Distinct tags seen in [from, to]. */
 uint16_t vigil_win_tag_count(const int64_t *entries, uint16_t n, int64_t from, int64_t to);
 
+/* vigil_win_tag_note() on the tagged ring of `key`, growing it in `m` (may be NULL) as
+ * vigil_win_more_add() grows a time ring: while the ring is full and a new tag would replace
+ * one still within reach, the key keeps every distinct tag with its latest time, up to
+ * `level`. A store holds rings of one kind per key. */
+void vigil_win_more_tag_note(struct vigil_win_more *m, uint64_t key, int64_t *entries, uint16_t cap,
+                             uint16_t *n, unsigned tag, int64_t t, uint32_t level,
+                             int64_t window_ms);
+
+/* Distinct tags of `key` seen in [from, to]; *more as for vigil_win_more_count(). */
+uint32_t vigil_win_more_tag_count(const struct vigil_win_more *m, uint64_t key,
+                                  const int64_t *entries, uint16_t cap, uint16_t n, int64_t from,
+                                  int64_t to, bool *more);
+
+/* vigil_win_more_restore() for a tagged ring. */
+void vigil_win_more_tag_restore(struct vigil_win_more *m, uint64_t key, const int64_t *entries,
+                                uint16_t cap, uint16_t n, uint32_t level, int64_t window_ms);
+
 /* True when the entries are within [0, cap], with plausible times and tags below max_tag. */
 bool vigil_win_tag_ok(const int64_t *entries, uint16_t cap, uint16_t n, unsigned max_tag);
 

@@ -326,9 +326,10 @@ static void premium_edges(void)
 }
 
 /* Levels above what the detectors keep for every account (32 velocity times, 128 inbound
- * call times per service number, bulk_sms's former 4096 SMS times): service_popular's shipped
- * 1000 calls, and velocity 50 and bulk_sms.rate 5000 set for the business profile (EDGE_SETS),
- * exact as well. */
+ * call times per service number, 16 numbers per scanned range, 16 whole calls of spend,
+ * bulk_sms's former 4096 SMS times): service_popular's shipped 1000 calls, spend over 40
+ * calls, and velocity 50, sequential_dialling 30 and bulk_sms.rate 5000 set for the business
+ * profile (the replay's --set), exact as well. */
 static void above_kept_edges(void)
 {
     char to[32], from[32], cid[32];
@@ -357,6 +358,20 @@ static void above_kept_edges(void)
         attempt("ex-vel50", T0 + (int64_t)i * 15 * MIN / 49, to);
     }
     want("ex-vel50", "toll_fraud.velocity_high_risk", T0 + 15 * MIN);
+
+    /* sequential_dialling 30: 30 distinct numbers of one block (last digits equal modulo 64),
+     * first and last exactly 10 minutes apart; stretched to 10:01; 29 distinct numbers in
+     * every closed 10 minutes (one every 21,428 ms) for three hours. */
+    for (int k = 0; k < 30; k++) {
+        snprintf(to, sizeof to, "+4930125%03d", (k * 64) % 1000);
+        attempt("ex-seq30", T0 + (int64_t)k * 10 * MIN / 29, to);
+        attempt("st-seq30", T0 + (int64_t)k * (10 * MIN + 1000) / 29, to);
+    }
+    want("ex-seq30", "toll_fraud.sequential_dialling", T0 + 10 * MIN);
+    for (int k = 0; k < 3 * 28; k++) {
+        snprintf(to, sizeof to, "+4930126%03d", (k * 7) % 1000);
+        attempt("st-seq29", T0 + (int64_t)k * 21428, to);
+    }
 
     /* spend_1h over forty calls, more than an account keeps in its own array, the hour
      * starting mid-bucket inside the first call (S = T0 + 2 min): call 0 runs [S - 30 s,
@@ -460,7 +475,9 @@ static void test_every_rule_at_its_edge(void **state)
                           "profiles.service_popular=ex-pop st-pop st-pop999",
                           "--set",
                           "profiles.business=ex-vel50 st-vel50 st-vel49 ex-rate5k st-rate5k "
-                          "st-rate4999",
+                          "st-rate4999 ex-seq30 st-seq30 st-seq29",
+                          "--set",
+                          "toll_fraud.sequential_dialling@business=30",
                           "--set",
                           "toll_fraud.velocity_high_risk@business=50",
                           "--set",

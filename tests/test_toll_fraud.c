@@ -1780,6 +1780,35 @@ static void test_edge_sequential_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
+/* sequential_dialling set to 30, above the TF_SEQ_EXACT numbers a range keeps: 30 distinct
+ * numbers (last digits 0, 64, 128, ...: equal modulo 64, so the old fold saw few) whose first
+ * and last are exactly 10 minutes apart order at the 30th; stretched by a second, never; 29
+ * distinct numbers in every closed 10 minutes (one every 21,428 ms) for three hours, never. */
+static void test_edge_sequential_level_above_kept(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {SEQ, "30", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int k = 0; k < 30; k++) {
+        scan_attempt(fx, "acc-s30", k, (k * 64) % 1000, T0 + (int64_t)k * 10 * MIN / 29);
+        scan_attempt(fx, "acc-s30st", k, (k * 64) % 1000, T0 + (int64_t)k * (10 * MIN + 1000) / 29);
+        if (k == 28)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SEQ);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-s30");
+    assert_int_equal(rec_event_ts(o), T0 + 10 * MIN);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 30);
+    for (int k = 0; k < 3 * 28; k++)
+        scan_attempt(fx, "acc-s29", k, (k * 7) % 1000, T0 + (int64_t)k * 21428);
+    fx_tick(fx, T0 + 4 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_destroy(fx);
+}
+
 #define SPEND "toll_fraud.spend_1h"
 
 /* Call k of a spend series: an end with the exporter's cost to a German number of a block of
@@ -1970,6 +1999,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
         cmocka_unit_test(test_edge_velocity_level_above_kept),
+        cmocka_unit_test(test_edge_sequential_level_above_kept),
         cmocka_unit_test_setup_teardown(test_edge_spend_many_calls_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
