@@ -213,6 +213,7 @@ struct pm_state {
      * after this list is emptied, or in forget, which renumbers the list to match. */
     struct vigil_idx_list dirty;  /* accounts changed since the last tick */
     struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
+    struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
     uint32_t out_level, in_level; /* the highest calls levels of any profile */
     int64_t wm_min;               /* minute of the last sweep's watermark */
     int64_t next_due;             /* the earliest pm_acct.due */
@@ -490,7 +491,11 @@ static void out_measure(const struct pm_state *st, const struct pm_acct *a, int6
                                            sp->end_ms, from, now);
     }
     m->calls = calls;
-    m->closed_s = ms / 1000 + ring_inside(&a->old, now);
+    uint64_t kept;
+    if (vigil_win_more_span_sum(st->spans, a->key, from, now, &kept))
+        m->closed_s = (ms + (int64_t)kept) / 1000;
+    else
+        m->closed_s = ms / 1000 + ring_inside(&a->old, now);
     m->open_s = open_secs(a, now);
 }
 
@@ -504,7 +509,7 @@ static void out_count(struct pm_state *st, struct pm_acct *a, int64_t t)
 
 /* A closed call's answered seconds: kept whole among the latest PM_SPANS; when full, the one
  * that ended first goes to the minute buckets of `old`. */
-static void out_closed(struct pm_acct *a, int64_t end_ms, int64_t dur_s)
+static void out_closed(struct pm_state *st, struct pm_acct *a, int64_t end_ms, int64_t dur_s)
 {
     if (dur_s <= 0)
         return;
@@ -530,6 +535,13 @@ static void out_closed(struct pm_acct *a, int64_t end_ms, int64_t dur_s)
         gone = a->spans[old];
         a->spans[old] = sp;
     }
+    /* Kept whole as well while it may overlap an hour still to be judged (window.h); the
+     * minute ring is the fallback when those are not all known (after a restore). */
+    if (gone.end_ms >= end_ms - PM_HOUR_MS - 2 * PM_MIN_MS)
+        (void)vigil_win_more_span_add(
+            st->spans, a->key, gone.end_ms,
+            gone.dur_ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)gone.dur_ms,
+            gone.dur_ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)gone.dur_ms, PM_HOUR_MS + PM_MIN_MS);
     if (a->old.cur == 0)
         ring_init(&a->old, vigil_floor_div(gone.end_ms, PM_MIN_MS));
     ring_add_duration(&a->old, gone.end_ms, gone.dur_ms / 1000);
@@ -719,7 +731,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
             sample_add(&a->smp_out, ev->id);
         }
         if (ev->answered)
-            out_closed(a, ev->ts_ms, ev->duration_s);
+            out_closed(st, a, ev->ts_ms, ev->duration_s);
         seen_put(a->seen_out, &a->next_seen_out, id, true);
     }
     return check_outbound(st, a, ev->account, ev->ts_ms, out);
@@ -1170,6 +1182,7 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (rc != 0)
         return rc; /* the next tick sweeps again */
     vigil_win_more_sweep(st->more, watermark_ms);
+    vigil_win_more_sweep(st->spans, watermark_ms);
     if (wm_min > st->wm_min)
         st->wm_min = wm_min;
     return 0;
@@ -1290,6 +1303,15 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     a->published = false;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
     a->key = acct_key(account);
+    /* The closed calls kept whole past spans[] are not in the checkpoint: an hour reaching
+     * back before the account's latest event counts them from the minute ring (an account
+     * that never pushed one out has an empty ring and needs no mark). */
+    vigil_win_more_forget(st->spans, a->key);
+    bool pushed = false;
+    for (int k = 0; k < PM_RING; k++)
+        pushed |= a->old.b[k] != 0;
+    if (pushed)
+        vigil_win_more_span_restore(st->spans, a->key, a->last_ms + 1, PM_HOUR_MS + PM_MIN_MS);
     /* A full ring may have had more times than it holds: known again once they are old. */
     vigil_win_more_restore(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts, st->out_level,
                            PM_HOUR_MS);
@@ -1324,6 +1346,7 @@ static void pm_forget(void *state, const char *account)
     if (a->dirty || moved->dirty)
         vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
     vigil_win_more_forget(st->more, a->key);
+    vigil_win_more_forget(st->spans, a->key);
     for (int k = 0; k < PM_SVC_MAX; k++)
         vigil_win_more_forget(st->more, svc_key(a, &a->svc[k]));
     vigil_acct_table_remove_at(st->accts, i);
@@ -1338,6 +1361,7 @@ static void pm_destroy(void *state)
         return;
     vigil_acct_table_destroy(st->accts);
     vigil_win_more_destroy(st->more);
+    vigil_win_more_destroy(st->spans);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1383,7 +1407,8 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     }
     st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
     st->more = vigil_win_more_create();
-    if (!st->accts || !st->more)
+    st->spans = vigil_win_more_create();
+    if (!st->accts || !st->more || !st->spans)
         goto fail;
     *state = st;
     return 0;

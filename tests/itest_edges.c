@@ -326,10 +326,10 @@ static void premium_edges(void)
 }
 
 /* Levels above what the detectors keep for every account (32 velocity times, 128 inbound
- * call times per service number, 16 numbers per scanned range, 16 whole calls of spend,
- * bulk_sms's former 4096 SMS times): service_popular's shipped 1000 calls, spend over 40
- * calls, and velocity 50, sequential_dialling 30 and bulk_sms.rate 5000 set for the business
- * profile (the replay's --set), exact as well. */
+ * call times per service number, 16 numbers per scanned range, 16 whole calls of spend and
+ * of premium minutes, bulk_sms's former 4096 SMS times): service_popular's shipped 1000
+ * calls, spend and premium minutes over 40 calls, and velocity 50, sequential_dialling 30 and
+ * bulk_sms.rate 5000 set for the business profile (the replay's --set), exact as well. */
 static void above_kept_edges(void)
 {
     char to[32], from[32], cid[32];
@@ -343,6 +343,28 @@ static void above_kept_edges(void)
                    "+319005550000");
     }
     want("ex-pop", "premium.inbound_pumping", T0 + 60 * MIN);
+
+    /* premium.outbound minutes over forty closed calls (calls set to 100 for the callcenter
+     * profile, so minutes decide), the hour starting mid-minute (S = T0 + 30 s) inside the
+     * first call: call 0 runs [S - 30 s, S + 90 s], calls 1-39 90 s each back to back up to
+     * S + 1 h: exactly 60 minutes, blocked at the last end; with a second's gap after call
+     * 20, never; 90-second calls every 91 s for five hours, never. */
+    const int64_t S2 = T0 + 30000;
+    static const char *const pm40[] = {"ex-pmin40", "st-pmin40"};
+    for (int a = 0; a < 2; a++) {
+        call_end(pm40[a], "pmc0", S2 + 90000, "out", "+31201234567", "+319061234567", 120, "0.01");
+        for (int k = 1; k <= 39; k++) {
+            snprintf(cid, sizeof cid, "pmc%d", k);
+            call_end(pm40[a], cid, S2 + 90000 + (int64_t)k * 90000 + (a == 1 && k > 20 ? 1000 : 0),
+                     "out", "+31201234567", "+319061234567", 90, "0.01");
+        }
+    }
+    want("ex-pmin40", "premium.outbound", S2 + HOUR);
+    for (int k = 1; k <= 5 * 40; k++) {
+        snprintf(cid, sizeof cid, "pmd%d", k);
+        call_end("st-pmin91", cid, S2 + (int64_t)k * 91000, "out", "+31201234567", "+319061234567",
+                 90, "0.01");
+    }
     never_by("st-pop", "premium.inbound_pumping"); /* its calls stay open: single_call */
     for (int k = 0; k < 3 * 999; k++) {
         snprintf(from, sizeof from, "+3161%07d", k % 30);
@@ -478,6 +500,12 @@ static void test_every_rule_at_its_edge(void **state)
                           "st-rate4999 ex-seq30 st-seq30 st-seq29",
                           "--set",
                           "toll_fraud.sequential_dialling@business=30",
+                          "--set",
+                          "profiles.callcenter=ex-pmin40 st-pmin40 st-pmin91",
+                          "--set",
+                          "premium.out_calls_1h@callcenter=100",
+                          "--set",
+                          "premium.out_calls_1h_warning@callcenter=0",
                           "--set",
                           "toll_fraud.velocity_high_risk@business=50",
                           "--set",

@@ -1364,6 +1364,42 @@ static void test_edge_premium_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
 }
 
+/* premium.outbound's minutes over forty closed calls, more than the PM_SPANS kept in the
+ * account's array, the hour starting mid-minute (S = T0 + 30 s) inside the first call: call 0
+ * runs [S - 30 s, S + 90 s], calls 1-39 90 s each back to back up to S + 1 h: exactly 60
+ * minutes in [S, S + 1 h], blocked at the last end. The same with a second's gap between
+ * calls 20 and 21 (59:59 in the hour ending at the last end), or 90-second calls every 91 s
+ * for five hours, never. (Calls set to 100, so minutes decide.) */
+static void test_edge_outbound_minutes_many_calls(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"premium.out_calls_1h", "100",
+                                       "premium.out_calls_1h_warning", "0", NULL};
+    struct fx *fx = new_fx(sets);
+    const int64_t S = T0 + 30000;
+    static const char *const acc[] = {"acc-m60", "acc-m59"};
+    for (int a = 0; a < 2; a++) {
+        out_end(fx, acc[a], 0, S + 90000, 120, true);
+        for (int k = 1; k <= 39; k++) {
+            int64_t end = S + 90000 + (int64_t)k * 90000 + (a == 1 && k > 20 ? 1000 : 0);
+            out_end(fx, acc[a], k, end, 90, true);
+            if (a == 0 && k == 38)
+                assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+        }
+    }
+    for (int k = 1; k <= 5 * 40; k++)
+        out_end(fx, "acc-m91", k, S + (int64_t)k * 91000, 90, true);
+    fx_tick(fx, S + 6 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, OUT_RULE);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-m60");
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), S + HOUR);
+    fx_destroy(fx);
+}
+
 /* service_popular's shipped level, 1000 calls (from 30 callers), far above the PM_IN_EXACT
  * times a number keeps: 1000 calls whose first and last are exactly an hour apart withhold at
  * the 1000th, dated by it, with 1000 as evidence (the number's kept times grew on demand). */
@@ -1467,6 +1503,7 @@ int main(void)
         cmocka_unit_test(test_edge_pumping_popular_exact),
         cmocka_unit_test(test_edge_pumping_popular_never),
         cmocka_unit_test(test_edge_outbound_level_above_kept),
+        cmocka_unit_test(test_edge_outbound_minutes_many_calls),
         cmocka_unit_test_setup_teardown(test_helpdesk_three_times_a_day_left_alone, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, fx_teardown),
