@@ -116,7 +116,7 @@
 #define BS_RECENT 8 /* SMS a number keeps one by one; the 9th in a window promotes it */
 #define BS_BODIES 4 /* texts tracked per heavy number */
 #define BS_FIRED_CRIT 0x8
-#define BS_TIMES_MAX VIGIL_WIN_LEVEL_MAX /* SMS times a heavy number keeps at most */
+#define BS_TIMES_MAX 4096 /* SMS times in a heavy number's pool entry; more grow (window.h) */
 
 enum { BS_RATE = 0, BS_RCPT = 1, BS_BODY = 2, BS_RULES = 3 };
 
@@ -202,10 +202,12 @@ struct bs_state {
     int64_t crit[BS_RULES][VIGIL_PROFILE_COUNT];
     int64_t warn[BS_RULES][VIGIL_PROFILE_COUNT]; /* 0: no warning */
     int64_t ttl_s;
-    uint32_t cap_r, cap_b; /* entries per recipient set / per text set, powers of two */
-    uint16_t cap_t;        /* SMS times per heavy number: the highest sms_15m, <= 4096 */
-    size_t times_off;      /* bytes from a pool entry to its SMS times (8-aligned) */
-    size_t stride;         /* bytes per pool entry */
+    uint32_t cap_r, cap_b;       /* entries per recipient set / per text set, powers of two */
+    uint16_t cap_t;              /* SMS times per heavy number: the highest sms_15m, <= 4096 */
+    uint32_t rate_level;         /* the highest sms_15m: times grow past cap_t up to it */
+    struct vigil_win_more *more; /* grown SMS-time rings of heavy numbers, keyed by entry */
+    size_t times_off;            /* bytes from a pool entry to its SMS times (8-aligned) */
+    size_t stride;               /* bytes per pool entry */
     unsigned char *pool;
     uint32_t n_pool, cap_pool, free_pool; /* free_pool: index + 1 of a free entry, or 0 */
     struct bs_ent *scratch;               /* max(cap_r, cap_b) entries, for purges */
@@ -328,6 +330,12 @@ static int64_t *heavy_times(const struct bs_state *st, struct bs_heavy *h)
     return (int64_t *)(void *)((unsigned char *)h + st->times_off);
 }
 
+/* The key of a heavy number's grown time ring: its pool entry's number + 1. */
+static uint64_t heavy_key(const struct bs_state *st, const struct bs_heavy *h)
+{
+    return (uint64_t)(((const unsigned char *)h - st->pool) / (ptrdiff_t)st->stride) + 1;
+}
+
 static int64_t ent_ms(int32_t min, uint16_t ms)
 {
     return (int64_t)min * BS_MIN_MS + ms;
@@ -359,6 +367,7 @@ static int heavy_alloc(struct bs_state *st, uint32_t *out)
 static void heavy_free(struct bs_state *st, uint32_t ref)
 {
     struct bs_heavy *h = heavy_at(st, ref - 1);
+    vigil_win_more_forget(st->more, ref);
     h->next_free = st->free_pool;
     st->free_pool = ref;
 }
@@ -526,10 +535,12 @@ static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t
             out->v[BS_BODY] = n;
     }
     if ((int64_t)out->v[BS_RATE] >= low[BS_RATE]) {
-        const int64_t *t = heavy_times(st, h);
-        uint32_t n = vigil_win_count(t, h->n_t, from, to);
-        /* All cap_t kept times inside: at least that many, the buckets say how many more. */
-        if (!vigil_win_saturated(t, st->cap_t, h->n_t, from, to) || n > out->v[BS_RATE])
+        bool more;
+        uint32_t n = vigil_win_more_count(st->more, heavy_key(st, h), heavy_times(st, h), st->cap_t,
+                                          h->n_t, from, to, &more);
+        /* Every time kept inside (the highest level reached, or the times before a restore
+         * missing): at least that many, the buckets say how many more. */
+        if (!more || n > out->v[BS_RATE])
             out->v[BS_RATE] = n;
     }
     if ((int64_t)out->v[BS_RCPT] >= low[BS_RCPT])
@@ -573,7 +584,8 @@ static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_r
                       int32_t lo)
 {
     h->cnt[slot(r->min)] = sat16(h->cnt[slot(r->min)] + 1u);
-    vigil_win_add(heavy_times(st, h), st->cap_t, &h->n_t, ent_ms(r->min, r->ms));
+    vigil_win_more_add(st->more, heavy_key(st, h), heavy_times(st, h), st->cap_t, &h->n_t,
+                       ent_ms(r->min, r->ms), st->rate_level, BS_WINDOW_MS);
     wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, r->ms, lo);
     if (r->body == 0)
         return;
@@ -1022,6 +1034,8 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
                 sender_remove(st, (uint32_t)i);
         }
     }
+    if (moved)
+        vigil_win_more_sweep(st->more, watermark_ms);
     int rc = publish(st, out);
     if (rc != 0)
         return rc; /* a later tick publishes what is left */
@@ -1553,6 +1567,9 @@ static int load_sender(struct bs_state *st, struct bs_acct *a, uint64_t acct_has
         return VIGIL_ERR_NOMEM;
     s->heavy = ref;
     load_heavy(st, heavy_at(st, ref - 1), ss);
+    /* A full ring may have had more times than it holds: known again once they are old. */
+    vigil_win_more_restore(st->more, ref, heavy_times(st, heavy_at(st, ref - 1)), st->cap_t,
+                           heavy_at(st, ref - 1)->n_t, st->rate_level, BS_WINDOW_MS);
     return 0;
 }
 
@@ -1628,6 +1645,7 @@ static void bs_destroy(void *state)
     if (!st)
         return;
     vigil_acct_table_destroy(st->senders);
+    vigil_win_more_destroy(st->more);
     vigil_acct_table_destroy(st->accts);
     free(st->pool);
     free(st->scratch);
@@ -1674,6 +1692,7 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->cap_r = set_cap(max_r);
     st->cap_b = set_cap(max_b);
     st->cap_t = (uint16_t)(max_t < BS_TIMES_MAX ? max_t : BS_TIMES_MAX);
+    st->rate_level = (uint32_t)max_t; /* the config bounds it by VIGIL_WIN_LEVEL_MAX */
     st->times_off = sizeof(struct bs_heavy) +
                     ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
     st->times_off = (st->times_off + 7) & ~(size_t)7;
@@ -1685,7 +1704,8 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
         malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
     st->accts = vigil_acct_table_create(sizeof(struct bs_acct), 1024);
     st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
-    if (!st->scratch || !st->accts || !st->senders)
+    st->more = vigil_win_more_create();
+    if (!st->scratch || !st->accts || !st->senders || !st->more)
         goto fail;
     *state = st;
     return 0;
