@@ -26,9 +26,11 @@
  * minutes ending at it as well, each rule on the larger count). Per-minute buckets (the
  * newest SMS's minute and the 15 before it) give a cheap upper bound; a rule whose bound
  * reaches its lowest level is counted again exactly (window.h): SMS from the times of the
- * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096; above
- * that, the buckets), recipients from the millisecond each was last sent to. A light number
- * (at most 8 SMS) is always counted exactly from its list. An SMS older than the number's
+ * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096 in the
+ * pool entry; a higher level, up to VIGIL_WIN_LEVEL_MAX, grows the number's times in the
+ * worker's store while more lie within reach, window.h; only in the window after a restore
+ * are the buckets used above cap_t), recipients from the millisecond each was last sent to. A light
+ * number (at most 8 SMS) is always counted exactly from its list. An SMS older than the number's
  * bucket window is ignored. The account's counters (sms_15m, segments_15m, sms_1h) stay in
  * buckets: they order nothing.
  *

@@ -6,8 +6,9 @@
  * [t - 1 h, t] ending at the event or moment t being judged, both ends included, at
  * millisecond event time (window.h): calls are counted from the times of the latest
  * PM_OUT_EXACT (32) outbound calls and PM_IN_EXACT (128) inbound calls of each service number,
- * so levels up to those are exact (past them, per-minute buckets of 60 to 61 minutes add what
- * the times no longer hold: the service_popular level of 1000 is judged that way); callers by
+ * grown in the worker's store (window.h) while more lie within reach, up to the highest level
+ * configured, so every level is exact, service_popular's 1000 too (per-minute buckets of 60 to
+ * 61 minutes add what the times no longer hold only in the hour after a restore); callers by
  * the millisecond each last called; minutes as below. An inbound call that arrives late (up to
  * the 60 s of disorder events.md allows) is also judged on the hour ending at the newest call
  * of its service number, which it may complete (dated at the late call).
@@ -19,7 +20,9 @@
  *       unanswered attempt counts as a call, never as minutes. Minutes are the answered
  *       seconds that fall inside the hour (a finished call ran evenly over [end - duration,
  *       end]: the latest PM_SPANS (16) closed calls are kept whole and count their part inside,
- *       older ones only from the minutes wholly inside) plus the elapsed time inside the hour
+ *       older ones still within reach too, from the worker's store (window.h); only in the
+ *       hour after a restore do those count from the minutes wholly inside) plus the elapsed
+ *       time inside the hour
  *       of premium calls still open, judged at every
  *       event, at every minute of watermark, and at the tick whose watermark passes the moment
  *       the open calls reach the next level: one 61-minute call to 0906 trips the rule when it

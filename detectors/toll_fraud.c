@@ -20,8 +20,10 @@
  *       high-risk destinations within 15 minutes -> critical; warning at 10. Calls are
  *       call_starts (once per call_id), unanswered attempts, and answered ends without a
  *       start. Judged at the event on exactly [ts - 15 min, ts] (window.h): the times of the
- *       latest TF_VEL_EXACT (32) calls are kept, so any level up to 32 is exact; a level set
- *       above 32 is judged on minute buckets (15 to 16 minutes) once 32 calls are inside.
+ *       latest TF_VEL_EXACT (32) calls are kept, and grown in the worker's store while more
+ *       lie within reach, up to the highest velocity level configured (window.h), so every
+ *       level is exact; minute buckets (15 to 16 minutes) add to it only in the window after
+ *       a restore, when a full ring's older times are missing.
  *       A call that arrives late (up to the 60 s of disorder events.md allows) is also judged
  *       on the 15 minutes ending at the newest call seen, which it may complete (dated at the
  *       late call); sequential dialling does the same.
@@ -31,10 +33,12 @@
  *       ends when spend falls below 80% of the first level. Spend is the exporter's `cost`
  *       at call_end, else the rate table's rate x duration, accrued evenly over the time the
  *       call ran: a call that straddles the start of the hour counts only its part after it.
- *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost), so
- *       the hour is exact while no more than 16 calls end in it; older calls' spend goes to
- *       5-minute buckets, of which only those wholly inside the hour count (never spend from
- *       before the hour; at most 5 minutes of that older spend missed). At every tick (at most
+ *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost);
+ *       older ones still within reach are kept whole as well, in the worker's store (spans,
+ *       window.h), so the hour is exact however many calls end in it. Older calls' spend also
+ *       goes to 5-minute buckets, which count (only those wholly inside the hour: never spend
+ *       from before it, at most 5 minutes of it missed) only in the hour after a restore,
+ *       when the calls kept in the store are not known. At every tick (at most
  *       every 10 s of watermark) the calls still open to high-risk destinations add rate x
  *       the time they ran within the last hour, so parallel satellite calls are stopped while
  *       they run, not when they hang up.
@@ -46,8 +50,10 @@
  *       attempts included, within [ts - 10 min, ts] -> critical; warning at 6. Redialling one
  *       number is not a scan. Each range keeps its last 3 digits of up to TF_SEQ_EXACT (16)
  *       distinct numbers with the time each was last dialled (window.h), so distinct numbers
- *       always count as distinct, whatever digits they share. A level set above 16 falls back,
- *       once 16 are inside, on the old fold (last 3 digits mod 64 in 5-minute generations).
+ *       always count as distinct, whatever digits they share. A level set above 16 (up to
+ *       64) grows the range's numbers in the worker's store while more lie within reach, so it
+ *       is exact too; only in the window after a restore, with 16 inside, does it fall back on
+ *       the old fold (last 3 digits mod 64 in 5-minute generations).
  *       Up to 4 ranges per account are followed; a new range replaces a stale one first,
  *       then the one with fewest numbers, so a scan outlives the one-off calls around it.
  *   toll_fraud.slow_high_risk  >= slow_high_risk_calls (30) calls or >=
