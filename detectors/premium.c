@@ -80,8 +80,10 @@
  * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
  * meaning with the same layout must bump the version. Version 2 added the flagged mark (bit 0
  * of pm_caller.h, always 0 before) and the flagged rule's fired bits; version 3 the exact
- * windows (call times, closed calls, callers to the millisecond): older states are refused
- * (the account starts afresh).
+ * windows (call times, closed calls, callers to the millisecond), version 4 the account's
+ * key of grown rings (saved as 0, derived from the account at load): older states are
+ * refused (the account starts afresh). Grown rings and calls kept past spans[] are not saved
+ * (window.h: the hour after a restore falls back on the minute buckets).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */

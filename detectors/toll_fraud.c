@@ -111,10 +111,17 @@
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
  *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
  *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most
- * accounts never have one; it is dropped when idle. hist:  accounts with a high-risk call in the
- * last 7 days: struct tf_hist, 232 bytes (25 hourly {calls, seconds}; ~330 with key and index
- * slot). Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
+ *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk
+ *          calls). Most accounts never have one; it is dropped when idle.
+ *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
+ *          (25 hourly {calls, seconds}; ~330 with key and index slot).
+ * and two stores of grown rings (window.h), for the few accounts beyond the fixed arrays:
+ *   more:  velocity times past 32 (8 bytes each, keyed by the account) and scanned numbers
+ *          past 16 in a range (8 bytes, keyed by account and range);
+ *   spans: ended calls past the 16 within reach of the spend hour (16 bytes, by account).
+ *          Nothing for an account within its arrays; freed at the tick once the arrays hold
+ *          everything within reach again, and with the account.
+ * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
  * Checkpoints (detector.h): save writes the account's entries of the three tables as raw
