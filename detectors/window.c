@@ -148,8 +148,12 @@ struct vigil_win_more {
     struct win_grown *slot;
     size_t mask; /* slots - 1, a power of two minus one */
     size_t used;
-    size_t bytes; /* allocated time arrays */
+    size_t bytes;  /* allocated time arrays */
+    int64_t swept; /* watermark of the last sweep */
 };
+
+/* Sweeps run at most once per this much watermark: freeing a little later costs nothing. */
+#define WIN_SWEEP_EVERY_MS 1000
 
 #define WIN_MORE_SLOTS 16
 
@@ -164,6 +168,7 @@ struct vigil_win_more *vigil_win_more_create(void)
         return NULL;
     }
     m->mask = WIN_MORE_SLOTS - 1;
+    m->swept = INT64_MIN;
     return m;
 }
 
@@ -432,6 +437,9 @@ void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now)
 {
     if (!m || m->used == 0)
         return;
+    if (m->swept != INT64_MIN && now >= m->swept && now - m->swept < WIN_SWEEP_EVERY_MS)
+        return;
+    m->swept = now;
     for (size_t i = 0; i <= m->mask;) {
         struct win_grown *g = &m->slot[i];
         if (g->key == 0) {
