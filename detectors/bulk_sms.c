@@ -204,9 +204,10 @@ struct bs_state {
     int64_t crit[BS_RULES][VIGIL_PROFILE_COUNT];
     int64_t warn[BS_RULES][VIGIL_PROFILE_COUNT]; /* 0: no warning */
     int64_t ttl_s;
-    uint32_t cap_r, cap_b;       /* entries per recipient set / per text set, powers of two */
-    uint16_t cap_t;              /* SMS times per heavy number: the highest sms_15m, <= 4096 */
-    uint32_t rate_level;         /* the highest sms_15m: times grow past cap_t up to it */
+    uint32_t cap_r, cap_b; /* entries per recipient set / per text set, powers of two */
+    uint16_t cap_t;        /* SMS times per heavy number: the highest sms_15m, <= 4096 */
+    uint32_t rate_level[VIGIL_PROFILE_COUNT]; /* sms_15m, or its warning if higher: times
+                                                 grow past cap_t up to it */
     struct vigil_win_more *more; /* grown SMS-time rings of heavy numbers, keyed by entry */
     size_t times_off;            /* bytes from a pool entry to its SMS times (8-aligned) */
     size_t stride;               /* bytes per pool entry */
@@ -582,12 +583,14 @@ static int body_slot(const struct bs_state *st, struct bs_heavy *h, uint32_t bod
     return victim;
 }
 
+/* Adds an SMS to a heavy number; its times grow past cap_t up to the highest sms_15m of the
+ * account's profile. */
 static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_recent *r,
-                      int32_t lo)
+                      int32_t lo, int profile)
 {
     h->cnt[slot(r->min)] = sat16(h->cnt[slot(r->min)] + 1u);
     vigil_win_more_add(st->more, heavy_key(st, h), heavy_times(st, h), st->cap_t, &h->n_t,
-                       ent_ms(r->min, r->ms), st->rate_level, BS_WINDOW_MS);
+                       ent_ms(r->min, r->ms), st->rate_level[profile], BS_WINDOW_MS);
     wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, r->ms, lo);
     if (r->body == 0)
         return;
@@ -666,11 +669,11 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
         s->heavy = ref;
         struct bs_heavy *h = heavy_at(st, ref - 1);
         for (int i = 0; i < s->n_recent; i++)
-            heavy_add(st, h, &s->recent[i], lo);
+            heavy_add(st, h, &s->recent[i], lo, profile);
         s->n_recent = 0;
     }
     struct bs_heavy *h = heavy_at(st, s->heavy - 1);
-    heavy_add(st, h, r, lo);
+    heavy_add(st, h, r, lo, profile);
     heavy_sample(h, event_id);
     int64_t low[BS_RULES];
     low_levels(st, profile, low);
@@ -1571,7 +1574,7 @@ static int load_sender(struct bs_state *st, struct bs_acct *a, uint64_t acct_has
     load_heavy(st, heavy_at(st, ref - 1), ss);
     /* A full ring may have had more times than it holds: known again once they are old. */
     vigil_win_more_restore(st->more, ref, heavy_times(st, heavy_at(st, ref - 1)), st->cap_t,
-                           heavy_at(st, ref - 1)->n_t, st->rate_level, BS_WINDOW_MS);
+                           heavy_at(st, ref - 1)->n_t, st->rate_level[a->profile], BS_WINDOW_MS);
     return 0;
 }
 
@@ -1694,7 +1697,10 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->cap_r = set_cap(max_r);
     st->cap_b = set_cap(max_b);
     st->cap_t = (uint16_t)(max_t < BS_TIMES_MAX ? max_t : BS_TIMES_MAX);
-    st->rate_level = (uint32_t)max_t; /* the config bounds it by VIGIL_WIN_LEVEL_MAX */
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) /* the config bounds both by 10000 */
+        st->rate_level[p] =
+            (uint32_t)(st->warn[BS_RATE][p] > st->crit[BS_RATE][p] ? st->warn[BS_RATE][p]
+                                                                   : st->crit[BS_RATE][p]);
     st->times_off = sizeof(struct bs_heavy) +
                     ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
     st->times_off = (st->times_off + 7) & ~(size_t)7;

@@ -219,9 +219,10 @@ struct pm_state {
     struct vigil_idx_list dirty;  /* accounts changed since the last tick */
     struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
     struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
-    uint32_t out_level, in_level; /* the highest calls levels of any profile */
-    int64_t wm_min;               /* minute of the last sweep's watermark */
-    int64_t next_due;             /* the earliest pm_acct.due */
+    /* Per profile, the highest calls level judged (window.h grows call times up to it). */
+    uint32_t out_level[VIGIL_PROFILE_COUNT], in_level[VIGIL_PROFILE_COUNT];
+    int64_t wm_min;   /* minute of the last sweep's watermark */
+    int64_t next_due; /* the earliest pm_acct.due */
 };
 
 static const struct vigil_config_key pm_keys[] = {
@@ -508,8 +509,8 @@ static void out_measure(const struct pm_state *st, const struct pm_acct *a, int6
 static void out_count(struct pm_state *st, struct pm_acct *a, int64_t t)
 {
     ring_add(&a->out, vigil_floor_div(t, PM_MIN_MS), 1, 0);
-    vigil_win_more_add(st->more, a->key, a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t, st->out_level,
-                       PM_HOUR_MS);
+    vigil_win_more_add(st->more, a->key, a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t,
+                       st->out_level[a->profile], PM_HOUR_MS);
 }
 
 /* A closed call's answered seconds: kept whole among the latest PM_SPANS; when full, the one
@@ -1055,7 +1056,7 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
         return 0;
     }
     vigil_win_more_add(st->more, s->n_in_ts == PM_IN_EXACT ? svc_key(a, s) : 0, s->in_ts,
-                       PM_IN_EXACT, &s->n_in_ts, ev->ts_ms, st->in_level, PM_HOUR_MS);
+                       PM_IN_EXACT, &s->n_in_ts, ev->ts_ms, st->in_level[a->profile], PM_HOUR_MS);
     svc_add_caller(s, ev->from, ev->ts_ms, flagged);
     sample_add(&a->smp_in, ev->id);
     int rc = check_pumping(st, a, ev->account, s, ev->ts_ms, out);
@@ -1318,12 +1319,12 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     if (pushed)
         vigil_win_more_span_restore(st->spans, a->key, a->last_ms + 1, PM_HOUR_MS + PM_MIN_MS);
     /* A full ring may have had more times than it holds: known again once they are old. */
-    vigil_win_more_restore(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts, st->out_level,
-                           PM_HOUR_MS);
+    vigil_win_more_restore(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts,
+                           st->out_level[a->profile], PM_HOUR_MS);
     for (int i = 0; i < PM_SVC_MAX; i++) {
         if (a->svc[i].to[0] != '\0')
             vigil_win_more_restore(st->more, svc_key(a, &a->svc[i]), a->svc[i].in_ts, PM_IN_EXACT,
-                                   a->svc[i].n_in_ts, st->in_level, PM_HOUR_MS);
+                                   a->svc[i].n_in_ts, st->in_level[a->profile], PM_HOUR_MS);
     }
     /* Re-arm the timer under this state's thresholds, from the time last judged, and let the
      * state-wide next_due see it, so a tick inside an already swept minute still fires. */
@@ -1405,10 +1406,10 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     st->next_due = INT64_MAX;
     for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
         /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
-        if ((uint32_t)st->out_calls[p] > st->out_level)
-            st->out_level = (uint32_t)st->out_calls[p];
-        if ((uint32_t)st->in_calls[p] > st->in_level)
-            st->in_level = (uint32_t)st->in_calls[p];
+        int64_t w =
+            st->out_calls_warn[p] > st->out_calls[p] ? st->out_calls_warn[p] : st->out_calls[p];
+        st->out_level[p] = (uint32_t)w;
+        st->in_level[p] = (uint32_t)st->in_calls[p]; /* its warning is a third */
     }
     st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
     st->more = vigil_win_more_create();

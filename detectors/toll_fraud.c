@@ -279,8 +279,9 @@ struct tf_state {
     struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
     struct vigil_win_more *more;  /* grown velocity rings of accounts above TF_VEL_EXACT */
     struct vigil_win_more *spans; /* ended calls kept whole past TF_SPEND_SPANS */
-    uint32_t vel_level;
-    uint32_t seq_level;
+    /* Per profile, the highest level judged (window.h grows times and numbers up to it). */
+    uint32_t vel_level[VIGIL_PROFILE_COUNT];
+    uint32_t seq_level[VIGIL_PROFILE_COUNT];
     /* the highest sequential_dialling level of any profile */ /* the highest velocity level of
                                                                   any profile, day or night */
     int64_t max_open_ms;                                       /* toll_fraud.max_open_call_ms */
@@ -878,7 +879,8 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
     vigil_win_more_add(st->more, h->n_vel_ts == TF_VEL_EXACT ? tf_key(ev->account) : 0, h->vel_ts,
-                       TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms, st->vel_level, TF_VEL_WINDOW_MS);
+                       TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms, st->vel_level[a->profile],
+                       TF_VEL_WINDOW_MS);
     int rc = check_velocity(a, h, st, ev, out);
     if (rc != 0)
         return rc;
@@ -1116,7 +1118,7 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
     uint64_t mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0; /* else unused */
     vigil_win_more_tag_note(st->more, mk, s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms,
-                            st->seq_level, TF_SEQ_WINDOW_MS);
+                            st->seq_level[a->profile], TF_SEQ_WINDOW_MS);
     mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0;
     /* Exact distinct numbers in [ts - 10 min, ts] up to the highest level (TF_SEQ_EXACT kept in
      * the range, grown while more lie within reach, window.h); only when the numbers from
@@ -1760,15 +1762,17 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         /* What this state kept past the account's arrays goes (a fresh slot is all zeros). */
         forget_kept(st, account, slot[0]);
         memcpy(slot[0], &s.acct, sizeof s.acct);
-        /* The calls it kept whole past its array are not in the checkpoint: an hour that
-         * reaches back before the account's latest event counts them from the buckets (an
-         * account that never pushed a call out has empty buckets and needs no mark). */
+        /* A full range may have had more numbers than it holds: known again once old. */
         for (int i = 0; i < TF_SEQ_SLOTS; i++) {
             const struct tf_seq *q = &s.acct.seq[i];
             if (q->key != 0)
                 vigil_win_more_tag_restore(st->more, seq_more_key(account, q->key), q->sfx,
-                                           TF_SEQ_EXACT, q->n_sfx, st->seq_level, TF_SEQ_WINDOW_MS);
+                                           TF_SEQ_EXACT, q->n_sfx, st->seq_level[s.acct.profile],
+                                           TF_SEQ_WINDOW_MS);
         }
+        /* The calls it kept whole past its array are not in the checkpoint: an hour that
+         * reaches back before the account's latest event counts them from the buckets (an
+         * account that never pushed a call out has empty buckets and needs no mark). */
         bool pushed = false;
         for (int k = 0; k < TF_SPEND_SLOTS; k++)
             pushed |= s.acct.spend[k] != 0;
@@ -1784,7 +1788,8 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         memcpy(slot[1], &s.hr, sizeof s.hr);
         /* A full ring may have had more times than it holds: known again once they are old. */
         vigil_win_more_restore(st->more, tf_key(account), s.hr.vel_ts, TF_VEL_EXACT, s.hr.n_vel_ts,
-                               st->vel_level, TF_VEL_WINDOW_MS);
+                               st->vel_level[vigil_profiles_lookup(st->profiles, account)],
+                               TF_VEL_WINDOW_MS);
         due_at(st, hr_next_due(st, slot[1])); /* its expiries fire at the ticks */
     }
     if (slot[2])
@@ -1839,13 +1844,11 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
         /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
         int64_t v = st->vel.crit[p] > st->vel.off[p] ? st->vel.crit[p] : st->vel.off[p];
         v = v > st->vel.warn[p] ? v : st->vel.warn[p];
-        if (v > (int64_t)st->vel_level)
-            st->vel_level = (uint32_t)v;
+        st->vel_level[p] = (uint32_t)v;
     }
     for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
         int64_t v = st->seq.crit[p] > st->seq.warn[p] ? st->seq.crit[p] : st->seq.warn[p];
-        if (v > (int64_t)st->seq_level)
-            st->seq_level = (uint32_t)v;
+        st->seq_level[p] = (uint32_t)v;
     }
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();
