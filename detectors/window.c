@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* window.c - exact sliding windows of event time with bounded memory (window.h).
  *
- * Threading: pure functions on caller-owned memory. */
+ * Threading: the ring functions are pure, on caller-owned memory; a grown-ring store belongs
+ * to one worker thread (the detector state that created it): no locks, no atomics.
+ * Ownership: vigil_win_more_create() allocates a store and every array in it;
+ * vigil_win_more_destroy() frees them. */
 #include "window.h"
 
 #include <stdlib.h>
@@ -128,11 +131,13 @@ uint64_t vigil_win_span_part(uint64_t amount, int64_t start, int64_t end, int64_
     return (uint64_t)((unsigned __int128)amount * (uint64_t)(hi - lo) / (uint64_t)(end - start));
 }
 
-/* Grown rings: one open-addressing table (linear probing, key 0 = empty slot) of entries
- * with a growable sorted array of times each. */
+/* Grown rings: one open-addressing table (linear probing, key 0 = empty slot) of entries,
+ * each with a growable array: times (sorted), tagged times (unsorted) or spans (pairs,
+ * unsorted). */
 struct win_grown {
     uint64_t key;    /* 0: free slot */
-    int64_t *t;      /* sorted times, oldest first; spans: pairs (end, dur << 32 | amount) */
+    int64_t *t;      /* times, oldest first; tags: time x 1024 + tag; spans: pairs (end,
+                        dur << 32 | amount) */
     int64_t since;   /* every time >= since (up to the latest `level`) is in t */
     int64_t reach;   /* window_ms + the disorder allowance */
     uint32_t n, cap; /* used, allocated */

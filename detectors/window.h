@@ -14,7 +14,7 @@
  *   holds at least cap >= N. Memory: 8 bytes per entry.
  *
  * - Grown rings (struct vigil_win_more): a level N above the ring's cap (a profile level set
- *   higher) is still exact. The ring stays the key's first cap times; when it is full and the
+ *   higher) is still exact. The ring keeps the key's latest cap times; when it is full and the
  *   time it would drop could still lie in a window to be judged (newer than the newest time
  *   minus W and the 60 s disorder allowance), the key gets a growable sorted array in a
  *   per-thread store, seeded with the ring, that keeps every time from then on up to the
@@ -24,7 +24,8 @@
  *   VIGIL_WIN_LEVEL_MAX, which the configuration enforces); every other key costs nothing
  *   more. A key restored from a checkpoint with a full ring lacks the times dropped before:
  *   until they are out of reach its windows are "at least" (vigil_win_more_restore()), and
- *   the caller falls back on its buckets as before.
+ *   the caller falls back on its buckets as before. Tagged rings grow the same way, and
+ *   spans pushed out of a caller's array are kept whole in such a store (below).
  *
  * - A tagged ring (distinct counts of small keys, tags below 1024, e.g. a number's last 3
  *   digits): up to `cap` distinct tags with the latest time each was seen, one int64 each
@@ -37,7 +38,8 @@
  *   (vigil_win_span_part()), so a call straddling the window's start counts only its time
  *   inside the window.
  *
- * Threading: pure functions on caller-owned memory; no state of their own. */
+ * Threading: the ring functions are pure, on caller-owned memory; a store of grown rings
+ * (struct vigil_win_more) belongs to one detector state, so to one worker thread. */
 #ifndef VIGIL_WINDOW_H
 #define VIGIL_WINDOW_H
 
