@@ -60,11 +60,14 @@
  * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
  *
  * State per worker: one account table (acct_table.h) of accounts with premium activity in
- * the last hour or a premium call open; struct pm_acct is 7864 bytes (about 8 KB with the
+ * the last hour or a premium call open; struct pm_acct is 7872 bytes (about 8 KB with the
  * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.6 KB the two
  * service numbers (1 KB of call times, 1 KB of caller set and 256 of minute ring each),
  * 1.3 KB the outbound minute rings, call times and closed calls, the rest open calls and
- * seen call ids. Accounts without premium traffic cost nothing. Bounds:
+ * seen call ids. Accounts without premium traffic cost nothing. Two stores (window.h) hold
+ * what the few busier keys keep past that: call times past 32 per account and 128 per
+ * service number (8 bytes each, up to the profile's level) and closed calls past 16 within
+ * reach (16 bytes each), freed once the arrays hold all within reach again. Bounds:
  * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
  * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
  * PM_SVC_MAX (2) service numbers per account (a third replaces the quieter one); PM_CALLERS_MAX
