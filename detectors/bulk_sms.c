@@ -26,9 +26,11 @@
  * minutes ending at it as well, each rule on the larger count). Per-minute buckets (the
  * newest SMS's minute and the 15 before it) give a cheap upper bound; a rule whose bound
  * reaches its lowest level is counted again exactly (window.h): SMS from the times of the
- * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096; above
- * that, the buckets), recipients from the millisecond each was last sent to. A light number
- * (at most 8 SMS) is always counted exactly from its list. An SMS older than the number's
+ * number's latest cap_t SMS (cap_t = the highest sms_15m of any profile, at most 4096 in the
+ * pool entry; a higher level, up to VIGIL_WIN_LEVEL_MAX, grows the number's times in the
+ * worker's store while more lie within reach, window.h; only in the window after a restore
+ * are the buckets used above cap_t), recipients from the millisecond each was last sent to. A light
+ * number (at most 8 SMS) is always counted exactly from its list. An SMS older than the number's
  * bucket window is ignored. The account's counters (sms_15m, segments_15m, sms_1h) stay in
  * buckets: they order nothing.
  *
@@ -116,7 +118,7 @@
 #define BS_RECENT 8 /* SMS a number keeps one by one; the 9th in a window promotes it */
 #define BS_BODIES 4 /* texts tracked per heavy number */
 #define BS_FIRED_CRIT 0x8
-#define BS_TIMES_MAX 4096 /* SMS times a heavy number keeps at most (bulk_sms.rate exact) */
+#define BS_TIMES_MAX 4096 /* SMS times in a heavy number's pool entry; more grow (window.h) */
 
 enum { BS_RATE = 0, BS_RCPT = 1, BS_BODY = 2, BS_RULES = 3 };
 
@@ -161,7 +163,7 @@ struct bs_wset {
 };
 
 struct bs_ent {
-    uint64_t h; /* hash of the recipient, never 0 */
+    uint64_t h;  /* hash of the recipient, never 0 */
     int32_t min; /* minute the recipient was last sent to */
     uint16_t ms; /* and the millisecond in it */
 };
@@ -177,7 +179,7 @@ struct bs_body {
 struct bs_heavy {
     /* 8-aligned, so its size is too: the 64-bit entries after it are aligned. */
     _Alignas(8) uint16_t cnt[BS_SLOTS]; /* SMS per minute (saturating) */
-    uint16_t n_t;           /* SMS times kept (window.h time ring, sorted) */
+    uint16_t n_t;                       /* SMS times kept (window.h time ring, sorted) */
     struct bs_wset rcpt;
     struct bs_body body[BS_BODIES];
     char samples[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1]; /* the latest event ids */
@@ -204,8 +206,11 @@ struct bs_state {
     int64_t ttl_s;
     uint32_t cap_r, cap_b; /* entries per recipient set / per text set, powers of two */
     uint16_t cap_t;        /* SMS times per heavy number: the highest sms_15m, <= 4096 */
-    size_t times_off;      /* bytes from a pool entry to its SMS times (8-aligned) */
-    size_t stride;         /* bytes per pool entry */
+    uint32_t rate_level[VIGIL_PROFILE_COUNT]; /* sms_15m, or its warning if higher: times
+                                                 grow past cap_t up to it */
+    struct vigil_win_more *more; /* grown SMS-time rings of heavy numbers, keyed by entry */
+    size_t times_off;            /* bytes from a pool entry to its SMS times (8-aligned) */
+    size_t stride;               /* bytes per pool entry */
     unsigned char *pool;
     uint32_t n_pool, cap_pool, free_pool; /* free_pool: index + 1 of a free entry, or 0 */
     struct bs_ent *scratch;               /* max(cap_r, cap_b) entries, for purges */
@@ -215,13 +220,15 @@ struct bs_state {
      * entries only in on_tick, after publishing and emptying this list, and in forget,
      * which renumbers the list (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
-    int64_t wm_min; /* minute of the last tick's watermark */
+    int64_t wm_min;              /* minute of the last tick's watermark */
 };
 
 static const struct vigil_config_key bs_keys[] = {
-    {"bulk_sms.sms_15m", VIGIL_CFG_INT, "300", 1, 65535,
-     "SMS from one sending number within 15 minutes that block the account's SMS."},
-    {"bulk_sms.sms_15m_warning", VIGIL_CFG_INT, "100", 0, 65535,
+    {"bulk_sms.sms_15m", VIGIL_CFG_INT, "300", 1, VIGIL_WIN_LEVEL_MAX,
+     "SMS from one sending number within 15 minutes that block the account's SMS. At most 10000, "
+     "the highest level counted exactly."
+     ""},
+    {"bulk_sms.sms_15m_warning", VIGIL_CFG_INT, "100", 0, VIGIL_WIN_LEVEL_MAX,
      "SMS from one sending number within 15 minutes that raise a warning alert first (0: no "
      "warning)."},
     {"bulk_sms.recipients_15m", VIGIL_CFG_INT, "100", 1, 4096,
@@ -326,6 +333,12 @@ static int64_t *heavy_times(const struct bs_state *st, struct bs_heavy *h)
     return (int64_t *)(void *)((unsigned char *)h + st->times_off);
 }
 
+/* The key of a heavy number's grown time ring: its pool entry's number + 1. */
+static uint64_t heavy_key(const struct bs_state *st, const struct bs_heavy *h)
+{
+    return (uint64_t)(((const unsigned char *)h - st->pool) / (ptrdiff_t)st->stride) + 1;
+}
+
 static int64_t ent_ms(int32_t min, uint16_t ms)
 {
     return (int64_t)min * BS_MIN_MS + ms;
@@ -357,6 +370,7 @@ static int heavy_alloc(struct bs_state *st, uint32_t *out)
 static void heavy_free(struct bs_state *st, uint32_t ref)
 {
     struct bs_heavy *h = heavy_at(st, ref - 1);
+    vigil_win_more_forget(st->more, ref);
     h->next_free = st->free_pool;
     st->free_pool = ref;
 }
@@ -512,8 +526,8 @@ static void light_measure(const struct bs_sender *s, int64_t from, int64_t to,
  * than [from, to]: an upper bound, enough while below every level of the rule. A rule at or
  * above its lowest level (low[r]) is counted again exactly on [from, to], from the SMS times
  * and the time each recipient was last sent to. */
-static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t from,
-                          int64_t to, const int64_t low[BS_RULES], struct bs_measure *out)
+static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t from, int64_t to,
+                          const int64_t low[BS_RULES], struct bs_measure *out)
 {
     out->v[BS_RATE] = ring_sum(h->cnt, BS_SLOTS);
     out->v[BS_RCPT] = wset_count(&h->rcpt);
@@ -524,10 +538,12 @@ static void heavy_measure(const struct bs_state *st, struct bs_heavy *h, int64_t
             out->v[BS_BODY] = n;
     }
     if ((int64_t)out->v[BS_RATE] >= low[BS_RATE]) {
-        const int64_t *t = heavy_times(st, h);
-        uint32_t n = vigil_win_count(t, h->n_t, from, to);
-        /* All cap_t kept times inside: at least that many, the buckets say how many more. */
-        if (!vigil_win_saturated(t, st->cap_t, h->n_t, from, to) || n > out->v[BS_RATE])
+        bool more;
+        uint32_t n = vigil_win_more_count(st->more, heavy_key(st, h), heavy_times(st, h), st->cap_t,
+                                          h->n_t, from, to, &more);
+        /* Every time kept inside (the highest level reached, or the times before a restore
+         * missing): at least that many, the buckets say how many more. */
+        if (!more || n > out->v[BS_RATE])
             out->v[BS_RATE] = n;
     }
     if ((int64_t)out->v[BS_RCPT] >= low[BS_RCPT])
@@ -567,11 +583,14 @@ static int body_slot(const struct bs_state *st, struct bs_heavy *h, uint32_t bod
     return victim;
 }
 
+/* Adds an SMS to a heavy number; its times grow past cap_t up to the highest sms_15m of the
+ * account's profile. */
 static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_recent *r,
-                      int32_t lo)
+                      int32_t lo, int profile)
 {
     h->cnt[slot(r->min)] = sat16(h->cnt[slot(r->min)] + 1u);
-    vigil_win_add(heavy_times(st, h), st->cap_t, &h->n_t, ent_ms(r->min, r->ms));
+    vigil_win_more_add(st->more, heavy_key(st, h), heavy_times(st, h), st->cap_t, &h->n_t,
+                       ent_ms(r->min, r->ms), st->rate_level[profile], BS_WINDOW_MS);
     wset_touch(&h->rcpt, rcpt_ents(h), st->cap_r, st->scratch, r->to, r->min, r->ms, lo);
     if (r->body == 0)
         return;
@@ -650,11 +669,11 @@ static int sender_add(struct bs_state *st, struct bs_sender *s, const struct bs_
         s->heavy = ref;
         struct bs_heavy *h = heavy_at(st, ref - 1);
         for (int i = 0; i < s->n_recent; i++)
-            heavy_add(st, h, &s->recent[i], lo);
+            heavy_add(st, h, &s->recent[i], lo, profile);
         s->n_recent = 0;
     }
     struct bs_heavy *h = heavy_at(st, s->heavy - 1);
-    heavy_add(st, h, r, lo);
+    heavy_add(st, h, r, lo, profile);
     heavy_sample(h, event_id);
     int64_t low[BS_RULES];
     low_levels(st, profile, low);
@@ -1020,6 +1039,8 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
                 sender_remove(st, (uint32_t)i);
         }
     }
+    if (moved)
+        vigil_win_more_sweep(st->more, watermark_ms);
     int rc = publish(st, out);
     if (rc != 0)
         return rc; /* a later tick publishes what is left */
@@ -1053,7 +1074,7 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
  * from the current profiles. */
 #define BS_SAVE_VERSION 2 /* 2: times to the millisecond (exact windows) */
-#define BS_KEY_HASH 16                                 /* hex digits before `from` in a key */
+#define BS_KEY_HASH 16    /* hex digits before `from` in a key */
 #define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
 #define BS_ENT_BYTES 14                                /* a saved set entry */
 #define BS_SENDER_MIN 10 /* bytes of the smallest saved sender: a light one with no SMS */
@@ -1387,8 +1408,8 @@ static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
         e->body = get_u32(r);
         e->min = get_i32(r);
         e->ms = get_u16(r);
-        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN ||
-                        e->min > ss->head_min || e->ms >= BS_MIN_MS))
+        if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN || e->min > ss->head_min ||
+                        e->ms >= BS_MIN_MS))
             return false;
     }
     return !r->bad;
@@ -1551,6 +1572,9 @@ static int load_sender(struct bs_state *st, struct bs_acct *a, uint64_t acct_has
         return VIGIL_ERR_NOMEM;
     s->heavy = ref;
     load_heavy(st, heavy_at(st, ref - 1), ss);
+    /* A full ring may have had more times than it holds: known again once they are old. */
+    vigil_win_more_restore(st->more, ref, heavy_times(st, heavy_at(st, ref - 1)), st->cap_t,
+                           heavy_at(st, ref - 1)->n_t, st->rate_level[a->profile], BS_WINDOW_MS);
     return 0;
 }
 
@@ -1626,6 +1650,7 @@ static void bs_destroy(void *state)
     if (!st)
         return;
     vigil_acct_table_destroy(st->senders);
+    vigil_win_more_destroy(st->more);
     vigil_acct_table_destroy(st->accts);
     free(st->pool);
     free(st->scratch);
@@ -1672,6 +1697,10 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->cap_r = set_cap(max_r);
     st->cap_b = set_cap(max_b);
     st->cap_t = (uint16_t)(max_t < BS_TIMES_MAX ? max_t : BS_TIMES_MAX);
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) /* the config bounds both by 10000 */
+        st->rate_level[p] =
+            (uint32_t)(st->warn[BS_RATE][p] > st->crit[BS_RATE][p] ? st->warn[BS_RATE][p]
+                                                                   : st->crit[BS_RATE][p]);
     st->times_off = sizeof(struct bs_heavy) +
                     ((size_t)st->cap_r + (size_t)BS_BODIES * st->cap_b) * sizeof(struct bs_ent);
     st->times_off = (st->times_off + 7) & ~(size_t)7;
@@ -1683,7 +1712,8 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
         malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
     st->accts = vigil_acct_table_create(sizeof(struct bs_acct), 1024);
     st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
-    if (!st->scratch || !st->accts || !st->senders)
+    st->more = vigil_win_more_create();
+    if (!st->scratch || !st->accts || !st->senders || !st->more)
         goto fail;
     *state = st;
     return 0;

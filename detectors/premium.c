@@ -6,8 +6,9 @@
  * [t - 1 h, t] ending at the event or moment t being judged, both ends included, at
  * millisecond event time (window.h): calls are counted from the times of the latest
  * PM_OUT_EXACT (32) outbound calls and PM_IN_EXACT (128) inbound calls of each service number,
- * so levels up to those are exact (past them, per-minute buckets of 60 to 61 minutes add what
- * the times no longer hold: the service_popular level of 1000 is judged that way); callers by
+ * grown in the worker's store (window.h) while more lie within reach, up to the highest level
+ * configured, so every level is exact, service_popular's 1000 too (per-minute buckets of 60 to
+ * 61 minutes add what the times no longer hold only in the hour after a restore); callers by
  * the millisecond each last called; minutes as below. An inbound call that arrives late (up to
  * the 60 s of disorder events.md allows) is also judged on the hour ending at the newest call
  * of its service number, which it may complete (dated at the late call).
@@ -19,7 +20,9 @@
  *       unanswered attempt counts as a call, never as minutes. Minutes are the answered
  *       seconds that fall inside the hour (a finished call ran evenly over [end - duration,
  *       end]: the latest PM_SPANS (16) closed calls are kept whole and count their part inside,
- *       older ones only from the minutes wholly inside) plus the elapsed time inside the hour
+ *       older ones still within reach too, from the worker's store (window.h); only in the
+ *       hour after a restore do those count from the minutes wholly inside) plus the elapsed
+ *       time inside the hour
  *       of premium calls still open, judged at every
  *       event, at every minute of watermark, and at the tick whose watermark passes the moment
  *       the open calls reach the next level: one 61-minute call to 0906 trips the rule when it
@@ -57,11 +60,14 @@
  * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
  *
  * State per worker: one account table (acct_table.h) of accounts with premium activity in
- * the last hour or a premium call open; struct pm_acct is 7864 bytes (about 8 KB with the
+ * the last hour or a premium call open; struct pm_acct is 7872 bytes (about 8 KB with the
  * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.6 KB the two
  * service numbers (1 KB of call times, 1 KB of caller set and 256 of minute ring each),
  * 1.3 KB the outbound minute rings, call times and closed calls, the rest open calls and
- * seen call ids. Accounts without premium traffic cost nothing. Bounds:
+ * seen call ids. Accounts without premium traffic cost nothing. Two stores (window.h) hold
+ * what the few busier keys keep past that: call times past 32 per account and 128 per
+ * service number (8 bytes each, up to the profile's level) and closed calls past 16 within
+ * reach (16 bytes each), freed once the arrays hold all within reach again. Bounds:
  * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
  * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
  * PM_SVC_MAX (2) service numbers per account (a third replaces the quieter one); PM_CALLERS_MAX
@@ -77,8 +83,10 @@
  * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
  * meaning with the same layout must bump the version. Version 2 added the flagged mark (bit 0
  * of pm_caller.h, always 0 before) and the flagged rule's fired bits; version 3 the exact
- * windows (call times, closed calls, callers to the millisecond): older states are refused
- * (the account starts afresh).
+ * windows (call times, closed calls, callers to the millisecond), version 4 the account's
+ * key of grown rings (saved as 0, derived from the account at load): older states are
+ * refused (the account starts afresh). Grown rings and calls kept past spans[] are not saved
+ * (window.h: the hour after a restore falls back on the minute buckets).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -111,10 +119,10 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define PM_SAVE_VERSION 3 /* 3: exact hours (call times, closed calls, callers to the ms) */
-#define PM_OUT_EXACT 32   /* outbound premium call times kept: exact up to this level */
-#define PM_IN_EXACT 128   /* inbound call times kept per service number */
-#define PM_SPANS 16       /* closed outbound calls kept whole */
+#define PM_SAVE_VERSION 4         /* 4: the account key of grown rings; 3: exact hours */
+#define PM_OUT_EXACT 32           /* outbound premium call times kept: exact up to this level */
+#define PM_IN_EXACT 128           /* inbound call times kept per service number */
+#define PM_SPANS 16               /* closed outbound calls kept whole */
 /* Event times a loaded state may hold: from events.md's earliest time until minutes stop
  * fitting pm_caller.min's 32 bits (the year 6000), so no arithmetic on them overflows. */
 #define PM_TS_MAX_MS ((int64_t)INT32_MAX * PM_MIN_MS)
@@ -175,13 +183,14 @@ struct pm_svc {
 };
 
 struct pm_acct {
-    int64_t last_ms;    /* latest event time of the account */
-    int64_t eval_ms;    /* event time up to which premium.outbound was judged */
-    int64_t due;        /* when open calls reach the next level (out_due), or INT64_MAX */
-    struct pm_ring out; /* a: premium calls, b: answered seconds (counters' fallback) */
-    struct pm_ring old; /* b: answered seconds of closed calls pushed out of spans[] */
+    int64_t last_ms;              /* latest event time of the account */
+    int64_t eval_ms;              /* event time up to which premium.outbound was judged */
+    int64_t due;                  /* when open calls reach the next level (out_due), or INT64_MAX */
+    struct pm_ring out;           /* a: premium calls, b: answered seconds (counters' fallback) */
+    struct pm_ring old;           /* b: answered seconds of closed calls pushed out of spans[] */
     int64_t out_ts[PM_OUT_EXACT]; /* the latest premium calls' times, sorted (window.h) */
     struct pm_span spans[PM_SPANS]; /* the latest closed calls, kept whole */
+    uint64_t key; /* the account's hash (keys of its grown rings, window.h); set at load */
     uint16_t n_out_ts;
     uint8_t n_spans;
     struct pm_open open[PM_OPEN_MAX];
@@ -210,15 +219,21 @@ struct pm_state {
     struct vigil_acct_table *accts; /* struct pm_acct */
     /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
      * after this list is emptied, or in forget, which renumbers the list to match. */
-    struct vigil_idx_list dirty; /* accounts changed since the last tick */
+    struct vigil_idx_list dirty;  /* accounts changed since the last tick */
+    struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
+    struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
+    /* Per profile, the highest calls level judged (window.h grows call times up to it). */
+    uint32_t out_level[VIGIL_PROFILE_COUNT], in_level[VIGIL_PROFILE_COUNT];
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* the earliest pm_acct.due */
 };
 
 static const struct vigil_config_key pm_keys[] = {
-    {"premium.out_calls_1h", VIGIL_CFG_INT, "20", 1, 100000,
-     "Outbound calls to premium-rate numbers within one hour that block premium calls."},
-    {"premium.out_calls_1h_warning", VIGIL_CFG_INT, "10", 0, 100000,
+    {"premium.out_calls_1h", VIGIL_CFG_INT, "20", 1, VIGIL_WIN_LEVEL_MAX,
+     "Outbound calls to premium-rate numbers within one hour that block premium calls. At most "
+     "10000, the highest level counted exactly."
+     ""},
+    {"premium.out_calls_1h_warning", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "Outbound premium-rate calls within one hour that raise a warning alert first (0: no "
      "warning)."},
     {"premium.out_minutes_1h", VIGIL_CFG_INT, "60", 1, 100000,
@@ -227,9 +242,11 @@ static const struct vigil_config_key pm_keys[] = {
     {"premium.out_minutes_1h_warning", VIGIL_CFG_INT, "30", 0, 100000,
      "Outbound premium-rate minutes within one hour that raise a warning alert first (0: no "
      "warning)."},
-    {"premium.inbound_calls_1h", VIGIL_CFG_INT, "100", 1, 1000000,
+    {"premium.inbound_calls_1h", VIGIL_CFG_INT, "100", 1, VIGIL_WIN_LEVEL_MAX,
      "Inbound calls within one hour to one service number of an account that, with enough "
-     "distinct callers, withhold its payouts (a warning at a third)."},
+     "distinct callers, withhold its payouts (a warning at a third). At most 10000, the highest "
+     "level counted exactly."
+     ""},
     {"premium.inbound_callers_1h", VIGIL_CFG_INT, "30", 1, PM_CALLERS_MAX,
      "Distinct callers within one hour to one service number needed besides the calls "
      "(at most 64, the tracked set's size)."},
@@ -240,7 +257,7 @@ static const struct vigil_config_key pm_keys[] = {
     /* A popular service number takes calls from many callers all day and hundreds in a busy
      * hour (detection.md: leave it alone): ten times the default, the value of the former
      * key premium.inbound_calls_1h_popular. */
-    {"premium.inbound_calls_1h@service_popular", VIGIL_CFG_INT, "1000", 1, 1000000,
+    {"premium.inbound_calls_1h@service_popular", VIGIL_CFG_INT, "1000", 1, VIGIL_WIN_LEVEL_MAX,
      "Inbound calls threshold of the service_popular profile: a popular service number "
      "gets many calls from many callers, so ten times the default."},
     {"premium.short_call_s", VIGIL_CFG_INT, "60", 1, 3600,
@@ -382,6 +399,17 @@ static int mark_dirty(struct pm_state *st, struct pm_acct *a)
     return 0;
 }
 
+static uint64_t acct_key(const char *account)
+{
+    return vigil_acct_table_hash(account, strlen(account));
+}
+
+/* The key of a service number's grown ring: the account's, mixed with the number's. */
+static uint64_t svc_key(const struct pm_acct *a, const struct pm_svc *s)
+{
+    return a->key ^ (str_hash(s->to) * 0x9e3779b97f4a7c15ULL + 1);
+}
+
 static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *ev)
 {
     bool created;
@@ -393,6 +421,7 @@ static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *e
         ring_init(&a->out, min);
         a->last_ms = a->eval_ms = ev->ts_ms;
         a->due = INT64_MAX;
+        a->key = acct_key(ev->account);
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
     }
     if (ev->ts_ms > a->last_ms)
@@ -437,7 +466,7 @@ static uint32_t ring_inside(const struct pm_ring *r, int64_t now)
 {
     uint32_t b = 0;
     int64_t lo = -vigil_floor_div(-(now - PM_HOUR_MS), PM_MIN_MS); /* first whole minute */
-    int64_t hi = vigil_floor_div(now + 1, PM_MIN_MS) - 1;            /* last whole minute */
+    int64_t hi = vigil_floor_div(now + 1, PM_MIN_MS) - 1;          /* last whole minute */
     if (lo < r->cur - PM_RING + 1)
         lo = r->cur - PM_RING + 1;
     if (hi > r->cur)
@@ -447,15 +476,19 @@ static uint32_t ring_inside(const struct pm_ring *r, int64_t now)
     return b;
 }
 
-/* The hour [now - 1 h, now], exactly: calls from the latest PM_OUT_EXACT call times (past
- * that many, the minute buckets say how many more), closed seconds from the latest PM_SPANS
- * closed calls, each counting its part inside (older calls' seconds only from minutes wholly
- * inside), and the open calls' time inside. */
-static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now *m)
+/* The hour [now - 1 h, now], exactly: calls from the call times (the latest PM_OUT_EXACT,
+ * grown up to the highest level when more lie in the hour; past that many, or when the times
+ * before a restore are missing, the minute buckets say how many more), closed seconds from the
+ * latest PM_SPANS closed calls, each counting its part inside (older calls' seconds only from
+ * minutes wholly inside), and the open calls' time inside. */
+static void out_measure(const struct pm_state *st, const struct pm_acct *a, int64_t now,
+                        struct pm_out_now *m)
 {
     int64_t from = now - PM_HOUR_MS;
-    uint32_t calls = vigil_win_count(a->out_ts, a->n_out_ts, from, now);
-    if (vigil_win_saturated(a->out_ts, PM_OUT_EXACT, a->n_out_ts, from, now)) {
+    bool more;
+    uint32_t calls = vigil_win_more_count(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts,
+                                          from, now, &more);
+    if (more) {
         uint32_t b;
         ring_sum(&a->out, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
         calls = b > calls ? b : calls;
@@ -467,20 +500,25 @@ static void out_measure(const struct pm_acct *a, int64_t now, struct pm_out_now 
                                            sp->end_ms, from, now);
     }
     m->calls = calls;
-    m->closed_s = ms / 1000 + ring_inside(&a->old, now);
+    uint64_t kept;
+    if (vigil_win_more_span_sum(st->spans, a->key, from, now, &kept))
+        m->closed_s = (ms + (int64_t)kept) / 1000;
+    else
+        m->closed_s = ms / 1000 + ring_inside(&a->old, now);
     m->open_s = open_secs(a, now);
 }
 
 /* A premium call counted at time t. */
-static void out_count(struct pm_acct *a, int64_t t)
+static void out_count(struct pm_state *st, struct pm_acct *a, int64_t t)
 {
     ring_add(&a->out, vigil_floor_div(t, PM_MIN_MS), 1, 0);
-    vigil_win_add(a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t);
+    vigil_win_more_add(st->more, a->key, a->out_ts, PM_OUT_EXACT, &a->n_out_ts, t,
+                       st->out_level[a->profile], PM_HOUR_MS);
 }
 
 /* A closed call's answered seconds: kept whole among the latest PM_SPANS; when full, the one
  * that ended first goes to the minute buckets of `old`. */
-static void out_closed(struct pm_acct *a, int64_t end_ms, int64_t dur_s)
+static void out_closed(struct pm_state *st, struct pm_acct *a, int64_t end_ms, int64_t dur_s)
 {
     if (dur_s <= 0)
         return;
@@ -506,6 +544,13 @@ static void out_closed(struct pm_acct *a, int64_t end_ms, int64_t dur_s)
         gone = a->spans[old];
         a->spans[old] = sp;
     }
+    /* Kept whole as well while it may overlap an hour still to be judged (window.h); the
+     * minute ring is the fallback when those are not all known (after a restore). */
+    if (gone.end_ms >= end_ms - PM_HOUR_MS - 2 * PM_MIN_MS)
+        (void)vigil_win_more_span_add(
+            st->spans, a->key, gone.end_ms,
+            gone.dur_ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)gone.dur_ms,
+            gone.dur_ms >= UINT32_MAX ? UINT32_MAX : (uint32_t)gone.dur_ms, PM_HOUR_MS + PM_MIN_MS);
     if (a->old.cur == 0)
         ring_init(&a->old, vigil_floor_div(gone.end_ms, PM_MIN_MS));
     ring_add_duration(&a->old, gone.end_ms, gone.dur_ms / 1000);
@@ -593,7 +638,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
 {
     int p = a->profile;
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     int64_t secs = m.closed_s + m.open_s;
     int64_t lo = a->eval_ms;
     if (now > a->eval_ms)
@@ -629,7 +674,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
     if (level_s >= 0 && m.open_s > 0 && lo < now && m.closed_s + open_secs(a, lo) < level_s)
         event_ts = out_crossing(a, m.closed_s, level_s, lo, now);
     if (event_ts != now)
-        out_measure(a, event_ts, &m); /* the evidence as it stood at the mark */
+        out_measure(st, a, event_ts, &m); /* the evidence as it stood at the mark */
     return emit_outbound(st, a, account, &m, event_ts, sev, out);
 }
 
@@ -638,7 +683,7 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
 static void arm_due(struct pm_state *st, struct pm_acct *a, int64_t now)
 {
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     a->due = out_due(st, a, now, m.closed_s);
     if (a->due < st->next_due)
         st->next_due = a->due;
@@ -675,7 +720,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
          * call. */
         if (open_find(a, id) >= 0 || seen_get(a->seen_out, id) != 0)
             return 0;
-        out_count(a, ev->ts_ms);
+        out_count(st, a, ev->ts_ms);
         sample_add(&a->smp_out, ev->id);
         if (a->n_open < PM_OPEN_MAX)
             a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
@@ -691,11 +736,11 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
         if (seen == 0) {
             /* No start seen: count the call from its own fields; an attempt that never
              * connected counts as a call, not as minutes. */
-            out_count(a, ev->ts_ms);
+            out_count(st, a, ev->ts_ms);
             sample_add(&a->smp_out, ev->id);
         }
         if (ev->answered)
-            out_closed(a, ev->ts_ms, ev->duration_s);
+            out_closed(st, a, ev->ts_ms, ev->duration_s);
         seen_put(a->seen_out, &a->next_seen_out, id, true);
     }
     return check_outbound(st, a, ev->account, ev->ts_ms, out);
@@ -760,12 +805,17 @@ static uint32_t svc_flagged_callers(const struct pm_svc *s, int64_t now)
     return n;
 }
 
-/* Inbound calls to the number in [now - 1 h, now]: exact up to PM_IN_EXACT, past that the
- * minute buckets (60 to 61 minutes). */
-static uint32_t svc_calls(const struct pm_svc *s, int64_t now)
+/* Inbound calls to the number in [now - 1 h, now]: exact up to the highest level (the
+ * latest PM_IN_EXACT times, grown while more lie in the hour); past that, or when times from
+ * before a restore are missing, the minute buckets (60 to 61 minutes). */
+static uint32_t svc_calls(const struct pm_state *st, const struct pm_acct *a,
+                          const struct pm_svc *s, int64_t now)
 {
-    uint32_t n = vigil_win_count(s->in_ts, s->n_in_ts, now - PM_HOUR_MS, now);
-    if (vigil_win_saturated(s->in_ts, PM_IN_EXACT, s->n_in_ts, now - PM_HOUR_MS, now)) {
+    bool more;
+    uint64_t key = s->n_in_ts == PM_IN_EXACT ? svc_key(a, s) : 0; /* else unused */
+    uint32_t n = vigil_win_more_count(st->more, key, s->in_ts, PM_IN_EXACT, s->n_in_ts,
+                                      now - PM_HOUR_MS, now, &more);
+    if (more) {
         uint32_t b;
         ring_sum(&s->ring, vigil_floor_div(now, PM_MIN_MS), &b, NULL);
         n = b > n ? b : n;
@@ -865,11 +915,10 @@ static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, cons
 /* Each level of an inbound rule fires once per episode: the severity to report now (0:
  * nothing new) given whether the warning and critical levels are reached, with the rule's
  * bits in *fired; the episode ends, and the bits clear, when not even the warning is. */
-static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn,
-                         bool crit)
+static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn, bool crit)
 {
     if (!warn) {
-        *fired &= (uint8_t)~(warn_bit | crit_bit);
+        *fired &= (uint8_t) ~(warn_bit | crit_bit);
         return 0;
     }
     uint8_t bit = crit ? crit_bit : warn_bit;
@@ -886,7 +935,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
     int64_t now_min = vigil_floor_div(now, PM_MIN_MS);
     uint32_t ring_calls, short_calls;
     ring_sum(&s->ring, now_min, &ring_calls, &short_calls); /* short calls: evidence only */
-    uint32_t calls = svc_calls(s, now);
+    uint32_t calls = svc_calls(st, a, s, now);
     uint32_t callers = svc_callers(s, now);
     bool crit = calls >= st->in_calls[p] && callers >= st->in_callers[p];
     bool warn = calls >= (st->in_calls[p] + 2) / 3 && callers >= (st->in_callers[p] + 2) / 3;
@@ -894,7 +943,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
      * ending at the newest call seen, judged before it came. */
     int64_t newest = s->n_in_ts ? s->in_ts[s->n_in_ts - 1] : now;
     if (!crit && newest > now && newest - now <= PM_HOUR_MS) {
-        uint32_t c2 = svc_calls(s, newest), k2 = svc_callers(s, newest);
+        uint32_t c2 = svc_calls(st, a, s, newest), k2 = svc_callers(s, newest);
         bool crit2 = c2 >= st->in_calls[p] && k2 >= st->in_callers[p];
         bool warn2 = c2 >= (st->in_calls[p] + 2) / 3 && k2 >= (st->in_callers[p] + 2) / 3;
         if (crit2 || (warn2 && !warn)) {
@@ -918,7 +967,7 @@ static int emit_flagged(const struct pm_state *st, const struct pm_acct *a, cons
 {
     bool crit = sev == VIGIL_SEV_CRITICAL;
     int64_t thr = crit ? st->in_flagged[a->profile] : 1;
-    uint32_t calls = svc_calls(s, event_ts);
+    uint32_t calls = svc_calls(st, a, s, event_ts);
     uint32_t callers = svc_callers(s, event_ts);
     char reason[320];
     snprintf(reason, sizeof reason,
@@ -1009,7 +1058,8 @@ static int on_in(struct pm_state *st, const struct vigil_event *ev, struct vigil
             return check_flagged(st, a, ev->account, s, ev->ts_ms, out);
         return 0;
     }
-    vigil_win_add(s->in_ts, PM_IN_EXACT, &s->n_in_ts, ev->ts_ms);
+    vigil_win_more_add(st->more, s->n_in_ts == PM_IN_EXACT ? svc_key(a, s) : 0, s->in_ts,
+                       PM_IN_EXACT, &s->n_in_ts, ev->ts_ms, st->in_level[a->profile], PM_HOUR_MS);
     svc_add_caller(s, ev->from, ev->ts_ms, flagged);
     sample_add(&a->smp_in, ev->id);
     int rc = check_pumping(st, a, ev->account, s, ev->ts_ms, out);
@@ -1033,10 +1083,11 @@ static int pm_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 }
 
 /* The account's counters over the hour ending at `now`. */
-static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
+static void acct_counters(const struct pm_state *st, const struct pm_acct *a, int64_t now,
+                          uint32_t v[4])
 {
     struct pm_out_now m;
-    out_measure(a, now, &m);
+    out_measure(st, a, now, &m);
     v[0] = m.calls;
     v[1] = (uint32_t)((m.closed_s + m.open_s) / 60);
     v[2] = v[3] = 0;
@@ -1044,7 +1095,7 @@ static void acct_counters(const struct pm_acct *a, int64_t now, uint32_t v[4])
         const struct pm_svc *s = &a->svc[i];
         if (s->to[0] == '\0')
             continue;
-        uint32_t calls = svc_calls(s, now), callers = svc_callers(s, now);
+        uint32_t calls = svc_calls(st, a, s, now), callers = svc_callers(s, now);
         if (calls > v[2] || (calls == v[2] && callers > v[3])) {
             v[2] = calls;
             v[3] = callers;
@@ -1057,7 +1108,7 @@ static int publish_one(const struct pm_state *st, struct pm_acct *a, const char 
                        int64_t wm, struct vigil_emit *out)
 {
     uint32_t v[4];
-    acct_counters(a, a->last_ms > wm ? a->last_ms : wm, v);
+    acct_counters(st, a, a->last_ms > wm ? a->last_ms : wm, v);
     if (a->published && memcmp(v, a->pub, sizeof v) == 0)
         return 0;
     struct vigil_counter c[] = {
@@ -1139,6 +1190,8 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     rc = sweep(st, watermark_ms, out);
     if (rc != 0)
         return rc; /* the next tick sweeps again */
+    vigil_win_more_sweep(st->more, watermark_ms);
+    vigil_win_more_sweep(st->spans, watermark_ms);
     if (wm_min > st->wm_min)
         st->wm_min = wm_min;
     return 0;
@@ -1158,6 +1211,7 @@ static int pm_save(void *state, const char *account, struct vigil_bytes *out)
     /* What this process published, and its dirty list, mean nothing to another one. */
     c.dirty = false;
     c.published = false;
+    c.key = 0; /* derived from the account name at load */
     memset(c.pub, 0, sizeof c.pub);
     const uint8_t version = PM_SAVE_VERSION;
     size_t len = out->len;
@@ -1238,8 +1292,8 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     struct pm_acct c;
     vigil_bytes_get(&r, &version, 1);
     vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != PM_SAVE_VERSION ||
-        !acct_ok(&c) || account[0] == '\0' || strlen(account) > VIGIL_ACCT_KEY_MAX)
+    if (r.bad || r.pos != len || version != PM_SAVE_VERSION || !acct_ok(&c) || account[0] == '\0' ||
+        strlen(account) > VIGIL_ACCT_KEY_MAX)
         return VIGIL_ERR_INVALID;
 
     bool created;
@@ -1257,6 +1311,24 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     a->dirty = true; /* mark_dirty listed it */
     a->published = false;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    a->key = acct_key(account);
+    /* The closed calls kept whole past spans[] are not in the checkpoint: an hour reaching
+     * back before the account's latest event counts them from the minute ring (an account
+     * that never pushed one out has an empty ring and needs no mark). */
+    vigil_win_more_forget(st->spans, a->key);
+    bool pushed = false;
+    for (int k = 0; k < PM_RING; k++)
+        pushed |= a->old.b[k] != 0;
+    if (pushed)
+        vigil_win_more_span_restore(st->spans, a->key, a->last_ms + 1, PM_HOUR_MS + PM_MIN_MS);
+    /* A full ring may have had more times than it holds: known again once they are old. */
+    vigil_win_more_restore(st->more, a->key, a->out_ts, PM_OUT_EXACT, a->n_out_ts,
+                           st->out_level[a->profile], PM_HOUR_MS);
+    for (int i = 0; i < PM_SVC_MAX; i++) {
+        if (a->svc[i].to[0] != '\0')
+            vigil_win_more_restore(st->more, svc_key(a, &a->svc[i]), a->svc[i].in_ts, PM_IN_EXACT,
+                                   a->svc[i].n_in_ts, st->in_level[a->profile], PM_HOUR_MS);
+    }
     /* Re-arm the timer under this state's thresholds, from the time last judged, and let the
      * state-wide next_due see it, so a tick inside an already swept minute still fires. */
     arm_due(st, a, a->eval_ms);
@@ -1282,6 +1354,10 @@ static void pm_forget(void *state, const char *account)
     /* Neither listed (the common case between ticks): the list holds no number that changes. */
     if (a->dirty || moved->dirty)
         vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
+    vigil_win_more_forget(st->more, a->key);
+    vigil_win_more_forget(st->spans, a->key);
+    for (int k = 0; k < PM_SVC_MAX; k++)
+        vigil_win_more_forget(st->more, svc_key(a, &a->svc[k]));
     vigil_acct_table_remove_at(st->accts, i);
     /* next_due may still hold the account's timer: that costs one early sweep, which sets it
      * from the accounts left. */
@@ -1293,6 +1369,8 @@ static void pm_destroy(void *state)
     if (!st)
         return;
     vigil_acct_table_destroy(st->accts);
+    vigil_win_more_destroy(st->more);
+    vigil_win_more_destroy(st->spans);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1329,8 +1407,17 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
+        int64_t w =
+            st->out_calls_warn[p] > st->out_calls[p] ? st->out_calls_warn[p] : st->out_calls[p];
+        st->out_level[p] = (uint32_t)w;
+        st->in_level[p] = (uint32_t)st->in_calls[p]; /* its warning is a third */
+    }
     st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
-    if (!st->accts)
+    st->more = vigil_win_more_create();
+    st->spans = vigil_win_more_create();
+    if (!st->accts || !st->more || !st->spans)
         goto fail;
     *state = st;
     return 0;

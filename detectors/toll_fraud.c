@@ -20,8 +20,10 @@
  *       high-risk destinations within 15 minutes -> critical; warning at 10. Calls are
  *       call_starts (once per call_id), unanswered attempts, and answered ends without a
  *       start. Judged at the event on exactly [ts - 15 min, ts] (window.h): the times of the
- *       latest TF_VEL_EXACT (32) calls are kept, so any level up to 32 is exact; a level set
- *       above 32 is judged on minute buckets (15 to 16 minutes) once 32 calls are inside.
+ *       latest TF_VEL_EXACT (32) calls are kept, and grown in the worker's store while more
+ *       lie within reach, up to the highest velocity level configured (window.h), so every
+ *       level is exact; minute buckets (15 to 16 minutes) add to it only in the window after
+ *       a restore, when a full ring's older times are missing.
  *       A call that arrives late (up to the 60 s of disorder events.md allows) is also judged
  *       on the 15 minutes ending at the newest call seen, which it may complete (dated at the
  *       late call); sequential dialling does the same.
@@ -31,10 +33,12 @@
  *       ends when spend falls below 80% of the first level. Spend is the exporter's `cost`
  *       at call_end, else the rate table's rate x duration, accrued evenly over the time the
  *       call ran: a call that straddles the start of the hour counts only its part after it.
- *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost), so
- *       the hour is exact while no more than 16 calls end in it; older calls' spend goes to
- *       5-minute buckets, of which only those wholly inside the hour count (never spend from
- *       before the hour; at most 5 minutes of that older spend missed). At every tick (at most
+ *       The latest TF_SPEND_SPANS (16) ended calls are kept whole (end, duration, cost);
+ *       older ones still within reach are kept whole as well, in the worker's store (spans,
+ *       window.h), so the hour is exact however many calls end in it. Older calls' spend also
+ *       goes to 5-minute buckets, which count (only those wholly inside the hour: never spend
+ *       from before it, at most 5 minutes of it missed) only in the hour after a restore,
+ *       when the calls kept in the store are not known. At every tick (at most
  *       every 10 s of watermark) the calls still open to high-risk destinations add rate x
  *       the time they ran within the last hour, so parallel satellite calls are stopped while
  *       they run, not when they hang up.
@@ -46,8 +50,10 @@
  *       attempts included, within [ts - 10 min, ts] -> critical; warning at 6. Redialling one
  *       number is not a scan. Each range keeps its last 3 digits of up to TF_SEQ_EXACT (16)
  *       distinct numbers with the time each was last dialled (window.h), so distinct numbers
- *       always count as distinct, whatever digits they share. A level set above 16 falls back,
- *       once 16 are inside, on the old fold (last 3 digits mod 64 in 5-minute generations).
+ *       always count as distinct, whatever digits they share. A level set above 16 (up to
+ *       64) grows the range's numbers in the worker's store while more lie within reach, so it
+ *       is exact too; only in the window after a restore, with 16 inside, does it fall back on
+ *       the old fold (last 3 digits mod 64 in 5-minute generations).
  *       Up to 4 ranges per account are followed; a new range replaces a stale one first,
  *       then the one with fewest numbers, so a scan outlives the one-off calls around it.
  *   toll_fraud.slow_high_risk  >= slow_high_risk_calls (30) calls or >=
@@ -105,10 +111,16 @@
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
  *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
  *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk calls). Most accounts never have one; it is dropped when
- *          idle.
+ *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk
+ *          calls). Most accounts never have one; it is dropped when idle.
  *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
  *          (25 hourly {calls, seconds}; ~330 with key and index slot).
+ * and two stores of grown rings (window.h), for the few accounts beyond the fixed arrays:
+ *   more:  velocity times past 32 (8 bytes each, keyed by the account) and scanned numbers
+ *          past 16 in a range (8 bytes, keyed by account and range);
+ *   spans: ended calls past the 16 within reach of the spend hour (16 bytes, by account).
+ *          Nothing for an account within its arrays; freed at the tick once the arrays hold
+ *          everything within reach again, and with the account.
  * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
@@ -152,15 +164,15 @@
 #define TF_WINDOW_MS 3600000LL /* concurrency order and alert ids hash floor(event_ts / 1 h) */
 #define TF_VEL_SLOTS 16        /* minutes: the event's and the 15 before */
 #define TF_VEL_WINDOW_MS (15 * TF_MIN_MS)
-#define TF_VEL_EXACT 32 /* times of the latest high-risk calls: exact up to this level */
+#define TF_VEL_EXACT 32   /* times of the latest high-risk calls: exact up to this level */
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
 #define TF_SPEND_SPANS 16 /* ended calls kept whole: spend exact while no more end in an hour */
-#define TF_SEQ_SLOTS 4 /* number ranges followed per account */
-#define TF_SEQ_GENS 3  /* 5-minute generations: 10 to 15 minutes */
+#define TF_SEQ_SLOTS 4    /* number ranges followed per account */
+#define TF_SEQ_GENS 3     /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
 #define TF_SEQ_WINDOW_MS (10 * TF_MIN_MS)
-#define TF_SEQ_EXACT 16 /* distinct numbers of a range kept exactly */
+#define TF_SEQ_EXACT 16  /* distinct numbers of a range kept exactly */
 #define TF_SLOW_SLOTS 25 /* hours: 24 to 25 */
 #define TF_HISTORY_GAP_MS (7 * TF_DAY_MS)
 #define TF_EVAL_EVERY_MS 10000LL /* open-call spend and minutes are judged this often */
@@ -175,8 +187,8 @@ struct tf_seq {
     uint64_t key;               /* leading digits x 32 + length; 0 = free */
     uint64_t bits[TF_SEQ_GENS]; /* last 3 digits mod 64 seen, generation g at [g % 3] */
     int64_t gen;                /* latest generation (ts / 5 min) */
-    int64_t sfx[TF_SEQ_EXACT]; /* when each distinct number was last dialled, tagged with its
-                                  last 3 digits (window.h's tagged ring) */
+    int64_t sfx[TF_SEQ_EXACT];  /* when each distinct number was last dialled, tagged with its
+                                   last 3 digits (window.h's tagged ring) */
     uint16_t n_sfx;
     uint8_t fired;
 };
@@ -191,8 +203,8 @@ struct tf_span {
 /* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
     struct tf_span spans[TF_SPEND_SPANS]; /* the latest ended calls, kept whole */
-    int64_t last_ms;                /* latest event time of the account */
-    int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
+    int64_t last_ms;                      /* latest event time of the account */
+    int64_t spend_head;                   /* 5-minute bucket of the newest spend slot */
     uint32_t spend[TF_SPEND_SLOTS]; /* spend of calls pushed out of spans, bucket b at [b % 13] */
     uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
     uint32_t calls_out;             /* outbound calls this hour */
@@ -265,18 +277,25 @@ struct tf_state {
     const struct vigil_numplan *np;
     const struct vigil_profiles *profiles;
     struct tf_level conc, vel, spend, seq, slow_calls, slow_mins;
-    int64_t max_open_ms;            /* toll_fraud.max_open_call_ms */
-    int64_t ttl_s;                  /* redis.counter_ttl_s */
-    struct vigil_acct_table *accts; /* struct tf_acct */
-    struct vigil_acct_table *hr;    /* struct tf_hr */
-    struct vigil_acct_table *hist;  /* struct tf_hist */
+    struct vigil_win_more *more;  /* grown velocity rings of accounts above TF_VEL_EXACT */
+    struct vigil_win_more *spans; /* ended calls kept whole past TF_SPEND_SPANS */
+    /* Per profile, the highest level judged (window.h grows times and numbers up to it). */
+    uint32_t vel_level[VIGIL_PROFILE_COUNT];
+    uint32_t seq_level[VIGIL_PROFILE_COUNT];
+    /* the highest sequential_dialling level of any profile */ /* the highest velocity level of
+                                                                  any profile, day or night */
+    int64_t max_open_ms;                                       /* toll_fraud.max_open_call_ms */
+    int64_t ttl_s;                                             /* redis.counter_ttl_s */
+    struct vigil_acct_table *accts;                            /* struct tf_acct */
+    struct vigil_acct_table *hr;                               /* struct tf_hr */
+    struct vigil_acct_table *hist;                             /* struct tf_hist */
     /* Entry numbers in accts changed since the last tick. Valid because on_tick removes
      * entries only after publishing and emptying this list, and forget and load renumber it
      * as they remove (acct_remove). */
     struct vigil_idx_list dirty; /* accounts changed since the last tick */
-    int64_t next_due;  /* earliest event time at which something in hr expires */
-    int64_t wm_hour;   /* hour of the last tick's watermark */
-    int64_t last_eval; /* watermark of the last open-call judgement */
+    int64_t next_due;            /* earliest event time at which something in hr expires */
+    int64_t wm_hour;             /* hour of the last tick's watermark */
+    int64_t last_eval;           /* watermark of the last open-call judgement */
 };
 
 static const struct vigil_config_key tf_keys[] = {
@@ -299,15 +318,17 @@ static const struct vigil_config_key tf_keys[] = {
      "centre working then is staffed."},
     {"toll_fraud.max_open_call_ms", VIGIL_CFG_INT, "86400000", 60000, 604800000,
      "Event time after which a call_start without its call_end stops counting as open."},
-    {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, 100000,
+    {"toll_fraud.velocity_high_risk", VIGIL_CFG_INT, "20", 1, VIGIL_WIN_LEVEL_MAX,
      "Outbound calls to high-risk destinations within 15 minutes that block international "
-     "calls."},
-    {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, 100000,
+     "calls. At most 10000, the highest level counted exactly."
+     ""},
+    {"toll_fraud.velocity_high_risk_warning", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "High-risk calls within 15 minutes that raise a warning alert first (0: no warning)."},
-    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 0, 100000,
+    {"toll_fraud.velocity_high_risk_offhours", VIGIL_CFG_INT, "10", 0, VIGIL_WIN_LEVEL_MAX,
      "High-risk calls within 15 minutes that block international calls at night and at "
      "weekends (0: the day level all week)."},
-    {"toll_fraud.velocity_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0, 100000,
+    {"toll_fraud.velocity_high_risk_offhours@callcenter", VIGIL_CFG_INT, "0", 0,
+     VIGIL_WIN_LEVEL_MAX,
      "Night and weekend level of the callcenter profile: 0, the day level all week, as a call "
      "centre working then is staffed."},
     {"toll_fraud.spend_1h_eur", VIGIL_CFG_INT, "100", 1, 10000000,
@@ -680,12 +701,24 @@ static int check_concurrent(const struct tf_acct *a, struct tf_hr *h, const stru
 
 /* --- velocity_high_risk -------------------------------------------------------------------- */
 
-/* High-risk calls in [ts - 15 min, ts]: exact up to TF_VEL_EXACT; from there on at least
- * that many, and the minute buckets (which may hold a 16th minute) say how many more. */
-static uint64_t vel_count(const struct tf_hr *h, int64_t ts)
+/* The key of an account's grown rings (window.h). */
+static uint64_t tf_key(const char *account)
 {
-    uint64_t n = vigil_win_count(h->vel_ts, h->n_vel_ts, ts - TF_VEL_WINDOW_MS, ts);
-    if (n < TF_VEL_EXACT)
+    return vigil_acct_table_hash(account, strlen(account));
+}
+
+/* High-risk calls in [ts - 15 min, ts]: exact up to the highest velocity level (the latest
+ * TF_VEL_EXACT times, grown while more lie in the window); past that, or when times from
+ * before a restore are missing, at least that many, and the minute buckets (which may hold
+ * a 16th minute) say how many more. */
+static uint64_t vel_count(const struct tf_state *st, const char *account, const struct tf_hr *h,
+                          int64_t ts)
+{
+    bool more;
+    uint64_t key = h->n_vel_ts == TF_VEL_EXACT ? tf_key(account) : 0; /* else unused */
+    uint64_t n = vigil_win_more_count(st->more, key, h->vel_ts, TF_VEL_EXACT, h->n_vel_ts,
+                                      ts - TF_VEL_WINDOW_MS, ts, &more);
+    if (!more)
         return n;
     int64_t minute = vigil_floor_div(ts, TF_MIN_MS);
     uint64_t b = ring_sum(h->vel, TF_VEL_SLOTS, h->vel_head, minute - (TF_VEL_SLOTS - 1), minute);
@@ -698,12 +731,12 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
     bool night = vigil_off_hours(ev->ts_ms);
     int64_t crit, warn;
     level_get(&st->vel, a->profile, night, &crit, &warn);
-    uint64_t n = vel_count(h, ev->ts_ms);
+    uint64_t n = vel_count(st, ev->account, h, ev->ts_ms);
     /* A call that arrives late (events.md: up to 60 s of disorder) may complete the window
      * that ends at the newest call seen, judged before it came. */
     int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : ev->ts_ms;
     if (newest > ev->ts_ms && newest - ev->ts_ms <= TF_VEL_WINDOW_MS) {
-        uint64_t m = vel_count(h, newest);
+        uint64_t m = vel_count(st, ev->account, h, newest);
         n = m > n ? m : n;
     }
     enum vigil_severity sev;
@@ -845,7 +878,9 @@ static int count_hr_call(struct tf_state *st, struct tf_acct *a, struct tf_hr *h
     int64_t m = vigil_floor_div(ev->ts_ms, TF_MIN_MS);
     if (ring_add(h->vel, TF_VEL_SLOTS, &h->vel_head, m, 1))
         due_at(st, (h->vel_head + TF_VEL_SLOTS) * TF_MIN_MS);
-    vigil_win_add(h->vel_ts, TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms);
+    vigil_win_more_add(st->more, h->n_vel_ts == TF_VEL_EXACT ? tf_key(ev->account) : 0, h->vel_ts,
+                       TF_VEL_EXACT, &h->n_vel_ts, ev->ts_ms, st->vel_level[a->profile],
+                       TF_VEL_WINDOW_MS);
     int rc = check_velocity(a, h, st, ev, out);
     if (rc != 0)
         return rc;
@@ -883,7 +918,8 @@ static void spend_bucket(struct tf_acct *a, int64_t start, int64_t end, uint64_t
  * hour counts exactly its part inside; when they are full, the call that ended first goes to
  * the buckets. Calls that ended more than an hour (plus the disorder allowance) before this
  * one count no more and go first. */
-static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t cost)
+static void spend_book(struct tf_state *st, struct tf_acct *a, const char *account, int64_t start,
+                       int64_t end, uint64_t cost)
 {
     for (int i = 0; i < a->n_spans;) {
         if (a->spans[i].end_ms < end - TF_HOUR_MS - 2 * TF_MIN_MS)
@@ -910,13 +946,24 @@ static void spend_book(struct tf_acct *a, int64_t start, int64_t end, uint64_t c
         out = a->spans[old];
         a->spans[old] = sp;
     }
+    /* Kept whole as well while it may overlap an hour still to be judged (window.h): only an
+     * account with more than TF_SPEND_SPANS calls ending within the hour pays for that. The
+     * buckets are the fallback when those are not all known (after a restore). */
+    if (out.end_ms >= end - TF_HOUR_MS - 2 * TF_MIN_MS)
+        (void)vigil_win_more_span_add(st->spans, tf_key(account), out.end_ms, out.dur_ms, out.e4,
+                                      TF_HOUR_MS + TF_MIN_MS);
     spend_bucket(a, out.end_ms - (int64_t)out.dur_ms, out.end_ms, out.e4);
 }
 
 /* Spend in [ts - 1 h, ts]: each kept call counts the part of its time inside (a call that
- * straddles the start counts only its seconds after it); spend pushed out to the buckets
- * counts only from buckets wholly after the start, never from before the hour. */
-static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
+ * straddles the start counts only its seconds after it), the latest TF_SPEND_SPANS from the
+ * account's array, older ones from those kept whole past it (window.h), so the hour is exact
+ * however many calls end in it. Only when those may be incomplete (the hour reaches back
+ * before a restore, or past VIGIL_WIN_SPANS_MAX calls) does the spend pushed out count from
+ * the buckets instead, only from buckets wholly after the start, never from before the
+ * hour. */
+static uint64_t spend_window_e4(const struct tf_state *st, const struct tf_acct *a,
+                                const char *account, int64_t ts)
 {
     int64_t from = ts - TF_HOUR_MS;
     uint64_t s = 0;
@@ -924,6 +971,9 @@ static uint64_t spend_window_e4(const struct tf_acct *a, int64_t ts)
         const struct tf_span *sp = &a->spans[i];
         s += vigil_win_span_part(sp->e4, sp->end_ms - (int64_t)sp->dur_ms, sp->end_ms, from, ts);
     }
+    uint64_t kept;
+    if (vigil_win_more_span_sum(st->spans, tf_key(account), from, ts, &kept))
+        return s + kept;
     int64_t b = vigil_floor_div(ts, TF_SPEND_SLOT_MS);
     int64_t b_from = -vigil_floor_div(-from, TF_SPEND_SLOT_MS); /* first bucket after from */
     return s + ring_sum(a->spend, TF_SPEND_SLOTS, a->spend_head, b_from, b);
@@ -1019,6 +1069,12 @@ static uint64_t seq_bits(const struct tf_seq *s)
     return u;
 }
 
+/* The key of a range's grown tagged ring: the account's, mixed with the range's. */
+static uint64_t seq_more_key(const char *account, uint64_t range)
+{
+    return tf_key(account) ^ (range * 0x9e3779b97f4a7c15ULL + 0x5e9ULL);
+}
+
 static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
                     bool intl, struct vigil_emit *out)
 {
@@ -1045,6 +1101,8 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     }
     if (!s) {
         s = &a->seq[victim];
+        if (s->key != 0)
+            vigil_win_more_forget(st->more, seq_more_key(ev->account, s->key));
         memset(s, 0, sizeof *s);
         s->key = key;
         s->gen = g;
@@ -1058,20 +1116,32 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
         return 0; /* older than any window still followed */
     }
     s->bits[g % TF_SEQ_GENS] |= 1ULL << (suffix % 64);
-    vigil_win_tag_note(s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms);
-    /* Exact up to TF_SEQ_EXACT distinct numbers in [ts - 10 min, ts]; a level set above it
-     * falls back on the folded generations (10 to 15 minutes, folded digits). */
-    int64_t n = vigil_win_tag_count(s->sfx, s->n_sfx, ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms);
+    uint64_t mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0; /* else unused */
+    vigil_win_more_tag_note(st->more, mk, s->sfx, TF_SEQ_EXACT, &s->n_sfx, suffix, ev->ts_ms,
+                            st->seq_level[a->profile], TF_SEQ_WINDOW_MS);
+    mk = s->n_sfx == TF_SEQ_EXACT ? seq_more_key(ev->account, key) : 0;
+    /* Exact distinct numbers in [ts - 10 min, ts] up to the highest level (TF_SEQ_EXACT kept in
+     * the range, grown while more lie within reach, window.h); only when the numbers from
+     * before a restore are missing does it fall back on the folded generations (10 to 15
+     * minutes, folded digits). */
+    bool more;
+    int64_t n = vigil_win_more_tag_count(st->more, mk, s->sfx, TF_SEQ_EXACT, s->n_sfx,
+                                         ev->ts_ms - TF_SEQ_WINDOW_MS, ev->ts_ms, &more);
     /* A late number may complete the window ending at the newest number seen (disorder). */
     int64_t newest = ev->ts_ms;
     for (int k = 0; k < s->n_sfx; k++)
-        newest = (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS
-                                                             : newest;
+        newest =
+            (s->sfx[k] >> VIGIL_WIN_TAG_BITS) > newest ? s->sfx[k] >> VIGIL_WIN_TAG_BITS : newest;
     if (newest > ev->ts_ms) {
-        int64_t m = vigil_win_tag_count(s->sfx, s->n_sfx, newest - TF_SEQ_WINDOW_MS, newest);
-        n = m > n ? m : n;
+        bool more2;
+        int64_t m = vigil_win_more_tag_count(st->more, mk, s->sfx, TF_SEQ_EXACT, s->n_sfx,
+                                             newest - TF_SEQ_WINDOW_MS, newest, &more2);
+        if (m > n) {
+            n = m;
+            more = more2;
+        }
     }
-    if (n >= TF_SEQ_EXACT && __builtin_popcountll(seq_bits(s)) > n)
+    if (more && __builtin_popcountll(seq_bits(s)) > n)
         n = __builtin_popcountll(seq_bits(s));
 
     int64_t crit, warn;
@@ -1194,7 +1264,7 @@ static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_eve
     uint64_t cost_e4 = eur_e4(cost);
     a->secs_out = sat_add(a->secs_out, secs);
     a->spend_e4 = sat_add(a->spend_e4, cost_e4);
-    spend_book(a, ev->ts_ms - (int64_t)secs * 1000, ev->ts_ms, cost_e4);
+    spend_book(st, a, ev->account, ev->ts_ms - (int64_t)secs * 1000, ev->ts_ms, cost_e4);
 
     int rc = 0;
     int i = h ? hr_find_call(h, id) : -1;
@@ -1226,8 +1296,9 @@ static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_eve
     if (rc != 0)
         return rc;
     /* Ended calls only here: open calls add what they cost so far at on_tick. */
-    return check_spend(st, a, ev->account, ev->ts_ms, spend_window_e4(a, ev->ts_ms), 0, 0,
-                       nc->international, NULL, ev->id, out);
+    return check_spend(st, a, ev->account, ev->ts_ms,
+                       spend_window_e4(st, a, ev->account, ev->ts_ms), 0, 0, nc->international,
+                       NULL, ev->id, out);
 }
 
 static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_emit *out)
@@ -1347,8 +1418,9 @@ static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil
         if (n_open == 0)
             continue;
         uint64_t open_e4 = eur_e4(open_eur);
-        int rc = check_spend(st, a, account, watermark, spend_window_e4(a, watermark) + open_e4,
-                             open_e4, n_open, intl, h, NULL, out);
+        int rc = check_spend(st, a, account, watermark,
+                             spend_window_e4(st, a, account, watermark) + open_e4, open_e4, n_open,
+                             intl, h, NULL, out);
         if (rc != 0)
             return rc;
         struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
@@ -1392,7 +1464,7 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
         const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
         if (h) {
             int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : 0;
-            hr15 = (int64_t)vel_count(h, newest > watermark ? newest : watermark);
+            hr15 = (int64_t)vel_count(st, account, h, newest > watermark ? newest : watermark);
         }
         struct vigil_counter c[] = {
             {"open_high_risk", a->open_hr},
@@ -1436,6 +1508,8 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
     if (watermark_ms >= st->next_due || rolled)
         rc = sweep_hr(st, watermark_ms);
+    vigil_win_more_sweep(st->more, watermark_ms);
+    vigil_win_more_sweep(st->spans, watermark_ms);
     if (rc == 0 && watermark_ms >= st->last_eval + TF_EVAL_EVERY_MS) {
         rc = judge_open_calls(st, watermark_ms, out);
         if (rc == 0)
@@ -1467,14 +1541,27 @@ static void acct_remove(struct tf_state *st, const char *account)
     vigil_acct_table_remove_at(st->accts, hole);
 }
 
+/* Drops what the account keeps past its own arrays (window.h): its ranges' grown rings
+ * (a: its entry in accts, or NULL) and its calls kept whole. */
+static void forget_kept(struct tf_state *st, const char *account, const struct tf_acct *a)
+{
+    for (int i = 0; a && i < TF_SEQ_SLOTS; i++) {
+        if (a->seq[i].key != 0)
+            vigil_win_more_forget(st->more, seq_more_key(account, a->seq[i].key));
+    }
+    vigil_win_more_forget(st->spans, tf_key(account));
+}
+
 /* Drops every entry of the account. Its timers go with its entries: next_due may now be
  * earlier than anything left, which costs one sweep that recomputes it. */
 static void tf_forget(void *state, const char *account)
 {
     struct tf_state *st = state;
+    forget_kept(st, account, vigil_acct_table_find(st->accts, account));
     acct_remove(st, account);
     vigil_acct_table_remove(st->hr, account);
     vigil_acct_table_remove(st->hist, account);
+    vigil_win_more_forget(st->more, tf_key(account));
 }
 
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
@@ -1553,15 +1640,15 @@ static bool saved_hr_ok(const struct tf_hr *h)
     if (h->n_calls > TF_TRACKED_MAX || h->n_orphans > TF_ORPHANS_MAX ||
         h->n_samples > VIGIL_SAMPLES_MAX || h->next_sample >= VIGIL_SAMPLES_MAX ||
         h->n_recent > TF_RECENT_MAX || h->next_recent >= TF_RECENT_MAX ||
-        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) || !vigil_saved_time_ok(h->vel_head) ||
-        !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
+        !saved_fired_ok(h->fired) || !saved_fired_ok(h->vel_fired) ||
+        !vigil_saved_time_ok(h->vel_head) || !vigil_win_ok(h->vel_ts, TF_VEL_EXACT, h->n_vel_ts) ||
         !vigil_saved_time_ok(h->untracked_last_ms))
         return false;
     for (int i = 0; i < TF_TRACKED_MAX; i++) {
         const struct tf_call *c = &h->calls[i];
         /* !(rate >= 0) also refuses NaN. */
-        if (!vigil_saved_time_ok(c->start_ms) || !vigil_saved_bool_ok(&c->intl) || !(c->rate >= 0.0f) ||
-            c->rate > 1e6f)
+        if (!vigil_saved_time_ok(c->start_ms) || !vigil_saved_bool_ok(&c->intl) ||
+            !(c->rate >= 0.0f) || c->rate > 1e6f)
             return false;
     }
     for (int i = 0; i < TF_ORPHANS_MAX; i++) {
@@ -1570,7 +1657,8 @@ static bool saved_hr_ok(const struct tf_hr *h)
     }
     for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
         const struct tf_sample *s = &h->samples[i];
-        if (!vigil_saved_bool_ok(&s->untracked) || !vigil_saved_str_ok(s->event_id, sizeof s->event_id))
+        if (!vigil_saved_bool_ok(&s->untracked) ||
+            !vigil_saved_str_ok(s->event_id, sizeof s->event_id))
             return false;
     }
     return true;
@@ -1578,8 +1666,8 @@ static bool saved_hr_ok(const struct tf_hr *h)
 
 static bool saved_hist_ok(const struct tf_hist *hs)
 {
-    return vigil_saved_time_ok(hs->first_ms) && vigil_saved_time_ok(hs->last_ms) && vigil_saved_time_ok(hs->head) &&
-           saved_fired_ok(hs->fired);
+    return vigil_saved_time_ok(hs->first_ms) && vigil_saved_time_ok(hs->last_ms) &&
+           vigil_saved_time_ok(hs->head) && saved_fired_ok(hs->fired);
 }
 
 /* Parses and checks saved bytes; false unless they are a whole state of this version. */
@@ -1658,8 +1746,10 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
     if (rc != 0)
         return rc;
     /* Tables the saved state leaves out lose the account (without accts there is no hr). */
-    if (!slot[0])
+    if (!slot[0]) {
+        forget_kept(st, account, vigil_acct_table_find(st->accts, account));
         acct_remove(st, account);
+    }
     if (!slot[1])
         vigil_acct_table_remove(st->hr, account);
     if (!slot[2])
@@ -1669,7 +1759,26 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         s.acct.has_hr = slot[1] != NULL;
         s.acct.open_hr = slot[1] ? hr_open(&s.hr) : 0;
         s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+        /* What this state kept past the account's arrays goes (a fresh slot is all zeros). */
+        forget_kept(st, account, slot[0]);
         memcpy(slot[0], &s.acct, sizeof s.acct);
+        /* A full range may have had more numbers than it holds: known again once old. */
+        for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+            const struct tf_seq *q = &s.acct.seq[i];
+            if (q->key != 0)
+                vigil_win_more_tag_restore(st->more, seq_more_key(account, q->key), q->sfx,
+                                           TF_SEQ_EXACT, q->n_sfx, st->seq_level[s.acct.profile],
+                                           TF_SEQ_WINDOW_MS);
+        }
+        /* The calls it kept whole past its array are not in the checkpoint: an hour that
+         * reaches back before the account's latest event counts them from the buckets (an
+         * account that never pushed a call out has empty buckets and needs no mark). */
+        bool pushed = false;
+        for (int k = 0; k < TF_SPEND_SLOTS; k++)
+            pushed |= s.acct.spend[k] != 0;
+        if (pushed)
+            vigil_win_more_span_restore(st->spans, tf_key(account), s.acct.last_ms + 1,
+                                        TF_HOUR_MS + TF_MIN_MS);
         /* This state may have entered a later hour already: roll again at the next tick, so
          * the account's hour counters go back to zero as they would have here. */
         if ((int64_t)s.acct.hour < st->wm_hour)
@@ -1677,6 +1786,10 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
     }
     if (slot[1]) {
         memcpy(slot[1], &s.hr, sizeof s.hr);
+        /* A full ring may have had more times than it holds: known again once they are old. */
+        vigil_win_more_restore(st->more, tf_key(account), s.hr.vel_ts, TF_VEL_EXACT, s.hr.n_vel_ts,
+                               st->vel_level[vigil_profiles_lookup(st->profiles, account)],
+                               TF_VEL_WINDOW_MS);
         due_at(st, hr_next_due(st, slot[1])); /* its expiries fire at the ticks */
     }
     if (slot[2])
@@ -1692,6 +1805,8 @@ static void tf_destroy(void *state)
     vigil_acct_table_destroy(st->hist);
     vigil_acct_table_destroy(st->hr);
     vigil_acct_table_destroy(st->accts);
+    vigil_win_more_destroy(st->more);
+    vigil_win_more_destroy(st->spans);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1725,10 +1840,22 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->next_due = INT64_MAX;
     st->wm_hour = INT64_MIN;
     st->last_eval = INT64_MIN / 2;
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        /* The config bounds every level by VIGIL_WIN_LEVEL_MAX. */
+        int64_t v = st->vel.crit[p] > st->vel.off[p] ? st->vel.crit[p] : st->vel.off[p];
+        v = v > st->vel.warn[p] ? v : st->vel.warn[p];
+        st->vel_level[p] = (uint32_t)v;
+    }
+    for (int p = 0; p < VIGIL_PROFILE_COUNT; p++) {
+        int64_t v = st->seq.crit[p] > st->seq.warn[p] ? st->seq.crit[p] : st->seq.warn[p];
+        st->seq_level[p] = (uint32_t)v;
+    }
+    st->more = vigil_win_more_create();
+    st->spans = vigil_win_more_create();
     st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
     st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
     st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
-    if (!st->accts || !st->hr || !st->hist)
+    if (!st->accts || !st->hr || !st->hist || !st->more || !st->spans)
         goto fail;
     *state = st;
     return 0;

@@ -325,6 +325,123 @@ static void premium_edges(void)
     never_by("st-flag", "premium.inbound_flagged_callers");
 }
 
+/* Levels above what the detectors keep for every account (32 velocity times, 128 inbound
+ * call times per service number, 16 numbers per scanned range, 16 whole calls of spend and
+ * of premium minutes, bulk_sms's former 4096 SMS times): service_popular's shipped 1000
+ * calls, spend and premium minutes over 40 calls, and velocity 50, sequential_dialling 30 and
+ * bulk_sms.rate 5000 set for the business profile (the replay's --set), exact as well. */
+static void above_kept_edges(void)
+{
+    char to[32], from[32], cid[32];
+    /* service_popular: 1000 calls from 30 callers, first and last exactly an hour apart;
+     * stretched by a second; 999 in every closed hour (one every 3604 ms) for three hours. */
+    for (int k = 0; k < 1000; k++) {
+        snprintf(from, sizeof from, "+3161%07d", k % 30);
+        snprintf(cid, sizeof cid, "pop%d", k);
+        call_start("ex-pop", cid, T0 + (int64_t)k * HOUR / 999, "in", from, "+319005550000");
+        call_start("st-pop", cid, T0 + (int64_t)k * (HOUR + 1000) / 999, "in", from,
+                   "+319005550000");
+    }
+    want("ex-pop", "premium.inbound_pumping", T0 + 60 * MIN);
+
+    /* premium.outbound minutes over forty closed calls (calls set to 100 for the callcenter
+     * profile, so minutes decide), the hour starting mid-minute (S = T0 + 30 s) inside the
+     * first call: call 0 runs [S - 30 s, S + 90 s], calls 1-39 90 s each back to back up to
+     * S + 1 h: exactly 60 minutes, blocked at the last end; with a second's gap after call
+     * 20, never; 90-second calls every 91 s for five hours, never. */
+    const int64_t S2 = T0 + 30000;
+    static const char *const pm40[] = {"ex-pmin40", "st-pmin40"};
+    for (int a = 0; a < 2; a++) {
+        call_end(pm40[a], "pmc0", S2 + 90000, "out", "+31201234567", "+319061234567", 120, "0.01");
+        for (int k = 1; k <= 39; k++) {
+            snprintf(cid, sizeof cid, "pmc%d", k);
+            call_end(pm40[a], cid, S2 + 90000 + (int64_t)k * 90000 + (a == 1 && k > 20 ? 1000 : 0),
+                     "out", "+31201234567", "+319061234567", 90, "0.01");
+        }
+    }
+    want("ex-pmin40", "premium.outbound", S2 + HOUR);
+    for (int k = 1; k <= 5 * 40; k++) {
+        snprintf(cid, sizeof cid, "pmd%d", k);
+        call_end("st-pmin91", cid, S2 + (int64_t)k * 91000, "out", "+31201234567", "+319061234567",
+                 90, "0.01");
+    }
+    never_by("st-pop", "premium.inbound_pumping"); /* its calls stay open: single_call */
+    for (int k = 0; k < 3 * 999; k++) {
+        snprintf(from, sizeof from, "+3161%07d", k % 30);
+        snprintf(cid, sizeof cid, "pop%d", k);
+        call_start("st-pop999", cid, T0 + (int64_t)k * 3604, "in", from, "+319005550000");
+    }
+    never_by("st-pop999", "premium.inbound_pumping");
+
+    /* velocity 50: 50 attempts, first and last exactly 15 minutes apart; stretched to 15:01
+     * for four hours; 49 in every closed 15 minutes (one every 18,368 ms) for four hours. */
+    for (int i = 0; i < 50; i++) {
+        snprintf(to, sizeof to, "%s%d000", CUBA, i);
+        attempt("ex-vel50", T0 + (int64_t)i * 15 * MIN / 49, to);
+    }
+    want("ex-vel50", "toll_fraud.velocity_high_risk", T0 + 15 * MIN);
+
+    /* sequential_dialling 30: 30 distinct numbers of one block (last digits equal modulo 64),
+     * first and last exactly 10 minutes apart; stretched to 10:01; 29 distinct numbers in
+     * every closed 10 minutes (one every 21,428 ms) for three hours. */
+    for (int k = 0; k < 30; k++) {
+        snprintf(to, sizeof to, "+4930125%03d", (k * 64) % 1000);
+        attempt("ex-seq30", T0 + (int64_t)k * 10 * MIN / 29, to);
+        attempt("st-seq30", T0 + (int64_t)k * (10 * MIN + 1000) / 29, to);
+    }
+    want("ex-seq30", "toll_fraud.sequential_dialling", T0 + 10 * MIN);
+    for (int k = 0; k < 3 * 28; k++) {
+        snprintf(to, sizeof to, "+4930126%03d", (k * 7) % 1000);
+        attempt("st-seq29", T0 + (int64_t)k * 21428, to);
+    }
+
+    /* spend_1h over forty calls, more than an account keeps in its own array, the hour
+     * starting mid-bucket inside the first call (S = T0 + 2 min): call 0 runs [S - 30 s,
+     * S + 90 s] for EUR 3 (EUR 2.25 inside), calls 1-39 90 s each back to back up to S + 1 h at
+     * EUR 2.50, the last EUR 2.76: EUR 100.01, ordered at the last end. The last at EUR 2.75
+     * (EUR 100.00), or a second longer (EUR 99.985 in the hour ending at it), never; nor
+     * 90-second calls at EUR 2.50 back to back for five hours (EUR 100.00 in every hour). */
+    static const char *const sp40[] = {"ex-spend40", "st-spend40-100", "st-spend40-long"};
+    const int64_t S = T0 + 2 * MIN;
+    for (int a = 0; a < 3; a++) {
+        snprintf(to, sizeof to, "+4931%03d0000", 0);
+        spend(sp40[a], S + 90000, to, 120, "3");
+        for (int k = 1; k <= 39; k++) {
+            int64_t end = S + 90000 + (int64_t)k * 90000;
+            snprintf(to, sizeof to, "+4931%03d0000", k);
+            spend(sp40[a], a == 2 && k == 39 ? end + 1000 : end, to, a == 2 && k == 39 ? 91 : 90,
+                  k < 39   ? "2.5"
+                  : a == 1 ? "2.75"
+                           : "2.76");
+        }
+    }
+    want("ex-spend40", "toll_fraud.spend_1h", S + HOUR);
+    for (int k = 1; k <= 5 * 40; k++) {
+        snprintf(to, sizeof to, "+4932%03d0000", k);
+        spend("st-spend40-steady", S + (int64_t)k * 90000, to, 90, "2.5");
+    }
+    for (int i = 0; i < 16 * 49; i++) {
+        snprintf(to, sizeof to, "%s%d000", CUBA, i);
+        attempt("st-vel50", T0 + (int64_t)i * (15 * MIN + 1000) / 49, to);
+        if (i < 16 * 48)
+            attempt("st-vel49", T0 + (int64_t)i * 18368, to);
+    }
+
+    /* bulk_sms.rate 5000: 5000 SMS to 20 people, first and last exactly 15 minutes apart;
+     * stretched to 15:01; for an hour 4999 in every closed 15 minutes (SMS k at
+     * k x 900002 / 4999 ms: any 4999 later ones span more than 15 minutes). */
+    for (int k = 0; k < 5000; k++) {
+        snprintf(to, sizeof to, "+316100000%02d", k % 20);
+        sms("ex-rate5k", T0 + (int64_t)k * 15 * MIN / 4999, "+31615555555", to, NULL);
+        sms("st-rate5k", T0 + (int64_t)k * (15 * MIN + 1000) / 4999, "+31615555555", to, NULL);
+    }
+    want("ex-rate5k", "bulk_sms.rate", T0 + 15 * MIN);
+    for (int k = 0; k < 4 * 4999; k++) {
+        snprintf(to, sizeof to, "+316100000%02d", k % 20);
+        sms("st-rate4999", T0 + (int64_t)k * 900002 / 4999, "+31616666666", to, NULL);
+    }
+}
+
 static void continuous_edges(void)
 {
     /* single_call: a call open 8 h, judged on the replay's clock (the other accounts' events
@@ -360,6 +477,7 @@ static void test_every_rule_at_its_edge(void **state)
     bulk_sms_edges();
     premium_edges();
     continuous_edges();
+    above_kept_edges();
     qsort(lines, n_lines, sizeof *lines, by_time);
 
     char dir[PATH_MAX], path[PATH_MAX + 32];
@@ -371,7 +489,31 @@ static void test_every_rule_at_its_edge(void **state)
         fprintf(f, "%s\n", lines[i].text);
     assert_int_equal(fclose(f), 0);
 
-    const char *argv[] = {harness_bin("vigilctl"), "replay", path, NULL};
+    /* The profiles of above_kept_edges() and their levels (the slow rule, which 50 high-risk
+     * calls from a new account rightly reach, set aside for business). */
+    const char *argv[] = {harness_bin("vigilctl"),
+                          "replay",
+                          "--set",
+                          "profiles.service_popular=ex-pop st-pop st-pop999",
+                          "--set",
+                          "profiles.business=ex-vel50 st-vel50 st-vel49 ex-rate5k st-rate5k "
+                          "st-rate4999 ex-seq30 st-seq30 st-seq29",
+                          "--set",
+                          "toll_fraud.sequential_dialling@business=30",
+                          "--set",
+                          "profiles.callcenter=ex-pmin40 st-pmin40 st-pmin91",
+                          "--set",
+                          "premium.out_calls_1h@callcenter=100",
+                          "--set",
+                          "premium.out_calls_1h_warning@callcenter=0",
+                          "--set",
+                          "toll_fraud.velocity_high_risk@business=50",
+                          "--set",
+                          "toll_fraud.slow_high_risk_calls@business=100000",
+                          "--set",
+                          "bulk_sms.sms_15m@business=5000",
+                          path,
+                          NULL};
     struct harness_proc p;
     struct harness_proc_opts o = {.out = HARNESS_OUT_FILE};
     assert_int_equal(harness_proc_start(&p, argv, &o), 0);

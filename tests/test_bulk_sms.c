@@ -1193,14 +1193,43 @@ static void test_edge_recipients_and_body_stretched_never(void **state)
         sms_n(fx, "acc-rate300s", "rt", k, k == 299 ? T0 + 15 * MIN + SEC : T0 + k * 3 * SEC,
               FROM_A, 1 + k % 20, NULL);
     for (int k = 0; k < 8 * 298; k++)
-        sms_n(fx, "acc-rate299", "rn", k, T0 + k * (15 * MIN / 298 + 1), FROM_A, 1 + k % 20,
-              NULL);
+        sms_n(fx, "acc-rate299", "rn", k, T0 + k * (15 * MIN / 298 + 1), FROM_A, 1 + k % 20, NULL);
     /* 99 in every closed 15 minutes: one every 15 min / 98 (and rounded up). */
     series(fx, "acc-r99", 8 * 98, T0, 15 * MIN / 98 + 1, 0, 1000, NULL);
     series(fx, "acc-b49", 8 * 48, T0, 15 * MIN / 48 + 1, 0, 1000, BODY_X);
     fx_tick(fx, T0 + 3 * 60 * MIN);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
+}
+
+/* bulk_sms.rate set to 5000, above the 4096 SMS times a heavy number keeps in its entry: 5000
+ * SMS to 20 people, the first and the last exactly 15 minutes apart, ordered at the 5000th
+ * (the number's times grew on demand); the same over 15:01, and for an hour 4999 in every
+ * closed 15 minutes (SMS k at k x 900002 / 4999 ms), never. */
+static void test_edge_rate_level_above_kept(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"bulk_sms.sms_15m", "5000", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int k = 0; k < 5000; k++) {
+        sms_n(fx, "acc-r5000", "r5", k, T0 + (int64_t)k * 15 * MIN / 4999, FROM_A, 1 + k % 20,
+              NULL);
+        if (k == 4998)
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct fx_rec *o = order_of(fx, "acc-r5000");
+    assert_non_null(o);
+    assert_finding(o, "bulk_sms.rate", "critical", T0 + 15 * MIN);
+    assert_int_equal(evidence(o, "sms_15m"), 5000);
+    for (int k = 0; k < 5000; k++)
+        sms_n(fx, "acc-r5000s", "r5s", k, T0 + (int64_t)k * (15 * MIN + SEC) / 4999, FROM_A,
+              1 + k % 20, NULL);
+    for (int k = 0; k < 4 * 4999; k++)
+        sms_n(fx, "acc-r4999", "r49", k, T0 + (int64_t)k * 900002 / 4999, FROM_A, 1 + k % 20, NULL);
+    fx_tick(fx, T0 + 2 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, "bulk_sms.rate"), 1);
+    fx_destroy(fx);
 }
 
 int main(void)
@@ -1213,6 +1242,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test(test_window_boundary),
         cmocka_unit_test_setup_teardown(test_edge_recipients_and_body_exact, setup, fx_teardown),
+        cmocka_unit_test(test_edge_rate_level_above_kept),
         cmocka_unit_test_setup_teardown(test_edge_recipients_and_body_stretched_never, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_disorder, setup, fx_teardown),

@@ -734,11 +734,17 @@ static void test_flagged_caller_expires(void **state)
 static void test_flagged_callers_config(void **unused)
 {
     (void)unused;
-    static const char *const sets[] = {"premium.inbound_flagged_callers", "1",
-                                       "premium.inbound_flagged_callers@service_popular", "0",
-                                       "profiles.service_popular", "acc-popular",
-                                       "profiles.business", "acc-biz",
-                                       "premium.inbound_flagged_callers@business", "3", NULL};
+    static const char *const sets[] = {"premium.inbound_flagged_callers",
+                                       "1",
+                                       "premium.inbound_flagged_callers@service_popular",
+                                       "0",
+                                       "profiles.service_popular",
+                                       "acc-popular",
+                                       "profiles.business",
+                                       "acc-biz",
+                                       "premium.inbound_flagged_callers@business",
+                                       "3",
+                                       NULL};
     struct fx *fx = new_fx(sets);
     flag_caller(fx, 9001, T0 + DAY);
     flag_caller(fx, 9002, T0 + DAY);
@@ -1074,7 +1080,7 @@ static void test_checkpoint_unknown_account_saves_nothing(void **state)
     assert_int_equal(b.len, 3 + alone.len);
     assert_memory_equal(b.p, "xyz", 3);
     assert_memory_equal(b.p + 3, alone.p, alone.len);
-    assert_int_equal(alone.p[0], 3); /* the version byte */
+    assert_int_equal(alone.p[0], 4); /* the version byte */
     vigil_bytes_fini(&b);
     vigil_bytes_fini(&alone);
 }
@@ -1109,14 +1115,14 @@ static void test_checkpoint_bad_bytes_refused(void **state)
         memcpy(bad, good.p, n);
         bad[n] = 0;
         cp_refused(fx, acc, bad, n + 1);
-        bad[0] = 4; /* a version this build does not know */
+        bad[0] = 5; /* a version this build does not know */
         cp_refused(fx, acc, bad, n);
         bad[0] = 0;
         cp_refused(fx, acc, bad, n);
         memset(bad, 0xff, n);
         cp_refused(fx, acc, bad, n);
         memset(bad, 0, n);
-        bad[0] = 3; /* the right version over zeros: times before 2000 */
+        bad[0] = 4; /* the right version over zeros: times before 2000 */
         cp_refused(fx, acc, bad, n);
         uint64_t rng = 7;
         for (size_t i = 1; i < n; i++) {
@@ -1257,7 +1263,7 @@ static void test_checkpoint_flagged_callers(void **unused)
     assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
     struct vigil_bytes saved = {0};
     cp_save(a, CP_ACC, &saved);
-    assert_int_equal(saved.p[0], 3);
+    assert_int_equal(saved.p[0], 4);
     assert_int_equal(b->ops->load(b->st, CP_ACC, saved.p, saved.len), 0);
     /* 9001 is not flagged in B's set, but its mark from A counts for the hour. */
     in_call(b, CP_ACC, 3, T0 + 2 * MIN, 9002, SERVICE);
@@ -1299,8 +1305,7 @@ static const struct fx_rec *order_of(const struct fx *fx, const char *account)
     }
 }
 
-static void assert_order_at(const struct fx *fx, const char *account, const char *rule,
-                            int64_t ts)
+static void assert_order_at(const struct fx *fx, const char *account, const char *rule, int64_t ts)
 {
     const struct fx_rec *o = order_of(fx, account);
     assert_non_null(o);
@@ -1359,6 +1364,120 @@ static void test_edge_premium_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL), 0);
 }
 
+/* premium.outbound's minutes over forty closed calls, more than the PM_SPANS kept in the
+ * account's array, the hour starting mid-minute (S = T0 + 30 s) inside the first call: call 0
+ * runs [S - 30 s, S + 90 s], calls 1-39 90 s each back to back up to S + 1 h: exactly 60
+ * minutes in [S, S + 1 h], blocked at the last end. The same with a second's gap between
+ * calls 20 and 21 (59:59 in the hour ending at the last end), or 90-second calls every 91 s
+ * for five hours, never. (Calls set to 100, so minutes decide.) */
+static void test_edge_outbound_minutes_many_calls(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"premium.out_calls_1h", "100",
+                                       "premium.out_calls_1h_warning", "0", NULL};
+    struct fx *fx = new_fx(sets);
+    const int64_t S = T0 + 30000;
+    static const char *const acc[] = {"acc-m60", "acc-m59"};
+    for (int a = 0; a < 2; a++) {
+        out_end(fx, acc[a], 0, S + 90000, 120, true);
+        for (int k = 1; k <= 39; k++) {
+            int64_t end = S + 90000 + (int64_t)k * 90000 + (a == 1 && k > 20 ? 1000 : 0);
+            out_end(fx, acc[a], k, end, 90, true);
+            if (a == 0 && k == 38)
+                assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+        }
+    }
+    for (int k = 1; k <= 5 * 40; k++)
+        out_end(fx, "acc-m91", k, S + (int64_t)k * 91000, 90, true);
+    fx_tick(fx, S + 6 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, OUT_RULE);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-m60");
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), S + HOUR);
+    fx_destroy(fx);
+}
+
+/* service_popular's shipped level, 1000 calls (from 30 callers), far above the PM_IN_EXACT
+ * times a number keeps: 1000 calls whose first and last are exactly an hour apart withhold at
+ * the 1000th, dated by it, with 1000 as evidence (the number's kept times grew on demand). */
+static void test_edge_pumping_popular_exact(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.service_popular", "acc-pop", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 1000; i++) {
+        int64_t t = T0 + (int64_t)i * HOUR / 999;
+        in_start(fx, "acc-pop", i, t, i % 30, SERVICE);
+        if (i == 998)
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, PUMP_RULE);
+    assert_non_null(o);
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + HOUR);
+    assert_int_equal(evidence_int(&d, "inbound_calls_1h"), 1000);
+    assert_int_equal(evidence_int(&d, "inbound_callers_1h"), 30);
+    fx_destroy(fx);
+}
+
+/* The same 1000 stretched by one second (first and last an hour and a second apart), and 999
+ * in every closed hour for four hours (one call every 3604 ms): never withheld, though minute
+ * buckets of 60 to 61 minutes would have seen 1000 and more. */
+static void test_edge_pumping_popular_never(void **unused)
+{
+    (void)unused;
+    static const char *const sets[] = {"profiles.service_popular", "acc-pop acc-pop999", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 1000; i++)
+        in_start(fx, "acc-pop", i, T0 + (int64_t)i * (HOUR + 1000) / 999, i % 30, SERVICE);
+    for (int i = 0; i < 4 * 999; i++)
+        in_start(fx, "acc-pop999", i, T0 + (int64_t)i * 3604, i % 30, SERVICE);
+    fx_tick(fx, T0 + 5 * HOUR);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, PUMP_RULE), 0);
+    /* Both were near it: the warning (a third) came. */
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, PUMP_RULE), 2);
+    fx_destroy(fx);
+}
+
+/* premium.out_calls_1h set to 50, above the PM_OUT_EXACT times kept: 50 calls in exactly an
+ * hour block at the 50th; 50 stretched by a second never. */
+static void test_edge_outbound_level_above_kept(void **unused)
+{
+    (void)unused;
+    /* Minutes set aside: the open calls would reach them first. */
+    static const char *const sets[] = {"premium.out_calls_1h",
+                                       "50",
+                                       "premium.out_minutes_1h",
+                                       "100000",
+                                       "premium.out_minutes_1h_warning",
+                                       "0",
+                                       NULL};
+    struct fx *fx = new_fx(sets);
+    char id[32];
+    for (int i = 0; i < 50; i++) {
+        snprintf(id, sizeof id, "o-%d", i);
+        fx_feed_call(fx, "call_start", "out", "acc-o50", id, id, T0 + (int64_t)i * HOUR / 49,
+                     "+31201234567", "+319061234567", "");
+        snprintf(id, sizeof id, "s-%d", i);
+        fx_feed_call(fx, "call_start", "out", "acc-o49", id, id,
+                     T0 + (int64_t)i * (HOUR + 1000) / 49, "+31201234568", "+319061234567", "");
+    }
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, OUT_RULE);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-o50");
+    struct fx_json d;
+    fx_json_parse(&d, o->json);
+    assert_int_equal(fx_json_int(&d, fx_json_get(&d, 0, "event_ts")), T0 + HOUR);
+    fx_destroy(fx);
+}
+
 /* events.md allows 60 s of disorder: the 100th call to the service number, 50 s older than
  * the 99th, completes the hour ending at the 99th: withheld at the late call. */
 static void test_edge_pumping_late_call(void **state)
@@ -1381,6 +1500,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_edge_premium_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_premium_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_pumping_late_call, setup, fx_teardown),
+        cmocka_unit_test(test_edge_pumping_popular_exact),
+        cmocka_unit_test(test_edge_pumping_popular_never),
+        cmocka_unit_test(test_edge_outbound_level_above_kept),
+        cmocka_unit_test(test_edge_outbound_minutes_many_calls),
         cmocka_unit_test_setup_teardown(test_helpdesk_three_times_a_day_left_alone, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_outbound_duplicates_and_attempts, setup, fx_teardown),

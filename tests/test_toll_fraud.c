@@ -1676,6 +1676,45 @@ static void test_edge_velocity_stretched_never(void **state)
     fx_destroy(fx);
 }
 
+/* velocity_high_risk set to 50, above the TF_VEL_EXACT times kept: 50 attempts whose first
+ * and last are exactly 15 minutes apart order at the 50th, with 50 as evidence; the same
+ * stretched by a second for four hours, and 49 in every closed 15 minutes (one every
+ * 18,368 ms), never. */
+static void test_edge_velocity_level_above_kept(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {VEL,
+                                       "50",
+                                       "toll_fraud.velocity_high_risk_warning",
+                                       "20",
+                                       "toll_fraud.velocity_high_risk_offhours",
+                                       "0",
+                                       "toll_fraud.slow_high_risk_calls",
+                                       "100000",
+                                       "toll_fraud.slow_high_risk_calls_warning",
+                                       "0",
+                                       NULL};
+    struct fx *fx = new_fx(sets);
+    for (int i = 0; i < 50; i++) {
+        attempt_n(fx, "acc-v50", i, T0 + (int64_t)i * 15 * MIN / 49, CUBA);
+        if (i == 48)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 15 * MIN);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 50);
+    for (int i = 0; i < 16 * 49; i++)
+        attempt_n(fx, "acc-vs50", i, T0 + (int64_t)i * (15 * MIN + 1000) / 49, CUBA);
+    for (int i = 0; i < 16 * 48; i++)
+        attempt_n(fx, "acc-v49", i, T0 + (int64_t)i * 18368, CUBA);
+    fx_tick(fx, T0 + 5 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_destroy(fx);
+}
+
 #define SEQ "toll_fraud.sequential_dialling"
 
 /* One attempt to +4930123<suffix as 3 digits>: a German block (not high-risk, so no other
@@ -1741,6 +1780,35 @@ static void test_edge_sequential_stretched_never(void **state)
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
 }
 
+/* sequential_dialling set to 30, above the TF_SEQ_EXACT numbers a range keeps: 30 distinct
+ * numbers (last digits 0, 64, 128, ...: equal modulo 64, so the old fold saw few) whose first
+ * and last are exactly 10 minutes apart order at the 30th; stretched by a second, never; 29
+ * distinct numbers in every closed 10 minutes (one every 21,428 ms) for three hours, never. */
+static void test_edge_sequential_level_above_kept(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {SEQ, "30", NULL};
+    struct fx *fx = new_fx(sets);
+    for (int k = 0; k < 30; k++) {
+        scan_attempt(fx, "acc-s30", k, (k * 64) % 1000, T0 + (int64_t)k * 10 * MIN / 29);
+        scan_attempt(fx, "acc-s30st", k, (k * 64) % 1000, T0 + (int64_t)k * (10 * MIN + 1000) / 29);
+        if (k == 28)
+            assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SEQ);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-s30");
+    assert_int_equal(rec_event_ts(o), T0 + 10 * MIN);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 30);
+    for (int k = 0; k < 3 * 28; k++)
+        scan_attempt(fx, "acc-s29", k, (k * 7) % 1000, T0 + (int64_t)k * 21428);
+    fx_tick(fx, T0 + 4 * HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, SEQ), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SEQ), 1);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    fx_destroy(fx);
+}
+
 #define SPEND "toll_fraud.spend_1h"
 
 /* Call k of a spend series: an end with the exporter's cost to a German number of a block of
@@ -1788,6 +1856,39 @@ static void test_edge_spend_stretched_never(void **state)
     fx_tick(fx, T0 + 6 * HOUR);
     assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 0);
     assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+}
+
+/* Forty calls in the hour, more than the TF_SPEND_SPANS kept in the account's array, the hour
+ * starting mid-bucket (S = T0 + 2 min) inside the first call: call 0 runs [S - 30 s, S + 90 s]
+ * for EUR 3 (EUR 2.25 of it inside), calls 1-39 run 90 s each back to back up to S + 1 h,
+ * EUR 2.50 each but the last. Last EUR 2.76: EUR 100.01 in [S, S + 1 h], ordered at the last
+ * end. Last EUR 2.75 (EUR 100.00), or the last call a second longer (the hour then starts a
+ * second later: EUR 99.985), never; nor forty 90-second calls at EUR 2.50 back to back for
+ * five hours (EUR 100.00 in every hour, never above). */
+static void test_edge_spend_many_calls_exact(void **state)
+{
+    struct fx *fx = *state;
+    const int64_t S = T0 + 2 * MIN;
+    static const char *const acc[] = {"acc-m10001", "acc-m10000", "acc-mlong"};
+    for (int a = 0; a < 3; a++) {
+        spend_call(fx, acc[a], 0, S + 90000, 120, "3");
+        for (int k = 1; k <= 39; k++) {
+            int64_t end = S + 90000 + (int64_t)k * 90000;
+            const char *cost = k < 39 ? "2.5" : a == 1 ? "2.75" : "2.76";
+            spend_call(fx, acc[a], k, a == 2 && k == 39 ? end + 1000 : end,
+                       a == 2 && k == 39 ? 91 : 90, cost);
+        }
+    }
+    for (int k = 1; k <= 5 * 40; k++)
+        spend_call(fx, "acc-msteady", k, S + (int64_t)k * 90000, 90, "2.5");
+    fx_tick(fx, S + 6 * HOUR);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, SPEND);
+    assert_non_null(o);
+    assert_string_equal(o->account, "acc-m10001");
+    assert_int_equal(rec_event_ts(o), S + HOUR);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 100.01);
+    assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 1);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 1);
 }
 
 #define SLOW "toll_fraud.slow_high_risk"
@@ -1897,6 +1998,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_velocity_below_threshold, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_exact_window, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_stretched_never, setup, fx_teardown),
+        cmocka_unit_test(test_edge_velocity_level_above_kept),
+        cmocka_unit_test(test_edge_sequential_level_above_kept),
+        cmocka_unit_test_setup_teardown(test_edge_spend_many_calls_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
