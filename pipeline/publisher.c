@@ -29,7 +29,7 @@
 #include "ring.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/status.h"
 #include "worker.h"
 

@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../detectors/acct_table.h"
+#include "vigil/acct_table.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
@@ -29,10 +29,10 @@
 #include "stream_clock.h"
 #include "vigil/bytes.h"
 #include "vigil/config.h"
-#include "vigil/dedupe.h"
+#include "dedupe.h"
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/privacy.h"
 #include "vigil/status.h"
 

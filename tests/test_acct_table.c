@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../detectors/acct_table.h"
+#include "vigil/acct_table.h"
 
 struct val {
     uint64_t n;

@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "vigil/dedupe.h"
+#include "dedupe.h"
 
 #define HOUR 3600000LL
 #define T0 1793610000000LL

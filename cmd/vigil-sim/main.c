@@ -42,7 +42,7 @@
 #include "version.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 
 #define EXIT_USAGE 2
 #define MAX_SCENARIOS 64

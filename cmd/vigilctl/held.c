@@ -24,7 +24,7 @@
 #include "redis_sink.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/status.h"
 #include "vigilctl.h"
 

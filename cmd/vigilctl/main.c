@@ -31,7 +31,7 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
-#include "../../detectors/acct_table.h"
+#include "vigil/acct_table.h"
 #include "kafka_conf.h"
 #include "kafka_out.h"
 #include "log.h"
@@ -39,12 +39,12 @@
 #include "stream_clock.h"
 #include "version.h"
 #include "vigil/config.h"
-#include "vigil/dedupe.h"
+#include "dedupe.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
 #include "vigil/flagged.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"

@@ -2,7 +2,7 @@
 /* window.c - exact sliding windows of event time with bounded memory (window.h).
  *
  * Threading: pure functions on caller-owned memory. */
-#include "window.h"
+#include "vigil/window.h"
 
 #include <string.h>
 

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/status.h"
 
 #define CREDIT_PROBES 64 /* slots an account may live in, from its home slot on */

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* dedupe.c - repeats of an event id within a window of event time (see dedupe.h). */
-#include "vigil/dedupe.h"
+#include "dedupe.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 
 /* Open addressing over hashes; 0 marks an empty slot (a real hash of 0 is remapped). */
 struct idset {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* jbuf.c - bounded JSON writer (see vigil/jbuf.h). */
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 
 #include <inttypes.h>
 #include <math.h>

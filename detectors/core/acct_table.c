@@ -3,12 +3,12 @@
  *
  * Threading: one table per thread (see acct_table.h).
  * Ownership: the table owns its two arrays; callers borrow value and key pointers. */
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/status.h"
 
 #define MIN_SLOTS 16

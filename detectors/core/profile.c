@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/config.h"
 
 static const char *const names[VIGIL_PROFILE_COUNT] = {

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/bytes.h"
 #include "vigil/config.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/numplan.h"
 #include "vigil/status.h"
 

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/status.h"
 
 #define EXP_BITS 26
