@@ -40,6 +40,7 @@
 #include "version.h"
 #include "vigil/config.h"
 #include "dedupe.h"
+#include "engine.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
 #include "vigil/event.h"
@@ -1717,21 +1718,6 @@ static void replay_flag(struct replay *rp, const char *account)
     }
 }
 
-/* Before the detectors see ev: the set's clock, and the number ev shows its account sending
- * from (flagged at once while the account is). */
-static int replay_note(struct replay *rp, const struct vigil_event *ev)
-{
-    vigil_flagged_advance(rp->flagged, ev->ts_ms);
-    struct replay_acct *a = vigil_acct_table_get(rp->accts, ev->account, NULL);
-    if (!a)
-        return VIGIL_ERR_NOMEM;
-    uint64_t h = vigil_flagged_note(a->numbers, ev);
-    if (h != 0 && a->flagged_until > ev->ts_ms &&
-        vigil_flagged_add(rp->flagged, h, a->flagged_until) != 0)
-        fprintf(stderr, "%s: warning: the flagged numbers set is full\n", prog);
-    return 0;
-}
-
 static int64_t replay_clock(void *ctx)
 {
     return ((const struct replay *)ctx)->now_ms;
@@ -1838,6 +1824,8 @@ struct replay_run {
     void **states;
     struct vigil_emit *emit;
     struct vigil_dedupe *dedupe; /* as vigild: repeats of an event id count once */
+    /* vigild's own detection loop (engine.h): dedupe, notes, detectors, timers. */
+    struct vigil_engine eng;
     struct replay rp;
     uint64_t lines, valid, dead, repeats;
     bool failed;
@@ -1847,7 +1835,6 @@ struct replay_run {
     struct vigil_pclock clock;
     int64_t gap_ms, disorder_ms, gap_from, gap_to;
     int confirm;
-    bool in_tick;
     uint64_t gaps;
 };
 
@@ -1855,33 +1842,71 @@ struct replay_run {
 static const char *replay_hold(void *ctx, const struct vigil_finding *f)
 {
     const struct replay_run *rr = ctx;
-    if (rr->in_tick && rr->gap_to != 0 && f->event_ts_ms > rr->gap_from - rr->disorder_ms &&
+    if (rr->eng.in_tick && rr->gap_to != 0 && f->event_ts_ms > rr->gap_from - rr->disorder_ms &&
         f->event_ts_ms <= rr->gap_to)
         return "gap";
     return NULL;
 }
 
-/* Runs every detector's on_tick; a failure there is reported and the replay goes on (like
- * vigild), unless the output itself failed. */
-static void replay_tick(struct replay_run *rr, int64_t watermark)
+/* The engine's accept hook: a valid event that is no repeat moves the stream's clock, the
+ * emit layer's and the flagged set's. */
+static void replay_accept(void *ctx, const struct vigil_event *ev, uint64_t id_hash)
 {
-    rr->in_tick = true;
-    for (size_t i = 0; i < rr->n_det; i++) {
-        int rc = rr->ops[i]->on_tick(rr->states[i], watermark, rr->emit);
-        if (rc == VIGIL_ERR_IO)
-            rr->failed = true;
-        else if (rc != 0)
-            fprintf(stderr, "%s: warning: detector %s: on_tick failed: %s\n", prog,
-                    rr->ops[i]->name, vigil_status_str(rc));
+    struct replay_run *rr = ctx;
+    rr->valid++;
+    struct vigil_pclock_jump jump;
+    if (vigil_pclock_note(&rr->clock, rr->gap_ms, rr->confirm, vigil_pclock_acct(ev->account),
+                          ev->ts_ms, &jump)) {
+        rr->gap_from = jump.from;
+        rr->gap_to = jump.to;
+        rr->gaps++;
     }
-    rr->in_tick = false;
+    rr->rp.now_ms = ev->ts_ms;
+    vigil_flagged_advance(rr->rp.flagged, ev->ts_ms);
+}
+
+/* The engine's account hook: the numbers the account sends from, judged by event time. */
+static int replay_account(void *ctx, const struct vigil_event *ev, struct vigil_engine_acct *out)
+{
+    struct replay_run *rr = ctx;
+    struct replay_acct *a = vigil_acct_table_get(rr->rp.accts, ev->account, NULL);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    out->numbers = a->numbers;
+    out->flagged_until = a->flagged_until;
+    out->now_ms = ev->ts_ms;
+    return 0;
+}
+
+static void replay_flag_number(void *ctx, const char *account, uint64_t number, int64_t until_ms)
+{
+    struct replay_run *rr = ctx;
+    if (vigil_flagged_add(rr->rp.flagged, number, until_ms) != 0)
+        fprintf(stderr, "%s: warning: the flagged numbers set is full\n", prog);
+}
+
+/* A detector failed: reported, and the replay goes on (like vigild), unless the output
+ * itself failed. */
+static void replay_failed(void *ctx, const char *detector, const struct vigil_event *ev, int rc)
+{
+    struct replay_run *rr = ctx;
+    if (rc == VIGIL_ERR_IO)
+        rr->failed = true;
+    else if (ev)
+        fprintf(stderr,
+                "%s: warning: detector %s failed on line %" PRIu64 " (event %s): "
+                "%s\n",
+                prog, detector, rr->lines, ev->id, vigil_status_str(rc));
+    else
+        fprintf(stderr, "%s: warning: detector %s: on_tick failed: %s\n", prog, detector,
+                vigil_status_str(rc));
 }
 
 static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
 {
     struct vigil_parse_opts popts = {.default_cc = vigil_config_str(rr->cfg, "numbering.home_cc")};
-    int64_t disorder = vigil_config_int(rr->cfg, "vigild.disorder_ms");
-    int64_t max_ts = 0;
+    struct vigil_engine_dets dets = {.n = rr->n_det, .ops = rr->ops, .states = rr->states,
+                                     .emit = rr->emit};
     struct jdoc d = {0};
     struct vigil_event ev;
     struct vigil_parse_error perr;
@@ -1910,44 +1935,26 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
         }
         /* As in vigild: the stream's clock moves the dedupe's generations, not the event's
          * own time. */
-        if (rr->dedupe &&
-            vigil_dedupe_seen_hash(rr->dedupe, vigil_dedupe_hash(ev.account, ev.id),
-                                   rr->clock.ts > 0 ? rr->clock.ts : ev.ts_ms)) {
+        int erc = vigil_engine_event(&rr->eng, &dets, &ev,
+                                     rr->clock.ts > 0 ? rr->clock.ts : ev.ts_ms);
+        if (erc == VIGIL_ENGINE_REPEAT) {
             rr->repeats++;
             continue;
         }
-        rr->valid++;
-        struct vigil_pclock_jump jump;
-        if (vigil_pclock_note(&rr->clock, rr->gap_ms, rr->confirm, vigil_pclock_acct(ev.account),
-                              ev.ts_ms, &jump)) {
-            rr->gap_from = jump.from;
-            rr->gap_to = jump.to;
-            rr->gaps++;
-        }
-        max_ts = rr->clock.ts;
-        rr->rp.now_ms = ev.ts_ms;
-        if (replay_note(&rr->rp, &ev) != 0) {
+        if (erc < 0) {
             rc = fail("out of memory");
             break;
         }
-        for (size_t i = 0; i < rr->n_det; i++) {
-            int drc = rr->ops[i]->on_event(rr->states[i], &ev, rr->emit);
-            if (drc == VIGIL_ERR_IO)
-                rr->failed = true;
-            else if (drc != 0)
-                fprintf(stderr,
-                        "%s: warning: detector %s failed on line %" PRIu64 " (event %s): "
-                        "%s\n",
-                        prog, rr->ops[i]->name, rr->lines, ev.id, vigil_status_str(drc));
-        }
-        replay_tick(rr, max_ts - disorder);
+        vigil_engine_tick(&rr->eng, &dets, rr->clock.ts - rr->disorder_ms, false);
     }
     if (!rr->failed && ferror(in))
         rc = fail("cannot read %s: %s", name, strerror(errno));
-    /* The end of the file closes every window up to the last event, as more traffic would. */
+    /* The end of the file closes every window up to the last event, as more traffic would;
+     * like vigild's last tick once every partition is read, it first sweeps again when
+     * events came in behind the clock. */
     if (rc == EXIT_OK && !rr->failed && rr->valid > 0) {
-        rr->rp.now_ms = max_ts;
-        replay_tick(rr, max_ts);
+        rr->rp.now_ms = rr->clock.ts;
+        vigil_engine_tick(&rr->eng, &dets, rr->clock.ts, rr->eng.behind);
     }
     if (rc == EXIT_OK && (rr->failed || fflush(rr->rp.out) != 0 || ferror(rr->rp.out)))
         rc = fail("cannot write the output: %s", strerror(errno ? errno : EIO));
@@ -2001,6 +2008,11 @@ int replay_file(const struct vigil_config *cfg, const char *path, bool counters,
         fail("out of memory");
         goto out;
     }
+    vigil_engine_init(&rr.eng, rr.dedupe,
+                      &(struct vigil_engine_hooks){.ctx = &rr, .accept = replay_accept,
+                                                   .account = replay_account,
+                                                   .flag = replay_flag_number,
+                                                   .failed = replay_failed});
     struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = profiles,
                                      .flagged = rr.rp.flagged};
     for (size_t i = 0; i < rr.n_det; i++) {
