@@ -968,7 +968,7 @@ static void write_example(FILE *f)
                "separated by\n"
                "# spaces or commas. Unknown keys, bad values and duplicate keys are errors.\n"
                "#\n"
-               "# Generated from the key tables (detectors/config.c and each detector) by\n"
+               "# Generated from the key tables (detectors/core/config.c and each detector) by\n"
                "#   VIGIL_REGEN_CONF_EXAMPLE=1 build/bin/test_config\n"
                "# test_config fails when this file and the tables disagree.\n");
 
