@@ -98,13 +98,6 @@ struct vigil_publisher {
     atomic_bool st_failing;
 };
 
-int64_t vigil_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;

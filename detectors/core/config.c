@@ -26,9 +26,7 @@
 #include <strings.h>
 #include <sys/types.h>
 
-#include "vigil/detector.h"
 #include "vigil/event.h"
-#include "vigil/profile.h"
 #include "vigil/status.h"
 
 #define ERRSTR_MAX 512
@@ -46,7 +44,8 @@ struct cfg_value {
 
 /* Extra validation a key needs beyond its type. Returns 0, or -1 with a message in msg.
  * May amend the value (orders.exempt adds 112). */
-typedef int (*cfg_check_fn)(const char *name, struct cfg_value *v, char *msg, size_t len);
+typedef int (*cfg_check_fn)(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                            char *msg, size_t len);
 
 struct core_key {
     struct vigil_config_key key;
@@ -81,7 +80,19 @@ struct vigil_config {
     char *variant_names;
     struct passthru *pt; /* librdkafka.* keys, in the order first set */
     size_t n_pt, cap_pt;
+    /* The parts whose keys and rules it knows besides the core's (the detectors); owned copy. */
+    struct vigil_config_part *parts;
+    size_t n_parts;
 };
+
+static const char *const profile_names[VIGIL_PROFILE_COUNT] = {
+    "default", "consumer", "business", "callcenter", "service_popular",
+};
+
+const char *vigil_profile_name(enum vigil_profile p)
+{
+    return p >= 0 && p < VIGIL_PROFILE_COUNT ? profile_names[p] : "default";
+}
 
 /* --- checks for core keys ---------------------------------------------------------------- */
 
@@ -111,7 +122,8 @@ static bool parse_amount(const char *s, double *out)
     return true;
 }
 
-static int check_pow2(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_pow2(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                      char *msg, size_t len)
 {
     if (v->i > 0 && (v->i & (v->i - 1)) == 0)
         return 0;
@@ -119,7 +131,8 @@ static int check_pow2(const char *name, struct cfg_value *v, char *msg, size_t l
     return -1;
 }
 
-static int check_offset_reset(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_offset_reset(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                              char *msg, size_t len)
 {
     /* librdkafka's auto.offset.reset values, aliases included. */
     static const char *const ok[] = {"earliest", "smallest", "beginning", "latest",
@@ -132,7 +145,8 @@ static int check_offset_reset(const char *name, struct cfg_value *v, char *msg, 
     return -1;
 }
 
-static int check_assignor(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_assignor(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                          char *msg, size_t len)
 {
     static const char *const ok[] = {"range", "roundrobin", "cooperative-sticky"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
@@ -144,7 +158,8 @@ static int check_assignor(const char *name, struct cfg_value *v, char *msg, size
     return -1;
 }
 
-static int check_cc(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_cc(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                    char *msg, size_t len)
 {
     const char *cc = v->text[0] == '+' ? v->text + 1 : v->text;
     if (all_digits(cc, 1, 3) && cc[0] != '0')
@@ -154,7 +169,8 @@ static int check_cc(const char *name, struct cfg_value *v, char *msg, size_t len
     return -1;
 }
 
-static int check_prefixes(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_prefixes(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                          char *msg, size_t len)
 {
     for (size_t i = 0; i < v->n; i++) {
         if (!is_e164_prefix(v->words[i])) {
@@ -166,7 +182,8 @@ static int check_prefixes(const char *name, struct cfg_value *v, char *msg, size
     return 0;
 }
 
-static int check_numbers(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_numbers(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                         char *msg, size_t len)
 {
     for (size_t i = 0; i < v->n; i++) {
         const char *w = v->words[i];
@@ -180,7 +197,8 @@ static int check_numbers(const char *name, struct cfg_value *v, char *msg, size_
     return 0;
 }
 
-static int check_short_codes(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_short_codes(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                             char *msg, size_t len)
 {
     /* Short codes as dialled, the form the number plan matches them in. */
     for (size_t i = 0; i < v->n; i++) {
@@ -193,9 +211,10 @@ static int check_short_codes(const char *name, struct cfg_value *v, char *msg, s
     return 0;
 }
 
-static int check_exempt(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_exempt(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                        char *msg, size_t len)
 {
-    if (check_numbers(name, v, msg, len))
+    if (check_numbers(cfg, name, v, msg, len))
         return -1;
     /* 112 stays reachable whatever the operator wrote (terms.md): add it if missing. The
      * words array always has a spare slot for this (see split_words). */
@@ -207,7 +226,8 @@ static int check_exempt(const char *name, struct cfg_value *v, char *msg, size_t
     return 0;
 }
 
-static int check_rates(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_rates(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                       char *msg, size_t len)
 {
     for (size_t i = 0; i < v->n; i++) {
         const char *w = v->words[i];
@@ -228,7 +248,8 @@ static int check_rates(const char *name, struct cfg_value *v, char *msg, size_t 
     return 0;
 }
 
-static int check_amount(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_amount(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                        char *msg, size_t len)
 {
     double d;
     if (parse_amount(v->text, &d))
@@ -237,7 +258,8 @@ static int check_amount(const char *name, struct cfg_value *v, char *msg, size_t
     return -1;
 }
 
-static int check_accounts(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_accounts(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                          char *msg, size_t len)
 {
     /* The account id syntax of the wire format (events.md). */
     static const char idchars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -254,7 +276,8 @@ static int check_accounts(const char *name, struct cfg_value *v, char *msg, size
     return 0;
 }
 
-static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_orders_mode(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                             char *msg, size_t len)
 {
     if (strcmp(v->text, "enforce") == 0 || strcmp(v->text, "report") == 0)
         return 0;
@@ -262,7 +285,8 @@ static int check_orders_mode(const char *name, struct cfg_value *v, char *msg, s
     return -1;
 }
 
-static int check_log_format(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_log_format(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                            char *msg, size_t len)
 {
     if (strcmp(v->text, "text") == 0 || strcmp(v->text, "json") == 0)
         return 0;
@@ -270,24 +294,25 @@ static int check_log_format(const char *name, struct cfg_value *v, char *msg, si
     return -1;
 }
 
-/* A registered detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
-static bool is_detector_or_rule(const char *w)
+/* A known detector ("bulk_sms") or one of the rules it reports ("bulk_sms.rate"). */
+static bool is_detector_or_rule(const struct vigil_config *cfg, const char *w)
 {
-    for (size_t d = 0; d < vigil_detector_count(); d++) {
-        const struct vigil_detector_ops *ops = vigil_detector_get(d);
-        if (strcmp(ops->name, w) == 0)
+    for (size_t d = 0; cfg && d < cfg->n_parts; d++) {
+        const struct vigil_config_part *part = &cfg->parts[d];
+        if (strcmp(part->name, w) == 0)
             return true;
-        for (const char *const *r = ops->rules; r && *r; r++)
+        for (const char *const *r = part->rules; r && *r; r++)
             if (strcmp(*r, w) == 0)
                 return true;
     }
     return false;
 }
 
-static int check_report_rules(const char *name, struct cfg_value *v, char *msg, size_t len)
+static int check_report_rules(const struct vigil_config *cfg, const char *name, struct cfg_value *v,
+                              char *msg, size_t len)
 {
     for (size_t i = 0; i < v->n; i++) {
-        if (!is_detector_or_rule(v->words[i])) {
+        if (!is_detector_or_rule(cfg, v->words[i])) {
             snprintf(msg, len,
                      "bad entry '%s' in '%s': not a detector or one of its rules (e.g. bulk_sms, "
                      "toll_fraud.spend_1h)",
@@ -568,8 +593,9 @@ static int split_words(struct cfg_value *v, const char *text)
 
 /* Parses text as a value of key k into out (zeroed first). Returns 0; 1 with a message in
  * msg when the value is bad (out stays empty); VIGIL_ERR_NOMEM (a negative status). */
-static int parse_value(const struct vigil_config_key *k, cfg_check_fn check, const char *text,
-                       struct cfg_value *out, char *msg, size_t len)
+static int parse_value(const struct vigil_config *cfg, const struct vigil_config_key *k,
+                       cfg_check_fn check, const char *text, struct cfg_value *out, char *msg,
+                       size_t len)
 {
     memset(out, 0, sizeof *out);
     out->text = strdup(text);
@@ -628,7 +654,7 @@ static int parse_value(const struct vigil_config_key *k, cfg_check_fn check, con
         snprintf(msg, len, "key '%s' has an unknown type %d", k->name, (int)k->type);
         goto bad;
     }
-    if (check && check(k->name, out, msg, len))
+    if (check && check(cfg, k->name, out, msg, len))
         goto bad;
     return 0;
 bad:
@@ -931,7 +957,7 @@ static void add_key(struct vigil_config *cfg, const struct vigil_config_key *k, 
     }
     struct entry *e = &cfg->entries[cfg->n];
     char msg[ERRSTR_MAX];
-    int prc = parse_value(k, check, k->def ? k->def : "", &e->val, msg, sizeof msg);
+    int prc = parse_value(cfg, k, check, k->def ? k->def : "", &e->val, msg, sizeof msg);
     if (prc == VIGIL_ERR_NOMEM) {
         *rc = prc;
         return;
@@ -992,7 +1018,7 @@ int vigil_config_check_keys(const struct vigil_config_key *keys, char *msg, size
         /* The default as the file would give it, so a bad one is caught here, not in use. */
         struct cfg_value v;
         char why[ERRSTR_MAX];
-        int rc = parse_value(k, NULL, k->def ? k->def : "", &v, why, sizeof why);
+        int rc = parse_value(NULL, k, NULL, k->def ? k->def : "", &v, why, sizeof why);
         if (rc == VIGIL_ERR_NOMEM)
             return rc;
         if (rc) {
@@ -1042,21 +1068,19 @@ static int add_variants(struct vigil_config *cfg, size_t n_int)
     return 0;
 }
 
-struct vigil_config *vigil_config_create(void)
+struct vigil_config *vigil_config_create_with(const struct vigil_config_part *parts, size_t n)
 {
     size_t total = N_CORE, n_int = 0;
-    size_t ndet = vigil_detector_count();
-    for (size_t d = 0; d < ndet; d++) {
-        const struct vigil_detector_ops *ops = vigil_detector_get(d);
+    for (size_t d = 0; d < n; d++) {
         char msg[ERRSTR_MAX];
-        int rc = vigil_config_check_keys(ops->keys, msg, sizeof msg);
+        int rc = vigil_config_check_keys(parts[d].keys, msg, sizeof msg);
         if (rc == VIGIL_ERR_NOMEM)
             return NULL;
         if (rc) {
-            fprintf(stderr, "vigil_config_create: %s: %s\n", ops->name, msg);
+            fprintf(stderr, "vigil_config_create: %s: %s\n", parts[d].name, msg);
             abort();
         }
-        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++) {
+        for (const struct vigil_config_key *k = parts[d].keys; k && k->name; k++) {
             total++;
             n_int += k->type == VIGIL_CFG_INT && !strchr(k->name, '@');
         }
@@ -1067,16 +1091,19 @@ struct vigil_config *vigil_config_create(void)
     if (!cfg)
         return NULL;
     cfg->entries = calloc(total ? total : 1, sizeof *cfg->entries);
-    if (!cfg->entries)
+    cfg->parts = calloc(n ? n : 1, sizeof *cfg->parts);
+    if (!cfg->entries || !cfg->parts)
         goto fail;
+    if (n)
+        memcpy(cfg->parts, parts, n * sizeof *parts);
+    cfg->n_parts = n;
 
     int rc = 0;
     for (size_t i = 0; i < N_CORE; i++)
         add_key(cfg, &core_keys[i].key, core_keys[i].check, "config.c", &rc);
-    for (size_t d = 0; d < ndet; d++) {
-        const struct vigil_detector_ops *ops = vigil_detector_get(d);
-        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++) {
-            add_key(cfg, k, NULL, ops->name, &rc);
+    for (size_t d = 0; d < n; d++) {
+        for (const struct vigil_config_key *k = parts[d].keys; k && k->name; k++) {
+            add_key(cfg, k, NULL, parts[d].name, &rc);
             if (!rc && strchr(k->name, '@')) /* a per-profile default (config.h) */
                 cfg->entries[cfg->n - 1].variant = cfg->entries[cfg->n - 1].declared = true;
         }
@@ -1107,6 +1134,7 @@ void vigil_config_destroy(struct vigil_config *cfg)
         value_free(&cfg->pt[i].val);
     }
     free(cfg->pt);
+    free(cfg->parts);
     free(cfg);
 }
 
@@ -1285,7 +1313,7 @@ static int parse_line(struct vigil_config *cfg, char *line, unsigned lineno, cha
         pl->n++;
         return 0;
     }
-    int rc = parse_value(e->key, e->check, val, &p->val, msg, len);
+    int rc = parse_value(cfg, e->key, e->check, val, &p->val, msg, len);
     if (rc)
         return rc;
     p->e = e;
@@ -1378,7 +1406,7 @@ int vigil_config_set(struct vigil_config *cfg, const char *key, const char *valu
         rc = 1;
     } else if ((rc = reserve_retired(cfg, 1)) == 0) {
         struct cfg_value v;
-        rc = parse_value(e->key, e->check, trim(copy), &v, msg, sizeof msg);
+        rc = parse_value(cfg, e->key, e->check, trim(copy), &v, msg, sizeof msg);
         if (rc == 0) {
             replace_value(cfg, e, &v);
             e->explicit = true;
@@ -1456,14 +1484,13 @@ const char *vigil_config_errstr(const struct vigil_config *cfg)
     return cfg ? cfg->errstr : "";
 }
 
-void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void *arg), void *arg)
+void vigil_config_foreach_key_of(const struct vigil_config_part *parts, size_t n,
+                                 void (*fn)(const struct vigil_config_key *k, void *arg), void *arg)
 {
     for (size_t i = 0; i < N_CORE; i++)
         fn(&core_keys[i].key, arg);
-    size_t ndet = vigil_detector_count();
-    for (size_t d = 0; d < ndet; d++) {
-        const struct vigil_detector_ops *ops = vigil_detector_get(d);
-        for (const struct vigil_config_key *k = ops->keys; k && k->name; k++)
+    for (size_t d = 0; d < n; d++) {
+        for (const struct vigil_config_key *k = parts[d].keys; k && k->name; k++)
             fn(k, arg);
     }
 }
@@ -1506,8 +1533,8 @@ int vigil_config_check_levels(struct vigil_config *cfg)
     for (size_t i = 0; i < N_CORE && nv < 16; i++)
         if (strncmp(core_keys[i].key.name, "profiles.", 9) == 0)
             variants[nv++] = core_keys[i].key.name + 9;
-    for (size_t d = 0; d < vigil_detector_count(); d++) {
-        const struct vigil_config_key *keys = vigil_detector_get(d)->keys;
+    for (size_t d = 0; d < cfg->n_parts; d++) {
+        const struct vigil_config_key *keys = cfg->parts[d].keys;
         for (const struct vigil_config_key *w = keys; w && w->name; w++) {
             const struct vigil_config_key *c = crit_of(keys, w);
             if (!c)

@@ -13,18 +13,9 @@
 #include "vigil/acct_table.h"
 #include "vigil/config.h"
 
-static const char *const names[VIGIL_PROFILE_COUNT] = {
-    "default", "consumer", "business", "callcenter", "service_popular",
-};
-
 struct vigil_profiles {
     struct vigil_acct_table *accounts; /* account -> profile (one byte) */
 };
-
-const char *vigil_profile_name(enum vigil_profile p)
-{
-    return p >= 0 && p < VIGIL_PROFILE_COUNT ? names[p] : "default";
-}
 
 struct vigil_profiles *vigil_profiles_create(const struct vigil_config *cfg)
 {
@@ -37,7 +28,7 @@ struct vigil_profiles *vigil_profiles_create(const struct vigil_config *cfg)
     for (int p = 1; p < VIGIL_PROFILE_COUNT; p++) {
         char key[64];
         size_t n = 0;
-        snprintf(key, sizeof key, "profiles.%s", names[p]);
+        snprintf(key, sizeof key, "profiles.%s", vigil_profile_name((enum vigil_profile)p));
         const char *const *acc = vigil_config_list(cfg, key, &n);
         for (size_t i = 0; i < n; i++) {
             /* An account listed in two profiles keeps the later one; config order decides. */
@@ -73,7 +64,9 @@ void vigil_profile_ints(const struct vigil_config *cfg, const char *key,
                         int64_t out[VIGIL_PROFILE_COUNT])
 {
     for (int p = 0; p < VIGIL_PROFILE_COUNT; p++)
-        out[p] = vigil_config_int_for(cfg, key, p == VIGIL_PROFILE_DEFAULT ? NULL : names[p]);
+        out[p] = vigil_config_int_for(
+            cfg, key,
+            p == VIGIL_PROFILE_DEFAULT ? NULL : vigil_profile_name((enum vigil_profile)p));
 }
 
 /* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */

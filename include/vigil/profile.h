@@ -20,18 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vigil_config;
-
-enum vigil_profile {
-    VIGIL_PROFILE_DEFAULT = 0,
-    VIGIL_PROFILE_CONSUMER,
-    VIGIL_PROFILE_BUSINESS,
-    VIGIL_PROFILE_CALLCENTER,
-    VIGIL_PROFILE_SERVICE_POPULAR,
-    VIGIL_PROFILE_COUNT
-};
-
-const char *vigil_profile_name(enum vigil_profile p); /* "default", "callcenter", ... */
+#include "vigil/config.h" /* enum vigil_profile, vigil_profile_name */
 
 struct vigil_profiles;
 
