@@ -29,7 +29,7 @@
 #define DAY 86400000LL
 #define MAX_RECS 2048
 
-/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
 
 static struct fx *new_fx(const char *const *sets)
 {

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_resale.c - the resale detector through its vtable (tests/detector_fixture.h): a
+/* test_resale.c - the resale detector through its vtable (tests/unit/detector_fixture.h): a
  * consumer account calling very many distinct numbers a day, or with many calls open at once,
  * gets a warning and never an order; a busy household, a family calling abroad and accounts of
  * other profiles get nothing. */

@@ -32,7 +32,7 @@
 #define BODY_X "9f86d081884c7d65"
 #define MAX_RECS 2048
 
-/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
 
 static struct fx *new_fx(const char *const *sets)
 {

@@ -31,7 +31,7 @@
 #define CUBA "+535123456" /* start_n(.., i, .., CUBA) dials +535123456<i>000 */
 #define MAX_RECS 512
 
-/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
 
 static struct fx *new_fx(const char *const *sets)
 {

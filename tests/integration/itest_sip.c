@@ -12,7 +12,7 @@
  * The proxy runs in its test mode (VIGIL_TEST_ANSWER: allowed INVITEs are answered 200 by
  * Kamailio itself; VIGIL_ACCOUNT_FROM_HEADER: the account comes from X-Vigil-Account, which
  * the sipp scenarios set). sipp's exit status says whether its one call got the response
- * its scenario expects (tests/sip/invite_ok.xml: 200, invite_refused.xml: 403).
+ * its scenario expects (tests/integration/sip/invite_ok.xml: 200, invite_refused.xml: 403).
  * VIGIL_SOURCE_DIR names the source tree (set by CMake). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,7 +90,7 @@ static int run(const char *const argv[], const char *name)
 static int sip_call(const char *account, const char *number, bool expect_ok)
 {
     char scenario[PATH_MAX + 64], remote[64], lport[16];
-    snprintf(scenario, sizeof scenario, "%s/tests/sip/invite_%s.xml", E.src,
+    snprintf(scenario, sizeof scenario, "%s/tests/integration/sip/invite_%s.xml", E.src,
              expect_ok ? "ok" : "refused");
     snprintf(remote, sizeof remote, "127.0.0.1:%d", E.sip_port);
     snprintf(lport, sizeof lport, "%d", harness_free_port());

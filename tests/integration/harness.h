@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* harness.h - integration-test harness: real processes, real redis-server, real Kafka
  *
- * Integration tests (tests/itest_*.c) drive vigil as black boxes: they start the programs
+ * Integration tests (tests/integration/itest_*.c) drive vigil as black boxes: they start the programs
  * under test, a real redis-server and the embedded broker (vigil-broker) as child
  * processes on loopback, produce and consume real Kafka messages and read real Redis keys.
  * Nothing here mocks anything.

@@ -30,7 +30,7 @@
 #define LATE (5 * MIN) /* detection.md: open calls within 5 minutes of the mark */
 #define MAX_RECS 8192
 
-/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
 
 static struct fx *new_fx(const char *const *sets)
 {

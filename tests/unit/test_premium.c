@@ -31,7 +31,7 @@
 #define SERVICE "+319001234567" /* the account's own 0900 service number */
 #define MAX_RECS 4096
 
-/* --- fixture (tests/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
 
 static struct fx *new_fx(const char *const *sets)
 {

@@ -861,14 +861,15 @@ static const char *source_dir(void)
         return dir;
     }
     snprintf(dir, sizeof dir, "%s", __FILE__);
-    char *slash = strrchr(dir, '/');
-    if (slash)
-        *slash = '\0'; /* .../tests */
-    slash = strrchr(dir, '/');
-    if (slash)
+    /* .../tests/unit/test_config.c: three components up. */
+    for (int up = 0; up < 3; up++) {
+        char *slash = strrchr(dir, '/');
+        if (!slash) {
+            snprintf(dir, sizeof dir, "../..");
+            return dir;
+        }
         *slash = '\0';
-    else
-        snprintf(dir, sizeof dir, "..");
+    }
     return dir;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_credit.c - the credit detector through its vtable (tests/detector_fixture.h), with
+/* test_credit.c - the credit detector through its vtable (tests/unit/detector_fixture.h), with
  * limits set directly in the fixture's limits table as vigild's credit sync would: rules
  * credit.limit and credit.interim_invoice (both of its triggers, once a day), the limits
  * table itself, and the value format billing writes. */
