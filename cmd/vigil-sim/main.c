@@ -42,6 +42,7 @@
 #include "version.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
+#include "vigil/profile.h"
 #include "jbuf.h"
 
 #define EXIT_USAGE 2
@@ -117,13 +118,7 @@ static int64_t rng_lognormal(struct rng *r, double median, double sigma, int64_t
     return s < lo ? lo : s > hi ? hi : s;
 }
 
-/* ---- Amsterdam local time (CET/CEST, EU rule) ---- */
-
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
+/* ---- Amsterdam local time: the detectors' own (vigil/profile.h) ---- */
 
 static int64_t days_from_civil(int64_t y, int m, int d)
 {
@@ -135,47 +130,24 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static int64_t year_of_days(int64_t z)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    return yoe + era * 400 + (mp >= 10);
-}
-
-static int64_t last_sunday(int64_t y, int m) /* m has 31 days */
-{
-    int64_t d = days_from_civil(y, m, 31);
-    return d - (d + 4 - floor_div(d + 4, 7) * 7); /* 1970-01-01 was a Thursday */
-}
-
-static int64_t ams_offset_ms(int64_t ts)
-{
-    int64_t y = year_of_days(floor_div(ts, DAY_MS));
-    int64_t on = last_sunday(y, 3) * DAY_MS + HOUR_MS, off = last_sunday(y, 10) * DAY_MS + HOUR_MS;
-    return ts >= on && ts < off ? 2 * HOUR_MS : HOUR_MS;
-}
-
 struct local {
-    int wday;    /* 0 = Monday */
-    double hour; /* 0 <= hour < 24, fractional */
-    int64_t day; /* local day number */
+    bool weekday; /* Monday .. Friday */
+    double hour;  /* 0 <= hour < 24, fractional */
+    int64_t day;  /* local day number */
 };
 
 static void local_time(int64_t ts, struct local *lt)
 {
-    int64_t l = ts + ams_offset_ms(ts);
-    lt->day = floor_div(l, DAY_MS);
-    lt->wday = (int)((lt->day + 3) - floor_div(lt->day + 3, 7) * 7);
-    lt->hour = (double)(l - lt->day * DAY_MS) / (double)HOUR_MS;
+    struct vigil_local_time v;
+    vigil_local_time(ts, &v);
+    lt->day = v.day;
+    lt->weekday = v.wday >= 1 && v.wday <= 5; /* 0 = Sunday */
+    lt->hour = (double)v.ms_of_day / (double)HOUR_MS;
 }
 
 static bool office_hours(const struct local *lt)
 {
-    return lt->wday < 5 && lt->hour >= 8.0 && lt->hour < 18.0;
+    return lt->weekday && lt->hour >= 8.0 && lt->hour < 18.0;
 }
 
 /* The next 08:00 local on a weekday strictly after ts. */
@@ -183,11 +155,15 @@ static int64_t next_office_open(int64_t ts)
 {
     struct local lt;
     local_time(ts, &lt);
-    int64_t day = lt.wday < 5 && lt.hour < 8.0 ? lt.day : lt.day + 1;
-    while ((day + 3) - floor_div(day + 3, 7) * 7 >= 5)
+    int64_t day = lt.weekday && lt.hour < 8.0 ? lt.day : lt.day + 1;
+    struct vigil_local_time v;
+    /* Noon UTC of a local day falls on that day: its weekday. */
+    for (vigil_local_time(day * DAY_MS + 12 * HOUR_MS, &v); v.wday == 0 || v.wday == 6;
+         vigil_local_time(day * DAY_MS + 12 * HOUR_MS, &v))
         day++;
     int64_t l = day * DAY_MS + 8 * HOUR_MS;
-    return l - ams_offset_ms(l - HOUR_MS);
+    vigil_local_time(l - HOUR_MS, &v);
+    return l - v.offset_ms;
 }
 
 /* ---- numbering ---- */
@@ -574,7 +550,7 @@ static double activity_weight(enum profile p, int64_t ts)
     struct local lt;
     local_time(ts, &lt);
     const double(*w)[24] = p == PROF_CONSUMER ? w_consumer : w_business;
-    int we = lt.wday >= 5, h = (int)lt.hour;
+    int we = !lt.weekday, h = (int)lt.hour;
     double f = lt.hour - h;
     return w[we][h] * (1.0 - f) + w[we][(h + 1) % 24] * f;
 }

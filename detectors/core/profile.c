@@ -103,12 +103,15 @@ void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out)
     int64_t year = yoe + era * 400 + (mp >= 10);
     /* CET is UTC+1; CEST (UTC+2) from the last Sunday of March to that of October. */
     int64_t offset = (t >= eu_switch(year, 3) && t < eu_switch(year, 10)) ? 7200 : 3600;
-    int64_t local = t + offset;
-    int64_t ldays = vigil_floor_div(local, 86400);
-    int64_t secs = local - ldays * 86400;
+    int64_t local_ms = ts_ms + offset * 1000;
+    int64_t ldays = vigil_floor_div(local_ms, 86400000);
+    int64_t ms = local_ms - ldays * 86400000;
     out->wday = (int)(((ldays + 4) % 7 + 7) % 7);
-    out->hour = (int)(secs / 3600);
-    out->minute = (int)(secs % 3600 / 60);
+    out->hour = (int)(ms / 3600000);
+    out->minute = (int)(ms % 3600000 / 60000);
+    out->day = ldays;
+    out->ms_of_day = ms;
+    out->offset_ms = offset * 1000;
 }
 
 bool vigil_off_hours(int64_t ts_ms)

@@ -41,6 +41,9 @@ struct vigil_local_time {
     int wday; /* 0 = Sunday .. 6 = Saturday */
     int hour; /* 0..23 */
     int minute;
+    int64_t day;       /* local days since 1970-01-01 */
+    int64_t ms_of_day; /* milliseconds since local midnight: 0 .. 86,399,999 */
+    int64_t offset_ms; /* local time minus UTC: 3,600,000 (CET) or 7,200,000 (CEST) */
 };
 void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out);
 

@@ -290,9 +290,16 @@ static void test_amsterdam_time(void **state)
     vigil_local_time(1774745940000LL, &lt);
     assert_int_equal(lt.hour, 1);
     assert_int_equal(lt.minute, 59);
+    assert_int_equal(lt.offset_ms, 3600000);
     vigil_local_time(1774746000000LL, &lt);
     assert_int_equal(lt.hour, 3);
     assert_int_equal(lt.wday, 0);
+    assert_int_equal(lt.offset_ms, 7200000);
+    /* The local day (days since 1970-01-01: 2026-03-29 is day 20541) and the milliseconds
+     * into it, to the millisecond. */
+    vigil_local_time(1774746000000LL + 1234, &lt);
+    assert_int_equal(lt.day, 20541);
+    assert_int_equal(lt.ms_of_day, 3 * 3600000LL + 1234);
     /* Summer time ends 2026-10-25 01:00Z: 00:59Z is 02:59 CEST, 01:00Z is 02:00 CET. */
     vigil_local_time(1792889940000LL, &lt);
     assert_int_equal(lt.hour, 2);
