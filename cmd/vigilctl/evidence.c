@@ -32,6 +32,7 @@
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/event.h"
+#include "json.h"
 #include "vigilctl.h"
 
 #define EV_MAX_EVENTS 200000      /* events kept in one file; past it the file says incomplete */
@@ -327,11 +328,11 @@ static int on_order(void *ctx, struct range *r, const rd_kafka_message_t *m)
     (void)r;
     struct evidence *ev = ctx;
     char id[128], action[32];
-    if (!m->payload || vctl_json_str(m->payload, m->len, "order_id", id, sizeof id) < 0 ||
+    if (!m->payload || vigil_json_field_str(m->payload, m->len, "order_id", id, sizeof id) < 0 ||
         strcmp(id, ev->order_id) != 0)
         return 0;
     /* a lift carries an order_id of its own, but may name the order it lifts elsewhere */
-    if (vctl_json_str(m->payload, m->len, "action", action, sizeof action) < 0 ||
+    if (vigil_json_field_str(m->payload, m->len, "action", action, sizeof action) < 0 ||
         strcmp(action, "lift") == 0)
         return 0;
     ev->order = malloc(m->len + 1);
@@ -349,14 +350,14 @@ static int on_alert(void *ctx, struct range *r, const rd_kafka_message_t *m)
     struct evidence *ev = ctx;
     char acc[VIGIL_ACCOUNT_MAX + 1], id[128], rule[96];
     int64_t ts = 0;
-    if (!m->payload || vctl_json_str(m->payload, m->len, "account", acc, sizeof acc) < 0 ||
+    if (!m->payload || vigil_json_field_str(m->payload, m->len, "account", acc, sizeof acc) < 0 ||
         strcmp(acc, ev->account) != 0)
         return 0;
-    bool names_order = vctl_json_str(m->payload, m->len, "order_id", id, sizeof id) >= 0 &&
+    bool names_order = vigil_json_field_str(m->payload, m->len, "order_id", id, sizeof id) >= 0 &&
                        strcmp(id, ev->order_id) == 0;
-    bool same_rule = vctl_json_str(m->payload, m->len, "rule", rule, sizeof rule) >= 0 &&
+    bool same_rule = vigil_json_field_str(m->payload, m->len, "rule", rule, sizeof rule) >= 0 &&
                      strcmp(rule, ev->rule) == 0 &&
-                     vctl_json_int(m->payload, m->len, "event_ts", &ts) == 0 && ts >= ev->from_ts &&
+                     vigil_json_field_int(m->payload, m->len, "event_ts", &ts) == 0 && ts >= ev->from_ts &&
                      ts <= ev->to_ts;
     if (!names_order && !same_rule)
         return 0;
@@ -675,15 +676,15 @@ int cmd_evidence(int argc, char **argv)
         goto fail;
     }
     size_t olen = strlen(ev.order);
-    if (vctl_json_str(ev.order, olen, "account", ev.account, sizeof ev.account) < 0 ||
-        vctl_json_str(ev.order, olen, "rule", ev.rule, sizeof ev.rule) < 0 ||
-        vctl_json_int(ev.order, olen, "event_ts", &ev.event_ts) < 0) {
+    if (vigil_json_field_str(ev.order, olen, "account", ev.account, sizeof ev.account) < 0 ||
+        vigil_json_field_str(ev.order, olen, "rule", ev.rule, sizeof ev.rule) < 0 ||
+        vigil_json_field_int(ev.order, olen, "event_ts", &ev.event_ts) < 0) {
         rc = fail("order %s on %s has no account, rule or event_ts", order_id, topics[0]);
         goto fail;
     }
-    if (vctl_json_str(ev.order, olen, "detector", ev.detector, sizeof ev.detector) < 0)
+    if (vigil_json_field_str(ev.order, olen, "detector", ev.detector, sizeof ev.detector) < 0)
         ev.detector[0] = '\0';
-    if (vctl_json_str(ev.order, olen, "action", ev.action, sizeof ev.action) < 0)
+    if (vigil_json_field_str(ev.order, olen, "action", ev.action, sizeof ev.action) < 0)
         ev.action[0] = '\0';
     for (size_t i = 0; i < sizeof rule_windows / sizeof rule_windows[0]; i++)
         if (strcmp(rule_windows[i].rule, ev.rule) == 0)

@@ -26,6 +26,7 @@
 #include "vigil/event.h"
 #include "jbuf.h"
 #include "vigil/status.h"
+#include "json.h"
 #include "vigilctl.h"
 
 #define HELD_ID_MAX 160
@@ -60,15 +61,15 @@ static void entry_read(struct held_entry *e, const redisReply *k, const redisRep
     snprintf(e->id, sizeof e->id, "%.*s", (int)k->len, k->str);
     e->json = v->str;
     e->len = v->len;
-    e->parsed = vctl_json_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
-                vctl_json_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
-    if (vctl_json_str(v->str, v->len, "detector", e->detector, sizeof e->detector) < 0)
+    e->parsed = vigil_json_field_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
+                vigil_json_field_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
+    if (vigil_json_field_str(v->str, v->len, "detector", e->detector, sizeof e->detector) < 0)
         e->detector[0] = '\0';
-    if (vctl_json_str(v->str, v->len, "rule", e->rule, sizeof e->rule) < 0)
+    if (vigil_json_field_str(v->str, v->len, "rule", e->rule, sizeof e->rule) < 0)
         e->rule[0] = '\0';
-    if (vctl_json_str(v->str, v->len, "reason", e->reason, sizeof e->reason) < 0)
+    if (vigil_json_field_str(v->str, v->len, "reason", e->reason, sizeof e->reason) < 0)
         e->reason[0] = '\0';
-    if (vctl_json_int(v->str, v->len, "ts", &e->ts_ms) != 0)
+    if (vigil_json_field_int(v->str, v->len, "ts", &e->ts_ms) != 0)
         e->ts_ms = 0;
 }
 

@@ -27,10 +27,6 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
-#define JSMN_STATIC
-#define JSMN_STRICT
-#include <jsmn.h>
-
 #include "vigil/acct_table.h"
 #include "kafka_conf.h"
 #include "kafka_out.h"
@@ -46,6 +42,7 @@
 #include "vigil/event.h"
 #include "vigil/flagged.h"
 #include "jbuf.h"
+#include "json.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -54,7 +51,6 @@
 #define ID_MAX 160      /* order_id, alert_id as read back from Redis */
 #define REASON_MAX 1024 /* --reason and reasons read back from orders */
 #define OPERATOR_MAX 128
-#define JSON_TOKENS_LIMIT (1 << 20) /* jsmn tokens for one document, at most */
 #define PRODUCE_LINE_MAX (1 << 20)  /* lines above this are sent without looking for a key */
 #define PROGRESS_EVERY 100000
 #define DEFAULT_LIFT_TIMEOUT_MS 15000
@@ -168,237 +164,13 @@ static bool is_ws(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* One document tokenised by jsmn (strict mode). The token array is kept across parses. */
-struct jdoc {
-    const char *s;
-    size_t len;
-    jsmntok_t *tok;
-    unsigned cap;
-    int n;
-};
-
-static void jdoc_fini(struct jdoc *d)
-{
-    free(d->tok);
-    d->tok = NULL;
-    d->cap = 0;
-}
-
-/* 0 when s[0..len) is one JSON object as far as jsmn can tell (it is lenient about a few
- * malformed forms; vigil_event_parse() is the real validator), else -1. */
-static int jdoc_parse(struct jdoc *d, const char *s, size_t len)
-{
-    d->s = s;
-    d->len = len;
-    d->n = 0;
-    for (;;) {
-        if (d->cap == 0) {
-            /* jsmn counts instead of filling when given no array: always give one. */
-            d->tok = malloc(64 * sizeof *d->tok);
-            if (!d->tok)
-                return -1;
-            d->cap = 64;
-        }
-        jsmn_parser p;
-        jsmn_init(&p);
-        int n = jsmn_parse(&p, s, len, d->tok, d->cap);
-        if (n == JSMN_ERROR_NOMEM) {
-            if (d->cap >= JSON_TOKENS_LIMIT)
-                return -1;
-            jsmntok_t *t = realloc(d->tok, 2 * d->cap * sizeof *t);
-            if (!t)
-                return -1;
-            d->tok = t;
-            d->cap *= 2;
-            continue;
-        }
-        if (n < 1 || d->tok[0].type != JSMN_OBJECT || d->tok[0].end < 0)
-            return -1;
-        for (size_t i = (size_t)d->tok[0].end; i < len; i++) {
-            if (!is_ws(s[i]))
-                return -1; /* a second value, or garbage, after the object */
-        }
-        d->n = n;
-        return 0;
-    }
-}
-
-/* The index just past token i and everything nested in it. */
-static int jdoc_after(const struct jdoc *d, int i)
-{
-    int end = d->tok[i].end;
-    for (i++; i < d->n && d->tok[i].start < end; i++)
-        ;
-    return i;
-}
-
-/* The value token of the top-level field `name`, or -1. */
-static int jdoc_find(const struct jdoc *d, const char *name)
-{
-    size_t nl = strlen(name);
-    int i = 1;
-    while (i + 1 < d->n) {
-        const jsmntok_t *k = &d->tok[i];
-        if (k->type == JSMN_STRING && (size_t)(k->end - k->start) == nl &&
-            memcmp(d->s + k->start, name, nl) == 0)
-            return i + 1;
-        i = jdoc_after(d, i + 1);
-    }
-    return -1;
-}
-
-static int hex4(const char *s, unsigned *out)
-{
-    unsigned v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = s[i];
-        v <<= 4;
-        if (c >= '0' && c <= '9')
-            v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f')
-            v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F')
-            v |= (unsigned)(c - 'A' + 10);
-        else
-            return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-/* Decodes the body of a JSON string (no quotes) into out[n], NUL-terminated. Returns the
- * length, or -1 on a bad escape or when it does not fit. */
-static int json_unescape(const char *s, size_t len, char *out, size_t n)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '\\') {
-            if (++i >= len)
-                return -1;
-            switch (s[i]) {
-            case '"':
-            case '\\':
-            case '/':
-                c = s[i];
-                break;
-            case 'b':
-                c = '\b';
-                break;
-            case 'f':
-                c = '\f';
-                break;
-            case 'n':
-                c = '\n';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'u': {
-                unsigned cp, lo;
-                if (i + 4 >= len || hex4(s + i + 1, &cp) != 0)
-                    return -1;
-                i += 4;
-                if (cp >= 0xd800 && cp < 0xdc00 && i + 6 < len && s[i + 1] == '\\' &&
-                    s[i + 2] == 'u' && hex4(s + i + 3, &lo) == 0 && lo >= 0xdc00 && lo < 0xe000) {
-                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-                    i += 6;
-                }
-                char u[4];
-                size_t k;
-                if (cp < 0x80) {
-                    u[0] = (char)cp;
-                    k = 1;
-                } else if (cp < 0x800) {
-                    u[0] = (char)(0xc0 | (cp >> 6));
-                    u[1] = (char)(0x80 | (cp & 0x3f));
-                    k = 2;
-                } else if (cp < 0x10000) {
-                    u[0] = (char)(0xe0 | (cp >> 12));
-                    u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    u[2] = (char)(0x80 | (cp & 0x3f));
-                    k = 3;
-                } else {
-                    u[0] = (char)(0xf0 | (cp >> 18));
-                    u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-                    u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    u[3] = (char)(0x80 | (cp & 0x3f));
-                    k = 4;
-                }
-                if (o + k >= n)
-                    return -1;
-                memcpy(out + o, u, k);
-                o += k;
-                continue;
-            }
-            default:
-                return -1;
-            }
-        }
-        if (o + 1 >= n)
-            return -1;
-        out[o++] = c;
-    }
-    if (n == 0)
-        return -1;
-    out[o] = '\0';
-    return (int)o;
-}
-
-/* The decoded string at token i into out[n]; -1 if it is not a string or does not fit. */
-static int jdoc_str(const struct jdoc *d, int i, char *out, size_t n)
-{
-    if (i < 0 || d->tok[i].type != JSMN_STRING)
-        return -1;
-    return json_unescape(d->s + d->tok[i].start, (size_t)(d->tok[i].end - d->tok[i].start), out, n);
-}
-
-/* The integer at token i; -1 if it is not an integer. */
-static int jdoc_int(const struct jdoc *d, int i, int64_t *out)
-{
-    char tmp[32];
-    if (i < 0 || d->tok[i].type != JSMN_PRIMITIVE)
-        return -1;
-    size_t len = (size_t)(d->tok[i].end - d->tok[i].start);
-    if (len == 0 || len >= sizeof tmp)
-        return -1;
-    memcpy(tmp, d->s + d->tok[i].start, len);
-    tmp[len] = '\0';
-    char *end;
-    errno = 0;
-    long long v = strtoll(tmp, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The string value of a line's top-level "account" field, decoded, into key[n]. Returns its
  * length, or -1 when the line is not a JSON object or has no such string. */
-static int account_of(struct jdoc *d, const char *line, size_t len, char *key, size_t n)
+static int account_of(struct vigil_json *d, const char *line, size_t len, char *key, size_t n)
 {
-    if (jdoc_parse(d, line, len) != 0)
+    if (vigil_json_parse(d, line, len) != 0)
         return -1;
-    return jdoc_str(d, jdoc_find(d, "account"), key, n);
-}
-
-int vctl_json_str(const char *json, size_t len, const char *name, char *out, size_t n)
-{
-    struct jdoc d = {0};
-    int rc = jdoc_parse(&d, json, len) == 0 ? jdoc_str(&d, jdoc_find(&d, name), out, n) : -1;
-    jdoc_fini(&d);
-    return rc;
-}
-
-int vctl_json_int(const char *json, size_t len, const char *name, int64_t *out)
-{
-    struct jdoc d = {0};
-    int rc = jdoc_parse(&d, json, len) == 0 ? jdoc_int(&d, jdoc_find(&d, name), out) : -1;
-    jdoc_fini(&d);
-    return rc;
+    return vigil_json_str(d, vigil_json_find(d, "account"), key, n);
 }
 
 /* What vigilctl shows of a stored order or alert. */
@@ -412,24 +184,24 @@ struct order_info {
     int64_t ts_ms; /* 0 when absent */
 };
 
-static void order_info_read(struct order_info *oi, struct jdoc *d, const char *json, size_t len,
+static void order_info_read(struct order_info *oi, struct vigil_json *d, const char *json, size_t len,
                             const char *id_field)
 {
     memset(oi, 0, sizeof *oi);
-    if (jdoc_parse(d, json, len) != 0)
+    if (vigil_json_parse(d, json, len) != 0)
         return;
     oi->parsed = true;
-    if (jdoc_str(d, jdoc_find(d, id_field), oi->id, sizeof oi->id) < 0)
+    if (vigil_json_str(d, vigil_json_find(d, id_field), oi->id, sizeof oi->id) < 0)
         oi->id[0] = '\0';
-    if (jdoc_str(d, jdoc_find(d, "detector"), oi->detector, sizeof oi->detector) < 0)
+    if (vigil_json_str(d, vigil_json_find(d, "detector"), oi->detector, sizeof oi->detector) < 0)
         oi->detector[0] = '\0';
-    if (jdoc_str(d, jdoc_find(d, "rule"), oi->rule, sizeof oi->rule) < 0)
+    if (vigil_json_str(d, vigil_json_find(d, "rule"), oi->rule, sizeof oi->rule) < 0)
         oi->rule[0] = '\0';
-    if (jdoc_str(d, jdoc_find(d, "severity"), oi->severity, sizeof oi->severity) < 0)
+    if (vigil_json_str(d, vigil_json_find(d, "severity"), oi->severity, sizeof oi->severity) < 0)
         oi->severity[0] = '\0';
-    if (jdoc_str(d, jdoc_find(d, "reason"), oi->reason, sizeof oi->reason) < 0)
+    if (vigil_json_str(d, vigil_json_find(d, "reason"), oi->reason, sizeof oi->reason) < 0)
         oi->reason[0] = '\0';
-    if (jdoc_int(d, jdoc_find(d, "ts"), &oi->ts_ms) != 0)
+    if (vigil_json_int(d, vigil_json_find(d, "ts"), &oi->ts_ms) != 0)
         oi->ts_ms = 0;
 }
 
@@ -868,7 +640,7 @@ static int64_t show_until_ms(const struct show_data *sd)
     return (int64_t)strtod(sd->until->str, NULL);
 }
 
-static void show_print_text(const struct show_data *sd, struct jdoc *d)
+static void show_print_text(const struct show_data *sd, struct vigil_json *d)
 {
     char t1[32], t2[32];
     struct pair *p = NULL;
@@ -957,11 +729,11 @@ static void show_print_text(const struct show_data *sd, struct jdoc *d)
 }
 
 /* The stored JSON as an object when it parses, else as a string under `<name>_raw`. */
-static void jbuf_stored(struct vigil_jbuf *b, struct jdoc *d, const char *name, const char *s,
+static void jbuf_stored(struct vigil_jbuf *b, struct vigil_json *d, const char *name, const char *s,
                         size_t len)
 {
     char raw_name[32];
-    if (jdoc_parse(d, s, len) == 0) {
+    if (vigil_json_parse(d, s, len) == 0) {
         vigil_jbuf_key(b, name);
         jbuf_raw(b, s, len);
         return;
@@ -971,7 +743,7 @@ static void jbuf_stored(struct vigil_jbuf *b, struct jdoc *d, const char *name, 
     vigil_jbuf_str(b, s, len);
 }
 
-static void show_build_json(const struct show_data *sd, struct jdoc *d, struct vigil_jbuf *b)
+static void show_build_json(const struct show_data *sd, struct vigil_json *d, struct vigil_jbuf *b)
 {
     struct pair *p = NULL;
     size_t n;
@@ -1046,7 +818,7 @@ static void show_build_json(const struct show_data *sd, struct jdoc *d, struct v
     vigil_jbuf_close(b, '}');
 }
 
-static int show_print_json(const struct show_data *sd, struct jdoc *d)
+static int show_print_json(const struct show_data *sd, struct vigil_json *d)
 {
     /* Grow until it fits: the text is bounded by what Redis gave us. */
     for (size_t cap = 64 * 1024; cap <= ((size_t)1 << 31); cap *= 2) {
@@ -1121,7 +893,7 @@ static int cmd_show(int argc, char **argv)
     struct vigil_config *cfg = NULL;
     struct vigil_redis *r = NULL;
     struct show_data sd = {.account = account};
-    struct jdoc d = {0};
+    struct vigil_json d = {0};
     int rc = cfg_load(&co, &cfg);
     if (rc == EXIT_OK)
         rc = redis_open(addr, cfg, &r);
@@ -1133,7 +905,7 @@ static int cmd_show(int argc, char **argv)
         else
             show_print_text(&sd, &d);
     }
-    jdoc_fini(&d);
+    vigil_json_fini(&d);
     show_data_fini(&sd);
     vigil_redis_destroy(r);
     vigil_config_destroy(cfg);
@@ -1205,7 +977,7 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
     if (json)
         printf("{\"now_ms\":%lld,\"blocks\":[", (long long)now);
 
-    struct jdoc d = {0};
+    struct vigil_json d = {0};
     struct order_info oi;
     size_t shown = 0;
     int rc = EXIT_OK;
@@ -1284,7 +1056,7 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
     else if (rc == EXIT_OK && shown == 0)
         fprintf(stderr, "%s: no active blocks\n", prog);
     free(jb);
-    jdoc_fini(&d);
+    vigil_json_fini(&d);
     freeReplyObject(z);
     return rc;
 }
@@ -1442,7 +1214,7 @@ static int lift_run(const char *brokers, const char *addr, const struct vigil_co
     struct vigil_redis *r = NULL;
     struct vigil_kafka_out *ko = NULL;
     redisReply *cur = NULL, *res = NULL;
-    struct jdoc d = {0};
+    struct vigil_json d = {0};
     int rc;
 
     if (make_key(key, prefix, "block:", q->account) != 0 ||
@@ -1557,7 +1329,7 @@ out:
         freeReplyObject(res);
     if (cur)
         freeReplyObject(cur);
-    jdoc_fini(&d);
+    vigil_json_fini(&d);
     vigil_kafka_out_destroy(ko);
     vigil_redis_destroy(r);
     return rc;
@@ -1907,7 +1679,7 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
     struct vigil_parse_opts popts = {.default_cc = vigil_config_str(rr->cfg, "numbering.home_cc")};
     struct vigil_engine_dets dets = {.n = rr->n_det, .ops = rr->ops, .states = rr->states,
                                      .emit = rr->emit};
-    struct jdoc d = {0};
+    struct vigil_json d = {0};
     struct vigil_event ev;
     struct vigil_parse_error perr;
     char key[4 * VIGIL_ACCOUNT_MAX + 1];
@@ -1959,7 +1731,7 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
     if (rc == EXIT_OK && (rr->failed || fflush(rr->rp.out) != 0 || ferror(rr->rp.out)))
         rc = fail("cannot write the output: %s", strerror(errno ? errno : EIO));
     free(line);
-    jdoc_fini(&d);
+    vigil_json_fini(&d);
     return rc;
 }
 
@@ -2137,7 +1909,7 @@ static void produce_usage(FILE *f)
 static int produce_stream(struct vigil_kafka_out *ko, FILE *in, const char *name, const char *topic,
                           const char *brokers, int timeout_ms)
 {
-    struct jdoc d = {0};
+    struct vigil_json d = {0};
     char key[4 * VIGIL_ACCOUNT_MAX + 1];
     char *line = NULL;
     size_t cap = 0;
@@ -2186,7 +1958,7 @@ static int produce_stream(struct vigil_kafka_out *ko, FILE *in, const char *name
     if (rc == EXIT_OK)
         printf("produced %" PRIu64 " messages to %s\n", sent, topic);
     free(line);
-    jdoc_fini(&d);
+    vigil_json_fini(&d);
     return rc;
 }
 

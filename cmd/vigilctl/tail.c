@@ -21,6 +21,7 @@
 #include "kafka_conf.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
+#include "json.h"
 #include "vigilctl.h"
 
 #define QUERY_TIMEOUT_MS 10000
@@ -109,12 +110,6 @@ static int follow_assign(rd_kafka_t *rk, const char *const topics[3], const char
     return rc;
 }
 
-static void field(const char *json, size_t len, const char *name, char *out, size_t n)
-{
-    if (vctl_json_str(json, len, name, out, n) < 0)
-        out[0] = '\0';
-}
-
 /* One record for people, or NULL-filtered: returns false when the filters drop it. */
 static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *account,
                  const char *rule, bool json)
@@ -124,13 +119,13 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
     char acc[VIGIL_ACCOUNT_MAX + 1], r[96], det[64], action[32], id[96], reason[512];
     char sev[32], extra[160], when[40], order[96];
     int64_t ts = 0;
-    field(v, len, "account", acc, sizeof acc);
+    vigil_json_field_str(v, len, "account", acc, sizeof acc);
     if (kind == 2 && !acc[0] && m->key) /* dead letters: the original key */
         snprintf(acc, sizeof acc, "%.*s", (int)(m->key_len < sizeof acc - 1 ? m->key_len
                                                                              : sizeof acc - 1),
                  (const char *)m->key);
-    field(v, len, "rule", r, sizeof r);
-    field(v, len, "detector", det, sizeof det);
+    vigil_json_field_str(v, len, "rule", r, sizeof r);
+    vigil_json_field_str(v, len, "detector", det, sizeof det);
     if (account && strcmp(acc, account) != 0)
         return false;
     if (rule && strcmp(r, rule) != 0 && strcmp(det, rule) != 0)
@@ -142,29 +137,29 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
     }
     rd_kafka_timestamp_type_t tstype;
     int64_t kts = rd_kafka_message_timestamp(m, &tstype);
-    if (vctl_json_int(v, len, "ts", &ts) < 0)
+    if (vigil_json_field_int(v, len, "ts", &ts) < 0)
         ts = kts;
     iso_time(ts, when, sizeof when);
-    field(v, len, "reason", reason, sizeof reason);
-    field(v, len, "action", action, sizeof action);
+    vigil_json_field_str(v, len, "reason", reason, sizeof reason);
+    vigil_json_field_str(v, len, "action", action, sizeof action);
     if (kind == 0 && strcmp(action, "lift") == 0) {
         char lifts[32], op[128];
-        field(v, len, "lifts", lifts, sizeof lifts);
-        field(v, len, "lifted_order_id", id, sizeof id);
-        field(v, len, "operator", op, sizeof op);
+        vigil_json_field_str(v, len, "lifts", lifts, sizeof lifts);
+        vigil_json_field_str(v, len, "lifted_order_id", id, sizeof id);
+        vigil_json_field_str(v, len, "operator", op, sizeof op);
         fprintf(out, "%s LIFT   %s  %s  %s  by %s\n", when, acc, lifts, id[0] ? id : "-",
                 op[0] ? op : "-");
     } else if (kind == 0) {
-        field(v, len, "order_id", id, sizeof id);
+        vigil_json_field_str(v, len, "order_id", id, sizeof id);
         fprintf(out, "%s ORDER  %s  %s  %s  %s  %s\n", when, acc, action, r, id, reason);
     } else if (kind == 1) {
-        field(v, len, "alert_id", id, sizeof id);
-        field(v, len, "severity", sev, sizeof sev);
-        field(v, len, "order_id", order, sizeof order);
+        vigil_json_field_str(v, len, "alert_id", id, sizeof id);
+        vigil_json_field_str(v, len, "severity", sev, sizeof sev);
+        vigil_json_field_str(v, len, "order_id", order, sizeof order);
         extra[0] = '\0';
         char held[32], would[32];
-        field(v, len, "held", held, sizeof held);
-        field(v, len, "would_order", would, sizeof would);
+        vigil_json_field_str(v, len, "held", held, sizeof held);
+        vigil_json_field_str(v, len, "would_order", would, sizeof would);
         if (held[0])
             snprintf(extra, sizeof extra, "  [held %s: order %s]", held, order);
         else if (would[0])
@@ -176,10 +171,10 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
     } else {
         char detail[512], topic[128];
         int64_t part = -1, off = -1;
-        field(v, len, "detail", detail, sizeof detail);
-        field(v, len, "topic", topic, sizeof topic);
-        vctl_json_int(v, len, "partition", &part);
-        vctl_json_int(v, len, "offset", &off);
+        vigil_json_field_str(v, len, "detail", detail, sizeof detail);
+        vigil_json_field_str(v, len, "topic", topic, sizeof topic);
+        vigil_json_field_int(v, len, "partition", &part);
+        vigil_json_field_int(v, len, "offset", &off);
         if (kts > 0) /* a dead letter carries no time of its own: the message's */
             iso_time(kts, when, sizeof when);
         fprintf(out, "%s DEAD   %s  %s/%lld@%lld  %s  %s\n", when, reason, topic,

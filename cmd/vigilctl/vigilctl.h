@@ -59,11 +59,6 @@ redisReply *redis_expect(struct vigil_redis *r, void *reply, int type, const cha
 /* key[KEY_MAX] = prefix kind account; EXIT_FAIL (after a line) when it does not fit. */
 int make_key(char *key, const char *prefix, const char *kind, const char *account);
 
-/* A top-level field of a JSON object: the decoded string into out[n] (its length), or the
- * integer; -1 when json is not an object, or the field is missing or of another type. */
-int vctl_json_str(const char *json, size_t len, const char *name, char *out, size_t n);
-int vctl_json_int(const char *json, size_t len, const char *name, int64_t *out);
-
 /* held.c: orders held by the order brake. */
 void held_usage(FILE *f);
 int cmd_held(int argc, char **argv);
