@@ -320,7 +320,7 @@ int cmd_held(int argc, char **argv)
     char key[KEY_MAX];
     rc = cfg_load(&o.co, &cfg);
     if (rc == EXIT_OK)
-        rc = make_key(key, vigil_config_str(cfg, "redis.prefix"), "held", NULL);
+        rc = make_key(key, vigil_config_str(cfg, "redis.prefix"), VIGIL_RKEY_HELD, NULL);
     if (rc == EXIT_OK)
         rc = redis_open(o.addr, cfg, &r);
     if (rc == EXIT_OK)
@@ -393,8 +393,8 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     redisReply *rep = NULL;
     struct held_entry *e = NULL;
     size_t n = 0, sent = 0;
-    if (make_key(held_key, prefix, "held", NULL) != 0 ||
-        make_key(blocks_key, prefix, "blocks", NULL) != 0)
+    if (make_key(held_key, prefix, VIGIL_RKEY_HELD, NULL) != 0 ||
+        make_key(blocks_key, prefix, VIGIL_RKEY_BLOCKS, NULL) != 0)
         return EXIT_FAIL;
     int rc = redis_open(o->addr, cfg, &r);
     if (rc == EXIT_OK)
@@ -451,7 +451,7 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     for (size_t i = 0; i < n; i++) {
         if (!e[i].selected)
             continue;
-        if (make_key(block_key, prefix, "block:", e[i].account) != 0) {
+        if (make_key(block_key, prefix, VIGIL_RKEY_BLOCK, e[i].account) != 0) {
             rc = EXIT_FAIL;
             continue;
         }
@@ -536,7 +536,7 @@ static int discard_run(const struct held_opts *o, const struct vigil_config *cfg
     redisReply *rep = NULL;
     struct held_entry *e = NULL;
     size_t n = 0, done = 0;
-    if (make_key(held_key, vigil_config_str(cfg, "redis.prefix"), "held", NULL) != 0)
+    if (make_key(held_key, vigil_config_str(cfg, "redis.prefix"), VIGIL_RKEY_HELD, NULL) != 0)
         return EXIT_FAIL;
     int rc = redis_open(o->addr, cfg, &r);
     if (rc == EXIT_OK)

@@ -18,10 +18,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "kafka_conf.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "json.h"
 #include "vigilctl.h"
 
 #define QUERY_TIMEOUT_MS 10000
@@ -57,17 +57,17 @@ void tail_follow_usage(FILE *f)
             "  -n, --max N          stop after N records (default 0: no limit)\n");
 }
 
-static rd_kafka_t *follow_consumer(const char *brokers, const struct vigil_config *cfg,
-                                   char *err, size_t errlen)
+static rd_kafka_t *follow_consumer(const char *brokers, const struct vigil_config *cfg, char *err,
+                                   size_t errlen)
 {
     char group[64];
     /* librdkafka refuses assign() without a group.id; nothing joins or commits. */
     snprintf(group, sizeof group, "vigilctl-follow-%ld", (long)getpid());
-    const char *const defaults[] = {"allow.auto.create.topics", "false", "client.id", "vigilctl",
-                                    "log_level", "2", NULL};
-    const char *const owned[] = {"bootstrap.servers", brokers, "group.id", group,
-                                 "enable.auto.commit", "false", "enable.auto.offset.store",
-                                 "false", NULL};
+    const char *const defaults[] = {
+        "allow.auto.create.topics", "false", "client.id", "vigilctl", "log_level", "2", NULL};
+    const char *const owned[] = {
+        "bootstrap.servers",        brokers, "group.id", group, "enable.auto.commit", "false",
+        "enable.auto.offset.store", "false", NULL};
     rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
     if (!conf)
         return NULL;
@@ -121,8 +121,8 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
     int64_t ts = 0;
     vigil_json_field_str(v, len, "account", acc, sizeof acc);
     if (kind == 2 && !acc[0] && m->key) /* dead letters: the original key */
-        snprintf(acc, sizeof acc, "%.*s", (int)(m->key_len < sizeof acc - 1 ? m->key_len
-                                                                             : sizeof acc - 1),
+        snprintf(acc, sizeof acc, "%.*s",
+                 (int)(m->key_len < sizeof acc - 1 ? m->key_len : sizeof acc - 1),
                  (const char *)m->key);
     vigil_json_field_str(v, len, "rule", r, sizeof r);
     vigil_json_field_str(v, len, "detector", det, sizeof det);
@@ -177,8 +177,8 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
         vigil_json_field_int(v, len, "offset", &off);
         if (kts > 0) /* a dead letter carries no time of its own: the message's */
             iso_time(kts, when, sizeof when);
-        fprintf(out, "%s DEAD   %s  %s/%lld@%lld  %s  %s\n", when, reason, topic,
-                (long long)part, (long long)off, acc[0] ? acc : "-", detail);
+        fprintf(out, "%s DEAD   %s  %s/%lld@%lld  %s  %s\n", when, reason, topic, (long long)part,
+                (long long)off, acc[0] ? acc : "-", detail);
     }
     return true;
 }
@@ -186,16 +186,11 @@ static bool show(FILE *out, int kind, const rd_kafka_message_t *m, const char *a
 int cmd_tail_follow(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"follow", no_argument, NULL, 'f'},
-        {"brokers", required_argument, NULL, 'b'},
-        {"account", required_argument, NULL, 'a'},
-        {"rule", required_argument, NULL, 'r'},
-        {"json", no_argument, NULL, 'j'},
-        {"max", required_argument, NULL, 'n'},
-        {"config", required_argument, NULL, 'c'},
-        {"set", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"follow", no_argument, NULL, 'f'},        {"brokers", required_argument, NULL, 'b'},
+        {"account", required_argument, NULL, 'a'}, {"rule", required_argument, NULL, 'r'},
+        {"json", no_argument, NULL, 'j'},          {"max", required_argument, NULL, 'n'},
+        {"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     struct cfg_opts co = {0};
     const char *brokers = NULL, *account = NULL, *rule = NULL;
@@ -261,9 +256,9 @@ int cmd_tail_follow(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     if (rc == EXIT_OK && !json) {
-        printf("# following %s, %s, %s at %s%s%s%s%s\n", topics[0], topics[1], topics[2],
-               brokers, account ? "; account " : "", account ? account : "",
-               rule ? "; rule " : "", rule ? rule : "");
+        printf("# following %s, %s, %s at %s%s%s%s%s\n", topics[0], topics[1], topics[2], brokers,
+               account ? "; account " : "", account ? account : "", rule ? "; rule " : "",
+               rule ? rule : "");
         fflush(stdout);
     }
     long long shown = 0;
