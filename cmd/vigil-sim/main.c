@@ -40,6 +40,7 @@
 #include "jbuf.h"
 #include "sim.h"
 #include "version.h"
+#include "vigil/profile.h"
 
 /* ---- setup ---- */
 
@@ -250,7 +251,7 @@ static int parse_start(const char *s, int64_t *out)
     if (s[n] != '\0' || y < 2000 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
         sec > 59 || h < 0 || mi < 0 || sec < 0)
         return -1;
-    *out = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * MIN_MS + sec * SEC_MS;
+    *out = ((vigil_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * MIN_MS + sec * SEC_MS;
     return 0;
 }
 

@@ -313,8 +313,6 @@ double rng_exp(struct rng *r, double mean);
 
 int64_t rng_lognormal(struct rng *r, double median, double sigma, int64_t lo, int64_t hi);
 
-int64_t days_from_civil(int64_t y, int m, int d);
-
 void local_time(int64_t ts, struct local *lt);
 
 bool office_hours(const struct local *lt);

@@ -67,16 +67,6 @@ int64_t rng_lognormal(struct rng *r, double median, double sigma, int64_t lo, in
 
 /* ---- Amsterdam local time: the detectors' own (vigil/profile.h) ---- */
 
-int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 void local_time(int64_t ts, struct local *lt)
 {
     struct vigil_local_time v;

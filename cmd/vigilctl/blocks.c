@@ -65,7 +65,7 @@ static void blocks_entry_json(struct vigil_jbuf *b, const char *account, const s
 
 static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
 {
-    char key[KEY_MAX], zkey[KEY_MAX], since[32];
+    char key[KEY_MAX], zkey[KEY_MAX];
     int64_t now = wall_ms();
     if (make_key(zkey, prefix, VIGIL_RKEY_BLOCKS, NULL) != 0)
         return EXIT_FAIL;
@@ -138,18 +138,8 @@ static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
                     fputc(',', stdout);
                 fwrite(b.buf, 1, b.len, stdout);
             } else {
-                iso_time(oi.ts_ms, since, sizeof since);
                 printf("%-*s  ", width, account);
-                put_text(stdout, p[k].k, p[k].kl);
-                printf("%*s  since %s  %s", (int)(p[k].kl < 19 ? 19 - p[k].kl : 0), "", since,
-                       oi.id[0] ? oi.id : "-");
-                if (oi.rule[0])
-                    printf("  %s", oi.rule);
-                if (p[k].until > 0) {
-                    iso_time(p[k].until, since, sizeof since);
-                    printf("  until %s", since);
-                }
-                printf("\n");
+                print_block(&p[k], &oi, "-");
             }
             shown++;
         }

@@ -13,11 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
 
 #include "jbuf.h"
 #include "json.h"
+#include "kafka_conf.h"
 #include "redis_sink.h"
 #include "vigil/detector.h"
 #include "vigilctl.h"
@@ -226,6 +229,42 @@ void jbuf_redis_value(struct vigil_jbuf *b, const char *s, size_t len)
     vigil_jbuf_str(b, s, len);
 }
 
+/* ---- flags ------------------------------------------------------------------------- */
+
+int common_flag(int c, char **argv, struct cfg_opts *co, void (*usage)(FILE *))
+{
+    switch (c) {
+    case 'c':
+        co->path = optarg;
+        return RUN_ON;
+    case 's':
+        return cfg_add_set(co, optarg) != 0 ? EXIT_USAGE : RUN_ON;
+    case 'h':
+        usage(stdout);
+        return EXIT_OK;
+    default:
+        return bad_flag(c, argv);
+    }
+}
+
+/* ---- printing ------------------------------------------------------------------------ */
+
+void print_block(const struct pair *p, const struct order_info *oi, const char *no_id)
+{
+    char t[40];
+    put_text(stdout, p->k, p->kl);
+    iso_time(oi->ts_ms, t, sizeof t);
+    printf("%*s  since %s  %s", (int)(p->kl < 19 ? 19 - p->kl : 0), "", t,
+           oi->id[0] ? oi->id : no_id);
+    if (oi->rule[0])
+        printf("  %s", oi->rule);
+    if (p->until > 0) {
+        iso_time(p->until, t, sizeof t);
+        printf("  until %s", t);
+    }
+    printf("\n");
+}
+
 /* ---- configuration ------------------------------------------------------------------- */
 
 int cfg_add_set(struct cfg_opts *o, const char *kv)
@@ -423,28 +462,50 @@ int redis_read_flags(int argc, char **argv, void (*usage)(FILE *), struct cfg_op
         {"set", required_argument, NULL, 's'},   {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":r:c:s:jh", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             *addr = optarg;
             break;
-        case 'c':
-            co->path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
         case 'j':
             *json = true;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, co, usage)) != RUN_ON)
+                return frc;
         }
     }
     return RUN_ON;
+}
+
+/* ---- Kafka readers ---------------------------------------------------------------------- */
+
+rd_kafka_t *reader_consumer(const char *brokers, const struct vigil_config *cfg, const char *what,
+                            bool partition_eof, char *err, size_t errlen)
+{
+    char group[64];
+    /* librdkafka refuses assign() without a group.id; nothing joins or commits. */
+    snprintf(group, sizeof group, "vigilctl-%s-%ld", what, (long)getpid());
+    const char *const defaults[] = {
+        "allow.auto.create.topics", "false", "client.id", "vigilctl", "log_level", "2", NULL};
+    /* The end-of-partition events go last, so without them the list ends one pair early. */
+    const char *const owned[] = {"bootstrap.servers",
+                                 brokers,
+                                 "group.id",
+                                 group,
+                                 "enable.auto.commit",
+                                 "false",
+                                 "enable.auto.offset.store",
+                                 "false",
+                                 partition_eof ? "enable.partition.eof" : NULL,
+                                 "true",
+                                 NULL};
+    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
+    if (!conf)
+        return NULL;
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
+    if (!rk)
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new frees conf only on success */
+    return rk;
 }

@@ -20,13 +20,13 @@
 
 #include <hiredis/hiredis.h>
 
+#include "jbuf.h"
+#include "json.h"
 #include "kafka_out.h"
 #include "redis_sink.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "jbuf.h"
 #include "vigil/status.h"
-#include "json.h"
 #include "vigilctl.h"
 
 #define HELD_ID_MAX 160
@@ -61,8 +61,9 @@ static void entry_read(struct held_entry *e, const redisReply *k, const redisRep
     snprintf(e->id, sizeof e->id, "%.*s", (int)k->len, k->str);
     e->json = v->str;
     e->len = v->len;
-    e->parsed = vigil_json_field_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
-                vigil_json_field_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
+    e->parsed =
+        vigil_json_field_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
+        vigil_json_field_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
     if (vigil_json_field_str(v->str, v->len, "detector", e->detector, sizeof e->detector) < 0)
         e->detector[0] = '\0';
     if (vigil_json_field_str(v->str, v->len, "rule", e->rule, sizeof e->rule) < 0)
@@ -149,18 +150,11 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
     };
     o->addr = DEFAULT_REDIS;
     o->timeout_ms = DEFAULT_RELEASE_TIMEOUT_MS;
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":r:c:s:jab:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'r':
             o->addr = optarg;
-            break;
-        case 'c':
-            o->co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&o->co, optarg) != 0)
-                return EXIT_USAGE;
             break;
         case 'j':
             if (with_kafka || with_all)
@@ -183,11 +177,9 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
             if (parse_int_flag("--timeout-ms", optarg, 100, 600000, &o->timeout_ms) != 0)
                 return EXIT_USAGE;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &o->co, usage)) != RUN_ON)
+                return frc;
         }
     }
     if (with_all && o->all == (optind < argc))

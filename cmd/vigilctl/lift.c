@@ -291,7 +291,7 @@ int cmd_lift(int argc, char **argv)
     const char *brokers = NULL, *addr = DEFAULT_REDIS;
     struct lift_req q = {.reason = "lifted by operator"};
     long long timeout = DEFAULT_LIFT_TIMEOUT_MS;
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":b:r:c:s:m:o:t:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -299,13 +299,6 @@ int cmd_lift(int argc, char **argv)
             break;
         case 'r':
             addr = optarg;
-            break;
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
             break;
         case 'm':
             q.reason = optarg;
@@ -317,11 +310,9 @@ int cmd_lift(int argc, char **argv)
             if (parse_int_flag("--timeout-ms", optarg, 100, 600000, &timeout) != 0)
                 return EXIT_USAGE;
             break;
-        case 'h':
-            lift_usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &co, lift_usage)) != RUN_ON)
+                return frc;
         }
     }
     if (!brokers || !*brokers)

@@ -4,8 +4,7 @@
  * produce / tail Kafka topics for demos and tests; orders held by the order brake are
  * listed, released and discarded. This file holds the command table and dispatch; each
  * subcommand lives in a file of its own (show.c, blocks.c, lift.c, replay.c, produce.c,
- * tail_read.c and tail.c, held.c, export.c, evidence.c, reveal.c), what they share in
- * common.c.
+ * compare.c, tail.c, held.c, export.c, evidence.c, reveal.c), what they share in common.c.
  *
  * Exit status of every subcommand: 0 done; 1 a runtime failure (Redis or Kafka unreachable,
  * no such block, unreadable file), always one line on stderr; 2 a bad flag or argument.

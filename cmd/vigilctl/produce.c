@@ -118,7 +118,7 @@ int cmd_produce(int argc, char **argv)
     struct cfg_opts co = {0};
     const char *brokers = NULL, *topic = NULL;
     long long timeout = DEFAULT_PRODUCE_TIMEOUT_MS;
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":b:t:c:s:w:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'b':
@@ -127,22 +127,13 @@ int cmd_produce(int argc, char **argv)
         case 't':
             topic = optarg;
             break;
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
         case 'w':
             if (parse_int_flag("--timeout-ms", optarg, 100, 3600000, &timeout) != 0)
                 return EXIT_USAGE;
             break;
-        case 'h':
-            produce_usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &co, produce_usage)) != RUN_ON)
+                return frc;
         }
     }
     if (!brokers || !*brokers)

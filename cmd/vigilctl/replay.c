@@ -459,27 +459,18 @@ int cmd_replay(int argc, char **argv)
     };
     struct cfg_opts co = {0};
     bool counters = false;
-    int c;
+    int c, frc;
     for (int i = 1; i < argc; i++) /* compare.c: two configurations over one input */
         if (strcmp(argv[i], "--compare") == 0)
             return cmd_replay_compare(argc, argv);
     while ((c = getopt_long(argc, argv, ":c:s:Ch", longopts, NULL)) != -1) {
         switch (c) {
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
         case 'C':
             counters = true;
             break;
-        case 'h':
-            replay_usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &co, replay_usage)) != RUN_ON)
+                return frc;
         }
     }
     if (argc - optind != 1)

@@ -209,18 +209,8 @@ static void show_print_text(const struct show_data *sd, struct vigil_json *d)
     }
     for (size_t i = 0; i < n; i++) {
         order_info_read(&oi, d, p[i].v, p[i].vl, "order_id");
-        iso_time(oi.ts_ms, t1, sizeof t1);
         printf("  ");
-        put_text(stdout, p[i].k, p[i].kl);
-        printf("%*s  since %s  %s", (int)(p[i].kl < 19 ? 19 - p[i].kl : 0), "", t1,
-               oi.id[0] ? oi.id : "(no order_id)");
-        if (oi.rule[0])
-            printf("  %s", oi.rule);
-        if (p[i].until > 0) {
-            iso_time(p[i].until, t2, sizeof t2);
-            printf("  until %s", t2);
-        }
-        printf("\n");
+        print_block(&p[i], &oi, "(no order_id)");
         if (!oi.parsed)
             printf("      (the stored order is not JSON)\n");
         else if (oi.reason[0]) {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
 
 #include "redis_keys.h"
 
@@ -56,8 +57,17 @@ struct cfg_opts {
     size_t n_sets;
 };
 int cfg_add_set(struct cfg_opts *o, const char *kv);
+/* The end of a subcommand's getopt switch, for the flags they share: --config (c) and --set
+ * (s) into co, --help (h: usage on stdout), and a bad flag. RUN_ON when c was --config or
+ * --set and is taken; else the exit status to return (EXIT_OK after --help, EXIT_USAGE). */
+int common_flag(int c, char **argv, struct cfg_opts *co, void (*usage)(FILE *));
 int cfg_load(const struct cfg_opts *o, struct vigil_config **out);
 
+/* A Kafka consumer that only reads (assign, no group membership, no commits), its group.id
+ * "vigilctl-<what>-<pid>", reporting the end of each partition when partition_eof; NULL
+ * with err filled. */
+rd_kafka_t *reader_consumer(const char *brokers, const struct vigil_config *cfg, const char *what,
+                            bool partition_eof, char *err, size_t errlen);
 /* Creates and connects (an exit status; *out on 0). */
 int redis_open(const char *addr, const struct vigil_config *cfg, struct vigil_redis **out);
 /* A reply of vigil_redis_command() of `type` or nil; NULL after one line on stderr. */
@@ -110,6 +120,9 @@ struct pair {
 size_t hash_pairs(const redisReply *rep, struct pair **out);
 size_t block_pairs(const redisReply *rep, int64_t now, struct pair **out);
 int str_cmp(const void *a, const void *b); /* qsort of char * */
+/* One standing block on stdout (show, blocks): action, since, order id (no_id when it has
+ * none), rule and until, then a newline. */
+void print_block(const struct pair *p, const struct order_info *oi, const char *no_id);
 
 /* The flags `show` and `blocks` share: --redis, --config, --set, --json, --help. Returns
  * RUN_ON to go on with the arguments from optind, or the exit status to return. */
@@ -129,7 +142,7 @@ void replay_usage(FILE *f); /* replay.c */
 int cmd_replay(int argc, char **argv);
 void produce_usage(FILE *f); /* produce.c */
 int cmd_produce(int argc, char **argv);
-void tail_usage(FILE *f); /* tail_read.c */
+void tail_usage(FILE *f); /* tail.c */
 int cmd_tail(int argc, char **argv);
 
 /* held.c: orders held by the order brake. */

@@ -69,8 +69,8 @@ void vigil_profile_ints(const struct vigil_config *cfg, const char *key,
             p == VIGIL_PROFILE_DEFAULT ? NULL : vigil_profile_name((enum vigil_profile)p));
 }
 
-/* Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm). */
-static int64_t days_from_civil(int64_t y, int m, int d)
+/* Howard Hinnant's algorithm. */
+int64_t vigil_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -84,7 +84,7 @@ static int64_t days_from_civil(int64_t y, int m, int d)
  * moment Europe switches to and from summer time. */
 static int64_t eu_switch(int64_t y, int m)
 {
-    int64_t last = days_from_civil(y, m, 31);
+    int64_t last = vigil_days_from_civil(y, m, 31);
     int64_t wday = ((last + 4) % 7 + 7) % 7; /* 1970-01-01 was a Thursday */
     return (last - wday) * 86400 + 3600;
 }

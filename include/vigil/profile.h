@@ -46,6 +46,8 @@ struct vigil_local_time {
     int64_t offset_ms; /* local time minus UTC: 3,600,000 (CET) or 7,200,000 (CEST) */
 };
 void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out);
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
+int64_t vigil_days_from_civil(int64_t y, int m, int d);
 
 /* Nobody watches: Saturday, Sunday, or before 07:00 or from 22:00 local time on a weekday.
  * Detectors use lower thresholds then. */
