@@ -231,9 +231,20 @@ void jbuf_redis_value(struct vigil_jbuf *b, const char *s, size_t len)
 
 /* ---- flags ------------------------------------------------------------------------- */
 
-int common_flag(int c, char **argv, struct cfg_opts *co, void (*usage)(FILE *))
+int common_flag(int c, char **argv, struct cfg_opts *co, const char **brokers, const char **redis,
+                void (*usage)(FILE *))
 {
     switch (c) {
+    case 'b':
+        if (!brokers)
+            break;
+        *brokers = optarg;
+        return RUN_ON;
+    case 'r':
+        if (!redis)
+            break;
+        *redis = optarg;
+        return RUN_ON;
     case 'c':
         co->path = optarg;
         return RUN_ON;
@@ -243,8 +254,9 @@ int common_flag(int c, char **argv, struct cfg_opts *co, void (*usage)(FILE *))
         usage(stdout);
         return EXIT_OK;
     default:
-        return bad_flag(c, argv);
+        break;
     }
+    return bad_flag(c, argv);
 }
 
 /* ---- printing ------------------------------------------------------------------------ */
@@ -472,7 +484,7 @@ int redis_read_flags(int argc, char **argv, void (*usage)(FILE *), struct cfg_op
             *json = true;
             break;
         default:
-            if ((frc = common_flag(c, argv, co, usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, co, NULL, NULL, usage)) != RUN_ON)
                 return frc;
         }
     }

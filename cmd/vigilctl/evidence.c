@@ -558,9 +558,6 @@ int cmd_evidence(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, ":b:o:l:t:c:s:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
         case 'o':
             output = optarg;
             break;
@@ -573,7 +570,7 @@ int cmd_evidence(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, evidence_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, &brokers, NULL, evidence_usage)) != RUN_ON)
                 return frc;
         }
     }

@@ -180,7 +180,7 @@ int cmd_export(int argc, char **argv)
             output = optarg;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, export_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, NULL, NULL, export_usage)) != RUN_ON)
                 return frc;
         }
     }

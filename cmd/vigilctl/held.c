@@ -153,9 +153,6 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
     int c, frc;
     while ((c = getopt_long(argc, argv, ":r:c:s:jab:t:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r':
-            o->addr = optarg;
-            break;
         case 'j':
             if (with_kafka || with_all)
                 return usage_error("unknown flag '--json'");
@@ -178,7 +175,7 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
                 return EXIT_USAGE;
             break;
         default:
-            if ((frc = common_flag(c, argv, &o->co, usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &o->co, NULL, &o->addr, usage)) != RUN_ON)
                 return frc;
         }
     }

@@ -294,12 +294,6 @@ int cmd_lift(int argc, char **argv)
     int c, frc;
     while ((c = getopt_long(argc, argv, ":b:r:c:s:m:o:t:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
-        case 'r':
-            addr = optarg;
-            break;
         case 'm':
             q.reason = optarg;
             break;
@@ -311,7 +305,7 @@ int cmd_lift(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, lift_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, &brokers, &addr, lift_usage)) != RUN_ON)
                 return frc;
         }
     }

@@ -121,9 +121,6 @@ int cmd_produce(int argc, char **argv)
     int c, frc;
     while ((c = getopt_long(argc, argv, ":b:t:c:s:w:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
         case 't':
             topic = optarg;
             break;
@@ -132,7 +129,7 @@ int cmd_produce(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, produce_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, &brokers, NULL, produce_usage)) != RUN_ON)
                 return frc;
         }
     }

@@ -469,7 +469,7 @@ int cmd_replay(int argc, char **argv)
             counters = true;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, replay_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, NULL, NULL, replay_usage)) != RUN_ON)
                 return frc;
         }
     }

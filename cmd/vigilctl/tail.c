@@ -170,9 +170,6 @@ int cmd_tail(int argc, char **argv)
     int c, frc;
     while ((c = getopt_long(argc, argv, ":b:t:w:n:kc:s:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
         case 't':
             topic = optarg;
             break;
@@ -188,7 +185,7 @@ int cmd_tail(int argc, char **argv)
             keys = true;
             break;
         default:
-            if ((frc = common_flag(c, argv, &co, tail_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, &brokers, NULL, tail_usage)) != RUN_ON)
                 return frc;
         }
     }
@@ -372,14 +369,8 @@ int cmd_tail_follow(int argc, char **argv)
         switch (c) {
         case 'f':
             break;
-        case 'b':
-            brokers = optarg;
-            break;
         case 'a':
             account = optarg;
-            break;
-        case 'r':
-            rule = optarg;
             break;
         case 'j':
             json = true;
@@ -388,8 +379,11 @@ int cmd_tail_follow(int argc, char **argv)
             if (parse_int_flag("--max", optarg, 0, 1000000000, &max) != 0)
                 return EXIT_USAGE;
             break;
+        case 'r':
+            rule = optarg;
+            break;
         default:
-            if ((frc = common_flag(c, argv, &co, tail_follow_usage)) != RUN_ON)
+            if ((frc = common_flag(c, argv, &co, &brokers, NULL, tail_follow_usage)) != RUN_ON)
                 return frc;
         }
     }

@@ -58,9 +58,11 @@ struct cfg_opts {
 };
 int cfg_add_set(struct cfg_opts *o, const char *kv);
 /* The end of a subcommand's getopt switch, for the flags they share: --config (c) and --set
- * (s) into co, --help (h: usage on stdout), and a bad flag. RUN_ON when c was --config or
- * --set and is taken; else the exit status to return (EXIT_OK after --help, EXIT_USAGE). */
-int common_flag(int c, char **argv, struct cfg_opts *co, void (*usage)(FILE *));
+ * (s) into co, --brokers (b) and --redis (r) into *brokers and *redis when the subcommand
+ * takes them (NULL: it does not), --help (h: usage on stdout), and a bad flag. RUN_ON when c
+ * was taken; else the exit status to return (EXIT_OK after --help, EXIT_USAGE). */
+int common_flag(int c, char **argv, struct cfg_opts *co, const char **brokers, const char **redis,
+                void (*usage)(FILE *));
 int cfg_load(const struct cfg_opts *o, struct vigil_config **out);
 
 /* A Kafka consumer that only reads (assign, no group membership, no commits), its group.id
