@@ -3,7 +3,7 @@
  *
  * Parses the call_start example of events.md N times and prints one line:
  *   bench_parse events=2000000 bytes=200 mev_s=2.9 ns_per_event=345
- * With --compare it also times the previous parser (tests/event_parse_ref.c), the two taking
+ * With --compare it also times the previous parser (tests/unit/event_parse_ref.c), the two taking
  * turns in 10 rounds so that both see the same machine load, and adds its figures and the
  * ratio:
  *   ... old_mev_s=1.9 old_ns_per_event=518 speedup=1.50

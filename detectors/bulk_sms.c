@@ -101,12 +101,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
-#include "window.h"
+#include "vigil/window.h"
 
 #define BS_NAME "bulk_sms"
 #define BS_MIN_MS 60000LL

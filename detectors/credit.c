@@ -57,7 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"

@@ -56,7 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"

@@ -97,14 +97,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
-#include "window.h"
+#include "vigil/window.h"
 
 #define PM_NAME "premium"
 #define PM_RULE_OUT "premium.outbound"

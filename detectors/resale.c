@@ -34,7 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"

@@ -140,13 +140,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "acct_table.h"
+#include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
-#include "window.h"
+#include "vigil/window.h"
 
 #define TF_NAME "toll_fraud"
 #define TF_RULE_CONCURRENT "toll_fraud.concurrent_high_risk"

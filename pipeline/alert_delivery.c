@@ -20,7 +20,7 @@
 #include "ring.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 
 #define OFFER_SLOTS 512
 #define OFFER_MAX 6000          /* bytes of one alert JSON; alerts are about 1 KB */

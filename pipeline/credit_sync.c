@@ -20,6 +20,7 @@
 #include "log.h"
 #include "poller.h"
 #include "publisher.h"
+#include "redis_keys.h"
 #include "redis_sink.h"
 #include "vigil/credit.h"
 #include "vigil/status.h"
@@ -87,7 +88,7 @@ struct vigil_credit_sync *vigil_credit_sync_create(struct vigil_credit *table, c
     }
     s->table = table;
     s->n_logged = 0; /* an empty table (no billing integration) is not worth a line */
-    snprintf(s->key, sizeof s->key, "%scredit", prefix ? prefix : "");
+    vigil_redis_key(s->key, sizeof s->key, prefix, VIGIL_RKEY_CREDIT, NULL, NULL);
     vigil_poller_init(&s->poller, refresh, s);
     return s;
 }

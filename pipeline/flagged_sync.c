@@ -17,6 +17,7 @@
 #include "log.h"
 #include "poller.h"
 #include "publisher.h"
+#include "redis_keys.h"
 #include "redis_sink.h"
 #include "vigil/flagged.h"
 #include "vigil/status.h"
@@ -62,7 +63,7 @@ struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, 
         return NULL;
     }
     s->set = set;
-    snprintf(s->key, sizeof s->key, "%sflagged", prefix ? prefix : "");
+    vigil_redis_key(s->key, sizeof s->key, prefix, VIGIL_RKEY_FLAGGED, NULL, NULL);
     s->full_ms = INT64_MIN / 2;
     vigil_poller_init(&s->poller, refresh, s);
     return s;

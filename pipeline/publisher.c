@@ -25,11 +25,12 @@
 #include "metrics.h"
 #include "msg.h"
 #include "offsets.h"
+#include "redis_keys.h"
 #include "redis_sink.h"
 #include "ring.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/status.h"
 #include "worker.h"
 
@@ -98,13 +99,6 @@ struct vigil_publisher {
     atomic_bool st_failing;
 };
 
-int64_t vigil_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -151,9 +145,10 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
         vigil_publisher_destroy(p);
         return NULL;
     }
-    snprintf(p->brake_key, sizeof p->brake_key, "%sbrake", p->prefix);
-    snprintf(p->brake_flag_key, sizeof p->brake_flag_key, "%sbrake:engaged", p->prefix);
-    snprintf(p->held_key, sizeof p->held_key, "%sheld", p->prefix);
+    vigil_redis_key(p->brake_key, sizeof p->brake_key, p->prefix, VIGIL_RKEY_BRAKE, NULL, NULL);
+    vigil_redis_key(p->brake_flag_key, sizeof p->brake_flag_key, p->prefix,
+                    VIGIL_RKEY_BRAKE_ENGAGED, NULL, NULL);
+    vigil_redis_key(p->held_key, sizeof p->held_key, p->prefix, VIGIL_RKEY_HELD, NULL, NULL);
     p->dedupe_window_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
     return p;
 }
@@ -181,11 +176,11 @@ static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
     char field[VIGIL_OUT_NAME_MAX + 8], until_s[24];
     snprintf(field, sizeof field, "%s:until", m->action);
     snprintf(until_s, sizeof until_s, "%lld", (long long)until);
-    snprintf(key, sizeof key, "%sblock:%s", p->prefix, m->account);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL);
     int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b %s %s", key, m->action, m->data,
                              (size_t)m->data_len, field, until_s);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
-    snprintf(key, sizeof key, "%sblocks", p->prefix);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)until,
                                    m->account);
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
@@ -221,8 +216,8 @@ static const char lift_script[] =
 static int queue_lift(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     char key[256], zkey[256];
-    snprintf(key, sizeof key, "%sblock:%s", p->prefix, m->account);
-    snprintf(zkey, sizeof zkey, "%sblocks", p->prefix);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL);
+    vigil_redis_key(zkey, sizeof zkey, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL);
     vigil_log_info("lift of %s for %s: clearing it from %s", m->action, m->account, key);
     return vigil_redis_add(p->env.redis, "EVAL %s 2 %s %s %s %s %b", lift_script, key, zkey,
                            m->action, m->account, m->data, (size_t)m->data_len);
@@ -235,7 +230,7 @@ static int queue_lift(struct vigil_publisher *p, const struct vigil_out_msg *m)
 static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     char key[256], member[17];
-    snprintf(key, sizeof key, "%sflagged", p->prefix);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_FLAGGED, NULL, NULL);
     int rc = 0;
     for (uint32_t i = 0; i < m->n_numbers && i < VIGIL_FLAGGED_NUMBERS && rc == 0; i++) {
         snprintf(member, sizeof member, "%016llx", (unsigned long long)m->numbers[i]);
@@ -254,7 +249,7 @@ static int queue_counters(struct vigil_publisher *p, const struct vigil_out_msg 
     const char *argv[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
     size_t lens[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
     int argc = 0;
-    snprintf(key, sizeof key, "%scnt:%s:%s", p->prefix, m->account, m->detector);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_COUNTERS, m->account, m->detector);
     argv[argc++] = "HSET";
     argv[argc++] = key;
     for (uint32_t i = 0; i < m->n_counters; i++) {
@@ -276,7 +271,7 @@ static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     /* The latest alert per account and detector, for vigilctl and dashboards. */
     char key[256];
-    snprintf(key, sizeof key, "%salerts:%s", p->prefix, m->account);
+    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_ALERTS, m->account, NULL);
     int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->detector, m->data,
                              (size_t)m->data_len);
     return rc ? rc

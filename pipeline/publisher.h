@@ -37,6 +37,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h" /* vigil_mono_ms, which the publisher's users share */
+
 struct vigil_alert_delivery;
 struct vigil_ckpt_keys;
 struct vigil_config;
@@ -87,8 +89,5 @@ int vigil_publisher_finish(struct vigil_publisher *p, int64_t deadline_ms);
 
 /* Relaxed snapshot for the status log. */
 void vigil_publisher_get_stats(struct vigil_publisher *p, struct vigil_publisher_stats *st);
-
-/* CLOCK_MONOTONIC in milliseconds. */
-int64_t vigil_mono_ms(void);
 
 #endif

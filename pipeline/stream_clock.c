@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 
 uint64_t vigil_pclock_acct(const char *account)
 {

@@ -20,19 +20,20 @@
 #include <string.h>
 #include <time.h>
 
-#include "../detectors/acct_table.h"
+#include "vigil/acct_table.h"
 #include "log.h"
 #include "msg.h"
 #include "offsets.h"
-#include "publisher.h"
 #include "ring.h"
 #include "stream_clock.h"
 #include "vigil/bytes.h"
 #include "vigil/config.h"
-#include "vigil/dedupe.h"
+#include "clock.h"
+#include "dedupe.h"
+#include "engine.h"
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
-#include "vigil/jbuf.h"
+#include "jbuf.h"
 #include "vigil/privacy.h"
 #include "vigil/status.h"
 
@@ -94,6 +95,9 @@ struct vigil_worker {
     void **states;
     struct vigil_emit *emit;
     struct vigil_dedupe *dedupe; /* NULL when vigild.dedupe_window_ms is 0 */
+    /* The detection loop (engine.h; borrows dedupe), and the partition of the event it runs. */
+    struct vigil_engine eng;
+    int32_t cur_partition;
     /* Ids of new events since the last checkpoint, which carries them (VIGIL_MSG_SEEN). */
     struct seen_rec *seen;
     size_t n_seen, cap_seen;
@@ -113,14 +117,11 @@ struct vigil_worker {
     int64_t *suspect_ts;
     int64_t gap_ms;
     int confirm_accounts;
-    bool in_tick; /* on_tick is running: findings come from timers, not from an event */
     int64_t last_idle_tick_ms;
     int64_t disorder_ms;
     int64_t tick_interval_ms;
     int64_t block_ttl_ms; /* how long an order stands, so how long it flags the account */
     int64_t last_tick_ms; /* monotonic ms of the last tick_and_report */
-    int64_t last_tick_wm; /* watermark passed to the last on_tick */
-    bool behind;          /* an event older than last_tick_wm since the last resweep */
     bool caught_up;       /* at the last sync_stream_clock: every partition caught up, ring empty */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
     size_t n_touched;
@@ -153,6 +154,10 @@ struct vigil_worker {
 };
 
 static struct wk_acct *touch(struct vigil_worker *w, const char *account, int32_t partition);
+static void worker_accept(void *ctx, const struct vigil_event *ev, uint64_t id_hash);
+static int worker_account(void *ctx, const struct vigil_event *ev, struct vigil_engine_acct *out);
+static void worker_flag(void *ctx, const char *account, uint64_t number, int64_t until_ms);
+static void worker_failed(void *ctx, const char *detector, const struct vigil_event *ev, int rc);
 
 /* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
  * when the daemon aborted a shutdown that could not drain. */
@@ -241,15 +246,6 @@ static void flag_account(struct vigil_worker *w, const char *account)
         send_flag(w, account, a->numbers, VIGIL_FLAGGED_NUMBERS, a->flagged_until);
 }
 
-/* Remembers the number the event shows the account sending from; one new while the account
- * is flagged is flagged at once. */
-static void note_number(struct vigil_worker *w, struct wk_acct *a, const struct vigil_event *ev)
-{
-    uint64_t h = vigil_flagged_note(a->numbers, ev);
-    if (h != 0 && a->flagged_until != 0 && wall_ms() < a->flagged_until)
-        send_flag(w, ev->account, &h, 1, a->flagged_until);
-}
-
 /* The emit layer's sink: records become out-ring messages. */
 static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
 {
@@ -302,7 +298,7 @@ static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
 static const char *worker_hold(void *ctx, const struct vigil_finding *f)
 {
     struct vigil_worker *w = ctx;
-    if (!w->in_tick)
+    if (!w->eng.in_tick)
         return NULL;
     const struct wk_acct *a = vigil_acct_table_find(w->accts, f->account);
     if (!a)
@@ -397,7 +393,11 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
         if (!w->dedupe)
             goto fail;
     }
-    w->last_tick_wm = INT64_MIN;
+    vigil_engine_init(&w->eng, w->dedupe,
+                      &(struct vigil_engine_hooks){.ctx = w, .accept = worker_accept,
+                                                   .account = worker_account,
+                                                   .flag = worker_flag,
+                                                   .failed = worker_failed});
     w->checkpoint = vigil_config_int(env->cfg, "vigild.checkpoint") != 0;
     w->accts = vigil_acct_table_create(sizeof(struct wk_acct), 1024);
     w->resume = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->resume);
@@ -1171,6 +1171,83 @@ static void take_resume(struct vigil_worker *w, const struct vigil_in_msg *in)
     note_progress(w, p, in->offset);
 }
 
+/* --- the detection loop (engine.h) ------------------------------------------------------- */
+
+static struct vigil_engine_dets worker_dets(const struct vigil_worker *w)
+{
+    return (struct vigil_engine_dets){.n = w->n_det, .ops = w->ops, .states = w->states,
+                                      .emit = w->emit};
+}
+
+/* The engine's accept hook: an event of partition cur_partition that is no repeat. Its id
+ * goes into the partition's checkpoint; the partition's clock moves as stream_clock.h
+ * allows (the event counts for its account whatever its time). */
+static void worker_accept(void *ctx, const struct vigil_event *ev, uint64_t id_hash)
+{
+    struct vigil_worker *w = ctx;
+    int32_t p = w->cur_partition;
+    bool in_range = p >= 0 && p < VIGIL_MAX_PARTITIONS;
+    /* Scored by the partition's clock (after this event moved it), not the event's own
+     * time: one event a day ahead would otherwise trim every real id from Redis. */
+    if (id_hash != 0 && w->checkpoint && in_range)
+        note_seen(w, id_hash, p);
+    if (w->dedupe && !w->dedupe_full_logged && vigil_dedupe_full(w->dedupe)) {
+        vigil_log_warn("worker %d: more event ids in one dedupe window than "
+                       "vigild.dedupe_max_ids; repeats of newer ids may count twice",
+                       w->env.index);
+        w->dedupe_full_logged = true;
+    }
+    if (in_range) {
+        struct vigil_pclock_jump jump;
+        uint64_t ahead = w->pclock[p].ahead;
+        if (w->pclock[p].ts == 0) {
+            /* A fresh partition's first event far ahead of the process's clock: suspect. */
+            int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
+            w->suspect_ts[p] = shared > 0 && ev->ts_ms > shared + w->gap_ms ? ev->ts_ms : 0;
+        }
+        if (vigil_pclock_note(&w->pclock[p], w->gap_ms, w->confirm_accounts,
+                              vigil_pclock_acct(ev->account), ev->ts_ms, &jump))
+            take_gap(w, p, &jump);
+        else if (w->pclock[p].ts > w->part_ts[p])
+            w->loss_reported[p] = false; /* the stream went on without a jump after the loss */
+        w->local_ahead += (int64_t)(w->pclock[p].ahead - ahead);
+        w->part_ts[p] = w->pclock[p].ts;
+    }
+    w->local_events++;
+}
+
+/* The engine's account hook: the account's entry (touched: its state changed), judged by
+ * the wall clock, as the orders that flag it are. A full table keeps no numbers. */
+static int worker_account(void *ctx, const struct vigil_event *ev, struct vigil_engine_acct *out)
+{
+    struct vigil_worker *w = ctx;
+    struct wk_acct *a = touch(w, ev->account, w->cur_partition);
+    if (a) {
+        out->numbers = a->numbers;
+        out->flagged_until = a->flagged_until;
+        out->now_ms = a->flagged_until != 0 ? wall_ms() : 0;
+    }
+    return 0;
+}
+
+static void worker_flag(void *ctx, const char *account, uint64_t number, int64_t until_ms)
+{
+    send_flag(ctx, account, &number, 1, until_ms);
+}
+
+static void worker_failed(void *ctx, const char *detector, const struct vigil_event *ev, int rc)
+{
+    const struct vigil_worker *w = ctx;
+    if (rc == VIGIL_ERR_TIMEOUT)
+        return; /* the out ring was given up on (shutdown deadline): nothing to add */
+    if (ev)
+        vigil_log_warn("worker %d: detector %s failed on event %s: %s", w->env.index, detector,
+                       ev->id, vigil_status_str(rc));
+    else
+        vigil_log_warn("worker %d: detector %s failed at a tick: %s", w->env.index, detector,
+                       vigil_status_str(rc));
+}
+
 static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
 {
     switch (in->kind) {
@@ -1226,60 +1303,15 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
         return;
     }
     bool in_range = in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS;
-    if (w->dedupe) {
-        /* The partition's clock moves the dedupe's generations, not the event's own time:
-         * one event stamped a day ahead must not make it forget every id. */
-        uint64_t h = vigil_dedupe_hash(ev.account, ev.id);
-        int64_t now = in_range && w->part_ts[in->partition] > 0 ? w->part_ts[in->partition]
-                      : w->stream_seen > 0                         ? w->stream_seen
-                                                                   : ev.ts_ms;
-        if (vigil_dedupe_seen_hash(w->dedupe, h, now)) {
-            w->local_repeats++;
-            return;
-        }
-        /* Scored by the partition's clock (after this event moved it), not the event's own
-         * time: one event a day ahead would otherwise trim every real id from Redis. */
-        if (w->checkpoint && in_range)
-            note_seen(w, h, in->partition);
-    }
-    if (w->dedupe && !w->dedupe_full_logged && vigil_dedupe_full(w->dedupe)) {
-        vigil_log_warn("worker %d: more event ids in one dedupe window than "
-                       "vigild.dedupe_max_ids; repeats of newer ids may count twice",
-                       w->env.index);
-        w->dedupe_full_logged = true;
-    }
-    if (ev.ts_ms < w->last_tick_wm)
-        w->behind = true;
-    if (in->partition >= 0 && in->partition < VIGIL_MAX_PARTITIONS) {
-        /* The event counts for its account whatever its time; the partition's clock moves
-         * only as stream_clock.h allows. */
-        int32_t p = in->partition;
-        struct vigil_pclock_jump jump;
-        uint64_t ahead = w->pclock[p].ahead;
-        if (w->pclock[p].ts == 0) {
-            /* A fresh partition's first event far ahead of the process's clock: suspect. */
-            int64_t shared = atomic_load_explicit(w->env.stream_ts, memory_order_relaxed);
-            w->suspect_ts[p] = shared > 0 && ev.ts_ms > shared + w->gap_ms ? ev.ts_ms : 0;
-        }
-        if (vigil_pclock_note(&w->pclock[p], w->gap_ms, w->confirm_accounts,
-                              vigil_pclock_acct(ev.account), ev.ts_ms, &jump))
-            take_gap(w, p, &jump);
-        else if (w->pclock[p].ts > w->part_ts[p])
-            w->loss_reported[p] = false; /* the stream went on without a jump after the loss */
-        w->local_ahead += (int64_t)(w->pclock[p].ahead - ahead);
-        w->part_ts[p] = w->pclock[p].ts;
-    }
-    w->local_events++;
-    /* Before the detectors: an order this event trips flags the number it came from. */
-    struct wk_acct *a = touch(w, ev.account, in->partition);
-    if (a)
-        note_number(w, a, &ev);
-    for (size_t i = 0; i < w->n_det; i++) {
-        int rc = w->ops[i]->on_event(w->states[i], &ev, w->emit);
-        if (rc != 0 && rc != VIGIL_ERR_TIMEOUT)
-            vigil_log_warn("worker %d: detector %s failed on event %s: %s", w->env.index,
-                           w->ops[i]->name, ev.id, vigil_status_str(rc));
-    }
+    /* The partition's clock moves the dedupe's generations, not the event's own time: one
+     * event stamped a day ahead must not make it forget every id. */
+    int64_t now = in_range && w->part_ts[in->partition] > 0 ? w->part_ts[in->partition]
+                  : w->stream_seen > 0                         ? w->stream_seen
+                                                               : ev.ts_ms;
+    w->cur_partition = in->partition;
+    struct vigil_engine_dets dets = worker_dets(w);
+    if (vigil_engine_event(&w->eng, &dets, &ev, now) == VIGIL_ENGINE_REPEAT)
+        w->local_repeats++;
 }
 
 /* Runs the detectors' timers and counter publication, then reports progress: the sink must
@@ -1361,16 +1393,8 @@ static int64_t sync_stream_clock(struct vigil_worker *w)
 static void run_ticks(struct vigil_worker *w, int64_t stream_ts, bool resweep)
 {
     int64_t wm = stream_ts > 0 ? stream_ts - w->disorder_ms : INT64_MIN;
-    if (resweep)
-        w->behind = false;
-    w->in_tick = true; /* findings now come from timers: worker_hold() judges them */
-    for (size_t i = 0; i < w->n_det; i++) {
-        if (resweep && w->ops[i]->resweep)
-            w->ops[i]->resweep(w->states[i]);
-        w->ops[i]->on_tick(w->states[i], wm, w->emit);
-    }
-    w->in_tick = false;
-    w->last_tick_wm = wm;
+    struct vigil_engine_dets dets = worker_dets(w);
+    vigil_engine_tick(&w->eng, &dets, wm, resweep);
 }
 
 static void tick_and_report(struct vigil_worker *w, bool final)
@@ -1379,7 +1403,7 @@ static void tick_and_report(struct vigil_worker *w, bool final)
     w->last_tick_ms = now;
     int64_t clock = sync_stream_clock(w);
     /* The last tick: whatever this process was sent is processed. */
-    run_ticks(w, clock, final && w->behind);
+    run_ticks(w, clock, final && w->eng.behind);
     /* With checkpoints, progress is reported only with one (every checkpoint_interval_ms):
      * an offset may never run ahead of the state saved with it. A busy account is then saved
      * once per interval instead of once per tick. */
@@ -1576,9 +1600,9 @@ static void *worker_main(void *arg)
         if (now - w->last_idle_tick_ms >= IDLE_TICK_MS) {
             w->last_idle_tick_ms = now;
             int64_t stream = sync_stream_clock(w);
-            if (stream > 0 && stream - w->disorder_ms > w->last_tick_wm)
+            if (stream > 0 && stream - w->disorder_ms > w->eng.last_tick_wm)
                 run_ticks(w, stream, false);
-            else if (stream > 0 && w->behind && w->caught_up)
+            else if (stream > 0 && w->eng.behind && w->caught_up)
                 /* The watermark stands still, so no tick will move the windows past events
                  * that came in behind it; they came from a backlog that is now read to its
                  * end (not before: until then its accounts' windows follow their own

@@ -43,7 +43,7 @@ CC=clang cmake -S . -B build-fuzz -DVIGIL_FUZZ=ON -DVIGIL_BUILD_TESTS=ON -DVIGIL
 cmake --build build-fuzz -j "$jobs" --target fuzz_event_parse
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-cp tests/corpus/event_parse/* "$corpus"/
+cp tests/fuzz/corpus/event_parse/* "$corpus"/
 build-fuzz/bin/fuzz_event_parse -max_total_time="$fuzz_seconds" -print_final_stats=1 \
     "$corpus" 2>&1 | tail -n 12
 echo "fuzz: no crash in ${fuzz_seconds}s"

@@ -18,6 +18,7 @@
 #include "vigil/config.h"
 #include "vigil/credit.h"
 #include "vigil/event.h"
+#include "json.h"
 #include "vigilctl.h"
 
 struct rec {
@@ -77,12 +78,12 @@ static int add(struct run *run, const char *line, size_t len)
     struct rec *r = &run->r[run->n];
     memset(r, 0, sizeof *r);
     r->order = order;
-    if (vctl_json_str(v, vl, "account", r->account, sizeof r->account) < 0 ||
-        vctl_json_str(v, vl, "rule", r->rule, sizeof r->rule) < 0)
+    if (vigil_json_field_str(v, vl, "account", r->account, sizeof r->account) < 0 ||
+        vigil_json_field_str(v, vl, "rule", r->rule, sizeof r->rule) < 0)
         return 0; /* not ours to compare */
-    vctl_json_str(v, vl, order ? "action" : "severity", r->what, sizeof r->what);
-    vctl_json_str(v, vl, order ? "order_id" : "alert_id", r->id, sizeof r->id);
-    vctl_json_int(v, vl, "event_ts", &r->event_ts);
+    vigil_json_field_str(v, vl, order ? "action" : "severity", r->what, sizeof r->what);
+    vigil_json_field_str(v, vl, order ? "order_id" : "alert_id", r->id, sizeof r->id);
+    vigil_json_field_int(v, vl, "event_ts", &r->event_ts);
     run->n++;
     if (order)
         run->orders++;
@@ -147,7 +148,7 @@ static int score(const char *truth, const struct run *run, const char *side)
     size_t na = 0, acap = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         char acc[VIGIL_ACCOUNT_MAX + 1];
-        if (vctl_json_str(line, (size_t)n, "account", acc, sizeof acc) < 0)
+        if (vigil_json_field_str(line, (size_t)n, "account", acc, sizeof acc) < 0)
             continue;
         if (na == acap) {
             acap = acap ? acap * 2 : 64;

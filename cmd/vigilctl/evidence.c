@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+#include "json.h"
 #include "kafka_conf.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
@@ -131,41 +133,6 @@ static void recs_fini(struct recs *r)
 
 /* ---- Kafka ------------------------------------------------------------------------------ */
 
-static int64_t mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static rd_kafka_t *ev_consumer(const char *brokers, const struct vigil_config *cfg, char *err,
-                               size_t errlen)
-{
-    char group[64];
-    /* librdkafka refuses assign() without a group.id; nothing joins or commits. */
-    snprintf(group, sizeof group, "vigilctl-evidence-%ld", (long)getpid());
-    const char *const defaults[] = {
-        "allow.auto.create.topics", "false", "client.id", "vigilctl", "log_level", "2", NULL};
-    const char *const owned[] = {"bootstrap.servers",
-                                 brokers,
-                                 "group.id",
-                                 group,
-                                 "enable.auto.commit",
-                                 "false",
-                                 "enable.auto.offset.store",
-                                 "false",
-                                 "enable.partition.eof",
-                                 "true",
-                                 NULL};
-    rd_kafka_conf_t *conf = vigil_kafka_conf_create(cfg, defaults, owned, err, errlen);
-    if (!conf)
-        return NULL;
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, errlen);
-    if (!rk)
-        rd_kafka_conf_destroy(conf);
-    return rk;
-}
-
 /* Partitions of topic, or -1 after one line. */
 static int ev_partitions(rd_kafka_t *rk, const char *topic, const char *brokers, int timeout_ms)
 {
@@ -258,15 +225,15 @@ static int ev_read(rd_kafka_t *rk, const char *topic, struct range *r, int np, i
     if (pending > 0 && (e = rd_kafka_assign(rk, l)) != 0)
         rc = fail("cannot read %s: %s", topic, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_destroy(l);
-    int64_t last = mono_now();
+    int64_t last = vigil_mono_ms();
     while (rc == EXIT_OK && pending > 0) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
         if (!m) {
-            if (mono_now() - last > timeout_ms)
+            if (vigil_mono_ms() - last > timeout_ms)
                 rc = fail("Kafka delivered nothing of %s for %d ms", topic, timeout_ms);
             continue;
         }
-        last = mono_now();
+        last = vigil_mono_ms();
         int p = m->partition;
         bool ours = m->rkt && strcmp(rd_kafka_topic_name(m->rkt), topic) == 0 && p >= 0 && p < np &&
                     !r[p].done;
@@ -327,11 +294,11 @@ static int on_order(void *ctx, struct range *r, const rd_kafka_message_t *m)
     (void)r;
     struct evidence *ev = ctx;
     char id[128], action[32];
-    if (!m->payload || vctl_json_str(m->payload, m->len, "order_id", id, sizeof id) < 0 ||
+    if (!m->payload || vigil_json_field_str(m->payload, m->len, "order_id", id, sizeof id) < 0 ||
         strcmp(id, ev->order_id) != 0)
         return 0;
     /* a lift carries an order_id of its own, but may name the order it lifts elsewhere */
-    if (vctl_json_str(m->payload, m->len, "action", action, sizeof action) < 0 ||
+    if (vigil_json_field_str(m->payload, m->len, "action", action, sizeof action) < 0 ||
         strcmp(action, "lift") == 0)
         return 0;
     ev->order = malloc(m->len + 1);
@@ -349,15 +316,15 @@ static int on_alert(void *ctx, struct range *r, const rd_kafka_message_t *m)
     struct evidence *ev = ctx;
     char acc[VIGIL_ACCOUNT_MAX + 1], id[128], rule[96];
     int64_t ts = 0;
-    if (!m->payload || vctl_json_str(m->payload, m->len, "account", acc, sizeof acc) < 0 ||
+    if (!m->payload || vigil_json_field_str(m->payload, m->len, "account", acc, sizeof acc) < 0 ||
         strcmp(acc, ev->account) != 0)
         return 0;
-    bool names_order = vctl_json_str(m->payload, m->len, "order_id", id, sizeof id) >= 0 &&
+    bool names_order = vigil_json_field_str(m->payload, m->len, "order_id", id, sizeof id) >= 0 &&
                        strcmp(id, ev->order_id) == 0;
-    bool same_rule = vctl_json_str(m->payload, m->len, "rule", rule, sizeof rule) >= 0 &&
+    bool same_rule = vigil_json_field_str(m->payload, m->len, "rule", rule, sizeof rule) >= 0 &&
                      strcmp(rule, ev->rule) == 0 &&
-                     vctl_json_int(m->payload, m->len, "event_ts", &ts) == 0 && ts >= ev->from_ts &&
-                     ts <= ev->to_ts;
+                     vigil_json_field_int(m->payload, m->len, "event_ts", &ts) == 0 &&
+                     ts >= ev->from_ts && ts <= ev->to_ts;
     if (!names_order && !same_rule)
         return 0;
     if (ev->alerts.n >= EV_MAX_ALERTS) {
@@ -587,13 +554,10 @@ int cmd_evidence(int argc, char **argv)
     struct cfg_opts co = {0};
     const char *brokers = NULL, *output = NULL;
     long long lag = EV_DEFAULT_LAG_MS, timeout = EV_DEFAULT_TIMEOUT_MS;
-    int c;
+    int c, frc;
     optind = 1;
     while ((c = getopt_long(argc, argv, ":b:o:l:t:c:s:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'b':
-            brokers = optarg;
-            break;
         case 'o':
             output = optarg;
             break;
@@ -605,18 +569,9 @@ int cmd_evidence(int argc, char **argv)
             if (parse_int_flag("--timeout-ms", optarg, 100, 3600000, &timeout) != 0)
                 return EXIT_USAGE;
             break;
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            evidence_usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &co, &brokers, NULL, evidence_usage)) != RUN_ON)
+                return frc;
         }
     }
     if (!brokers || !*brokers)
@@ -657,7 +612,7 @@ int cmd_evidence(int argc, char **argv)
         rc = fail("out of memory");
         goto fail;
     }
-    rk = ev_consumer(brokers, cfg, err, sizeof err);
+    rk = reader_consumer(brokers, cfg, "evidence", true, err, sizeof err);
     if (!rk) {
         rc = usage_error("Kafka: %s", err);
         goto fail;
@@ -675,15 +630,15 @@ int cmd_evidence(int argc, char **argv)
         goto fail;
     }
     size_t olen = strlen(ev.order);
-    if (vctl_json_str(ev.order, olen, "account", ev.account, sizeof ev.account) < 0 ||
-        vctl_json_str(ev.order, olen, "rule", ev.rule, sizeof ev.rule) < 0 ||
-        vctl_json_int(ev.order, olen, "event_ts", &ev.event_ts) < 0) {
+    if (vigil_json_field_str(ev.order, olen, "account", ev.account, sizeof ev.account) < 0 ||
+        vigil_json_field_str(ev.order, olen, "rule", ev.rule, sizeof ev.rule) < 0 ||
+        vigil_json_field_int(ev.order, olen, "event_ts", &ev.event_ts) < 0) {
         rc = fail("order %s on %s has no account, rule or event_ts", order_id, topics[0]);
         goto fail;
     }
-    if (vctl_json_str(ev.order, olen, "detector", ev.detector, sizeof ev.detector) < 0)
+    if (vigil_json_field_str(ev.order, olen, "detector", ev.detector, sizeof ev.detector) < 0)
         ev.detector[0] = '\0';
-    if (vctl_json_str(ev.order, olen, "action", ev.action, sizeof ev.action) < 0)
+    if (vigil_json_field_str(ev.order, olen, "action", ev.action, sizeof ev.action) < 0)
         ev.action[0] = '\0';
     for (size_t i = 0; i < sizeof rule_windows / sizeof rule_windows[0]; i++)
         if (strcmp(rule_windows[i].rule, ev.rule) == 0)
@@ -727,7 +682,7 @@ int cmd_evidence(int argc, char **argv)
     }
     /* A consumer of its own, so that no message fetched for a probe can reach the read of
      * the same partition below. */
-    rd_kafka_t *pk = ev_consumer(brokers, cfg, err, sizeof err);
+    rd_kafka_t *pk = reader_consumer(brokers, cfg, "evidence", true, err, sizeof err);
     if (!pk) {
         rc = fail("Kafka: %s", err);
         goto fail;

@@ -127,8 +127,8 @@ static int export_write(const struct vigil_config *cfg, FILE *out, enum export_f
     struct vigil_numplan *np = vigil_numplan_create(cfg, err, sizeof err);
     if (!np)
         return fail("%s", err);
-    struct export_ctx x = {.np = np, .out = out, .format = format,
-                           .home = vigil_numplan_home_cc(np)};
+    struct export_ctx x = {
+        .np = np, .out = out, .format = format, .home = vigil_numplan_home_cc(np)};
     const char *file = vigil_config_str(cfg, "numbering.file");
     if (format == FORMAT_MTREE) {
         /* db_text: the column line, then rows. Its comments are not allowed; the provenance
@@ -165,7 +165,7 @@ int cmd_export(int argc, char **argv)
     struct cfg_opts co = {0};
     enum export_format format = FORMAT_TEXT;
     const char *output = NULL;
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":f:o:c:s:h", longopts, NULL)) != -1) {
         switch (c) {
         case 'f':
@@ -179,18 +179,9 @@ int cmd_export(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
-        case 'c':
-            co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
-        case 'h':
-            export_usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &co, NULL, NULL, export_usage)) != RUN_ON)
+                return frc;
         }
     }
     if (optind != argc)

@@ -20,11 +20,12 @@
 
 #include <hiredis/hiredis.h>
 
+#include "jbuf.h"
+#include "json.h"
 #include "kafka_out.h"
 #include "redis_sink.h"
 #include "vigil/config.h"
 #include "vigil/event.h"
-#include "vigil/jbuf.h"
 #include "vigil/status.h"
 #include "vigilctl.h"
 
@@ -60,15 +61,16 @@ static void entry_read(struct held_entry *e, const redisReply *k, const redisRep
     snprintf(e->id, sizeof e->id, "%.*s", (int)k->len, k->str);
     e->json = v->str;
     e->len = v->len;
-    e->parsed = vctl_json_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
-                vctl_json_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
-    if (vctl_json_str(v->str, v->len, "detector", e->detector, sizeof e->detector) < 0)
+    e->parsed =
+        vigil_json_field_str(v->str, v->len, "account", e->account, sizeof e->account) > 0 &&
+        vigil_json_field_str(v->str, v->len, "action", e->action, sizeof e->action) > 0;
+    if (vigil_json_field_str(v->str, v->len, "detector", e->detector, sizeof e->detector) < 0)
         e->detector[0] = '\0';
-    if (vctl_json_str(v->str, v->len, "rule", e->rule, sizeof e->rule) < 0)
+    if (vigil_json_field_str(v->str, v->len, "rule", e->rule, sizeof e->rule) < 0)
         e->rule[0] = '\0';
-    if (vctl_json_str(v->str, v->len, "reason", e->reason, sizeof e->reason) < 0)
+    if (vigil_json_field_str(v->str, v->len, "reason", e->reason, sizeof e->reason) < 0)
         e->reason[0] = '\0';
-    if (vctl_json_int(v->str, v->len, "ts", &e->ts_ms) != 0)
+    if (vigil_json_field_int(v->str, v->len, "ts", &e->ts_ms) != 0)
         e->ts_ms = 0;
 }
 
@@ -148,19 +150,9 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
     };
     o->addr = DEFAULT_REDIS;
     o->timeout_ms = DEFAULT_RELEASE_TIMEOUT_MS;
-    int c;
+    int c, frc;
     while ((c = getopt_long(argc, argv, ":r:c:s:jab:t:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'r':
-            o->addr = optarg;
-            break;
-        case 'c':
-            o->co.path = optarg;
-            break;
-        case 's':
-            if (cfg_add_set(&o->co, optarg) != 0)
-                return EXIT_USAGE;
-            break;
         case 'j':
             if (with_kafka || with_all)
                 return usage_error("unknown flag '--json'");
@@ -182,11 +174,9 @@ static int held_flags(int argc, char **argv, void (*usage)(FILE *), bool with_ka
             if (parse_int_flag("--timeout-ms", optarg, 100, 600000, &o->timeout_ms) != 0)
                 return EXIT_USAGE;
             break;
-        case 'h':
-            usage(stdout);
-            return EXIT_OK;
         default:
-            return bad_flag(c, argv);
+            if ((frc = common_flag(c, argv, &o->co, NULL, &o->addr, usage)) != RUN_ON)
+                return frc;
         }
     }
     if (with_all && o->all == (optind < argc))
@@ -319,7 +309,7 @@ int cmd_held(int argc, char **argv)
     char key[KEY_MAX];
     rc = cfg_load(&o.co, &cfg);
     if (rc == EXIT_OK)
-        rc = make_key(key, vigil_config_str(cfg, "redis.prefix"), "held", NULL);
+        rc = make_key(key, vigil_config_str(cfg, "redis.prefix"), VIGIL_RKEY_HELD, NULL);
     if (rc == EXIT_OK)
         rc = redis_open(o.addr, cfg, &r);
     if (rc == EXIT_OK)
@@ -392,8 +382,8 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     redisReply *rep = NULL;
     struct held_entry *e = NULL;
     size_t n = 0, sent = 0;
-    if (make_key(held_key, prefix, "held", NULL) != 0 ||
-        make_key(blocks_key, prefix, "blocks", NULL) != 0)
+    if (make_key(held_key, prefix, VIGIL_RKEY_HELD, NULL) != 0 ||
+        make_key(blocks_key, prefix, VIGIL_RKEY_BLOCKS, NULL) != 0)
         return EXIT_FAIL;
     int rc = redis_open(o->addr, cfg, &r);
     if (rc == EXIT_OK)
@@ -450,7 +440,7 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
     for (size_t i = 0; i < n; i++) {
         if (!e[i].selected)
             continue;
-        if (make_key(block_key, prefix, "block:", e[i].account) != 0) {
+        if (make_key(block_key, prefix, VIGIL_RKEY_BLOCK, e[i].account) != 0) {
             rc = EXIT_FAIL;
             continue;
         }
@@ -535,7 +525,7 @@ static int discard_run(const struct held_opts *o, const struct vigil_config *cfg
     redisReply *rep = NULL;
     struct held_entry *e = NULL;
     size_t n = 0, done = 0;
-    if (make_key(held_key, vigil_config_str(cfg, "redis.prefix"), "held", NULL) != 0)
+    if (make_key(held_key, vigil_config_str(cfg, "redis.prefix"), VIGIL_RKEY_HELD, NULL) != 0)
         return EXIT_FAIL;
     int rc = redis_open(o->addr, cfg, &r);
     if (rc == EXIT_OK)

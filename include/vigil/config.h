@@ -48,11 +48,37 @@ struct vigil_config_key {
     const char *doc;  /* one line for --help and the README */
 };
 
+/* The account profiles (profile.h): an INT key may be overridden for one of them by the same
+ * key with `@<profile>` appended, so their names are part of the configuration's vocabulary. */
+enum vigil_profile {
+    VIGIL_PROFILE_DEFAULT = 0,
+    VIGIL_PROFILE_CONSUMER,
+    VIGIL_PROFILE_BUSINESS,
+    VIGIL_PROFILE_CALLCENTER,
+    VIGIL_PROFILE_SERVICE_POPULAR,
+    VIGIL_PROFILE_COUNT
+};
+
+const char *vigil_profile_name(enum vigil_profile p); /* "default", "callcenter", ... */
+
+/* A part of vigil with keys of its own beyond the core's: a detector. The configuration knows
+ * its name and rules too (orders.report_rules names them). All three are static data. */
+struct vigil_config_part {
+    const char *name;                    /* "toll_fraud": its keys' section */
+    const struct vigil_config_key *keys; /* ending with a {NULL} entry; may be NULL */
+    const char *const *rules;            /* NULL-terminated; may be NULL */
+};
+
 struct vigil_config;
 
 /* Creates a configuration holding the defaults of every core key and every registered
- * detector's keys. NULL on allocation failure. */
+ * detector's keys. NULL on allocation failure. Defined by the detector registry
+ * (detectors/registry.c), the one place that knows every detector: it calls
+ * vigil_config_create_with with them. */
 struct vigil_config *vigil_config_create(void);
+/* The same with the core keys and those of the given parts (copied; their strings and tables
+ * must outlive the configuration). Aborts on a part's bad key table. */
+struct vigil_config *vigil_config_create_with(const struct vigil_config_part *parts, size_t n);
 void vigil_config_destroy(struct vigil_config *cfg); /* accepts NULL */
 
 /* Reads a file over the defaults. Returns 0, or VIGIL_ERR_CONFIG / VIGIL_ERR_IO with
@@ -125,8 +151,12 @@ bool vigil_config_secret(const char *name);
 void vigil_config_dump(const struct vigil_config *cfg, FILE *f);
 
 /* Every known key (core first, then detectors in registry order), for --help and docs.
- * Calls fn once per key. */
+ * Calls fn once per key. Defined by the registry, as vigil_config_create is. */
 void vigil_config_foreach_key(void (*fn)(const struct vigil_config_key *k, void *arg), void *arg);
+/* The same for the core keys and those of the given parts. */
+void vigil_config_foreach_key_of(const struct vigil_config_part *parts, size_t n,
+                                 void (*fn)(const struct vigil_config_key *k, void *arg),
+                                 void *arg);
 
 /* Every rule's warning level (a detector key `K_warning`) that the file or a --set wrote must
  * not be above its critical level (`K`) in force, for the default profile and every profile

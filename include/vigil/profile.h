@@ -20,18 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct vigil_config;
-
-enum vigil_profile {
-    VIGIL_PROFILE_DEFAULT = 0,
-    VIGIL_PROFILE_CONSUMER,
-    VIGIL_PROFILE_BUSINESS,
-    VIGIL_PROFILE_CALLCENTER,
-    VIGIL_PROFILE_SERVICE_POPULAR,
-    VIGIL_PROFILE_COUNT
-};
-
-const char *vigil_profile_name(enum vigil_profile p); /* "default", "callcenter", ... */
+#include "vigil/config.h" /* enum vigil_profile, vigil_profile_name */
 
 struct vigil_profiles;
 
@@ -52,8 +41,13 @@ struct vigil_local_time {
     int wday; /* 0 = Sunday .. 6 = Saturday */
     int hour; /* 0..23 */
     int minute;
+    int64_t day;       /* local days since 1970-01-01 */
+    int64_t ms_of_day; /* milliseconds since local midnight: 0 .. 86,399,999 */
+    int64_t offset_ms; /* local time minus UTC: 3,600,000 (CET) or 7,200,000 (CEST) */
 };
 void vigil_local_time(int64_t ts_ms, struct vigil_local_time *out);
+/* Days since 1970-01-01 of the proleptic Gregorian date y-m-d (m 1..12, d 1..31). */
+int64_t vigil_days_from_civil(int64_t y, int m, int d);
 
 /* Nobody watches: Saturday, Sunday, or before 07:00 or from 22:00 local time on a weekday.
  * Detectors use lower thresholds then. */
