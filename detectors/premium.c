@@ -529,7 +529,10 @@ static void out_closed(struct pm_state *st, struct pm_acct *a, int64_t end_ms, i
         else
             i++;
     }
-    struct pm_span sp = {.end_ms = end_ms, .dur_ms = dur_s * 1000};
+    /* A span longer than a checkpoint may hold (acct_ok) covers every window the same. */
+    struct pm_span sp = {.end_ms = end_ms,
+                         .dur_ms = dur_s < PM_MAX_OPEN_MS * 8 / 1000 ? dur_s * 1000
+                                                                      : PM_MAX_OPEN_MS * 8};
     if (a->n_spans < PM_SPANS) {
         a->spans[a->n_spans++] = sp;
         return;

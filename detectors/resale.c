@@ -49,7 +49,9 @@
 #define RS_BITS 2048
 #define RS_OPEN_MAX 16
 #define RS_MAX_OPEN_MS 86400000LL
-#define RS_SAVE_VERSION 1
+/* 2: the bitmap's bit is taken from the hash above its forced low bit (version 1 set other
+ * bits for the same numbers: refused, so the day's count starts again). */
+#define RS_SAVE_VERSION 2
 
 struct rs_open {
     uint64_t id; /* hash of call_id */

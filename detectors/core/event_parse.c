@@ -988,6 +988,8 @@ static int check_call(struct doc *d, struct vigil_event *ev)
             return VIGIL_ERR_INVALID;
         if (span_int64(d, sp, &ev->duration_s) != 0 || ev->duration_s < 0)
             return bad_field(d, F_DURATION, "an integer number of seconds >= 0");
+        if (ev->duration_s > VIGIL_DURATION_MAX_S)
+            ev->duration_s = VIGIL_DURATION_MAX_S;
         if ((sp = optional(d, F_ANSWERED)) != NULL) {
             if (sp->kind != K_TRUE && sp->kind != K_FALSE)
                 return bad_field(d, F_ANSWERED, "true or false");

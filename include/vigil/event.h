@@ -21,6 +21,10 @@
 #define VIGIL_HASH_MAX 64   /* body_hash hex characters */
 #define VIGIL_TS_MIN_MS 946684800000LL /* 2000-01-01T00:00:00Z */
 #define VIGIL_TS_MAX_AHEAD_MS 86400000LL /* at most 1 day ahead of the stream */
+/* A call_end's duration above a year (any integer >= 0 is valid) is taken as a year: no call
+ * lasts that long, and the detectors' time arithmetic (ts - duration * 1000) must not
+ * overflow. */
+#define VIGIL_DURATION_MAX_S 31622400LL
 
 enum vigil_event_type {
     VIGIL_EV_CALL_START = 1,

@@ -863,6 +863,8 @@ static int check_call(struct doc *d, struct vigil_event *ev)
             return VIGIL_ERR_INVALID;
         if (tok_int64(d, t, &ev->duration_s) != 0 || ev->duration_s < 0)
             return bad_field(d, F_DURATION, "an integer number of seconds >= 0");
+        if (ev->duration_s > VIGIL_DURATION_MAX_S) /* as the parser does */
+            ev->duration_s = VIGIL_DURATION_MAX_S;
         if ((t = optional(d, F_ANSWERED)) != 0) {
             const jsmntok_t *k = &d->tok[t];
             if (k->type != JSMN_PRIMITIVE || (d->s[k->start] != 't' && d->s[k->start] != 'f'))

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -227,6 +228,29 @@ static void test_example_call_end(void **state)
     assert_string_equal(ev.device, "");
     assert_string_equal(ev.src_ip, "");
     assert_int_equal(ev.segments, 0);
+}
+
+/* Any duration >= 0 is valid; beyond a year it is taken as a year, so the detectors' time
+ * arithmetic cannot overflow. */
+static void test_huge_duration_taken_as_a_year(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"31622400", "31622400"},
+        {"31622401", "31622400"},
+        {"99999999999999999", "31622400"},
+        {"9223372036854775807", "31622400"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"v\":1,\"type\":\"call_end\",\"id\":\"e-1\",\"ts\":1795402912539,"
+                 "\"account\":\"acc-1042\",\"call_id\":\"c-9\",\"from\":\"+31201234567\","
+                 "\"to\":\"+5351234567\",\"dir\":\"out\",\"duration\":%s}",
+                 cases[i][0]);
+        expect_ok(json);
+        assert_true(ev.duration_s == strtoll(cases[i][1], NULL, 10));
+    }
 }
 
 static void test_example_sms(void **state)
@@ -1136,6 +1160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_example_call_start),
         cmocka_unit_test(test_example_call_end),
+        cmocka_unit_test(test_huge_duration_taken_as_a_year),
         cmocka_unit_test(test_example_sms),
         cmocka_unit_test(test_builders_match_examples),
         cmocka_unit_test(test_optional_fields),

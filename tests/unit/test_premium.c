@@ -1094,6 +1094,24 @@ static void cp_refused(struct fx *fx, const char *account, const void *data, siz
 /* Truncated, extended, wrong-version and garbage bytes are refused, into a held account and
  * a new one, and change nothing: the same bytes save, nothing comes out, and the held
  * account's open call still fires its order. */
+/* A premium call of more than eight days (the longest span a checkpoint holds) saves and
+ * loads like any other: the account's state survives a restart. */
+static void test_checkpoint_very_long_call(void **state)
+{
+    struct fx *fx = *state;
+    static const int durations[] = {691200, 691201, 31622400};
+    for (int k = 0; k < 3; k++) {
+        char acc[32];
+        snprintf(acc, sizeof acc, "acc-long-%d", k);
+        out_end(fx, acc, 700 + k, T0 + k * 1000, durations[k], true);
+        struct vigil_bytes b = {0};
+        cp_save(fx, acc, &b);
+        assert_true(b.len > 0);
+        assert_int_equal(fx->ops->load(fx->st, acc, b.p, b.len), 0);
+        vigil_bytes_fini(&b);
+    }
+}
+
 static void test_checkpoint_bad_bytes_refused(void **state)
 {
     struct fx *fx = *state;
@@ -1528,6 +1546,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_profile_from_loader),
         cmocka_unit_test_setup_teardown(test_checkpoint_unknown_account_saves_nothing, setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_very_long_call, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_bad_bytes_refused, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_load_replaces, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint_forget, setup, fx_teardown),
