@@ -12,6 +12,7 @@
  * `stats` is touched by the worker thread alone. */
 #include "worker.h"
 
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -91,6 +92,7 @@ struct vigil_worker {
 
     /* Worker-thread-only state. */
     size_t n_det;
+    uint64_t refused; /* checkpoint sections not loaded (load_holders), for its log lines */
     const struct vigil_detector_ops **ops;
     void **states;
     struct vigil_emit *emit;
@@ -1101,9 +1103,13 @@ static void load_holders(struct vigil_worker *w, void *const *states, struct vig
                     rc = w->ops[i]->load(states[i], account, body, len);
             }
         }
-        if (rc != 0)
-            vigil_log_warn("worker %d: %s's %s of %s not loaded (%s); that part starts empty",
-                           w->env.index, name, what, account, vigil_status_str(rc));
+        /* After an upgrade that changed a detector's format every account's section is
+         * refused: the first is logged whole, then one line every 10,000. */
+        if (rc != 0 && w->refused++ % 10000 == 0)
+            vigil_log_warn("worker %d: %s's %s of %s not loaded (%s: written by another "
+                           "version of vigil, or damaged); that part starts empty (%" PRIu64
+                           " such parts so far on this worker; logged every 10000)",
+                           w->env.index, name, what, account, vigil_status_str(rc), w->refused);
     }
     if (r.bad)
         vigil_log_warn("worker %d: %s of %s is cut short", w->env.index, what, account);
