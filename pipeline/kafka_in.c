@@ -248,6 +248,7 @@ void vigil_offsets_init(struct vigil_offsets *o)
         atomic_init(&o->pstate[i], 0);
     }
     atomic_init(&o->holding, false);
+    atomic_init(&o->urgent, false);
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
@@ -309,6 +310,8 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
     int64_t until = vigil_mono_ms() + REVOKE_WAIT_MS;
     struct vigil_backoff bo;
     vigil_backoff_init(&bo, 2000);
+    /* Relaxed: a hint for the publisher to publish its counters now (offsets.h). */
+    atomic_store_explicit(&ki->offsets->urgent, true, memory_order_relaxed);
     for (;;) {
         bool done = true;
         for (int i = 0; i < l->cnt && done; i++) {
@@ -318,15 +321,16 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
             done = vigil_offsets_get(ki->offsets, p) >= ki->dispatched[p];
         }
         if (done)
-            return;
+            break;
         if (vigil_mono_ms() > until) {
             vigil_log_warn("revoked partitions not durable after %d ms; their last events "
                            "will be processed again by the next owner",
                            REVOKE_WAIT_MS);
-            return;
+            break;
         }
         vigil_backoff_wait(&bo);
     }
+    atomic_store_explicit(&ki->offsets->urgent, false, memory_order_relaxed);
 }
 
 /* Group membership and partitions held, for /readyz and /metrics. An assignment, even an

@@ -20,6 +20,7 @@
 
 #include "alert_delivery.h"
 #include "ckpt_keys.h"
+#include "counter_batch.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "metrics.h"
@@ -62,6 +63,10 @@ struct vigil_publisher {
     /* Publisher-thread-only state. */
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
+    /* Counters wait here until the next publish (vigild.publish_interval_ms): one HSET per
+     * account and interval. Offsets are published only when none is waiting. */
+    struct vigil_cnt_batch *counters;
+    int64_t publish_interval_ms, last_publish_ms;
     size_t hold_commands; /* stop draining (backpressure) above this many pending */
     size_t flush_at;      /* flush early at this many: well before holding */
     int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
@@ -141,13 +146,16 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
                                                            : FLUSH_AT_COMMANDS;
     p->block_ttl_s = vigil_config_int(env->cfg, "redis.block_ttl_s");
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    p->publish_interval_ms = vigil_config_int(env->cfg, "vigild.publish_interval_ms");
+    p->last_publish_ms = vigil_mono_ms();
+    p->counters = vigil_cnt_batch_create(p->prefix, p->counter_ttl_s);
     p->retry_ms = RETRY_MIN_MS;
     p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
     p->held = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->held);
     p->scratch = malloc(sizeof *p->scratch);
     p->brake_max = vigil_config_int(env->cfg, "orders.max_per_minute");
     p->issued_at = calloc(p->brake_max > 0 ? (size_t)p->brake_max : 1, sizeof *p->issued_at);
-    if (!p->in_tick || !p->held || !p->scratch || !p->issued_at) {
+    if (!p->counters || !p->in_tick || !p->held || !p->scratch || !p->issued_at) {
         vigil_publisher_destroy(p);
         return NULL;
     }
@@ -246,30 +254,6 @@ static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
                               (long long)wall_ms());
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
     return rc;
-}
-
-static int queue_counters(struct vigil_publisher *p, const struct vigil_out_msg *m)
-{
-    char key[256], vals[VIGIL_OUT_COUNTERS_MAX + 1][24];
-    const char *argv[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
-    size_t lens[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
-    int argc = 0;
-    snprintf(key, sizeof key, "%scnt:%s:%s", p->prefix, m->account, m->detector);
-    argv[argc++] = "HSET";
-    argv[argc++] = key;
-    for (uint32_t i = 0; i < m->n_counters; i++) {
-        snprintf(vals[i], sizeof vals[i], "%lld", (long long)m->counters[i].value);
-        argv[argc++] = m->counters[i].name;
-        argv[argc++] = vals[i];
-    }
-    snprintf(vals[m->n_counters], sizeof vals[0], "%lld", (long long)wall_ms());
-    argv[argc++] = "updated_ms";
-    argv[argc++] = vals[m->n_counters];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    int rc = vigil_redis_add_argv(p->env.redis, argc, argv, lens);
-    int64_t ttl = m->ttl_s > 0 ? m->ttl_s : p->counter_ttl_s;
-    return rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)ttl);
 }
 
 static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
@@ -590,7 +574,8 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_DEAD, m->data, m->data_len);
         break;
     case VIGIL_MSG_COUNTERS:
-        rc = queue_counters(p, m);
+        rc = vigil_cnt_batch_put(p->counters, m->account, m->detector, m->counters,
+                                 m->n_counters, m->ttl_s, wall_ms());
         bump(&p->st_counters);
         break;
     case VIGIL_MSG_FLAG:
@@ -721,8 +706,32 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
 /* Makes everything drained so far durable. 0 on success. Kafka first: a block key in Redis
  * must never be visible before its order is on the orders topic, or an operator could lift
  * it (vigilctl checks Redis) and the lift reach provisioning before the order it lifts. */
-static int flush(struct vigil_publisher *p)
+static int flush(struct vigil_publisher *p, bool finishing)
 {
+    /* The counters of every account put since the last publish go into this batch when the
+     * interval is up, when the consumer waits for a revoke to become durable, when the
+     * batches grow large, and at the end. Queued, they are part of the batch, which is kept
+     * until Redis takes it. Until a publish has succeeded, every flush publishes again
+     * (what was drained since), so a half-drained tick group cannot hold the checkpoint off
+     * for another interval. */
+    int64_t now = vigil_mono_ms();
+    /* Relaxed: a hint that only makes this publish sooner; the offsets themselves are
+     * published with release below. */
+    bool urgent = atomic_load_explicit(&p->env.offsets->urgent, memory_order_relaxed);
+    bool publish = finishing || urgent || now - p->last_publish_ms >= p->publish_interval_ms ||
+                   pending_commands(p) >= p->flush_at;
+    if (publish && vigil_cnt_batch_dirty(p->counters) > 0) {
+        int crc = vigil_cnt_batch_flush(p->counters, p->env.redis, now);
+        if (crc != 0)
+            vigil_log_error("cannot queue counters: %s", vigil_status_str(crc));
+    }
+    /* Checkpoints and offsets follow the counters: while counters drained before them wait
+     * in memory for the next publish, the checkpoint transaction (kept open, its states
+     * queued) and the offsets wait too. So a checkpoint never reflects an event whose
+     * counters are not in Redis: after a crash the next owner starts at the checkpoint, re-reads
+     * what came after it, and publishes those accounts' counters again. Once the table is
+     * empty everything drained so far is in this batch. */
+    bool counters_waiting = vigil_cnt_batch_dirty(p->counters) > 0;
     /* A flush with nothing for Redis succeeds even while Redis is down: only one that wrote
      * something ends a failing streak. */
     bool writes = pending_commands(p) > 0;
@@ -739,7 +748,7 @@ static int flush(struct vigil_publisher *p)
         }
         what = vigil_redis_errstr(p->env.redis);
     }
-    if (rc == 0 && p->env.ckpt) {
+    if (rc == 0 && p->env.ckpt && !counters_waiting) {
         rc = flush_checkpoint(p, &writes);
         if (rc == VIGIL_ERR_EMPTY)
             return rc; /* a tick group is half drained: the offsets wait for it */
@@ -760,7 +769,7 @@ static int flush(struct vigil_publisher *p)
         p->failing = false;
         p->local_failures = 0;
     }
-    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
@@ -769,7 +778,9 @@ static int flush(struct vigil_publisher *p)
             p->is_ready[i] = false;
         }
     }
-    p->unflushed = false;
+    if (publish && !counters_waiting)
+        p->last_publish_ms = now;
+    p->unflushed = counters_waiting;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
     atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
@@ -804,7 +815,7 @@ static void *publisher_main(void *arg)
                    pending_commands(p) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
-            int rc = flush(p);
+            int rc = flush(p, finishing);
             if (rc == 0) {
                 last_flush = now;
                 p->retry_ms = RETRY_MIN_MS;
@@ -862,6 +873,7 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
     free(p->held);
     free(p->scratch);
     free(p->issued_at);
+    vigil_cnt_batch_destroy(p->counters);
     free(p);
 }
 

@@ -182,6 +182,9 @@ static bool sampled_at_tick(const char *field)
         "high_risk_calls_15m",                       /* toll_fraud: likewise */
         "updated_ms",                                /* a wall clock */
     };
+    const char *colon = strchr(field, ':'); /* "<detector>:<counter>" */
+    if (colon)
+        field = colon + 1;
     for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
         if (strcmp(field, gauges[i]) == 0)
             return true;
