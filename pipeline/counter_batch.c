@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* counter_batch.c - accounts' counters coalesced until the next publish (see counter_batch.h).
  *
- * Accounts sit in an open-addressing table (linear probing, tombstones) of pointers, so the
- * dirty list can point at them while the table grows. Field names ("<detector>:<counter>")
- * are interned once: an account keeps (name id, value) pairs. */
+ * The accounts put since the last flush sit in an open-addressing table (linear probing) of
+ * pointers, so the dirty list can point at them while the table grows; a flush empties it.
+ * Field names ("<detector>:<counter>") are interned once: an account keeps (name id, value)
+ * pairs. When each key's TTL was last renewed is kept apart, in a fixed-size cache of
+ * 16-byte entries (4-way sets by the account's 64-bit hash): memory does not grow with the
+ * accounts seen, and an account pushed out of the cache only costs one EXPIRE too many. */
 #include "counter_batch.h"
 
 #include <stdbool.h>
@@ -15,8 +18,8 @@
 
 #define NAME_MAX_LEN (2 * VIGIL_OUT_NAME_MAX + 16)
 #define KEY_MAX_LEN 512
-#define RENEW_PARTS 10       /* renew a key's TTL once this fraction of it has passed */
-#define SWEEP_EVERY_MS 60000 /* forget accounts whose renewal is due at most this often */
+#define RENEW_PARTS 10 /* renew a key's TTL once this fraction of it has passed */
+#define RENEW_WAYS 4
 
 struct cnt_field {
     uint32_t id;
@@ -25,9 +28,8 @@ struct cnt_field {
 
 struct cnt_acct {
     uint32_t hash;
-    bool dirty;
-    int64_t ttl_s;
-    int64_t renew_at_ms; /* CLOCK_MONOTONIC ms; 0: EXPIRE with the next HSET */
+    uint64_t hash64; /* the renewal cache's key */
+    int64_t ttl_s;   /* the longest TTL put since the last flush */
     uint32_t n, cap;
     struct cnt_field *f;
     struct cnt_acct *next_dirty;
@@ -40,15 +42,24 @@ struct cnt_name {
     size_t len;
 };
 
+/* A key's last TTL renewal: the account's 64-bit hash, the CLOCK_MONOTONIC second from which
+ * the next write must renew it, and the TTL it was given. h 0: empty. */
+struct cnt_renew {
+    uint64_t h;
+    uint32_t due_s;
+    uint32_t ttl_s;
+};
+
 struct vigil_cnt_batch {
     char prefix[128];
     size_t prefix_len;
     int64_t ttl_s;
-    struct cnt_acct **slots;
-    size_t cap, used, live; /* used: live + tombstones */
+    struct cnt_acct **slots; /* the accounts put since the last flush */
+    size_t cap, live;
     struct cnt_acct *dirty;
     size_t n_dirty;
-    int64_t last_sweep_ms;
+    struct cnt_renew *renew; /* [n_sets * RENEW_WAYS] */
+    size_t n_sets;
     /* Interned field names: an open table of ids into names[]. */
     struct cnt_name *names;
     size_t n_names, names_cap;
@@ -61,9 +72,6 @@ struct vigil_cnt_batch {
     size_t argv_cap;
 };
 
-static struct cnt_acct tombstone;
-#define TOMB (&tombstone)
-
 static uint32_t fnv1a(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;
@@ -74,7 +82,18 @@ static uint32_t fnv1a(const char *s, size_t n)
     return h;
 }
 
-struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s)
+static uint64_t hash64(const char *s, size_t n)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h ? h : 1; /* 0 marks an empty cache entry */
+}
+
+struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s,
+                                               size_t renew_entries)
 {
     struct vigil_cnt_batch *b = calloc(1, sizeof *b);
     if (!b)
@@ -92,7 +111,11 @@ struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s
     b->slots = calloc(b->cap, sizeof *b->slots);
     b->name_slots_cap = 256;
     b->name_slots = calloc(b->name_slots_cap, sizeof *b->name_slots);
-    if (!b->slots || !b->name_slots) {
+    b->n_sets = 1;
+    while (b->n_sets * RENEW_WAYS < renew_entries)
+        b->n_sets *= 2;
+    b->renew = calloc(b->n_sets * RENEW_WAYS, sizeof *b->renew);
+    if (!b->slots || !b->name_slots || !b->renew) {
         vigil_cnt_batch_destroy(b);
         return NULL;
     }
@@ -104,11 +127,12 @@ void vigil_cnt_batch_destroy(struct vigil_cnt_batch *b)
     if (!b)
         return;
     for (size_t i = 0; b->slots && i < b->cap; i++) {
-        if (b->slots[i] && b->slots[i] != TOMB) {
+        if (b->slots[i]) {
             free(b->slots[i]->f);
             free(b->slots[i]);
         }
     }
+    free(b->renew);
     for (size_t i = 0; i < b->n_names; i++)
         free(b->names[i].s);
     free(b->names);
@@ -169,7 +193,7 @@ static int rehash(struct vigil_cnt_batch *b, size_t cap)
         return VIGIL_ERR_NOMEM;
     for (size_t i = 0; i < b->cap; i++) {
         struct cnt_acct *a = b->slots[i];
-        if (!a || a == TOMB)
+        if (!a)
             continue;
         size_t j = a->hash & (cap - 1);
         while (ns[j])
@@ -179,7 +203,6 @@ static int rehash(struct vigil_cnt_batch *b, size_t cap)
     free(b->slots);
     b->slots = ns;
     b->cap = cap;
-    b->used = b->live;
     return 0;
 }
 
@@ -187,17 +210,11 @@ static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *accou
 {
     size_t len = strlen(account);
     uint32_t h = fnv1a(account, len);
-    if (2 * (b->used + 1) > b->cap &&
-        rehash(b, 2 * (b->live + 1) > b->cap / 2 ? 2 * b->cap : b->cap) != 0)
+    if (2 * (b->live + 1) > b->cap && rehash(b, 2 * b->cap) != 0)
         return NULL;
-    size_t j = h & (b->cap - 1), free_at = (size_t)-1;
+    size_t j = h & (b->cap - 1);
     for (; b->slots[j]; j = (j + 1) & (b->cap - 1)) {
         struct cnt_acct *a = b->slots[j];
-        if (a == TOMB) {
-            if (free_at == (size_t)-1)
-                free_at = j;
-            continue;
-        }
         if (a->hash == h && a->len == len && memcmp(a->account, account, len) == 0)
             return a;
     }
@@ -205,13 +222,13 @@ static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *accou
     if (!a)
         return NULL;
     a->hash = h;
+    a->hash64 = hash64(account, len);
     a->len = len;
     memcpy(a->account, account, len + 1);
-    if (free_at == (size_t)-1) {
-        free_at = j;
-        b->used++;
-    }
-    b->slots[free_at] = a;
+    a->next_dirty = b->dirty;
+    b->dirty = a;
+    b->n_dirty++;
+    b->slots[j] = a;
     b->live++;
     return a;
 }
@@ -260,16 +277,8 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
             return VIGIL_ERR_NOMEM;
     }
     int64_t ttl = ttl_s > 0 ? ttl_s : b->ttl_s;
-    if (ttl > a->ttl_s) {
+    if (ttl > a->ttl_s)
         a->ttl_s = ttl;
-        a->renew_at_ms = 0; /* a longer TTL than the key was given: renew it now */
-    }
-    if (!a->dirty) {
-        a->dirty = true;
-        a->next_dirty = b->dirty;
-        b->dirty = a;
-        b->n_dirty++;
-    }
     return 0;
 }
 
@@ -278,9 +287,29 @@ size_t vigil_cnt_batch_dirty(const struct vigil_cnt_batch *b)
     return b->n_dirty;
 }
 
-size_t vigil_cnt_batch_accounts(const struct vigil_cnt_batch *b)
+/* Whether the key of a needs its TTL (again) now, and if so notes that it gets it. */
+static bool renew_due(struct vigil_cnt_batch *b, const struct cnt_acct *a, int64_t mono_ms)
 {
-    return b->live;
+    struct cnt_renew *set = &b->renew[(a->hash64 & (b->n_sets - 1)) * RENEW_WAYS];
+    uint32_t now_s = (uint32_t)(mono_ms / 1000);
+    struct cnt_renew *e = NULL;
+    for (int i = 0; i < RENEW_WAYS && !e; i++) {
+        if (set[i].h == a->hash64)
+            e = &set[i];
+    }
+    if (e && (int32_t)(e->due_s - now_s) > 0 && e->ttl_s >= a->ttl_s)
+        return false;
+    if (!e) { /* an empty way, else the one due soonest */
+        e = &set[0];
+        for (int i = 1; i < RENEW_WAYS && e->h; i++) {
+            if (!set[i].h || (int32_t)(set[i].due_s - e->due_s) < 0)
+                e = &set[i];
+        }
+    }
+    e->h = a->hash64;
+    e->ttl_s = (uint32_t)a->ttl_s;
+    e->due_s = now_s + (uint32_t)(a->ttl_s / RENEW_PARTS);
+    return true;
 }
 
 /* Decimal digits of v at out (room for 21), without printf. Returns the length. */
@@ -350,40 +379,12 @@ static int queue_account(struct vigil_cnt_batch *b, struct cnt_acct *a, struct v
         b->lens[argc++] = put_int(v, a->f[i].value);
     }
     rc = vigil_redis_add_argv(r, (int)argc, b->argv, b->lens);
-    if (rc != 0 || a->renew_at_ms > mono_ms)
+    if (rc != 0 || !renew_due(b, a, mono_ms))
         return rc;
     char ttl[24];
     const char *eargv[3] = {"EXPIRE", key, ttl};
     size_t elens[3] = {6, key_len, put_int(ttl, a->ttl_s)};
-    rc = vigil_redis_add_argv(r, 3, eargv, elens);
-    if (rc == 0)
-        a->renew_at_ms = mono_ms + a->ttl_s * 1000 / RENEW_PARTS;
-    return rc;
-}
-
-/* Forgets accounts that were not written for a tenth of their TTL: their key lives at least
- * nine tenths of it after its last write, and a later write renews it (renew_at 0). */
-static void sweep(struct vigil_cnt_batch *b, int64_t mono_ms)
-{
-    size_t tombs = 0;
-    for (size_t i = 0; i < b->cap; i++) {
-        struct cnt_acct *a = b->slots[i];
-        if (a == TOMB) {
-            tombs++;
-        } else if (a && !a->dirty && a->renew_at_ms <= mono_ms) {
-            free(a->f);
-            free(a);
-            b->slots[i] = TOMB;
-            b->live--;
-            tombs++;
-        }
-    }
-    if (tombs > b->cap / 4) {
-        size_t cap = b->cap;
-        while (cap > 1024 && 4 * b->live < cap / 2)
-            cap /= 2;
-        rehash(b, cap); /* on no memory the tombstones stay: still correct */
-    }
+    return vigil_redis_add_argv(r, 3, eargv, elens);
 }
 
 int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int64_t mono_ms)
@@ -391,23 +392,30 @@ int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int6
     int rc = 0;
     while (b->dirty) {
         struct cnt_acct *a = b->dirty;
+        /* A failure (an account too long for a key, no memory) drops that account's
+         * counters of this interval, reported; its next change publishes them again. */
         int qrc = queue_account(b, a, r, mono_ms);
-        if (qrc == VIGIL_ERR_NOMEM)
-            return qrc; /* the rest stay dirty for the next flush */
         if (qrc != 0)
-            rc = qrc; /* an account too long for a key: dropped, reported */
+            rc = qrc;
         b->dirty = a->next_dirty;
-        a->next_dirty = NULL;
-        a->dirty = false;
         b->n_dirty--;
-        /* The values are in Redis' batch now; an idle account keeps only its name. */
-        free(a->f);
-        a->f = NULL;
-        a->n = a->cap = 0;
     }
-    if (mono_ms - b->last_sweep_ms >= SWEEP_EVERY_MS) {
-        b->last_sweep_ms = mono_ms;
-        sweep(b, mono_ms);
+    /* Every account is in Redis' batch now: empty the table (smaller again after a burst). */
+    for (size_t i = 0; i < b->cap; i++) {
+        if (b->slots[i]) {
+            free(b->slots[i]->f);
+            free(b->slots[i]);
+            b->slots[i] = NULL;
+        }
+    }
+    b->live = 0;
+    if (b->cap > 4096) {
+        struct cnt_acct **ns = calloc(1024, sizeof *ns);
+        if (ns) {
+            free(b->slots);
+            b->slots = ns;
+            b->cap = 1024;
+        }
     }
     return rc;
 }

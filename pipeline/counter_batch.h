@@ -7,10 +7,10 @@
  * counters:
  *     <prefix>cnt:<account>  hash  toll_fraud:open_high_risk 3, bulk_sms:sms_15m 250, ...
  * A put overwrites the values of the same fields in memory; a flush queues, for every account
- * put since the last one, one HSET of the fields that changed. The key's TTL is renewed
- * rarely: when the account is first written by this process, and again once a tenth of its
- * TTL has passed, so a key always lives at least nine tenths of its TTL after its last write.
- * Accounts not written for that long are forgotten (their key expires on its own).
+ * put since the last one, one HSET of the fields put, and forgets them. The key's TTL is
+ * renewed rarely: with the first write this process makes (as far as a fixed-size cache of
+ * renewals remembers), and again once a tenth of the TTL has passed, so a key lives at least
+ * nine tenths of its TTL after its last write.
  *
  * Threading: one thread (the publisher's) per object.
  * Ownership: the object owns its copies; vigil_cnt_batch_flush() borrows the connection. */
@@ -25,8 +25,11 @@
 struct vigil_cnt_batch;
 struct vigil_redis;
 
-/* prefix: redis.prefix (copied); ttl_s: the TTL when a put names none. NULL on no memory. */
-struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s);
+/* prefix: redis.prefix (copied); ttl_s: the TTL when a put names none; renew_entries: how
+ * many keys' last TTL renewal to remember (16 bytes each; an account forgotten gets one
+ * EXPIRE more). NULL on no memory or a prefix of 120 bytes or more. */
+struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s,
+                                               size_t renew_entries);
 void vigil_cnt_batch_destroy(struct vigil_cnt_batch *b); /* accepts NULL */
 
 /* Keeps the latest n counters of (account, detector), taken at wall_ms; ttl_s 0: the
@@ -39,12 +42,10 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
 size_t vigil_cnt_batch_dirty(const struct vigil_cnt_batch *b);
 
 /* Queues on r one HSET per account put since the last flush, and an EXPIRE for those whose
- * TTL is due (mono_ms: CLOCK_MONOTONIC ms). The commands are in r's batch, which keeps them
- * until they succeed (redis_sink.h), so the accounts are clean once this returns 0.
- * VIGIL_ERR_NOMEM leaves the rest dirty for the next flush. */
+ * TTL is due (mono_ms: CLOCK_MONOTONIC ms), and empties the batch. The commands are in r's
+ * batch, which keeps them until they succeed (redis_sink.h). An account that cannot be
+ * queued (no memory, a key too long) loses this interval's counters: the status is returned
+ * for the log, and its next change publishes them again. */
 int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int64_t mono_ms);
-
-/* Accounts remembered (dirty or waiting for their next TTL renewal). */
-size_t vigil_cnt_batch_accounts(const struct vigil_cnt_batch *b);
 
 #endif

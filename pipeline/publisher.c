@@ -43,6 +43,7 @@
 #define BRAKE_WINDOW_MS 60000
 #define BRAKE_REDIS_RETRY_MS 5000 /* after a failed brake check, count locally this long */
 #define BRAKE_ID_MAX 64
+#define COUNTER_RENEW_ENTRIES (1u << 20) /* counter keys whose TTL renewal is remembered: 16 MiB */
 
 /* An order the brake held, until the alert that names it has been taken from its worker's
  * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
@@ -148,7 +149,7 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
     p->publish_interval_ms = vigil_config_int(env->cfg, "vigild.publish_interval_ms");
     p->last_publish_ms = vigil_mono_ms();
-    p->counters = vigil_cnt_batch_create(p->prefix, p->counter_ttl_s);
+    p->counters = vigil_cnt_batch_create(p->prefix, p->counter_ttl_s, COUNTER_RENEW_ENTRIES);
     p->retry_ms = RETRY_MIN_MS;
     p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
     p->held = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->held);
@@ -719,7 +720,7 @@ static int flush(struct vigil_publisher *p, bool finishing)
      * published with release below. */
     bool urgent = atomic_load_explicit(&p->env.offsets->urgent, memory_order_relaxed);
     bool publish = finishing || urgent || now - p->last_publish_ms >= p->publish_interval_ms ||
-                   pending_commands(p) >= p->flush_at;
+                   pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at;
     if (publish && vigil_cnt_batch_dirty(p->counters) > 0) {
         int crc = vigil_cnt_batch_flush(p->counters, p->env.redis, now);
         if (crc != 0)
@@ -812,7 +813,7 @@ static void *publisher_main(void *arg)
 
         int64_t now = vigil_mono_ms();
         bool due = now - last_flush >= p->flush_interval_ms ||
-                   pending_commands(p) >= p->flush_at ||
+                   pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
             int rc = flush(p, finishing);

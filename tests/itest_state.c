@@ -192,8 +192,10 @@ static bool sampled_at_tick(const char *field)
     return false;
 }
 
-/* Every counter hash under prefix, as "key field=value ..." lines with the prefix cut and
- * the fields sampled at tick time left out (hashes with nothing else are skipped), sorted. */
+/* Every counter hash under prefix, as "key field=value ..." lines with the prefix cut, the
+ * fields in name order (one hash holds every detector's, in the order they were first
+ * written) and those sampled at tick time left out (hashes with nothing else are skipped),
+ * sorted. */
 static size_t counters(const char *prefix, char **out)
 {
     redisReply *keys = harness_redis_cmd(&redis, "KEYS %scnt:*", prefix);
@@ -209,11 +211,22 @@ static size_t counters(const char *prefix, char **out)
         assert_non_null(line);
         len += (size_t)snprintf(line, cap, "%s", keys->element[i]->str + strlen(prefix));
         size_t head = len;
-        for (size_t j = 0; j + 1 < h->elements; j += 2) {
-            if (!sampled_at_tick(h->element[j]->str))
-                len += (size_t)snprintf(line + len, cap - len, " %s=%s", h->element[j]->str,
-                                        h->element[j + 1]->str);
+        const char **names = calloc(h->elements / 2 + 1, sizeof *names);
+        assert_non_null(names);
+        size_t nf = 0;
+        for (size_t j = 0; j + 1 < h->elements; j += 2)
+            names[nf++] = h->element[j]->str;
+        qsort(names, nf, sizeof *names, cmp_str);
+        for (size_t k = 0; k < nf; k++) {
+            if (sampled_at_tick(names[k]))
+                continue;
+            for (size_t j = 0; j + 1 < h->elements; j += 2) {
+                if (h->element[j]->str == names[k])
+                    len += (size_t)snprintf(line + len, cap - len, " %s=%s", names[k],
+                                            h->element[j + 1]->str);
+            }
         }
+        free(names);
         freeReplyObject(h);
         if (len == head) {
             free(line);
