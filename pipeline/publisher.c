@@ -44,6 +44,7 @@
 #define BRAKE_REDIS_RETRY_MS 5000 /* after a failed brake check, count locally this long */
 #define BRAKE_ID_MAX 64
 #define COUNTER_RENEW_ENTRIES (1u << 20) /* counter keys whose TTL renewal is remembered: 16 MiB */
+#define IDLE_WAIT_MS 100 /* an idle publisher looks at its state (holding, urgent) this often */
 
 /* An order the brake held, until the alert that names it has been taken from its worker's
  * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
@@ -55,6 +56,9 @@ struct held_mark {
 
 struct vigil_publisher {
     struct vigil_publisher_env env;
+    /* Rung by every commit to a worker's out ring and by finish(): the publisher sleeps on
+     * it, until the next flush is due, when it has nothing to drain. */
+    struct vigil_bell bell;
     pthread_t thread;
     bool started;
     atomic_bool finishing;
@@ -137,6 +141,9 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     if (!p)
         return NULL;
     p->env = *env;
+    vigil_bell_init(&p->bell);
+    for (size_t w = 0; w < env->n_workers; w++)
+        vigil_ring_set_bell(vigil_worker_out(env->workers[w]), &p->bell);
     p->prefix = vigil_config_str(env->cfg, "redis.prefix");
     p->orders_topic = vigil_config_str(env->cfg, "kafka.orders_topic");
     p->alerts_topic = vigil_config_str(env->cfg, "kafka.alerts_topic");
@@ -795,11 +802,31 @@ static bool past_deadline(struct vigil_publisher *p)
            vigil_mono_ms() >= atomic_load_explicit(&p->deadline_ms, memory_order_relaxed);
 }
 
+/* Sleeps until a worker commits something or finish() is called, or until the next flush
+ * is due (at most IDLE_WAIT_MS when nothing waits for one). While holding (hold), only the
+ * rings drain() would take from count. */
+static void idle_wait(struct vigil_publisher *p, int64_t last_flush, bool hold)
+{
+    int64_t wait = IDLE_WAIT_MS;
+    if (p->unflushed) {
+        wait = last_flush + p->flush_interval_ms - vigil_mono_ms();
+        if (wait < 1)
+            wait = 1;
+    }
+    uint32_t token = vigil_bell_prepare(&p->bell);
+    bool work = atomic_load_explicit(&p->finishing, memory_order_acquire);
+    for (size_t w = 0; w < p->env.n_workers && !work; w++)
+        work = (!hold || p->in_tick[w]) &&
+               vigil_ring_peek(vigil_worker_out(p->env.workers[w])) != NULL;
+    if (work)
+        vigil_bell_cancel(&p->bell);
+    else
+        vigil_bell_wait(&p->bell, token, wait);
+}
+
 static void *publisher_main(void *arg)
 {
     struct vigil_publisher *p = arg;
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
     int64_t last_flush = vigil_mono_ms();
     for (;;) {
         /* Acquire: pairs with finish()'s release; the workers were joined before it, so
@@ -835,9 +862,7 @@ static void *publisher_main(void *arg)
         if (past_deadline(p))
             break;
         if (n == 0)
-            vigil_backoff_wait(&bo);
-        else
-            vigil_backoff_reset(&bo);
+            idle_wait(p, last_flush, hold);
     }
     atomic_store_explicit(&p->result, VIGIL_ERR_TIMEOUT, memory_order_relaxed);
     return NULL;
@@ -859,6 +884,7 @@ int vigil_publisher_finish(struct vigil_publisher *p, int64_t deadline_ms)
     atomic_store_explicit(&p->deadline_ms, deadline_ms, memory_order_relaxed);
     /* Release: the deadline store above is visible to whoever sees `finishing`. */
     atomic_store_explicit(&p->finishing, true, memory_order_release);
+    vigil_bell_ring(&p->bell);
     pthread_join(p->thread, NULL);
     p->started = false;
     return atomic_load_explicit(&p->result, memory_order_relaxed);
