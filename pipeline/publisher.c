@@ -28,6 +28,7 @@
 #include "offsets.h"
 #include "redis_sink.h"
 #include "ring.h"
+#include "state_batch.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
 #include "vigil/jbuf.h"
@@ -71,6 +72,9 @@ struct vigil_publisher {
     /* Counters wait here until the next publish (vigild.publish_interval_ms): one HSET per
      * account and interval. Offsets are published only when none is waiting. */
     struct vigil_cnt_batch *counters;
+    /* The states of the open checkpoint transaction, the latest per account, written as one
+     * HSET per partition when it closes. NULL when checkpoints are off. */
+    struct vigil_state_batch *states;
     int64_t publish_interval_ms, last_publish_ms;
     size_t hold_commands; /* stop draining (backpressure) above this many pending */
     size_t flush_at;      /* flush early at this many: well before holding */
@@ -157,13 +161,14 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     p->publish_interval_ms = vigil_config_int(env->cfg, "vigild.publish_interval_ms");
     p->last_publish_ms = vigil_mono_ms();
     p->counters = vigil_cnt_batch_create(p->prefix, p->counter_ttl_s, COUNTER_RENEW_ENTRIES);
+    p->states = env->ckpt ? vigil_state_batch_create() : NULL;
     p->retry_ms = RETRY_MIN_MS;
     p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
     p->held = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->held);
     p->scratch = malloc(sizeof *p->scratch);
     p->brake_max = vigil_config_int(env->cfg, "orders.max_per_minute");
     p->issued_at = calloc(p->brake_max > 0 ? (size_t)p->brake_max : 1, sizeof *p->issued_at);
-    if (!p->counters || !p->in_tick || !p->held || !p->scratch || !p->issued_at) {
+    if (!p->counters || (env->ckpt && !p->states) || !p->in_tick || !p->held || !p->scratch || !p->issued_at) {
         vigil_publisher_destroy(p);
         return NULL;
     }
@@ -287,14 +292,11 @@ static int txn_begin(struct vigil_publisher *p)
 
 static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[sizeof p->env.ckpt_keys->state + 16];
-    vigil_ckpt_state_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
-    if (rc == 0 && m->data_len > 0)
-        rc = vigil_redis_add(p->env.ckpt, "HSET %s %s %b", key, m->account, m->data,
-                             (size_t)m->data_len);
-    else if (rc == 0)
-        rc = vigil_redis_add(p->env.ckpt, "HDEL %s %s", key, m->account);
+    /* Staged: a later state of the account in the same transaction replaces it, and the
+     * transaction writes one HSET per partition (flush_checkpoint). */
+    if (rc == 0)
+        rc = vigil_state_batch_put(p->states, m->partition, m->account, m->data, m->data_len);
     bump(&p->st_states);
     return rc;
 }
@@ -627,8 +629,11 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
 
 static size_t pending_commands(const struct vigil_publisher *p)
 {
+    /* Staged states count as commands: they are kept in memory just the same. */
     return vigil_redis_pending(p->env.redis) +
-           (p->env.ckpt ? vigil_redis_pending(p->env.ckpt) : 0);
+           (p->env.ckpt ? vigil_redis_pending(p->env.ckpt) +
+                              vigil_state_batch_count(p->states)
+                        : 0);
 }
 
 /* hold: the batches are large (backpressure); only workers in the middle of a tick group
@@ -669,6 +674,12 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             return VIGIL_ERR_EMPTY;
     }
     int rc = 0;
+    if (vigil_state_batch_count(p->states) > 0) {
+        rc = vigil_state_batch_flush(p->states, p->env.ckpt, p->env.ckpt_keys);
+        if (rc != 0) /* those partitions start from older states after a restart; logged */
+            vigil_log_error("cannot queue checkpoint states: %s", vigil_status_str(rc));
+        rc = 0;
+    }
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && rc == 0; i++) {
         if (!p->dirty[i])
             continue;
@@ -901,6 +912,7 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
     free(p->scratch);
     free(p->issued_at);
     vigil_cnt_batch_destroy(p->counters);
+    vigil_state_batch_destroy(p->states);
     free(p);
 }
 
