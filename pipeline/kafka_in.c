@@ -252,9 +252,11 @@ void vigil_offsets_init(struct vigil_offsets *o)
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
- * past what was committed. NULL when there is nothing to commit. */
+ * past what was committed; with `all`, every durable offset, committed or not (an async
+ * commit we counted may still fail: its report comes with a poll that a revoke or a
+ * shutdown no longer makes). NULL when there is nothing to commit. */
 static rd_kafka_topic_partition_list_t *
-commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only)
+commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only, bool all)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     int n = only ? only->cnt : VIGIL_MAX_PARTITIONS;
@@ -263,7 +265,7 @@ commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *on
         if (p < 0 || p >= VIGIL_MAX_PARTITIONS || !ki->assigned[p])
             continue;
         int64_t d = vigil_offsets_get(ki->offsets, p);
-        if (d < 0 || d <= ki->committed[p])
+        if (d < 0 || (!all && d <= ki->committed[p]))
             continue;
         if (!l)
             l = rd_kafka_topic_partition_list_new(8);
@@ -275,7 +277,9 @@ commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *on
 static void commit(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only,
                    bool sync)
 {
-    rd_kafka_topic_partition_list_t *l = commit_list(ki, only);
+    /* A synchronous commit (revoke, shutdown) sends every durable offset again: committing
+     * an offset twice is harmless, missing one reprocesses its events. */
+    rd_kafka_topic_partition_list_t *l = commit_list(ki, only, sync);
     if (!l)
         return;
     rd_kafka_resp_err_t err = rd_kafka_commit(ki->rk, l, sync ? 0 : 1);

@@ -132,11 +132,15 @@ static void start(struct harness_proc *p, const char *group, const char *prefix,
  * kills it while it still has the tail of that part in hand. */
 static void produce_first_part(const char *group, const char *topic)
 {
+    /* The first third committed in full before the rest (commits follow the counter
+     * publish, every few seconds), so the crash after it falls between a commit that covers
+     * real windows and the events after it: what a restart without checkpoints loses. */
+    int64_t third = (int64_t)(split_at / 3);
     produce(topic, 0, split_at / 3);
-    for (int tries = 0; tries < 300 && harness_committed_sum(broker.bootstrap, group, topic) <= 0;
-         tries++)
+    for (int tries = 0;
+         tries < 300 && harness_committed_sum(broker.bootstrap, group, topic) < third; tries++)
         harness_sleep_ms(100);
-    assert_true(harness_committed_sum(broker.bootstrap, group, topic) > 0);
+    assert_true(harness_committed_sum(broker.bootstrap, group, topic) >= third);
     produce(topic, split_at / 3, split_at);
 }
 
