@@ -248,12 +248,15 @@ void vigil_offsets_init(struct vigil_offsets *o)
         atomic_init(&o->pstate[i], 0);
     }
     atomic_init(&o->holding, false);
+    atomic_init(&o->urgent, false);
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
- * past what was committed. NULL when there is nothing to commit. */
+ * past what was committed; with `all`, every durable offset, committed or not (an async
+ * commit we counted may still fail: its report comes with a poll that a revoke or a
+ * shutdown no longer makes). NULL when there is nothing to commit. */
 static rd_kafka_topic_partition_list_t *
-commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only)
+commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only, bool all)
 {
     rd_kafka_topic_partition_list_t *l = NULL;
     int n = only ? only->cnt : VIGIL_MAX_PARTITIONS;
@@ -262,7 +265,7 @@ commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *on
         if (p < 0 || p >= VIGIL_MAX_PARTITIONS || !ki->assigned[p])
             continue;
         int64_t d = vigil_offsets_get(ki->offsets, p);
-        if (d < 0 || d <= ki->committed[p])
+        if (d < 0 || (!all && d <= ki->committed[p]))
             continue;
         if (!l)
             l = rd_kafka_topic_partition_list_new(8);
@@ -274,7 +277,9 @@ commit_list(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *on
 static void commit(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *only,
                    bool sync)
 {
-    rd_kafka_topic_partition_list_t *l = commit_list(ki, only);
+    /* A synchronous commit (revoke, shutdown) sends every durable offset again: committing
+     * an offset twice is harmless, missing one reprocesses its events. */
+    rd_kafka_topic_partition_list_t *l = commit_list(ki, only, sync);
     if (!l)
         return;
     rd_kafka_resp_err_t err = rd_kafka_commit(ki->rk, l, sync ? 0 : 1);
@@ -309,6 +314,8 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
     int64_t until = vigil_mono_ms() + REVOKE_WAIT_MS;
     struct vigil_backoff bo;
     vigil_backoff_init(&bo, 2000);
+    /* Relaxed: a hint for the publisher to publish its counters now (offsets.h). */
+    atomic_store_explicit(&ki->offsets->urgent, true, memory_order_relaxed);
     for (;;) {
         bool done = true;
         for (int i = 0; i < l->cnt && done; i++) {
@@ -318,15 +325,16 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
             done = vigil_offsets_get(ki->offsets, p) >= ki->dispatched[p];
         }
         if (done)
-            return;
+            break;
         if (vigil_mono_ms() > until) {
             vigil_log_warn("revoked partitions not durable after %d ms; their last events "
                            "will be processed again by the next owner",
                            REVOKE_WAIT_MS);
-            return;
+            break;
         }
         vigil_backoff_wait(&bo);
     }
+    atomic_store_explicit(&ki->offsets->urgent, false, memory_order_relaxed);
 }
 
 /* Group membership and partitions held, for /readyz and /metrics. An assignment, even an

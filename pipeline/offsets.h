@@ -27,6 +27,10 @@ struct vigil_offsets {
      * succeeded since, or it holds more than vigild.hold_commands): the consumer pauses
      * consumption until it clears. */
     atomic_bool holding;
+    /* Set by the consumer while a revoke waits for its partitions' offsets: the publisher
+     * then publishes the counters it is holding (vigild.publish_interval_ms) at once, so the
+     * offsets behind them are not kept waiting for the interval. */
+    atomic_bool urgent;
 };
 
 static inline void vigil_part_set(struct vigil_offsets *o, int32_t p, unsigned state)

@@ -20,6 +20,7 @@
 
 #include "alert_delivery.h"
 #include "ckpt_keys.h"
+#include "counter_batch.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "metrics.h"
@@ -28,6 +29,7 @@
 #include "redis_keys.h"
 #include "redis_sink.h"
 #include "ring.h"
+#include "state_batch.h"
 #include "vigil/config.h"
 #include "vigil/emit.h"
 #include "jbuf.h"
@@ -43,6 +45,8 @@
 #define BRAKE_WINDOW_MS 60000
 #define BRAKE_REDIS_RETRY_MS 5000 /* after a failed brake check, count locally this long */
 #define BRAKE_ID_MAX 64
+#define COUNTER_RENEW_ENTRIES (1u << 20) /* counter keys whose TTL renewal is remembered: 16 MiB */
+#define IDLE_WAIT_MS 100 /* an idle publisher looks at its state (holding, urgent) this often */
 
 /* An order the brake held, until the alert that names it has been taken from its worker's
  * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
@@ -54,6 +58,9 @@ struct held_mark {
 
 struct vigil_publisher {
     struct vigil_publisher_env env;
+    /* Rung by every commit to a worker's out ring and by finish(): the publisher sleeps on
+     * it, until the next flush is due, when it has nothing to drain. */
+    struct vigil_bell bell;
     pthread_t thread;
     bool started;
     atomic_bool finishing;
@@ -63,6 +70,13 @@ struct vigil_publisher {
     /* Publisher-thread-only state. */
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
+    /* Counters wait here until the next publish (vigild.publish_interval_ms): one HSET per
+     * account and interval. Offsets are published only when none is waiting. */
+    struct vigil_cnt_batch *counters;
+    /* The states of the open checkpoint transaction, the latest per account, written as one
+     * HSET per partition when it closes. NULL when checkpoints are off. */
+    struct vigil_state_batch *states;
+    int64_t publish_interval_ms, last_publish_ms;
     size_t hold_commands; /* stop draining (backpressure) above this many pending */
     size_t flush_at;      /* flush early at this many: well before holding */
     int64_t pending[VIGIL_MAX_PARTITIONS]; /* progress drained, not yet durable */
@@ -125,6 +139,9 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
     if (!p)
         return NULL;
     p->env = *env;
+    vigil_bell_init(&p->bell);
+    for (size_t w = 0; w < env->n_workers; w++)
+        vigil_ring_set_bell(vigil_worker_out(env->workers[w]), &p->bell);
     p->prefix = vigil_config_str(env->cfg, "redis.prefix");
     p->orders_topic = vigil_config_str(env->cfg, "kafka.orders_topic");
     p->alerts_topic = vigil_config_str(env->cfg, "kafka.alerts_topic");
@@ -135,13 +152,17 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
                                                            : FLUSH_AT_COMMANDS;
     p->block_ttl_s = vigil_config_int(env->cfg, "redis.block_ttl_s");
     p->counter_ttl_s = vigil_config_int(env->cfg, "redis.counter_ttl_s");
+    p->publish_interval_ms = vigil_config_int(env->cfg, "vigild.publish_interval_ms");
+    p->last_publish_ms = vigil_mono_ms();
+    p->counters = vigil_cnt_batch_create(p->prefix, p->counter_ttl_s, COUNTER_RENEW_ENTRIES);
+    p->states = env->ckpt ? vigil_state_batch_create() : NULL;
     p->retry_ms = RETRY_MIN_MS;
     p->in_tick = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->in_tick);
     p->held = calloc(env->n_workers ? env->n_workers : 1, sizeof *p->held);
     p->scratch = malloc(sizeof *p->scratch);
     p->brake_max = vigil_config_int(env->cfg, "orders.max_per_minute");
     p->issued_at = calloc(p->brake_max > 0 ? (size_t)p->brake_max : 1, sizeof *p->issued_at);
-    if (!p->in_tick || !p->held || !p->scratch || !p->issued_at) {
+    if (!p->counters || (env->ckpt && !p->states) || !p->in_tick || !p->held || !p->scratch || !p->issued_at) {
         vigil_publisher_destroy(p);
         return NULL;
     }
@@ -243,30 +264,6 @@ static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
     return rc;
 }
 
-static int queue_counters(struct vigil_publisher *p, const struct vigil_out_msg *m)
-{
-    char key[256], vals[VIGIL_OUT_COUNTERS_MAX + 1][24];
-    const char *argv[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
-    size_t lens[2 + 2 * (VIGIL_OUT_COUNTERS_MAX + 1)];
-    int argc = 0;
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_COUNTERS, m->account, m->detector);
-    argv[argc++] = "HSET";
-    argv[argc++] = key;
-    for (uint32_t i = 0; i < m->n_counters; i++) {
-        snprintf(vals[i], sizeof vals[i], "%lld", (long long)m->counters[i].value);
-        argv[argc++] = m->counters[i].name;
-        argv[argc++] = vals[i];
-    }
-    snprintf(vals[m->n_counters], sizeof vals[0], "%lld", (long long)wall_ms());
-    argv[argc++] = "updated_ms";
-    argv[argc++] = vals[m->n_counters];
-    for (int i = 0; i < argc; i++)
-        lens[i] = strlen(argv[i]);
-    int rc = vigil_redis_add_argv(p->env.redis, argc, argv, lens);
-    int64_t ttl = m->ttl_s > 0 ? m->ttl_s : p->counter_ttl_s;
-    return rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)ttl);
-}
-
 static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     /* The latest alert per account and detector, for vigilctl and dashboards. */
@@ -290,14 +287,11 @@ static int txn_begin(struct vigil_publisher *p)
 
 static int queue_state(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[sizeof p->env.ckpt_keys->state + 16];
-    vigil_ckpt_state_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
-    if (rc == 0 && m->data_len > 0)
-        rc = vigil_redis_add(p->env.ckpt, "HSET %s %s %b", key, m->account, m->data,
-                             (size_t)m->data_len);
-    else if (rc == 0)
-        rc = vigil_redis_add(p->env.ckpt, "HDEL %s %s", key, m->account);
+    /* Staged: a later state of the account in the same transaction replaces it, and the
+     * transaction writes one HSET per partition (flush_checkpoint). */
+    if (rc == 0)
+        rc = vigil_state_batch_put(p->states, m->partition, m->account, m->data, m->data_len);
     bump(&p->st_states);
     return rc;
 }
@@ -585,7 +579,8 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_DEAD, m->data, m->data_len);
         break;
     case VIGIL_MSG_COUNTERS:
-        rc = queue_counters(p, m);
+        rc = vigil_cnt_batch_put(p->counters, m->account, m->detector, m->counters,
+                                 m->n_counters, m->ttl_s, wall_ms());
         bump(&p->st_counters);
         break;
     case VIGIL_MSG_FLAG:
@@ -629,8 +624,11 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
 
 static size_t pending_commands(const struct vigil_publisher *p)
 {
+    /* Staged states count as commands: they are kept in memory just the same. */
     return vigil_redis_pending(p->env.redis) +
-           (p->env.ckpt ? vigil_redis_pending(p->env.ckpt) : 0);
+           (p->env.ckpt ? vigil_redis_pending(p->env.ckpt) +
+                              vigil_state_batch_count(p->states)
+                        : 0);
 }
 
 /* hold: the batches are large (backpressure); only workers in the middle of a tick group
@@ -671,6 +669,12 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             return VIGIL_ERR_EMPTY;
     }
     int rc = 0;
+    if (vigil_state_batch_count(p->states) > 0) {
+        rc = vigil_state_batch_flush(p->states, p->env.ckpt, p->env.ckpt_keys);
+        if (rc != 0) /* those partitions start from older states after a restart; logged */
+            vigil_log_error("cannot queue checkpoint states: %s", vigil_status_str(rc));
+        rc = 0;
+    }
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && rc == 0; i++) {
         if (!p->dirty[i])
             continue;
@@ -716,8 +720,32 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
 /* Makes everything drained so far durable. 0 on success. Kafka first: a block key in Redis
  * must never be visible before its order is on the orders topic, or an operator could lift
  * it (vigilctl checks Redis) and the lift reach provisioning before the order it lifts. */
-static int flush(struct vigil_publisher *p)
+static int flush(struct vigil_publisher *p, bool finishing)
 {
+    /* The counters of every account put since the last publish go into this batch when the
+     * interval is up, when the consumer waits for a revoke to become durable, when the
+     * batches grow large, and at the end. Queued, they are part of the batch, which is kept
+     * until Redis takes it. Until a publish has succeeded, every flush publishes again
+     * (what was drained since), so a half-drained tick group cannot hold the checkpoint off
+     * for another interval. */
+    int64_t now = vigil_mono_ms();
+    /* Relaxed: a hint that only makes this publish sooner; the offsets themselves are
+     * published with release below. */
+    bool urgent = atomic_load_explicit(&p->env.offsets->urgent, memory_order_relaxed);
+    bool publish = finishing || urgent || now - p->last_publish_ms >= p->publish_interval_ms ||
+                   pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at;
+    if (publish && vigil_cnt_batch_dirty(p->counters) > 0) {
+        int crc = vigil_cnt_batch_flush(p->counters, p->env.redis, now);
+        if (crc != 0)
+            vigil_log_error("cannot queue counters: %s", vigil_status_str(crc));
+    }
+    /* Checkpoints and offsets follow the counters: while counters drained before them wait
+     * in memory for the next publish, the checkpoint transaction (kept open, its states
+     * queued) and the offsets wait too. So a checkpoint never reflects an event whose
+     * counters are not in Redis: after a crash the next owner starts at the checkpoint, re-reads
+     * what came after it, and publishes those accounts' counters again. Once the table is
+     * empty everything drained so far is in this batch. */
+    bool counters_waiting = vigil_cnt_batch_dirty(p->counters) > 0;
     /* A flush with nothing for Redis succeeds even while Redis is down: only one that wrote
      * something ends a failing streak. */
     bool writes = pending_commands(p) > 0;
@@ -734,7 +762,7 @@ static int flush(struct vigil_publisher *p)
         }
         what = vigil_redis_errstr(p->env.redis);
     }
-    if (rc == 0 && p->env.ckpt) {
+    if (rc == 0 && p->env.ckpt && !counters_waiting) {
         rc = flush_checkpoint(p, &writes);
         if (rc == VIGIL_ERR_EMPTY)
             return rc; /* a tick group is half drained: the offsets wait for it */
@@ -755,7 +783,7 @@ static int flush(struct vigil_publisher *p)
         p->failing = false;
         p->local_failures = 0;
     }
-    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
@@ -764,7 +792,9 @@ static int flush(struct vigil_publisher *p)
             p->is_ready[i] = false;
         }
     }
-    p->unflushed = false;
+    if (publish && !counters_waiting)
+        p->last_publish_ms = now;
+    p->unflushed = counters_waiting;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
     atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
@@ -778,11 +808,31 @@ static bool past_deadline(struct vigil_publisher *p)
            vigil_mono_ms() >= atomic_load_explicit(&p->deadline_ms, memory_order_relaxed);
 }
 
+/* Sleeps until a worker commits something or finish() is called, or until the next flush
+ * is due (at most IDLE_WAIT_MS when nothing waits for one). While holding (hold), only the
+ * rings drain() would take from count. */
+static void idle_wait(struct vigil_publisher *p, int64_t last_flush, bool hold)
+{
+    int64_t wait = IDLE_WAIT_MS;
+    if (p->unflushed) {
+        wait = last_flush + p->flush_interval_ms - vigil_mono_ms();
+        if (wait < 1)
+            wait = 1;
+    }
+    uint32_t token = vigil_bell_prepare(&p->bell);
+    bool work = atomic_load_explicit(&p->finishing, memory_order_acquire);
+    for (size_t w = 0; w < p->env.n_workers && !work; w++)
+        work = (!hold || p->in_tick[w]) &&
+               vigil_ring_peek(vigil_worker_out(p->env.workers[w])) != NULL;
+    if (work)
+        vigil_bell_cancel(&p->bell);
+    else
+        vigil_bell_wait(&p->bell, token, wait);
+}
+
 static void *publisher_main(void *arg)
 {
     struct vigil_publisher *p = arg;
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
     int64_t last_flush = vigil_mono_ms();
     for (;;) {
         /* Acquire: pairs with finish()'s release; the workers were joined before it, so
@@ -796,10 +846,10 @@ static void *publisher_main(void *arg)
 
         int64_t now = vigil_mono_ms();
         bool due = now - last_flush >= p->flush_interval_ms ||
-                   pending_commands(p) >= p->flush_at ||
+                   pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
-            int rc = flush(p);
+            int rc = flush(p, finishing);
             if (rc == 0) {
                 last_flush = now;
                 p->retry_ms = RETRY_MIN_MS;
@@ -818,9 +868,7 @@ static void *publisher_main(void *arg)
         if (past_deadline(p))
             break;
         if (n == 0)
-            vigil_backoff_wait(&bo);
-        else
-            vigil_backoff_reset(&bo);
+            idle_wait(p, last_flush, hold);
     }
     atomic_store_explicit(&p->result, VIGIL_ERR_TIMEOUT, memory_order_relaxed);
     return NULL;
@@ -842,6 +890,7 @@ int vigil_publisher_finish(struct vigil_publisher *p, int64_t deadline_ms)
     atomic_store_explicit(&p->deadline_ms, deadline_ms, memory_order_relaxed);
     /* Release: the deadline store above is visible to whoever sees `finishing`. */
     atomic_store_explicit(&p->finishing, true, memory_order_release);
+    vigil_bell_ring(&p->bell);
     pthread_join(p->thread, NULL);
     p->started = false;
     return atomic_load_explicit(&p->result, memory_order_relaxed);
@@ -857,6 +906,8 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
     free(p->held);
     free(p->scratch);
     free(p->issued_at);
+    vigil_cnt_batch_destroy(p->counters);
+    vigil_state_batch_destroy(p->states);
     free(p);
 }
 

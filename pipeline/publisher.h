@@ -8,10 +8,17 @@
  *     <prefix>flagged  zset  member = the number's hash (16 hex digits), score = wall-clock
  *                            ms until which it is flagged
  *
+ * Counters: kept per account (counter_batch.h) and written every vigild.publish_interval_ms,
+ * one HSET per account for all its detectors:
+ *     <prefix>cnt:<account>  hash  "<detector>:<counter>" -> value
+ *
  * Checkpoints: a worker's tick sends the states of the accounts it changed, then the
- * progress they reflect, then a tick end. The states and offsets of complete ticks go to
- * Redis in one MULTI/EXEC (after the Kafka outputs and the other Redis writes are durable),
- * so a checkpoint's states and its offsets are never seen apart:
+ * progress they reflect, then a tick end. The states (the latest per account, one HSET per
+ * partition: state_batch.h) and offsets of complete ticks go to Redis in one MULTI/EXEC
+ * (after the Kafka outputs and the other Redis writes are durable, counters included, so
+ * a transaction waits for the next counter publish), so a checkpoint's states and its
+ * offsets are never seen apart, and an offset is committed only once everything its events
+ * caused is in Redis and Kafka:
  *     <prefix>state:<group>:<topic>:<partition>  hash  account -> packed state
  *     <prefix>ckpt:<group>:<topic>               hash  partition -> "<next offset>:<clock ms>"
  * (ckpt_keys.h builds these names, for the consumer's loads too)

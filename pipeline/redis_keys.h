@@ -5,7 +5,7 @@
  *
  *     block:<account>            hash   the account's standing orders by action
  *     blocks                     zset   blocked accounts by expiry
- *     cnt:<account>:<detector>   hash   window counters
+ *     cnt:<account>              hash   window counters, fields <detector>:<counter>
  *     alerts:<account>           hash   latest alert per detector
  *     flagged                    zset   numbers of flagged accounts
  *     credit                     hash   credit limits (written by billing)
@@ -22,7 +22,7 @@
 enum vigil_rkey {
     VIGIL_RKEY_BLOCK,         /* block:<account> */
     VIGIL_RKEY_BLOCKS,        /* blocks */
-    VIGIL_RKEY_COUNTERS,      /* cnt:<account>:<detector>; cnt:<account> when detector is NULL */
+    VIGIL_RKEY_COUNTERS,      /* cnt:<account> (fields <detector>:<counter>; vigild builds it in counter_batch.c) */
     VIGIL_RKEY_ALERTS,        /* alerts:<account> */
     VIGIL_RKEY_FLAGGED,       /* flagged */
     VIGIL_RKEY_CREDIT,        /* credit */

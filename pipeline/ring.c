@@ -29,13 +29,17 @@
 #include "ring.h"
 
 #include <assert.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <sched.h>
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "vigil/status.h"
 
@@ -53,6 +57,7 @@ struct vigil_ring {
     size_t mask;      /* capacity - 1 */
     size_t elem_size; /* bytes copied by push/pop */
     size_t stride;    /* elem_size rounded up to RING_SLOT_ALIGN */
+    struct vigil_bell *bell; /* rung by every commit; NULL: none */
 
     /* Written by the producer only, read by the consumer. */
     alignas(RING_LINE) atomic_size_t head;
@@ -100,6 +105,7 @@ struct vigil_ring *vigil_ring_create(size_t capacity, size_t elem_size)
     atomic_init(&r->tail, 0);
     r->cached_tail = 0;
     r->cached_head = 0;
+    r->bell = NULL;
     return r;
 }
 
@@ -137,6 +143,65 @@ void vigil_ring_commit(struct vigil_ring *r)
      * caller) becomes visible before the new head does. Pairs with the consumer's acquire
      * load of head in vigil_ring_peek(). */
     atomic_store_explicit(&r->head, head + 1, memory_order_release);
+    if (r->bell)
+        vigil_bell_ring(r->bell);
+}
+
+void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell)
+{
+    r->bell = bell;
+}
+
+/* --- the bell ------------------------------------------------------------------------------ */
+
+void vigil_bell_init(struct vigil_bell *b)
+{
+    atomic_init(&b->seq, 0);
+    atomic_init(&b->waiters, 0);
+}
+
+void vigil_bell_ring(struct vigil_bell *b)
+{
+    /* Seq_cst fence: orders the caller's publication (the ring's head store) before the
+     * load of waiters. Pairs with the fence in prepare(): either this load sees the waiter,
+     * or the waiter's re-check of the ring after its fence sees what was published. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&b->waiters, memory_order_relaxed) == 0)
+        return;
+    /* Release: a waiter whose token already reads this bump (it prepared after it) must
+     * also see what the caller published; pairs with the acquire in prepare(). A waiter
+     * whose token is older returns from the futex at once (the word moved). */
+    atomic_fetch_add_explicit(&b->seq, 1, memory_order_release);
+    syscall(SYS_futex, &b->seq, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+uint32_t vigil_bell_prepare(struct vigil_bell *b)
+{
+    /* Relaxed RMW, then the seq_cst fence that pairs with ring()'s: the announcement is
+     * ordered before the caller's re-check of its rings, so a ring that does not see it
+     * published something the re-check sees. A ring that sees it bumps seq: before the
+     * token load below (acquire, pairing with that release bump: the re-check then sees the
+     * publication), or after it (the futex word no longer equals the token: no sleep). */
+    atomic_fetch_add_explicit(&b->waiters, 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_seq_cst);
+    return atomic_load_explicit(&b->seq, memory_order_acquire);
+}
+
+void vigil_bell_wait(struct vigil_bell *b, uint32_t token, int64_t timeout_ms)
+{
+    if (timeout_ms > 0) {
+        struct timespec ts = {.tv_sec = (time_t)(timeout_ms / 1000),
+                              .tv_nsec = (long)(timeout_ms % 1000) * 1000000L};
+        /* EAGAIN (the word moved: rung since prepare), ETIMEDOUT and EINTR all return: the
+         * caller re-checks its rings. */
+        syscall(SYS_futex, &b->seq, FUTEX_WAIT_PRIVATE, token, &ts, NULL, 0);
+    }
+    atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_relaxed);
+}
+
+void vigil_bell_cancel(struct vigil_bell *b)
+{
+    atomic_fetch_sub_explicit(&b->waiters, 1, memory_order_relaxed);
 }
 
 int vigil_ring_push(struct vigil_ring *r, const void *elem)

@@ -10,10 +10,12 @@
 #ifndef VIGIL_RING_H
 #define VIGIL_RING_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct vigil_ring;
+struct vigil_bell;
 
 /* capacity: a power of two >= 2; elem_size > 0. NULL on bad arguments or no memory.
  * All `capacity` slots are usable. Slots are elem_size rounded up to alignof(max_align_t)
@@ -42,6 +44,29 @@ void vigil_ring_release(struct vigil_ring *r);
  * never overstates what the producer may push or the consumer may pop. */
 size_t vigil_ring_count(const struct vigil_ring *r);
 size_t vigil_ring_capacity(const struct vigil_ring *r);
+
+/* A bell a consumer sleeps on until a producer has committed something to one of the rings
+ * it drains (an event count over a futex word): the consumer announces itself with
+ * prepare(), checks its rings once more, and then either cancels (it found work) or waits;
+ * a producer's commit rings the bell of its ring, which costs a fence and one load while
+ * nobody sleeps and a futex wake when someone does. A ring between a prepare and the wait
+ * makes the wait return at once, so no wake-up is lost. Any thread may ring; waiters are
+ * any number of threads (vigil uses one per bell). */
+struct vigil_bell {
+    _Atomic uint32_t seq;     /* bumped by each ring that found a waiter; the futex word */
+    _Atomic uint32_t waiters; /* threads between prepare and the end of wait/cancel */
+};
+void vigil_bell_init(struct vigil_bell *b);
+void vigil_bell_ring(struct vigil_bell *b);
+uint32_t vigil_bell_prepare(struct vigil_bell *b);
+/* Sleeps until a ring after the prepare that returned token, or timeout_ms (<= 0: returns at
+ * once), or a signal. The caller re-checks its rings either way. */
+void vigil_bell_wait(struct vigil_bell *b, uint32_t token, int64_t timeout_ms);
+void vigil_bell_cancel(struct vigil_bell *b);
+
+/* Every commit to r from now on rings bell (NULL: none). Call before the producer and the
+ * consumer threads start using r (their start provides the happens-before edge). */
+void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell);
 
 /* A waiting strategy for an empty or full ring: spin briefly (growing runs of cpu pauses),
  * then sched_yield a few times, then nanosleep 1, 2, 4... microseconds up to max_sleep_us

@@ -85,6 +85,9 @@ struct seen_rec {
 struct vigil_worker {
     struct vigil_worker_env env;
     struct vigil_ring *in, *out;
+    /* Rung by every commit to the in ring, and by stop, abort and reconfigure: an idle
+     * worker sleeps on it instead of polling its ring. */
+    struct vigil_bell bell;
     pthread_t thread;
     bool started;
     atomic_bool stop;  /* drain the in ring, then exit */
@@ -364,6 +367,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     if (!w->in || !w->out || !w->part_ts || !w->pclock || !w->gap_from || !w->gap_to ||
         !w->loss_reported || !w->suspect_ts)
         goto fail;
+    vigil_bell_init(&w->bell);
+    vigil_ring_set_bell(w->in, &w->bell);
     w->emit = make_emit(w, env->cfg, env->numplan);
     if (!w->emit)
         goto fail;
@@ -1537,6 +1542,7 @@ void vigil_worker_reconfigure(struct vigil_worker *w, const struct vigil_worker_
 {
     /* Release: the worker's acquire exchange sees c and everything it points to as built. */
     atomic_store_explicit(&w->next_conf, c, memory_order_release);
+    vigil_bell_ring(&w->bell);
 }
 
 uint64_t vigil_worker_generation(struct vigil_worker *w)
@@ -1561,11 +1567,31 @@ static void take_conf(struct vigil_worker *w)
     atomic_store_explicit(&w->applied_gen, c->generation, memory_order_relaxed);
 }
 
+/* Sleeps until the in ring has something, stop, abort or a configuration is handed over, or
+ * until the next idle tick or progress report is due. */
+static void idle_wait(struct vigil_worker *w)
+{
+    int64_t now = vigil_mono_ms();
+    int64_t wait = IDLE_TICK_MS - (now - w->last_idle_tick_ms);
+    if (w->n_touched > 0 && IDLE_REPORT_MS - (now - w->last_tick_ms) < wait)
+        wait = IDLE_REPORT_MS - (now - w->last_tick_ms);
+    if (wait < 1)
+        wait = 1;
+    uint32_t token = vigil_bell_prepare(&w->bell);
+    /* Re-checked after prepare (the bell's contract): anything that arrived since the loop
+     * looked is seen here, anything later rings. Acquire on stop as in the loop; relaxed on
+     * abort and next_conf, which the loop re-reads properly. */
+    if (vigil_ring_peek(w->in) || atomic_load_explicit(&w->stop, memory_order_acquire) ||
+        atomic_load_explicit(&w->abort, memory_order_relaxed) ||
+        atomic_load_explicit(&w->next_conf, memory_order_relaxed))
+        vigil_bell_cancel(&w->bell);
+    else
+        vigil_bell_wait(&w->bell, token, wait);
+}
+
 static void *worker_main(void *arg)
 {
     struct vigil_worker *w = arg;
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
     for (;;) {
         size_t n = 0;
         struct vigil_in_msg *in;
@@ -1585,7 +1611,6 @@ static void *worker_main(void *arg)
             if (w->n_touched == PARTITIONS_TOUCHED_MAX ||
                 vigil_mono_ms() - w->last_tick_ms >= w->tick_interval_ms)
                 tick_and_report(w, false);
-            vigil_backoff_reset(&bo);
             continue;
         }
         /* The ring is drained: report soon, so an idle worker adds at most IDLE_REPORT_MS to
@@ -1615,7 +1640,7 @@ static void *worker_main(void *arg)
                  * events, so what they catch is judged as it happened). */
                 run_ticks(w, stream, true);
         }
-        vigil_backoff_wait(&bo);
+        idle_wait(w);
     }
     tick_and_report(w, true);
     return NULL;
@@ -1635,6 +1660,7 @@ void vigil_worker_drain_and_join(struct vigil_worker *w)
         return;
     /* Release: pairs with the worker's acquire load of `stop`. */
     atomic_store_explicit(&w->stop, true, memory_order_release);
+    vigil_bell_ring(&w->bell);
     pthread_join(w->thread, NULL);
     w->started = false;
 }
@@ -1642,6 +1668,7 @@ void vigil_worker_drain_and_join(struct vigil_worker *w)
 void vigil_worker_abort(struct vigil_worker *w)
 {
     atomic_store_explicit(&w->abort, true, memory_order_relaxed);
+    vigil_bell_ring(&w->bell);
 }
 
 void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *st)

@@ -55,6 +55,8 @@ commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain 2>/dev/null | grep -v '^??' || true)" ]; then
     commit="$commit (with uncommitted changes)"
 fi
+# Side-by-side comparisons recorded by hand under "## History" survive a rewrite.
+history=$(sed -n '/^## History/,$p' "$results" 2>/dev/null || true)
 {
     echo "# Benchmark results"
     echo
@@ -90,6 +92,10 @@ an empty fetch for the consumer's whole `fetch.wait.max.ms` (vigild's `kafka.fet
 default 100 ms): up to that much of `in_*` is the test broker, which a real broker does not do
 (`LATENCY_ARGS="--set kafka.fetch_wait_max_ms=10"` shows the rest).
 EOF
+    if [ -n "$history" ]; then
+        echo
+        printf '%s\n' "$history"
+    fi
 } >"$results"
 echo "==== $results" >&2
 cat "$results"

@@ -58,10 +58,7 @@ struct show_data {
     redisReply *blocks; /* HGETALL P block:<account> */
     redisReply *until;  /* ZSCORE P blocks <account> */
     redisReply *alerts; /* HGETALL P alerts:<account> */
-    char **cnt_keys;    /* P cnt:<account>:<detector>, sorted, unique */
-    redisReply **cnt;   /* HGETALL of each */
-    size_t n_cnt;
-    size_t det_off; /* where the detector name starts in a cnt key */
+    redisReply *cnt;    /* HGETALL P cnt:<account>: "<detector>:<counter>" -> value */
 };
 
 static void show_data_fini(struct show_data *sd)
@@ -72,80 +69,22 @@ static void show_data_fini(struct show_data *sd)
         freeReplyObject(sd->until);
     if (sd->alerts)
         freeReplyObject(sd->alerts);
-    for (size_t i = 0; i < sd->n_cnt; i++) {
-        free(sd->cnt_keys[i]);
-        if (sd->cnt && sd->cnt[i])
-            freeReplyObject(sd->cnt[i]);
-    }
-    free(sd->cnt_keys);
-    free(sd->cnt);
+    if (sd->cnt)
+        freeReplyObject(sd->cnt);
 }
 
-/* SCAN MATCH P cnt:<account>:* and keep the keys that are this account's (an account
- * "a:b" also matches the pattern of account "a"; detector names have no ':'). */
-static int show_scan_counters(struct vigil_redis *r, const char *prefix, struct show_data *sd)
+/* The counters of one detector: a run of the sorted HGETALL pairs whose field starts with
+ * "<detector>:". Returns the index after the run; *det_len is the detector name's length
+ * (0 for a field with no ':' or an empty name, which no detector writes: skip it). */
+static size_t cnt_run(const struct pair *p, size_t n, size_t i, size_t *det_len)
 {
-    char base[KEY_MAX], pattern[2 * KEY_MAX + 2], cursor[32] = "0";
-    if (make_key(base, prefix, VIGIL_RKEY_COUNTERS, sd->account) != 0)
-        return EXIT_FAIL;
-    strcat(base, ":");
-    sd->det_off = strlen(base);
-    if (glob_escape(base, pattern, sizeof pattern - 1) != 0)
-        return fail("redis.prefix is too long for a key");
-    strcat(pattern, "*");
-    size_t cap = 0;
-    do {
-        redisReply *rep = redis_expect(
-            r, vigil_redis_command(r, "SCAN %s MATCH %s COUNT %d", cursor, pattern, 500),
-            REDIS_REPLY_ARRAY, "SCAN");
-        if (!rep)
-            return EXIT_FAIL;
-        if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
-            rep->element[0]->type != REDIS_REPLY_STRING ||
-            rep->element[1]->type != REDIS_REPLY_ARRAY || rep->element[0]->len >= sizeof cursor) {
-            freeReplyObject(rep);
-            return fail("unexpected reply to SCAN from Redis at %s", vigil_redis_where(r));
-        }
-        memcpy(cursor, rep->element[0]->str, rep->element[0]->len + 1);
-        const redisReply *keys = rep->element[1];
-        for (size_t i = 0; i < keys->elements; i++) {
-            const redisReply *k = keys->element[i];
-            if (k->type != REDIS_REPLY_STRING || k->len <= sd->det_off ||
-                memcmp(k->str, base, sd->det_off) != 0 ||
-                memchr(k->str + sd->det_off, ':', k->len - sd->det_off))
-                continue;
-            if (sd->n_cnt == cap) {
-                size_t nc = cap ? 2 * cap : 16;
-                char **nk = realloc(sd->cnt_keys, nc * sizeof *nk);
-                if (!nk) {
-                    freeReplyObject(rep);
-                    return fail("out of memory");
-                }
-                sd->cnt_keys = nk;
-                cap = nc;
-            }
-            sd->cnt_keys[sd->n_cnt] = strndup(k->str, k->len);
-            if (!sd->cnt_keys[sd->n_cnt]) {
-                freeReplyObject(rep);
-                return fail("out of memory");
-            }
-            sd->n_cnt++;
-        }
-        freeReplyObject(rep);
-    } while (strcmp(cursor, "0") != 0);
-
-    /* SCAN may return a key more than once. */
-    if (sd->n_cnt > 1)
-        qsort(sd->cnt_keys, sd->n_cnt, sizeof *sd->cnt_keys, str_cmp);
-    size_t m = 0;
-    for (size_t i = 0; i < sd->n_cnt; i++) {
-        if (m > 0 && strcmp(sd->cnt_keys[m - 1], sd->cnt_keys[i]) == 0)
-            free(sd->cnt_keys[i]);
-        else
-            sd->cnt_keys[m++] = sd->cnt_keys[i];
-    }
-    sd->n_cnt = m;
-    return EXIT_OK;
+    const char *colon = memchr(p[i].k, ':', p[i].kl);
+    *det_len = colon ? (size_t)(colon - p[i].k) : 0;
+    size_t j = i + 1;
+    while (j < n && *det_len > 0 && p[j].kl > *det_len &&
+           memcmp(p[j].k, p[i].k, *det_len + 1) == 0)
+        j++;
+    return j;
 }
 
 static int show_fetch(struct vigil_redis *r, const char *prefix, struct show_data *sd)
@@ -169,18 +108,11 @@ static int show_fetch(struct vigil_redis *r, const char *prefix, struct show_dat
         redis_expect(r, vigil_redis_command(r, "HGETALL %s", key), REDIS_REPLY_ARRAY, "HGETALL");
     if (!sd->alerts)
         return EXIT_FAIL;
-    if (show_scan_counters(r, prefix, sd) != EXIT_OK)
+    if (make_key(key, prefix, VIGIL_RKEY_COUNTERS, sd->account) != 0)
         return EXIT_FAIL;
-    sd->cnt = calloc(sd->n_cnt ? sd->n_cnt : 1, sizeof *sd->cnt);
-    if (!sd->cnt)
-        return fail("out of memory");
-    for (size_t i = 0; i < sd->n_cnt; i++) {
-        sd->cnt[i] = redis_expect(r, vigil_redis_command(r, "HGETALL %s", sd->cnt_keys[i]),
-                                  REDIS_REPLY_ARRAY, "HGETALL");
-        if (!sd->cnt[i])
-            return EXIT_FAIL;
-    }
-    return EXIT_OK;
+    sd->cnt =
+        redis_expect(r, vigil_redis_command(r, "HGETALL %s", key), REDIS_REPLY_ARRAY, "HGETALL");
+    return sd->cnt ? EXIT_OK : EXIT_FAIL;
 }
 
 static int64_t show_until_ms(const struct show_data *sd)
@@ -221,32 +153,46 @@ static void show_print_text(const struct show_data *sd, struct vigil_json *d)
     }
     free(p);
 
-    printf(sd->n_cnt ? "counters:\n" : "counters: none\n");
-    for (size_t c = 0; c < sd->n_cnt; c++) {
-        n = hash_pairs(sd->cnt[c], &p);
-        if (n == (size_t)-1)
-            n = 0;
+    n = hash_pairs(sd->cnt, &p);
+    if (n == (size_t)-1)
+        n = 0;
+    bool any = false;
+    for (size_t c = 0, end, dl; c < n; c = end) {
+        end = cnt_run(p, n, c, &dl);
+        if (dl == 0)
+            continue;
+        if (!any)
+            printf("counters:\n");
+        any = true;
         int64_t updated = 0;
         size_t width = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (p[i].kl == 10 && memcmp(p[i].k, "updated_ms", 10) == 0)
+        for (size_t i = c; i < end; i++) {
+            const char *f = p[i].k + dl + 1;
+            size_t fl = p[i].kl - dl - 1;
+            if (fl == 10 && memcmp(f, "updated_ms", 10) == 0)
                 updated = strtoll(p[i].v, NULL, 10);
-            else if (p[i].kl > width)
-                width = p[i].kl;
+            else if (fl > width)
+                width = fl;
         }
         iso_time(updated, t1, sizeof t1);
-        printf("  %s  updated %s\n", sd->cnt_keys[c] + sd->det_off, t1);
-        for (size_t i = 0; i < n; i++) {
-            if (p[i].kl == 10 && memcmp(p[i].k, "updated_ms", 10) == 0)
+        printf("  ");
+        put_text(stdout, p[c].k, dl);
+        printf("  updated %s\n", t1);
+        for (size_t i = c; i < end; i++) {
+            const char *f = p[i].k + dl + 1;
+            size_t fl = p[i].kl - dl - 1;
+            if (fl == 10 && memcmp(f, "updated_ms", 10) == 0)
                 continue;
             printf("      ");
-            put_text(stdout, p[i].k, p[i].kl);
-            printf("%*s  ", (int)(width - p[i].kl), "");
+            put_text(stdout, f, fl);
+            printf("%*s  ", (int)(width - fl), "");
             put_text(stdout, p[i].v, p[i].vl);
             printf("\n");
         }
-        free(p);
     }
+    if (!any)
+        printf("counters: none\n");
+    free(p);
 
     n = hash_pairs(sd->alerts, &p);
     if (n == (size_t)-1)
@@ -324,17 +270,20 @@ static void show_build_json(const struct show_data *sd, struct vigil_json *d, st
 
     vigil_jbuf_key(b, "counters");
     vigil_jbuf_open(b, '{');
-    for (size_t c = 0; c < sd->n_cnt; c++) {
-        vigil_jbuf_key(b, sd->cnt_keys[c] + sd->det_off);
+    n = hash_pairs(sd->cnt, &p);
+    for (size_t c = 0, end, dl; c < n && n != (size_t)-1; c = end) {
+        end = cnt_run(p, n, c, &dl);
+        if (dl == 0)
+            continue;
+        jbuf_key_n(b, p[c].k, dl);
         vigil_jbuf_open(b, '{');
-        n = hash_pairs(sd->cnt[c], &p);
-        for (size_t i = 0; i < n && n != (size_t)-1; i++) {
-            jbuf_key_n(b, p[i].k, p[i].kl);
+        for (size_t i = c; i < end; i++) {
+            jbuf_key_n(b, p[i].k + dl + 1, p[i].kl - dl - 1);
             jbuf_redis_value(b, p[i].v, p[i].vl);
         }
-        free(p);
         vigil_jbuf_close(b, '}');
     }
+    free(p);
     vigil_jbuf_close(b, '}');
 
     vigil_jbuf_key(b, "alerts");

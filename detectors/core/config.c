@@ -394,6 +394,10 @@ static const struct core_key core_keys[] = {
     INT("vigild.flush_interval_ms", 50, 1, 10000,
         "How often the publisher makes outputs durable (one pipelined Redis round trip, "
         "Kafka delivery reports) and releases their offsets for commit."),
+    INT("vigild.publish_interval_ms", 2000, 0, 60000,
+        "How often an account's counters go to Redis: every detector's counters of an "
+        "account in one command per interval, however many events it had; offsets wait "
+        "for the counters before them. 0: with every flush."),
     INT("vigild.tick_interval_ms", 250, 1, 60000,
         "Under load, how often workers run detector timers and publish counters; a worker "
         "whose queue is empty does so at once."),

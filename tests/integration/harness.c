@@ -923,6 +923,27 @@ bool harness_redis_wait_exists(struct harness_redis *r, const char *key, int tim
     }
 }
 
+bool harness_redis_field_exists(struct harness_redis *r, const char *key, const char *field)
+{
+    long long n = 0;
+
+    return harness_redis_int(r, &n, "HEXISTS %s %s", key, field) == 0 && n > 0;
+}
+
+bool harness_redis_wait_field(struct harness_redis *r, const char *key, const char *field,
+                              int timeout_ms)
+{
+    int64_t deadline = harness_now_ms() + timeout_ms;
+
+    for (;;) {
+        if (harness_redis_field_exists(r, key, field))
+            return true;
+        if (harness_now_ms() >= deadline)
+            return false;
+        harness_sleep_ms(50);
+    }
+}
+
 /* ---- broker ------------------------------------------------------------------------- */
 
 const char *harness_broker_start(struct harness_broker *b, const char *const extra_args[])

@@ -211,6 +211,14 @@ int harness_redis_int(struct harness_redis *r, long long *out, const char *fmt, 
 /* Polls every 50 ms until key exists, up to timeout_ms. */
 bool harness_redis_wait_exists(struct harness_redis *r, const char *key, int timeout_ms);
 
+/* HEXISTS key field. */
+bool harness_redis_field_exists(struct harness_redis *r, const char *key, const char *field);
+
+/* Polls every 50 ms until the hash key has field, up to timeout_ms (counters: vigild
+ * publishes an account's counters every vigild.publish_interval_ms). */
+bool harness_redis_wait_field(struct harness_redis *r, const char *key, const char *field,
+                              int timeout_ms);
+
 /* ---- the embedded broker (vigil-broker) --------------------------------------------- */
 
 struct harness_broker {

@@ -87,7 +87,7 @@ static void test_billing_lowers_limit(void **state)
         paid_call("acc-cr-none", T0 + i * MIN, 4.0);
     }
     assert_int_equal(harness_producer_flush(prod, 10000), 0);
-    HARNESS_ASSERT(harness_redis_wait_exists(&redis, "vigil:cnt:acc-cr-a:credit", 30000));
+    HARNESS_ASSERT(harness_redis_wait_field(&redis, "vigil:cnt:acc-cr-a", "credit:updated_ms", 30000));
     long long spend = 0;
     int64_t until = harness_now_ms() + 30000;
     int k = 0;
@@ -96,7 +96,7 @@ static void test_billing_lowers_limit(void **state)
         paid_call("acc-cr-tick", T0 + 21 * MIN + (k++) * 20000, 0.01);
         harness_producer_flush(prod, 5000);
         harness_sleep_ms(300);
-        harness_redis_int(&redis, &spend, "HGET vigil:cnt:acc-cr-a:credit spend_period_cents");
+        harness_redis_int(&redis, &spend, "HGET vigil:cnt:acc-cr-a credit:spend_period_cents");
     }
     HARNESS_ASSERT(spend == 6000);
     HARNESS_ASSERT(!harness_redis_exists(&redis, "vigil:block:acc-cr-a"));

@@ -241,8 +241,10 @@ static void test_one_pattern_per_detector(void **state)
     assert_false(harness_redis_exists(&redis, "vigil:block:acc-callcentre"));
 
     /* The counters of every detector that saw the account are in Redis. */
-    assert_true(harness_redis_exists(&redis, "vigil:cnt:acc-spam:bulk_sms"));
-    assert_true(harness_redis_exists(&redis, "vigil:cnt:acc-premium:premium"));
+    assert_true(
+        harness_redis_wait_field(&redis, "vigil:cnt:acc-spam", "bulk_sms:updated_ms", 10000));
+    assert_true(
+        harness_redis_wait_field(&redis, "vigil:cnt:acc-premium", "premium:updated_ms", 10000));
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
 }
 

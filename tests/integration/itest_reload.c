@@ -102,8 +102,8 @@ static long long sms_counter(const char *account)
 {
     char key[128];
     long long v = -1;
-    snprintf(key, sizeof key, "vigil:cnt:%s:bulk_sms", account);
-    if (harness_redis_int(&redis, &v, "HGET %s sms_15m", key) != 0)
+    snprintf(key, sizeof key, "vigil:cnt:%s", account);
+    if (harness_redis_int(&redis, &v, "HGET %s bulk_sms:sms_15m", key) != 0)
         return -1;
     return v;
 }

@@ -233,7 +233,7 @@ static void test_live_after_silence(void **state)
     struct harness_proc vd;
     start_vigild(&vd, "quiet", NULL);
     wait_committed("quiet", produced);
-    assert_true(harness_redis_wait_exists(&redis, "vigil:cnt:live-4:bulk_sms", 20000));
+    assert_true(harness_redis_wait_field(&redis, "vigil:cnt:live-4", "bulk_sms:updated_ms", 20000));
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
     struct harness_msg *dlq = NULL, *alerts = NULL;
     ssize_t nd = read_topic("quiet", "dlq", &dlq);

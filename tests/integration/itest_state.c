@@ -132,11 +132,15 @@ static void start(struct harness_proc *p, const char *group, const char *prefix,
  * kills it while it still has the tail of that part in hand. */
 static void produce_first_part(const char *group, const char *topic)
 {
+    /* The first third committed in full before the rest (commits follow the counter
+     * publish, every few seconds), so the crash after it falls between a commit that covers
+     * real windows and the events after it: what a restart without checkpoints loses. */
+    int64_t third = (int64_t)(split_at / 3);
     produce(topic, 0, split_at / 3);
-    for (int tries = 0; tries < 300 && harness_committed_sum(broker.bootstrap, group, topic) <= 0;
-         tries++)
+    for (int tries = 0;
+         tries < 300 && harness_committed_sum(broker.bootstrap, group, topic) < third; tries++)
         harness_sleep_ms(100);
-    assert_true(harness_committed_sum(broker.bootstrap, group, topic) > 0);
+    assert_true(harness_committed_sum(broker.bootstrap, group, topic) >= third);
     produce(topic, split_at / 3, split_at);
 }
 
@@ -182,6 +186,9 @@ static bool sampled_at_tick(const char *field)
         "high_risk_calls_15m",                       /* toll_fraud: likewise */
         "updated_ms",                                /* a wall clock */
     };
+    const char *colon = strchr(field, ':'); /* "<detector>:<counter>" */
+    if (colon)
+        field = colon + 1;
     for (size_t i = 0; i < sizeof gauges / sizeof gauges[0]; i++) {
         if (strcmp(field, gauges[i]) == 0)
             return true;
@@ -189,8 +196,10 @@ static bool sampled_at_tick(const char *field)
     return false;
 }
 
-/* Every counter hash under prefix, as "key field=value ..." lines with the prefix cut and
- * the fields sampled at tick time left out (hashes with nothing else are skipped), sorted. */
+/* Every counter hash under prefix, as "key field=value ..." lines with the prefix cut, the
+ * fields in name order (one hash holds every detector's, in the order they were first
+ * written) and those sampled at tick time left out (hashes with nothing else are skipped),
+ * sorted. */
 static size_t counters(const char *prefix, char **out)
 {
     redisReply *keys = harness_redis_cmd(&redis, "KEYS %scnt:*", prefix);
@@ -206,11 +215,22 @@ static size_t counters(const char *prefix, char **out)
         assert_non_null(line);
         len += (size_t)snprintf(line, cap, "%s", keys->element[i]->str + strlen(prefix));
         size_t head = len;
-        for (size_t j = 0; j + 1 < h->elements; j += 2) {
-            if (!sampled_at_tick(h->element[j]->str))
-                len += (size_t)snprintf(line + len, cap - len, " %s=%s", h->element[j]->str,
-                                        h->element[j + 1]->str);
+        const char **names = calloc(h->elements / 2 + 1, sizeof *names);
+        assert_non_null(names);
+        size_t nf = 0;
+        for (size_t j = 0; j + 1 < h->elements; j += 2)
+            names[nf++] = h->element[j]->str;
+        qsort(names, nf, sizeof *names, cmp_str);
+        for (size_t k = 0; k < nf; k++) {
+            if (sampled_at_tick(names[k]))
+                continue;
+            for (size_t j = 0; j + 1 < h->elements; j += 2) {
+                if (h->element[j]->str == names[k])
+                    len += (size_t)snprintf(line + len, cap - len, " %s=%s", names[k],
+                                            h->element[j + 1]->str);
+            }
         }
+        free(names);
         freeReplyObject(h);
         if (len == head) {
             free(line);

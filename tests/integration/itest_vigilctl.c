@@ -5,7 +5,8 @@
  *
  * vigilctl runs as a child process; Redis state is written by the test in the layout vigild
  * uses (outputs.md, publisher.c): P block:<account> HASH action -> order JSON, P blocks ZSET
- * account -> until ms, P cnt:<account>:<detector> HASH, P alerts:<account> HASH. */
+ * account -> until ms, P cnt:<account> HASH "<detector>:<counter>" -> value, P
+ * alerts:<account> HASH. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -417,12 +418,13 @@ static void seed_redis(struct harness_redis *r, long long since)
                                   "{\"order_id\":\"ord-old\",\"ts\":1}"));
     redis_ok(r, harness_redis_cmd(r, "ZADD vigil:blocks %lld acc-old", since - 1000));
     redis_ok(r, harness_redis_cmd(r,
-                                  "HSET vigil:cnt:%s:toll_fraud open_high_risk 8 "
-                                  "calls_out_1h 12 updated_ms %lld",
-                                  ACC, since));
-    redis_ok(r, harness_redis_cmd(r, "HSET vigil:cnt:%s:bulk_sms sms_15m 250 updated_ms %lld", ACC,
-                                  since));
-    redis_ok(r, harness_redis_cmd(r, "HSET vigil:cnt:%s:x:toll_fraud open_high_risk 99", ACC));
+                                  "HSET vigil:cnt:%s toll_fraud:open_high_risk 8 "
+                                  "toll_fraud:calls_out_1h 12 toll_fraud:updated_ms %lld "
+                                  "bulk_sms:sms_15m 250 bulk_sms:updated_ms %lld",
+                                  ACC, since, since));
+    /* Another account whose name starts with ACC's, and a field no detector writes. */
+    redis_ok(r, harness_redis_cmd(r, "HSET vigil:cnt:%s:x toll_fraud:open_high_risk 99", ACC));
+    redis_ok(r, harness_redis_cmd(r, "HSET vigil:cnt:%s stray 77", ACC));
     snprintf(order, sizeof order, ALERT_TF, since, since - 5000);
     redis_ok(r, harness_redis_cmd(r, "HSET vigil:alerts:%s toll_fraud %s", ACC, order));
 }
@@ -477,7 +479,12 @@ static void test_show_and_blocks(void **state)
     assert_non_null(strstr(sh.out, "open_high_risk"));
     assert_non_null(strstr(sh.out, "sms_15m"));
     assert_non_null(strstr(sh.out, "alr-00000000000c1042"));
-    assert_null(strstr(sh.out, "x:toll_fraud")); /* acc-1042:x's counters, not ours */
+    /* Every detector's counters under its name, from the one hash; acc-1042:x's, and a field
+     * of no detector, left out. */
+    assert_int_equal(count_substr(sh.out, "\n  toll_fraud  updated "), 1);
+    assert_int_equal(count_substr(sh.out, "\n  bulk_sms  updated "), 1);
+    assert_null(strstr(sh.out, "stray"));
+    assert_null(strstr(sh.out, " 99\n"));
     assert_null(strstr(sh.out, "block_premium"));
     run_free(&sh);
 
@@ -494,6 +501,8 @@ static void test_show_and_blocks(void **state)
     assert_int_equal(n, 12);
     assert_int_equal(harness_json_int(sh.out, "counters.bulk_sms.sms_15m", &n), 0);
     assert_int_equal(n, 250);
+    assert_int_equal(harness_json_int(sh.out, "counters.bulk_sms.updated_ms", &n), 0);
+    assert_int_equal(n, since);
     assert_int_equal(harness_json_int(sh.out, "blocked_until_ms", &n), 0);
     assert_int_equal(n, since + 3600 * 1000LL);
     assert_non_null(strstr(sh.out, "\"order_id\":\"ord-00000000000a1042\""));
@@ -502,7 +511,7 @@ static void test_show_and_blocks(void **state)
     char until_s[64];
     snprintf(until_s, sizeof until_s, "\"until_ms\":%lld", since + 3600 * 1000LL);
     assert_non_null(strstr(sh.out, until_s));
-    assert_null(strstr(sh.out, "x:toll_fraud")); /* acc-1042:x's counters, not ours */
+    assert_null(strstr(sh.out, "stray"));
     run_free(&sh);
 
     /* An account Redis knows nothing about: shown as empty, exit 0. */

@@ -160,8 +160,9 @@ static void test_burst_gives_one_order(void **state)
     assert_int_equal(critical_with_order, 1);
 
     /* Counters of the detector's window, with a TTL. */
-    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:cnt:acc-normal:toll_fraud", 5000));
-    assert_true(harness_redis_ttl(&E.redis, "vigil:cnt:acc-normal:toll_fraud") > 0);
+    HARNESS_ASSERT(harness_redis_wait_field(&E.redis, "vigil:cnt:acc-normal",
+                                            "toll_fraud:updated_ms", 5000));
+    assert_true(harness_redis_ttl(&E.redis, "vigil:cnt:acc-normal") > 0);
 
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
     harness_msgs_free(orders, (size_t)n);
@@ -319,15 +320,15 @@ static void test_every_event_twice_counts_once(void **state)
     struct harness_proc vd;
     start_vigild(&vd, "g-twice");
     HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, "vigil:block:acc-twice-fraud", 30000));
-    HARNESS_ASSERT(
-        harness_redis_wait_exists(&E.redis, "vigil:cnt:acc-twice:toll_fraud", 10000));
+    HARNESS_ASSERT(harness_redis_wait_field(&E.redis, "vigil:cnt:acc-twice",
+                                            "toll_fraud:calls_out_1h", 10000));
     assert_int_equal(harness_proc_stop(&vd, 10000), 0);
     long long calls = -1, minutes = -1;
-    assert_int_equal(harness_redis_int(&E.redis, &calls, "HGET %s calls_out_1h",
-                                       "vigil:cnt:acc-twice:toll_fraud"),
+    assert_int_equal(harness_redis_int(&E.redis, &calls, "HGET %s toll_fraud:calls_out_1h",
+                                       "vigil:cnt:acc-twice"),
                      0);
-    assert_int_equal(harness_redis_int(&E.redis, &minutes, "HGET %s minutes_out_1h",
-                                       "vigil:cnt:acc-twice:toll_fraud"),
+    assert_int_equal(harness_redis_int(&E.redis, &minutes, "HGET %s toll_fraud:minutes_out_1h",
+                                       "vigil:cnt:acc-twice"),
                      0);
     assert_int_equal(calls, 10);  /* ten calls, each sent twice */
     assert_int_equal(minutes, 7); /* 10 x 45 s, whole minutes */
@@ -384,11 +385,11 @@ static void test_backlog_partition_expires_at_the_watermark(void **state)
         sms_to(1, "acc-behind", i, T0 + 600000LL + i * 60000LL);
     assert_int_equal(harness_producer_flush(E.prod, 10000), 0);
     wait_committed("g-backlog", 22);
-    const char *key = "vigil:cnt:acc-behind:bulk_sms";
-    HARNESS_ASSERT(harness_redis_wait_exists(&E.redis, key, 10000));
+    const char *key = "vigil:cnt:acc-behind";
+    HARNESS_ASSERT(harness_redis_wait_field(&E.redis, key, "bulk_sms:sms_1h", 10000));
     long long sms = -1;
     for (int tries = 0; tries < 150; tries++) {
-        assert_int_equal(harness_redis_int(&E.redis, &sms, "HGET %s sms_1h", key), 0);
+        assert_int_equal(harness_redis_int(&E.redis, &sms, "HGET %s bulk_sms:sms_1h", key), 0);
         if (sms == 0)
             break;
         harness_sleep_ms(100);

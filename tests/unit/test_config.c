@@ -634,6 +634,7 @@ static const char *const core_names[] = {
     "vigild.ring_capacity",
     "vigild.hold_commands",
     "vigild.flush_interval_ms",
+    "vigild.publish_interval_ms",
     "vigild.tick_interval_ms",
     "vigild.dedupe_window_ms",
     "vigild.dedupe_max_ids",

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* test_ring.c - the SPSC ring: single-thread semantics, then a real producer and consumer.
+/* test_ring.c - the SPSC ring: single-thread semantics, then a real producer and consumer, and
+ * the bell a consumer sleeps on (every hand-off woken, no wake-up lost).
  *
  * Threading: the two-thread tests run one producer and one consumer thread; CI runs this
  * binary under ThreadSanitizer (label "concurrency"). VIGIL_RING_TEST_N overrides the number
@@ -13,6 +14,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -411,6 +413,89 @@ static void test_two_threads_tiny_ring(void **state)
     run_two_threads(true, 2, cross_thread_count() / 4);
 }
 
+/* The bell: a consumer that sleeps on it whenever its ring is empty, and a producer that
+ * waits for each element to be taken before it sends the next, so every element needs a
+ * wake-up. The consumer's wait is long (BELL_WAIT_MS): one lost wake-up would stall the
+ * test past its ctest TIMEOUT, so passing at all shows none was lost. */
+#define BELL_HANDOFFS 20000
+#define BELL_WAIT_MS 600000
+
+struct bell_pair {
+    struct vigil_ring *ring;
+    struct vigil_bell bell;
+    atomic_ulong taken;
+    atomic_bool done;
+    unsigned long sleeps;
+};
+
+static void *bell_consumer(void *arg)
+{
+    struct bell_pair *bp = arg;
+    uint64_t next = 0;
+    while (next < BELL_HANDOFFS) {
+        struct item it;
+        if (vigil_ring_pop(bp->ring, &it) == 0) {
+            if (!item_ok(&it, next))
+                break;
+            next++;
+            /* Release: the producer's acquire load sees the element handed back. */
+            atomic_store_explicit(&bp->taken, (unsigned long)next, memory_order_release);
+            continue;
+        }
+        uint32_t token = vigil_bell_prepare(&bp->bell);
+        if (vigil_ring_peek(bp->ring)) {
+            vigil_bell_cancel(&bp->bell);
+            continue;
+        }
+        bp->sleeps++;
+        vigil_bell_wait(&bp->bell, token, BELL_WAIT_MS);
+    }
+    atomic_store_explicit(&bp->done, true, memory_order_release);
+    return NULL;
+}
+
+static void test_bell_wakes_every_handoff(void **state)
+{
+    (void)state;
+    struct bell_pair bp = {.ring = vigil_ring_create(8, sizeof(struct item))};
+    assert_non_null(bp.ring);
+    vigil_bell_init(&bp.bell);
+    vigil_ring_set_bell(bp.ring, &bp.bell);
+    atomic_init(&bp.taken, 0);
+    atomic_init(&bp.done, false);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, bell_consumer, &bp), 0);
+    for (uint64_t i = 0; i < BELL_HANDOFFS; i++) {
+        struct item it;
+        item_fill(&it, i);
+        assert_int_equal(vigil_ring_push(bp.ring, &it), 0); /* commit rings the bell */
+        /* Acquire: pairs with the consumer's release of taken. */
+        while (atomic_load_explicit(&bp.taken, memory_order_acquire) <= i &&
+               !atomic_load_explicit(&bp.done, memory_order_acquire))
+            sched_yield();
+    }
+    pthread_join(t, NULL);
+    assert_int_equal(atomic_load(&bp.taken), BELL_HANDOFFS);
+    assert_true(bp.sleeps > 0); /* the consumer did sleep on the bell, not only spin */
+    vigil_ring_destroy(bp.ring);
+}
+
+/* A wait whose token is stale (rung since prepare) returns at once, and a wait with no
+ * ring returns after its timeout. */
+static void test_bell_stale_token(void **state)
+{
+    (void)state;
+    struct vigil_bell b;
+    vigil_bell_init(&b);
+    uint32_t token = vigil_bell_prepare(&b);
+    vigil_bell_ring(&b); /* a waiter is announced: this bumps the word */
+    vigil_bell_wait(&b, token, BELL_WAIT_MS); /* returns at once, or the test times out */
+    token = vigil_bell_prepare(&b);
+    vigil_bell_wait(&b, token, 1);
+    vigil_bell_ring(&b); /* nobody waits: only a fence and a load */
+    assert_int_equal(atomic_load(&b.waiters), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -424,6 +509,8 @@ int main(void)
         cmocka_unit_test(test_two_threads_copy),
         cmocka_unit_test(test_two_threads_zero_copy),
         cmocka_unit_test(test_two_threads_tiny_ring),
+        cmocka_unit_test(test_bell_wakes_every_handoff),
+        cmocka_unit_test(test_bell_stale_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* counter_batch.h - accounts' counters held by the publisher until the next publish, so Redis
+ * sees one command per account and publish interval, not one per tick and detector.
+ *
+ * Every detector's counters of an account live in one hash, field "<detector>:<counter>",
+ * with "<detector>:updated_ms" the wall-clock ms the publisher took that detector's latest
+ * counters:
+ *     <prefix>cnt:<account>  hash  toll_fraud:open_high_risk 3, bulk_sms:sms_15m 250, ...
+ * A put overwrites the values of the same fields in memory; a flush queues, for every account
+ * put since the last one, one HSET of the fields put, and forgets them. The key's TTL is
+ * renewed rarely: with the first write this process makes (as far as a fixed-size cache of
+ * renewals remembers), and again once a tenth of the TTL has passed, so a key lives at least
+ * nine tenths of its TTL after its last write.
+ *
+ * Threading: one thread (the publisher's) per object.
+ * Ownership: the object owns its copies; vigil_cnt_batch_flush() borrows the connection. */
+#ifndef VIGIL_COUNTER_BATCH_H
+#define VIGIL_COUNTER_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+struct vigil_cnt_batch;
+struct vigil_redis;
+
+/* prefix: redis.prefix (copied); ttl_s: the TTL when a put names none; renew_entries: how
+ * many keys' last TTL renewal to remember (16 bytes each; an account forgotten gets one
+ * EXPIRE more). NULL on no memory or a prefix of 120 bytes or more. */
+struct vigil_cnt_batch *vigil_cnt_batch_create(const char *prefix, int64_t ttl_s,
+                                               size_t renew_entries);
+void vigil_cnt_batch_destroy(struct vigil_cnt_batch *b); /* accepts NULL */
+
+/* Keeps the latest n counters of (account, detector), taken at wall_ms; ttl_s 0: the
+ * default. 0, VIGIL_ERR_INVALID (a name with no room in a field), or VIGIL_ERR_NOMEM. */
+int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const char *detector,
+                        const struct vigil_out_counter *c, uint32_t n, int64_t ttl_s,
+                        int64_t wall_ms);
+
+/* Accounts put since the last flush. */
+size_t vigil_cnt_batch_dirty(const struct vigil_cnt_batch *b);
+
+/* Queues on r one HSET per account put since the last flush, and an EXPIRE for those whose
+ * TTL is due (mono_ms: CLOCK_MONOTONIC ms), and empties the batch. The commands are in r's
+ * batch, which keeps them until they succeed (redis_sink.h). An account that cannot be
+ * queued (no memory, a key too long) loses this interval's counters: the status is returned
+ * for the log, and its next change publishes them again. */
+int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int64_t mono_ms);
+
+#endif
