@@ -233,8 +233,7 @@ static void test_late_event_counts(void **state)
     const int64_t at2[] = {50000, 970000, 980000, 990000, 1000000, 950000};
     for (int i = 0; i < 6; i++)
         vigil_win_more_add(m, 9, q, CAP, &n, T0 + at2[i], 3, w);
-    assert_int_equal(vigil_win_more_count(m, 9, q, CAP, n, T0 + 950000 - w, T0 + 950000, &more),
-                     2);
+    assert_int_equal(vigil_win_more_count(m, 9, q, CAP, n, T0 + 950000 - w, T0 + 950000, &more), 2);
     assert_false(more);
     vigil_win_more_destroy(m);
 }
@@ -268,7 +267,8 @@ static void test_random_against_brute_force(void **state)
 {
     (void)state;
     uint64_t seed = 0x9e3779b97f4a7c15ULL;
-#define RND() (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, (uint32_t)(seed >> 33))
+#define RND()                                                                                      \
+    (seed = seed * 6364136223846793005ULL + 1442695040888963407ULL, (uint32_t)(seed >> 33))
     enum { EVENTS = 400 };
     static int64_t all[EVENTS];
     for (int round = 0; round < 300; round++) {
@@ -299,8 +299,8 @@ static void test_random_against_brute_force(void **state)
                 bool more;
                 uint32_t c = vigil_win_more_count(m, 3, r, cap, n, at[j] - w, at[j], &more);
                 if (!(c == truth || (c < truth && (more || c >= level)))) {
-                    print_error("round %d event %d: count %u, truth %u, more %d, level %u\n",
-                                round, e, c, truth, more, level);
+                    print_error("round %d event %d: count %u, truth %u, more %d, level %u\n", round,
+                                e, c, truth, more, level);
                     fail();
                 }
             }
