@@ -365,11 +365,11 @@ static bool ring_drop_unsafe(const int64_t *times, uint16_t cap, int64_t t, uint
     int64_t dropped = t < times[0] ? t : times[0];
     if (dropped < newest - reach)
         return false;
+    /* Safe when level + 1 times (the dropped one among them) lie at or before `settled`:
+     * the ring is sorted, so its need-th oldest tells. */
     int64_t settled = newest - VIGIL_WIN_DISORDER_MS;
-    uint32_t k = t <= settled; /* times at or before `settled`, the dropped one included */
-    for (uint16_t i = 0; i < cap && times[i] <= settled; i++)
-        k++;
-    return k < level + 1;
+    uint32_t need = level + 1 - (t <= settled);
+    return need > cap || times[need - 1] > settled;
 }
 
 void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, uint16_t cap,
