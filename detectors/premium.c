@@ -548,7 +548,8 @@ static void out_closed(struct pm_state *st, struct pm_acct *a, int64_t end_ms, i
         a->spans[old] = sp;
     }
     /* Kept whole as well while it may overlap an hour still to be judged (window.h); the
-     * minute ring is the fallback when those are not all known (after a restore). */
+     * minute ring is the fallback when those are not all known (after a restore, or a span
+     * that could not be kept: no memory; window.c marks it, so the return needs no action). */
     if (gone.end_ms >= end_ms - PM_HOUR_MS - 2 * PM_MIN_MS)
         (void)vigil_win_more_span_add(
             st->spans, a->key, gone.end_ms,

@@ -948,7 +948,8 @@ static void spend_book(struct tf_state *st, struct tf_acct *a, const char *accou
     }
     /* Kept whole as well while it may overlap an hour still to be judged (window.h): only an
      * account with more than TF_SPEND_SPANS calls ending within the hour pays for that. The
-     * buckets are the fallback when those are not all known (after a restore). */
+     * buckets are the fallback when those are not all known (after a restore, or a span that
+     * could not be kept: no memory; window.c marks it, so the return needs no action). */
     if (out.end_ms >= end - TF_HOUR_MS - 2 * TF_MIN_MS)
         (void)vigil_win_more_span_add(st->spans, tf_key(account), out.end_ms, out.dur_ms, out.e4,
                                       TF_HOUR_MS + TF_MIN_MS);

@@ -155,6 +155,8 @@ struct vigil_win_more {
     size_t used;
     size_t bytes;  /* allocated time arrays */
     int64_t swept; /* watermark of the last sweep */
+    int64_t lost;  /* spans ending before this could not be kept (no memory): windows
+                      starting before it are not known whole, for any key */
 };
 
 /* Sweeps run at most once per this much watermark: freeing a little later costs nothing. */
@@ -174,6 +176,7 @@ struct vigil_win_more *vigil_win_more_create(void)
     }
     m->mask = WIN_MORE_SLOTS - 1;
     m->swept = INT64_MIN;
+    m->lost = INT64_MIN;
     return m;
 }
 
@@ -249,15 +252,16 @@ static int more_grow_index(struct vigil_win_more *m)
     return 0;
 }
 
-/* A new entry for key (absent) holding a copy of the ring's n times; NULL when allocation
- * fails (the key then stays on its ring, inexact above cap as before). */
+/* A new entry for key (absent) holding a copy of the ring's n times, room for at most
+ * `limit`; NULL when allocation fails (the key then stays on its ring, inexact above cap as
+ * before). */
 static struct win_grown *more_insert(struct vigil_win_more *m, uint64_t key, const int64_t *times,
                                      uint16_t cap, uint16_t n, uint32_t level, int64_t reach,
-                                     int64_t since)
+                                     int64_t since, uint32_t limit)
 {
     if ((m->used + 1) * 10 > (m->mask + 1) * 7 && more_grow_index(m) != 0)
         return NULL;
-    uint32_t want = (uint32_t)cap * 2 < level ? (uint32_t)cap * 2 : level;
+    uint32_t want = (uint32_t)cap * 2 < limit ? (uint32_t)cap * 2 : limit;
     int64_t *t = malloc((size_t)want * sizeof *t);
     if (!t)
         return NULL;
@@ -288,26 +292,48 @@ static bool more_follows(const struct win_grown *g, const int64_t *times, uint16
     return g->n >= n && memcmp(g->t + (g->n - n), times, (size_t)n * sizeof *times) == 0;
 }
 
+/* A grown ring holds at most this many times: the latest `level` at or before its newest
+ * time minus the disorder allowance, and up to as many again within the allowance. */
+static uint32_t more_limit(const struct win_grown *g)
+{
+    return 2 * (g->level > g->ring ? g->level : g->ring);
+}
+
+/* Drops the oldest time, saying that windows reaching back to it are no longer known. */
+static void more_drop_marked(struct win_grown *g)
+{
+    if (g->t[0] + 1 > g->since)
+        g->since = g->t[0] + 1;
+    memmove(g->t, g->t + 1, (size_t)(g->n - 1) * sizeof *g->t);
+    g->n--;
+}
+
+/* Inserts t, then drops the oldest times a window still to be judged cannot miss: a window
+ * [u - W, u] of an event u at most the disorder allowance older than the newest time holds
+ * a dropped time only if it also holds the `level` kept times at or before newest - D that
+ * are later than it, so it is "at least level" either way. Times within the allowance are
+ * all kept (a late event's window may need every one), up to more_limit(); past that the
+ * oldest goes with a `since` mark, and windows reaching it fall back on the caller's bound. */
 static void more_put(struct vigil_win_more *m, struct win_grown *g, int64_t t)
 {
-    if (g->n == g->level) {
-        if (t < g->t[0])
-            return; /* older than the latest `level`: not needed */
-        memmove(g->t, g->t + 1, (size_t)(g->n - 1) * sizeof *g->t);
-        g->n--;
-    } else if (g->n == g->cap) {
-        uint32_t want = g->cap * 2 < g->level ? g->cap * 2 : g->level;
+    uint32_t limit = more_limit(g);
+    if (g->n == g->cap && g->cap < limit) {
+        uint32_t want = g->cap * 2 < limit ? g->cap * 2 : limit;
         int64_t *t2 = realloc(g->t, (size_t)want * sizeof *t2);
-        if (!t2) {
-            /* No memory: keep the latest cap times and say what is known. */
-            g->since = g->t[0] + 1;
-            memmove(g->t, g->t + 1, (size_t)(g->n - 1) * sizeof *g->t);
-            g->n--;
-        } else {
+        if (t2) {
             m->bytes += (size_t)(want - g->cap) * sizeof *t2;
             g->t = t2;
             g->cap = want;
         }
+    }
+    if (g->n == g->cap) {
+        /* At the limit, or no memory to grow: keep the latest and say what is known. */
+        if (t < g->t[0]) {
+            if (t + 1 > g->since)
+                g->since = t + 1;
+            return;
+        }
+        more_drop_marked(g);
     }
     uint32_t i = g->n;
     while (i > 0 && g->t[i - 1] > t) {
@@ -316,12 +342,40 @@ static void more_put(struct vigil_win_more *m, struct win_grown *g, int64_t t)
     }
     g->t[i] = t;
     g->n++;
+    int64_t settled = g->t[g->n - 1] - VIGIL_WIN_DISORDER_MS;
+    uint32_t k = 0; /* times at or before `settled` */
+    while (k < g->n && g->t[k] <= settled)
+        k++;
+    uint32_t drop = k > g->level ? k - g->level : 0;
+    if (drop > g->n - g->ring)
+        drop = g->n - g->ring; /* the grown ring keeps at least the ring's times */
+    if (drop > 0) {
+        memmove(g->t, g->t + drop, (size_t)(g->n - drop) * sizeof *g->t);
+        g->n -= drop;
+    }
+}
+
+/* True when the ring (full, cap times) would drop a time a window still to be judged may
+ * need on taking t: the time dropped is in reach and fewer than `level` of the times left
+ * lie at or before the newest minus the disorder allowance (more_put()). */
+static bool ring_drop_unsafe(const int64_t *times, uint16_t cap, int64_t t, uint32_t level,
+                             int64_t reach)
+{
+    int64_t newest = times[cap - 1] > t ? times[cap - 1] : t;
+    int64_t dropped = t < times[0] ? t : times[0];
+    if (dropped < newest - reach)
+        return false;
+    /* Safe when level + 1 times (the dropped one among them) lie at or before `settled`:
+     * the ring is sorted, so its need-th oldest tells. */
+    int64_t settled = newest - VIGIL_WIN_DISORDER_MS;
+    uint32_t need = level + 1 - (t <= settled);
+    return need > cap || times[need - 1] > settled;
 }
 
 void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, uint16_t cap,
                         uint16_t *n, int64_t t, uint32_t level, int64_t window_ms)
 {
-    if (!m || level <= cap || *n < cap) {
+    if (!m || level == 0 || *n < cap) {
         vigil_win_add(times, cap, n, t);
         return;
     }
@@ -331,12 +385,12 @@ void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, 
         more_remove_at(m, (size_t)(g - m->slot));
         g = NULL;
     }
-    if (!g) {
+    if (!g && ring_drop_unsafe(times, cap, t, level, reach)) {
+        /* The ring would drop a time a window may still need: keep every time from here.
+         * The times it dropped before were out of reach, or safe to drop, then. */
         int64_t newest = times[*n - 1] > t ? times[*n - 1] : t;
-        /* The ring would drop a time a window may still need: keep every time from here. The
-         * times it dropped before were out of reach then, so they are now. */
-        if (times[0] >= newest - reach)
-            g = more_insert(m, key, times, cap, *n, level, reach, newest - reach);
+        g = more_insert(m, key, times, cap, *n, level, reach, newest - reach,
+                        2 * (level > cap ? level : cap));
     }
     vigil_win_add(times, cap, n, t);
     if (g)
@@ -358,7 +412,9 @@ uint32_t vigil_win_more_count(const struct vigil_win_more *m, uint64_t key, cons
         if (g->t[i] <= to)
             c++;
     }
-    *more = (g->n == g->level && c == g->n) || from < g->since;
+    /* A time dropped that lies in the window leaves at least `level` kept ones in it
+     * (more_put()): below that the count is exact. */
+    *more = (c >= g->level && g->n > 0 && from <= g->t[0]) || from < g->since;
     return c;
 }
 
@@ -370,7 +426,7 @@ void vigil_win_more_restore(struct vigil_win_more *m, uint64_t key, const int64_
     vigil_win_more_forget(m, key);
     int64_t reach = window_ms + VIGIL_WIN_DISORDER_MS;
     if (times[0] >= times[n - 1] - reach)
-        (void)more_insert(m, key, times, cap, n, level, reach, times[0] + 1);
+        (void)more_insert(m, key, times, cap, n, level, reach, times[0] + 1, 2 * level);
 }
 
 void vigil_win_more_forget(struct vigil_win_more *m, uint64_t key)
@@ -537,8 +593,13 @@ int vigil_win_more_span_add(struct vigil_win_more *m, uint64_t key, int64_t end,
     if (!m)
         return -1;
     struct win_grown *g = spans_get(m, key, window_ms, INT64_MIN);
-    if (!g)
+    if (!g) {
+        /* No entry (no memory, or the key holds rings of another kind): the span is not
+         * kept, so no window reaching back to its end is known whole. */
+        if (end + 1 > m->lost)
+            m->lost = end + 1;
         return -1;
+    }
     if (g->n == g->cap && g->cap < g->level) {
         uint32_t want = g->cap ? g->cap * 2 : 16;
         want = want < g->level ? want : g->level;
@@ -550,8 +611,11 @@ int vigil_win_more_span_add(struct vigil_win_more *m, uint64_t key, int64_t end,
         }
     }
     if (g->n == g->cap) {
-        if (g->n == 0)
+        if (g->n == 0) { /* no memory for the first: as for a span pushed out */
+            if (end + 1 > g->since)
+                g->since = end + 1;
             return -1;
+        }
         /* Full (or no memory): the span that ended first goes; windows reaching back to its
          * end are no longer known whole. */
         uint32_t old = 0;
@@ -573,6 +637,8 @@ bool vigil_win_more_span_sum(const struct vigil_win_more *m, uint64_t key, int64
                              uint64_t *sum)
 {
     *sum = 0;
+    if (m && from < m->lost)
+        return false;
     const struct win_grown *g = m && m->used ? more_find(m, key) : NULL;
     if (!g || g->kind != WIN_SPANS)
         return true;
@@ -590,7 +656,8 @@ void vigil_win_more_span_restore(struct vigil_win_more *m, uint64_t key, int64_t
     if (!m)
         return;
     vigil_win_more_forget(m, key);
-    (void)spans_get(m, key, window_ms, before);
+    if (!spans_get(m, key, window_ms, before) && before > m->lost)
+        m->lost = before; /* no memory for the mark: every key's windows before it */
 }
 
 /* Notes tag at v (time x 1024 + tag) in a grown tagged ring: the tag's later time, else a new
@@ -655,7 +722,7 @@ void vigil_win_more_tag_note(struct vigil_win_more *m, uint64_t key, int64_t *en
         }
         /* A new tag would replace one a window may still need: keep every tag from here. */
         if (!known && (oldest >> VIGIL_WIN_TAG_BITS) >= newest - reach) {
-            g = more_insert(m, key, entries, cap, *n, level, reach, newest - reach);
+            g = more_insert(m, key, entries, cap, *n, level, reach, newest - reach, level);
             if (g)
                 g->kind = WIN_TAGS;
         }
@@ -698,7 +765,7 @@ void vigil_win_more_tag_restore(struct vigil_win_more *m, uint64_t key, const in
         newest = t > newest ? t : newest;
     }
     if (oldest >= newest - reach) {
-        struct win_grown *g = more_insert(m, key, entries, cap, n, level, reach, oldest + 1);
+        struct win_grown *g = more_insert(m, key, entries, cap, n, level, reach, oldest + 1, level);
         if (g)
             g->kind = WIN_TAGS;
     }

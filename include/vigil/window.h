@@ -14,13 +14,18 @@
  *   holds at least cap >= N. Memory: 8 bytes per entry.
  *
  * - Grown rings (struct vigil_win_more): a level N above the ring's cap (a profile level set
- *   higher) is still exact. The ring keeps the key's latest cap times; when it is full and the
- *   time it would drop could still lie in a window to be judged (newer than the newest time
- *   minus W and the 60 s disorder allowance), the key gets a growable sorted array in a
- *   per-thread store, seeded with the ring, that keeps every time from then on up to the
- *   latest N (doubling as it grows, halving when a quarter is used). It is freed at the
- *   store's sweep (each tick) once the times within reach fit the ring again. So only a key
- *   whose count in a window really is above cap pays for it, at most 8 x N bytes (N at most
+ *   higher) is still exact, and so is the window of an event arriving late (up to the 60 s
+ *   disorder allowance D older than the key's newest), which newer times do not fill. The
+ *   ring keeps the key's latest cap times; when it is full and the time it would drop could
+ *   still lie in a window to be judged (newer than the newest time minus W and D) without
+ *   N of the other times at or before newest - D to stand for it, the key gets a growable
+ *   sorted array in a per-thread store, seeded with the ring. It keeps every time within D of
+ *   the newest and the latest N before that (a window of an event within D that holds a
+ *   time dropped also holds those N), at most 2 x max(N, cap) times; past that the oldest
+ *   go and windows reaching back to them report `more`. It doubles as it grows, halves when
+ *   a quarter is used, and is freed at the store's sweep (each tick) once the times within
+ *   reach fit the ring again. So only a key with more than cap times within reach, many of
+ *   them within D, pays for it, at most 16 x max(N, cap) bytes (N at most
  *   VIGIL_WIN_LEVEL_MAX, which the configuration enforces); every other key costs nothing
  *   more. A key restored from a checkpoint with a full ring lacks the times dropped before:
  *   until they are out of reach its windows are "at least" (vigil_win_more_restore()), and
@@ -55,7 +60,8 @@ void vigil_win_add(int64_t *times, uint16_t cap, uint16_t *n, int64_t t);
 uint16_t vigil_win_count(const int64_t *times, uint16_t n, int64_t from, int64_t to);
 
 /* True when every one of cap entries lies in [from, to]: the window holds at least cap
- * events, possibly more than the ring can say. */
+ * events, possibly more than the ring can say. (For a window ending before the ring's newest
+ * time, a ring alone cannot tell: vigil_win_more_add() grows it where that matters.) */
 bool vigil_win_saturated(const int64_t *times, uint16_t cap, uint16_t n, int64_t from, int64_t to);
 
 /* Drops entries older than `before`; returns how many remain. */
@@ -79,15 +85,18 @@ struct vigil_win_more *vigil_win_more_create(void);
 void vigil_win_more_destroy(struct vigil_win_more *m); /* accepts NULL */
 
 /* vigil_win_add() on the ring of `key`, growing it in `m` (may be NULL: no growth) as needed
- * to stay exact up to `level` for windows of `window_ms`. May allocate: only for a key whose
- * window holds more than cap times. */
+ * to stay exact up to `level` for windows of `window_ms` of events up to
+ * VIGIL_WIN_DISORDER_MS older than the newest. May allocate: only for a key with more than
+ * cap times within reach. If it cannot, the key stays on its ring (inexact above cap, or for
+ * late events, as without a store). */
 void vigil_win_more_add(struct vigil_win_more *m, uint64_t key, int64_t *times, uint16_t cap,
                         uint16_t *n, int64_t t, uint32_t level, int64_t window_ms);
 
 /* Times of `key` in [from, to], from its grown ring when it has one, else from the ring.
- * *more is set when the window may hold more than that (every time kept lies in it, or it
- * reaches back past what is known): the caller then uses an upper bound of its own, such as
- * buckets, if it needs one. */
+ * *more is set when the window may hold more than that (the count is at the level or the
+ * ring's cap and reaches back to the oldest time kept, or the window reaches back past what
+ * is known: a restore, the grown ring's limit, no memory): the caller then uses an upper
+ * bound of its own, such as buckets, if it needs one. A count below the level is exact. */
 uint32_t vigil_win_more_count(const struct vigil_win_more *m, uint64_t key, const int64_t *times,
                               uint16_t cap, uint16_t n, int64_t from, int64_t to, bool *more);
 
@@ -113,7 +122,9 @@ void vigil_win_more_sweep(struct vigil_win_more *m, int64_t now);
 #define VIGIL_WIN_SPANS_MAX 4096
 
 /* Keeps a span (amount accrued evenly over [end - dur_ms, end]) of key. 0, or -1 when it
- * could not be kept (no memory). */
+ * could not be kept (no memory): then vigil_win_more_span_sum() reports every window
+ * reaching back to its end as not whole (for any key, if no entry could be made for it), so
+ * the caller need not act on the return. */
 int vigil_win_more_span_add(struct vigil_win_more *m, uint64_t key, int64_t end, uint32_t dur_ms,
                             uint32_t amount, int64_t window_ms);
 

@@ -66,15 +66,22 @@ static int by_time(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-/* An unanswered outbound attempt. */
-static void attempt(const char *acc, int64_t ts, const char *to)
+/* An unanswered outbound attempt at ts, placed in the file among the events of time `at`
+ * (later than ts: it arrives late). */
+static void attempt_arriving(const char *acc, int64_t ts, const char *to, int64_t at)
 {
     unsigned id = next_id++;
-    add(ts,
+    add(at,
         "{\"v\":1,\"type\":\"call_end\",\"id\":\"e%u\",\"ts\":%lld,\"account\":\"%s\","
         "\"call_id\":\"c%u\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
         "\"duration\":0,\"answered\":false}",
         id, (long long)ts, acc, id, to);
+}
+
+/* An unanswered outbound attempt. */
+static void attempt(const char *acc, int64_t ts, const char *to)
+{
+    attempt_arriving(acc, ts, to, ts);
 }
 
 static void call_start(const char *acc, const char *call_id, int64_t ts, const char *dir,
@@ -381,6 +388,26 @@ static void above_kept_edges(void)
     }
     want("ex-vel50", "toll_fraud.velocity_high_risk", T0 + 15 * MIN);
 
+    /* velocity 33 (consumer), above the 32 times kept, completed by a late call: one attempt
+     * at 50 s, 31 at 60 to 90 s, one at 1000 s, then one at 950 s arriving 50 s late (after
+     * the one at 1000 s). [50 s, 950 s] holds 33: ordered at the late call. The same with the
+     * first at 49 s (32 in any 15 minutes): never. */
+    static const char *const late33[] = {"ex-vel33late", "st-vel33late"};
+    for (int a = 0; a < 2; a++) {
+        int k = 0;
+        snprintf(to, sizeof to, "%s%d000", CUBA, k++);
+        attempt(late33[a], T0 + (a == 0 ? 50000 : 49000), to);
+        for (int s = 60; s <= 90; s++) {
+            snprintf(to, sizeof to, "%s%d000", CUBA, k++);
+            attempt(late33[a], T0 + s * 1000LL, to);
+        }
+        snprintf(to, sizeof to, "%s%d000", CUBA, k++);
+        attempt(late33[a], T0 + 1000000, to);
+        snprintf(to, sizeof to, "%s%d000", CUBA, k++);
+        attempt_arriving(late33[a], T0 + 950000, to, T0 + 1000000);
+    }
+    want("ex-vel33late", "toll_fraud.velocity_high_risk", T0 + 950000);
+
     /* sequential_dialling 30: 30 distinct numbers of one block (last digits equal modulo 64),
      * first and last exactly 10 minutes apart; stretched to 10:01; 29 distinct numbers in
      * every closed 10 minutes (one every 21,428 ms) for three hours. */
@@ -500,6 +527,14 @@ static void test_every_rule_at_its_edge(void **state)
                           "st-rate4999 ex-seq30 st-seq30 st-seq29",
                           "--set",
                           "toll_fraud.sequential_dialling@business=30",
+                          "--set",
+                          "profiles.consumer=ex-vel33late st-vel33late",
+                          "--set",
+                          "toll_fraud.velocity_high_risk@consumer=33",
+                          "--set",
+                          "toll_fraud.velocity_high_risk_offhours@consumer=0",
+                          "--set",
+                          "toll_fraud.slow_high_risk_calls@consumer=100000",
                           "--set",
                           "profiles.callcenter=ex-pmin40 st-pmin40 st-pmin91",
                           "--set",

@@ -1976,6 +1976,48 @@ static void test_edge_velocity_late_call(void **state)
     assert_int_equal(rec_event_ts(o), late);
 }
 
+/* velocity_high_risk at 33, above the TF_VEL_EXACT times kept: one call at 50 s, 31 at 60 to
+ * 90 s, one at 1000 s, then one at 950 s arriving 50 s late. [50 s, 950 s] holds 33: ordered
+ * at the late call, though newer ones had pushed the first out of the ring. The same with
+ * the first call a second earlier (32 in any 15 minutes): never. */
+static void late_velocity_series(struct fx *fx, const char *account, int64_t first)
+{
+    int k = 0;
+    attempt_n(fx, account, k++, T0 + first, CUBA);
+    for (int s = 60; s <= 90; s++)
+        attempt_n(fx, account, k++, T0 + s * 1000LL, CUBA);
+    attempt_n(fx, account, k++, T0 + 1000000, CUBA);
+    attempt_n(fx, account, k++, T0 + 950000, CUBA);
+}
+
+static void test_edge_velocity_late_call_above_kept(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {VEL,
+                                       "33",
+                                       "toll_fraud.velocity_high_risk_offhours",
+                                       "0",
+                                       "toll_fraud.slow_high_risk_calls",
+                                       "100000",
+                                       "toll_fraud.slow_high_risk_calls_warning",
+                                       "0",
+                                       NULL};
+    struct fx *fx = new_fx(sets);
+    late_velocity_series(fx, "acc-vl33", 50000);
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, VEL);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 950000);
+    assert_true(rec_evidence(o, "high_risk_calls_15m") == 33);
+    fx_destroy(fx);
+
+    fx = new_fx(sets);
+    late_velocity_series(fx, "acc-vl32", 49000);
+    fx_tick(fx, T0 + HOUR);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ORDER, 0, VEL), 0);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, VEL), 0);
+    fx_destroy(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2002,6 +2044,7 @@ int main(void)
         cmocka_unit_test(test_edge_sequential_level_above_kept),
         cmocka_unit_test_setup_teardown(test_edge_spend_many_calls_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_velocity_late_call, setup, fx_teardown),
+        cmocka_unit_test(test_edge_velocity_late_call_above_kept),
         cmocka_unit_test_setup_teardown(test_edge_sequential_distinct_exact, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_sequential_stretched_never, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_edge_spend_exact_hour, setup, fx_teardown),
