@@ -26,6 +26,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <setjmp.h> /* cmocka.h needs these three first */
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 
 #define MAX_CHILDREN 512
@@ -197,6 +202,47 @@ void harness_sleep_ms(int ms)
 
     while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
         ;
+}
+
+void harness_evfile_add(struct harness_evfile *f, int64_t at, const char *fmt, ...)
+{
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 1024;
+        f->v = realloc(f->v, f->cap * sizeof *f->v);
+        assert_non_null(f->v);
+    }
+    struct harness_evline *l = &f->v[f->n];
+    l->at = at;
+    l->seq = f->n++;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(l->text, sizeof l->text, fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof l->text);
+}
+
+static int evline_cmp(const void *a, const void *b)
+{
+    const struct harness_evline *x = a, *y = b;
+    if (x->at != y->at)
+        return x->at < y->at ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void harness_evfile_write(struct harness_evfile *f, const char *path)
+{
+    qsort(f->v, f->n, sizeof *f->v, evline_cmp);
+    FILE *out = fopen(path, "w");
+    assert_non_null(out);
+    for (size_t i = 0; i < f->n; i++)
+        fprintf(out, "%s\n", f->v[i].text);
+    assert_int_equal(fclose(out), 0);
+}
+
+void harness_evfile_free(struct harness_evfile *f)
+{
+    free(f->v);
+    *f = (struct harness_evfile){0};
 }
 
 char *harness_read_file(const char *path, size_t *len)

@@ -59,6 +59,28 @@ void harness_sleep_ms(int ms);
 /* Reads a whole file into a NUL-terminated buffer (caller frees); *len may be NULL. */
 char *harness_read_file(const char *path, size_t *len);
 
+/* A JSON-lines events file written in event-time order: lines are added in any order, each
+ * at the time it should stand in the stream (usually its own ts; later for an event that
+ * arrives late), and written sorted by that time, lines of equal time in the order added. */
+struct harness_evline {
+    int64_t at;
+    size_t seq;
+    char text[480];
+};
+struct harness_evfile {
+    struct harness_evline *v;
+    size_t n, cap;
+};
+
+/* Adds one line (printf-style) standing at time `at`; fails the test if it does not fit. */
+void harness_evfile_add(struct harness_evfile *f, int64_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Sorts the lines and writes them to path; fails the test on error. */
+void harness_evfile_write(struct harness_evfile *f, const char *path);
+
+void harness_evfile_free(struct harness_evfile *f);
+
 /* ---- child processes ---------------------------------------------------------------- */
 
 enum harness_out {

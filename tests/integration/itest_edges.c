@@ -31,40 +31,10 @@
 
 /* ---- the event file ---------------------------------------------------------------------- */
 
-struct line {
-    int64_t ts;
-    unsigned seq; /* input order among equal times */
-    char text[480];
-};
-
-static struct line *lines;
-static size_t n_lines, cap_lines;
+static struct harness_evfile file;
 static unsigned next_id;
 
-static void add(int64_t ts, const char *fmt, ...)
-{
-    if (n_lines == cap_lines) {
-        cap_lines = cap_lines ? cap_lines * 2 : 1024;
-        lines = realloc(lines, cap_lines * sizeof *lines);
-        assert_non_null(lines);
-    }
-    struct line *l = &lines[n_lines++];
-    l->ts = ts;
-    l->seq = next_id;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l->text, sizeof l->text, fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof l->text);
-}
-
-static int by_time(const void *a, const void *b)
-{
-    const struct line *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
+#define add(at, ...) harness_evfile_add(&file, (at), __VA_ARGS__)
 
 /* An unanswered outbound attempt at ts, placed in the file among the events of time `at`
  * (later than ts: it arrives late). */
@@ -505,16 +475,11 @@ static void test_every_rule_at_its_edge(void **state)
     premium_edges();
     continuous_edges();
     above_kept_edges();
-    qsort(lines, n_lines, sizeof *lines, by_time);
 
     char dir[PATH_MAX], path[PATH_MAX + 32];
     assert_int_equal(harness_mkdir("edges", dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/edges.jsonl", dir);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    for (size_t i = 0; i < n_lines; i++)
-        fprintf(f, "%s\n", lines[i].text);
-    assert_int_equal(fclose(f), 0);
+    harness_evfile_write(&file, path);
 
     /* The profiles of above_kept_edges() and their levels (the slow rule, which 50 high-risk
      * calls from a new account rightly reach, set aside for business). */
@@ -602,7 +567,7 @@ static void test_every_rule_at_its_edge(void **state)
     }
     free(out);
     free(err);
-    free(lines);
+    harness_evfile_free(&file);
     assert_int_equal(bad, 0);
 }
 

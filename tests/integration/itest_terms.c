@@ -33,40 +33,10 @@
 
 /* ---- the event file ---------------------------------------------------------------------- */
 
-struct line {
-    int64_t ts;
-    unsigned seq;
-    char text[400];
-};
-
-static struct line *lines;
-static size_t n_lines, cap_lines;
+static struct harness_evfile file;
 static unsigned next_id;
 
-static void add(int64_t ts, const char *fmt, ...)
-{
-    if (n_lines == cap_lines) {
-        cap_lines = cap_lines ? cap_lines * 2 : 4096;
-        lines = realloc(lines, cap_lines * sizeof *lines);
-        assert_non_null(lines);
-    }
-    struct line *l = &lines[n_lines++];
-    l->ts = ts;
-    l->seq = next_id;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(l->text, sizeof l->text, fmt, ap);
-    va_end(ap);
-    assert_true(n > 0 && (size_t)n < sizeof l->text);
-}
-
-static int by_time(const void *a, const void *b)
-{
-    const struct line *x = a, *y = b;
-    if (x->ts != y->ts)
-        return x->ts < y->ts ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
+#define add(at, ...) harness_evfile_add(&file, (at), __VA_ARGS__)
 
 static void call_start(const char *acc, const char *cid, int64_t ts, const char *to)
 {
@@ -348,16 +318,12 @@ static void test_terms_rules_through_replay(void **state)
     interim_traffic();
     resale_traffic();
     filler();
-    qsort(lines, n_lines, sizeof *lines, by_time);
 
     char dir[PATH_MAX], events[PATH_MAX + 32], limits[PATH_MAX + 32];
     assert_int_equal(harness_mkdir("terms", dir, sizeof dir), 0);
     snprintf(events, sizeof events, "%s/events.jsonl", dir);
-    FILE *f = fopen(events, "w");
-    assert_non_null(f);
-    for (size_t i = 0; i < n_lines; i++)
-        fprintf(f, "%s\n", lines[i].text);
-    assert_int_equal(fclose(f), 0);
+    harness_evfile_write(&file, events);
+    harness_evfile_free(&file);
     /* As `redis-cli --raw HGETALL vigil:credit | paste - -` writes it, with a comment. */
     snprintf(limits, sizeof limits, "%s/limits.tsv", dir);
     char text[512];
