@@ -32,7 +32,8 @@
  *                    duration (call_end), answered (call_end), cost, device, src_ip,
  *                    country; for sms: segments, body_hash.
  * Fields of the other event kind (segments on a call, dir or device on an sms, duration
- * or answered on a call_start) are ignored like unknown ones. A JSON null in an optional
+ * or answered on a call_start) are ignored like unknown ones, except that one given twice is
+ * still duplicate_field (it is a field of the wire format either way). A JSON null in an optional
  * field means absent; in a required field it is bad_field. String limits are on the
  * decoded bytes; a decoded U+0000 makes a field bad (it would cut a C string short). `detail`
  * never quotes the value, so it is safe to log. No printf-style formatting anywhere here:
