@@ -93,6 +93,7 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -673,18 +674,10 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
         a->near_fired = 0;
     if (near_suppressed(a, now))
         return 0;
-    enum vigil_severity sev;
-    if ((int64_t)cov >= crit) {
-        if (a->near_fired & CT_FIRED_CRITICAL)
-            return 0;
-        a->near_fired |= CT_FIRED_CRITICAL | CT_FIRED_WARNING;
-        sev = VIGIL_SEV_CRITICAL;
-    } else if (warn > 0 && (int64_t)cov >= warn && !(a->near_fired & CT_FIRED_WARNING)) {
-        a->near_fired |= CT_FIRED_WARNING;
-        sev = VIGIL_SEV_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &a->near_fired, warn > 0 && (int64_t)cov >= warn, (int64_t)cov >= crit);
+    if (sev == 0)
         return 0;
-    }
 
     char reason[256];
     if (sev == VIGIL_SEV_CRITICAL)

@@ -60,6 +60,7 @@
 #include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/status.h"
 
@@ -308,19 +309,13 @@ static int check_limit(const struct cr_state *st, struct cr_acct *a, const char 
     int64_t crit_level = limit * 100, warn_level = (limit * st->warn_pct + 99) / 100 * 100;
     bool crit = spend >= crit_level;
     bool warn = spend >= warn_level;
-    int rc = 0;
-    if (!warn) {
-        a->fired = 0;
-    } else if (!(a->fired & (crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING))) {
-        uint8_t bit = crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING;
-        int64_t at = search ? passed_at(a, spend_at, crit ? crit_level : warn_level,
-                                        a->period_ms, now)
-                            : now;
-        a->fired |= (uint8_t)(bit | CR_FIRED_WARNING);
-        rc = emit_limit(st, a, account, spend_at(a, at), limit, at,
-                        crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING, out);
-    }
-    return rc;
+    /* credit.warning_pct is below 100: crit implies warn. */
+    int sev = vigil_episode_level(&a->fired, warn, crit);
+    if (sev == 0)
+        return 0;
+    int64_t at = search ? passed_at(a, spend_at, crit ? crit_level : warn_level, a->period_ms, now)
+                        : now;
+    return emit_limit(st, a, account, spend_at(a, at), limit, at, (enum vigil_severity)sev, out);
 }
 
 /* --- credit.interim_invoice (the spend trigger) --------------------------------------------- */

@@ -99,6 +99,7 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"
@@ -646,7 +647,6 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
     int64_t lo = a->eval_ms;
     if (now > a->eval_ms)
         a->eval_ms = now;
-    bool warn_on = st->out_calls_warn[p] > 0 || st->out_mins_warn[p] > 0;
     bool crit = m.calls >= st->out_calls[p] || secs >= st->out_mins[p] * 60;
     bool warn = (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p]) ||
                 (st->out_mins_warn[p] > 0 && secs >= st->out_mins_warn[p] * 60);
@@ -654,21 +654,15 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
         a->fired_out = 0; /* the episode is over: re-arm */
         return 0;
     }
-    enum vigil_severity sev;
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(&a->fired_out, warn, crit);
+    if (sev == 0)
+        return 0;
     int64_t level_s;
-    if (crit) {
-        if (a->fired_out & PM_FIRED_CRITICAL)
-            return 0;
-        a->fired_out |= PM_FIRED_CRITICAL | PM_FIRED_WARNING;
-        sev = VIGIL_SEV_CRITICAL;
+    if (sev == VIGIL_SEV_CRITICAL) {
         level_s = st->out_mins[p] * 60;
         if (m.calls >= st->out_calls[p])
             level_s = -1; /* tripped by calls: no timer crossing */
     } else {
-        if (!warn_on || (a->fired_out & PM_FIRED_WARNING))
-            return 0;
-        a->fired_out |= PM_FIRED_WARNING;
-        sev = VIGIL_SEV_WARNING;
         level_s = st->out_mins_warn[p] * 60;
         if (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p])
             level_s = -1;
@@ -915,20 +909,14 @@ static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, cons
     return vigil_emit_finding(out, &f);
 }
 
-/* Each level of an inbound rule fires once per episode: the severity to report now (0:
- * nothing new) given whether the warning and critical levels are reached, with the rule's
- * bits in *fired; the episode ends, and the bits clear, when not even the warning is. */
-static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn, bool crit)
+/* Each level of an inbound rule fires once per episode (vigil_episode_level); the two
+ * inbound rules share a byte, the flagged one's bits shifted by 2 (PM_FIRED_FLAGGED_*). */
+static int episode_level(uint8_t *fired, unsigned shift, bool warn, bool crit)
 {
-    if (!warn) {
-        *fired &= (uint8_t) ~(warn_bit | crit_bit);
-        return 0;
-    }
-    uint8_t bit = crit ? crit_bit : warn_bit;
-    if (*fired & bit)
-        return 0;
-    *fired |= (uint8_t)(bit | warn_bit);
-    return crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING;
+    uint8_t f = (uint8_t)((*fired >> shift) & 3u);
+    int sev = vigil_episode_level(&f, warn, crit);
+    *fired = (uint8_t)((*fired & ~(3u << shift)) | ((unsigned)f << shift));
+    return sev;
 }
 
 static int check_pumping(const struct pm_state *st, struct pm_acct *a, const char *account,
@@ -956,7 +944,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
             warn = true;
         }
     }
-    int sev = episode_level(&s->fired, PM_FIRED_WARNING, PM_FIRED_CRITICAL, warn, crit);
+    int sev = episode_level(&s->fired, 0, warn, crit);
     return sev ? emit_pumping(st, a, account, s, calls, callers, short_calls, now,
                               (enum vigil_severity)sev, out)
                : 0;
@@ -1013,8 +1001,7 @@ static int check_flagged(const struct pm_state *st, struct pm_acct *a, const cha
         uint32_t f2 = svc_flagged_callers(s, newest);
         flagged = f2 > flagged ? f2 : flagged;
     }
-    int sev = episode_level(&s->fired, PM_FIRED_FLAGGED_WARNING, PM_FIRED_FLAGGED_CRITICAL,
-                            flagged > 0, flagged >= thr);
+    int sev = episode_level(&s->fired, 2, flagged > 0, flagged >= thr);
     return sev ? emit_flagged(st, a, account, s, flagged, now, (enum vigil_severity)sev, out) : 0;
 }
 

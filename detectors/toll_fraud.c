@@ -142,6 +142,7 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
@@ -739,15 +740,9 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
         uint64_t m = vel_count(st, ev->account, h, newest);
         n = m > n ? m : n;
     }
-    enum vigil_severity sev;
-    if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
-        sev = VIGIL_SEV_CRITICAL;
-        h->vel_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
-    } else if (warn > 0 && (int64_t)n >= warn && (int64_t)n < crit &&
-               !(h->vel_fired & TF_FIRED_WARNING)) {
-        sev = VIGIL_SEV_WARNING;
-        h->vel_fired |= TF_FIRED_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &h->vel_fired, warn > 0 && (int64_t)n >= warn, (int64_t)n >= crit);
+    if (sev == 0) {
         if ((int64_t)n < (warn > 0 ? warn : crit))
             h->vel_fired = 0; /* the episode is over: a new one may fire again */
         return 0;
@@ -987,15 +982,10 @@ static int check_spend(const struct tf_state *st, struct tf_acct *a, const char 
     bool night = vigil_off_hours(ts);
     int64_t crit, warn;
     level_get(&st->spend, a->profile, night, &crit, &warn);
-    enum vigil_severity sev;
-    if ((int64_t)spend > crit * 10000 && !(a->spend_fired & TF_FIRED_CRITICAL)) {
-        sev = VIGIL_SEV_CRITICAL;
-        a->spend_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
-    } else if (warn > 0 && (int64_t)spend > warn * 10000 && (int64_t)spend <= crit * 10000 &&
-               !(a->spend_fired & TF_FIRED_WARNING)) {
-        sev = VIGIL_SEV_WARNING;
-        a->spend_fired |= TF_FIRED_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &a->spend_fired, warn > 0 && (int64_t)spend > warn * 10000,
+        (int64_t)spend > crit * 10000);
+    if (sev == 0) {
         /* Over when spend is well below the first level (a steady spender hovering at the
          * level would otherwise warn at every cool-down), and only when nothing is open: an
          * end alone does not see what open calls cost. */
