@@ -62,6 +62,7 @@
 #include "vigil/detector.h"
 #include "vigil/episode.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
 #include "vigil/status.h"
 
 #define CR_NAME "credit"
@@ -72,7 +73,6 @@
 #define CR_DAYS 32       /* daily spends kept: a month and a day */
 #define CR_BASE_DAYS 28  /* days the usual daily spend is the mean of, at most */
 #define CR_OPEN_MAX 8
-#define CR_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
 #define CR_SAVE_VERSION 1
 #define CR_E4 10000.0 /* spend is kept in 1/10000 EUR */
 
@@ -82,9 +82,8 @@ enum {
 };
 
 struct cr_open {
-    uint64_t id;      /* hash of call_id */
-    int64_t start_ms; /* call_start's time */
-    double rate;      /* EUR per minute, the rate table's */
+    struct vigil_open_call c; /* hash of call_id, call_start's time */
+    double rate;              /* EUR per minute, the rate table's */
 };
 
 struct cr_acct {
@@ -189,7 +188,7 @@ static uint64_t open_e4(const struct cr_acct *a, int64_t from, int64_t now)
 {
     double eur = 0;
     for (int i = 0; i < a->n_open; i++) {
-        int64_t s = a->open[i].start_ms > from ? a->open[i].start_ms : from;
+        int64_t s = a->open[i].c.start_ms > from ? a->open[i].c.start_ms : from;
         if (now > s)
             eur += a->open[i].rate * (double)(now - s) / (double)CR_MIN_MS;
     }
@@ -198,10 +197,7 @@ static uint64_t open_e4(const struct cr_acct *a, int64_t from, int64_t now)
 
 static void expire_open(struct cr_acct *a, int64_t now)
 {
-    for (int i = a->n_open; i-- > 0;) {
-        if (a->open[i].start_ms <= now - CR_MAX_OPEN_MS)
-            a->open[i] = a->open[--a->n_open];
-    }
+    vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, now);
 }
 
 /* --- credit.limit ------------------------------------------------------------------------- */
@@ -422,14 +418,14 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (day_of(ev->ts_ms) < a->first_day)
         a->first_day = day_of(ev->ts_ms);
     uint64_t id = call_hash(ev->call_id);
-    int i = 0;
-    while (i < a->n_open && a->open[i].id != id)
-        i++;
     if (ev->type == VIGIL_EV_CALL_START) {
-        if (i == a->n_open && a->n_open < CR_OPEN_MAX)
-            a->open[a->n_open++] = (struct cr_open){id, ev->ts_ms, nc.rate_eur_min};
+        struct vigil_open_call *c =
+            vigil_open_start(a->open, sizeof a->open[0], &a->n_open, CR_OPEN_MAX, id, ev->ts_ms);
+        if (c)
+            ((struct cr_open *)(void *)c)->rate = nc.rate_eur_min;
         return 0;
     }
+    size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
     if (i < a->n_open) {
         /* First as the open call it was until now: a level it passed while open is dated
          * when it was passed. */
@@ -437,7 +433,7 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         rc = rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, true, out);
         if (rc != 0)
             return rc;
-        a->open[i] = a->open[--a->n_open];
+        vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, i);
     }
     double secs = ev->duration_s > 0 ? (double)ev->duration_s : 0;
     uint64_t e4 = e4_of(ev->has_cost ? ev->cost_eur : nc.rate_eur_min * secs / 60.0);
@@ -560,7 +556,7 @@ static bool acct_ok(const struct cr_acct *a)
         !vigil_saved_bool_ok(&a->published))
         return false;
     for (int i = 0; i < a->n_open; i++) {
-        if (!vigil_saved_time_ok(a->open[i].start_ms) || !(a->open[i].rate >= 0) ||
+        if (!vigil_saved_time_ok(a->open[i].c.start_ms) || !(a->open[i].rate >= 0) ||
             a->open[i].rate > 1e6)
             return false;
     }

@@ -37,6 +37,7 @@
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -48,15 +49,9 @@
 #define RS_HOUR_MS 3600000LL
 #define RS_BITS 2048
 #define RS_OPEN_MAX 16
-#define RS_MAX_OPEN_MS 86400000LL
 /* 2: the bitmap's bit is taken from the hash above its forced low bit (version 1 set other
  * bits for the same numbers: refused, so the day's count starts again). */
 #define RS_SAVE_VERSION 2
-
-struct rs_open {
-    uint64_t id; /* hash of call_id */
-    int64_t start_ms;
-};
 
 struct rs_acct {
     int64_t last_ms;
@@ -64,7 +59,7 @@ struct rs_acct {
     int32_t warned_distinct; /* UTC day of the last warning of each rule; INT32_MIN: none */
     int32_t warned_parallel;
     uint64_t bits[RS_BITS / 64];
-    struct rs_open open[RS_OPEN_MAX];
+    struct vigil_open_call open[RS_OPEN_MAX];
     uint8_t n_open;
 };
 
@@ -187,17 +182,14 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (!call || rc != 0)
         return rc;
     uint64_t id = str_hash(ev->call_id);
-    int i = 0;
-    while (i < a->n_open && a->open[i].id != id)
-        i++;
     if (ev->type == VIGIL_EV_CALL_END) {
+        size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
         if (i < a->n_open)
-            a->open[i] = a->open[--a->n_open];
+            vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, i);
         return 0;
     }
-    if (i < a->n_open || a->n_open >= RS_OPEN_MAX)
-        return 0;
-    a->open[a->n_open++] = (struct rs_open){id, ev->ts_ms};
+    if (!vigil_open_start(a->open, sizeof a->open[0], &a->n_open, RS_OPEN_MAX, id, ev->ts_ms))
+        return 0; /* open already, or beyond RS_OPEN_MAX */
     if (st->parallel_thr > 0 && a->n_open >= st->parallel_thr && a->warned_parallel != today) {
         a->warned_parallel = today;
         return warn(st, ev->account, RS_RULE_PARALLEL, ev->id, ev->ts_ms, "outbound calls open at once",
@@ -219,10 +211,7 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     st->wm_hour = hour;
     for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
         struct rs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-        for (int k = a->n_open; k-- > 0;) {
-            if (a->open[k].start_ms <= watermark_ms - RS_MAX_OPEN_MS)
-                a->open[k] = a->open[--a->n_open];
-        }
+        vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, watermark_ms);
         if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS)
             vigil_acct_table_remove_at(st->accts, i);
     }
