@@ -102,6 +102,7 @@
 #include "vigil/episode.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/status.h"
@@ -150,11 +151,6 @@ struct pm_ring {
     uint16_t b[PM_RING];
 };
 
-struct pm_open {
-    uint64_t id; /* hash of call_id */
-    int64_t start_ms;
-};
-
 struct pm_samples {
     char id[VIGIL_SAMPLES_MAX][VIGIL_ID_MAX + 1];
     uint8_t n, next;
@@ -194,7 +190,7 @@ struct pm_acct {
     uint64_t key; /* the account's hash (keys of its grown rings, window.h); set at load */
     uint16_t n_out_ts;
     uint8_t n_spans;
-    struct pm_open open[PM_OPEN_MAX];
+    struct vigil_open_call open[PM_OPEN_MAX];
     uint64_t seen_out[PM_SEEN_MAX]; /* ended, or started but not in open[] */
     uint64_t seen_in[PM_SEEN_MAX];
     struct pm_svc svc[PM_SVC_MAX];
@@ -435,12 +431,7 @@ static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *e
 /* Drops open calls older than the 24 h limit. */
 static void expire_open(struct pm_acct *a, int64_t now)
 {
-    for (int i = 0; i < a->n_open;) {
-        if (a->open[i].start_ms <= now - PM_MAX_OPEN_MS)
-            a->open[i] = a->open[--a->n_open];
-        else
-            i++;
-    }
+    vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, now);
 }
 
 /* Seconds of the open calls inside the hour ending at t. */
@@ -698,11 +689,8 @@ static int check_outbound(struct pm_state *st, struct pm_acct *a, const char *ac
 
 static int open_find(const struct pm_acct *a, uint64_t id)
 {
-    for (int i = 0; i < a->n_open; i++) {
-        if (a->open[i].id == id)
-            return i;
-    }
-    return -1;
+    size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
+    return i < a->n_open ? (int)i : -1;
 }
 
 static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigil_emit *out)
@@ -719,9 +707,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
             return 0;
         out_count(st, a, ev->ts_ms);
         sample_add(&a->smp_out, ev->id);
-        if (a->n_open < PM_OPEN_MAX)
-            a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
-        else
+        if (!vigil_open_start(a->open, sizeof a->open[0], &a->n_open, PM_OPEN_MAX, id, ev->ts_ms))
             seen_put(a->seen_out, &a->next_seen_out, id, false);
     } else {
         int i = open_find(a, id);
@@ -729,7 +715,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
         if (seen == 2)
             return 0; /* a repeated end */
         if (i >= 0)
-            a->open[i] = a->open[--a->n_open];
+            vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, (size_t)i);
         if (seen == 0) {
             /* No start seen: count the call from its own fields; an attempt that never
              * connected counts as a call, not as minutes. */
