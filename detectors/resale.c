@@ -22,8 +22,9 @@
  * calls (beyond, a call is not tracked: parallel_calls is at most 16), days and marks. Open
  * calls stop counting after 24 h of event time (events.md).
  *
- * Checkpoints (detector.h): save writes a version byte (RS_SAVE_VERSION) and struct rs_acct
- * as it lies in memory; load accepts exactly that length and version with counts in range.
+ * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
+ * (RS_SAVE_VERSION), then last_ms, the three days, the bitmap and the open calls; load checks
+ * every field's range and changes nothing unless all of it is valid.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -40,6 +41,7 @@
 #include "vigil/open_calls.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 
 #define RS_NAME "resale"
@@ -49,9 +51,10 @@
 #define RS_HOUR_MS 3600000LL
 #define RS_BITS 2048
 #define RS_OPEN_MAX 16
-/* 2: the bitmap's bit is taken from the hash above its forced low bit (version 1 set other
- * bits for the same numbers: refused, so the day's count starts again). */
-#define RS_SAVE_VERSION 2
+/* 3: the shared little-endian encoding (2 was struct rs_acct as it lay in memory); 2: the
+ * bitmap's bit is taken from the hash above its forced low bit (version 1 set other bits for
+ * the same numbers: refused, so the day's count starts again). */
+#define RS_SAVE_VERSION 3
 
 struct rs_acct {
     int64_t last_ms;
@@ -224,15 +227,20 @@ static int rs_save(void *state, const char *account, struct vigil_bytes *out)
     const struct rs_acct *a = vigil_acct_table_find(st->accts, account);
     if (!a)
         return 0;
-    struct rs_acct c;
-    memcpy(&c, a, sizeof c); /* padding included: no indeterminate byte */
-    const uint8_t version = RS_SAVE_VERSION;
-    size_t len = out->len;
-    if (vigil_bytes_put(out, &version, 1) != 0 || vigil_bytes_put(out, &c, sizeof c) != 0) {
-        out->len = len;
-        return VIGIL_ERR_NOMEM;
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, RS_SAVE_VERSION);
+    vigil_state_put_i64(&w, a->last_ms);
+    vigil_state_put_i32(&w, a->day);
+    vigil_state_put_i32(&w, a->warned_distinct);
+    vigil_state_put_i32(&w, a->warned_parallel);
+    for (int i = 0; i < RS_BITS / 64; i++)
+        vigil_state_put_u64(&w, a->bits[i]);
+    vigil_state_put_u8(&w, a->n_open);
+    for (int i = 0; i < a->n_open; i++) {
+        vigil_state_put_u64(&w, a->open[i].id);
+        vigil_state_put_i64(&w, a->open[i].start_ms);
     }
-    return 0;
+    return vigil_state_write_end(&w);
 }
 
 static bool day_ok(int32_t d)
@@ -243,19 +251,24 @@ static bool day_ok(int32_t d)
 static int rs_load(void *state, const char *account, const void *data, size_t len)
 {
     struct rs_state *st = state;
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    struct rs_acct c;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != RS_SAVE_VERSION || c.n_open > RS_OPEN_MAX ||
-        !vigil_saved_time_ok(c.last_ms) || c.day < 0 || !day_ok(c.day) ||
-        !day_ok(c.warned_distinct) || !day_ok(c.warned_parallel) || !vigil_acct_key_ok(account))
-        return VIGIL_ERR_INVALID;
+    struct vigil_bytes_reader r;
+    struct rs_acct c = {0};
+    vigil_state_read_begin(&r, data, len, RS_SAVE_VERSION);
+    c.last_ms = vigil_state_get_time(&r);
+    c.day = vigil_state_get_i32(&r);
+    c.warned_distinct = vigil_state_get_i32(&r);
+    c.warned_parallel = vigil_state_get_i32(&r);
+    vigil_state_check(&r, c.day >= 0 && day_ok(c.day) && day_ok(c.warned_distinct) &&
+                              day_ok(c.warned_parallel));
+    for (int i = 0; i < RS_BITS / 64; i++)
+        c.bits[i] = vigil_state_get_u64(&r);
+    c.n_open = vigil_state_get_count8(&r, RS_OPEN_MAX);
     for (int i = 0; i < c.n_open; i++) {
-        if (!vigil_saved_time_ok(c.open[i].start_ms))
-            return VIGIL_ERR_INVALID;
+        c.open[i].id = vigil_state_get_u64(&r);
+        c.open[i].start_ms = vigil_state_get_time(&r);
     }
+    if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
+        return VIGIL_ERR_INVALID;
     struct rs_acct *a = vigil_acct_table_get(st->accts, account, NULL);
     if (!a)
         return VIGIL_ERR_NOMEM;

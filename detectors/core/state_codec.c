@@ -139,6 +139,13 @@ uint32_t vigil_state_get_count(struct vigil_bytes_reader *r, uint32_t max)
     return n <= max ? n : 0;
 }
 
+uint8_t vigil_state_get_count8(struct vigil_bytes_reader *r, uint8_t max)
+{
+    uint8_t n = vigil_state_get_u8(r);
+    vigil_state_check(r, n <= max);
+    return n <= max ? n : 0;
+}
+
 int64_t vigil_state_get_time(struct vigil_bytes_reader *r)
 {
     int64_t t = vigil_state_get_i64(r);

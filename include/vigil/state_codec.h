@@ -55,8 +55,11 @@ int32_t vigil_state_get_i32(struct vigil_bytes_reader *r);
 int64_t vigil_state_get_i64(struct vigil_bytes_reader *r);
 /* A byte that must be 0 or 1. */
 bool vigil_state_get_bool(struct vigil_bytes_reader *r);
-/* An unsigned count that must be at most max (array lengths, indexes). */
+/* An unsigned count that must be at most max (array lengths, indexes): 0 when it is not, so
+ * a loop over it never runs past the array even before read_end refuses the record. */
 uint32_t vigil_state_get_count(struct vigil_bytes_reader *r, uint32_t max);
+/* The same, saved in one byte (vigil_state_put_u8). */
+uint8_t vigil_state_get_count8(struct vigil_bytes_reader *r, uint8_t max);
 /* A time in ms that must pass vigil_saved_time_ok. */
 int64_t vigil_state_get_time(struct vigil_bytes_reader *r);
 /* A time that is either vigil_saved_time_ok or exactly `none` (a sentinel such as -1 or

@@ -30,6 +30,7 @@ static void write_sample(struct vigil_bytes *b)
     vigil_state_put_u32(&w, 3); /* a count, at most 3 */
     vigil_state_put_raw(&w, "abc", 4);
     vigil_state_put_i64(&w, -1); /* a time or -1 */
+    vigil_state_put_u8(&w, 16);  /* a one-byte count, at most 16 */
     assert_int_equal(vigil_state_write_end(&w), 0);
 }
 
@@ -50,6 +51,7 @@ static int read_sample(const void *p, size_t len, bool check_values)
     vigil_state_get_raw(&r, s, sizeof s);
     vigil_state_check(&r, vigil_saved_str_ok(s, sizeof s));
     int64_t t2 = vigil_state_get_time_or(&r, -1);
+    uint8_t n8 = vigil_state_get_count8(&r, 16);
     int rc = vigil_state_read_end(&r);
     if (check_values && rc == 0) {
         assert_int_equal(u8, 0xab);
@@ -62,6 +64,7 @@ static int read_sample(const void *p, size_t len, bool check_values)
         assert_int_equal(n, 3);
         assert_string_equal(s, "abc");
         assert_true(t2 == -1);
+        assert_int_equal(n8, 16);
     }
     return rc;
 }
@@ -75,7 +78,7 @@ static void test_exact_bytes_and_round_trip(void **state)
     static const unsigned char head[] = {VER,  0xab, 0x34, 0x12, 0xef, 0xcd, 0xab,
                                          0x89, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03,
                                          0x02, 0x01, 0xfe, 0xff, 0xff, 0xff};
-    assert_true(b.len == 1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4 + 8);
+    assert_true(b.len == 1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4 + 8 + 1);
     assert_memory_equal(b.p, head, sizeof head);
     assert_int_equal(read_sample(b.p, b.len, true), 0);
     vigil_bytes_fini(&b);
@@ -106,12 +109,13 @@ static void test_wrong_version_and_ranges_refused(void **state)
         size_t at;
         unsigned char v;
     } bad[] = {
-        {0, VER + 1},                                  /* version */
-        {1 + 1 + 2 + 4 + 8 + 4 + 7, 0x80},             /* the time's top byte: negative */
-        {1 + 1 + 2 + 4 + 8 + 4 + 8, 2},                /* the bool */
-        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1, 4},            /* the count: 4 > 3 */
-        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 3, 'x'},  /* the string's NUL */
-        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4, 0xfd}, /* -3: neither a time nor -1 */
+        {0, VER + 1},                                    /* version */
+        {1 + 1 + 2 + 4 + 8 + 4 + 7, 0x80},               /* the time's top byte: negative */
+        {1 + 1 + 2 + 4 + 8 + 4 + 8, 2},                  /* the bool */
+        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1, 4},              /* the count: 4 > 3 */
+        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 3, 'x'},    /* the string's NUL */
+        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4, 0xfd},   /* -3: neither a time nor -1 */
+        {1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4 + 8, 17}, /* the one-byte count: 17 > 16 */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         unsigned char save = b.p[bad[i].at];
