@@ -64,6 +64,15 @@ void vigil_state_put_bool(struct vigil_state_writer *w, bool v)
     put_le(w, v ? 1 : 0, 1);
 }
 
+_Static_assert(sizeof(double) == 8, "a double is saved as its 64 bits");
+
+void vigil_state_put_f64(struct vigil_state_writer *w, double v)
+{
+    uint64_t u;
+    memcpy(&u, &v, sizeof u);
+    put_le(w, u, 8);
+}
+
 int vigil_state_write_end(struct vigil_state_writer *w)
 {
     if (w->err != 0 && w->out->len > w->start)
@@ -121,6 +130,14 @@ int64_t vigil_state_get_i64(struct vigil_bytes_reader *r)
 {
     uint64_t u = get_le(r, 8);
     int64_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+double vigil_state_get_f64(struct vigil_bytes_reader *r)
+{
+    uint64_t u = get_le(r, 8);
+    double v;
     memcpy(&v, &u, sizeof v);
     return v;
 }

@@ -39,6 +39,8 @@ void vigil_state_put_u64(struct vigil_state_writer *w, uint64_t v);
 void vigil_state_put_i32(struct vigil_state_writer *w, int32_t v);
 void vigil_state_put_i64(struct vigil_state_writer *w, int64_t v);
 void vigil_state_put_bool(struct vigil_state_writer *w, bool v);
+/* An IEEE 754 double as its 64 bits (every platform vigil builds on has them). */
+void vigil_state_put_f64(struct vigil_state_writer *w, double v);
 /* n raw bytes (text, already-canonical byte arrays). */
 void vigil_state_put_raw(struct vigil_state_writer *w, const void *p, size_t n);
 /* 0, or the sticky error; on error out is back to its length at begin. */
@@ -53,6 +55,7 @@ uint32_t vigil_state_get_u32(struct vigil_bytes_reader *r);
 uint64_t vigil_state_get_u64(struct vigil_bytes_reader *r);
 int32_t vigil_state_get_i32(struct vigil_bytes_reader *r);
 int64_t vigil_state_get_i64(struct vigil_bytes_reader *r);
+double vigil_state_get_f64(struct vigil_bytes_reader *r);
 /* A byte that must be 0 or 1. */
 bool vigil_state_get_bool(struct vigil_bytes_reader *r);
 /* An unsigned count that must be at most max (array lengths, indexes): 0 when it is not, so

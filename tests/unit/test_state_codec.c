@@ -31,6 +31,7 @@ static void write_sample(struct vigil_bytes *b)
     vigil_state_put_raw(&w, "abc", 4);
     vigil_state_put_i64(&w, -1); /* a time or -1 */
     vigil_state_put_u8(&w, 16);  /* a one-byte count, at most 16 */
+    vigil_state_put_f64(&w, -0.125);
     assert_int_equal(vigil_state_write_end(&w), 0);
 }
 
@@ -52,6 +53,7 @@ static int read_sample(const void *p, size_t len, bool check_values)
     vigil_state_check(&r, vigil_saved_str_ok(s, sizeof s));
     int64_t t2 = vigil_state_get_time_or(&r, -1);
     uint8_t n8 = vigil_state_get_count8(&r, 16);
+    double f = vigil_state_get_f64(&r);
     int rc = vigil_state_read_end(&r);
     if (check_values && rc == 0) {
         assert_int_equal(u8, 0xab);
@@ -65,6 +67,7 @@ static int read_sample(const void *p, size_t len, bool check_values)
         assert_string_equal(s, "abc");
         assert_true(t2 == -1);
         assert_int_equal(n8, 16);
+        assert_true(f == -0.125);
     }
     return rc;
 }
@@ -78,7 +81,7 @@ static void test_exact_bytes_and_round_trip(void **state)
     static const unsigned char head[] = {VER,  0xab, 0x34, 0x12, 0xef, 0xcd, 0xab,
                                          0x89, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03,
                                          0x02, 0x01, 0xfe, 0xff, 0xff, 0xff};
-    assert_true(b.len == 1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4 + 8 + 1);
+    assert_true(b.len == 1 + 1 + 2 + 4 + 8 + 4 + 8 + 1 + 4 + 4 + 8 + 1 + 8);
     assert_memory_equal(b.p, head, sizeof head);
     assert_int_equal(read_sample(b.p, b.len, true), 0);
     vigil_bytes_fini(&b);
