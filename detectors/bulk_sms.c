@@ -1497,7 +1497,9 @@ static int check_saved(struct bs_state *st, const char *account, const void *dat
         else
             rc = VIGIL_ERR_INVALID;
     }
-    if (rc == 0 && r.pos != r.len)
+    /* r.bad too: a read past the end returns 0, which some fields take as valid (a heavy
+     * sender's sample count cut off read as "no samples"). */
+    if (rc == 0 && (r.bad || r.pos != r.len))
         rc = VIGIL_ERR_INVALID;
     if (rc == 0 && n > 1) {
         qsort(from, n, sizeof *from, cmp_from);
