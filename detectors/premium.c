@@ -1386,8 +1386,8 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
     get_samples(&r, &c->smp_out);
     get_samples(&r, &c->smp_in);
     c->fired_out = vigil_state_get_u8(&r);
-    vigil_state_check(&r, acct_ok(c) && account[0] != '\0' &&
-                              strlen(account) <= VIGIL_ACCT_KEY_MAX);
+    vigil_state_check(&r,
+                      acct_ok(c) && account[0] != '\0' && strlen(account) <= VIGIL_ACCT_KEY_MAX);
     if (vigil_state_read_end(&r) != 0)
         return VIGIL_ERR_INVALID;
 

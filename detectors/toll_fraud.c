@@ -983,8 +983,7 @@ static int check_spend(const struct tf_state *st, struct tf_acct *a, const char 
     int64_t crit, warn;
     level_get(&st->spend, a->profile, night, &crit, &warn);
     enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
-        &a->spend_fired, warn > 0 && (int64_t)spend > warn * 10000,
-        (int64_t)spend > crit * 10000);
+        &a->spend_fired, warn > 0 && (int64_t)spend > warn * 10000, (int64_t)spend > crit * 10000);
     if (sev == 0) {
         /* Over when spend is well below the first level (a steady spender hovering at the
          * level would otherwise warn at every cool-down), and only when nothing is open: an
