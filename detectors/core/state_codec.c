@@ -87,14 +87,45 @@ void vigil_state_read_begin(struct vigil_bytes_reader *r, const void *data, size
     vigil_state_check(r, vigil_state_get_u8(r) == version);
 }
 
+static uint64_t le_at(const unsigned char *b, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v |= (uint64_t)b[i] << (8 * i);
+    return v;
+}
+
 static uint64_t get_le(struct vigil_bytes_reader *r, size_t n)
 {
     unsigned char b[8];
     if (!vigil_bytes_get(r, b, n))
         return 0;
-    uint64_t v = 0;
-    for (size_t i = 0; i < n; i++)
-        v |= (uint64_t)b[i] << (8 * i);
+    return le_at(b, n);
+}
+
+uint16_t vigil_state_u16_at(const unsigned char *p)
+{
+    return (uint16_t)le_at(p, 2);
+}
+
+int32_t vigil_state_i32_at(const unsigned char *p)
+{
+    uint32_t u = (uint32_t)le_at(p, 4);
+    int32_t v;
+    memcpy(&v, &u, sizeof v);
+    return v;
+}
+
+uint64_t vigil_state_u64_at(const unsigned char *p)
+{
+    return le_at(p, 8);
+}
+
+int64_t vigil_state_i64_at(const unsigned char *p)
+{
+    uint64_t u = le_at(p, 8);
+    int64_t v;
+    memcpy(&v, &u, sizeof v);
     return v;
 }
 

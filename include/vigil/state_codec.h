@@ -70,6 +70,12 @@ int64_t vigil_state_get_time(struct vigil_bytes_reader *r);
 int64_t vigil_state_get_time_or(struct vigil_bytes_reader *r, int64_t none);
 /* n raw bytes into dst. */
 void vigil_state_get_raw(struct vigil_bytes_reader *r, void *dst, size_t n);
+/* Little-endian values read in place, for a loader that keeps a checked span of the saved
+ * bytes (vigil_bytes_reader.p + pos) and decodes its entries later. */
+uint16_t vigil_state_u16_at(const unsigned char *p);
+int32_t vigil_state_i32_at(const unsigned char *p);
+uint64_t vigil_state_u64_at(const unsigned char *p);
+int64_t vigil_state_i64_at(const unsigned char *p);
 /* The one way a loader refuses a value: marks the record bad unless ok. */
 void vigil_state_check(struct vigil_bytes_reader *r, bool ok);
 /* 0 when every read and check passed and all bytes were read; VIGIL_ERR_INVALID else. */
