@@ -88,9 +88,10 @@
  *
  * Checkpoints (detector.h): save writes an account and its numbers, heavy ones with their
  * sets and samples by value in the shared little-endian encoding (state_codec.h; the order
- * of fields is bs_save's), in O(that account's state) through its ring of senders; load checks the bytes completely before it changes anything, and refuses
- * sets that no longer fit the current cap_r / cap_b; forget drops an account and its
- * numbers, fixing the entry numbers that removals move (dirty list, rings).
+ * of fields is bs_save's), in O(that account's state) through its ring of senders; load
+ * checks the bytes completely before it changes anything, and refuses sets that no longer
+ * fit the current cap_r / cap_b; forget drops an account and its numbers, fixing the entry
+ * numbers that removals move (dirty list, rings).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state, its tables, pool and scratch; destroy frees them. */
