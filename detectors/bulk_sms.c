@@ -87,10 +87,11 @@
  * slots: the current one and the 12 before it, 60-65 minutes).
  *
  * Checkpoints (detector.h): save writes an account and its numbers, heavy ones with their
- * sets and samples by value (format above bs_save), in O(that account's state) through its
- * ring of senders; load checks the bytes completely before it changes anything, and refuses
- * sets that no longer fit the current cap_r / cap_b; forget drops an account and its
- * numbers, fixing the entry numbers that removals move (dirty list, rings).
+ * sets and samples by value in the shared little-endian encoding (state_codec.h; the order
+ * of fields is bs_save's), in O(that account's state) through its ring of senders; load
+ * checks the bytes completely before it changes anything, and refuses sets that no longer
+ * fit the current cap_r / cap_b; forget drops an account and its numbers, fixing the entry
+ * numbers that removals move (dirty list, rings).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state, its tables, pool and scratch; destroy frees them. */
@@ -105,6 +106,7 @@
 #include "vigil/detector.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 #include "vigil/window.h"
 
@@ -1073,7 +1075,7 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  *     rmin[] and `used` are re-derived from the entries at load.
  * Not written: pool indices, entry numbers, the dirty flag, and the profile, which load takes
  * from the current profiles. */
-#define BS_SAVE_VERSION 2 /* 2: times to the millisecond (exact windows) */
+#define BS_SAVE_VERSION 3 /* 3: the shared little-endian encoding; 2: times to the ms */
 #define BS_KEY_HASH 16    /* hex digits before `from` in a key */
 #define BS_FROM_MAX (VIGIL_ACCT_KEY_MAX - BS_KEY_HASH) /* bytes of `from` a key keeps */
 #define BS_ENT_BYTES 14                                /* a saved set entry */
@@ -1081,108 +1083,77 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 /* Minutes are after 2000 (events.md); a saved minute before that is not a valid state. */
 #define BS_MIN_HEAD ((int32_t)(VIGIL_TS_MIN_MS / BS_MIN_MS))
 
-/* Appends to a byte string; the first failure sticks, so a caller checks once at the end. */
-struct bs_writer {
-    struct vigil_bytes *b;
-    int rc;
-};
-
-static void put(struct bs_writer *w, const void *p, size_t n)
+static void put_u16s(struct vigil_state_writer *w, const uint16_t *v, size_t n)
 {
-    if (w->rc == 0)
-        w->rc = vigil_bytes_put(w->b, p, n);
-}
-
-static void put_u8(struct bs_writer *w, unsigned v)
-{
-    uint8_t x = (uint8_t)v;
-    put(w, &x, 1);
-}
-
-static void put_u32(struct bs_writer *w, uint32_t v)
-{
-    put(w, &v, sizeof v);
-}
-
-static void put_i32(struct bs_writer *w, int32_t v)
-{
-    put(w, &v, sizeof v);
-}
-
-static void put_u16(struct bs_writer *w, uint16_t v)
-{
-    put(w, &v, sizeof v);
-}
-
-static void put_u64(struct bs_writer *w, uint64_t v)
-{
-    put(w, &v, sizeof v);
+    for (size_t i = 0; i < n; i++)
+        vigil_state_put_u16(w, v[i]);
 }
 
 /* The live entries (minute >= lo) of a set of cap entries. */
-static void save_set(struct bs_writer *w, const struct bs_ent *e, uint32_t cap, int32_t lo)
+static void save_set(struct vigil_state_writer *w, const struct bs_ent *e, uint32_t cap, int32_t lo)
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < cap; i++)
         n += e[i].h != 0 && e[i].min >= lo;
-    put_u32(w, n);
+    vigil_state_put_u32(w, n);
     for (uint32_t i = 0; i < cap; i++) {
         if (e[i].h != 0 && e[i].min >= lo) {
-            put_u64(w, e[i].h);
-            put_i32(w, e[i].min);
-            put_u16(w, e[i].ms);
+            vigil_state_put_u64(w, e[i].h);
+            vigil_state_put_i32(w, e[i].min);
+            vigil_state_put_u16(w, e[i].ms);
         }
     }
 }
 
-static void save_heavy(const struct bs_state *st, struct bs_writer *w, struct bs_heavy *h,
+static void save_heavy(const struct bs_state *st, struct vigil_state_writer *w, struct bs_heavy *h,
                        int32_t lo)
 {
-    put(w, h->cnt, sizeof h->cnt);
+    put_u16s(w, h->cnt, sizeof h->cnt / sizeof h->cnt[0]);
     const int64_t *t = heavy_times(st, h);
     uint16_t first = 0;
     while (first < h->n_t && t[first] < (int64_t)lo * BS_MIN_MS)
         first++;
-    put_u16(w, (uint16_t)(h->n_t - first));
-    put(w, t + first, (size_t)(h->n_t - first) * sizeof *t);
+    vigil_state_put_u16(w, (uint16_t)(h->n_t - first));
+    for (uint16_t k = first; k < h->n_t; k++)
+        vigil_state_put_i64(w, t[k]);
     save_set(w, rcpt_ents(h), st->cap_r, lo);
     for (int k = 0; k < BS_BODIES; k++) {
-        put_u32(w, h->body[k].key);
-        put_i32(w, h->body[k].last_min);
+        vigil_state_put_u32(w, h->body[k].key);
+        vigil_state_put_i32(w, h->body[k].last_min);
         save_set(w, body_ents(st, h, k), st->cap_b, lo);
     }
-    put_u8(w, h->n_samples);
+    vigil_state_put_u8(w, h->n_samples);
     for (int k = 0; k < h->n_samples; k++) {
         const char *id =
             h->samples[(h->next_sample + VIGIL_SAMPLES_MAX - h->n_samples + k) % VIGIL_SAMPLES_MAX];
         size_t len = strlen(id); /* <= VIGIL_ID_MAX */
-        put_u8(w, (unsigned)len);
-        put(w, id, len);
+        vigil_state_put_u8(w, (uint8_t)len);
+        vigil_state_put_raw(w, id, len);
     }
 }
 
 /* Sender entry i: its `from` out of the key, its window, and its SMS list or pool entry. */
-static void save_sender(const struct bs_state *st, struct bs_writer *w, uint32_t i)
+static void save_sender(const struct bs_state *st, struct vigil_state_writer *w, uint32_t i)
 {
     const char *key;
     const struct bs_sender *s = vigil_acct_table_at(st->senders, i, &key);
     size_t from_len = strlen(key + BS_KEY_HASH);
-    put_u8(w, (unsigned)from_len);
-    put(w, key + BS_KEY_HASH, from_len);
-    put_i32(w, s->head_min);
-    put_u16(w, s->head_ms);
-    put_u8(w, s->fired);
-    put_u8(w, s->heavy != 0);
+    vigil_state_put_u8(w, (uint8_t)from_len);
+    vigil_state_put_raw(w, key + BS_KEY_HASH, from_len);
+    vigil_state_put_i32(w, s->head_min);
+    vigil_state_put_u16(w, s->head_ms);
+    vigil_state_put_u8(w, s->fired);
+    vigil_state_put_u8(w, s->heavy != 0);
     if (s->heavy) {
         save_heavy(st, w, heavy_at(st, s->heavy - 1), s->head_min - BS_WIN_MIN);
         return;
     }
-    put_u8(w, s->n_recent);
+    vigil_state_put_u8(w, s->n_recent);
     for (int k = 0; k < s->n_recent; k++) {
-        put_u64(w, s->recent[k].to);
-        put_u32(w, s->recent[k].body);
-        put_i32(w, s->recent[k].min);
-        put_u16(w, s->recent[k].ms);
+        vigil_state_put_u64(w, s->recent[k].to);
+        vigil_state_put_u32(w, s->recent[k].body);
+        vigil_state_put_i32(w, s->recent[k].min);
+        vigil_state_put_u16(w, s->recent[k].ms);
     }
 }
 
@@ -1206,15 +1177,14 @@ static int bs_save(void *state, const char *account, struct vigil_bytes *out)
     const struct bs_acct *a = vigil_acct_table_find(st->accts, account);
     if (!a)
         return 0; /* nothing held: an account outlives its numbers */
-    struct bs_writer w = {out, 0};
-    size_t start = out->len;
-    put_u8(&w, BS_SAVE_VERSION);
-    put_i32(&w, a->head_min);
-    put(&w, a->sms, sizeof a->sms);
-    put(&w, a->seg, sizeof a->seg);
-    put(&w, a->rcpt, sizeof a->rcpt);
-    put(&w, a->sms5, sizeof a->sms5);
-    put_u32(&w, acct_senders(st, a));
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, BS_SAVE_VERSION);
+    vigil_state_put_i32(&w, a->head_min);
+    put_u16s(&w, a->sms, BS_SLOTS);
+    put_u16s(&w, a->seg, BS_SLOTS);
+    put_u16s(&w, a->rcpt, BS_SLOTS);
+    put_u16s(&w, a->sms5, BS_H_SLOTS);
+    vigil_state_put_u32(&w, acct_senders(st, a));
     if (a->sender1 != 0) {
         uint32_t first = a->sender1 - 1, k = first;
         do {
@@ -1222,45 +1192,14 @@ static int bs_save(void *state, const char *account, struct vigil_bytes *out)
             k = sender_at(st, k)->next;
         } while (k != first);
     }
-    if (w.rc != 0)
-        out->len = start; /* out of memory: no half account in out */
-    return w.rc;
+    return vigil_state_write_end(&w); /* out of memory: no half account in out */
 }
 
-/* Reading: each get_* returns 0 past the end and leaves `bad` set (bytes.h). */
-static uint8_t get_u8(struct vigil_bytes_reader *r)
+/* Reading (state_codec.h): each getter returns 0 past the end and leaves `bad` set. */
+static void get_u16s(struct vigil_bytes_reader *r, uint16_t *v, size_t n)
 {
-    uint8_t v = 0;
-    vigil_bytes_get(r, &v, sizeof v);
-    return v;
-}
-
-static uint32_t get_u32(struct vigil_bytes_reader *r)
-{
-    uint32_t v = 0;
-    vigil_bytes_get(r, &v, sizeof v);
-    return v;
-}
-
-static int32_t get_i32(struct vigil_bytes_reader *r)
-{
-    int32_t v = 0;
-    vigil_bytes_get(r, &v, sizeof v);
-    return v;
-}
-
-static uint16_t get_u16(struct vigil_bytes_reader *r)
-{
-    uint16_t v = 0;
-    vigil_bytes_get(r, &v, sizeof v);
-    return v;
-}
-
-static uint64_t get_u64(struct vigil_bytes_reader *r)
-{
-    uint64_t v = 0;
-    vigil_bytes_get(r, &v, sizeof v);
-    return v;
+    for (size_t i = 0; i < n; i++)
+        v[i] = vigil_state_get_u16(r);
 }
 
 /* The next n bytes where they are, or NULL (and `bad` set) when fewer are left. */
@@ -1283,10 +1222,11 @@ struct bs_saved_set {
 
 static struct bs_ent saved_ent(const struct bs_saved_set *set, uint32_t k)
 {
+    const unsigned char *p = set->p + (size_t)k * BS_ENT_BYTES;
     struct bs_ent v;
-    memcpy(&v.h, set->p + (size_t)k * BS_ENT_BYTES, sizeof v.h);
-    memcpy(&v.min, set->p + (size_t)k * BS_ENT_BYTES + 8, sizeof v.min);
-    memcpy(&v.ms, set->p + (size_t)k * BS_ENT_BYTES + 12, sizeof v.ms);
+    v.h = vigil_state_u64_at(p);
+    v.min = vigil_state_i32_at(p + 8);
+    v.ms = vigil_state_u16_at(p + 12);
     return v;
 }
 
@@ -1325,7 +1265,7 @@ static bool scratch_add(struct bs_ent *e, uint32_t cap, struct bs_ent v)
 static bool read_set(struct bs_state *st, struct vigil_bytes_reader *r, uint32_t cap, int32_t lo,
                      int32_t hi, struct bs_saved_set *out)
 {
-    out->n = get_u32(r);
+    out->n = vigil_state_get_u32(r);
     if (out->n > cap - cap / 8)
         return false;
     out->p = get_span(r, (size_t)out->n * BS_ENT_BYTES);
@@ -1344,11 +1284,11 @@ static bool read_set(struct bs_state *st, struct vigil_bytes_reader *r, uint32_t
 /* The samples: at most VIGIL_SAMPLES_MAX event ids of at most VIGIL_ID_MAX bytes, no NUL. */
 static bool read_samples(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
 {
-    ss->n_samples = get_u8(r);
+    ss->n_samples = vigil_state_get_u8(r);
     if (ss->n_samples > VIGIL_SAMPLES_MAX)
         return false;
     for (int k = 0; k < ss->n_samples; k++) {
-        ss->sample_len[k] = get_u8(r);
+        ss->sample_len[k] = vigil_state_get_u8(r);
         ss->sample[k] = get_span(r, ss->sample_len[k]);
         if (!ss->sample[k] || ss->sample_len[k] > VIGIL_ID_MAX ||
             memchr(ss->sample[k], 0, ss->sample_len[k]))
@@ -1363,16 +1303,15 @@ static bool read_heavy(struct bs_state *st, struct vigil_bytes_reader *r,
                        struct bs_saved_sender *ss)
 {
     int32_t lo = ss->head_min - BS_WIN_MIN, hi = ss->head_min;
-    vigil_bytes_get(r, ss->cnt, sizeof ss->cnt);
+    get_u16s(r, ss->cnt, sizeof ss->cnt / sizeof ss->cnt[0]);
     /* SMS times: sorted, inside the window's minutes. */
-    ss->n_t = get_u16(r);
+    ss->n_t = vigil_state_get_u16(r);
     ss->times = get_span(r, (size_t)ss->n_t * sizeof(int64_t));
     if (!ss->times)
         return false;
     int64_t prev = (int64_t)lo * BS_MIN_MS;
     for (uint16_t k = 0; k < ss->n_t; k++) {
-        int64_t t;
-        memcpy(&t, ss->times + (size_t)k * sizeof t, sizeof t);
+        int64_t t = vigil_state_i64_at(ss->times + (size_t)k * sizeof t);
         if (t < prev || t >= ((int64_t)hi + 1) * BS_MIN_MS)
             return false;
         prev = t;
@@ -1380,8 +1319,8 @@ static bool read_heavy(struct bs_state *st, struct vigil_bytes_reader *r,
     if (!read_set(st, r, st->cap_r, lo, hi, &ss->rcpt))
         return false;
     for (int k = 0; k < BS_BODIES; k++) {
-        uint32_t key = ss->body_key[k] = get_u32(r);
-        int32_t last = ss->body_last[k] = get_i32(r);
+        uint32_t key = ss->body_key[k] = vigil_state_get_u32(r);
+        int32_t last = ss->body_last[k] = vigil_state_get_i32(r);
         if (!read_set(st, r, st->cap_b, lo, hi, &ss->body_set[k]))
             return false;
         if (key == 0 && (ss->body_set[k].n != 0 || last != 0))
@@ -1399,15 +1338,15 @@ static bool read_heavy(struct bs_state *st, struct vigil_bytes_reader *r,
 /* A light sender's SMS list: at most BS_RECENT, each to a recipient, in the window. */
 static bool read_light(struct vigil_bytes_reader *r, struct bs_saved_sender *ss)
 {
-    ss->n_recent = get_u8(r);
+    ss->n_recent = vigil_state_get_u8(r);
     if (ss->n_recent > BS_RECENT)
         return false;
     for (int k = 0; k < ss->n_recent; k++) {
         struct bs_recent *e = &ss->recent[k];
-        e->to = get_u64(r);
-        e->body = get_u32(r);
-        e->min = get_i32(r);
-        e->ms = get_u16(r);
+        e->to = vigil_state_get_u64(r);
+        e->body = vigil_state_get_u32(r);
+        e->min = vigil_state_get_i32(r);
+        e->ms = vigil_state_get_u16(r);
         if (!r->bad && (e->to == 0 || e->min < ss->head_min - BS_WIN_MIN || e->min > ss->head_min ||
                         e->ms >= BS_MIN_MS))
             return false;
@@ -1420,12 +1359,12 @@ static bool read_sender(struct bs_state *st, struct vigil_bytes_reader *r,
                         struct bs_saved_sender *ss)
 {
     memset(ss, 0, sizeof *ss);
-    ss->from_len = get_u8(r);
+    ss->from_len = vigil_state_get_u8(r);
     ss->from = (const char *)get_span(r, ss->from_len);
-    ss->head_min = get_i32(r);
-    ss->head_ms = get_u16(r);
-    ss->fired = get_u8(r);
-    ss->heavy = get_u8(r);
+    ss->head_min = vigil_state_get_i32(r);
+    ss->head_ms = vigil_state_get_u16(r);
+    ss->fired = vigil_state_get_u8(r);
+    ss->heavy = vigil_state_get_u8(r);
     if (r->bad || ss->from_len > BS_FROM_MAX || memchr(ss->from, 0, ss->from_len) ||
         ss->head_min < BS_MIN_HEAD || ss->head_ms >= BS_MIN_MS || (ss->fired & ~0xfu) != 0 ||
         ss->heavy > 1)
@@ -1437,14 +1376,14 @@ static bool read_sender(struct bs_state *st, struct vigil_bytes_reader *r,
 static bool read_acct(struct vigil_bytes_reader *r, struct bs_acct *a, uint32_t *n_senders)
 {
     memset(a, 0, sizeof *a);
-    if (get_u8(r) != BS_SAVE_VERSION)
+    if (vigil_state_get_u8(r) != BS_SAVE_VERSION)
         return false;
-    a->head_min = get_i32(r);
-    vigil_bytes_get(r, a->sms, sizeof a->sms);
-    vigil_bytes_get(r, a->seg, sizeof a->seg);
-    vigil_bytes_get(r, a->rcpt, sizeof a->rcpt);
-    vigil_bytes_get(r, a->sms5, sizeof a->sms5);
-    *n_senders = get_u32(r);
+    a->head_min = vigil_state_get_i32(r);
+    get_u16s(r, a->sms, BS_SLOTS);
+    get_u16s(r, a->seg, BS_SLOTS);
+    get_u16s(r, a->rcpt, BS_SLOTS);
+    get_u16s(r, a->sms5, BS_H_SLOTS);
+    *n_senders = vigil_state_get_u32(r);
     return !r->bad && a->head_min >= BS_MIN_HEAD;
 }
 
@@ -1497,7 +1436,9 @@ static int check_saved(struct bs_state *st, const char *account, const void *dat
         else
             rc = VIGIL_ERR_INVALID;
     }
-    if (rc == 0 && r.pos != r.len)
+    /* r.bad too: a read past the end returns 0, which some fields take as valid (a heavy
+     * sender's sample count cut off read as "no samples"). */
+    if (rc == 0 && (r.bad || r.pos != r.len))
         rc = VIGIL_ERR_INVALID;
     if (rc == 0 && n > 1) {
         qsort(from, n, sizeof *from, cmp_from);
@@ -1530,8 +1471,9 @@ static void load_heavy(const struct bs_state *st, struct bs_heavy *h,
     /* The latest cap_t times (a configuration with a lower sms_15m keeps fewer). */
     uint16_t skip = ss->n_t > st->cap_t ? (uint16_t)(ss->n_t - st->cap_t) : 0;
     h->n_t = (uint16_t)(ss->n_t - skip);
-    memcpy(heavy_times(st, h), ss->times + (size_t)skip * sizeof(int64_t),
-           (size_t)h->n_t * sizeof(int64_t));
+    int64_t *t = heavy_times(st, h);
+    for (uint16_t k = 0; k < h->n_t; k++)
+        t[k] = vigil_state_i64_at(ss->times + (size_t)(skip + k) * sizeof(int64_t));
     load_set(&h->rcpt, rcpt_ents(h), st->cap_r, &ss->rcpt);
     for (int k = 0; k < BS_BODIES; k++) {
         h->body[k].key = ss->body_key[k];

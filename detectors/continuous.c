@@ -93,8 +93,10 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 
 #define CT_NAME "continuous"
@@ -673,18 +675,10 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
         a->near_fired = 0;
     if (near_suppressed(a, now))
         return 0;
-    enum vigil_severity sev;
-    if ((int64_t)cov >= crit) {
-        if (a->near_fired & CT_FIRED_CRITICAL)
-            return 0;
-        a->near_fired |= CT_FIRED_CRITICAL | CT_FIRED_WARNING;
-        sev = VIGIL_SEV_CRITICAL;
-    } else if (warn > 0 && (int64_t)cov >= warn && !(a->near_fired & CT_FIRED_WARNING)) {
-        a->near_fired |= CT_FIRED_WARNING;
-        sev = VIGIL_SEV_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &a->near_fired, warn > 0 && (int64_t)cov >= warn, (int64_t)cov >= crit);
+    if (sev == 0)
         return 0;
-    }
 
     char reason[256];
     if (sev == VIGIL_SEV_CRITICAL)
@@ -979,7 +973,8 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
 /* --- checkpoints --------------------------------------------------------------------------- */
 
-/* Bytes of one account (ct_save), integers little-endian, i64 as two's complement:
+/* Bytes of one account (ct_save), in the shared encoding (state_codec.h: integers
+ * little-endian, i64 as two's complement):
  *   u8  version (CT_SAVE_VERSION)
  *   u64 cfg_sig of the account's thresholds when it was saved
  *   ct_acct: i64 head, due, single_crit_ms (their INT64_MIN / INT64_MAX markers kept);
@@ -995,11 +990,6 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  * (from the current profiles), has_open and dirty (this process's bookkeeping). */
 #define CT_SAVE_VERSION 2 /* 2: the exact union's stretches */
 #define CT_NO_EID 0xff /* above VIGIL_ID_MAX */
-#define CT_SAVE_CALL (8 + 8 + 1 + 1 + VIGIL_ID_MAX)
-#define CT_SAVE_MAX                                                                                \
-    (1 + 8 + 3 * 8 + 4 + 1 + CT_SLOTS + 8 + 1 + CT_IV_MAX * 16 + 1 + 4 + 8 + 1 +                 \
-     CT_TRACKED_MAX * CT_SAVE_CALL + 1 +                                                          \
-     CT_ENDS_MAX * (8 + 8))
 /* Loaded times lie within +-2^53 ms (285,000 years): beyond any event time, and far enough
  * from the int64_t limits that adding a day or turning a slot into ms never overflows. */
 #define CT_TS_LIM (1LL << 53)
@@ -1013,68 +1003,48 @@ static uint64_t cfg_sig(const struct ct_state *st, int profile)
     return vigil_acct_table_hash(v, sizeof v);
 }
 
-/* One account's bytes, built on the stack and appended to the caller's buffer in one piece,
- * so that a failed append leaves it unchanged. */
-struct ct_wbuf {
-    unsigned char p[CT_SAVE_MAX];
-    size_t len;
-};
-
-/* Appends the n low bytes of v, least significant first. The layout bounds len. */
-static void put_int(struct ct_wbuf *w, uint64_t v, size_t n)
+static void save_acct(struct vigil_state_writer *w, const struct ct_state *st,
+                      const struct ct_acct *a)
 {
-    for (size_t i = 0; i < n; i++)
-        w->p[w->len++] = (unsigned char)(v >> (8 * i));
-}
-
-static void put_mem(struct ct_wbuf *w, const void *data, size_t n)
-{
-    if (n > 0) /* data may be NULL then; memcpy must not see it */
-        memcpy(w->p + w->len, data, n);
-    w->len += n;
-}
-
-static void save_acct(struct ct_wbuf *w, const struct ct_state *st, const struct ct_acct *a)
-{
-    put_int(w, CT_SAVE_VERSION, 1);
-    put_int(w, cfg_sig(st, a->profile), 8);
-    put_int(w, (uint64_t)a->head, 8);
-    put_int(w, (uint64_t)a->due, 8);
-    put_int(w, (uint64_t)a->single_crit_ms, 8);
-    put_int(w, a->covered_min, 4);
-    put_int(w, a->near_fired, 1);
-    put_mem(w, a->units, sizeof a->units);
-    put_int(w, (uint64_t)a->iv_floor, 8);
-    put_int(w, a->n_iv, 1);
+    vigil_state_put_u64(w, cfg_sig(st, a->profile));
+    vigil_state_put_i64(w, a->head);
+    vigil_state_put_i64(w, a->due);
+    vigil_state_put_i64(w, a->single_crit_ms);
+    vigil_state_put_u32(w, a->covered_min);
+    vigil_state_put_u8(w, a->near_fired);
+    vigil_state_put_raw(w, a->units, sizeof a->units);
+    vigil_state_put_i64(w, a->iv_floor);
+    vigil_state_put_u8(w, a->n_iv);
     for (int i = 0; i < a->n_iv; i++) {
-        put_int(w, (uint64_t)a->iv[i].from, 8);
-        put_int(w, (uint64_t)a->iv[i].to, 8);
+        vigil_state_put_i64(w, a->iv[i].from);
+        vigil_state_put_i64(w, a->iv[i].to);
     }
 }
 
-static void save_open(struct ct_wbuf *w, const struct ct_state *st, const struct ct_open *o,
-                      const char *account)
+static void save_open(struct vigil_state_writer *w, const struct ct_state *st,
+                      const struct ct_open *o, const char *account)
 {
-    put_int(w, o != NULL, 1);
+    vigil_state_put_u8(w, o != NULL);
     if (!o)
         return;
-    put_int(w, o->untracked, 4);
-    put_int(w, (uint64_t)o->untracked_last_ms, 8);
-    put_int(w, o->n_calls, 1);
+    vigil_state_put_u32(w, o->untracked);
+    vigil_state_put_i64(w, o->untracked_last_ms);
+    vigil_state_put_u8(w, o->n_calls);
     for (int i = 0; i < o->n_calls; i++) {
         /* A call whose id did not fit in st->ids (out of memory) has none. */
         const char *eid = ids_get(st, account, o->calls[i].id);
         size_t n = eid ? strnlen(eid, VIGIL_ID_MAX) : 0;
-        put_int(w, o->calls[i].id, 8);
-        put_int(w, (uint64_t)o->calls[i].start_ms, 8);
-        put_int(w, o->fired[i], 1);
-        put_int(w, eid ? n : CT_NO_EID, 1);
-        put_mem(w, eid, n);
+        vigil_state_put_u64(w, o->calls[i].id);
+        vigil_state_put_i64(w, o->calls[i].start_ms);
+        vigil_state_put_u8(w, o->fired[i]);
+        vigil_state_put_u8(w, (uint8_t)(eid ? n : CT_NO_EID));
+        if (n > 0) /* eid may be NULL then */
+            vigil_state_put_raw(w, eid, n);
     }
-    put_int(w, o->n_ends, 1);
+    vigil_state_put_u8(w, o->n_ends);
     for (int i = 0; i < o->n_ends; i++) {
-        put_int(w, o->ends[i].id, 8);
-        put_int(w, (uint64_t)o->ends[i].end_ms, 8);
+        vigil_state_put_u64(w, o->ends[i].id);
+        vigil_state_put_i64(w, o->ends[i].end_ms);
     }
 }
 
@@ -1087,11 +1057,11 @@ static int ct_save(void *state, const char *account, struct vigil_bytes *out)
     if (!a || acct_idle(a))
         return 0;
     const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
-    struct ct_wbuf w;
-    w.len = 0;
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, CT_SAVE_VERSION);
     save_acct(&w, st, a);
     save_open(&w, st, o, account);
-    return vigil_bytes_put(out, w.p, w.len);
+    return vigil_state_write_end(&w); /* on failure out is as it was */
 }
 
 /* Removes entry i of st->accts. Removal moves the last entry into i while st->dirty holds
@@ -1143,23 +1113,6 @@ struct ct_saved {
     char eid[CT_TRACKED_MAX][VIGIL_ID_MAX + 1];
 };
 
-/* The next n bytes as a little-endian integer; 0 once the bytes have run out (r->bad). */
-static uint64_t get_int(struct vigil_bytes_reader *r, size_t n)
-{
-    unsigned char b[8];
-    uint64_t v = 0;
-    if (!vigil_bytes_get(r, b, n))
-        return 0;
-    for (size_t i = n; i-- > 0;)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static int64_t get_i64(struct vigil_bytes_reader *r)
-{
-    return (int64_t)get_int(r, 8);
-}
-
 static bool ms_ok(int64_t t)
 {
     return t >= -CT_TS_LIM && t <= CT_TS_LIM;
@@ -1173,14 +1126,15 @@ static bool slot_ok(int64_t slot)
 static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
 {
     struct ct_acct *a = &s->a;
-    if (get_int(r, 1) != CT_SAVE_VERSION)
+    if (r->bad) /* the version byte (vigil_state_read_begin) */
         return false;
-    s->sig = get_int(r, 8);
-    a->head = get_i64(r);
-    a->due = get_i64(r);
-    a->single_crit_ms = get_i64(r);
-    uint64_t cov = get_int(r, 4), fired = get_int(r, 1);
-    if (!vigil_bytes_get(r, a->units, sizeof a->units))
+    s->sig = vigil_state_get_u64(r);
+    a->head = vigil_state_get_i64(r);
+    a->due = vigil_state_get_i64(r);
+    a->single_crit_ms = vigil_state_get_i64(r);
+    uint64_t cov = vigil_state_get_u32(r), fired = vigil_state_get_u8(r);
+    vigil_state_get_raw(r, a->units, sizeof a->units);
+    if (r->bad)
         return false;
     for (int i = 0; i < CT_SLOTS; i++) {
         if (a->units[i] > CT_SLOT_UNITS)
@@ -1190,14 +1144,14 @@ static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
     a->covered_min = (uint32_t)cov;
     a->near_fired = (uint8_t)fired;
     /* The stretches: sorted, disjoint, not touching, none before the floor. */
-    a->iv_floor = get_i64(r);
-    uint64_t n_iv = get_int(r, 1);
+    a->iv_floor = vigil_state_get_i64(r);
+    uint64_t n_iv = vigil_state_get_u8(r);
     if (n_iv > CT_IV_MAX || (a->iv_floor != INT64_MIN && !ms_ok(a->iv_floor)))
         return false;
     a->n_iv = (uint8_t)n_iv;
     for (int i = 0; i < a->n_iv; i++) {
-        a->iv[i].from = get_i64(r);
-        a->iv[i].to = get_i64(r);
+        a->iv[i].from = vigil_state_get_i64(r);
+        a->iv[i].to = vigil_state_get_i64(r);
         if (!ms_ok(a->iv[i].from) || !ms_ok(a->iv[i].to) || a->iv[i].to <= a->iv[i].from ||
             a->iv[i].from < a->iv_floor || (i > 0 && a->iv[i].from <= a->iv[i - 1].to))
             return false;
@@ -1213,9 +1167,9 @@ static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
 static bool load_call(struct vigil_bytes_reader *r, struct ct_saved *s, int i)
 {
     struct ct_call *c = &s->o.calls[i];
-    c->id = get_int(r, 8);
-    c->start_ms = get_i64(r);
-    uint64_t fired = get_int(r, 1), n = get_int(r, 1);
+    c->id = vigil_state_get_u64(r);
+    c->start_ms = vigil_state_get_i64(r);
+    uint64_t fired = vigil_state_get_u8(r), n = vigil_state_get_u8(r);
     /* Two calls with one id would share one entry in st->ids. */
     if (r->bad || !ms_ok(c->start_ms) || fired > (CT_FIRED_WARNING | CT_FIRED_CRITICAL) ||
         find_call(&s->o, c->id) != i)
@@ -1230,12 +1184,12 @@ static bool load_call(struct vigil_bytes_reader *r, struct ct_saved *s, int i)
 static bool load_open(struct vigil_bytes_reader *r, struct ct_saved *s)
 {
     struct ct_open *o = &s->o;
-    uint64_t has = get_int(r, 1);
+    uint64_t has = vigil_state_get_u8(r);
     if (has == 0)
         return !r->bad;
-    o->untracked = (uint32_t)get_int(r, 4);
-    o->untracked_last_ms = get_i64(r);
-    uint64_t n = get_int(r, 1);
+    o->untracked = (uint32_t)vigil_state_get_u32(r);
+    o->untracked_last_ms = vigil_state_get_i64(r);
+    uint64_t n = vigil_state_get_u8(r);
     /* open = n_calls + untracked must fit its uint32_t. */
     if (r->bad || has != 1 || o->untracked > UINT32_MAX - CT_TRACKED_MAX ||
         !ms_ok(o->untracked_last_ms) || n > CT_TRACKED_MAX)
@@ -1245,13 +1199,13 @@ static bool load_open(struct vigil_bytes_reader *r, struct ct_saved *s)
         if (!load_call(r, s, i))
             return false;
     }
-    n = get_int(r, 1);
+    n = vigil_state_get_u8(r);
     if (n > CT_ENDS_MAX)
         return false;
     o->n_ends = (uint8_t)n;
     for (int i = 0; i < o->n_ends; i++) {
-        o->ends[i].id = get_int(r, 8);
-        o->ends[i].end_ms = get_i64(r);
+        o->ends[i].id = vigil_state_get_u64(r);
+        o->ends[i].end_ms = vigil_state_get_i64(r);
         if (!ms_ok(o->ends[i].end_ms))
             return false;
     }
@@ -1324,8 +1278,9 @@ static int ct_load(void *state, const char *account, const void *data, size_t le
         return VIGIL_ERR_INVALID;
     struct ct_saved s;
     memset(&s, 0, sizeof s);
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    if (!load_acct(&r, &s) || !load_open(&r, &s) || r.pos != r.len)
+    struct vigil_bytes_reader r;
+    vigil_state_read_begin(&r, data, len, CT_SAVE_VERSION);
+    if (!load_acct(&r, &s) || !load_open(&r, &s) || vigil_state_read_end(&r) != 0)
         return VIGIL_ERR_INVALID;
     int rc = load_apply(st, account, &s);
     if (rc != 0)

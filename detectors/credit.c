@@ -44,9 +44,10 @@
  * each), up to CR_OPEN_MAX (8) open calls with their start and rate (beyond, a call counts at
  * its end only), sums and marks.
  *
- * Checkpoints (detector.h): save writes a version byte (CR_SAVE_VERSION) and struct cr_acct
- * as it lies in memory with the published counters cleared; load accepts exactly that length
- * and version with every count in range.
+ * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
+ * (CR_SAVE_VERSION), the sums, times and days, the day ring, the fired bits and the open calls
+ * (not the published counters: a loaded account publishes afresh); load checks every field's
+ * range (acct_ok) and changes nothing unless all of it is valid.
  *
  * Threading: one state per worker thread (detector.h); the limits table is read lock-free.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -60,7 +61,10 @@
 #include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 
 #define CR_NAME "credit"
@@ -71,8 +75,7 @@
 #define CR_DAYS 32       /* daily spends kept: a month and a day */
 #define CR_BASE_DAYS 28  /* days the usual daily spend is the mean of, at most */
 #define CR_OPEN_MAX 8
-#define CR_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define CR_SAVE_VERSION 1
+#define CR_SAVE_VERSION 2 /* 2: the shared encoding (1 was struct cr_acct as in memory) */
 #define CR_E4 10000.0 /* spend is kept in 1/10000 EUR */
 
 enum {
@@ -81,9 +84,8 @@ enum {
 };
 
 struct cr_open {
-    uint64_t id;      /* hash of call_id */
-    int64_t start_ms; /* call_start's time */
-    double rate;      /* EUR per minute, the rate table's */
+    struct vigil_open_call c; /* hash of call_id, call_start's time */
+    double rate;              /* EUR per minute, the rate table's */
 };
 
 struct cr_acct {
@@ -188,7 +190,7 @@ static uint64_t open_e4(const struct cr_acct *a, int64_t from, int64_t now)
 {
     double eur = 0;
     for (int i = 0; i < a->n_open; i++) {
-        int64_t s = a->open[i].start_ms > from ? a->open[i].start_ms : from;
+        int64_t s = a->open[i].c.start_ms > from ? a->open[i].c.start_ms : from;
         if (now > s)
             eur += a->open[i].rate * (double)(now - s) / (double)CR_MIN_MS;
     }
@@ -197,10 +199,7 @@ static uint64_t open_e4(const struct cr_acct *a, int64_t from, int64_t now)
 
 static void expire_open(struct cr_acct *a, int64_t now)
 {
-    for (int i = a->n_open; i-- > 0;) {
-        if (a->open[i].start_ms <= now - CR_MAX_OPEN_MS)
-            a->open[i] = a->open[--a->n_open];
-    }
+    vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, now);
 }
 
 /* --- credit.limit ------------------------------------------------------------------------- */
@@ -308,19 +307,13 @@ static int check_limit(const struct cr_state *st, struct cr_acct *a, const char 
     int64_t crit_level = limit * 100, warn_level = (limit * st->warn_pct + 99) / 100 * 100;
     bool crit = spend >= crit_level;
     bool warn = spend >= warn_level;
-    int rc = 0;
-    if (!warn) {
-        a->fired = 0;
-    } else if (!(a->fired & (crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING))) {
-        uint8_t bit = crit ? CR_FIRED_CRITICAL : CR_FIRED_WARNING;
-        int64_t at = search ? passed_at(a, spend_at, crit ? crit_level : warn_level,
-                                        a->period_ms, now)
-                            : now;
-        a->fired |= (uint8_t)(bit | CR_FIRED_WARNING);
-        rc = emit_limit(st, a, account, spend_at(a, at), limit, at,
-                        crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING, out);
-    }
-    return rc;
+    /* credit.warning_pct is below 100: crit implies warn. */
+    int sev = vigil_episode_level(&a->fired, warn, crit);
+    if (sev == 0)
+        return 0;
+    int64_t at = search ? passed_at(a, spend_at, crit ? crit_level : warn_level, a->period_ms, now)
+                        : now;
+    return emit_limit(st, a, account, spend_at(a, at), limit, at, (enum vigil_severity)sev, out);
 }
 
 /* --- credit.interim_invoice (the spend trigger) --------------------------------------------- */
@@ -427,14 +420,14 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (day_of(ev->ts_ms) < a->first_day)
         a->first_day = day_of(ev->ts_ms);
     uint64_t id = call_hash(ev->call_id);
-    int i = 0;
-    while (i < a->n_open && a->open[i].id != id)
-        i++;
     if (ev->type == VIGIL_EV_CALL_START) {
-        if (i == a->n_open && a->n_open < CR_OPEN_MAX)
-            a->open[a->n_open++] = (struct cr_open){id, ev->ts_ms, nc.rate_eur_min};
+        struct vigil_open_call *c =
+            vigil_open_start(a->open, sizeof a->open[0], &a->n_open, CR_OPEN_MAX, id, ev->ts_ms);
+        if (c)
+            ((struct cr_open *)(void *)c)->rate = nc.rate_eur_min;
         return 0;
     }
+    size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
     if (i < a->n_open) {
         /* First as the open call it was until now: a level it passed while open is dated
          * when it was passed. */
@@ -442,7 +435,7 @@ static int cr_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         rc = rc ? rc : check_interim(st, a, ev->account, ev->ts_ms, true, out);
         if (rc != 0)
             return rc;
-        a->open[i] = a->open[--a->n_open];
+        vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, i);
     }
     double secs = ev->duration_s > 0 ? (double)ev->duration_s : 0;
     uint64_t e4 = e4_of(ev->has_cost ? ev->cost_eur : nc.rate_eur_min * secs / 60.0);
@@ -534,18 +527,27 @@ static int cr_save(void *state, const char *account, struct vigil_bytes *out)
     const struct cr_acct *a = vigil_acct_table_find(st->accts, account);
     if (!a)
         return 0;
-    /* memcpy, not assignment: the padding is copied too, so no byte is indeterminate. */
-    struct cr_acct c;
-    memcpy(&c, a, sizeof c);
-    c.published = false;
-    memset(c.pub, 0, sizeof c.pub);
-    const uint8_t version = CR_SAVE_VERSION;
-    size_t len = out->len;
-    if (vigil_bytes_put(out, &version, 1) != 0 || vigil_bytes_put(out, &c, sizeof c) != 0) {
-        out->len = len;
-        return VIGIL_ERR_NOMEM;
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, CR_SAVE_VERSION);
+    vigil_state_put_i64(&w, a->last_ms);
+    vigil_state_put_i64(&w, a->booked_ms);
+    vigil_state_put_i64(&w, a->period_ms);
+    vigil_state_put_i64(&w, a->period_e4);
+    vigil_state_put_i64(&w, a->limit_cents);
+    vigil_state_put_i64(&w, a->judged_ms);
+    vigil_state_put_i32(&w, a->cur_day);
+    vigil_state_put_i32(&w, a->first_day);
+    vigil_state_put_i32(&w, a->interim_day);
+    for (int i = 0; i < CR_DAYS; i++)
+        vigil_state_put_u32(&w, a->day[i]);
+    vigil_state_put_u8(&w, a->fired);
+    vigil_state_put_u8(&w, a->n_open);
+    for (int i = 0; i < a->n_open; i++) {
+        vigil_state_put_u64(&w, a->open[i].c.id);
+        vigil_state_put_i64(&w, a->open[i].c.start_ms);
+        vigil_state_put_f64(&w, a->open[i].rate);
     }
-    return 0;
+    return vigil_state_write_end(&w);
 }
 
 static bool day_ok(int32_t d)
@@ -555,17 +557,17 @@ static bool day_ok(int32_t d)
 
 static bool acct_ok(const struct cr_acct *a)
 {
-    if (a->n_open > CR_OPEN_MAX || a->fired > 3 || !vigil_saved_time_ok(a->last_ms) ||
-        !day_ok(a->cur_day) || !day_ok(a->first_day) || a->first_day > a->cur_day ||
+    if (a->n_open > CR_OPEN_MAX || !vigil_episode_ok(a->fired) ||
+        !vigil_saved_time_ok(a->last_ms) || !day_ok(a->cur_day) || !day_ok(a->first_day) ||
+        a->first_day > a->cur_day ||
         (a->booked_ms != INT64_MIN && !vigil_saved_time_ok(a->booked_ms)) ||
         (a->period_ms != INT64_MIN && !vigil_saved_time_ok(a->period_ms)) ||
         (a->judged_ms != INT64_MIN && !vigil_saved_time_ok(a->judged_ms)) ||
         a->period_e4 < 0 || a->period_e4 > (1LL << 60) || a->limit_cents < 0 ||
-        (a->interim_day != INT32_MIN && !day_ok(a->interim_day)) ||
-        !vigil_saved_bool_ok(&a->published))
+        (a->interim_day != INT32_MIN && !day_ok(a->interim_day)))
         return false;
     for (int i = 0; i < a->n_open; i++) {
-        if (!vigil_saved_time_ok(a->open[i].start_ms) || !(a->open[i].rate >= 0) ||
+        if (!vigil_saved_time_ok(a->open[i].c.start_ms) || !(a->open[i].rate >= 0) ||
             a->open[i].rate > 1e6)
             return false;
     }
@@ -575,13 +577,29 @@ static bool acct_ok(const struct cr_acct *a)
 static int cr_load(void *state, const char *account, const void *data, size_t len)
 {
     struct cr_state *st = state;
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    struct cr_acct c;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != CR_SAVE_VERSION || !acct_ok(&c) ||
-        !vigil_acct_key_ok(account))
+    struct vigil_bytes_reader r;
+    struct cr_acct c = {0};
+    vigil_state_read_begin(&r, data, len, CR_SAVE_VERSION);
+    c.last_ms = vigil_state_get_i64(&r);
+    c.booked_ms = vigil_state_get_i64(&r);
+    c.period_ms = vigil_state_get_i64(&r);
+    c.period_e4 = vigil_state_get_i64(&r);
+    c.limit_cents = vigil_state_get_i64(&r);
+    c.judged_ms = vigil_state_get_i64(&r);
+    c.cur_day = vigil_state_get_i32(&r);
+    c.first_day = vigil_state_get_i32(&r);
+    c.interim_day = vigil_state_get_i32(&r);
+    for (int i = 0; i < CR_DAYS; i++)
+        c.day[i] = vigil_state_get_u32(&r);
+    c.fired = vigil_state_get_u8(&r);
+    c.n_open = vigil_state_get_count8(&r, CR_OPEN_MAX);
+    for (int i = 0; i < c.n_open; i++) {
+        c.open[i].c.id = vigil_state_get_u64(&r);
+        c.open[i].c.start_ms = vigil_state_get_i64(&r);
+        c.open[i].rate = vigil_state_get_f64(&r);
+    }
+    vigil_state_check(&r, acct_ok(&c));
+    if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
     struct cr_acct *a = vigil_acct_table_get(st->accts, account, NULL);
     if (!a)

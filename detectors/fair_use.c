@@ -40,8 +40,9 @@
  *           every bitmap has left the window. Past 8 devices the one seen abroad longest ago
  *           gives way. Call ids and device names are compared as 64-bit hashes.
  *
- * Checkpoints (detector.h): save writes the account's entries of both tables as raw structs
- * behind a version byte and a mask of the tables present; load checks every count, time,
+ * Checkpoints (detector.h): save writes the account's entries of both tables field by field
+ * in the shared little-endian encoding (state_codec.h) behind a version byte and a mask of
+ * the tables present; load checks every count, time,
  * flag and string before it replaces the account's entries, takes the profile from the
  * current profiles, lists the account as changed and brings next_due forward to its
  * episode's mark; forget removes its entries. The dirty lists name entries by number, so
@@ -59,6 +60,7 @@
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 
 #define FU_NAME "fair_use"
@@ -597,9 +599,10 @@ static void fu_forget(void *state, const char *account)
 }
 
 /* Saved form (FU_SAVE_VERSION): a version byte, a byte with FU_SAVED_* set for each table
- * holding the account, then the raw struct of each of those tables in that order. Only the
- * same build reads it back: the total length checks the struct sizes. */
-#define FU_SAVE_VERSION 1
+ * holding the account, then the fields of each of those tables' struct in that order, in the
+ * shared little-endian encoding (put_calls, put_abroad; not dirty and profile: load sets
+ * them). */
+#define FU_SAVE_VERSION 2 /* 2: the shared encoding (1 was the structs as in memory) */
 
 enum {
     FU_SAVED_CALLS = 1,
@@ -612,6 +615,86 @@ struct fu_saved {
     struct fu_abroad abroad;
 };
 
+static void put_calls(struct vigil_state_writer *w, const struct fu_calls *c)
+{
+    for (int i = 0; i < FU_OPEN_MAX; i++) {
+        vigil_state_put_u64(w, c->open[i].call);
+        vigil_state_put_u64(w, c->open[i].dev);
+        vigil_state_put_i64(w, c->open[i].start_ms);
+    }
+    for (int i = 0; i < FU_ENDED_MAX; i++)
+        vigil_state_put_u64(w, c->ended[i]);
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        vigil_state_put_u64(w, c->samples[i].call);
+        vigil_state_put_raw(w, c->samples[i].id, sizeof c->samples[i].id);
+    }
+    vigil_state_put_i64(w, c->since);
+    vigil_state_put_i64(w, c->last_ms);
+    vigil_state_put_u32(w, c->pub);
+    vigil_state_put_u8(w, c->n_open);
+    vigil_state_put_u8(w, c->next_ended);
+    vigil_state_put_u8(w, c->next_sample);
+    vigil_state_put_bool(w, c->fired);
+    vigil_state_put_bool(w, c->published);
+}
+
+static void get_calls(struct vigil_bytes_reader *r, struct fu_calls *c)
+{
+    for (int i = 0; i < FU_OPEN_MAX; i++) {
+        c->open[i].call = vigil_state_get_u64(r);
+        c->open[i].dev = vigil_state_get_u64(r);
+        c->open[i].start_ms = vigil_state_get_i64(r);
+    }
+    for (int i = 0; i < FU_ENDED_MAX; i++)
+        c->ended[i] = vigil_state_get_u64(r);
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        c->samples[i].call = vigil_state_get_u64(r);
+        vigil_state_get_raw(r, c->samples[i].id, sizeof c->samples[i].id);
+    }
+    c->since = vigil_state_get_i64(r);
+    c->last_ms = vigil_state_get_i64(r);
+    c->pub = vigil_state_get_u32(r);
+    c->n_open = vigil_state_get_u8(r);
+    c->next_ended = vigil_state_get_u8(r);
+    c->next_sample = vigil_state_get_u8(r);
+    c->fired = vigil_state_get_bool(r);
+    c->published = vigil_state_get_bool(r);
+}
+
+static void put_abroad(struct vigil_state_writer *w, const struct fu_abroad *a)
+{
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        const struct fu_device *d = &a->dev[i];
+        vigil_state_put_u64(w, d->h);
+        vigil_state_put_i64(w, d->last_day);
+        vigil_state_put_u64(w, d->days);
+        vigil_state_put_raw(w, d->name, sizeof d->name);
+        vigil_state_put_bool(w, d->fired);
+    }
+    vigil_state_put_raw(w, a->samples, sizeof a->samples);
+    vigil_state_put_u32(w, a->pub);
+    vigil_state_put_u8(w, a->n_samples);
+    vigil_state_put_u8(w, a->next_sample);
+    vigil_state_put_bool(w, a->published);
+}
+
+static void get_abroad(struct vigil_bytes_reader *r, struct fu_abroad *a)
+{
+    for (int i = 0; i < FU_DEVICES_MAX; i++) {
+        struct fu_device *d = &a->dev[i];
+        d->h = vigil_state_get_u64(r);
+        d->last_day = vigil_state_get_i64(r);
+        d->days = vigil_state_get_u64(r);
+        vigil_state_get_raw(r, d->name, sizeof d->name);
+        d->fired = vigil_state_get_bool(r);
+    }
+    vigil_state_get_raw(r, a->samples, sizeof a->samples);
+    a->pub = vigil_state_get_u32(r);
+    a->n_samples = vigil_state_get_u8(r);
+    a->next_sample = vigil_state_get_u8(r);
+    a->published = vigil_state_get_bool(r);
+}
+
 static int fu_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct fu_state *st = state;
@@ -619,20 +702,14 @@ static int fu_save(void *state, const char *account, struct vigil_bytes *out)
     const struct fu_abroad *a = vigil_acct_table_find(st->abroad, account);
     if (!c && !a)
         return 0;
-    /* Built whole and appended at once, so a failed append leaves *out as it was. */
-    unsigned char buf[2 + sizeof *c + sizeof *a];
-    size_t n = 2;
-    buf[0] = FU_SAVE_VERSION;
-    buf[1] = (uint8_t)((c ? FU_SAVED_CALLS : 0) | (a ? FU_SAVED_ABROAD : 0));
-    if (c) {
-        memcpy(buf + n, c, sizeof *c);
-        n += sizeof *c;
-    }
-    if (a) {
-        memcpy(buf + n, a, sizeof *a);
-        n += sizeof *a;
-    }
-    return vigil_bytes_put(out, buf, n);
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, FU_SAVE_VERSION);
+    vigil_state_put_u8(&w, (uint8_t)((c ? FU_SAVED_CALLS : 0) | (a ? FU_SAVED_ABROAD : 0)));
+    if (c)
+        put_calls(&w, c);
+    if (a)
+        put_abroad(&w, a);
+    return vigil_state_write_end(&w); /* on failure *out is as it was */
 }
 
 /* dirty and profile are not checked: load sets them. */
@@ -675,22 +752,22 @@ static bool saved_abroad_ok(const struct fu_abroad *a)
 /* Parses and checks saved bytes; false unless they are a whole state of this version. */
 static bool fu_read(struct fu_saved *s, const void *data, size_t len)
 {
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    s->mask = 0;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &s->mask, 1);
-    if (r.bad || version != FU_SAVE_VERSION || s->mask == 0 ||
-        (s->mask & ~(FU_SAVED_CALLS | FU_SAVED_ABROAD)))
+    struct vigil_bytes_reader r;
+    memset(s, 0, sizeof *s); /* what is not saved starts at zero */
+    vigil_state_read_begin(&r, data, len, FU_SAVE_VERSION);
+    s->mask = vigil_state_get_u8(&r);
+    vigil_state_check(&r, s->mask != 0 && !(s->mask & ~(FU_SAVED_CALLS | FU_SAVED_ABROAD)));
+    if (r.bad)
         return false;
-    if (s->mask & FU_SAVED_CALLS)
-        vigil_bytes_get(&r, &s->calls, sizeof s->calls);
-    if (s->mask & FU_SAVED_ABROAD)
-        vigil_bytes_get(&r, &s->abroad, sizeof s->abroad);
-    if (r.bad || r.pos != len)
-        return false;
-    return (!(s->mask & FU_SAVED_CALLS) || saved_calls_ok(&s->calls)) &&
-           (!(s->mask & FU_SAVED_ABROAD) || saved_abroad_ok(&s->abroad));
+    if (s->mask & FU_SAVED_CALLS) {
+        get_calls(&r, &s->calls);
+        vigil_state_check(&r, saved_calls_ok(&s->calls));
+    }
+    if (s->mask & FU_SAVED_ABROAD) {
+        get_abroad(&r, &s->abroad);
+        vigil_state_check(&r, saved_abroad_ok(&s->abroad));
+    }
+    return vigil_state_read_end(&r) == 0;
 }
 
 /* Lists entry v of t as changed, unless *dirty says it is already. */

@@ -75,17 +75,18 @@
  * counting after 24 h of event time (events.md). Call ids and callers are kept as 64-bit
  * hashes.
  *
- * Checkpoints (detector.h): save writes a version byte (PM_SAVE_VERSION) and the account's
- * struct pm_acct as it lies in memory, with the process-internal fields (dirty, published,
- * pub[]) cleared: 1 + sizeof(struct pm_acct) bytes, nothing for an account not held. load
- * accepts exactly that length and version with every count inside its array, every string
- * terminated and every time in range; it re-derives the profile and the timer from this
- * state. A change to struct pm_acct changes the length, so old bytes are refused; a change of
- * meaning with the same layout must bump the version. Version 2 added the flagged mark (bit 0
- * of pm_caller.h, always 0 before) and the flagged rule's fired bits; version 3 the exact
- * windows (call times, closed calls, callers to the millisecond), version 4 the account's
- * key of grown rings (saved as 0, derived from the account at load): older states are
- * refused (the account starts afresh). Grown rings and calls kept past spans[] are not saved
+ * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
+ * (PM_SAVE_VERSION), then every field of struct pm_acct but the process-internal ones
+ * (dirty, published, pub[], the profile and the key of grown rings), little-endian, and of
+ * the open calls only those there are; nothing for an account not held. load reads into a
+ * scratch account, accepts it only when every count is inside its array, every string
+ * terminated and every time in range (acct_ok) and no byte is left over, and re-derives the
+ * profile, the key and the timer. Any change to the fields or their meaning bumps the
+ * version. Version 2 added the flagged mark (bit 0 of pm_caller.h, always 0 before) and the
+ * flagged rule's fired bits; version 3 the exact windows (call times, closed calls, callers
+ * to the millisecond), version 4 the account's key of grown rings, version 5 the shared
+ * encoding (4 was struct pm_acct as it lay in memory): older states are refused (the account
+ * starts afresh). Grown rings and calls kept past spans[] are not saved
  * (window.h: the hour after a restore falls back on the minute buckets).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
@@ -99,10 +100,13 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/flagged.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 #include "vigil/window.h"
 
@@ -119,7 +123,7 @@
 #define PM_SVC_MAX 2
 #define PM_CALLERS_MAX 64
 #define PM_MAX_OPEN_MS 86400000LL /* events.md: a start without an end is open for 24 h */
-#define PM_SAVE_VERSION 4         /* 4: the account key of grown rings; 3: exact hours */
+#define PM_SAVE_VERSION 5         /* 5: the shared encoding; 3: exact hours */
 #define PM_OUT_EXACT 32           /* outbound premium call times kept: exact up to this level */
 #define PM_IN_EXACT 128           /* inbound call times kept per service number */
 #define PM_SPANS 16               /* closed outbound calls kept whole */
@@ -147,11 +151,6 @@ struct pm_ring {
     int64_t cur; /* the latest minute (ts / 1 min) added to */
     uint16_t a[PM_RING];
     uint16_t b[PM_RING];
-};
-
-struct pm_open {
-    uint64_t id; /* hash of call_id */
-    int64_t start_ms;
 };
 
 struct pm_samples {
@@ -193,7 +192,7 @@ struct pm_acct {
     uint64_t key; /* the account's hash (keys of its grown rings, window.h); set at load */
     uint16_t n_out_ts;
     uint8_t n_spans;
-    struct pm_open open[PM_OPEN_MAX];
+    struct vigil_open_call open[PM_OPEN_MAX];
     uint64_t seen_out[PM_SEEN_MAX]; /* ended, or started but not in open[] */
     uint64_t seen_in[PM_SEEN_MAX];
     struct pm_svc svc[PM_SVC_MAX];
@@ -434,12 +433,7 @@ static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *e
 /* Drops open calls older than the 24 h limit. */
 static void expire_open(struct pm_acct *a, int64_t now)
 {
-    for (int i = 0; i < a->n_open;) {
-        if (a->open[i].start_ms <= now - PM_MAX_OPEN_MS)
-            a->open[i] = a->open[--a->n_open];
-        else
-            i++;
-    }
+    vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, now);
 }
 
 /* Seconds of the open calls inside the hour ending at t. */
@@ -647,7 +641,6 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
     int64_t lo = a->eval_ms;
     if (now > a->eval_ms)
         a->eval_ms = now;
-    bool warn_on = st->out_calls_warn[p] > 0 || st->out_mins_warn[p] > 0;
     bool crit = m.calls >= st->out_calls[p] || secs >= st->out_mins[p] * 60;
     bool warn = (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p]) ||
                 (st->out_mins_warn[p] > 0 && secs >= st->out_mins_warn[p] * 60);
@@ -655,21 +648,15 @@ static int check_outbound_level(const struct pm_state *st, struct pm_acct *a, co
         a->fired_out = 0; /* the episode is over: re-arm */
         return 0;
     }
-    enum vigil_severity sev;
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(&a->fired_out, warn, crit);
+    if (sev == 0)
+        return 0;
     int64_t level_s;
-    if (crit) {
-        if (a->fired_out & PM_FIRED_CRITICAL)
-            return 0;
-        a->fired_out |= PM_FIRED_CRITICAL | PM_FIRED_WARNING;
-        sev = VIGIL_SEV_CRITICAL;
+    if (sev == VIGIL_SEV_CRITICAL) {
         level_s = st->out_mins[p] * 60;
         if (m.calls >= st->out_calls[p])
             level_s = -1; /* tripped by calls: no timer crossing */
     } else {
-        if (!warn_on || (a->fired_out & PM_FIRED_WARNING))
-            return 0;
-        a->fired_out |= PM_FIRED_WARNING;
-        sev = VIGIL_SEV_WARNING;
         level_s = st->out_mins_warn[p] * 60;
         if (st->out_calls_warn[p] > 0 && m.calls >= st->out_calls_warn[p])
             level_s = -1;
@@ -705,11 +692,8 @@ static int check_outbound(struct pm_state *st, struct pm_acct *a, const char *ac
 
 static int open_find(const struct pm_acct *a, uint64_t id)
 {
-    for (int i = 0; i < a->n_open; i++) {
-        if (a->open[i].id == id)
-            return i;
-    }
-    return -1;
+    size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
+    return i < a->n_open ? (int)i : -1;
 }
 
 static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigil_emit *out)
@@ -726,9 +710,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
             return 0;
         out_count(st, a, ev->ts_ms);
         sample_add(&a->smp_out, ev->id);
-        if (a->n_open < PM_OPEN_MAX)
-            a->open[a->n_open++] = (struct pm_open){.id = id, .start_ms = ev->ts_ms};
-        else
+        if (!vigil_open_start(a->open, sizeof a->open[0], &a->n_open, PM_OPEN_MAX, id, ev->ts_ms))
             seen_put(a->seen_out, &a->next_seen_out, id, false);
     } else {
         int i = open_find(a, id);
@@ -736,7 +718,7 @@ static int on_out(struct pm_state *st, const struct vigil_event *ev, struct vigi
         if (seen == 2)
             return 0; /* a repeated end */
         if (i >= 0)
-            a->open[i] = a->open[--a->n_open];
+            vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, (size_t)i);
         if (seen == 0) {
             /* No start seen: count the call from its own fields; an attempt that never
              * connected counts as a call, not as minutes. */
@@ -916,20 +898,14 @@ static int emit_pumping(const struct pm_state *st, const struct pm_acct *a, cons
     return vigil_emit_finding(out, &f);
 }
 
-/* Each level of an inbound rule fires once per episode: the severity to report now (0:
- * nothing new) given whether the warning and critical levels are reached, with the rule's
- * bits in *fired; the episode ends, and the bits clear, when not even the warning is. */
-static int episode_level(uint8_t *fired, uint8_t warn_bit, uint8_t crit_bit, bool warn, bool crit)
+/* Each level of an inbound rule fires once per episode (vigil_episode_level); the two
+ * inbound rules share a byte, the flagged one's bits shifted by 2 (PM_FIRED_FLAGGED_*). */
+static int episode_level(uint8_t *fired, unsigned shift, bool warn, bool crit)
 {
-    if (!warn) {
-        *fired &= (uint8_t) ~(warn_bit | crit_bit);
-        return 0;
-    }
-    uint8_t bit = crit ? crit_bit : warn_bit;
-    if (*fired & bit)
-        return 0;
-    *fired |= (uint8_t)(bit | warn_bit);
-    return crit ? VIGIL_SEV_CRITICAL : VIGIL_SEV_WARNING;
+    uint8_t f = (uint8_t)((*fired >> shift) & 3u);
+    int sev = vigil_episode_level(&f, warn, crit);
+    *fired = (uint8_t)((*fired & ~(3u << shift)) | ((unsigned)f << shift));
+    return sev;
 }
 
 static int check_pumping(const struct pm_state *st, struct pm_acct *a, const char *account,
@@ -957,7 +933,7 @@ static int check_pumping(const struct pm_state *st, struct pm_acct *a, const cha
             warn = true;
         }
     }
-    int sev = episode_level(&s->fired, PM_FIRED_WARNING, PM_FIRED_CRITICAL, warn, crit);
+    int sev = episode_level(&s->fired, 0, warn, crit);
     return sev ? emit_pumping(st, a, account, s, calls, callers, short_calls, now,
                               (enum vigil_severity)sev, out)
                : 0;
@@ -1014,8 +990,7 @@ static int check_flagged(const struct pm_state *st, struct pm_acct *a, const cha
         uint32_t f2 = svc_flagged_callers(s, newest);
         flagged = f2 > flagged ? f2 : flagged;
     }
-    int sev = episode_level(&s->fired, PM_FIRED_FLAGGED_WARNING, PM_FIRED_FLAGGED_CRITICAL,
-                            flagged > 0, flagged >= thr);
+    int sev = episode_level(&s->fired, 2, flagged > 0, flagged >= thr);
     return sev ? emit_flagged(st, a, account, s, flagged, now, (enum vigil_severity)sev, out) : 0;
 }
 
@@ -1203,27 +1178,115 @@ static int pm_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
 /* --- checkpoints ------------------------------------------------------------------------- */
 
+static void put_ring(struct vigil_state_writer *w, const struct pm_ring *r)
+{
+    vigil_state_put_i64(w, r->cur);
+    for (int k = 0; k < PM_RING; k++) {
+        vigil_state_put_u16(w, r->a[k]);
+        vigil_state_put_u16(w, r->b[k]);
+    }
+}
+
+static void get_ring(struct vigil_bytes_reader *r, struct pm_ring *g)
+{
+    g->cur = vigil_state_get_i64(r);
+    for (int k = 0; k < PM_RING; k++) {
+        g->a[k] = vigil_state_get_u16(r);
+        g->b[k] = vigil_state_get_u16(r);
+    }
+}
+
+static void put_samples(struct vigil_state_writer *w, const struct pm_samples *s)
+{
+    vigil_state_put_raw(w, s->id, sizeof s->id);
+    vigil_state_put_u8(w, s->n);
+    vigil_state_put_u8(w, s->next);
+}
+
+static void get_samples(struct vigil_bytes_reader *r, struct pm_samples *s)
+{
+    vigil_state_get_raw(r, s->id, sizeof s->id);
+    s->n = vigil_state_get_u8(r);
+    s->next = vigil_state_get_u8(r);
+}
+
+/* A free slot (to == "") is all zero: a byte says so and nothing more is written. */
+static void put_svc(struct vigil_state_writer *w, const struct pm_svc *s)
+{
+    vigil_state_put_bool(w, s->to[0] != '\0');
+    if (s->to[0] == '\0')
+        return;
+    vigil_state_put_raw(w, s->to, sizeof s->to);
+    put_ring(w, &s->ring);
+    for (int i = 0; i < PM_IN_EXACT; i++)
+        vigil_state_put_i64(w, s->in_ts[i]);
+    vigil_state_put_u16(w, s->n_in_ts);
+    for (int k = 0; k < PM_CALLERS_MAX; k++) {
+        vigil_state_put_u64(w, s->callers[k].h);
+        vigil_state_put_i32(w, s->callers[k].min);
+        vigil_state_put_u16(w, s->callers[k].ms);
+    }
+    vigil_state_put_u8(w, s->fired);
+}
+
+static void get_svc(struct vigil_bytes_reader *r, struct pm_svc *s)
+{
+    if (!vigil_state_get_bool(r))
+        return; /* left all zero */
+    vigil_state_get_raw(r, s->to, sizeof s->to);
+    vigil_state_check(r, s->to[0] != '\0');
+    get_ring(r, &s->ring);
+    for (int i = 0; i < PM_IN_EXACT; i++)
+        s->in_ts[i] = vigil_state_get_i64(r);
+    s->n_in_ts = vigil_state_get_u16(r);
+    for (int k = 0; k < PM_CALLERS_MAX; k++) {
+        s->callers[k].h = vigil_state_get_u64(r);
+        s->callers[k].min = vigil_state_get_i32(r);
+        s->callers[k].ms = vigil_state_get_u16(r);
+    }
+    s->fired = vigil_state_get_u8(r);
+}
+
 static int pm_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct pm_state *st = state;
     const struct pm_acct *a = vigil_acct_table_find(st->accts, account);
     if (!a)
         return 0; /* nothing held: nothing written */
-    /* memcpy, not assignment: it copies the padding too, so no byte written is indeterminate. */
-    struct pm_acct c;
-    memcpy(&c, a, sizeof c);
-    /* What this process published, and its dirty list, mean nothing to another one. */
-    c.dirty = false;
-    c.published = false;
-    c.key = 0; /* derived from the account name at load */
-    memset(c.pub, 0, sizeof c.pub);
-    const uint8_t version = PM_SAVE_VERSION;
-    size_t len = out->len;
-    if (vigil_bytes_put(out, &version, 1) != 0 || vigil_bytes_put(out, &c, sizeof c) != 0) {
-        out->len = len; /* no half record */
-        return VIGIL_ERR_NOMEM;
+    /* What this process published, its dirty list, the profile and the key are not saved:
+     * they mean nothing to another process, or load derives them. */
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, PM_SAVE_VERSION);
+    vigil_state_put_i64(&w, a->last_ms);
+    vigil_state_put_i64(&w, a->eval_ms);
+    vigil_state_put_i64(&w, a->due);
+    put_ring(&w, &a->out);
+    put_ring(&w, &a->old);
+    for (int i = 0; i < PM_OUT_EXACT; i++)
+        vigil_state_put_i64(&w, a->out_ts[i]);
+    vigil_state_put_u16(&w, a->n_out_ts);
+    for (int i = 0; i < PM_SPANS; i++) {
+        vigil_state_put_i64(&w, a->spans[i].end_ms);
+        vigil_state_put_i64(&w, a->spans[i].dur_ms);
     }
-    return 0;
+    vigil_state_put_u8(&w, a->n_spans);
+    vigil_state_put_u8(&w, a->n_open);
+    for (int i = 0; i < a->n_open; i++) {
+        vigil_state_put_u64(&w, a->open[i].id);
+        vigil_state_put_i64(&w, a->open[i].start_ms);
+    }
+    for (int i = 0; i < PM_SEEN_MAX; i++) {
+        vigil_state_put_u64(&w, a->seen_out[i]);
+        vigil_state_put_u64(&w, a->seen_in[i]);
+    }
+    vigil_state_put_u8(&w, a->next_seen_out);
+    vigil_state_put_u8(&w, a->next_seen_in);
+    for (int i = 0; i < PM_SVC_MAX; i++)
+        put_svc(&w, &a->svc[i]);
+    put_samples(&w, &a->smp_out);
+    put_samples(&w, &a->smp_in);
+    vigil_state_put_u8(&w, a->fired_out);
+    return vigil_state_write_end(&w);
 }
 
 static bool time_ok(int64_t t)
@@ -1291,13 +1354,42 @@ static bool acct_ok(const struct pm_acct *a)
 static int pm_load(void *state, const char *account, const void *data, size_t len)
 {
     struct pm_state *st = state;
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    struct pm_acct c;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != PM_SAVE_VERSION || !acct_ok(&c) || account[0] == '\0' ||
-        strlen(account) > VIGIL_ACCT_KEY_MAX)
+    struct vigil_bytes_reader r;
+    struct pm_acct cs, *c = &cs;
+    memset(c, 0, sizeof *c); /* what is not saved starts at zero */
+    vigil_state_read_begin(&r, data, len, PM_SAVE_VERSION);
+    c->last_ms = vigil_state_get_i64(&r);
+    c->eval_ms = vigil_state_get_i64(&r);
+    c->due = vigil_state_get_i64(&r);
+    get_ring(&r, &c->out);
+    get_ring(&r, &c->old);
+    for (int i = 0; i < PM_OUT_EXACT; i++)
+        c->out_ts[i] = vigil_state_get_i64(&r);
+    c->n_out_ts = vigil_state_get_u16(&r);
+    for (int i = 0; i < PM_SPANS; i++) {
+        c->spans[i].end_ms = vigil_state_get_i64(&r);
+        c->spans[i].dur_ms = vigil_state_get_i64(&r);
+    }
+    c->n_spans = vigil_state_get_u8(&r);
+    c->n_open = vigil_state_get_count8(&r, PM_OPEN_MAX);
+    for (int i = 0; i < c->n_open; i++) {
+        c->open[i].id = vigil_state_get_u64(&r);
+        c->open[i].start_ms = vigil_state_get_i64(&r);
+    }
+    for (int i = 0; i < PM_SEEN_MAX; i++) {
+        c->seen_out[i] = vigil_state_get_u64(&r);
+        c->seen_in[i] = vigil_state_get_u64(&r);
+    }
+    c->next_seen_out = vigil_state_get_u8(&r);
+    c->next_seen_in = vigil_state_get_u8(&r);
+    for (int i = 0; i < PM_SVC_MAX; i++)
+        get_svc(&r, &c->svc[i]);
+    get_samples(&r, &c->smp_out);
+    get_samples(&r, &c->smp_in);
+    c->fired_out = vigil_state_get_u8(&r);
+    vigil_state_check(&r,
+                      acct_ok(c) && account[0] != '\0' && strlen(account) <= VIGIL_ACCT_KEY_MAX);
+    if (vigil_state_read_end(&r) != 0)
         return VIGIL_ERR_INVALID;
 
     bool created;
@@ -1311,7 +1403,7 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
             vigil_acct_table_remove_at(st->accts, vigil_acct_table_index(st->accts, a));
         return VIGIL_ERR_NOMEM;
     }
-    *a = c;
+    *a = *c;
     a->dirty = true; /* mark_dirty listed it */
     a->published = false;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);

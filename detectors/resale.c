@@ -22,8 +22,9 @@
  * calls (beyond, a call is not tracked: parallel_calls is at most 16), days and marks. Open
  * calls stop counting after 24 h of event time (events.md).
  *
- * Checkpoints (detector.h): save writes a version byte (RS_SAVE_VERSION) and struct rs_acct
- * as it lies in memory; load accepts exactly that length and version with counts in range.
+ * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
+ * (RS_SAVE_VERSION), then last_ms, the three days, the bitmap and the open calls; load checks
+ * every field's range and changes nothing unless all of it is valid.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state and its table; destroy frees them. */
@@ -37,8 +38,10 @@
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
+#include "vigil/open_calls.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 
 #define RS_NAME "resale"
@@ -48,15 +51,10 @@
 #define RS_HOUR_MS 3600000LL
 #define RS_BITS 2048
 #define RS_OPEN_MAX 16
-#define RS_MAX_OPEN_MS 86400000LL
-/* 2: the bitmap's bit is taken from the hash above its forced low bit (version 1 set other
- * bits for the same numbers: refused, so the day's count starts again). */
-#define RS_SAVE_VERSION 2
-
-struct rs_open {
-    uint64_t id; /* hash of call_id */
-    int64_t start_ms;
-};
+/* 3: the shared little-endian encoding (2 was struct rs_acct as it lay in memory); 2: the
+ * bitmap's bit is taken from the hash above its forced low bit (version 1 set other bits for
+ * the same numbers: refused, so the day's count starts again). */
+#define RS_SAVE_VERSION 3
 
 struct rs_acct {
     int64_t last_ms;
@@ -64,7 +62,7 @@ struct rs_acct {
     int32_t warned_distinct; /* UTC day of the last warning of each rule; INT32_MIN: none */
     int32_t warned_parallel;
     uint64_t bits[RS_BITS / 64];
-    struct rs_open open[RS_OPEN_MAX];
+    struct vigil_open_call open[RS_OPEN_MAX];
     uint8_t n_open;
 };
 
@@ -187,17 +185,14 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (!call || rc != 0)
         return rc;
     uint64_t id = str_hash(ev->call_id);
-    int i = 0;
-    while (i < a->n_open && a->open[i].id != id)
-        i++;
     if (ev->type == VIGIL_EV_CALL_END) {
+        size_t i = vigil_open_find(a->open, sizeof a->open[0], a->n_open, id);
         if (i < a->n_open)
-            a->open[i] = a->open[--a->n_open];
+            vigil_open_remove_at(a->open, sizeof a->open[0], &a->n_open, i);
         return 0;
     }
-    if (i < a->n_open || a->n_open >= RS_OPEN_MAX)
-        return 0;
-    a->open[a->n_open++] = (struct rs_open){id, ev->ts_ms};
+    if (!vigil_open_start(a->open, sizeof a->open[0], &a->n_open, RS_OPEN_MAX, id, ev->ts_ms))
+        return 0; /* open already, or beyond RS_OPEN_MAX */
     if (st->parallel_thr > 0 && a->n_open >= st->parallel_thr && a->warned_parallel != today) {
         a->warned_parallel = today;
         return warn(st, ev->account, RS_RULE_PARALLEL, ev->id, ev->ts_ms, "outbound calls open at once",
@@ -219,10 +214,7 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     st->wm_hour = hour;
     for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
         struct rs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-        for (int k = a->n_open; k-- > 0;) {
-            if (a->open[k].start_ms <= watermark_ms - RS_MAX_OPEN_MS)
-                a->open[k] = a->open[--a->n_open];
-        }
+        vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, watermark_ms);
         if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS)
             vigil_acct_table_remove_at(st->accts, i);
     }
@@ -235,15 +227,20 @@ static int rs_save(void *state, const char *account, struct vigil_bytes *out)
     const struct rs_acct *a = vigil_acct_table_find(st->accts, account);
     if (!a)
         return 0;
-    struct rs_acct c;
-    memcpy(&c, a, sizeof c); /* padding included: no indeterminate byte */
-    const uint8_t version = RS_SAVE_VERSION;
-    size_t len = out->len;
-    if (vigil_bytes_put(out, &version, 1) != 0 || vigil_bytes_put(out, &c, sizeof c) != 0) {
-        out->len = len;
-        return VIGIL_ERR_NOMEM;
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, RS_SAVE_VERSION);
+    vigil_state_put_i64(&w, a->last_ms);
+    vigil_state_put_i32(&w, a->day);
+    vigil_state_put_i32(&w, a->warned_distinct);
+    vigil_state_put_i32(&w, a->warned_parallel);
+    for (int i = 0; i < RS_BITS / 64; i++)
+        vigil_state_put_u64(&w, a->bits[i]);
+    vigil_state_put_u8(&w, a->n_open);
+    for (int i = 0; i < a->n_open; i++) {
+        vigil_state_put_u64(&w, a->open[i].id);
+        vigil_state_put_i64(&w, a->open[i].start_ms);
     }
-    return 0;
+    return vigil_state_write_end(&w);
 }
 
 static bool day_ok(int32_t d)
@@ -254,19 +251,24 @@ static bool day_ok(int32_t d)
 static int rs_load(void *state, const char *account, const void *data, size_t len)
 {
     struct rs_state *st = state;
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    struct rs_acct c;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &c, sizeof c);
-    if (r.bad || r.pos != len || version != RS_SAVE_VERSION || c.n_open > RS_OPEN_MAX ||
-        !vigil_saved_time_ok(c.last_ms) || c.day < 0 || !day_ok(c.day) ||
-        !day_ok(c.warned_distinct) || !day_ok(c.warned_parallel) || !vigil_acct_key_ok(account))
-        return VIGIL_ERR_INVALID;
+    struct vigil_bytes_reader r;
+    struct rs_acct c = {0};
+    vigil_state_read_begin(&r, data, len, RS_SAVE_VERSION);
+    c.last_ms = vigil_state_get_time(&r);
+    c.day = vigil_state_get_i32(&r);
+    c.warned_distinct = vigil_state_get_i32(&r);
+    c.warned_parallel = vigil_state_get_i32(&r);
+    vigil_state_check(&r, c.day >= 0 && day_ok(c.day) && day_ok(c.warned_distinct) &&
+                              day_ok(c.warned_parallel));
+    for (int i = 0; i < RS_BITS / 64; i++)
+        c.bits[i] = vigil_state_get_u64(&r);
+    c.n_open = vigil_state_get_count8(&r, RS_OPEN_MAX);
     for (int i = 0; i < c.n_open; i++) {
-        if (!vigil_saved_time_ok(c.open[i].start_ms))
-            return VIGIL_ERR_INVALID;
+        c.open[i].id = vigil_state_get_u64(&r);
+        c.open[i].start_ms = vigil_state_get_time(&r);
     }
+    if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
+        return VIGIL_ERR_INVALID;
     struct rs_acct *a = vigil_acct_table_get(st->accts, account, NULL);
     if (!a)
         return VIGIL_ERR_NOMEM;

@@ -124,8 +124,9 @@
  * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
- * Checkpoints (detector.h): save writes the account's entries of the three tables as raw
- * structs behind a version byte and a mask of the tables present; load checks every count,
+ * Checkpoints (detector.h): save writes the account's entries of the three tables field by
+ * field in the shared little-endian encoding (state_codec.h) behind a version byte and a mask
+ * of the tables present; load checks every count,
  * time and flag before it replaces the account's entries, takes the profile from the current
  * profiles, lists the account as changed and brings next_due forward to its expiries;
  * forget removes its entries. The dirty list names entries by number, so removals outside
@@ -142,9 +143,11 @@
 
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
+#include "vigil/state_codec.h"
 #include "vigil/status.h"
 #include "vigil/window.h"
 
@@ -739,15 +742,9 @@ static int check_velocity(const struct tf_acct *a, struct tf_hr *h, const struct
         uint64_t m = vel_count(st, ev->account, h, newest);
         n = m > n ? m : n;
     }
-    enum vigil_severity sev;
-    if ((int64_t)n >= crit && !(h->vel_fired & TF_FIRED_CRITICAL)) {
-        sev = VIGIL_SEV_CRITICAL;
-        h->vel_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
-    } else if (warn > 0 && (int64_t)n >= warn && (int64_t)n < crit &&
-               !(h->vel_fired & TF_FIRED_WARNING)) {
-        sev = VIGIL_SEV_WARNING;
-        h->vel_fired |= TF_FIRED_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &h->vel_fired, warn > 0 && (int64_t)n >= warn, (int64_t)n >= crit);
+    if (sev == 0) {
         if ((int64_t)n < (warn > 0 ? warn : crit))
             h->vel_fired = 0; /* the episode is over: a new one may fire again */
         return 0;
@@ -988,15 +985,9 @@ static int check_spend(const struct tf_state *st, struct tf_acct *a, const char 
     bool night = vigil_off_hours(ts);
     int64_t crit, warn;
     level_get(&st->spend, a->profile, night, &crit, &warn);
-    enum vigil_severity sev;
-    if ((int64_t)spend > crit * 10000 && !(a->spend_fired & TF_FIRED_CRITICAL)) {
-        sev = VIGIL_SEV_CRITICAL;
-        a->spend_fired |= TF_FIRED_CRITICAL | TF_FIRED_WARNING;
-    } else if (warn > 0 && (int64_t)spend > warn * 10000 && (int64_t)spend <= crit * 10000 &&
-               !(a->spend_fired & TF_FIRED_WARNING)) {
-        sev = VIGIL_SEV_WARNING;
-        a->spend_fired |= TF_FIRED_WARNING;
-    } else {
+    enum vigil_severity sev = (enum vigil_severity)vigil_episode_fire(
+        &a->spend_fired, warn > 0 && (int64_t)spend > warn * 10000, (int64_t)spend > crit * 10000);
+    if (sev == 0) {
         /* Over when spend is well below the first level (a steady spender hovering at the
          * level would otherwise warn at every cool-down), and only when nothing is open: an
          * end alone does not see what open calls cost. */
@@ -1566,9 +1557,9 @@ static void tf_forget(void *state, const char *account)
 }
 
 /* Saved form (TF_SAVE_VERSION): a version byte, a byte with TF_SAVED_* set for each table
- * holding the account, then the raw struct of each of those tables in that order. Only the
- * same build reads it back: the total length checks the struct sizes. */
-#define TF_SAVE_VERSION 2 /* 2: exact windows (vel_ts, spans, sfx) */
+ * holding the account, then the fields of each of those tables' struct in that order
+ * (put_acct, put_hr, put_hist; not what load sets itself: profile, has_hr, open_hr, dirty). */
+#define TF_SAVE_VERSION 3 /* 3: the shared encoding; 2: exact windows (vel_ts, spans, sfx) */
 
 enum {
     TF_SAVED_ACCT = 1,
@@ -1583,6 +1574,168 @@ struct tf_saved {
     struct tf_hist hist;
 };
 
+static void put_acct(struct vigil_state_writer *w, const struct tf_acct *a)
+{
+    for (int i = 0; i < TF_SPEND_SPANS; i++) {
+        vigil_state_put_i64(w, a->spans[i].end_ms);
+        vigil_state_put_u32(w, a->spans[i].dur_ms);
+        vigil_state_put_u32(w, a->spans[i].e4);
+    }
+    vigil_state_put_i64(w, a->last_ms);
+    vigil_state_put_i64(w, a->spend_head);
+    for (int i = 0; i < TF_SPEND_SLOTS; i++)
+        vigil_state_put_u32(w, a->spend[i]);
+    vigil_state_put_u32(w, a->hour);
+    vigil_state_put_u32(w, a->calls_out);
+    vigil_state_put_u32(w, a->hr_calls);
+    vigil_state_put_u32(w, a->secs_out);
+    vigil_state_put_u32(w, a->spend_e4);
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        const struct tf_seq *q = &a->seq[i];
+        vigil_state_put_u64(w, q->key);
+        for (int g = 0; g < TF_SEQ_GENS; g++)
+            vigil_state_put_u64(w, q->bits[g]);
+        vigil_state_put_i64(w, q->gen);
+        for (int k = 0; k < TF_SEQ_EXACT; k++)
+            vigil_state_put_i64(w, q->sfx[k]);
+        vigil_state_put_u16(w, q->n_sfx);
+        vigil_state_put_u8(w, q->fired);
+    }
+    vigil_state_put_u8(w, a->spend_fired);
+    vigil_state_put_u8(w, a->n_spans);
+}
+
+static void get_acct(struct vigil_bytes_reader *r, struct tf_acct *a)
+{
+    for (int i = 0; i < TF_SPEND_SPANS; i++) {
+        a->spans[i].end_ms = vigil_state_get_i64(r);
+        a->spans[i].dur_ms = vigil_state_get_u32(r);
+        a->spans[i].e4 = vigil_state_get_u32(r);
+    }
+    a->last_ms = vigil_state_get_i64(r);
+    a->spend_head = vigil_state_get_i64(r);
+    for (int i = 0; i < TF_SPEND_SLOTS; i++)
+        a->spend[i] = vigil_state_get_u32(r);
+    a->hour = vigil_state_get_u32(r);
+    a->calls_out = vigil_state_get_u32(r);
+    a->hr_calls = vigil_state_get_u32(r);
+    a->secs_out = vigil_state_get_u32(r);
+    a->spend_e4 = vigil_state_get_u32(r);
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        struct tf_seq *q = &a->seq[i];
+        q->key = vigil_state_get_u64(r);
+        for (int g = 0; g < TF_SEQ_GENS; g++)
+            q->bits[g] = vigil_state_get_u64(r);
+        q->gen = vigil_state_get_i64(r);
+        for (int k = 0; k < TF_SEQ_EXACT; k++)
+            q->sfx[k] = vigil_state_get_i64(r);
+        q->n_sfx = vigil_state_get_u16(r);
+        q->fired = vigil_state_get_u8(r);
+    }
+    a->spend_fired = vigil_state_get_u8(r);
+    a->n_spans = vigil_state_get_u8(r);
+}
+
+static void put_hr(struct vigil_state_writer *w, const struct tf_hr *h)
+{
+    for (int i = 0; i < TF_TRACKED_MAX; i++) {
+        vigil_state_put_u64(w, h->calls[i].id);
+        vigil_state_put_i64(w, h->calls[i].start_ms);
+        vigil_state_put_f64(w, h->calls[i].rate); /* a float, exactly */
+        vigil_state_put_bool(w, h->calls[i].intl);
+    }
+    for (int i = 0; i < TF_ORPHANS_MAX; i++) {
+        vigil_state_put_u64(w, h->orphans[i].id);
+        vigil_state_put_i64(w, h->orphans[i].end_ms);
+    }
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        vigil_state_put_u64(w, h->samples[i].id);
+        vigil_state_put_bool(w, h->samples[i].untracked);
+        vigil_state_put_raw(w, h->samples[i].event_id, sizeof h->samples[i].event_id);
+    }
+    for (int i = 0; i < TF_RECENT_MAX; i++)
+        vigil_state_put_u64(w, h->recent[i]);
+    for (int i = 0; i < TF_VEL_EXACT; i++)
+        vigil_state_put_i64(w, h->vel_ts[i]);
+    for (int i = 0; i < TF_VEL_SLOTS; i++)
+        vigil_state_put_u32(w, h->vel[i]);
+    vigil_state_put_i64(w, h->vel_head);
+    vigil_state_put_u16(w, h->n_vel_ts);
+    vigil_state_put_i64(w, h->untracked_last_ms);
+    vigil_state_put_u32(w, h->untracked);
+    vigil_state_put_u32(w, h->conc_rearm);
+    const uint8_t bytes[] = {h->n_calls,  h->n_orphans,   h->n_samples, h->next_sample,
+                             h->n_recent, h->next_recent, h->fired,     h->vel_fired};
+    vigil_state_put_raw(w, bytes, sizeof bytes);
+}
+
+static void get_hr(struct vigil_bytes_reader *r, struct tf_hr *h)
+{
+    for (int i = 0; i < TF_TRACKED_MAX; i++) {
+        h->calls[i].id = vigil_state_get_u64(r);
+        h->calls[i].start_ms = vigil_state_get_i64(r);
+        double rate = vigil_state_get_f64(r);
+        /* In a float's range (saved_hr_ok checks it further; !(x <= y) refuses NaN). */
+        vigil_state_check(r, rate >= 0.0 && rate <= 1e6);
+        h->calls[i].rate = rate >= 0.0 && rate <= 1e6 ? (float)rate : 0.0f;
+        h->calls[i].intl = vigil_state_get_bool(r);
+    }
+    for (int i = 0; i < TF_ORPHANS_MAX; i++) {
+        h->orphans[i].id = vigil_state_get_u64(r);
+        h->orphans[i].end_ms = vigil_state_get_i64(r);
+    }
+    for (int i = 0; i < VIGIL_SAMPLES_MAX; i++) {
+        h->samples[i].id = vigil_state_get_u64(r);
+        h->samples[i].untracked = vigil_state_get_bool(r);
+        vigil_state_get_raw(r, h->samples[i].event_id, sizeof h->samples[i].event_id);
+    }
+    for (int i = 0; i < TF_RECENT_MAX; i++)
+        h->recent[i] = vigil_state_get_u64(r);
+    for (int i = 0; i < TF_VEL_EXACT; i++)
+        h->vel_ts[i] = vigil_state_get_i64(r);
+    for (int i = 0; i < TF_VEL_SLOTS; i++)
+        h->vel[i] = vigil_state_get_u32(r);
+    h->vel_head = vigil_state_get_i64(r);
+    h->n_vel_ts = vigil_state_get_u16(r);
+    h->untracked_last_ms = vigil_state_get_i64(r);
+    h->untracked = vigil_state_get_u32(r);
+    h->conc_rearm = vigil_state_get_u32(r);
+    uint8_t b[8];
+    vigil_state_get_raw(r, b, sizeof b);
+    h->n_calls = b[0];
+    h->n_orphans = b[1];
+    h->n_samples = b[2];
+    h->next_sample = b[3];
+    h->n_recent = b[4];
+    h->next_recent = b[5];
+    h->fired = b[6];
+    h->vel_fired = b[7];
+}
+
+static void put_hist(struct vigil_state_writer *w, const struct tf_hist *hs)
+{
+    vigil_state_put_i64(w, hs->first_ms);
+    vigil_state_put_i64(w, hs->last_ms);
+    vigil_state_put_i64(w, hs->head);
+    for (int i = 0; i < TF_SLOW_SLOTS; i++) {
+        vigil_state_put_u32(w, hs->calls[i]);
+        vigil_state_put_u32(w, hs->secs[i]);
+    }
+    vigil_state_put_u8(w, hs->fired);
+}
+
+static void get_hist(struct vigil_bytes_reader *r, struct tf_hist *hs)
+{
+    hs->first_ms = vigil_state_get_i64(r);
+    hs->last_ms = vigil_state_get_i64(r);
+    hs->head = vigil_state_get_i64(r);
+    for (int i = 0; i < TF_SLOW_SLOTS; i++) {
+        hs->calls[i] = vigil_state_get_u32(r);
+        hs->secs[i] = vigil_state_get_u32(r);
+    }
+    hs->fired = vigil_state_get_u8(r);
+}
+
 static int tf_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct tf_state *st = state;
@@ -1591,29 +1744,22 @@ static int tf_save(void *state, const char *account, struct vigil_bytes *out)
     const struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
     if (!a && !h && !hs)
         return 0;
-    /* Built whole and appended at once, so a failed append leaves *out as it was. */
-    unsigned char buf[2 + sizeof *a + sizeof *h + sizeof *hs];
-    size_t n = 2;
-    buf[0] = TF_SAVE_VERSION;
-    buf[1] = (uint8_t)((a ? TF_SAVED_ACCT : 0) | (h ? TF_SAVED_HR : 0) | (hs ? TF_SAVED_HIST : 0));
-    if (a) {
-        memcpy(buf + n, a, sizeof *a);
-        n += sizeof *a;
-    }
-    if (h) {
-        memcpy(buf + n, h, sizeof *h);
-        n += sizeof *h;
-    }
-    if (hs) {
-        memcpy(buf + n, hs, sizeof *hs);
-        n += sizeof *hs;
-    }
-    return vigil_bytes_put(out, buf, n);
+    struct vigil_state_writer w;
+    vigil_state_write_begin(&w, out, TF_SAVE_VERSION);
+    vigil_state_put_u8(
+        &w, (uint8_t)((a ? TF_SAVED_ACCT : 0) | (h ? TF_SAVED_HR : 0) | (hs ? TF_SAVED_HIST : 0)));
+    if (a)
+        put_acct(&w, a);
+    if (h)
+        put_hr(&w, h);
+    if (hs)
+        put_hist(&w, hs);
+    return vigil_state_write_end(&w); /* on failure *out is as it was */
 }
 
 static bool saved_fired_ok(uint8_t fired)
 {
-    return fired <= (TF_FIRED_WARNING | TF_FIRED_CRITICAL);
+    return vigil_episode_ok(fired);
 }
 
 /* has_hr, dirty, open_hr and profile are not checked: load sets them. */
@@ -1674,27 +1820,29 @@ static bool saved_hist_ok(const struct tf_hist *hs)
 /* Parses and checks saved bytes; false unless they are a whole state of this version. */
 static bool tf_read(struct tf_saved *s, const void *data, size_t len)
 {
-    struct vigil_bytes_reader r = {.p = data, .len = len};
-    uint8_t version = 0;
-    s->mask = 0;
-    vigil_bytes_get(&r, &version, 1);
-    vigil_bytes_get(&r, &s->mask, 1);
+    struct vigil_bytes_reader r;
+    memset(s, 0, sizeof *s); /* what is not saved starts at zero */
+    vigil_state_read_begin(&r, data, len, TF_SAVE_VERSION);
+    s->mask = vigil_state_get_u8(&r);
     /* hr without accts never happens (has_hr lives in accts): refused as corrupt. */
-    if (r.bad || version != TF_SAVE_VERSION || s->mask == 0 ||
-        (s->mask & ~(TF_SAVED_ACCT | TF_SAVED_HR | TF_SAVED_HIST)) ||
-        ((s->mask & TF_SAVED_HR) && !(s->mask & TF_SAVED_ACCT)))
+    const uint8_t all = TF_SAVED_ACCT | TF_SAVED_HR | TF_SAVED_HIST;
+    vigil_state_check(&r, s->mask != 0 && !(s->mask & ~all) &&
+                              (!(s->mask & TF_SAVED_HR) || (s->mask & TF_SAVED_ACCT)));
+    if (r.bad)
         return false;
-    if (s->mask & TF_SAVED_ACCT)
-        vigil_bytes_get(&r, &s->acct, sizeof s->acct);
-    if (s->mask & TF_SAVED_HR)
-        vigil_bytes_get(&r, &s->hr, sizeof s->hr);
-    if (s->mask & TF_SAVED_HIST)
-        vigil_bytes_get(&r, &s->hist, sizeof s->hist);
-    if (r.bad || r.pos != len)
-        return false;
-    return (!(s->mask & TF_SAVED_ACCT) || saved_acct_ok(&s->acct)) &&
-           (!(s->mask & TF_SAVED_HR) || saved_hr_ok(&s->hr)) &&
-           (!(s->mask & TF_SAVED_HIST) || saved_hist_ok(&s->hist));
+    if (s->mask & TF_SAVED_ACCT) {
+        get_acct(&r, &s->acct);
+        vigil_state_check(&r, saved_acct_ok(&s->acct));
+    }
+    if (s->mask & TF_SAVED_HR) {
+        get_hr(&r, &s->hr);
+        vigil_state_check(&r, saved_hr_ok(&s->hr));
+    }
+    if (s->mask & TF_SAVED_HIST) {
+        get_hist(&r, &s->hist);
+        vigil_state_check(&r, saved_hist_ok(&s->hist));
+    }
+    return vigil_state_read_end(&r) == 0;
 }
 
 /* The slots of the tables s fills, in TF_SAVED_* order (NULL for the others), and the

@@ -1080,7 +1080,7 @@ static void test_checkpoint_unknown_account_saves_nothing(void **state)
     assert_int_equal(b.len, 3 + alone.len);
     assert_memory_equal(b.p, "xyz", 3);
     assert_memory_equal(b.p + 3, alone.p, alone.len);
-    assert_int_equal(alone.p[0], 4); /* the version byte */
+    assert_int_equal(alone.p[0], 5); /* the version byte */
     vigil_bytes_fini(&b);
     vigil_bytes_fini(&alone);
 }
@@ -1133,14 +1133,14 @@ static void test_checkpoint_bad_bytes_refused(void **state)
         memcpy(bad, good.p, n);
         bad[n] = 0;
         cp_refused(fx, acc, bad, n + 1);
-        bad[0] = 5; /* a version this build does not know */
+        bad[0] = 6; /* a version this build does not know */
         cp_refused(fx, acc, bad, n);
         bad[0] = 0;
         cp_refused(fx, acc, bad, n);
         memset(bad, 0xff, n);
         cp_refused(fx, acc, bad, n);
         memset(bad, 0, n);
-        bad[0] = 4; /* the right version over zeros: times before 2000 */
+        bad[0] = 5; /* the right version over zeros: times before 2000 */
         cp_refused(fx, acc, bad, n);
         uint64_t rng = 7;
         for (size_t i = 1; i < n; i++) {
@@ -1281,7 +1281,7 @@ static void test_checkpoint_flagged_callers(void **unused)
     assert_int_equal(fx_count_rule(a, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, FLAG_RULE), 1);
     struct vigil_bytes saved = {0};
     cp_save(a, CP_ACC, &saved);
-    assert_int_equal(saved.p[0], 4);
+    assert_int_equal(saved.p[0], 5);
     assert_int_equal(b->ops->load(b->st, CP_ACC, saved.p, saved.len), 0);
     /* 9001 is not flagged in B's set, but its mark from A counts for the hour. */
     in_call(b, CP_ACC, 3, T0 + 2 * MIN, 9002, SERVICE);
@@ -1292,11 +1292,11 @@ static void test_checkpoint_flagged_callers(void **unused)
     assert_int_equal(evidence_int(&d, "flagged_callers_1h"), 2);
     vigil_bytes_fini(&saved);
 
-    /* Versions 1 and 2 had minute times: refused. */
+    /* Versions 1 and 2 had minute times, 3 and 4 the struct as it lay in memory: refused. */
     struct fx *c = new_fx(NULL), *e = new_fx(NULL);
     in_call(c, CP_ACC, 1, T0, 1, SERVICE);
     cp_save(c, CP_ACC, &saved);
-    for (uint8_t v = 1; v <= 2; v++) {
+    for (uint8_t v = 1; v <= 4; v++) {
         saved.p[0] = v;
         assert_int_equal(e->ops->load(e->st, CP_ACC, saved.p, saved.len), VIGIL_ERR_INVALID);
     }
