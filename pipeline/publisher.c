@@ -68,6 +68,7 @@ struct vigil_publisher {
     atomic_int result;
 
     /* Publisher-thread-only state. */
+    bool was_holding; /* `holding` as last stored in the offsets */
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
     /* Counters wait here until the next publish (vigild.publish_interval_ms): one HSET per
@@ -783,15 +784,20 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->failing = false;
         p->local_failures = 0;
     }
+    bool published = false;
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
+            published = true;
         } else if (p->is_ready[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->ready[i]);
             p->is_ready[i] = false;
+            published = true;
         }
     }
+    if (published) /* a revoke may be waiting for these */
+        vigil_bell_ring(&p->env.offsets->bell);
     if (publish && !counters_waiting)
         p->last_publish_ms = now;
     p->unflushed = counters_waiting;
@@ -839,8 +845,13 @@ static void *publisher_main(void *arg)
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
         bool hold = pending_commands(p) >= p->hold_commands;
-        /* Relaxed: a hint for the consumer's pause; it guards no data. */
-        atomic_store_explicit(&p->env.offsets->holding, hold || p->failing, memory_order_relaxed);
+        /* Relaxed: a hint for the consumer's pause; it guards no data. The ring wakes a
+         * consumer asleep on a full in ring, which then stops waiting and pauses. */
+        bool holding = hold || p->failing;
+        atomic_store_explicit(&p->env.offsets->holding, holding, memory_order_relaxed);
+        if (holding && !p->was_holding)
+            vigil_bell_ring(&p->env.offsets->bell);
+        p->was_holding = holding;
         size_t n = drain(p, hold);
         vigil_kafka_out_poll(p->env.kout);
 

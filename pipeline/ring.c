@@ -57,7 +57,8 @@ struct vigil_ring {
     size_t mask;      /* capacity - 1 */
     size_t elem_size; /* bytes copied by push/pop */
     size_t stride;    /* elem_size rounded up to RING_SLOT_ALIGN */
-    struct vigil_bell *bell; /* rung by every commit; NULL: none */
+    struct vigil_bell *bell;       /* rung by every commit; NULL: none */
+    struct vigil_bell *space_bell; /* rung by every release; NULL: none */
 
     /* Written by the producer only, read by the consumer. */
     alignas(RING_LINE) atomic_size_t head;
@@ -106,6 +107,7 @@ struct vigil_ring *vigil_ring_create(size_t capacity, size_t elem_size)
     r->cached_tail = 0;
     r->cached_head = 0;
     r->bell = NULL;
+    r->space_bell = NULL;
     return r;
 }
 
@@ -150,6 +152,11 @@ void vigil_ring_commit(struct vigil_ring *r)
 void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell)
 {
     r->bell = bell;
+}
+
+void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell)
+{
+    r->space_bell = bell;
 }
 
 /* --- the bell ------------------------------------------------------------------------------ */
@@ -241,6 +248,8 @@ void vigil_ring_release(struct vigil_ring *r)
      * happen before the producer can see the slot as free and overwrite it. Pairs with the
      * producer's acquire load of tail in vigil_ring_reserve(). */
     atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+    if (r->space_bell)
+        vigil_bell_ring(r->space_bell);
 }
 
 int vigil_ring_pop(struct vigil_ring *r, void *elem)

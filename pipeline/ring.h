@@ -3,7 +3,8 @@
  *
  * Threading: push (reserve/commit) may run concurrently with at most one pop
  * (peek/release); one thread produces, one thread consumes. Both sides are wait-free: they
- * never block and never spin; the caller decides how to wait (see vigil_backoff below).
+ * never block and never spin; the caller decides how to wait (on a bell the other side
+ * rings, see vigil_bell below, or with vigil_backoff).
  * Ownership: elements are copied in by value (or written in place between reserve and
  * commit); no pointer ever crosses threads through the ring.
  */
@@ -67,8 +68,13 @@ void vigil_bell_cancel(struct vigil_bell *b);
 /* Every commit to r from now on rings bell (NULL: none). Call before the producer and the
  * consumer threads start using r (their start provides the happens-before edge). */
 void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell);
+/* The other direction: every release from r rings bell (NULL: none), so a producer that
+ * found r full can sleep on it until a slot is free (prepare, reserve once more, then
+ * cancel or wait). While nobody waits that costs the releasing side a fence and one load;
+ * only a producer that found the ring full is ever woken. Same rules as set_bell. */
+void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell);
 
-/* A waiting strategy for an empty or full ring: spin briefly (growing runs of cpu pauses),
+/* A waiting strategy for an empty or full ring without a bell (tests and benchmarks): spin briefly (growing runs of cpu pauses),
  * then sched_yield a few times, then nanosleep 1, 2, 4... microseconds up to max_sleep_us
  * (0: never sleep, keep yielding). Reset after progress. Single-thread object. */
 struct vigil_backoff {

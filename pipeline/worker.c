@@ -43,6 +43,9 @@
 #define PARTITIONS_TOUCHED_MAX 64
 #define IDLE_TICK_MS 200     /* an idle worker follows the stream's clock this often */
 #define IDLE_REPORT_MS 50    /* a drained worker reports progress within this */
+/* Longest sleep on a full out ring between two looks: every release rings the space bell,
+ * so this only bounds the cost of a wake-up that never comes (there is none to lose). */
+#define SPACE_WAIT_MS 100
 
 
 struct touched {
@@ -88,6 +91,9 @@ struct vigil_worker {
     /* Rung by every commit to the in ring, and by stop, abort and reconfigure: an idle
      * worker sleeps on it instead of polling its ring. */
     struct vigil_bell bell;
+    /* Rung by every release from the out ring (the publisher took a message) and by abort: a
+     * worker whose out ring is full sleeps on it. */
+    struct vigil_bell space;
     pthread_t thread;
     bool started;
     atomic_bool stop;  /* drain the in ring, then exit */
@@ -164,20 +170,24 @@ static int worker_account(void *ctx, const struct vigil_event *ev, struct vigil_
 static void worker_flag(void *ctx, const char *account, uint64_t number, int64_t until_ms);
 static void worker_failed(void *ctx, const char *detector, const struct vigil_event *ev, int rc);
 
-/* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
- * when the daemon aborted a shutdown that could not drain. */
+/* Takes a slot in the out ring, sleeping on the space bell while the sink is behind
+ * (backpressure). NULL only when the daemon aborted a shutdown that could not drain. */
 static struct vigil_out_msg *out_slot(struct vigil_worker *w)
 {
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
     for (;;) {
         struct vigil_out_msg *m = vigil_ring_reserve(w->out);
         if (m)
             return m;
-        /* Relaxed: the flag only has to be seen eventually; it guards no data. */
-        if (atomic_load_explicit(&w->abort, memory_order_relaxed))
-            return NULL;
-        vigil_backoff_wait(&bo);
+        /* The bell's contract: announce, look again, then sleep; a release or an abort after
+         * the prepare wakes the wait. Relaxed on abort: it guards no data. */
+        uint32_t token = vigil_bell_prepare(&w->space);
+        if (vigil_ring_reserve(w->out) || atomic_load_explicit(&w->abort, memory_order_relaxed)) {
+            vigil_bell_cancel(&w->space);
+            if (atomic_load_explicit(&w->abort, memory_order_relaxed))
+                return NULL;
+            continue;
+        }
+        vigil_bell_wait(&w->space, token, SPACE_WAIT_MS);
     }
 }
 
@@ -369,6 +379,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
         goto fail;
     vigil_bell_init(&w->bell);
     vigil_ring_set_bell(w->in, &w->bell);
+    vigil_bell_init(&w->space);
+    vigil_ring_set_space_bell(w->out, &w->space);
     w->emit = make_emit(w, env->cfg, env->numplan);
     if (!w->emit)
         goto fail;
@@ -1669,6 +1681,7 @@ void vigil_worker_abort(struct vigil_worker *w)
 {
     atomic_store_explicit(&w->abort, true, memory_order_relaxed);
     vigil_bell_ring(&w->bell);
+    vigil_bell_ring(&w->space);
 }
 
 void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *st)
