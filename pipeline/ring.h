@@ -32,6 +32,11 @@ int vigil_ring_push(struct vigil_ring *r, const void *elem);
  * after a reserve that returned a slot. */
 void *vigil_ring_reserve(struct vigil_ring *r);
 void vigil_ring_commit(struct vigil_ring *r);
+/* Commit without ringing the ring's bell: a producer that commits a batch rings once, with
+ * vigil_ring_notify(), after the batch and before it waits for anything (a consumer asleep
+ * until then is not woken by the quiet commits). */
+void vigil_ring_commit_quiet(struct vigil_ring *r);
+void vigil_ring_notify(struct vigil_ring *r);
 
 /* Consumer: copies the oldest element out. 0, or VIGIL_ERR_EMPTY. */
 int vigil_ring_pop(struct vigil_ring *r, void *elem);
@@ -68,10 +73,11 @@ void vigil_bell_cancel(struct vigil_bell *b);
 /* Every commit to r from now on rings bell (NULL: none). Call before the producer and the
  * consumer threads start using r (their start provides the happens-before edge). */
 void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell);
-/* The other direction: every release from r rings bell (NULL: none), so a producer that
- * found r full can sleep on it until a slot is free (prepare, reserve once more, then
- * cancel or wait). While nobody waits that costs the releasing side a fence and one load;
- * only a producer that found the ring full is ever woken. Same rules as set_bell. */
+/* The other direction: releases from r ring bell (NULL: none), so a producer that found r
+ * full can sleep on it (prepare, reserve once more, then cancel or wait) until a quarter of
+ * the ring is free (a ring of capacity 2: one slot): every capacity / 4-th release rings,
+ * which costs the releasing side a fence and one load while nobody waits. Same rules as
+ * set_bell. */
 void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell);
 
 /* A waiting strategy for an empty or full ring without a bell (tests and benchmarks): spin briefly (growing runs of cpu pauses),
