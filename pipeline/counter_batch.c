@@ -33,6 +33,9 @@ struct cnt_acct {
     int64_t ttl_s;   /* the longest TTL put since the last flush */
     uint32_t n, cap;
     uint32_t hint; /* where set_field looks first: after the field it set last */
+    /* Per entry of the batch's det_names: 1 + where that detector's first field is (0:
+     * unknown), so a put starts its look-ups there. */
+    uint16_t det_at[NAME_CACHE_DETECTORS];
     struct cnt_field *f;
     struct cnt_acct *next_dirty;
     size_t len;
@@ -249,19 +252,20 @@ static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *accou
     return a;
 }
 
-static int set_field(struct cnt_acct *a, uint32_t id, int64_t value)
+/* Where the field now is (>= 0), or VIGIL_ERR_NOMEM. */
+static int64_t set_field(struct cnt_acct *a, uint32_t id, int64_t value)
 {
     /* An account's fields arrive in the same order put after put: the one after the last
      * set is nearly always the next. */
     if (a->hint < a->n && a->f[a->hint].id == id) {
-        a->f[a->hint++].value = value;
-        return 0;
+        a->f[a->hint].value = value;
+        return a->hint++;
     }
     for (uint32_t i = 0; i < a->n; i++) {
         if (a->f[i].id == id) {
             a->f[i].value = value;
             a->hint = i + 1;
-            return 0;
+            return i;
         }
     }
     if (a->n == a->cap) {
@@ -274,7 +278,7 @@ static int set_field(struct cnt_acct *a, uint32_t id, int64_t value)
     }
     a->f[a->n++] = (struct cnt_field){id, value};
     a->hint = a->n;
-    return 0;
+    return a->n - 1;
 }
 
 /* The id of field "detector:cn", the i-th of the detector's put, through det_names. */
@@ -326,13 +330,19 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
     memcpy(name, detector, dl);
     name[dl] = ':';
     struct cnt_det_names *dn = det_names(b, detector, dl);
+    size_t di = dn ? (size_t)(dn - b->det_names) : 0;
+    if (dn && a->det_at[di])
+        a->hint = a->det_at[di] - 1u;
     for (uint32_t i = 0; i <= n; i++) {
         const char *cn = i < n ? c[i].name : "updated_ms";
         int64_t id = field_id(b, dn, i, name, dl, cn);
         if (id < 0)
             return (int)id;
-        if (set_field(a, (uint32_t)id, i < n ? c[i].value : wall_ms) != 0)
+        int64_t at = set_field(a, (uint32_t)id, i < n ? c[i].value : wall_ms);
+        if (at < 0)
             return VIGIL_ERR_NOMEM;
+        if (i == 0 && dn)
+            a->det_at[di] = at < UINT16_MAX ? (uint16_t)(at + 1) : 0;
     }
     int64_t ttl = ttl_s > 0 ? ttl_s : b->ttl_s;
     if (ttl > a->ttl_s)
