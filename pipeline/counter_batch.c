@@ -282,8 +282,8 @@ static int64_t set_field(struct cnt_acct *a, uint32_t id, int64_t value)
 }
 
 /* The id of field "detector:cn", the i-th of the detector's put, through det_names. */
-static int64_t field_id(struct vigil_cnt_batch *b, struct cnt_det_names *dn, uint32_t i,
-                        char *name, size_t dl, const char *cn)
+static int64_t field_id(struct vigil_cnt_batch *b, struct cnt_det_names *dn, uint32_t i, char *name,
+                        size_t dl, const char *cn)
 {
     size_t cl = strlen(cn);
     if (dn && i < dn->n && strcmp(dn->e[i].name, cn) == 0)

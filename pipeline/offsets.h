@@ -2,9 +2,9 @@
 /* offsets.h - per-partition offsets whose effects are durable, handed from the publisher
  * thread (which learns durability) to the consumer thread (which commits).
  *
- * Threading: vigil_offsets_publish() (then a ring of `bell`) from the publisher thread only; vigil_offsets_get(),
- * vigil_offsets_reset() and vigil_part_set() from the consumer thread; vigil_part_get() from
- * any thread. reset() runs only while the partition has
+ * Threading: vigil_offsets_publish() (then a ring of `bell`) from the publisher thread
+ * only; vigil_offsets_get(), vigil_offsets_reset() and vigil_part_set() from the consumer
+ * thread; vigil_part_get() from any thread. reset() runs only while the partition has
  * nothing in flight (after a revoke drained it, or before its first message). */
 #ifndef VIGIL_OFFSETS_H
 #define VIGIL_OFFSETS_H

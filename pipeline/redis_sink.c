@@ -31,7 +31,7 @@ struct vigil_redis {
     char user[128];     /* "" : AUTH with the password only (requirepass) */
     char password[512]; /* "" : no AUTH; never printed, wiped on destroy */
     char where[400];    /* for messages: the address with the password masked */
-    redisContext *c; /* NULL when not connected or after a failure */
+    redisContext *c;    /* NULL when not connected or after a failure */
     struct cmd *batch;
     size_t n, cap;
     char errstr[1024];

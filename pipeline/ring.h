@@ -80,9 +80,10 @@ void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell);
  * set_bell. */
 void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell);
 
-/* A waiting strategy for an empty or full ring without a bell (tests and benchmarks): spin briefly (growing runs of cpu pauses),
- * then sched_yield a few times, then nanosleep 1, 2, 4... microseconds up to max_sleep_us
- * (0: never sleep, keep yielding). Reset after progress. Single-thread object. */
+/* A waiting strategy for an empty or full ring without a bell (tests and benchmarks): spin
+ * briefly (growing runs of cpu pauses), then sched_yield a few times, then nanosleep 1, 2,
+ * 4... microseconds up to max_sleep_us (0: never sleep, keep yielding). Reset after
+ * progress. Single-thread object. */
 struct vigil_backoff {
     unsigned rounds;
     unsigned max_sleep_us;
