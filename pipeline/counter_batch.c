@@ -20,6 +20,7 @@
 #define KEY_MAX_LEN 512
 #define RENEW_PARTS 10 /* renew a key's TTL once this fraction of it has passed */
 #define RENEW_WAYS 4
+#define NAME_CACHE_DETECTORS 16 /* detectors whose field ids are remembered (there are ~6) */
 
 struct cnt_field {
     uint32_t id;
@@ -31,6 +32,10 @@ struct cnt_acct {
     uint64_t hash64; /* the renewal cache's key */
     int64_t ttl_s;   /* the longest TTL put since the last flush */
     uint32_t n, cap;
+    uint32_t hint; /* where set_field looks first: after the field it set last */
+    /* Per entry of the batch's det_names: 1 + where that detector's first field is (0:
+     * unknown), so a put starts its look-ups there. */
+    uint16_t det_at[NAME_CACHE_DETECTORS];
     struct cnt_field *f;
     struct cnt_acct *next_dirty;
     size_t len;
@@ -50,6 +55,18 @@ struct cnt_renew {
     uint32_t ttl_s;
 };
 
+/* The field ids of one detector's last put, by position: a detector sends the same counters
+ * in the same order every time, so a put compares names instead of building "detector:name"
+ * and looking it up. */
+struct cnt_det_names {
+    char detector[VIGIL_OUT_NAME_MAX];
+    uint32_t n; /* entries known */
+    struct {
+        char name[VIGIL_OUT_NAME_MAX];
+        uint32_t id;
+    } e[VIGIL_OUT_COUNTERS_MAX + 1];
+};
+
 struct vigil_cnt_batch {
     char prefix[128];
     size_t prefix_len;
@@ -65,6 +82,8 @@ struct vigil_cnt_batch {
     size_t n_names, names_cap;
     uint32_t *name_slots; /* id + 1; 0: empty */
     size_t name_slots_cap;
+    struct cnt_det_names det_names[NAME_CACHE_DETECTORS];
+    size_t n_det_names;
     /* Scratch for one HSET. */
     const char **argv;
     size_t *lens;
@@ -233,12 +252,20 @@ static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *accou
     return a;
 }
 
-static int set_field(struct cnt_acct *a, uint32_t id, int64_t value)
+/* Where the field now is (>= 0), or VIGIL_ERR_NOMEM. */
+static int64_t set_field(struct cnt_acct *a, uint32_t id, int64_t value)
 {
+    /* An account's fields arrive in the same order put after put: the one after the last
+     * set is nearly always the next. */
+    if (a->hint < a->n && a->f[a->hint].id == id) {
+        a->f[a->hint].value = value;
+        return a->hint++;
+    }
     for (uint32_t i = 0; i < a->n; i++) {
         if (a->f[i].id == id) {
             a->f[i].value = value;
-            return 0;
+            a->hint = i + 1;
+            return i;
         }
     }
     if (a->n == a->cap) {
@@ -250,7 +277,43 @@ static int set_field(struct cnt_acct *a, uint32_t id, int64_t value)
         a->cap = nc;
     }
     a->f[a->n++] = (struct cnt_field){id, value};
-    return 0;
+    a->hint = a->n;
+    return a->n - 1;
+}
+
+/* The id of field "detector:cn", the i-th of the detector's put, through det_names. */
+static int64_t field_id(struct vigil_cnt_batch *b, struct cnt_det_names *dn, uint32_t i, char *name,
+                        size_t dl, const char *cn)
+{
+    size_t cl = strlen(cn);
+    if (dn && i < dn->n && strcmp(dn->e[i].name, cn) == 0)
+        return dn->e[i].id;
+    if (dl + 1 + cl >= NAME_MAX_LEN)
+        return VIGIL_ERR_INVALID;
+    memcpy(name + dl + 1, cn, cl);
+    int64_t id = name_id(b, name, dl + 1 + cl);
+    if (id >= 0 && dn && i <= dn->n && i < VIGIL_OUT_COUNTERS_MAX + 1 &&
+        cl < sizeof dn->e[i].name) {
+        memcpy(dn->e[i].name, cn, cl + 1);
+        dn->e[i].id = (uint32_t)id;
+        if (i == dn->n)
+            dn->n++;
+    }
+    return id < 0 ? VIGIL_ERR_NOMEM : id;
+}
+
+static struct cnt_det_names *det_names(struct vigil_cnt_batch *b, const char *detector, size_t dl)
+{
+    for (size_t i = 0; i < b->n_det_names; i++) {
+        if (strcmp(b->det_names[i].detector, detector) == 0)
+            return &b->det_names[i];
+    }
+    if (b->n_det_names == NAME_CACHE_DETECTORS || dl >= VIGIL_OUT_NAME_MAX)
+        return NULL; /* looked up the long way */
+    struct cnt_det_names *dn = &b->det_names[b->n_det_names++];
+    memcpy(dn->detector, detector, dl + 1);
+    dn->n = 0;
+    return dn;
 }
 
 int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const char *detector,
@@ -266,15 +329,20 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
         return VIGIL_ERR_NOMEM;
     memcpy(name, detector, dl);
     name[dl] = ':';
+    struct cnt_det_names *dn = det_names(b, detector, dl);
+    size_t di = dn ? (size_t)(dn - b->det_names) : 0;
+    if (dn && a->det_at[di])
+        a->hint = a->det_at[di] - 1u;
     for (uint32_t i = 0; i <= n; i++) {
         const char *cn = i < n ? c[i].name : "updated_ms";
-        size_t cl = strlen(cn);
-        if (dl + 1 + cl >= sizeof name)
-            return VIGIL_ERR_INVALID;
-        memcpy(name + dl + 1, cn, cl);
-        int64_t id = name_id(b, name, dl + 1 + cl);
-        if (id < 0 || set_field(a, (uint32_t)id, i < n ? c[i].value : wall_ms) != 0)
+        int64_t id = field_id(b, dn, i, name, dl, cn);
+        if (id < 0)
+            return (int)id;
+        int64_t at = set_field(a, (uint32_t)id, i < n ? c[i].value : wall_ms);
+        if (at < 0)
             return VIGIL_ERR_NOMEM;
+        if (i == 0 && dn)
+            a->det_at[di] = at < UINT16_MAX ? (uint16_t)(at + 1) : 0;
     }
     int64_t ttl = ttl_s > 0 ? ttl_s : b->ttl_s;
     if (ttl > a->ttl_s)

@@ -30,6 +30,13 @@
 #include "worker.h"
 
 #define REVOKE_WAIT_MS 8000
+/* Longest sleep on the consumer's bell between two looks at a full ring or a revoke's
+ * offsets: every release and every publish rings it, so this only bounds a missed signal's
+ * cost (there is none to miss). */
+#define SPACE_WAIT_MS 100
+/* Messages taken per poll round: their commits to the workers' in rings ring each worker's
+ * bell once per round, not once per message (an idle worker wakes once per round). */
+#define POLL_BATCH 128
 #define LOAD_SCAN_COUNT 512  /* accounts per HSCAN page of a checkpoint */
 #define LOSS_QUERY_MS 2000   /* longest the consumer waits for a partition's oldest offset */
 
@@ -57,6 +64,7 @@ struct vigil_kafka_in {
     atomic_bool *stop; /* set by vigil_kafka_in_run: a load that keeps failing gives up */
     bool closing;      /* workers are gone: revokes tell them nothing */
     bool paused;       /* consumption paused: the workers are behind (backpressure) */
+    bool unrung;       /* events committed quietly to in rings since ring_workers() */
     rd_kafka_message_t *held; /* polled, not yet dispatched: its ring was full while paused */
     unsigned long long n_loaded, n_seen_loaded;
     struct vigil_metrics *metrics;          /* NULL: not reported */
@@ -64,16 +72,47 @@ struct vigil_kafka_in {
     int64_t last_observe_ms;
 };
 
-/* A slot in worker w's in ring, waiting while the worker is behind. */
+/* Rings the bell of every worker's in ring if events were committed quietly since the last
+ * call: after a poll round, and before this thread waits for anything (a full ring, a
+ * revoke's offsets, the broker), so no worker sleeps on events it has. */
+static void ring_workers(struct vigil_kafka_in *ki)
+{
+    if (!ki->unrung)
+        return;
+    for (size_t w = 0; w < ki->n_workers; w++)
+        vigil_ring_notify(vigil_worker_in(ki->workers[w]));
+    ki->unrung = false;
+}
+
+/* A slot in worker w's in ring, sleeping on the consumer's bell while the worker is behind;
+ * with give_up (dispatch while holding is set), NULL as soon as the publisher holds. */
+static struct vigil_in_msg *reserve_in_ring(struct vigil_kafka_in *ki, struct vigil_ring *ring,
+                                            bool give_up)
+{
+    struct vigil_bell *bell = &ki->offsets->bell;
+    for (;;) {
+        struct vigil_in_msg *in = vigil_ring_reserve(ring);
+        if (in)
+            return in;
+        /* The bell's contract: announce, look again, then sleep; a release from the ring or
+         * the publisher setting `holding` after the prepare wakes the wait. Relaxed on
+         * holding: a hint; it guards no data. */
+        ring_workers(ki);
+        uint32_t token = vigil_bell_prepare(bell);
+        bool held = give_up && atomic_load_explicit(&ki->offsets->holding, memory_order_relaxed);
+        if (held || (in = vigil_ring_reserve(ring)) != NULL) {
+            vigil_bell_cancel(bell);
+            if (held && !in)
+                return NULL;
+            continue;
+        }
+        vigil_bell_wait(bell, token, SPACE_WAIT_MS);
+    }
+}
+
 static struct vigil_in_msg *reserve_in(struct vigil_kafka_in *ki, size_t w)
 {
-    struct vigil_ring *ring = vigil_worker_in(ki->workers[w]);
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
-    struct vigil_in_msg *in;
-    while ((in = vigil_ring_reserve(ring)) == NULL)
-        vigil_backoff_wait(&bo);
-    return in;
+    return reserve_in_ring(ki, vigil_worker_in(ki->workers[w]), false);
 }
 
 static void commit_in(struct vigil_kafka_in *ki, size_t w)
@@ -249,6 +288,7 @@ void vigil_offsets_init(struct vigil_offsets *o)
     }
     atomic_init(&o->holding, false);
     atomic_init(&o->urgent, false);
+    vigil_bell_init(&o->bell);
 }
 
 /* Builds the list of partitions in `only` (or all assigned ones) whose durable offset moved
@@ -312,11 +352,14 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *l)
 {
     int64_t until = vigil_mono_ms() + REVOKE_WAIT_MS;
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 2000);
+    struct vigil_bell *bell = &ki->offsets->bell;
     /* Relaxed: a hint for the publisher to publish its counters now (offsets.h). */
     atomic_store_explicit(&ki->offsets->urgent, true, memory_order_relaxed);
+    ring_workers(ki);
     for (;;) {
+        /* The bell's contract: announce, then look; offsets the publisher publishes after
+         * the prepare ring it and end the wait. */
+        uint32_t token = vigil_bell_prepare(bell);
         bool done = true;
         for (int i = 0; i < l->cnt && done; i++) {
             int32_t p = l->elems[i].partition;
@@ -324,15 +367,16 @@ static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partiti
                 continue;
             done = vigil_offsets_get(ki->offsets, p) >= ki->dispatched[p];
         }
-        if (done)
-            break;
-        if (vigil_mono_ms() > until) {
-            vigil_log_warn("revoked partitions not durable after %d ms; their last events "
-                           "will be processed again by the next owner",
-                           REVOKE_WAIT_MS);
+        int64_t left = until - vigil_mono_ms();
+        if (done || left < 0) {
+            vigil_bell_cancel(bell);
+            if (!done)
+                vigil_log_warn("revoked partitions not durable after %d ms; their last events "
+                               "will be processed again by the next owner",
+                               REVOKE_WAIT_MS);
             break;
         }
-        vigil_backoff_wait(&bo);
+        vigil_bell_wait(bell, token, left < SPACE_WAIT_MS ? left + 1 : SPACE_WAIT_MS);
     }
     atomic_store_explicit(&ki->offsets->urgent, false, memory_order_relaxed);
 }
@@ -380,6 +424,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct vigil_kafka_in *ki = opaque;
+    ring_workers(ki); /* loads and revokes wait */
     bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
@@ -462,6 +507,10 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
     ki->dedupe_window_ms = o->dedupe_window_ms;
     ki->metrics = o->metrics;
     ki->delivery = o->delivery;
+    /* Before the workers start (the daemon creates us first): a worker taking an event from
+     * its in ring wakes this thread if it waits for a slot there. */
+    for (size_t w = 0; w < ki->n_workers; w++)
+        vigil_ring_set_space_bell(vigil_worker_in(ki->workers[w]), &ki->offsets->bell);
     for (int i = 0; i < VIGIL_MAX_PARTITIONS; i++) {
         ki->dispatched[i] = -1;
         ki->committed[i] = -1;
@@ -529,6 +578,7 @@ struct vigil_kafka_in *vigil_kafka_in_create(const struct vigil_kafka_in_opts *o
 static void check_loss(struct vigil_kafka_in *ki, int32_t p, int64_t want, int64_t offset)
 {
     int64_t lo = -1, hi = -1;
+    ring_workers(ki); /* the query waits for the broker */
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(ki->rk, ki->topic, p, &lo, &hi, LOSS_QUERY_MS);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -568,15 +618,9 @@ static bool dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m, boo
         ki->dispatched[p] = m->offset; /* checked once, even if this dispatch waits */
     }
     struct vigil_ring *ring = vigil_worker_in(ki->workers[(size_t)p % ki->n_workers]);
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
-    struct vigil_in_msg *in;
-    while ((in = vigil_ring_reserve(ring)) == NULL) {
-        /* Relaxed: a hint; it guards no data. */
-        if (!wait && atomic_load_explicit(&ki->offsets->holding, memory_order_relaxed))
-            return false;
-        vigil_backoff_wait(&bo);
-    }
+    struct vigil_in_msg *in = reserve_in_ring(ki, ring, !wait);
+    if (!in)
+        return false;
     in->kind = VIGIL_IN_EVENT;
     in->partition = p;
     in->offset = m->offset;
@@ -591,7 +635,8 @@ static bool dispatch(struct vigil_kafka_in *ki, const rd_kafka_message_t *m, boo
         memcpy(in->key, m->key, k);
     in->key[k] = '\0';
     in->key_len = (uint16_t)k;
-    vigil_ring_commit(ring);
+    vigil_ring_commit_quiet(ring); /* rung by ring_workers() */
+    ki->unrung = true;
     ki->dispatched[p] = m->offset + 1;
     if (vigil_part_get(ki->offsets, p) & VIGIL_PART_EOF)
         vigil_part_set(ki->offsets, p, VIGIL_PART_ASSIGNED);
@@ -822,9 +867,17 @@ void vigil_kafka_in_run(struct vigil_kafka_in *ki, atomic_bool *stop, int max_ms
     while (!atomic_load_explicit(stop, memory_order_relaxed) && vigil_mono_ms() < until) {
         pace(ki);
         dispatch_held(ki, false);
+        ring_workers(ki);
+        /* A round: the first poll may wait, the rest of the round only takes what the
+         * client has already fetched; a kept-back message ends it (order comes first). */
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ki->rk, ki->paused ? 20 : 100);
-        if (m)
+        for (int n = 1; m; n++) {
             take_message(ki, m);
+            if (n == POLL_BATCH || ki->held)
+                break;
+            m = rd_kafka_consumer_poll(ki->rk, 0);
+        }
+        ring_workers(ki);
         rd_kafka_message_t *lm = ki->lifts ? rd_kafka_consumer_poll(ki->lifts, 0) : NULL;
         if (lm) {
             if (!lm->err)

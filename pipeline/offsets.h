@@ -2,9 +2,9 @@
 /* offsets.h - per-partition offsets whose effects are durable, handed from the publisher
  * thread (which learns durability) to the consumer thread (which commits).
  *
- * Threading: vigil_offsets_publish() from the publisher thread only; vigil_offsets_get(),
- * vigil_offsets_reset() and vigil_part_set() from the consumer thread; vigil_part_get() from
- * any thread. reset() runs only while the partition has
+ * Threading: vigil_offsets_publish() (then a ring of `bell`) from the publisher thread
+ * only; vigil_offsets_get(), vigil_offsets_reset() and vigil_part_set() from the consumer
+ * thread; vigil_part_get() from any thread. reset() runs only while the partition has
  * nothing in flight (after a revoke drained it, or before its first message). */
 #ifndef VIGIL_OFFSETS_H
 #define VIGIL_OFFSETS_H
@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+#include "ring.h"
 
 #define VIGIL_MAX_PARTITIONS 1024
 
@@ -31,6 +33,10 @@ struct vigil_offsets {
      * then publishes the counters it is holding (vigild.publish_interval_ms) at once, so the
      * offsets behind them are not kept waiting for the interval. */
     atomic_bool urgent;
+    /* The consumer thread sleeps on it when a worker's in ring is full or a revoke waits
+     * for durable offsets. Rung by every release from a worker's in ring (its space bell),
+     * by the publisher after it published durable offsets, and when `holding` is set. */
+    struct vigil_bell bell;
 };
 
 static inline void vigil_part_set(struct vigil_offsets *o, int32_t p, unsigned state)

@@ -68,6 +68,7 @@ struct vigil_publisher {
     atomic_int result;
 
     /* Publisher-thread-only state. */
+    bool was_holding; /* `holding` as last stored in the offsets */
     const char *prefix, *orders_topic, *alerts_topic, *dlq_topic;
     int64_t flush_interval_ms, block_ttl_s, counter_ttl_s;
     /* Counters wait here until the next publish (vigild.publish_interval_ms): one HSET per
@@ -133,6 +134,31 @@ static void bump(_Atomic uint64_t *c)
                           memory_order_relaxed);
 }
 
+static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m);
+
+/* Runs while a Redis flush waits for its replies: takes the counter messages at the head of
+ * each worker's out ring (they only go into the counter table, whose writes wait for the
+ * next publish), so the workers' ticks are not held up by the round trip. It stops at the
+ * first message of any other kind: orders, states and progress keep their place behind the
+ * flush, and an offset is never published for anything this flush did not carry. */
+static void take_counters_while_waiting(void *arg)
+{
+    struct vigil_publisher *p = arg;
+    for (size_t w = 0; w < p->env.n_workers; w++) {
+        struct vigil_ring *ring = vigil_worker_out(p->env.workers[w]);
+        struct vigil_out_msg *m;
+        for (size_t n = 0; n < DRAIN_PER_ROUND && (m = vigil_ring_peek(ring)) != NULL &&
+                           m->kind == VIGIL_MSG_COUNTERS;
+             n++) {
+            int rc = take(p, w, m);
+            if (rc != 0)
+                vigil_log_error("cannot publish counters for account %s: %s", m->account,
+                                vigil_status_str(rc));
+            vigil_ring_release(ring);
+        }
+    }
+}
+
 struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env *env)
 {
     struct vigil_publisher *p = calloc(1, sizeof *p);
@@ -171,6 +197,9 @@ struct vigil_publisher *vigil_publisher_create(const struct vigil_publisher_env 
                     VIGIL_RKEY_BRAKE_ENGAGED, NULL, NULL);
     vigil_redis_key(p->held_key, sizeof p->held_key, p->prefix, VIGIL_RKEY_HELD, NULL, NULL);
     p->dedupe_window_ms = vigil_config_int(env->cfg, "vigild.dedupe_window_ms");
+    vigil_redis_set_wait_hook(env->redis, take_counters_while_waiting, p);
+    if (env->ckpt)
+        vigil_redis_set_wait_hook(env->ckpt, take_counters_while_waiting, p);
     return p;
 }
 
@@ -783,18 +812,25 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->failing = false;
         p->local_failures = 0;
     }
+    bool published = false;
     for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
+            published = true;
         } else if (p->is_ready[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->ready[i]);
             p->is_ready[i] = false;
+            published = true;
         }
     }
+    if (published) /* a revoke may be waiting for these */
+        vigil_bell_ring(&p->env.offsets->bell);
     if (publish && !counters_waiting)
         p->last_publish_ms = now;
-    p->unflushed = counters_waiting;
+    /* Counters taken while the flush waited (take_counters_while_waiting) wait for the next
+     * publish, and so do the offsets behind them. */
+    p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
     atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
@@ -839,8 +875,13 @@ static void *publisher_main(void *arg)
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
         bool hold = pending_commands(p) >= p->hold_commands;
-        /* Relaxed: a hint for the consumer's pause; it guards no data. */
-        atomic_store_explicit(&p->env.offsets->holding, hold || p->failing, memory_order_relaxed);
+        /* Relaxed: a hint for the consumer's pause; it guards no data. The ring wakes a
+         * consumer asleep on a full in ring, which then stops waiting and pauses. */
+        bool holding = hold || p->failing;
+        atomic_store_explicit(&p->env.offsets->holding, holding, memory_order_relaxed);
+        if (holding && !p->was_holding)
+            vigil_bell_ring(&p->env.offsets->bell);
+        p->was_holding = holding;
         size_t n = drain(p, hold);
         vigil_kafka_out_poll(p->env.kout);
 
@@ -902,6 +943,10 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
         return;
     if (p->started)
         vigil_publisher_finish(p, vigil_mono_ms());
+    if (p->env.redis)
+        vigil_redis_set_wait_hook(p->env.redis, NULL, NULL);
+    if (p->env.ckpt)
+        vigil_redis_set_wait_hook(p->env.ckpt, NULL, NULL);
     free(p->in_tick);
     free(p->held);
     free(p->scratch);

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdarg.h>
@@ -11,7 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "vigil/status.h"
+
+/* A flush with a wait hook looks at the socket this often (ms) between calls of the hook. */
+#define HOOK_POLL_MS 1
 
 struct cmd {
     char *buf; /* RESP-formatted by hiredis */
@@ -26,11 +31,13 @@ struct vigil_redis {
     char user[128];     /* "" : AUTH with the password only (requirepass) */
     char password[512]; /* "" : no AUTH; never printed, wiped on destroy */
     char where[400];    /* for messages: the address with the password masked */
-    redisContext *c; /* NULL when not connected or after a failure */
+    redisContext *c;    /* NULL when not connected or after a failure */
     struct cmd *batch;
     size_t n, cap;
     char errstr[1024];
     unsigned long long round_trips, commands;
+    void (*wait_hook)(void *arg); /* NULL: flushes block in their reads */
+    void *wait_arg;
 };
 
 /* The address as given, with the password of a redis:// URL replaced by "***", for error
@@ -325,8 +332,58 @@ static void clear_batch(struct vigil_redis *r)
     r->n = 0;
 }
 
+void vigil_redis_set_wait_hook(struct vigil_redis *r, void (*hook)(void *arg), void *arg)
+{
+    r->wait_hook = hook;
+    r->wait_arg = arg;
+}
+
+/* The next reply, calling the wait hook while none has arrived: everything queued is written
+ * first (as redisGetReply does), then the socket is polled, the hook running between polls.
+ * REDIS_ERR with the context's error set, or with r->errstr set on a timeout (no byte for
+ * the connection's timeout). */
+static int next_reply(struct vigil_redis *r, void **rep, bool *timed_out)
+{
+    if (!r->wait_hook)
+        return redisGetReply(r->c, rep);
+    *rep = NULL;
+    int done = 0;
+    while (!done) {
+        if (redisBufferWrite(r->c, &done) != REDIS_OK)
+            return REDIS_ERR;
+    }
+    int64_t quiet_since = vigil_mono_ms();
+    for (;;) {
+        if (redisReaderGetReply(r->c->reader, rep) != REDIS_OK) {
+            snprintf(r->c->errstr, sizeof r->c->errstr, "%s", "protocol error");
+            return REDIS_ERR;
+        }
+        if (*rep)
+            return REDIS_OK;
+        struct pollfd pfd = {.fd = r->c->fd, .events = POLLIN};
+        int n = poll(&pfd, 1, 0);
+        if (n == 0) {
+            r->wait_hook(r->wait_arg);
+            n = poll(&pfd, 1, HOOK_POLL_MS);
+        }
+        if (n < 0 && errno != EINTR)
+            return REDIS_ERR;
+        if (n <= 0) {
+            if (vigil_mono_ms() - quiet_since > r->timeout_ms) {
+                *timed_out = true;
+                return REDIS_ERR;
+            }
+            continue;
+        }
+        if (redisBufferRead(r->c) != REDIS_OK)
+            return REDIS_ERR;
+        quiet_since = vigil_mono_ms();
+    }
+}
+
 int vigil_redis_flush(struct vigil_redis *r)
 {
+    bool timed_out = false;
     if (r->n == 0)
         return 0;
     if (!r->c && vigil_redis_connect(r) != 0)
@@ -339,7 +396,7 @@ int vigil_redis_flush(struct vigil_redis *r)
     int rc = 0;
     for (size_t i = 0; i < r->n; i++) {
         void *rep = NULL;
-        if (redisGetReply(r->c, &rep) != REDIS_OK)
+        if (next_reply(r, &rep, &timed_out) != REDIS_OK)
             goto io_fail;
         redisReply *reply = rep;
         if (reply->type == REDIS_REPLY_ERROR && rc == 0) {
@@ -355,7 +412,9 @@ int vigil_redis_flush(struct vigil_redis *r)
 
 io_fail:
     snprintf(r->errstr, sizeof r->errstr, "Redis at %s failed: %s", r->where,
-             r->c->errstr[0] ? r->c->errstr : "connection lost");
+             timed_out          ? "no reply within the timeout"
+             : r->c->errstr[0] ? r->c->errstr
+                                : "connection lost");
     /* A context with an error is rebuilt, never reused; the batch stays for the retry. */
     drop_connection(r);
     return VIGIL_ERR_IO;

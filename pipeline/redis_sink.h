@@ -43,6 +43,12 @@ size_t vigil_redis_pending(const struct vigil_redis *r);
  * resending cannot fix a wrong command; logged by the caller from errstr). */
 int vigil_redis_flush(struct vigil_redis *r);
 
+/* While a flush waits for Redis' replies, call hook(arg) between looks at the socket
+ * (NULL: none, the flush blocks in its reads): the caller's thread does other work instead
+ * of waiting in line. The hook must not queue commands on r nor flush it. The connection's
+ * timeout still bounds the wait for each reply. */
+void vigil_redis_set_wait_hook(struct vigil_redis *r, void (*hook)(void *arg), void *arg);
+
 /* Runs one command now, outside the batch, and returns hiredis' reply (caller frees with
  * freeReplyObject), or NULL on a connection error. For tools (vigilctl). */
 void *vigil_redis_command(struct vigil_redis *r, const char *fmt, ...);

@@ -57,7 +57,9 @@ struct vigil_ring {
     size_t mask;      /* capacity - 1 */
     size_t elem_size; /* bytes copied by push/pop */
     size_t stride;    /* elem_size rounded up to RING_SLOT_ALIGN */
-    struct vigil_bell *bell; /* rung by every commit; NULL: none */
+    struct vigil_bell *bell;       /* rung by every commit; NULL: none */
+    struct vigil_bell *space_bell; /* rung by releases, see space_mask; NULL: none */
+    size_t space_mask;             /* a release rings when the new tail & this is 0 */
 
     /* Written by the producer only, read by the consumer. */
     alignas(RING_LINE) atomic_size_t head;
@@ -106,6 +108,8 @@ struct vigil_ring *vigil_ring_create(size_t capacity, size_t elem_size)
     r->cached_tail = 0;
     r->cached_head = 0;
     r->bell = NULL;
+    r->space_bell = NULL;
+    r->space_mask = capacity >= 4 ? capacity / 4 - 1 : 0;
     return r;
 }
 
@@ -135,6 +139,19 @@ void *vigil_ring_reserve(struct vigil_ring *r)
 
 void vigil_ring_commit(struct vigil_ring *r)
 {
+    vigil_ring_commit_quiet(r);
+    vigil_ring_notify(r);
+}
+
+void vigil_ring_notify(struct vigil_ring *r)
+{
+    /* The bell's fence orders our earlier head stores before its load of waiters. */
+    if (r->bell)
+        vigil_bell_ring(r->bell);
+}
+
+void vigil_ring_commit_quiet(struct vigil_ring *r)
+{
     /* Relaxed: our own counter (see reserve). */
     size_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
     /* Commit without a successful reserve would publish a slot over unread data. */
@@ -143,13 +160,16 @@ void vigil_ring_commit(struct vigil_ring *r)
      * caller) becomes visible before the new head does. Pairs with the consumer's acquire
      * load of head in vigil_ring_peek(). */
     atomic_store_explicit(&r->head, head + 1, memory_order_release);
-    if (r->bell)
-        vigil_bell_ring(r->bell);
 }
 
 void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell)
 {
     r->bell = bell;
+}
+
+void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell)
+{
+    r->space_bell = bell;
 }
 
 /* --- the bell ------------------------------------------------------------------------------ */
@@ -241,6 +261,15 @@ void vigil_ring_release(struct vigil_ring *r)
      * happen before the producer can see the slot as free and overwrite it. Pairs with the
      * producer's acquire load of tail in vigil_ring_reserve(). */
     atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
+    /* The space bell rings once per quarter of the ring, not per element: a producer that
+     * found the ring full sleeps until a quarter is free, instead of waking for every slot
+     * (one context switch per element when the consumer is the slower side). No wake-up is
+     * lost: a producer sleeps only on a full ring, with `capacity` elements in it after the
+     * tail it last saw, so the consumer releases them without its help and reaches the next
+     * multiple of a quarter within capacity / 4 of them; that release's fence pairs with the
+     * producer's prepare (see vigil_bell_ring). */
+    if (r->space_bell && ((tail + 1) & r->space_mask) == 0)
+        vigil_bell_ring(r->space_bell);
 }
 
 int vigil_ring_pop(struct vigil_ring *r, void *elem)

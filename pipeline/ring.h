@@ -3,7 +3,8 @@
  *
  * Threading: push (reserve/commit) may run concurrently with at most one pop
  * (peek/release); one thread produces, one thread consumes. Both sides are wait-free: they
- * never block and never spin; the caller decides how to wait (see vigil_backoff below).
+ * never block and never spin; the caller decides how to wait (on a bell the other side
+ * rings, see vigil_bell below, or with vigil_backoff).
  * Ownership: elements are copied in by value (or written in place between reserve and
  * commit); no pointer ever crosses threads through the ring.
  */
@@ -31,6 +32,11 @@ int vigil_ring_push(struct vigil_ring *r, const void *elem);
  * after a reserve that returned a slot. */
 void *vigil_ring_reserve(struct vigil_ring *r);
 void vigil_ring_commit(struct vigil_ring *r);
+/* Commit without ringing the ring's bell: a producer that commits a batch rings once, with
+ * vigil_ring_notify(), after the batch and before it waits for anything (a consumer asleep
+ * until then is not woken by the quiet commits). */
+void vigil_ring_commit_quiet(struct vigil_ring *r);
+void vigil_ring_notify(struct vigil_ring *r);
 
 /* Consumer: copies the oldest element out. 0, or VIGIL_ERR_EMPTY. */
 int vigil_ring_pop(struct vigil_ring *r, void *elem);
@@ -67,10 +73,17 @@ void vigil_bell_cancel(struct vigil_bell *b);
 /* Every commit to r from now on rings bell (NULL: none). Call before the producer and the
  * consumer threads start using r (their start provides the happens-before edge). */
 void vigil_ring_set_bell(struct vigil_ring *r, struct vigil_bell *bell);
+/* The other direction: releases from r ring bell (NULL: none), so a producer that found r
+ * full can sleep on it (prepare, reserve once more, then cancel or wait) until a quarter of
+ * the ring is free (a ring of capacity 2: one slot): every capacity / 4-th release rings,
+ * which costs the releasing side a fence and one load while nobody waits. Same rules as
+ * set_bell. */
+void vigil_ring_set_space_bell(struct vigil_ring *r, struct vigil_bell *bell);
 
-/* A waiting strategy for an empty or full ring: spin briefly (growing runs of cpu pauses),
- * then sched_yield a few times, then nanosleep 1, 2, 4... microseconds up to max_sleep_us
- * (0: never sleep, keep yielding). Reset after progress. Single-thread object. */
+/* A waiting strategy for an empty or full ring without a bell (tests and benchmarks): spin
+ * briefly (growing runs of cpu pauses), then sched_yield a few times, then nanosleep 1, 2,
+ * 4... microseconds up to max_sleep_us (0: never sleep, keep yielding). Reset after
+ * progress. Single-thread object. */
 struct vigil_backoff {
     unsigned rounds;
     unsigned max_sleep_us;

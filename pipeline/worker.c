@@ -43,6 +43,9 @@
 #define PARTITIONS_TOUCHED_MAX 64
 #define IDLE_TICK_MS 200     /* an idle worker follows the stream's clock this often */
 #define IDLE_REPORT_MS 50    /* a drained worker reports progress within this */
+/* Longest sleep on a full out ring between two looks: every release rings the space bell,
+ * so this only bounds the cost of a wake-up that never comes (there is none to lose). */
+#define SPACE_WAIT_MS 100
 
 
 struct touched {
@@ -88,6 +91,10 @@ struct vigil_worker {
     /* Rung by every commit to the in ring, and by stop, abort and reconfigure: an idle
      * worker sleeps on it instead of polling its ring. */
     struct vigil_bell bell;
+    /* Rung by every release from the out ring (the publisher took a message) and by abort: a
+     * worker whose out ring is full sleeps on it. */
+    struct vigil_bell space;
+    bool out_unrung; /* messages committed to the out ring since the last out_notify() */
     pthread_t thread;
     bool started;
     atomic_bool stop;  /* drain the in ring, then exit */
@@ -164,20 +171,43 @@ static int worker_account(void *ctx, const struct vigil_event *ev, struct vigil_
 static void worker_flag(void *ctx, const char *account, uint64_t number, int64_t until_ms);
 static void worker_failed(void *ctx, const char *detector, const struct vigil_event *ev, int rc);
 
-/* Takes a slot in the out ring, waiting while the sink is behind (backpressure). NULL only
- * when the daemon aborted a shutdown that could not drain. */
+/* Out-ring commits are quiet: the publisher's bell rings once per batch of events or tick
+ * (out_notify), not once per message, which woke the publisher (and switched a core over to
+ * it) for every counter message. Rung before this thread waits for anything, so the
+ * publisher never sleeps on messages it has. */
+static void out_commit(struct vigil_worker *w)
+{
+    vigil_ring_commit_quiet(w->out);
+    w->out_unrung = true;
+}
+
+static void out_notify(struct vigil_worker *w)
+{
+    if (w->out_unrung) {
+        vigil_ring_notify(w->out);
+        w->out_unrung = false;
+    }
+}
+
+/* Takes a slot in the out ring, sleeping on the space bell while the sink is behind
+ * (backpressure). NULL only when the daemon aborted a shutdown that could not drain. */
 static struct vigil_out_msg *out_slot(struct vigil_worker *w)
 {
-    struct vigil_backoff bo;
-    vigil_backoff_init(&bo, 1000);
     for (;;) {
         struct vigil_out_msg *m = vigil_ring_reserve(w->out);
         if (m)
             return m;
-        /* Relaxed: the flag only has to be seen eventually; it guards no data. */
-        if (atomic_load_explicit(&w->abort, memory_order_relaxed))
-            return NULL;
-        vigil_backoff_wait(&bo);
+        /* The bell's contract: announce, look again, then sleep; a release or an abort after
+         * the prepare wakes the wait. Relaxed on abort: it guards no data. */
+        out_notify(w);
+        uint32_t token = vigil_bell_prepare(&w->space);
+        if (vigil_ring_reserve(w->out) || atomic_load_explicit(&w->abort, memory_order_relaxed)) {
+            vigil_bell_cancel(&w->space);
+            if (atomic_load_explicit(&w->abort, memory_order_relaxed))
+                return NULL;
+            continue;
+        }
+        vigil_bell_wait(&w->space, token, SPACE_WAIT_MS);
     }
 }
 
@@ -215,7 +245,7 @@ static void send_flag(struct vigil_worker *w, const char *account, const uint64_
         if (numbers[i] != 0)
             m->numbers[m->n_numbers++] = numbers[i];
     }
-    vigil_ring_commit(w->out);
+    out_commit(w);
 }
 
 /* Every worker forgets a lifted order; one of them (worker 0) has the publisher clear the
@@ -235,7 +265,7 @@ static void send_lift(struct vigil_worker *w, const char *account, const char *a
     m->n_numbers = 0;
     copy_str(m->data, sizeof m->data, lifted_id);
     m->data_len = (uint32_t)strlen(m->data);
-    vigil_ring_commit(w->out);
+    out_commit(w);
 }
 
 /* An order that flags the account was issued: its numbers are flagged while it stands. */
@@ -289,7 +319,7 @@ static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
         }
         break;
     }
-    vigil_ring_commit(w->out);
+    out_commit(w);
     /* After the order: the publisher produces it before it writes the numbers. */
     if (rec->kind == VIGIL_OUT_ORDER && vigil_flagged_action(rec->action))
         flag_account(w, rec->account);
@@ -369,6 +399,8 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
         goto fail;
     vigil_bell_init(&w->bell);
     vigil_ring_set_bell(w->in, &w->bell);
+    vigil_bell_init(&w->space);
+    vigil_ring_set_space_bell(w->out, &w->space);
     w->emit = make_emit(w, env->cfg, env->numplan);
     if (!w->emit)
         goto fail;
@@ -583,7 +615,7 @@ static void send_dead_letter(struct vigil_worker *w, const struct vigil_in_msg *
     }
     vigil_jbuf_close(&b, '}');
     m->data_len = (uint32_t)b.len;
-    vigil_ring_commit(w->out);
+    out_commit(w);
     w->local_dead++;
 }
 
@@ -637,7 +669,7 @@ static void send_stream_alert(struct vigil_worker *w, int32_t p, enum vigil_seve
     m->data_len = (uint32_t)vigil_emit_format_system_alert(&f, id, wall_ms(), "topic",
                                                            w->env.events_topic, m->data,
                                                            sizeof m->data);
-    vigil_ring_commit(w->out);
+    out_commit(w);
     w->local_alerts++;
 }
 
@@ -762,7 +794,7 @@ static void send_seen(struct vigil_worker *w)
             memcpy(m->data + k * SEEN_PAIR + 8, &clock, 8);
         }
         m->data_len = (uint32_t)(k * SEEN_PAIR);
-        vigil_ring_commit(w->out);
+        out_commit(w);
     }
     w->n_seen = 0;
 }
@@ -941,7 +973,7 @@ static void send_state(struct vigil_worker *w, const char *account, int32_t part
                         "will start empty after a restart", w->env.index, account, w->raw.len);
         w->state_too_big_logged = true;
     }
-    vigil_ring_commit(w->out);
+    out_commit(w);
 }
 
 /* Drops everything the detectors and the emit layer hold for the account. */
@@ -1443,7 +1475,7 @@ static void tick_and_report(struct vigil_worker *w, bool final)
         m->gap_to_ms = in_range ? w->gap_to[p] : 0;
         m->data_len = 0;
         m->n_counters = 0;
-        vigil_ring_commit(w->out);
+        out_commit(w);
     }
     w->n_touched = 0;
     if (w->checkpoint) {
@@ -1452,7 +1484,7 @@ static void tick_and_report(struct vigil_worker *w, bool final)
             m->kind = VIGIL_MSG_TICK_END;
             m->data_len = 0;
             m->n_counters = 0;
-            vigil_ring_commit(w->out);
+            out_commit(w);
         }
     }
     evict(w);
@@ -1577,6 +1609,7 @@ static void idle_wait(struct vigil_worker *w)
         wait = IDLE_REPORT_MS - (now - w->last_tick_ms);
     if (wait < 1)
         wait = 1;
+    out_notify(w);
     uint32_t token = vigil_bell_prepare(&w->bell);
     /* Re-checked after prepare (the bell's contract): anything that arrived since the loop
      * looked is seen here, anything later rings. Acquire on stop as in the loop; relaxed on
@@ -1595,6 +1628,7 @@ static void *worker_main(void *arg)
     for (;;) {
         size_t n = 0;
         struct vigil_in_msg *in;
+        out_notify(w); /* what the last round committed */
         take_conf(w);
         /* A batch ends before it could touch more partitions than progress can track. */
         while (n < BATCH_MAX && w->n_touched < PARTITIONS_TOUCHED_MAX &&
@@ -1643,6 +1677,7 @@ static void *worker_main(void *arg)
         idle_wait(w);
     }
     tick_and_report(w, true);
+    out_notify(w);
     return NULL;
 }
 
@@ -1669,6 +1704,7 @@ void vigil_worker_abort(struct vigil_worker *w)
 {
     atomic_store_explicit(&w->abort, true, memory_order_relaxed);
     vigil_bell_ring(&w->bell);
+    vigil_bell_ring(&w->space);
 }
 
 void vigil_worker_get_stats(struct vigil_worker *w, struct vigil_worker_stats *st)

@@ -480,6 +480,66 @@ static void test_bell_wakes_every_handoff(void **state)
     vigil_ring_destroy(bp.ring);
 }
 
+/* The space bell, the other direction: a producer that sleeps on it whenever its ring is
+ * full, and a consumer that takes a quarter of the ring only once it is full again, so every
+ * round needs a wake-up by the quarter's last release. As above, one lost wake-up would
+ * stall the test past its ctest TIMEOUT. */
+#define SPACE_CAP 16
+struct space_pair {
+    struct vigil_ring *ring;
+    struct vigil_bell space;
+    unsigned long sleeps;
+};
+
+static void *space_producer(void *arg)
+{
+    struct space_pair *sp = arg;
+    for (uint64_t i = 0; i < BELL_HANDOFFS;) {
+        struct item it;
+        item_fill(&it, i);
+        if (vigil_ring_push(sp->ring, &it) == 0) {
+            i++;
+            continue;
+        }
+        uint32_t token = vigil_bell_prepare(&sp->space);
+        if (vigil_ring_count(sp->ring) < vigil_ring_capacity(sp->ring)) {
+            vigil_bell_cancel(&sp->space);
+            continue;
+        }
+        sp->sleeps++;
+        vigil_bell_wait(&sp->space, token, BELL_WAIT_MS);
+    }
+    return NULL;
+}
+
+static void test_space_bell_wakes_every_handoff(void **state)
+{
+    (void)state;
+    struct space_pair sp = {.ring = vigil_ring_create(SPACE_CAP, sizeof(struct item))};
+    assert_non_null(sp.ring);
+    vigil_bell_init(&sp.space);
+    vigil_ring_set_space_bell(sp.ring, &sp.space);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, space_producer, &sp), 0);
+    for (uint64_t next = 0; next < BELL_HANDOFFS; next++) {
+        /* Take a quarter only from a full ring (or the tail of the stream), so the producer
+         * is asleep or about to be when the quarter's last release rings. */
+        if (next % (SPACE_CAP / 4) == 0) {
+            while (vigil_ring_count(sp.ring) < SPACE_CAP &&
+                   vigil_ring_count(sp.ring) < BELL_HANDOFFS - next)
+                sched_yield();
+        }
+        struct item it;
+        assert_int_equal(vigil_ring_pop(sp.ring, &it), 0);
+        assert_true(item_ok(&it, next));
+    }
+    pthread_join(t, NULL);
+    assert_null(vigil_ring_peek(sp.ring));
+    assert_true(sp.sleeps > 0); /* the producer did sleep on the bell */
+    assert_int_equal(atomic_load(&sp.space.waiters), 0);
+    vigil_ring_destroy(sp.ring);
+}
+
 /* A wait whose token is stale (rung since prepare) returns at once, and a wait with no
  * ring returns after its timeout. */
 static void test_bell_stale_token(void **state)
@@ -511,6 +571,7 @@ int main(void)
         cmocka_unit_test(test_two_threads_tiny_ring),
         cmocka_unit_test(test_bell_wakes_every_handoff),
         cmocka_unit_test(test_bell_stale_token),
+        cmocka_unit_test(test_space_bell_wakes_every_handoff),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
