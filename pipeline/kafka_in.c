@@ -351,6 +351,8 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 /* Waits until every event handed out for these partitions has durable effects. */
 static void wait_durable(struct vigil_kafka_in *ki, const rd_kafka_topic_partition_list_t *l)
 {
+    if (ki->closing)
+        return; /* the workers and the publisher are gone: nothing more becomes durable */
     int64_t until = vigil_mono_ms() + REVOKE_WAIT_MS;
     struct vigil_bell *bell = &ki->offsets->bell;
     /* Relaxed: a hint for the publisher to publish its counters now (offsets.h). */

@@ -455,8 +455,8 @@ void vigil_worker_destroy(struct vigil_worker *w)
     if (!w)
         return;
     if (w->started) {
-        atomic_store_explicit(&w->abort, true, memory_order_relaxed);
-        vigil_worker_drain_and_join(w);
+        vigil_worker_abort(w);
+        vigil_worker_drain_and_join(w, vigil_mono_ms());
     }
     for (size_t i = 0; w->states && i < w->n_det; i++) {
         if (w->ops[i])
@@ -1689,15 +1689,31 @@ int vigil_worker_start(struct vigil_worker *w)
     return 0;
 }
 
-void vigil_worker_drain_and_join(struct vigil_worker *w)
+int vigil_worker_drain_and_join(struct vigil_worker *w, int64_t deadline_ms)
 {
     if (!w->started)
-        return;
+        return 0;
     /* Release: pairs with the worker's acquire load of `stop`. */
     atomic_store_explicit(&w->stop, true, memory_order_release);
     vigil_bell_ring(&w->bell);
-    pthread_join(w->thread, NULL);
+    int64_t left = deadline_ms - vigil_mono_ms();
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    left = left > 0 ? left : 0;
+    at.tv_sec += (time_t)(left / 1000);
+    at.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (at.tv_nsec >= 1000000000L) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000L;
+    }
+    int aborted = 0;
+    if (pthread_timedjoin_np(w->thread, NULL, &at) != 0) {
+        vigil_worker_abort(w);
+        pthread_join(w->thread, NULL);
+        aborted = 1;
+    }
     w->started = false;
+    return aborted;
 }
 
 void vigil_worker_abort(struct vigil_worker *w)

@@ -75,8 +75,11 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env);
 void vigil_worker_destroy(struct vigil_worker *w); /* accepts NULL; joins if running */
 
 int vigil_worker_start(struct vigil_worker *w);
-/* Asks the worker to finish what is in its in ring, publish, and exit; then joins it. */
-void vigil_worker_drain_and_join(struct vigil_worker *w);
+/* Asks the worker to finish what is in its in ring, publish, and exit; then joins it. If it
+ * has not exited by deadline_ms (vigil_mono_ms), it is aborted (a worker blocked on a full out
+ * ring gives up what it could not hand over: those events stay uncommitted) and then joined.
+ * Returns 0, or 1 when the worker had to be aborted. */
+int vigil_worker_drain_and_join(struct vigil_worker *w, int64_t deadline_ms);
 /* Makes a worker blocked on a full out ring give up (shutdown deadline passed). */
 void vigil_worker_abort(struct vigil_worker *w);
 

@@ -158,6 +158,49 @@ static void test_broker_down_then_back(void **state)
     assert_int_equal(events_done("g-broker"), 18);
 }
 
+/* SIGTERM while Redis is away and vigild's queues are full: it still exits within the 10 s
+ * the contract allows (status 3: not everything could be made durable), and another vigild
+ * of the group, once Redis is back, orders the attack and commits every event: nothing was
+ * committed that was not durable, nothing is lost. */
+static void test_sigterm_while_redis_down(void **state)
+{
+    (void)state;
+    const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
+                          redis.addr, "--group", "g-term", "--workers", "2",
+                          "--set", "credit.interim_on_critical=0",
+                          "--set", "redis.timeout_ms=500",
+                          "--set", "vigild.hold_commands=500", "--set", "vigild.ring_capacity=64",
+                          NULL};
+    struct harness_proc vd;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
+    burst("acc-t-before", T0);
+    HARNESS_ASSERT(harness_redis_wait_exists(&redis, "vigil:block:acc-t-before", 30000));
+
+    assert_int_equal(harness_redis_stop(&redis), 0);
+    burst("acc-t-during", T0 + 600000);
+    background(T0 + 660000);
+    for (int tries = 0; tries < 300 && count_in_log(&vd, "pausing consumption") == 0; tries++)
+        harness_sleep_ms(100);
+    HARNESS_ASSERT(count_in_log(&vd, "pausing consumption") == 1);
+
+    int64_t asked = harness_now_ms();
+    int status = harness_proc_stop(&vd, 10000);
+    int64_t took = harness_now_ms() - asked;
+    if (status == -1 || took > 10000)
+        fail_msg("vigild took %lld ms to stop (status %d)", (long long)took, status);
+    HARNESS_ASSERT(status == 3);
+
+    assert_int_equal(harness_redis_restart(&redis), 0);
+    struct harness_proc vd2;
+    assert_int_equal(harness_proc_start(&vd2, argv, &o), 0);
+    HARNESS_ASSERT(harness_redis_wait_exists(&redis, "vigil:block:acc-t-during", 60000));
+    for (int tries = 0; tries < 600 && events_done("g-term") < 18 + N_BACKGROUND; tries++)
+        harness_sleep_ms(100);
+    assert_int_equal(events_done("g-term"), 18 + N_BACKGROUND);
+    assert_int_equal(harness_proc_stop(&vd2, 10000), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -174,6 +217,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_redis_outage_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_down_then_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigterm_while_redis_down, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
