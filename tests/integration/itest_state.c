@@ -184,6 +184,10 @@ static bool sampled_at_tick(const char *field)
         "devices_open",                          /* fair_use: first published at two */
         "sms_15m", "segments_15m", "recipients_15m", /* bulk_sms: slides with the watermark */
         "high_risk_calls_15m",                       /* toll_fraud: likewise */
+        /* premium: the hour up to the later of the account's last event and the watermark,
+         * so an account loaded from a checkpoint and published again at the next tick (at a
+         * later watermark than its last publish in the reference run) may count fewer */
+        "premium_calls_1h", "premium_minutes_1h", "inbound_calls_1h", "inbound_callers_1h",
         "updated_ms",                                /* a wall clock */
     };
     const char *colon = strchr(field, ':'); /* "<detector>:<counter>" */
