@@ -375,9 +375,9 @@ static int stop_all(struct daemon *d)
         vigil_flagged_sync_stop(d->flagged_sync);
     if (d->credit_sync)
         vigil_credit_sync_stop(d->credit_sync);
-    /* Workers get half the budget to hand everything to the publisher: one blocked on a full
-     * out ring (Redis down and the publisher holding back) is aborted then, and the events it
-     * could not hand over stay uncommitted, to be read again after the restart. */
+    /* Workers get a third of the budget to hand everything to the publisher: one blocked on
+     * a full out ring (Redis down and the publisher holding back) is aborted then, and the
+     * events it could not hand over stay uncommitted, to be read again after the restart. */
     int64_t workers_by = vigil_mono_ms() + SHUTDOWN_BUDGET_MS / 3;
     size_t aborted = 0;
     for (size_t i = 0; d->workers && i < d->n_workers; i++) {

@@ -190,10 +190,14 @@ static void out_notify(struct vigil_worker *w)
 }
 
 /* Takes a slot in the out ring, sleeping on the space bell while the sink is behind
- * (backpressure). NULL only when the daemon aborted a shutdown that could not drain. */
+ * (backpressure). NULL once the daemon aborted a shutdown that could not drain: from then on
+ * always, so that nothing (above all no progress, which would let the offsets pass it) follows
+ * a message that was dropped. */
 static struct vigil_out_msg *out_slot(struct vigil_worker *w)
 {
     for (;;) {
+        if (atomic_load_explicit(&w->abort, memory_order_relaxed))
+            return NULL;
         struct vigil_out_msg *m = vigil_ring_reserve(w->out);
         if (m)
             return m;
