@@ -597,6 +597,9 @@ static int cr_load(void *state, const char *account, const void *data, size_t le
         c.open[i].c.id = vigil_state_get_u64(&r);
         c.open[i].c.start_ms = vigil_state_get_i64(&r);
         c.open[i].rate = vigil_state_get_f64(&r);
+        /* One entry per call: a second would accrue twice and never end. */
+        vigil_state_check(&r, vigil_open_find(c.open, sizeof c.open[0], (size_t)i,
+                                              c.open[i].c.id) == (size_t)i);
     }
     vigil_state_check(&r, acct_ok(&c));
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))

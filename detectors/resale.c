@@ -266,6 +266,9 @@ static int rs_load(void *state, const char *account, const void *data, size_t le
     for (int i = 0; i < c.n_open; i++) {
         c.open[i].id = vigil_state_get_u64(&r);
         c.open[i].start_ms = vigil_state_get_time(&r);
+        /* One entry per call: a second would never end (only the first is ever found). */
+        vigil_state_check(&r, vigil_open_find(c.open, sizeof c.open[0], (size_t)i,
+                                              c.open[i].id) == (size_t)i);
     }
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;

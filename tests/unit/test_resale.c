@@ -15,6 +15,7 @@
 
 #include "detector_fixture.h"
 #include "vigil/emit.h"
+#include "vigil/status.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL
@@ -190,6 +191,32 @@ static void test_checkpoint(void **state)
     fx_destroy(b);
 }
 
+/* A checkpoint naming one open call twice (damaged in Redis) is refused: the second entry
+ * would never end. The same bytes with two distinct calls load. */
+static void test_checkpoint_duplicate_open_call_refused(void **state)
+{
+    struct fx *fx = *state;
+    for (int i = 0; i < 2; i++) {
+        char id[16], cid[16];
+        snprintf(id, sizeof id, "d-%d", i);
+        snprintf(cid, sizeof cid, "dc-%d", i);
+        fx_feed_call(fx, "call_start", "out", "acc-home", id, cid, D0 + HOUR + i * 1000,
+                     "+31201234567", "+31612345678", "");
+    }
+    struct vigil_bytes b = {0};
+    assert_int_equal(fx->ops->save(fx->st, "acc-home", &b), 0);
+    /* The open calls close the record: (id, start) twice, 16 bytes each. */
+    assert_true(b.len > 32);
+    assert_int_equal(fx->ops->load(fx->st, "acc-home", b.p, b.len), 0);
+    unsigned char *bad = malloc(b.len);
+    assert_non_null(bad);
+    memcpy(bad, b.p, b.len);
+    memcpy(bad + b.len - 16, bad + b.len - 32, 8);
+    assert_int_equal(fx->ops->load(fx->st, "acc-home", bad, b.len), VIGIL_ERR_INVALID);
+    free(bad);
+    vigil_bytes_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +227,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_other_profiles_not_judged, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_checkpoint, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_duplicate_open_call_refused, setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
