@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "ring.h"
@@ -92,26 +93,6 @@ struct vigil_alert_delivery {
     size_t body_cap;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static void bump(_Atomic uint64_t *c, uint64_t by)
 {
     vigil_metrics_bump(c, by);
@@ -164,7 +145,7 @@ static int post(struct receiver *r, const char *name, const char *body, size_t l
     CURLcode rc = curl_easy_perform(r->curl);
     long code = 0;
     curl_easy_getinfo(r->curl, CURLINFO_RESPONSE_CODE, &code);
-    int64_t now = mono_ms();
+    int64_t now = vigil_mono_ms();
     if (rc == CURLE_OK && code >= 200 && code < 300) {
         if (r->failing)
             vigil_log_info("alert delivery: %s at %s answers again", name, r->url);
@@ -307,7 +288,7 @@ static void am_take(struct vigil_alert_delivery *d, const char *json, size_t len
      * it here too (a warning that became critical is another alert: another severity). */
     char key[sizeof d->alerts[0].key];
     snprintf(key, sizeof key, "%s\x1f%s\x1f%s\x1f%s", rule, sev, account, detector);
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     struct am_alert *a = NULL;
     for (size_t i = 0; i < d->n_alerts && !a; i++)
         if (strcmp(d->alerts[i].key, key) == 0)
@@ -350,7 +331,7 @@ static void am_take(struct vigil_alert_delivery *d, const char *json, size_t len
 
 static void am_lift(struct vigil_alert_delivery *d, const struct lift_msg *l)
 {
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     for (size_t i = 0; i < d->n_alerts; i++) {
         struct am_alert *a = &d->alerts[i];
         if (!a->standing || a->resolved || strcmp(a->account, l->account) != 0 ||
@@ -369,7 +350,7 @@ static void am_lift(struct vigil_alert_delivery *d, const struct lift_msg *l)
 /* Posts what is due; 0 when nothing failed. */
 static void am_send(struct vigil_alert_delivery *d)
 {
-    int64_t now = wall_ms(), mono = mono_ms();
+    int64_t now = vigil_wall_ms(), mono = vigil_mono_ms();
     size_t due = 0;
     for (size_t i = 0; i < d->n_alerts; i++) {
         struct am_alert *a = &d->alerts[i];
@@ -462,7 +443,7 @@ static void wh_send(struct vigil_alert_delivery *d)
 {
     /* In order, one POST each; a failure waits for the backoff. Bounded per round so lifts
      * and new alerts are taken in between. */
-    for (int k = 0; k < 64 && d->wh_n > 0 && mono_ms() >= d->wh.next_try_ms; k++) {
+    for (int k = 0; k < 64 && d->wh_n > 0 && vigil_mono_ms() >= d->wh.next_try_ms; k++) {
         if (post(&d->wh, "webhook", d->wh_queue[d->wh_head], d->wh_len[d->wh_head]) != 0)
             break;
         bump(&d->wh.sent, 1);
@@ -503,7 +484,7 @@ static void *delivery_main(void *arg)
         if (d->wh_on)
             wh_send(d);
         if (!busy)
-            sleep_ms(IDLE_SLEEP_MS);
+            vigil_sleep_ms(IDLE_SLEEP_MS);
     }
     return NULL;
 }

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 #include "poller.h"
 #include "publisher.h"
@@ -40,13 +41,6 @@ struct vigil_flagged_sync {
     bool failing;    /* the last read failed (logged once per change) */
     bool full_logged;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, const char *redis,
                                                      const char *password_file, int timeout_ms, const char *prefix,
@@ -103,7 +97,7 @@ static size_t take(struct vigil_flagged_sync *s, const redisReply *r)
 static int64_t refresh(void *ctx)
 {
     struct vigil_flagged_sync *s = ctx;
-    int64_t mono = vigil_mono_ms(), now = wall_ms();
+    int64_t mono = vigil_mono_ms(), now = vigil_wall_ms();
     vigil_flagged_advance(s->set, now);
     bool full = mono - s->full_ms >= FULL_MS;
     int64_t from = now;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "alert_delivery.h"
+#include "clock.h"
 #include "kafka_out.h"
 #include "log.h"
 #include "metrics.h"
@@ -38,13 +39,6 @@ struct vigil_http {
     char redis_err[256];
     int64_t start_wall_ms;
 };
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Redis and Kafka answer? At most once a second; server thread only. */
 static void probe(struct vigil_http *h)
@@ -193,7 +187,7 @@ static void render_metrics(struct vigil_http *h, struct out *o)
     struct vigil_publisher_stats ps;
     vigil_publisher_get_stats(e->pub, &ps);
     probe(h);
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     char topic[512], group[512];
     label_value(e->events_topic, topic, sizeof topic);
     label_value(e->group, group, sizeof group);
@@ -443,7 +437,7 @@ struct vigil_http *vigil_http_create(const struct vigil_http_env *env, char *err
         return NULL;
     }
     h->env = *env;
-    h->start_wall_ms = wall_ms();
+    h->start_wall_ms = vigil_wall_ms();
     struct sockaddr_storage sa;
     socklen_t salen;
     if (resolve(env->listen, &sa, &salen, err, errlen) != 0)

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
+
 static const char *log_prog = "vigil";
 static enum vigil_log_level log_max = VIGIL_LOG_INFO;
 static enum vigil_log_format log_format = VIGIL_LOG_TEXT;
@@ -66,9 +68,7 @@ void vigil_log(enum vigil_log_level level, const char *fmt, ...)
     va_end(ap);
     if (m < 0)
         msg[0] = '\0';
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int64_t now = vigil_wall_ms();
     char iso[40];
     vigil_log_iso(now, iso, sizeof iso);
     size_t n;

@@ -20,6 +20,7 @@
 
 #include "alert_delivery.h"
 #include "ckpt_keys.h"
+#include "clock.h"
 #include "counter_batch.h"
 #include "kafka_out.h"
 #include "log.h"
@@ -114,19 +115,6 @@ struct vigil_publisher {
     atomic_bool st_failing;
 };
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int64_t ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000};
-    nanosleep(&ts, NULL);
-}
-
 static void bump(_Atomic uint64_t *c)
 {
     /* Relaxed: a statistic; only this thread writes it. */
@@ -218,7 +206,7 @@ static int produce(struct vigil_publisher *p, const char *topic, const struct vi
 static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     char key[256];
-    int64_t until = wall_ms() + p->block_ttl_s * 1000;
+    int64_t until = vigil_wall_ms() + p->block_ttl_s * 1000;
     /* One hash per account: field = action, value = the order, and field "<action>:until"
      * = the wall-clock ms until which that action stands, so a newer order (which renews the
      * key's TTL) never extends an older action; a SIP proxy asks HMGET, the NOC HGETALL.
@@ -288,7 +276,7 @@ static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
     }
     rc = rc ? rc
             : vigil_redis_add(p->env.redis, "ZREMRANGEBYSCORE %s -inf %lld", key,
-                              (long long)wall_ms());
+                              (long long)vigil_wall_ms());
     rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
     return rc;
 }
@@ -424,7 +412,7 @@ static bool local_decide(struct vigil_publisher *p, int64_t now, int64_t *count,
 static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_t *count,
                          bool *first, bool *local)
 {
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     *first = false;
     *local = true;
     bool issue = false;
@@ -467,7 +455,7 @@ static bool brake_allows(struct vigil_publisher *p, const char *order_id, int64_
 static int brake_alert(struct vigil_publisher *p, const struct vigil_out_msg *order,
                        const char *order_id, int64_t count, bool local)
 {
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     char id[32], event_ts[32];
     uint64_t h = vigil_fnv1a(VIGIL_FNV_OFFSET, "vigil.order_brake", 18);
     h = vigil_fnv1a(h, &now, sizeof now);
@@ -609,7 +597,7 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         break;
     case VIGIL_MSG_COUNTERS:
         rc = vigil_cnt_batch_put(p->counters, m->account, m->detector, m->counters,
-                                 m->n_counters, m->ttl_s, wall_ms());
+                                 m->n_counters, m->ttl_s, vigil_wall_ms());
         bump(&p->st_counters);
         break;
     case VIGIL_MSG_FLAG:
@@ -742,7 +730,7 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
         rc = 0;
     }
     if (rc == 0 && txn) /* Relaxed: a statistic (checkpoint age) */
-        atomic_store_explicit(&p->st_last_ckpt_ms, wall_ms(), memory_order_relaxed);
+        atomic_store_explicit(&p->st_last_ckpt_ms, vigil_wall_ms(), memory_order_relaxed);
     return rc;
 }
 
@@ -833,7 +821,7 @@ static int flush(struct vigil_publisher *p, bool finishing)
     p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
-    atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
+    atomic_store_explicit(&p->st_last_flush_ms, vigil_wall_ms(), memory_order_relaxed);
     atomic_store_explicit(&p->st_failing, p->failing, memory_order_relaxed);
     return 0;
 }
@@ -897,7 +885,7 @@ static void *publisher_main(void *arg)
             } else if (rc != VIGIL_ERR_EMPTY) { /* EMPTY: drain the rest of a tick first */
                 if (past_deadline(p))
                     break;
-                sleep_ms(p->retry_ms);
+                vigil_sleep_ms(p->retry_ms);
                 p->retry_ms = p->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : p->retry_ms * 2;
                 continue;
             }

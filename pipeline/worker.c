@@ -215,13 +215,6 @@ static struct vigil_out_msg *out_slot(struct vigil_worker *w)
     }
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void copy_str(char *dst, size_t cap, const char *src)
 {
     size_t n = strlen(src);
@@ -278,7 +271,7 @@ static void flag_account(struct vigil_worker *w, const char *account)
     struct wk_acct *a = vigil_acct_table_find(w->accts, account);
     if (!a)
         return; /* no event of it here: no number known */
-    int64_t until = wall_ms() + w->block_ttl_ms;
+    int64_t until = vigil_wall_ms() + w->block_ttl_ms;
     if (until > a->flagged_until)
         a->flagged_until = until;
     if (a->numbers[0] != 0)
@@ -670,7 +663,7 @@ static void send_stream_alert(struct vigil_worker *w, int32_t p, enum vigil_seve
     copy_str(m->detector, sizeof m->detector, "vigil");
     m->action[0] = '\0';
     m->n_counters = 0;
-    m->data_len = (uint32_t)vigil_emit_format_system_alert(&f, id, wall_ms(), "topic",
+    m->data_len = (uint32_t)vigil_emit_format_system_alert(&f, id, vigil_wall_ms(), "topic",
                                                            w->env.events_topic, m->data,
                                                            sizeof m->data);
     out_commit(w);
@@ -1272,7 +1265,7 @@ static int worker_account(void *ctx, const struct vigil_event *ev, struct vigil_
     if (a) {
         out->numbers = a->numbers;
         out->flagged_until = a->flagged_until;
-        out->now_ms = a->flagged_until != 0 ? wall_ms() : 0;
+        out->now_ms = a->flagged_until != 0 ? vigil_wall_ms() : 0;
     }
     return 0;
 }
@@ -1343,7 +1336,7 @@ static void process(struct vigil_worker *w, const struct vigil_in_msg *in)
     }
     struct vigil_event ev;
     struct vigil_parse_error err;
-    w->popts.now_ms = wall_ms();
+    w->popts.now_ms = vigil_wall_ms();
     if (vigil_event_parse(in->value, in->value_len, in->has_key ? in->key : NULL, in->key_len,
                           &w->popts, &ev, &err) != 0) {
         send_dead_letter(w, in, err.reason, err.detail);

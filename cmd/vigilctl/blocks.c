@@ -66,7 +66,7 @@ static void blocks_entry_json(struct vigil_jbuf *b, const char *account, const s
 static int blocks_list(struct vigil_redis *r, const char *prefix, bool json)
 {
     char key[KEY_MAX], zkey[KEY_MAX];
-    int64_t now = wall_ms();
+    int64_t now = vigil_wall_ms();
     if (make_key(zkey, prefix, VIGIL_RKEY_BLOCKS, NULL) != 0)
         return EXIT_FAIL;
     redisReply *z = redis_expect(

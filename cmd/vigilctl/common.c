@@ -83,13 +83,6 @@ void put_text(FILE *f, const char *s, size_t len)
 
 /* ---- time ---------------------------------------------------------------------------- */
 
-int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* "2026-11-23T04:01:02Z", or "-" for an unknown time. */
 void iso_time(int64_t ms, char *buf, size_t n)
 {

@@ -455,7 +455,7 @@ static int write_file(const char *path, const struct evidence *ev, const struct 
     fputs("{\"v\":1,\"kind\":\"vigil.evidence\",\"order_id\":", f);
     put_jstr(f, ev->order_id);
     fputc(',', f);
-    put_time(f, "generated", wall_ms());
+    put_time(f, "generated", vigil_wall_ms());
     fputs(",\n\"account\":", f);
     put_jstr(f, ev->account);
     fputs(",\"detector\":", f);
@@ -714,7 +714,7 @@ int cmd_evidence(int argc, char **argv)
                      "%s did not answer offset lookups by time: read from the start "
                      "of the log to its end",
                      brokers);
-    if (ev.to_ts + lag > wall_ms())
+    if (ev.to_ts + lag > vigil_wall_ms())
         note_missing(&notes,
                      "the window ended less than --lag-ms (%lld ms) ago: events "
                      "written to %s after this file was made are not in it",

@@ -215,7 +215,7 @@ void held_usage(FILE *f)
 
 static int held_print_json(const struct held_entry *e, size_t n)
 {
-    printf("{\"now_ms\":%lld,\"held\":[", (long long)wall_ms());
+    printf("{\"now_ms\":%lld,\"held\":[", (long long)vigil_wall_ms());
     for (size_t i = 0; i < n; i++) {
         size_t cap = 6 * (strlen(e[i].id) + strlen(e[i].reason) + 256) + 1024;
         char *buf = malloc(cap), ts[32];
@@ -436,7 +436,7 @@ static int release_run(const struct held_opts *o, const struct vigil_config *cfg
         goto out;
     }
 
-    int64_t until = wall_ms() + ttl_s * 1000;
+    int64_t until = vigil_wall_ms() + ttl_s * 1000;
     for (size_t i = 0; i < n; i++) {
         if (!e[i].selected)
             continue;

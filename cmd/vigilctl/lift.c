@@ -207,7 +207,7 @@ static int lift_run(const char *brokers, const char *addr, const struct vigil_co
                 prog, q->action, q->account);
     q->lifted_id = lifted_id;
     q->detector = detector;
-    q->now_ms = wall_ms();
+    q->now_ms = vigil_wall_ms();
 
     struct vigil_jbuf b;
     vigil_jbuf_init(&b, json, sizeof json);

@@ -316,7 +316,7 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
         /* The key is the line's own account, so a valid event never fails key_mismatch;
          * when there is none, the parser names the real problem (it checks the key last). */
         int klen = n <= VIGIL_EVENT_MAX_BYTES ? account_of(&d, line, n, key, sizeof key) : -1;
-        popts.now_ms = wall_ms();
+        popts.now_ms = vigil_wall_ms();
         if (vigil_event_parse(line, n, klen >= 0 ? key : NULL, klen >= 0 ? (size_t)klen : 0, &popts,
                               &ev, &perr) != 0) {
             rr->dead++;

@@ -130,7 +130,7 @@ static void show_print_text(const struct show_data *sd, struct vigil_json *d)
     struct order_info oi;
 
     printf("account %s\n", sd->account);
-    n = block_pairs(sd->blocks, wall_ms(), &p);
+    n = block_pairs(sd->blocks, vigil_wall_ms(), &p);
     if (n == (size_t)-1)
         n = 0;
     if (n == 0) {
@@ -246,7 +246,7 @@ static void show_build_json(const struct show_data *sd, struct vigil_json *d, st
 
     vigil_jbuf_key(b, "blocks");
     vigil_jbuf_open(b, '[');
-    n = block_pairs(sd->blocks, wall_ms(), &p);
+    n = block_pairs(sd->blocks, vigil_wall_ms(), &p);
     for (size_t i = 0; i < n && n != (size_t)-1; i++) {
         order_info_read(&oi, d, p[i].v, p[i].vl, "order_id");
         vigil_jbuf_open(b, '{');

@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h" /* vigil_wall_ms */
 #include "redis_keys.h"
 
 struct vigil_config;
@@ -45,7 +46,6 @@ int parse_int_flag(const char *flag, const char *s, long long min, long long max
 /* Bytes for a terminal: control characters become '?'. */
 void put_text(FILE *f, const char *s, size_t len);
 
-int64_t wall_ms(void);
 void iso_time(int64_t ms, char *buf, size_t n); /* "2026-11-23T04:01:02Z", or "-" */
 
 bool account_valid(const char *s);
