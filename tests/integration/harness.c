@@ -1183,6 +1183,36 @@ int harness_producer_send(struct harness_producer *p, const char *topic, int32_t
     }
 }
 
+void harness_send_event(struct harness_producer *p, const char *account, const char *json)
+{
+    assert_int_equal(harness_producer_send(p, "vigil.events", -1, account, json, strlen(json)), 0);
+}
+
+void harness_call_start(struct harness_producer *p, const char *account, int i, int64_t ts,
+                        const char *to, const char *device)
+{
+    char json[640], dev[160] = "";
+    if (device)
+        snprintf(dev, sizeof dev, ",\"device\":\"%s\"", device);
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\"%s}",
+             account, i, (long long)ts, account, account, i, to, dev);
+    harness_send_event(p, account, json);
+}
+
+void harness_call_end(struct harness_producer *p, const char *account, int i, int64_t ts,
+                      const char *to, int duration)
+{
+    char json[640];
+    snprintf(json, sizeof json,
+             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s-e%d\",\"ts\":%lld,\"account\":\"%s\","
+             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
+             "\"duration\":%d}",
+             account, i, (long long)ts, account, account, i, to, duration);
+    harness_send_event(p, account, json);
+}
+
 int harness_producer_flush(struct harness_producer *p, int timeout_ms)
 {
     rd_kafka_resp_err_t err = rd_kafka_flush(p->rk, timeout_ms);

@@ -291,6 +291,17 @@ struct harness_producer *harness_producer_create(const char *bootstrap);
 int harness_producer_send(struct harness_producer *p, const char *topic, int32_t partition,
                           const char *key, const void *value, size_t len);
 
+/* One event on vigil.events, keyed (and so partitioned) by its account; fails the running
+ * test when it cannot be queued. */
+void harness_send_event(struct harness_producer *p, const char *account, const char *json);
+
+/* The outbound calls the live tests send: from +31201234567, event ids "<account>-s<i>" and
+ * "<account>-e<i>", call id "<account>-c<i>"; device is left out when NULL. */
+void harness_call_start(struct harness_producer *p, const char *account, int i, int64_t ts,
+                        const char *to, const char *device);
+void harness_call_end(struct harness_producer *p, const char *account, int i, int64_t ts,
+                      const char *to, int duration);
+
 /* Waits until every queued message is delivered or failed (up to timeout_ms). Returns 0
  * if all were delivered since the last flush, -1 otherwise (each failure is printed). */
 int harness_producer_flush(struct harness_producer *p, int timeout_ms);

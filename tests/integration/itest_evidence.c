@@ -45,31 +45,14 @@ static int64_t epoch_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void send_event(const char *account, const char *json)
-{
-    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json, strlen(json)),
-                     0);
-}
-
 static void call_start(const char *account, int i, int64_t ts, const char *to)
 {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\"}",
-             account, i, (long long)ts, account, account, i, to);
-    send_event(account, json);
+    harness_call_start(E.prod, account, i, ts, to, NULL);
 }
 
 static void call_end(const char *account, int i, int64_t ts, const char *to, int duration)
 {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s-e%d\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
-             "\"duration\":%d}",
-             account, i, (long long)ts, account, account, i, to, duration);
-    send_event(account, json);
+    harness_call_end(E.prod, account, i, ts, to, duration);
 }
 
 static void domestic_call(const char *account, int i, int64_t ts)

@@ -118,22 +118,9 @@ static int teardown(void **state)
     return harness_stack_stop(state, &E.redis, &E.broker, &E.prod);
 }
 
-static void send_event(const char *account, const char *json)
-{
-    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json,
-                                           strlen(json)),
-                     0);
-}
-
 static void call_start(const char *account, int i, int64_t ts, const char *to)
 {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
-             "\"device\":\"pbx/trunk1\"}",
-             account, i, (long long)ts, account, account, i, to);
-    send_event(account, json);
+    harness_call_start(E.prod, account, i, ts, to, "pbx/trunk1");
 }
 
 /* A hacked PBX (as in itest_vigild): 8 parallel calls to Cuba and satellite numbers. */

@@ -41,31 +41,17 @@ static int teardown(void **state)
 
 static void send_event(const char *account, const char *json)
 {
-    assert_int_equal(harness_producer_send(E.prod, "vigil.events", -1, account, json,
-                                           strlen(json)),
-                     0);
+    harness_send_event(E.prod, account, json);
 }
 
 static void call_start(const char *account, int i, int64_t ts, const char *to)
 {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"call_start\",\"id\":\"%s-s%d\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
-             "\"device\":\"pbx/trunk1\"}",
-             account, i, (long long)ts, account, account, i, to);
-    send_event(account, json);
+    harness_call_start(E.prod, account, i, ts, to, "pbx/trunk1");
 }
 
 static void call_end(const char *account, int i, int64_t ts, const char *to, int duration)
 {
-    char json[512];
-    snprintf(json, sizeof json,
-             "{\"v\":1,\"type\":\"call_end\",\"id\":\"%s-e%d\",\"ts\":%lld,\"account\":\"%s\","
-             "\"call_id\":\"%s-c%d\",\"from\":\"+31201234567\",\"to\":\"%s\",\"dir\":\"out\","
-             "\"duration\":%d}",
-             account, i, (long long)ts, account, account, i, to, duration);
-    send_event(account, json);
+    harness_call_end(E.prod, account, i, ts, to, duration);
 }
 
 /* A hacked PBX: n parallel calls to Cuba and satellite numbers, 5 s apart. Returns the ts of
