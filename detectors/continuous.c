@@ -98,6 +98,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 
 #define CT_NAME "continuous"
 #define CT_RULE_SINGLE "continuous.single_call"
@@ -419,7 +420,7 @@ static int64_t open_min_start(const struct ct_open *o)
 static void id_key(char key[17], const char *account, uint64_t id)
 {
     uint64_t h[2] = {vigil_acct_table_hash(account, strlen(account)), id};
-    snprintf(key, 17, "%016" PRIx64, vigil_acct_table_hash(h, sizeof h));
+    vigil_text_hex64(key, vigil_acct_table_hash(h, sizeof h));
 }
 
 static int ids_put(struct ct_state *st, const char *account, uint64_t id, const char *event_id)
@@ -429,7 +430,7 @@ static int ids_put(struct ct_state *st, const char *account, uint64_t id, const 
     char *v = vigil_acct_table_get(st->ids, key, NULL);
     if (!v)
         return VIGIL_ERR_NOMEM;
-    snprintf(v, VIGIL_ID_MAX + 1, "%s", event_id);
+    vigil_text_copy(v, VIGIL_ID_MAX + 1, event_id);
     return 0;
 }
 
@@ -486,7 +487,7 @@ static int heap_push(struct ct_state *st, int64_t due, const char *account)
     }
     size_t i = st->n_heap++;
     st->heap[i].due = due;
-    snprintf(st->heap[i].account, sizeof st->heap[i].account, "%s", account);
+    vigil_text_copy(st->heap[i].account, sizeof st->heap[i].account, account);
     while (i > 0 && st->heap[(i - 1) / 2].due > st->heap[i].due) {
         heap_swap(st->heap, i, (i - 1) / 2);
         i = (i - 1) / 2;
