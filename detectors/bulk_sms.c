@@ -108,6 +108,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 #include "vigil/window.h"
 
 #define BS_NAME "bulk_sms"
@@ -605,7 +606,7 @@ static void heavy_add(struct bs_state *st, struct bs_heavy *h, const struct bs_r
 
 static void heavy_sample(struct bs_heavy *h, const char *event_id)
 {
-    snprintf(h->samples[h->next_sample], sizeof h->samples[0], "%s", event_id);
+    vigil_text_copy(h->samples[h->next_sample], sizeof h->samples[0], event_id);
     h->next_sample = (uint8_t)((h->next_sample + 1) % VIGIL_SAMPLES_MAX);
     if (h->n_samples < VIGIL_SAMPLES_MAX)
         h->n_samples++;
@@ -843,7 +844,8 @@ static int mark_dirty(struct bs_state *st, struct bs_acct *a)
 static void sender_key(char key[VIGIL_ACCT_KEY_MAX + 1], uint64_t acct_hash, const char *from,
                        size_t from_len)
 {
-    snprintf(key, VIGIL_ACCT_KEY_MAX + 1, "%016" PRIx64 "%.*s", acct_hash, (int)from_len, from);
+    size_t n = vigil_text_hex64(key, acct_hash);
+    vigil_text_copyn(key + n, VIGIL_ACCT_KEY_MAX + 1 - n, from, from_len);
 }
 
 static struct bs_sender *sender_at(const struct bs_state *st, uint32_t i)

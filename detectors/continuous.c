@@ -57,7 +57,8 @@
  * its earliest next single-call mark, expiry, end-memory expiry, or union bound. on_tick pops
  * only what is due, so a tick with nothing due costs one comparison (and publishing what
  * changed). An account whose deadline moves earlier pushes a new entry; stale entries
- * (deadline no longer the account's) are skipped when popped. Once per hour of watermark
+ * (deadline no longer the account's) are skipped when popped, and dropped all at once when
+ * the heap is full, so they never take more than half of it. Once per hour of watermark
  * every account's union is slid to the watermark (published counters decay) and accounts
  * with nothing in the last 24 h are dropped.
  *
@@ -80,7 +81,8 @@
  *          key and index); dropped when idle.
  *   ids:   the call_start event id of each tracked open call (for the findings' samples),
  *          keyed by a hash of account and call_id: ~240 bytes per open call.
- *   heap:  80 bytes per timer entry, about one per account with open calls or recent ends.
+ *   heap:  16 bytes per timer entry and its account's name (65 bytes) beside it, about one
+ *          per account with open calls or recent ends, and as many stale ones at most.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state, its tables and heap; destroy frees them. */
@@ -98,6 +100,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 
 #define CT_NAME "continuous"
 #define CT_RULE_SINGLE "continuous.single_call"
@@ -170,6 +173,13 @@ struct ct_timer {
     char account[VIGIL_ACCOUNT_MAX + 1];
 };
 
+/* A heap entry: 16 bytes, so that sifting through many timers stays in the cache; the
+ * account's name waits in ct_state.names until the entry is popped. */
+struct ct_heap_ent {
+    int64_t due;
+    uint32_t name; /* slot in ct_state.names */
+};
+
 struct ct_state {
     const struct vigil_numplan *np; /* may be NULL: only "112" is an emergency number */
     const struct vigil_profiles *profiles;
@@ -182,8 +192,11 @@ struct ct_state {
     struct vigil_acct_table *accts; /* struct ct_acct */
     struct vigil_acct_table *open;  /* struct ct_open */
     struct vigil_acct_table *ids;   /* char[VIGIL_ID_MAX + 1]: start event id per open call */
-    struct ct_timer *heap;
+    struct ct_heap_ent *heap;
     size_t n_heap, cap_heap;
+    char (*names)[VIGIL_ACCOUNT_MAX + 1]; /* cap_heap slots: the accounts of heap entries */
+    uint32_t *free_names;                 /* slots not in use, n_heap of cap_heap in use */
+    size_t n_free, n_names;               /* n_names: slots ever used (the rest are free) */
     /* Entry numbers in accts changed since the last tick. Valid because accts removes
      * entries only in on_tick, after publishing and emptying this list, and in forget,
      * which renumbers the list as it removes (remove_acct). */
@@ -419,7 +432,7 @@ static int64_t open_min_start(const struct ct_open *o)
 static void id_key(char key[17], const char *account, uint64_t id)
 {
     uint64_t h[2] = {vigil_acct_table_hash(account, strlen(account)), id};
-    snprintf(key, 17, "%016" PRIx64, vigil_acct_table_hash(h, sizeof h));
+    vigil_text_hex64(key, vigil_acct_table_hash(h, sizeof h));
 }
 
 static int ids_put(struct ct_state *st, const char *account, uint64_t id, const char *event_id)
@@ -429,7 +442,7 @@ static int ids_put(struct ct_state *st, const char *account, uint64_t id, const 
     char *v = vigil_acct_table_get(st->ids, key, NULL);
     if (!v)
         return VIGIL_ERR_NOMEM;
-    snprintf(v, VIGIL_ID_MAX + 1, "%s", event_id);
+    vigil_text_copy(v, VIGIL_ID_MAX + 1, event_id);
     return 0;
 }
 
@@ -467,38 +480,15 @@ static int mark_dirty(struct ct_state *st, struct ct_acct *a)
     return 0;
 }
 
-static void heap_swap(struct ct_timer *h, size_t i, size_t j)
+static void heap_swap(struct ct_heap_ent *h, size_t i, size_t j)
 {
-    struct ct_timer t = h[i];
+    struct ct_heap_ent t = h[i];
     h[i] = h[j];
     h[j] = t;
 }
 
-static int heap_push(struct ct_state *st, int64_t due, const char *account)
+static void heap_sift_down(struct ct_state *st, size_t i)
 {
-    if (st->n_heap == st->cap_heap) {
-        size_t cap = st->cap_heap * 2;
-        struct ct_timer *h = realloc(st->heap, cap * sizeof *h);
-        if (!h)
-            return VIGIL_ERR_NOMEM;
-        st->heap = h;
-        st->cap_heap = cap;
-    }
-    size_t i = st->n_heap++;
-    st->heap[i].due = due;
-    snprintf(st->heap[i].account, sizeof st->heap[i].account, "%s", account);
-    while (i > 0 && st->heap[(i - 1) / 2].due > st->heap[i].due) {
-        heap_swap(st->heap, i, (i - 1) / 2);
-        i = (i - 1) / 2;
-    }
-    return 0;
-}
-
-static void heap_pop(struct ct_state *st, struct ct_timer *top)
-{
-    *top = st->heap[0];
-    st->heap[0] = st->heap[--st->n_heap];
-    size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < st->n_heap && st->heap[l].due < st->heap[m].due)
@@ -510,6 +500,72 @@ static void heap_pop(struct ct_state *st, struct ct_timer *top)
         heap_swap(st->heap, i, m);
         i = m;
     }
+}
+
+/* Drops the entries a pop would skip as stale (their account gone, or its deadline another
+ * one), then restores the heap order: O(entries), run only when the heap is full, so that
+ * stale entries (one per re-armed deadline, each waiting for its own due time) cannot
+ * outnumber the live ones, at most one per account, more than twice. */
+static void heap_compact(struct ct_state *st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->n_heap; i++) {
+        struct ct_heap_ent e = st->heap[i];
+        const struct ct_acct *a = vigil_acct_table_find(st->accts, st->names[e.name]);
+        if (a && a->due == e.due)
+            st->heap[k++] = e;
+        else
+            st->free_names[st->n_free++] = e.name;
+    }
+    st->n_heap = k;
+    for (size_t i = k / 2; i-- > 0;)
+        heap_sift_down(st, i);
+}
+
+static int heap_grow(struct ct_state *st)
+{
+    size_t cap = st->cap_heap * 2;
+    struct ct_heap_ent *h = realloc(st->heap, cap * sizeof *h);
+    if (h)
+        st->heap = h;
+    char(*names)[VIGIL_ACCOUNT_MAX + 1] = h ? realloc(st->names, cap * sizeof *names) : NULL;
+    if (names)
+        st->names = names;
+    uint32_t *fr = names ? realloc(st->free_names, cap * sizeof *fr) : NULL;
+    if (!fr)
+        return VIGIL_ERR_NOMEM; /* what was grown stays, unused: the old capacity holds */
+    st->free_names = fr;
+    st->cap_heap = cap;
+    return 0;
+}
+
+static int heap_push(struct ct_state *st, int64_t due, const char *account)
+{
+    if (st->n_heap == st->cap_heap) {
+        heap_compact(st);
+        /* Grow unless compaction left at least half free: amortised O(1) per push. */
+        if (st->n_heap > st->cap_heap / 2 && heap_grow(st) != 0 && st->n_heap == st->cap_heap)
+            return VIGIL_ERR_NOMEM;
+    }
+    uint32_t name = st->n_free > 0 ? st->free_names[--st->n_free] : (uint32_t)st->n_names++;
+    vigil_text_copy(st->names[name], sizeof st->names[name], account);
+    size_t i = st->n_heap++;
+    st->heap[i] = (struct ct_heap_ent){.due = due, .name = name};
+    while (i > 0 && st->heap[(i - 1) / 2].due > st->heap[i].due) {
+        heap_swap(st->heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static void heap_pop(struct ct_state *st, struct ct_timer *top)
+{
+    uint32_t name = st->heap[0].name;
+    top->due = st->heap[0].due;
+    memcpy(top->account, st->names[name], sizeof top->account);
+    st->free_names[st->n_free++] = name;
+    st->heap[0] = st->heap[--st->n_heap];
+    heap_sift_down(st, 0);
 }
 
 /* The near-continuous rule stands down for 24 h after a single-call critical. */
@@ -1299,6 +1355,8 @@ static void ct_destroy(void *state)
     vigil_acct_table_destroy(st->open);
     vigil_acct_table_destroy(st->accts);
     free(st->heap);
+    free(st->names);
+    free(st->free_names);
     vigil_idx_list_fini(&st->dirty);
     free(st);
 }
@@ -1328,10 +1386,12 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->wm_hour = INT64_MIN;
     st->cap_heap = 256;
     st->heap = malloc(st->cap_heap * sizeof *st->heap);
+    st->names = malloc(st->cap_heap * sizeof *st->names);
+    st->free_names = malloc(st->cap_heap * sizeof *st->free_names);
     st->accts = vigil_acct_table_create(sizeof(struct ct_acct), 1024);
     st->open = vigil_acct_table_create(sizeof(struct ct_open), 64);
     st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
-    if (!st->heap || !st->accts || !st->open || !st->ids)
+    if (!st->heap || !st->names || !st->free_names || !st->accts || !st->open || !st->ids)
         goto fail;
     *state = st;
     return 0;

@@ -62,6 +62,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 
 #define FU_NAME "fair_use"
 #define FU_RULE_DEVICES "fair_use.devices"
@@ -300,7 +301,7 @@ static int on_device_call(struct fu_state *st, const struct vigil_event *ev, str
                 (struct fu_open){.call = call, .dev = str_hash(ev->device), .start_ms = ev->ts_ms};
             struct fu_sample *s = &c->samples[c->next_sample];
             s->call = call;
-            snprintf(s->id, sizeof s->id, "%s", ev->id);
+            vigil_text_copy(s->id, sizeof s->id, ev->id);
             c->next_sample = (uint8_t)((c->next_sample + 1) % VIGIL_SAMPLES_MAX);
         }
     } else if (i >= 0) {
@@ -354,7 +355,7 @@ static struct fu_device *device_get(struct fu_abroad *a, const char *name, int64
     memset(d, 0, sizeof *d);
     d->h = h;
     d->last_day = day;
-    snprintf(d->name, sizeof d->name, "%s", name);
+    vigil_text_copy(d->name, sizeof d->name, name);
     return d;
 }
 
@@ -425,7 +426,7 @@ static int on_country(struct fu_state *st, const struct vigil_event *ev, struct 
             return VIGIL_ERR_NOMEM;
         a->dirty = true;
     }
-    snprintf(a->samples[a->next_sample], sizeof a->samples[0], "%s", ev->id);
+    vigil_text_copy(a->samples[a->next_sample], sizeof a->samples[0], ev->id);
     a->next_sample = (uint8_t)((a->next_sample + 1) % VIGIL_SAMPLES_MAX);
     if (a->n_samples < VIGIL_SAMPLES_MAX)
         a->n_samples++;

@@ -108,6 +108,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 #include "vigil/window.h"
 
 #define PM_NAME "premium"
@@ -372,7 +373,7 @@ static void seen_put(uint64_t *seen, uint8_t *next, uint64_t id, bool ended)
 
 static void sample_add(struct pm_samples *s, const char *event_id)
 {
-    snprintf(s->id[s->next], sizeof s->id[s->next], "%s", event_id);
+    vigil_text_copy(s->id[s->next], sizeof s->id[s->next], event_id);
     s->next = (uint8_t)((s->next + 1) % VIGIL_SAMPLES_MAX);
     if (s->n < VIGIL_SAMPLES_MAX)
         s->n++;
@@ -757,7 +758,7 @@ static struct pm_svc *svc_get(struct pm_acct *a, const char *to, int64_t now_min
     /* All slots taken: the quietest number is the least likely to be pumped. */
     struct pm_svc *s = &a->svc[free_slot >= 0 ? free_slot : quiet];
     memset(s, 0, sizeof *s);
-    snprintf(s->to, sizeof s->to, "%s", to);
+    vigil_text_copy(s->to, sizeof s->to, to);
     ring_init(&s->ring, now_min);
     return s;
 }

@@ -149,6 +149,7 @@
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
 #include "vigil/status.h"
+#include "vigil/text.h"
 #include "vigil/window.h"
 
 #define TF_NAME "toll_fraud"
@@ -561,7 +562,7 @@ static void hr_add_sample(struct tf_hr *h, uint64_t id, bool untracked, const ch
     struct tf_sample *s = &h->samples[h->next_sample];
     s->id = id;
     s->untracked = untracked;
-    snprintf(s->event_id, sizeof s->event_id, "%s", event_id);
+    vigil_text_copy(s->event_id, sizeof s->event_id, event_id);
     h->next_sample = (uint8_t)((h->next_sample + 1) % VIGIL_SAMPLES_MAX);
     if (h->n_samples < VIGIL_SAMPLES_MAX)
         h->n_samples++;

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vigil/text.h"
+
 static struct {
     bool on;
     uint8_t key[VIGIL_PRIVACY_KEY_LEN];
@@ -142,8 +144,8 @@ bool vigil_privacy_enabled(void)
 char *vigil_privacy_token_with(const uint8_t key[VIGIL_PRIVACY_KEY_LEN], const char *number,
                                size_t len, char *buf)
 {
-    snprintf(buf, VIGIL_PRIVACY_TOKEN_LEN + 1, "pn:%016llx",
-             (unsigned long long)vigil_siphash24(key, number, len));
+    memcpy(buf, "pn:", 3); /* VIGIL_PRIVACY_TOKEN_LEN: "pn:" and 16 hex digits */
+    vigil_text_hex64(buf + 3, vigil_siphash24(key, number, len));
     return buf;
 }
 

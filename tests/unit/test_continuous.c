@@ -510,6 +510,56 @@ static void test_many_accounts_timers(void **state)
     assert_int_equal(fx_counter(fx_last_counters(fx, "acc-m299"), "open_calls"), 0);
 }
 
+/* Short calls, one per account every 15 minutes, leave stale timer entries behind (each
+ * call's start deadline is superseded by its end's, 10 minutes later), far more than the
+ * heap's first 256 slots; dropped when the heap is full, they must take no live entry with
+ * them nor mix up whose entry is whose: the long calls' marks fire at their exact times, for
+ * their own accounts only. */
+static void test_stale_timers_dropped(void **state)
+{
+    struct fx *fx = *state;
+    char acct[32], id[48], cid[32];
+    int monitors = 0;
+    for (int64_t t = T0; t < T0 + 3 * HOUR; t += 15 * MIN) {
+        long long m = (long long)((t - T0) / MIN);
+        if (monitors < 8) {
+            /* Long calls starting among the short ones: 4 h later each is reported. */
+            snprintf(acct, sizeof acct, "acc-mon%d", monitors);
+            snprintf(id, sizeof id, "mon-start-%d", monitors);
+            call_start(fx, acct, id, "mon", t + 500, monitors % 2 ? "in" : "out");
+            monitors++;
+        }
+        for (int k = 0; k < 40; k++) {
+            snprintf(acct, sizeof acct, "acc-s%d", k);
+            snprintf(cid, sizeof cid, "s%d-%lld", k, m);
+            snprintf(id, sizeof id, "s-s%d-%lld", k, m);
+            call_start(fx, acct, id, cid, t + k * 1000, "out");
+            snprintf(id, sizeof id, "s-e%d-%lld", k, m);
+            call_end(fx, acct, id, cid, t + k * 1000 + 2 * MIN, 120);
+        }
+        fx_tick(fx, t + 13 * MIN); /* past the ends' 10 minutes: the next start re-arms */
+    }
+    for (int64_t t = T0 + 3 * HOUR; t <= T0 + 7 * HOUR; t += MIN)
+        fx_tick(fx, t);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ALERT, NULL, 0, NULL), 8);
+    assert_int_equal(count_out(fx, VIGIL_OUT_ORDER, NULL, 0, NULL), 0);
+    for (int j = 0; j < 8; j++) {
+        snprintf(acct, sizeof acct, "acc-mon%d", j);
+        snprintf(id, sizeof id, "mon-start-%d", j);
+        const struct fx_rec *w = find_out(fx, VIGIL_OUT_ALERT, acct, VIGIL_SEV_WARNING, SINGLE);
+        assert_non_null(w);
+        assert_int_equal(rec_event_ts(w), T0 + j * 15 * MIN + 500 + 4 * HOUR);
+        assert_true(rec_has_sample(w, id));
+        assert_int_equal(fx_counter(fx_last_counters(fx, acct), "open_calls"), 1);
+    }
+    /* The short calls' own timers (the end remembered 10 minutes) ran too: nothing open. */
+    for (int k = 0; k < 40; k += 13) {
+        snprintf(acct, sizeof acct, "acc-s%d", k);
+        assert_int_equal(fx_counter(fx_last_counters(fx, acct), "open_calls"), 0);
+        assert_int_equal(fx_counter(fx_last_counters(fx, acct), "connected_min_24h"), 24);
+    }
+}
+
 /* A call to 112 left open is never held against the account. */
 static void test_emergency_call_ignored(void **state)
 {
@@ -1230,6 +1280,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_near_continuous_at_call_end, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_parallel_calls_do_not_add_up, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_many_accounts_timers, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_timers_dropped, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_emergency_call_ignored, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_conference_call_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_agent_line_left_alone, setup, fx_teardown),
