@@ -58,7 +58,8 @@
  * only what is due, so a tick with nothing due costs one comparison (and publishing what
  * changed). An account whose deadline moves earlier pushes a new entry; stale entries
  * (deadline no longer the account's) are skipped when popped, and dropped all at once when
- * the heap is full, so they never take more than half of it. Once per hour of watermark
+ * the heap is full, which keeps it within about four times the accounts with a deadline.
+ * Timers due at the same time fire in the order of their accounts' names. Once per hour of watermark
  * every account's union is slid to the watermark (published counters decay) and accounts
  * with nothing in the last 24 h are dropped.
  *
@@ -81,8 +82,9 @@
  *          key and index); dropped when idle.
  *   ids:   the call_start event id of each tracked open call (for the findings' samples),
  *          keyed by a hash of account and call_id: ~240 bytes per open call.
- *   heap:  16 bytes per timer entry and its account's name (65 bytes) beside it, about one
- *          per account with open calls or recent ends, and as many stale ones at most.
+ *   heap:  16 bytes per timer entry and its account's name (65 bytes) and free-list slot
+ *          (4 bytes) beside it: one live entry per account with open calls or recent ends,
+ *          and stale ones up to about four times that (heap_compact).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
  * Ownership: init allocates the state, its tables and heap; destroy frees them. */
@@ -323,6 +325,17 @@ static void iv_add(struct ct_acct *a, int64_t from, int64_t to)
     }
     if (!placed)
         out[k++] = n;
+    /* A stretch dropped above may have raised the floor past the start of the new one (a
+     * call longer than the 25 h kept, whose start was lost): the slots hold what lies
+     * before the floor, and nothing in the union may start before it (ct_load checks). */
+    int kept = 0;
+    for (int i = 0; i < k; i++) {
+        if (out[i].from < a->iv_floor)
+            out[i].from = a->iv_floor;
+        if (out[i].to > out[i].from)
+            out[kept++] = out[i];
+    }
+    k = kept;
     int skip = 0;
     if (k > CT_IV_MAX) {
         a->iv_floor = max64(a->iv_floor, out[0].to);
@@ -487,13 +500,24 @@ static void heap_swap(struct ct_heap_ent *h, size_t i, size_t j)
     h[j] = t;
 }
 
+/* Heap order: by deadline, and accounts due at the same time by name, so that what one tick
+ * fires comes out in the same order whatever order the timers were armed in (a restart, a
+ * compaction): the order brake holds the same orders. */
+static bool heap_before(const struct ct_state *st, size_t i, size_t j)
+{
+    const struct ct_heap_ent *a = &st->heap[i], *b = &st->heap[j];
+    if (a->due != b->due)
+        return a->due < b->due;
+    return strcmp(st->names[a->name], st->names[b->name]) < 0;
+}
+
 static void heap_sift_down(struct ct_state *st, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < st->n_heap && st->heap[l].due < st->heap[m].due)
+        if (l < st->n_heap && heap_before(st, l, m))
             m = l;
-        if (r < st->n_heap && st->heap[r].due < st->heap[m].due)
+        if (r < st->n_heap && heap_before(st, r, m))
             m = r;
         if (m == i)
             break;
@@ -503,9 +527,10 @@ static void heap_sift_down(struct ct_state *st, size_t i)
 }
 
 /* Drops the entries a pop would skip as stale (their account gone, or its deadline another
- * one), then restores the heap order: O(entries), run only when the heap is full, so that
- * stale entries (one per re-armed deadline, each waiting for its own due time) cannot
- * outnumber the live ones, at most one per account, more than twice. */
+ * one), then restores the heap order: O(entries), run only when the heap is full. Stale
+ * entries (one per re-armed deadline, each waiting for its own due time) can fill a heap
+ * between two compactions, but after one at least half of it is free (heap_push grows it
+ * otherwise), so it stays within about four times the live entries (one per account). */
 static void heap_compact(struct ct_state *st)
 {
     size_t k = 0;
@@ -551,7 +576,7 @@ static int heap_push(struct ct_state *st, int64_t due, const char *account)
     vigil_text_copy(st->names[name], sizeof st->names[name], account);
     size_t i = st->n_heap++;
     st->heap[i] = (struct ct_heap_ent){.due = due, .name = name};
-    while (i > 0 && st->heap[(i - 1) / 2].due > st->heap[i].due) {
+    while (i > 0 && heap_before(st, i, (i - 1) / 2)) {
         heap_swap(st->heap, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }

@@ -510,6 +510,102 @@ static void test_many_accounts_timers(void **state)
     assert_int_equal(fx_counter(fx_last_counters(fx, "acc-m299"), "open_calls"), 0);
 }
 
+/* Timers must fire on time, not only carry the right event time, however many compactions
+ * of the heap run meanwhile: long calls started in shuffled order among short calls that
+ * leave stale entries behind; at every minute of watermark exactly the long calls whose
+ * 4 h mark has passed have been reported. */
+static void test_timers_fire_on_time_through_compactions(void **state)
+{
+    struct fx *fx = *state;
+    enum { MON = 120, CHURN = 60 };
+    char acct[32], id[48], cid[32];
+    int64_t mark[MON], mon_start[MON];
+    for (int j = 0; j < MON; j++) { /* shuffled starts, 89 s apart */
+        mon_start[j] = T0 + (int64_t)((j * 37) % MON) * 89000 + 250;
+        mark[j] = INT64_MAX;
+    }
+    long long total = 0;
+    for (int64_t t = T0; t <= T0 + 7 * HOUR + 30 * MIN; t += MIN) {
+        if (t < T0 + 3 * HOUR) {
+            for (int j = 0; j < MON; j++)
+                if (mon_start[j] >= t && mon_start[j] < t + MIN) {
+                    snprintf(acct, sizeof acct, "acc-mon%d", j);
+                    snprintf(id, sizeof id, "mon-start-%d", j);
+                    call_start(fx, acct, id, "mon", mon_start[j], "out");
+                    mark[j] = mon_start[j] + 4 * HOUR;
+                }
+            long long m = (long long)((t - T0) / MIN);
+            if (m % 15 == 0) /* end memory (10 min) gone by the next round: stale 4 h entries */
+                for (int k = 0; k < CHURN; k++) {
+                    snprintf(acct, sizeof acct, "acc-s%d", k);
+                    snprintf(cid, sizeof cid, "s%d-%lld", k, m);
+                    snprintf(id, sizeof id, "s-s%d-%lld", k, m);
+                    call_start(fx, acct, id, cid, t + k * 500, "out");
+                    snprintf(id, sizeof id, "s-e%d-%lld", k, m);
+                    call_end(fx, acct, id, cid, t + k * 500 + 30000, 30);
+                }
+        }
+        fx_tick(fx, t);
+        total += (long long)count_out(fx, VIGIL_OUT_ALERT, NULL, VIGIL_SEV_WARNING, SINGLE);
+        fx->cap.n = 0;
+        long long want = 0;
+        for (int j = 0; j < MON; j++)
+            want += mark[j] <= t;
+        if (total != want)
+            fail_msg("at watermark T0%+lld min: %lld single-call warnings, want %lld",
+                     (long long)((t - T0) / MIN), total, want);
+    }
+    assert_int_equal(total, MON);
+}
+
+/* Timers due at the same time fire in the order of their accounts' names, whatever order they
+ * were armed in: the order brake then holds the same orders after a restart. */
+static void test_same_deadline_fires_in_name_order(void **state)
+{
+    struct fx *fx = *state;
+    struct fx *rev = new_fx(NULL);
+    static const char *names[] = {"acc-d", "acc-a", "acc-c", "acc-b", "acc-e"};
+    enum { N = sizeof names / sizeof names[0] };
+    char id[32];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "tie-%d", i);
+        call_start(fx, names[i], id, "tie", T0, "out");
+        call_start(rev, names[N - 1 - i], id, "tie", T0, "out");
+    }
+    fx_tick(fx, T0 + 4 * HOUR + MIN);
+    fx_tick(rev, T0 + 4 * HOUR + MIN);
+    const char *prev = "";
+    size_t seen = 0;
+    for (size_t i = 0, j = 0; i < fx->cap.n; i++) {
+        const struct fx_rec *r = &fx->cap.recs[i];
+        if (r->kind != VIGIL_OUT_ALERT)
+            continue;
+        while (j < rev->cap.n && rev->cap.recs[j].kind != VIGIL_OUT_ALERT)
+            j++;
+        assert_true(j < rev->cap.n);
+        assert_string_equal(r->account, rev->cap.recs[j++].account);
+        assert_true(strcmp(prev, r->account) < 0);
+        prev = r->account;
+        seen++;
+    }
+    assert_int_equal(seen, N);
+    fx_destroy(rev);
+}
+
+/* A call longer than the 25 h of stretches kept, whose start was lost, ends after an older
+ * stretch is dropped: the union must still load back (nothing before its floor). */
+static void test_checkpoint_long_lost_start_loads(void **state)
+{
+    struct fx *fx = *state;
+    call_start(fx, "acc-lost", "ls-1", "lc-1", T0, "out");
+    call_end(fx, "acc-lost", "le-1", "lc-1", T0 + MIN, 60);
+    fx_tick(fx, T0 + 2 * MIN);
+    call_end(fx, "acc-lost", "le-2", "lc-2", T0 + 26 * HOUR, 26 * 3600 + 600); /* start lost */
+    struct fx *to = new_fx(NULL);
+    fx_move_account(fx, to, "acc-lost");
+    fx_destroy(to);
+}
+
 /* Short calls, one per account every 15 minutes, leave stale timer entries behind (each
  * call's start deadline is superseded by its end's, 10 minutes later), far more than the
  * heap's first 256 slots; dropped when the heap is full, they must take no live entry with
@@ -1281,6 +1377,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parallel_calls_do_not_add_up, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_many_accounts_timers, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_stale_timers_dropped, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_timers_fire_on_time_through_compactions, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_same_deadline_fires_in_name_order, setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_long_lost_start_loads, setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_emergency_call_ignored, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_conference_call_left_alone, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_agent_line_left_alone, setup, fx_teardown),
