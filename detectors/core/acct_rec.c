@@ -1,0 +1,426 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* acct_rec.c - account id -> record of declared slots: chunked records with stable numbers,
+ * a linear-probing index with backward-shift deletion, per-slot dirty lists.
+ *
+ * Threading: one table per thread (see acct_rec.h).
+ * Ownership: the table owns its chunks, index and lists; callers borrow slot pointers. */
+#include "vigil/acct_rec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vigil/acct_table.h"
+#include "vigil/status.h"
+
+#define MIN_SLOTS 16
+#define ALIGN 16
+#define ROUND_UP(n, a) (((n) + (a)-1) / (a) * (a))
+#define NONE UINT32_MAX
+
+struct rec_hdr {
+    uint64_t hash;
+    uint32_t used;  /* bit s: slot s in use; 0: the record is free */
+    uint32_t dirty; /* bit s: listed on slot s's dirty list */
+    uint32_t next_free; /* a free record: the next free one, NONE at the end */
+    uint32_t num;       /* the record's own number */
+    uint8_t len;
+    char key[VIGIL_ACCOUNT_MAX + 1];
+};
+_Static_assert(sizeof(struct rec_hdr) <= VIGIL_RECS_HDR, "record header outgrew its room");
+
+struct part {
+    size_t off; /* from the record's start */
+    size_t size;
+    vigil_recs_fini_fn fini;
+    void *ctx;
+    struct vigil_idx_list dirty; /* record numbers */
+};
+
+/* An index slot: record number + 1 (0 = empty) and the low 32 bits of the hash. */
+struct islot {
+    uint32_t rec1;
+    uint32_t hash_lo;
+};
+
+struct vigil_recs {
+    struct islot *index;
+    size_t mask;      /* index slots - 1, a power of two */
+    size_t max_count; /* records before the index grows: 70% of its slots */
+    unsigned char **chunks;
+    size_t n_chunks;
+    size_t stride;   /* bytes per record */
+    size_t top;      /* record numbers ever handed out: [0, top) */
+    size_t count;    /* records in use */
+    uint32_t free1;  /* first free record below top, NONE: none */
+    struct part parts[VIGIL_RECS_SLOTS];
+    int n_parts;
+    const struct vigil_event *cur_ev; /* the event entered, and its record (NULL: none) */
+    struct rec_hdr *cur;
+};
+
+static struct rec_hdr *rec_at(const struct vigil_recs *r, size_t i)
+{
+    return (struct rec_hdr *)(void *)(r->chunks[i / VIGIL_RECS_CHUNK] +
+                                      (i % VIGIL_RECS_CHUNK) * r->stride);
+}
+
+static uint32_t rec_num(const struct vigil_recs *r, const struct rec_hdr *h)
+{
+    (void)r;
+    return h->num;
+}
+
+static size_t load_limit(size_t nslots)
+{
+    return nslots / 10 * 7 + nslots % 10 * 7 / 10;
+}
+
+static int resize_index(struct vigil_recs *r, size_t nslots)
+{
+    struct islot *idx = calloc(nslots, sizeof *idx);
+    if (!idx)
+        return VIGIL_ERR_NOMEM;
+    size_t mask = nslots - 1;
+    for (size_t i = 0; i < r->top; i++) {
+        const struct rec_hdr *h = rec_at(r, i);
+        if (h->used == 0)
+            continue;
+        size_t p = (size_t)h->hash & mask;
+        while (idx[p].rec1 != 0)
+            p = (p + 1) & mask;
+        idx[p].rec1 = (uint32_t)(i + 1);
+        idx[p].hash_lo = (uint32_t)h->hash;
+    }
+    free(r->index);
+    r->index = idx;
+    r->mask = mask;
+    r->max_count = load_limit(nslots);
+    return 0;
+}
+
+struct vigil_recs *vigil_recs_create(size_t expected)
+{
+    struct vigil_recs *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->stride = VIGIL_RECS_HDR;
+    r->free1 = NONE;
+    size_t nslots = MIN_SLOTS;
+    while (load_limit(nslots) < expected && nslots < ((size_t)1 << 31))
+        nslots *= 2;
+    if (resize_index(r, nslots) != 0) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void fini_slots(struct vigil_recs *r, struct rec_hdr *h)
+{
+    for (int s = 0; s < r->n_parts; s++) {
+        if ((h->used >> s & 1u) && r->parts[s].fini)
+            r->parts[s].fini(r->parts[s].ctx, (unsigned char *)h + r->parts[s].off);
+    }
+}
+
+void vigil_recs_destroy(struct vigil_recs *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->top; i++)
+        fini_slots(r, rec_at(r, i));
+    for (size_t c = 0; c < r->n_chunks; c++)
+        free(r->chunks[c]);
+    for (int s = 0; s < r->n_parts; s++)
+        vigil_idx_list_fini(&r->parts[s].dirty);
+    free(r->chunks);
+    free(r->index);
+    free(r);
+}
+
+int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fini, void *ctx)
+{
+    if (r->top != 0 || r->n_parts == VIGIL_RECS_SLOTS || size == 0)
+        return VIGIL_ERR_INVALID;
+    int s = r->n_parts++;
+    r->parts[s] = (struct part){.off = r->stride, .size = size, .fini = fini, .ctx = ctx};
+    r->stride += ROUND_UP(size, ALIGN);
+    return s;
+}
+
+size_t vigil_recs_count(const struct vigil_recs *r)
+{
+    return r->count;
+}
+
+size_t vigil_recs_bytes(const struct vigil_recs *r)
+{
+    size_t b = sizeof *r + (r->mask + 1) * sizeof *r->index +
+               r->n_chunks * (sizeof *r->chunks + VIGIL_RECS_CHUNK * r->stride);
+    for (int s = 0; s < r->n_parts; s++)
+        b += r->parts[s].dirty.cap * sizeof(uint32_t);
+    return b;
+}
+
+static int key_len(const char *account, size_t *len)
+{
+    size_t n = account ? strnlen(account, VIGIL_ACCOUNT_MAX + 1) : 0;
+    if (n == 0 || n > VIGIL_ACCOUNT_MAX)
+        return VIGIL_ERR_INVALID;
+    *len = n;
+    return 0;
+}
+
+/* The index slot holding the account, or the empty one where it would go. */
+static size_t probe(const struct vigil_recs *r, const char *account, size_t len, uint64_t h)
+{
+    size_t p = (size_t)h & r->mask;
+    for (;;) {
+        const struct islot *s = &r->index[p];
+        if (s->rec1 == 0)
+            return p;
+        if (s->hash_lo == (uint32_t)h) {
+            const struct rec_hdr *e = rec_at(r, s->rec1 - 1);
+            if (e->hash == h && e->len == len && memcmp(e->key, account, len) == 0)
+                return p;
+        }
+        p = (p + 1) & r->mask;
+    }
+}
+
+/* A zeroed record from the free list or a new chunk; NONE when out of memory. */
+static uint32_t alloc_rec(struct vigil_recs *r)
+{
+    if (r->free1 != NONE) {
+        uint32_t i = r->free1;
+        r->free1 = rec_at(r, i)->next_free;
+        return i;
+    }
+    if (r->top == r->n_chunks * VIGIL_RECS_CHUNK) {
+        if (r->top + VIGIL_RECS_CHUNK > NONE)
+            return NONE;
+        unsigned char **chunks = realloc(r->chunks, (r->n_chunks + 1) * sizeof *chunks);
+        if (!chunks)
+            return NONE;
+        r->chunks = chunks;
+        /* calloc: a chunk's records start zeroed, and untouched pages cost nothing. */
+        unsigned char *c = calloc(VIGIL_RECS_CHUNK, r->stride);
+        if (!c)
+            return NONE;
+        r->chunks[r->n_chunks++] = c;
+    }
+    return (uint32_t)r->top++;
+}
+
+/* The record of `account`, created when absent and `create`; NULL when absent (and not
+ * created), out of memory, or no valid key. */
+static struct rec_hdr *lookup(struct vigil_recs *r, const char *account, bool create)
+{
+    size_t len;
+    if (key_len(account, &len) != 0)
+        return NULL;
+    uint64_t h = vigil_acct_table_hash(account, len);
+    size_t p = probe(r, account, len, h);
+    if (r->index[p].rec1)
+        return rec_at(r, r->index[p].rec1 - 1);
+    if (!create)
+        return NULL;
+    if (r->count == r->max_count) {
+        if (r->mask + 1 >= ((size_t)1 << 31) || resize_index(r, (r->mask + 1) * 2) != 0)
+            return NULL;
+        p = probe(r, account, len, h);
+    }
+    uint32_t i = alloc_rec(r);
+    if (i == NONE)
+        return NULL;
+    struct rec_hdr *e = rec_at(r, i);
+    e->num = i;
+    e->hash = h;
+    e->len = (uint8_t)len;
+    memcpy(e->key, account, len);
+    e->key[len] = '\0';
+    e->next_free = NONE;
+    r->index[p].rec1 = i + 1;
+    r->index[p].hash_lo = (uint32_t)h;
+    r->count++;
+    return e;
+}
+
+/* Unlinks record h from the index and puts it on the free list, zeroed. */
+static void free_rec(struct vigil_recs *r, struct rec_hdr *h)
+{
+    uint32_t i = rec_num(r, h);
+    size_t hole = (size_t)h->hash & r->mask;
+    while (r->index[hole].rec1 != i + 1)
+        hole = (hole + 1) & r->mask;
+    /* Backward-shift deletion (as acct_table.c): no tombstones. */
+    size_t k = hole;
+    r->index[hole].rec1 = 0;
+    for (;;) {
+        k = (k + 1) & r->mask;
+        if (r->index[k].rec1 == 0)
+            break;
+        size_t home = r->index[k].hash_lo & r->mask;
+        if (((k - home) & r->mask) >= ((k - hole) & r->mask)) {
+            r->index[hole] = r->index[k];
+            r->index[k].rec1 = 0;
+            hole = k;
+        }
+    }
+    if (r->cur == h)
+        r->cur = NULL;
+    memset(h, 0, r->stride);
+    h->num = i;
+    h->next_free = r->free1;
+    r->free1 = i;
+    r->count--;
+}
+
+int vigil_recs_enter(struct vigil_recs *r, const struct vigil_event *ev)
+{
+    r->cur_ev = NULL;
+    r->cur = NULL;
+    if (!vigil_acct_key_ok(ev->account))
+        return VIGIL_ERR_INVALID;
+    struct rec_hdr *h = lookup(r, ev->account, true);
+    if (!h)
+        return VIGIL_ERR_NOMEM;
+    r->cur_ev = ev;
+    r->cur = h;
+    return 0;
+}
+
+void vigil_recs_leave(struct vigil_recs *r)
+{
+    if (r->cur && r->cur->used == 0)
+        free_rec(r, r->cur);
+    r->cur_ev = NULL;
+    r->cur = NULL;
+}
+
+static void *take(struct rec_hdr *h, const struct part *pt, int slot, bool *fresh)
+{
+    bool was = h->used >> slot & 1u;
+    h->used |= 1u << slot;
+    if (fresh)
+        *fresh = !was;
+    return (unsigned char *)h + pt->off;
+}
+
+void *vigil_recs_slot(struct vigil_recs *r, int slot, const struct vigil_event *ev, bool *fresh)
+{
+    struct rec_hdr *h = ev == r->cur_ev && r->cur ? r->cur : lookup(r, ev->account, true);
+    return h ? take(h, &r->parts[slot], slot, fresh) : NULL;
+}
+
+void *vigil_recs_slot_of(struct vigil_recs *r, int slot, const char *account, bool *fresh)
+{
+    struct rec_hdr *h = lookup(r, account, true);
+    return h ? take(h, &r->parts[slot], slot, fresh) : NULL;
+}
+
+void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account)
+{
+    /* lookup() changes nothing without `create`. */
+    struct rec_hdr *h = lookup((struct vigil_recs *)r, account, false);
+    if (!h || !(h->used >> slot & 1u))
+        return NULL;
+    return (unsigned char *)h + r->parts[slot].off;
+}
+
+static struct rec_hdr *hdr_of(const struct vigil_recs *r, int slot, const void *s)
+{
+    return (struct rec_hdr *)(void *)((unsigned char *)(uintptr_t)s - r->parts[slot].off);
+}
+
+const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void *s)
+{
+    return hdr_of(r, slot, s)->key;
+}
+
+void vigil_recs_release(struct vigil_recs *r, int slot, void *s)
+{
+    struct rec_hdr *h = hdr_of(r, slot, s);
+    memset(s, 0, r->parts[slot].size);
+    h->used &= ~(1u << slot);
+    if (h->dirty >> slot & 1u) {
+        /* Unlisted now, so a later record of the same number is listed only once. */
+        struct vigil_idx_list *l = &r->parts[slot].dirty;
+        uint32_t i = rec_num(r, h);
+        size_t n = 0;
+        for (size_t k = 0; k < l->n; k++) {
+            if (l->v[k] != i)
+                l->v[n++] = l->v[k];
+        }
+        l->n = n;
+        h->dirty &= ~(1u << slot);
+    }
+    /* The entered record stays until leave: the detectors after this one may take it. */
+    if (h->used == 0 && h != r->cur)
+        free_rec(r, h);
+}
+
+void vigil_recs_forget(struct vigil_recs *r, int slot, const char *account)
+{
+    void *s = vigil_recs_find(r, slot, account);
+    if (!s)
+        return;
+    if (r->parts[slot].fini)
+        r->parts[slot].fini(r->parts[slot].ctx, s);
+    vigil_recs_release(r, slot, s);
+}
+
+void *vigil_recs_next(const struct vigil_recs *r, int slot, size_t *it)
+{
+    for (size_t i = *it; i < r->top; i++) {
+        struct rec_hdr *h = rec_at(r, i);
+        if (h->used >> slot & 1u) {
+            *it = i + 1;
+            return (unsigned char *)h + r->parts[slot].off;
+        }
+    }
+    *it = r->top;
+    return NULL;
+}
+
+int vigil_recs_mark(struct vigil_recs *r, int slot, void *s)
+{
+    struct rec_hdr *h = hdr_of(r, slot, s);
+    if (h->dirty >> slot & 1u)
+        return 0;
+    int rc = vigil_idx_list_push(&r->parts[slot].dirty, rec_num(r, h));
+    if (rc == 0)
+        h->dirty |= 1u << slot;
+    return rc;
+}
+
+bool vigil_recs_marked(const struct vigil_recs *r, int slot, const void *s)
+{
+    return hdr_of(r, slot, s)->dirty >> slot & 1u;
+}
+
+size_t vigil_recs_dirty_count(const struct vigil_recs *r, int slot)
+{
+    return r->parts[slot].dirty.n;
+}
+
+void *vigil_recs_dirty_at(const struct vigil_recs *r, int slot, size_t i)
+{
+    const struct vigil_idx_list *l = &r->parts[slot].dirty;
+    if (i >= l->n)
+        return NULL;
+    struct rec_hdr *h = rec_at(r, l->v[i]);
+    if (!(h->dirty >> slot & 1u))
+        return NULL;
+    return (unsigned char *)h + r->parts[slot].off;
+}
+
+void vigil_recs_dirty_consume(struct vigil_recs *r, int slot, size_t done)
+{
+    struct vigil_idx_list *l = &r->parts[slot].dirty;
+    if (done > l->n)
+        done = l->n;
+    for (size_t i = 0; i < done; i++)
+        rec_at(r, l->v[i])->dirty &= ~(1u << slot);
+    vigil_idx_list_consume(l, done);
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* acct_rec.h - one record per account for a set of detector states: the per-worker table
+ * the detectors keep their per-account state in, looked up once per event.
+ *
+ * A record is a header (the account id, its hash, which slots are in use and which are
+ * dirty) followed by one slot per declared part: each detector declares, at init and before
+ * the first record exists, the bytes it keeps per account (vigil_recs_declare) and gets a
+ * slot number; the slots are laid out one after the other in that order. A slot is either
+ * in use (the detector holds something for the account) or free (all zero). A record lives
+ * while at least one of its slots is in use: releasing the last one frees it.
+ *
+ * One lookup per event: the engine (pipeline/engine.c) enters the event's account before the
+ * detectors run (vigil_recs_enter) and leaves it after them; vigil_recs_slot for that same
+ * event returns the entered record without hashing again. Called for any other event (a
+ * detector driven on its own, as in its unit tests) it looks the account up itself.
+ *
+ * Pointer stability: records sit in chunks of VIGIL_RECS_CHUNK that are never moved or
+ * freed before the table is, so a record's number and the address of every slot in it stay
+ * the same from its creation until it is freed (its last slot released or forgotten), however
+ * many records are created or freed meanwhile. A freed record's number is reused by a later
+ * one. Only the index (account hash -> record number) is rebuilt on growth.
+ *
+ * Dirty lists: per slot, the records marked since the slot's owner last consumed its list,
+ * in marking order, each listed once while its dirty bit is set. Releasing a marked slot
+ * takes it off the list (O(listed), as acct_table's renumbering was), so a number reused
+ * by a later record is never listed twice.
+ *
+ * Memory per account: VIGIL_RECS_HDR (96) bytes of header + the declared slots, each
+ * rounded up to 16, plus 8 bytes of index slot at 35-70% load.
+ *
+ * Threading: a table and every pointer into it belong to one thread; no locks, no atomics.
+ * Ownership: the owner of a set of detector states creates one table for them, hands it to
+ * their init (vigil_detector_env.recs) and destroys it after them. A detector given none
+ * creates its own and destroys it. Slot pointers are borrowed. */
+#ifndef VIGIL_ACCT_REC_H
+#define VIGIL_ACCT_REC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/event.h"
+
+#define VIGIL_RECS_SLOTS 32   /* parts one table may declare */
+#define VIGIL_RECS_CHUNK 1024 /* records allocated at once */
+#define VIGIL_RECS_HDR 96     /* bytes of a record's header */
+
+struct vigil_recs;
+
+/* Releases what a slot points to outside the record (parts allocated on demand) before the
+ * slot is zeroed by vigil_recs_forget or vigil_recs_destroy. */
+typedef void (*vigil_recs_fini_fn)(void *ctx, void *slot);
+
+/* expected: accounts to hold without growing the index (0: a small default). NULL when out
+ * of memory. */
+struct vigil_recs *vigil_recs_create(size_t expected);
+/* Calls every declared fini on every slot in use, then frees the table. Accepts NULL. */
+void vigil_recs_destroy(struct vigil_recs *r);
+
+/* Declares a part of size bytes (> 0) per account; fini (may be NULL) with ctx is called
+ * on a slot in use that is forgotten or destroyed. Returns the slot number (>= 0), or
+ * VIGIL_ERR_INVALID once a record exists or VIGIL_RECS_SLOTS are declared. */
+int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fini, void *ctx);
+
+/* Records currently held. */
+size_t vigil_recs_count(const struct vigil_recs *r);
+/* Bytes held by the table: chunks, index and dirty lists. */
+size_t vigil_recs_bytes(const struct vigil_recs *r);
+
+/* The engine's per-event pair. enter: looks ev's account up (creating its record, no slot
+ * in use, when absent) and makes it the current record for ev until leave. 0, or
+ * VIGIL_ERR_NOMEM, or VIGIL_ERR_INVALID for an account that is not a valid key (nothing is
+ * entered; vigil_recs_slot then fails the same way on its own). leave: frees the current
+ * record if no slot took it into use. */
+int vigil_recs_enter(struct vigil_recs *r, const struct vigil_event *ev);
+void vigil_recs_leave(struct vigil_recs *r);
+
+/* The slot `slot` of ev's account's record, taking it into use: the current record when ev
+ * is the event entered, else looked up or created. *fresh (may be NULL) is true when the slot
+ * was not in use before (it is all zero). NULL when out of memory or the account is no
+ * valid key. */
+void *vigil_recs_slot(struct vigil_recs *r, int slot, const struct vigil_event *ev, bool *fresh);
+/* The same for an account id (a checkpoint load). */
+void *vigil_recs_slot_of(struct vigil_recs *r, int slot, const char *account, bool *fresh);
+/* The slot of `account` if in use, else NULL; never creates. */
+void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account);
+
+/* The account id of the record holding slot pointer s. */
+const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void *s);
+
+/* The slot holds nothing any more: it is zeroed and leaves use (its fini is NOT called: the
+ * detector frees its parts first), and its record is freed if no other slot is in use. */
+void vigil_recs_release(struct vigil_recs *r, int slot, void *s);
+/* Drops `account`'s slot if in use: fini, then release. */
+void vigil_recs_forget(struct vigil_recs *r, int slot, const char *account);
+
+/* Slots in use, by record number. Start with *it = 0; returns NULL at the end. The slot
+ * returned may be released before the next call.
+ *     for (size_t it = 0; (s = vigil_recs_next(r, slot, &it));) ... */
+void *vigil_recs_next(const struct vigil_recs *r, int slot, size_t *it);
+
+/* Marks s dirty for its slot's list (once until consumed). 0, or VIGIL_ERR_NOMEM (not
+ * marked). */
+int vigil_recs_mark(struct vigil_recs *r, int slot, void *s);
+/* True when s is marked and not yet consumed. */
+bool vigil_recs_marked(const struct vigil_recs *r, int slot, const void *s);
+/* Entries listed, and entry i's slot (NULL only past the end). */
+size_t vigil_recs_dirty_count(const struct vigil_recs *r, int slot);
+void *vigil_recs_dirty_at(const struct vigil_recs *r, int slot, size_t i);
+/* The first `done` entries are handled: their dirty bits are cleared and they leave the
+ * list; the rest stay listed, in order. */
+void vigil_recs_dirty_consume(struct vigil_recs *r, int slot, size_t done);
+
+#endif
