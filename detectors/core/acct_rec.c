@@ -13,7 +13,7 @@
 #include "vigil/status.h"
 
 #define MIN_SLOTS 16
-#define ALIGN 16
+#define ALIGN 8 /* slots hold at most 8-byte aligned types */
 #define ROUND_UP(n, a) (((n) + (a)-1) / (a) * (a))
 #define NONE UINT32_MAX
 
@@ -317,6 +317,13 @@ void *vigil_recs_slot_of(struct vigil_recs *r, int slot, const char *account, bo
 {
     struct rec_hdr *h = lookup(r, account, true);
     return h ? take(h, &r->parts[slot], slot, fresh) : NULL;
+}
+
+void *vigil_recs_peek(const struct vigil_recs *r, int slot, const struct vigil_event *ev)
+{
+    if (ev == r->cur_ev && r->cur)
+        return r->cur->used >> slot & 1u ? (unsigned char *)r->cur + r->parts[slot].off : NULL;
+    return vigil_recs_find(r, slot, ev->account);
 }
 
 void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account)

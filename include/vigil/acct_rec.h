@@ -26,7 +26,10 @@
  * by a later record is never listed twice.
  *
  * Memory per account: VIGIL_RECS_HDR (96) bytes of header + the declared slots, each
- * rounded up to 16, plus 8 bytes of index slot at 35-70% load.
+ * rounded up to 8 (a slot is 8-byte aligned: no long double or over-aligned member), plus 8
+ * bytes of index slot at 35-70% load. A detector keeps what only some accounts need (large
+ * windows, sample ids) behind a pointer in its slot, allocated when the account first needs
+ * it and freed when it is quiet again, so that every record stays small.
  *
  * Threading: a table and every pointer into it belong to one thread; no locks, no atomics.
  * Ownership: the owner of a set of detector states creates one table for them, hands it to
@@ -57,7 +60,7 @@ struct vigil_recs *vigil_recs_create(size_t expected);
 /* Calls every declared fini on every slot in use, then frees the table. Accepts NULL. */
 void vigil_recs_destroy(struct vigil_recs *r);
 
-/* Declares a part of size bytes (> 0) per account; fini (may be NULL) with ctx is called
+/* Declares a part of size bytes (> 0, 8-byte aligned) per account; fini (may be NULL) with ctx is called
  * on a slot in use that is forgotten or destroyed. Returns the slot number (>= 0), or
  * VIGIL_ERR_INVALID once a record exists or VIGIL_RECS_SLOTS are declared. */
 int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fini, void *ctx);
@@ -82,6 +85,9 @@ void vigil_recs_leave(struct vigil_recs *r);
 void *vigil_recs_slot(struct vigil_recs *r, int slot, const struct vigil_event *ev, bool *fresh);
 /* The same for an account id (a checkpoint load). */
 void *vigil_recs_slot_of(struct vigil_recs *r, int slot, const char *account, bool *fresh);
+/* ev's account's slot if in use, else NULL; never creates, and costs no lookup when ev is
+ * the event entered. */
+void *vigil_recs_peek(const struct vigil_recs *r, int slot, const struct vigil_event *ev);
 /* The slot of `account` if in use, else NULL; never creates. */
 void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account);
 

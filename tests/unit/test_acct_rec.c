@@ -67,10 +67,14 @@ static void test_slots_share_one_record(void **unused)
     struct a_slot *a = vigil_recs_slot(r, sa, &ev, &fresh);
     assert_true(fresh);
     assert_int_equal(a->n, 0);
-    assert_int_equal((uintptr_t)a % 16, 0);
+    assert_int_equal((uintptr_t)a % 8, 0);
+    assert_null(vigil_recs_peek(r, sb, &ev));
+    assert_ptr_equal(vigil_recs_peek(r, sa, &ev), a);
     a->n = 7;
     struct b_slot *b = vigil_recs_slot(r, sb, &ev, &fresh);
     assert_true(fresh);
+    assert_int_equal((uintptr_t)b % 8, 0);
+    assert_ptr_equal(vigil_recs_peek(r, sb, &ev), b);
     b->x = -3;
     vigil_recs_leave(r);
     assert_int_equal(vigil_recs_count(r), 1);
@@ -79,6 +83,7 @@ static void test_slots_share_one_record(void **unused)
     assert_string_equal(vigil_recs_account(r, sa, a), "acc-42");
     assert_string_equal(vigil_recs_account(r, sb, b), "acc-42");
     /* Without enter, the slot is looked up: the same one, no longer fresh. */
+    assert_ptr_equal(vigil_recs_peek(r, sa, &ev), a);
     assert_ptr_equal(vigil_recs_slot(r, sa, &ev, &fresh), a);
     assert_false(fresh);
     assert_int_equal(a->n, 7);
