@@ -345,6 +345,17 @@ const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void 
     return hdr_of(r, slot, s)->key;
 }
 
+void *vigil_recs_sibling(struct vigil_recs *r, int slot, const void *s, int other, bool *fresh)
+{
+    return take(hdr_of(r, slot, s), &r->parts[other], other, fresh);
+}
+
+void *vigil_recs_sibling_find(const struct vigil_recs *r, int slot, const void *s, int other)
+{
+    struct rec_hdr *h = hdr_of(r, slot, s);
+    return h->used >> other & 1u ? (unsigned char *)h + r->parts[other].off : NULL;
+}
+
 void vigil_recs_release(struct vigil_recs *r, int slot, void *s)
 {
     struct rec_hdr *h = hdr_of(r, slot, s);

@@ -94,6 +94,12 @@ void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account)
 /* The account id of the record holding slot pointer s. */
 const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void *s);
 
+/* Slot `other` of the record holding slot pointer s (of `slot`, in use): sibling takes it
+ * into use (*fresh as for vigil_recs_slot; never fails: the record is there), sibling_find
+ * returns it only if in use, else NULL. No lookup: one detector's slots reach each other. */
+void *vigil_recs_sibling(struct vigil_recs *r, int slot, const void *s, int other, bool *fresh);
+void *vigil_recs_sibling_find(const struct vigil_recs *r, int slot, const void *s, int other);
+
 /* The slot holds nothing any more: it is zeroed and leaves use (its fini is NOT called: the
  * detector frees its parts first), and its record is freed if no other slot is in use. */
 void vigil_recs_release(struct vigil_recs *r, int slot, void *s);

@@ -78,6 +78,10 @@ static void test_slots_share_one_record(void **unused)
     b->x = -3;
     vigil_recs_leave(r);
     assert_int_equal(vigil_recs_count(r), 1);
+    assert_ptr_equal(vigil_recs_sibling_find(r, sa, a, sb), b);
+    assert_ptr_equal(vigil_recs_sibling_find(r, sb, b, sa), a);
+    assert_ptr_equal(vigil_recs_sibling(r, sb, b, sa, &fresh), a);
+    assert_false(fresh);
     assert_ptr_equal(vigil_recs_find(r, sa, "acc-42"), a);
     assert_ptr_equal(vigil_recs_find(r, sb, "acc-42"), b);
     assert_string_equal(vigil_recs_account(r, sa, a), "acc-42");
@@ -90,8 +94,14 @@ static void test_slots_share_one_record(void **unused)
     /* Releasing one slot keeps the record for the other. */
     vigil_recs_release(r, sa, a);
     assert_null(vigil_recs_find(r, sa, "acc-42"));
+    assert_null(vigil_recs_sibling_find(r, sb, b, sa));
     assert_ptr_equal(vigil_recs_find(r, sb, "acc-42"), b);
     assert_int_equal(vigil_recs_count(r), 1);
+    /* Taken again through its sibling: fresh, zeroed. */
+    assert_ptr_equal(vigil_recs_sibling(r, sb, b, sa, &fresh), a);
+    assert_true(fresh);
+    assert_int_equal(a->n, 0);
+    vigil_recs_release(r, sa, a);
     vigil_recs_release(r, sb, b);
     assert_int_equal(vigil_recs_count(r), 0);
     assert_null(vigil_recs_find(r, sb, "acc-42"));
