@@ -17,8 +17,9 @@
  * per account and day (256 bytes): the estimate -m ln(empty / m) is within a few numbers of
  * the truth up to several hundred, deterministic, and never over-counts a repeated number.
  *
- * State per worker: a slot in the account records (acct_rec.h) of consumer accounts with
- * outbound traffic in the last two days or a call open; struct rs_acct is 544 bytes: the bitmap, RS_OPEN_MAX (16) open
+ * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
+ * record); consumer accounts with outbound traffic in the last two days or a call open have
+ * a struct rs_acct, allocated at their first such event and freed when idle, 544 bytes: the bitmap, RS_OPEN_MAX (16) open
  * calls (beyond, a call is not tracked: parallel_calls is at most 16), days and marks. Open
  * calls stop counting after 24 h of event time (events.md).
  *
@@ -73,7 +74,7 @@ struct rs_state {
     const struct vigil_profiles *profiles;
     int64_t distinct_thr; /* 0: off */
     int64_t parallel_thr; /* 0: off */
-    struct vigil_recs *recs;        /* slot `slot`: struct rs_acct */
+    struct vigil_recs *recs;        /* slot `slot`: a pointer to struct rs_acct */
     struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
     int slot;
     int64_t wm_hour;                /* hour of the last sweep's watermark */
@@ -88,6 +89,26 @@ static const struct vigil_config_key rs_keys[] = {
      "at most 16)."},
     {0},
 };
+
+/* The part of slot s (a pointer to struct rs_acct), zeroed and allocated when `fresh`; NULL
+ * (the slot released) when out of memory. */
+static struct rs_acct *acct_take(struct rs_state *st, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    if (!(*s = calloc(1, sizeof(struct rs_acct))))
+        vigil_recs_release(st->recs, st->slot, s);
+    return *s;
+}
+
+/* fini of the slot (acct_rec.h): frees the part. */
+static void acct_fini(void *ctx, void *slot)
+{
+    (void)ctx;
+    void **s = slot;
+    free(*s);
+    *s = NULL;
+}
 
 static int32_t day_of(int64_t ts)
 {
@@ -159,7 +180,8 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (nc.emergency)
         return 0;
     bool created;
-    struct rs_acct *a = vigil_recs_slot(st->recs, st->slot, ev, &created);
+    void **as = vigil_recs_slot(st->recs, st->slot, ev, &created);
+    struct rs_acct *a = as ? acct_take(st, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     int32_t today = day_of(ev->ts_ms);
@@ -216,11 +238,14 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (hour <= st->wm_hour)
         return 0;
     st->wm_hour = hour;
-    struct rs_acct *a;
-    for (size_t it = 0; (a = vigil_recs_next(st->recs, st->slot, &it));) {
+    void **as;
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
+        struct rs_acct *a = *as;
         vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, watermark_ms);
-        if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS)
-            vigil_recs_release(st->recs, st->slot, a);
+        if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS) {
+            free(a);
+            vigil_recs_release(st->recs, st->slot, as);
+        }
     }
     return 0;
 }
@@ -228,9 +253,10 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 static int rs_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct rs_state *st = state;
-    const struct rs_acct *a = vigil_recs_find(st->recs, st->slot, account);
-    if (!a)
+    void *const *as = vigil_recs_find(st->recs, st->slot, account);
+    if (!as)
         return 0;
+    const struct rs_acct *a = *as;
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, RS_SAVE_VERSION);
     vigil_state_put_i64(&w, a->last_ms);
@@ -276,7 +302,9 @@ static int rs_load(void *state, const char *account, const void *data, size_t le
     }
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
-    struct rs_acct *a = vigil_recs_slot_of(st->recs, st->slot, account, NULL);
+    bool fresh;
+    void **as = vigil_recs_slot_of(st->recs, st->slot, account, &fresh);
+    struct rs_acct *a = as ? acct_take(st, as, fresh) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     *a = c;
@@ -322,7 +350,7 @@ static int rs_init(void **state, const struct vigil_detector_env *env)
         rs_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->slot = vigil_recs_declare(st->recs, sizeof(struct rs_acct), NULL, NULL);
+    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, NULL);
     if (st->slot < 0) {
         int rc = st->slot;
         rs_destroy(st);
