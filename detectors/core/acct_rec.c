@@ -148,6 +148,11 @@ int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fin
     return s;
 }
 
+size_t vigil_recs_slots(const struct vigil_recs *r)
+{
+    return (size_t)r->n_parts;
+}
+
 size_t vigil_recs_count(const struct vigil_recs *r)
 {
     return r->count;

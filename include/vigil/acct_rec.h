@@ -65,6 +65,8 @@ void vigil_recs_destroy(struct vigil_recs *r);
  * VIGIL_ERR_INVALID once a record exists or VIGIL_RECS_SLOTS are declared. */
 int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fini, void *ctx);
 
+/* Slots declared. */
+size_t vigil_recs_slots(const struct vigil_recs *r);
 /* Records currently held. */
 size_t vigil_recs_count(const struct vigil_recs *r);
 /* Bytes held by the table: chunks, index and dirty lists. */

@@ -11,8 +11,8 @@
  * account records (vigil_recs_declare on env->recs, acct_rec.h) and finds its slot of an
  * event's account with vigil_recs_slot, which costs no lookup when the engine has entered the
  * event (pipeline/engine.c); the records' dirty lists and iteration serve its on_tick. The
- * core frees a record once every detector has released its slot. A detector may still keep a
- * table of its own (acct_table.h) instead: both work side by side. */
+ * core frees a record once every detector has released its slot. A detector that needs a
+ * keyed set of its own (call ids, sending numbers) keeps an acct_table.h table beside it. */
 #ifndef VIGIL_DETECTOR_H
 #define VIGIL_DETECTOR_H
 
