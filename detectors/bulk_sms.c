@@ -226,6 +226,7 @@ struct bs_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs;      /* recs when the env gave none; NULL otherwise */
     int s_acct;
+    struct vigil_pool *p_acct;        /* the struct bs_acct parts */
     struct vigil_acct_table *senders; /* struct bs_sender */
     int64_t wm_min;              /* minute of the last tick's watermark */
 };
@@ -919,9 +920,8 @@ static void sender_remove(struct bs_state *st, uint32_t i)
 /* fini of the slot (acct_rec.h): the records go, and the accounts' parts with them. */
 static void acct_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **s = slot;
-    free(*s);
+    vigil_pool_free(ctx, *s);
     *s = NULL;
 }
 
@@ -930,7 +930,7 @@ static void acct_fini(void *ctx, void *slot)
 static void acct_remove(struct bs_state *st, struct bs_acct *a)
 {
     void **s = a->home;
-    free(a);
+    vigil_pool_free(st->p_acct, a);
     vigil_recs_release(st->recs, st->s_acct, s);
 }
 
@@ -947,7 +947,7 @@ static struct bs_acct *acct_take(struct bs_state *st, void **s, bool fresh)
 {
     if (!fresh)
         return *s;
-    struct bs_acct *a = calloc(1, sizeof *a);
+    struct bs_acct *a = vigil_pool_alloc(st->p_acct);
     if (!a) {
         vigil_recs_release(st->recs, st->s_acct, s);
         return NULL;
@@ -1621,6 +1621,7 @@ static void bs_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
     vigil_acct_table_destroy(st->senders);
     vigil_win_more_destroy(st->more);
     free(st->pool);
@@ -1681,11 +1682,12 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->scratch =
         malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
+    st->p_acct = vigil_pool_create(sizeof(struct bs_acct));
     st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
     st->more = vigil_win_more_create();
-    if (!st->scratch || !st->recs || !st->senders || !st->more)
+    if (!st->scratch || !st->recs || !st->p_acct || !st->senders || !st->more)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, NULL);
+    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, st->p_acct);
     if (st->s_acct < 0)
         goto fail;
     *state = st;

@@ -190,6 +190,7 @@ struct ct_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int s_acct, s_open;
+    struct vigil_pool *p_acct, *p_open; /* their parts */
     struct vigil_acct_table *ids;   /* char[VIGIL_ID_MAX + 1]: start event id per open call */
     struct ct_timer *heap;
     size_t n_heap, cap_heap;
@@ -464,11 +465,17 @@ static void drop_call(struct ct_state *st, struct ct_open *o, const char *accoun
 
 /* The part *s of a slot of `slot`, zeroed and allocated when `fresh`; NULL (the slot
  * released) when out of memory. */
-static void *part_take(struct ct_state *st, int slot, void **s, size_t size, bool fresh)
+/* The pool of slot `slot`'s parts. */
+static struct vigil_pool *pool_of(const struct ct_state *st, int slot)
+{
+    return slot == st->s_acct ? st->p_acct : st->p_open;
+}
+
+static void *part_take(struct ct_state *st, int slot, void **s, bool fresh)
 {
     if (!fresh)
         return *s;
-    if (!(*s = calloc(1, size)))
+    if (!(*s = vigil_pool_alloc(pool_of(st, slot))))
         vigil_recs_release(st->recs, slot, s);
     return *s;
 }
@@ -476,16 +483,15 @@ static void *part_take(struct ct_state *st, int slot, void **s, size_t size, boo
 /* Frees the part of slot s and releases the slot (off its dirty list too). */
 static void part_drop(struct ct_state *st, int slot, void **s)
 {
-    free(*s);
+    vigil_pool_free(pool_of(st, slot), *s);
     vigil_recs_release(st->recs, slot, s);
 }
 
 /* fini of both slots (acct_rec.h): each holds one pointer to its part. */
 static void part_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **s = slot;
-    free(*s);
+    vigil_pool_free(ctx, *s);
     *s = NULL;
 }
 
@@ -778,7 +784,7 @@ static struct ct_open *open_get(struct ct_state *st, struct ct_acct *a, const ch
     (void)account;
     bool fresh;
     void **s = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_open, &fresh);
-    struct ct_open *o = part_take(st, st->s_open, s, sizeof *o, fresh);
+    struct ct_open *o = part_take(st, st->s_open, s, fresh);
     if (o)
         a->has_open = true;
     return o;
@@ -877,7 +883,7 @@ static int ct_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 
     bool created;
     void **as = vigil_recs_slot(st->recs, st->s_acct, ev, &created);
-    struct ct_acct *a = as ? part_take(st, st->s_acct, as, sizeof *a, created) : NULL;
+    struct ct_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created) {
@@ -1301,7 +1307,7 @@ static int load_apply(struct ct_state *st, const char *account, const struct ct_
 {
     bool created;
     void **as = vigil_recs_slot_of(st->recs, st->s_acct, account, &created);
-    struct ct_acct *a = as ? part_take(st, st->s_acct, as, sizeof *a, created) : NULL;
+    struct ct_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created)
@@ -1353,6 +1359,8 @@ static void ct_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
+    vigil_pool_destroy(st->p_open);
     vigil_acct_table_destroy(st->ids);
     free(st->heap);
     free(st);
@@ -1385,10 +1393,12 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->heap = malloc(st->cap_heap * sizeof *st->heap);
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
     st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
-    if (!st->heap || !st->recs || !st->ids)
+    st->p_acct = vigil_pool_create(sizeof(struct ct_acct));
+    st->p_open = vigil_pool_create(sizeof(struct ct_open));
+    if (!st->heap || !st->recs || !st->ids || !st->p_acct || !st->p_open)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, NULL);
-    st->s_open = vigil_recs_declare(st->recs, sizeof(void *), part_fini, NULL);
+    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_acct);
+    st->s_open = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_open);
     if (st->s_acct < 0 || st->s_open < 0)
         goto fail;
     *state = st;

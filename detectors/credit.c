@@ -120,6 +120,7 @@ struct cr_state {
     struct vigil_recs *recs;        /* slot `slot`: a pointer to struct cr_acct */
     struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
     int slot;
+    struct vigil_pool *pool; /* the struct cr_acct parts */
     int64_t wm_min;                 /* minute of the last sweep's watermark */
     uint64_t version;               /* the limits table's version at the last sweep */
 };
@@ -395,7 +396,7 @@ static struct cr_acct *acct_take(struct cr_state *st, void **s, bool fresh)
 {
     if (!fresh)
         return *s;
-    if (!(*s = calloc(1, sizeof(struct cr_acct))))
+    if (!(*s = vigil_pool_alloc(st->pool)))
         vigil_recs_release(st->recs, st->slot, s);
     return *s;
 }
@@ -403,9 +404,8 @@ static struct cr_acct *acct_take(struct cr_state *st, void **s, bool fresh)
 /* fini of the slot (acct_rec.h): frees the part. */
 static void acct_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **s = slot;
-    free(*s);
+    vigil_pool_free(ctx, *s);
     *s = NULL;
 }
 
@@ -523,7 +523,7 @@ static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
         /* Nothing of it is left in the day ring, and nothing open. */
         struct cr_acct *a = *as;
         if (a->n_open == 0 && a->last_ms <= wm - CR_DAYS * CR_DAY_MS) {
-            free(a);
+            vigil_pool_free(st->pool, a);
             vigil_recs_release(st->recs, st->slot, as);
         }
     }
@@ -663,6 +663,7 @@ static void cr_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     free(st);
 }
 
@@ -685,11 +686,12 @@ static int cr_init(void **state, const struct vigil_detector_env *env)
     st->wm_min = INT64_MIN;
     st->version = vigil_credit_version(st->credit);
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
-    if (!st->recs) {
+    st->pool = vigil_pool_create(sizeof(struct cr_acct));
+    if (!st->recs || !st->pool) {
         cr_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, NULL);
+    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, st->pool);
     if (st->slot < 0) {
         int rc = st->slot;
         cr_destroy(st);

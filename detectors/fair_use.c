@@ -138,6 +138,7 @@ struct fu_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int s_calls, s_abroad;
+    struct vigil_pool *p_calls, *p_abroad; /* their parts */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* earliest since + devices_min of an unfired episode */
 };
@@ -279,28 +280,29 @@ static int check_devices(struct fu_state *st, struct fu_calls *c, const char *ac
 
 /* The part *p of slot s (of `slot`), zeroed and allocated when `fresh`; NULL (the slot
  * released) when out of memory. */
-static void *part_take(struct fu_state *st, int slot, void *s, void **p, size_t size, bool fresh)
+static void *part_take(struct fu_state *st, int slot, void *s, void **p,
+                       struct vigil_pool *pool, bool fresh)
 {
     if (!fresh)
         return *p;
-    if (!(*p = calloc(1, size)))
+    if (!(*p = vigil_pool_alloc(pool)))
         vigil_recs_release(st->recs, slot, s);
     return *p;
 }
 
 /* Frees the part *p of slot s and releases the slot (off its dirty list too). */
-static void part_drop(struct fu_state *st, int slot, void *s, void **p)
+static void part_drop(struct fu_state *st, int slot, void *s, void **p,
+                      struct vigil_pool *pool)
 {
-    free(*p);
+    vigil_pool_free(pool, *p);
     vigil_recs_release(st->recs, slot, s);
 }
 
 /* fini of both slots (acct_rec.h): each holds one pointer to its part. */
 static void part_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **p = slot;
-    free(*p);
+    vigil_pool_free(ctx, *p);
     *p = NULL;
 }
 
@@ -308,7 +310,7 @@ static struct fu_calls *calls_get(struct fu_state *st, const struct vigil_event 
                                   struct fu_cslot **cs, bool *created)
 {
     *cs = vigil_recs_slot(st->recs, st->s_calls, ev, created);
-    return *cs ? part_take(st, st->s_calls, *cs, (void **)&(*cs)->c, sizeof *(*cs)->c, *created)
+    return *cs ? part_take(st, st->s_calls, *cs, (void **)&(*cs)->c, st->p_calls, *created)
                : NULL;
 }
 
@@ -316,7 +318,7 @@ static struct fu_abroad *abroad_get(struct fu_state *st, const struct vigil_even
                                     struct fu_aslot **as, bool *created)
 {
     *as = vigil_recs_slot(st->recs, st->s_abroad, ev, created);
-    return *as ? part_take(st, st->s_abroad, *as, (void **)&(*as)->a, sizeof *(*as)->a, *created)
+    return *as ? part_take(st, st->s_abroad, *as, (void **)&(*as)->a, st->p_abroad, *created)
                : NULL;
 }
 
@@ -602,12 +604,12 @@ static int sweep(struct fu_state *st, int64_t wm, struct vigil_emit *out)
         const struct fu_calls *c = cs->c;
         if (c->n_open == 0 && (!c->published || c->pub == 0) && !c->dirty &&
             c->last_ms <= wm - 2 * FU_MIN_MS)
-            part_drop(st, st->s_calls, cs, (void **)&cs->c);
+            part_drop(st, st->s_calls, cs, (void **)&cs->c, st->p_calls);
     }
     for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_abroad, &it));) {
         const struct fu_abroad *a = as->a;
         if (a->published && a->pub == 0 && !a->dirty)
-            part_drop(st, st->s_abroad, as, (void **)&as->a);
+            part_drop(st, st->s_abroad, as, (void **)&as->a, st->p_abroad);
     }
     return 0;
 }
@@ -844,7 +846,7 @@ static int fu_load_slots(struct fu_state *st, const char *account, uint8_t mask,
     *a = NULL;
     if (mask & FU_SAVED_CALLS) {
         cs = vigil_recs_slot_of(st->recs, st->s_calls, account, &c_new);
-        *c = cs ? part_take(st, st->s_calls, cs, (void **)&cs->c, sizeof *cs->c, c_new) : NULL;
+        *c = cs ? part_take(st, st->s_calls, cs, (void **)&cs->c, st->p_calls, c_new) : NULL;
         if (!*c) {
             c_new = false; /* part_take released it */
             goto fail;
@@ -854,7 +856,7 @@ static int fu_load_slots(struct fu_state *st, const char *account, uint8_t mask,
     }
     if (mask & FU_SAVED_ABROAD) {
         as = vigil_recs_slot_of(st->recs, st->s_abroad, account, &a_new);
-        *a = as ? part_take(st, st->s_abroad, as, (void **)&as->a, sizeof *as->a, a_new) : NULL;
+        *a = as ? part_take(st, st->s_abroad, as, (void **)&as->a, st->p_abroad, a_new) : NULL;
         if (!*a) {
             a_new = false;
             goto fail;
@@ -929,6 +931,8 @@ static void fu_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_calls);
+    vigil_pool_destroy(st->p_abroad);
     free(st);
 }
 
@@ -952,12 +956,14 @@ static int fu_init(void **state, const struct vigil_detector_env *env)
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(256));
-    if (!st->recs) {
+    st->p_calls = vigil_pool_create(sizeof(struct fu_calls));
+    st->p_abroad = vigil_pool_create(sizeof(struct fu_abroad));
+    if (!st->recs || !st->p_calls || !st->p_abroad) {
         fu_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->s_calls = vigil_recs_declare(st->recs, sizeof(struct fu_cslot), part_fini, NULL);
-    st->s_abroad = vigil_recs_declare(st->recs, sizeof(struct fu_aslot), part_fini, NULL);
+    st->s_calls = vigil_recs_declare(st->recs, sizeof(struct fu_cslot), part_fini, st->p_calls);
+    st->s_abroad = vigil_recs_declare(st->recs, sizeof(struct fu_aslot), part_fini, st->p_abroad);
     if (st->s_calls < 0 || st->s_abroad < 0) {
         fu_destroy(st);
         return VIGIL_ERR_INVALID;

@@ -228,6 +228,7 @@ struct pm_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int slot;
+    struct vigil_pool *pool; /* the struct pm_acct parts */
     struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
     struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
     /* Per profile, the highest calls level judged (window.h grows call times up to it). */
@@ -424,7 +425,7 @@ static struct pm_acct *acct_take(struct pm_state *st, struct pm_slot *s, bool fr
 {
     if (!fresh)
         return s->a;
-    s->a = calloc(1, sizeof *s->a);
+    s->a = vigil_pool_alloc(st->pool);
     if (!s->a) {
         vigil_recs_release(st->recs, st->slot, s);
         return NULL;
@@ -436,16 +437,15 @@ static struct pm_acct *acct_take(struct pm_state *st, struct pm_slot *s, bool fr
 /* Frees the account's state and releases its slot. */
 static void acct_drop(struct pm_state *st, struct pm_slot *s)
 {
-    free(s->a);
+    vigil_pool_free(st->pool, s->a);
     vigil_recs_release(st->recs, st->slot, s);
 }
 
 /* fini of the slot (acct_rec.h): the records go, and the states with them. */
 static void slot_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     struct pm_slot *s = slot;
-    free(s->a);
+    vigil_pool_free(ctx, s->a);
     s->a = NULL;
 }
 
@@ -1508,6 +1508,7 @@ static void pm_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     vigil_win_more_destroy(st->more);
     vigil_win_more_destroy(st->spans);
     free(st);
@@ -1553,11 +1554,12 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
         st->in_level[p] = (uint32_t)st->in_calls[p]; /* its warning is a third */
     }
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
+    st->pool = vigil_pool_create(sizeof(struct pm_acct));
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();
-    if (!st->recs || !st->more || !st->spans)
+    if (!st->recs || !st->pool || !st->more || !st->spans)
         goto fail;
-    st->slot = vigil_recs_declare(st->recs, sizeof(struct pm_slot), slot_fini, NULL);
+    st->slot = vigil_recs_declare(st->recs, sizeof(struct pm_slot), slot_fini, st->pool);
     if (st->slot < 0) {
         pm_destroy(st);
         return VIGIL_ERR_INVALID;

@@ -77,6 +77,7 @@ struct rs_state {
     struct vigil_recs *recs;        /* slot `slot`: a pointer to struct rs_acct */
     struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
     int slot;
+    struct vigil_pool *pool; /* the struct rs_acct parts */
     int64_t wm_hour;                /* hour of the last sweep's watermark */
 };
 
@@ -96,7 +97,7 @@ static struct rs_acct *acct_take(struct rs_state *st, void **s, bool fresh)
 {
     if (!fresh)
         return *s;
-    if (!(*s = calloc(1, sizeof(struct rs_acct))))
+    if (!(*s = vigil_pool_alloc(st->pool)))
         vigil_recs_release(st->recs, st->slot, s);
     return *s;
 }
@@ -104,9 +105,8 @@ static struct rs_acct *acct_take(struct rs_state *st, void **s, bool fresh)
 /* fini of the slot (acct_rec.h): frees the part. */
 static void acct_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **s = slot;
-    free(*s);
+    vigil_pool_free(ctx, *s);
     *s = NULL;
 }
 
@@ -243,7 +243,7 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         struct rs_acct *a = *as;
         vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, watermark_ms);
         if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS) {
-            free(a);
+            vigil_pool_free(st->pool, a);
             vigil_recs_release(st->recs, st->slot, as);
         }
     }
@@ -329,6 +329,7 @@ static void rs_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     free(st);
 }
 
@@ -346,11 +347,12 @@ static int rs_init(void **state, const struct vigil_detector_env *env)
     st->parallel_thr = vigil_config_int(env->cfg, "resale.parallel_calls");
     st->wm_hour = INT64_MIN;
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
-    if (!st->recs) {
+    st->pool = vigil_pool_create(sizeof(struct rs_acct));
+    if (!st->recs || !st->pool) {
         rs_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, NULL);
+    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, st->pool);
     if (st->slot < 0) {
         int rc = st->slot;
         rs_destroy(st);

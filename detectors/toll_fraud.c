@@ -300,6 +300,7 @@ struct tf_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int s_acct, s_hr, s_hist;
+    struct vigil_pool *p_acct, *p_hr, *p_hist; /* their parts */
     int64_t next_due;            /* earliest event time at which something in hr expires */
     int64_t wm_hour;             /* hour of the last tick's watermark */
     int64_t last_eval;           /* watermark of the last open-call judgement */
@@ -609,11 +610,17 @@ static void due_at(struct tf_state *st, int64_t t)
 
 /* The part *s of a slot of `slot`, zeroed and allocated when `fresh`; NULL (the slot
  * released) when out of memory. */
-static void *part_take(struct tf_state *st, int slot, void **s, size_t size, bool fresh)
+/* The pool of slot `slot`'s parts. */
+static struct vigil_pool *pool_of(const struct tf_state *st, int slot)
+{
+    return slot == st->s_acct ? st->p_acct : slot == st->s_hr ? st->p_hr : st->p_hist;
+}
+
+static void *part_take(struct tf_state *st, int slot, void **s, bool fresh)
 {
     if (!fresh)
         return *s;
-    if (!(*s = calloc(1, size)))
+    if (!(*s = vigil_pool_alloc(pool_of(st, slot))))
         vigil_recs_release(st->recs, slot, s);
     return *s;
 }
@@ -621,16 +628,15 @@ static void *part_take(struct tf_state *st, int slot, void **s, size_t size, boo
 /* Frees the part of slot s and releases the slot (off its dirty list too). */
 static void part_drop(struct tf_state *st, int slot, void **s)
 {
-    free(*s);
+    vigil_pool_free(pool_of(st, slot), *s);
     vigil_recs_release(st->recs, slot, s);
 }
 
 /* fini of the three slots (acct_rec.h): each holds one pointer to its part. */
 static void part_fini(void *ctx, void *slot)
 {
-    (void)ctx;
     void **s = slot;
-    free(*s);
+    vigil_pool_free(ctx, *s);
     *s = NULL;
 }
 
@@ -679,7 +685,7 @@ static struct tf_hr *hr_get(struct tf_state *st, struct tf_acct *a, const char *
     (void)account;
     bool fresh;
     void **s = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_hr, &fresh);
-    struct tf_hr *h = part_take(st, st->s_hr, s, sizeof *h, fresh);
+    struct tf_hr *h = part_take(st, st->s_hr, s, fresh);
     if (h)
         a->has_hr = true;
     return h;
@@ -896,7 +902,7 @@ static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct 
 {
     bool fresh;
     void **hslot = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_hist, &fresh);
-    struct tf_hist *hs = part_take(st, st->s_hist, hslot, sizeof *hs, fresh);
+    struct tf_hist *hs = part_take(st, st->s_hist, hslot, fresh);
     if (!hs)
         return VIGIL_ERR_NOMEM;
     /* The streak begins when its first call began: an end without its start ran for secs
@@ -1366,7 +1372,7 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 
     bool created;
     void **as = vigil_recs_slot(st->recs, st->s_acct, ev, &created);
-    struct tf_acct *a = as ? part_take(st, st->s_acct, as, sizeof *a, created) : NULL;
+    struct tf_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created) {
@@ -1913,7 +1919,6 @@ static bool tf_read(struct tf_saved *s, const void *data, size_t len)
 static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask, void *slot[3])
 {
     const int slots[3] = {st->s_acct, st->s_hr, st->s_hist};
-    const size_t sizes[3] = {sizeof(struct tf_acct), sizeof(struct tf_hr), sizeof(struct tf_hist)};
     bool created[3] = {false, false, false};
     int i = 0;
     for (; i < 3; i++) {
@@ -1921,7 +1926,7 @@ static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask,
         if (!(mask & (1 << i)))
             continue;
         void **s = vigil_recs_slot_of(st->recs, slots[i], account, &created[i]);
-        if (!s || !(slot[i] = part_take(st, slots[i], s, sizes[i], created[i]))) {
+        if (!s || !(slot[i] = part_take(st, slots[i], s, created[i]))) {
             created[i] = false; /* part_take released it */
             break;
         }
@@ -2022,6 +2027,9 @@ static void tf_destroy(void *state)
     if (!st)
         return;
     vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
+    vigil_pool_destroy(st->p_hr);
+    vigil_pool_destroy(st->p_hist);
     vigil_win_more_destroy(st->more);
     vigil_win_more_destroy(st->spans);
     free(st);
@@ -2069,11 +2077,14 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
-    if (!st->recs || !st->more || !st->spans)
+    st->p_acct = vigil_pool_create(sizeof(struct tf_acct));
+    st->p_hr = vigil_pool_create(sizeof(struct tf_hr));
+    st->p_hist = vigil_pool_create(sizeof(struct tf_hist));
+    if (!st->recs || !st->more || !st->spans || !st->p_acct || !st->p_hr || !st->p_hist)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, NULL);
-    st->s_hr = vigil_recs_declare(st->recs, sizeof(void *), part_fini, NULL);
-    st->s_hist = vigil_recs_declare(st->recs, sizeof(void *), part_fini, NULL);
+    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_acct);
+    st->s_hr = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_hr);
+    st->s_hist = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_hist);
     if (st->s_acct < 0 || st->s_hr < 0 || st->s_hist < 0) {
         tf_destroy(st);
         return VIGIL_ERR_INVALID;

@@ -34,6 +34,10 @@ struct part {
     vigil_recs_fini_fn fini;
     void *ctx;
     struct vigil_idx_list dirty; /* record numbers */
+    /* Bit i: record i has this slot in use (a copy of the headers' bits, dense, so that a
+     * walk of a slot few accounts use skips 64 records per word without touching them).
+     * VIGIL_RECS_CHUNK / 64 words per chunk. */
+    uint64_t *in_use;
 };
 
 /* An index slot: record number + 1 (0 = empty) and the low 32 bits of the hash. */
@@ -131,8 +135,10 @@ void vigil_recs_destroy(struct vigil_recs *r)
         fini_slots(r, rec_at(r, i));
     for (size_t c = 0; c < r->n_chunks; c++)
         free(r->chunks[c]);
-    for (int s = 0; s < r->n_parts; s++)
+    for (int s = 0; s < r->n_parts; s++) {
         vigil_idx_list_fini(&r->parts[s].dirty);
+        free(r->parts[s].in_use);
+    }
     free(r->chunks);
     free(r->index);
     free(r);
@@ -163,7 +169,8 @@ size_t vigil_recs_bytes(const struct vigil_recs *r)
     size_t b = sizeof *r + (r->mask + 1) * sizeof *r->index +
                r->n_chunks * (sizeof *r->chunks + VIGIL_RECS_CHUNK * r->stride);
     for (int s = 0; s < r->n_parts; s++)
-        b += r->parts[s].dirty.cap * sizeof(uint32_t);
+        b += r->parts[s].dirty.cap * sizeof(uint32_t) +
+             r->n_chunks * (VIGIL_RECS_CHUNK / 64) * sizeof(uint64_t);
     return b;
 }
 
@@ -208,6 +215,14 @@ static uint32_t alloc_rec(struct vigil_recs *r)
         if (!chunks)
             return NONE;
         r->chunks = chunks;
+        size_t words = (r->n_chunks + 1) * (VIGIL_RECS_CHUNK / 64);
+        for (int s = 0; s < r->n_parts; s++) {
+            uint64_t *b = realloc(r->parts[s].in_use, words * sizeof *b);
+            if (!b)
+                return NONE; /* the bitmaps grown so far stay: only their tails are unused */
+            memset(b + words - VIGIL_RECS_CHUNK / 64, 0, VIGIL_RECS_CHUNK / 64 * sizeof *b);
+            r->parts[s].in_use = b;
+        }
         /* calloc: a chunk's records start zeroed, and untouched pages cost nothing. */
         unsigned char *c = calloc(VIGIL_RECS_CHUNK, r->stride);
         if (!c)
@@ -306,7 +321,10 @@ void vigil_recs_leave(struct vigil_recs *r)
 static void *take(struct rec_hdr *h, const struct part *pt, int slot, bool *fresh)
 {
     bool was = h->used >> slot & 1u;
-    h->used |= 1u << slot;
+    if (!was) {
+        h->used |= 1u << slot;
+        pt->in_use[h->num / 64] |= 1ULL << (h->num % 64);
+    }
     if (fresh)
         *fresh = !was;
     return (unsigned char *)h + pt->off;
@@ -366,6 +384,7 @@ void vigil_recs_release(struct vigil_recs *r, int slot, void *s)
     struct rec_hdr *h = hdr_of(r, slot, s);
     memset(s, 0, r->parts[slot].size);
     h->used &= ~(1u << slot);
+    r->parts[slot].in_use[h->num / 64] &= ~(1ULL << (h->num % 64));
     if (h->dirty >> slot & 1u) {
         /* Unlisted now, so a later record of the same number is listed only once. */
         struct vigil_idx_list *l = &r->parts[slot].dirty;
@@ -395,12 +414,17 @@ void vigil_recs_forget(struct vigil_recs *r, int slot, const char *account)
 
 void *vigil_recs_next(const struct vigil_recs *r, int slot, size_t *it)
 {
-    for (size_t i = *it; i < r->top; i++) {
-        struct rec_hdr *h = rec_at(r, i);
-        if (h->used >> slot & 1u) {
+    const struct part *pt = &r->parts[slot];
+    size_t i = *it;
+    size_t words = (r->top + 63) / 64;
+    while (i / 64 < words) {
+        uint64_t w = pt->in_use[i / 64] & (~0ULL << (i % 64));
+        if (w != 0) {
+            i = i / 64 * 64 + (size_t)__builtin_ctzll(w);
             *it = i + 1;
-            return (unsigned char *)h + r->parts[slot].off;
+            return (unsigned char *)rec_at(r, i) + pt->off;
         }
+        i = (i / 64 + 1) * 64;
     }
     *it = r->top;
     return NULL;
@@ -446,4 +470,71 @@ void vigil_recs_dirty_consume(struct vigil_recs *r, int slot, size_t done)
     for (size_t i = 0; i < done; i++)
         rec_at(r, l->v[i])->dirty &= ~(1u << slot);
     vigil_idx_list_consume(l, done);
+}
+
+/* --- the pool of parts --------------------------------------------------------------------- */
+
+#define POOL_CHUNK_BYTES 65536
+
+struct vigil_pool {
+    size_t size;      /* bytes per block, a multiple of 8 */
+    size_t per_chunk; /* blocks per chunk */
+    unsigned char **chunks;
+    size_t n_chunks;
+    size_t used_in_last; /* blocks handed out of the last chunk */
+    void *free1;         /* a freed block; its first 8 bytes point to the next */
+};
+
+struct vigil_pool *vigil_pool_create(size_t size)
+{
+    if (size == 0)
+        return NULL;
+    struct vigil_pool *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->size = ROUND_UP(size < sizeof(void *) ? sizeof(void *) : size, ALIGN);
+    p->per_chunk = POOL_CHUNK_BYTES / p->size ? POOL_CHUNK_BYTES / p->size : 1;
+    return p;
+}
+
+void vigil_pool_destroy(struct vigil_pool *p)
+{
+    if (!p)
+        return;
+    for (size_t c = 0; c < p->n_chunks; c++)
+        free(p->chunks[c]);
+    free(p->chunks);
+    free(p);
+}
+
+void *vigil_pool_alloc(struct vigil_pool *p)
+{
+    void *b;
+    if (p->free1) {
+        b = p->free1;
+        memcpy(&p->free1, b, sizeof p->free1);
+    } else {
+        if (p->n_chunks == 0 || p->used_in_last == p->per_chunk) {
+            unsigned char **chunks = realloc(p->chunks, (p->n_chunks + 1) * sizeof *chunks);
+            if (!chunks)
+                return NULL;
+            p->chunks = chunks;
+            unsigned char *c = malloc(p->per_chunk * p->size);
+            if (!c)
+                return NULL;
+            p->chunks[p->n_chunks++] = c;
+            p->used_in_last = 0;
+        }
+        b = p->chunks[p->n_chunks - 1] + p->used_in_last++ * p->size;
+    }
+    memset(b, 0, p->size);
+    return b;
+}
+
+void vigil_pool_free(struct vigil_pool *p, void *b)
+{
+    if (!b)
+        return;
+    memcpy(b, &p->free1, sizeof p->free1);
+    p->free1 = b;
 }

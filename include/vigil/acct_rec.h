@@ -27,7 +27,9 @@
  *
  * Memory per account: VIGIL_RECS_HDR (96) bytes of header + the declared slots, each
  * rounded up to 8 (a slot is 8-byte aligned: no long double or over-aligned member), plus 8
- * bytes of index slot at 35-70% load. A detector keeps what only some accounts need (large
+ * bytes of index slot at 35-70% load, plus one bit per declared slot: which records have it
+ * in use, so that walking a slot few accounts use (vigil_recs_next) skips the others 64 at a
+ * time. A detector keeps what only some accounts need (large
  * windows, sample ids) behind a pointer in its slot, allocated when the account first needs
  * it and freed when it is quiet again, so that every record stays small.
  *
@@ -124,5 +126,23 @@ void *vigil_recs_dirty_at(const struct vigil_recs *r, int slot, size_t i);
 /* The first `done` entries are handled: their dirty bits are cleared and they leave the
  * list; the rest stay listed, in order. */
 void vigil_recs_dirty_consume(struct vigil_recs *r, int slot, size_t done);
+
+/* A pool of fixed-size blocks for the parts a slot points to: blocks come from chunks of
+ * about 64 KB and freed ones are reused first, so the parts of one detector lie together in
+ * the order they were made (a sweep in record order walks them nearly in address order, as
+ * it walked a detector's own dense table) and cost no allocator header each. Chunks are kept
+ * until the pool is destroyed: an account that goes quiet gives its block back to the pool,
+ * not to the system.
+ * Threading: one pool belongs to one thread. Ownership: the creator destroys it, after the
+ * records whose slots point into it. */
+struct vigil_pool;
+
+/* size: bytes per block (> 0). NULL when out of memory. */
+struct vigil_pool *vigil_pool_create(size_t size);
+void vigil_pool_destroy(struct vigil_pool *p); /* accepts NULL */
+/* A zeroed block, or NULL when out of memory. */
+void *vigil_pool_alloc(struct vigil_pool *p);
+/* Gives block b (from this pool; NULL is ignored) back. */
+void vigil_pool_free(struct vigil_pool *p, void *b);
 
 #endif
