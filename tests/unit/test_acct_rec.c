@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* test_acct_rec.c - the per-worker account records: declared slots, one lookup per entered
  * event, stable slot addresses across growth and frees, release and forget, iteration and
- * dirty lists; checked against a plain array. */
+ * dirty lists, the pool of parts; checked against a plain array. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -273,6 +273,36 @@ static void test_forget_and_destroy_call_fini(void **unused)
     assert_int_equal(finis, 2); /* acc-2's */
 }
 
+/* The pool: zeroed blocks, distinct while held, a freed block reused first, many chunks. */
+static void test_pool(void **unused)
+{
+    (void)unused;
+    vigil_pool_destroy(NULL);
+    assert_null(vigil_pool_create(0));
+    struct vigil_pool *p = vigil_pool_create(sizeof(struct a_slot));
+    assert_non_null(p);
+    static struct a_slot *b[N];
+    for (unsigned i = 0; i < N; i++) {
+        b[i] = vigil_pool_alloc(p);
+        assert_non_null(b[i]);
+        assert_int_equal((uintptr_t)b[i] % 8, 0);
+        assert_int_equal(b[i]->n, 0);
+        b[i]->n = i + 1;
+        memset(b[i]->tag, 'x', sizeof b[i]->tag);
+    }
+    for (unsigned i = 0; i < N; i++)
+        assert_int_equal(b[i]->n, i + 1); /* no block handed out twice */
+    vigil_pool_free(p, NULL);
+    vigil_pool_free(p, b[7]);
+    vigil_pool_free(p, b[3]);
+    struct a_slot *again = vigil_pool_alloc(p);
+    assert_ptr_equal(again, b[3]);
+    assert_int_equal(again->n, 0);
+    assert_int_equal(again->tag[0], 0);
+    assert_ptr_equal(vigil_pool_alloc(p), b[7]);
+    vigil_pool_destroy(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_stable_addresses_under_churn),
         cmocka_unit_test(test_dirty_lists),
         cmocka_unit_test(test_forget_and_destroy_call_fini),
+        cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
