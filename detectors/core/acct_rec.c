@@ -58,7 +58,8 @@ struct vigil_recs {
     uint32_t free1;  /* first free record below top, NONE: none */
     struct part parts[VIGIL_RECS_SLOTS];
     int n_parts;
-    const struct vigil_event *cur_ev; /* the event entered, and its record (NULL: none) */
+    /* The event entered (NULL: none) and its account's record (NULL: it has none yet). */
+    const struct vigil_event *cur_ev;
     struct rec_hdr *cur;
 };
 
@@ -302,11 +303,10 @@ int vigil_recs_enter(struct vigil_recs *r, const struct vigil_event *ev)
     r->cur = NULL;
     if (!vigil_acct_key_ok(ev->account))
         return VIGIL_ERR_INVALID;
-    struct rec_hdr *h = lookup(r, ev->account, true);
-    if (!h)
-        return VIGIL_ERR_NOMEM;
+    /* Not created here: an account no detector takes (most events concern few of them)
+     * costs no insert and removal; the first slot taken creates it. */
     r->cur_ev = ev;
-    r->cur = h;
+    r->cur = lookup(r, ev->account, false);
     return 0;
 }
 
@@ -332,7 +332,15 @@ static void *take(struct rec_hdr *h, const struct part *pt, int slot, bool *fres
 
 void *vigil_recs_slot(struct vigil_recs *r, int slot, const struct vigil_event *ev, bool *fresh)
 {
-    struct rec_hdr *h = ev == r->cur_ev && r->cur ? r->cur : lookup(r, ev->account, true);
+    struct rec_hdr *h;
+    if (ev == r->cur_ev) {
+        /* Entered: the record, or created now and current for the detectors after this. */
+        if (!r->cur)
+            r->cur = lookup(r, ev->account, true);
+        h = r->cur;
+    } else {
+        h = lookup(r, ev->account, true);
+    }
     return h ? take(h, &r->parts[slot], slot, fresh) : NULL;
 }
 
@@ -344,8 +352,11 @@ void *vigil_recs_slot_of(struct vigil_recs *r, int slot, const char *account, bo
 
 void *vigil_recs_peek(const struct vigil_recs *r, int slot, const struct vigil_event *ev)
 {
-    if (ev == r->cur_ev && r->cur)
-        return r->cur->used >> slot & 1u ? (unsigned char *)r->cur + r->parts[slot].off : NULL;
+    if (ev == r->cur_ev) { /* entered: no record is no slot */
+        if (!r->cur || !(r->cur->used >> slot & 1u))
+            return NULL;
+        return (unsigned char *)r->cur + r->parts[slot].off;
+    }
     return vigil_recs_find(r, slot, ev->account);
 }
 

@@ -11,7 +11,8 @@
  *
  * One lookup per event: the engine (pipeline/engine.c) enters the event's account before the
  * detectors run (vigil_recs_enter) and leaves it after them; vigil_recs_slot for that same
- * event returns the entered record without hashing again. Called for any other event (a
+ * event returns the entered record without hashing again (an account's first event pays a
+ * second lookup, to insert it). Called for any other event (a
  * detector driven on its own, as in its unit tests) it looks the account up itself.
  *
  * Pointer stability: records sit in chunks of VIGIL_RECS_CHUNK that are never moved or
@@ -74,11 +75,12 @@ size_t vigil_recs_count(const struct vigil_recs *r);
 /* Bytes held by the table: chunks, index and dirty lists. */
 size_t vigil_recs_bytes(const struct vigil_recs *r);
 
-/* The engine's per-event pair. enter: looks ev's account up (creating its record, no slot
- * in use, when absent) and makes it the current record for ev until leave. 0, or
- * VIGIL_ERR_NOMEM, or VIGIL_ERR_INVALID for an account that is not a valid key (nothing is
- * entered; vigil_recs_slot then fails the same way on its own). leave: frees the current
- * record if no slot took it into use. */
+/* The engine's per-event pair. enter: looks ev's account up and makes its record (or that it
+ * has none: nothing is created here) the current one for ev until leave; the first
+ * vigil_recs_slot for ev then creates it, so an account no detector takes costs one lookup
+ * and nothing else, and a new account two (this one and the insert). 0, or VIGIL_ERR_INVALID
+ * for an account that is not a valid key (nothing is entered; vigil_recs_slot then fails the
+ * same way on its own). leave: frees the current record if no slot is in use in it any more. */
 int vigil_recs_enter(struct vigil_recs *r, const struct vigil_event *ev);
 void vigil_recs_leave(struct vigil_recs *r);
 
