@@ -1687,7 +1687,7 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->more = vigil_win_more_create();
     if (!st->scratch || !st->recs || !st->p_acct || !st->senders || !st->more)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, st->p_acct);
+    st->s_acct = vigil_recs_declare_part(st->recs, acct_fini, st->p_acct);
     if (st->s_acct < 0)
         goto fail;
     *state = st;

@@ -1397,8 +1397,8 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->p_open = vigil_pool_create(sizeof(struct ct_open));
     if (!st->heap || !st->recs || !st->ids || !st->p_acct || !st->p_open)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_acct);
-    st->s_open = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_open);
+    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_open = vigil_recs_declare_part(st->recs, part_fini, st->p_open);
     if (st->s_acct < 0 || st->s_open < 0)
         goto fail;
     *state = st;

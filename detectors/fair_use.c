@@ -962,8 +962,8 @@ static int fu_init(void **state, const struct vigil_detector_env *env)
         fu_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->s_calls = vigil_recs_declare(st->recs, sizeof(struct fu_cslot), part_fini, st->p_calls);
-    st->s_abroad = vigil_recs_declare(st->recs, sizeof(struct fu_aslot), part_fini, st->p_abroad);
+    st->s_calls = vigil_recs_declare_part(st->recs, part_fini, st->p_calls);
+    st->s_abroad = vigil_recs_declare_part(st->recs, part_fini, st->p_abroad);
     if (st->s_calls < 0 || st->s_abroad < 0) {
         fu_destroy(st);
         return VIGIL_ERR_INVALID;

@@ -1559,7 +1559,7 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
     st->spans = vigil_win_more_create();
     if (!st->recs || !st->pool || !st->more || !st->spans)
         goto fail;
-    st->slot = vigil_recs_declare(st->recs, sizeof(struct pm_slot), slot_fini, st->pool);
+    st->slot = vigil_recs_declare_part(st->recs, slot_fini, st->pool);
     if (st->slot < 0) {
         pm_destroy(st);
         return VIGIL_ERR_INVALID;

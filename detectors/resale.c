@@ -352,7 +352,7 @@ static int rs_init(void **state, const struct vigil_detector_env *env)
         rs_destroy(st);
         return VIGIL_ERR_NOMEM;
     }
-    st->slot = vigil_recs_declare(st->recs, sizeof(void *), acct_fini, st->pool);
+    st->slot = vigil_recs_declare_part(st->recs, acct_fini, st->pool);
     if (st->slot < 0) {
         int rc = st->slot;
         rs_destroy(st);

@@ -2082,9 +2082,9 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->p_hist = vigil_pool_create(sizeof(struct tf_hist));
     if (!st->recs || !st->more || !st->spans || !st->p_acct || !st->p_hr || !st->p_hist)
         goto fail;
-    st->s_acct = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_acct);
-    st->s_hr = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_hr);
-    st->s_hist = vigil_recs_declare(st->recs, sizeof(void *), part_fini, st->p_hist);
+    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_hr = vigil_recs_declare_part(st->recs, part_fini, st->p_hr);
+    st->s_hist = vigil_recs_declare_part(st->recs, part_fini, st->p_hist);
     if (st->s_acct < 0 || st->s_hr < 0 || st->s_hist < 0) {
         tf_destroy(st);
         return VIGIL_ERR_INVALID;

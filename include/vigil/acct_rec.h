@@ -70,6 +70,10 @@ int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fin
 
 /* Slots declared. */
 size_t vigil_recs_slots(const struct vigil_recs *r);
+/* Declares a slot that holds a pointer to a part (first and only member), whose part
+ * vigil_recs_enter prefetches when in use; otherwise as vigil_recs_declare. */
+int vigil_recs_declare_part(struct vigil_recs *r, vigil_recs_fini_fn fini, void *ctx);
+
 /* Records currently held. */
 size_t vigil_recs_count(const struct vigil_recs *r);
 /* Bytes held by the table: chunks, index and dirty lists. */
