@@ -19,8 +19,8 @@
 
 struct rec_hdr {
     uint64_t hash;
-    uint32_t used;  /* bit s: slot s in use; 0: the record is free */
-    uint32_t dirty; /* bit s: listed on slot s's dirty list */
+    uint32_t used;      /* bit s: slot s in use; 0: the record is free */
+    uint32_t dirty;     /* bit s: listed on slot s's dirty list */
     uint32_t next_free; /* a free record: the next free one, NONE at the end */
     uint32_t num;       /* the record's own number */
     uint8_t len;
@@ -33,7 +33,7 @@ struct part {
     size_t size;
     vigil_recs_fini_fn fini;
     void *ctx;
-    bool points; /* the slot begins with a pointer to a part: enter prefetches it */
+    bool points;                 /* the slot begins with a pointer to a part: enter prefetches it */
     struct vigil_idx_list dirty; /* record numbers */
     /* Bit i: record i has this slot in use (a copy of the headers' bits, dense, so that a
      * walk of a slot few accounts use skips 64 records per word without touching them).
@@ -53,10 +53,10 @@ struct vigil_recs {
     size_t max_count; /* records before the index grows: 70% of its slots */
     unsigned char **chunks;
     size_t n_chunks;
-    size_t stride;   /* bytes per record */
-    size_t top;      /* record numbers ever handed out: [0, top) */
-    size_t count;    /* records in use */
-    uint32_t free1;  /* first free record below top, NONE: none */
+    size_t stride;  /* bytes per record */
+    size_t top;     /* record numbers ever handed out: [0, top) */
+    size_t count;   /* records in use */
+    uint32_t free1; /* first free record below top, NONE: none */
     struct part parts[VIGIL_RECS_SLOTS];
     int n_parts;
     /* The event entered (NULL: none) and its account's record (NULL: it has none yet). */

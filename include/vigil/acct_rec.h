@@ -63,8 +63,8 @@ struct vigil_recs *vigil_recs_create(size_t expected);
 /* Calls every declared fini on every slot in use, then frees the table. Accepts NULL. */
 void vigil_recs_destroy(struct vigil_recs *r);
 
-/* Declares a part of size bytes (> 0, 8-byte aligned) per account; fini (may be NULL) with ctx is called
- * on a slot in use that is forgotten or destroyed. Returns the slot number (>= 0), or
+/* Declares a part of size bytes (> 0, 8-byte aligned) per account; fini (may be NULL) with ctx is
+ * called on a slot in use that is forgotten or destroyed. Returns the slot number (>= 0), or
  * VIGIL_ERR_INVALID once a record exists or VIGIL_RECS_SLOTS are declared. */
 int vigil_recs_declare(struct vigil_recs *r, size_t size, vigil_recs_fini_fn fini, void *ctx);
 
