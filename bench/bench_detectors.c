@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/config.h"
 #include "vigil/detector.h"
 #include "vigil/emit.h"
@@ -362,6 +363,7 @@ struct core {
     size_t n;
     const struct vigil_detector_ops **ops;
     void **states;
+    struct vigil_recs *recs; /* the states' account records, entered per event */
     struct vigil_emit *emit;
     struct count_sink sink;
     int64_t max_ts, disorder_ms;
@@ -387,13 +389,15 @@ static int core_init(struct core *c, const struct opts *o, const struct vigil_co
     c->n = n_picked(o);
     c->ops = calloc(c->n ? c->n : 1, sizeof *c->ops);
     c->states = calloc(c->n ? c->n : 1, sizeof *c->states);
-    if (!c->ops || !c->states)
+    c->recs = vigil_recs_create(o->accounts);
+    if (!c->ops || !c->states || !c->recs)
         return -1;
     c->emit = vigil_emit_create(cfg, (struct vigil_sink){.ctx = &c->sink, .write = count_write},
                                 NULL, NULL);
     if (!c->emit)
         return -1;
-    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = NULL};
+    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = NULL,
+                                     .recs = c->recs};
     for (size_t i = 0; i < c->n; i++) {
         c->ops[i] = pick(o, i);
         int rc = c->ops[i]->init(&c->states[i], &env);
@@ -409,6 +413,7 @@ static int core_init(struct core *c, const struct opts *o, const struct vigil_co
 
 static void core_fini(struct core *c)
 {
+    vigil_recs_destroy(c->recs); /* before the states: its fini calls reach into them */
     for (size_t i = 0; c->states && i < c->n; i++) {
         if (c->ops[i])
             c->ops[i]->destroy(c->states[i]);
@@ -433,10 +438,13 @@ static inline void core_event(struct core *c, const struct vigil_event *ev)
 {
     if (ev->ts_ms > c->max_ts)
         c->max_ts = ev->ts_ms;
+    /* The engine's one lookup of the account's record (pipeline/engine.c). */
+    (void)vigil_recs_enter(c->recs, ev);
     for (size_t i = 0; i < c->n; i++) {
         if (c->ops[i]->on_event(c->states[i], ev, c->emit) != 0)
             c->failed++;
     }
+    vigil_recs_leave(c->recs);
     if (++c->since_tick == TICK_EVERY)
         core_tick(c);
 }

@@ -40,19 +40,20 @@
  * A duplicate storm can therefore only raise the rate count of a number that really sent the
  * SMS; full event-id dedup is a later pipeline feature.
  *
- * State per worker, in two account tables (acct_table.h) and a pool:
- *   accts:   every account with an SMS in the last hour: struct bs_acct, 132 bytes (a
- *            144-byte slot; ~240 bytes with the key and index slot): per-minute rings of
- *            SMS, segments and busiest-number recipients, 5-minute slots for sms_1h, and
- *            the entry number of one of its senders.
+ * State per worker, in a pointer slot of the account records (acct_rec.h; 8 bytes of every
+ * record), an account table (acct_table.h) and a pool:
+ *   acct:    every account with an SMS in the last hour: struct bs_acct, 144 bytes,
+ *            allocated at its first SMS and freed once idle: per-minute rings of SMS,
+ *            segments and busiest-number recipients, 5-minute slots for sms_1h, and the
+ *            entry number of one of its senders.
  *   senders: every (account, from) with an SMS in its window, keyed by
- *            "<hash of account as 16 hex digits><from>": struct bs_sender, 224 bytes
- *            (~320 bytes with the key and index slot). A number that sent at
+ *            "<hash of account as 16 hex digits><from>": struct bs_sender, 232 bytes
+ *            (~330 bytes with the key and index slot). A number that sent at
  *            most BS_RECENT (8) SMS in its window keeps them as (recipient hash, text hash,
  *            minute) and all counts are computed from that list, exactly. The senders of
- *            one account form a ring (entry numbers of the next and previous one, and its
- *            account's entry number), so that one account's numbers are found without a
- *            walk of all senders; removals of either table keep the rings and numbers right.
+ *            one account form a ring (entry numbers of the next and previous one, and a
+ *            pointer to its account's part, which never moves), so that one account's
+ *            numbers are found without a walk of all senders; removals keep the rings right.
  *   heavy:   the 9th SMS in a window promotes the number to a pool entry (and replays its
  *            list into it): per-minute SMS counts, a set of recipient hashes with the minute
  *            each was last sent to, and BS_BODIES (4) text slots each with its own recipient
@@ -91,10 +92,11 @@
  * of fields is bs_save's), in O(that account's state) through its ring of senders; load
  * checks the bytes completely before it changes anything, and refuses sets that no longer
  * fit the current cap_r / cap_b; forget drops an account and its numbers, fixing the entry
- * numbers that removals move (dirty list, rings).
+ * numbers that sender removals move (rings).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
- * Ownership: init allocates the state, its tables, pool and scratch; destroy frees them. */
+ * Ownership: init allocates the state, its table, pool and scratch (and account records of its
+ * own when the env has none); destroy frees them; the slot owns the part it points to. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -102,6 +104,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/privacy.h"
@@ -150,7 +153,7 @@ struct bs_sender {
     uint16_t head_ms; /* and its millisecond: rules judge [newest - 15 min, newest] */
     uint32_t heavy;   /* pool index + 1; 0 while the number keeps recent[] */
     struct bs_recent recent[BS_RECENT];
-    uint32_t acct;       /* entry number of its account in accts */
+    struct bs_acct *acct; /* its account's part (never moves while the sender lives) */
     uint32_t next, prev; /* entry numbers of its account's other senders: a ring */
     uint8_t n_recent;
     uint8_t fired; /* bit r: rule r warned; BS_FIRED_CRIT: the critical fired */
@@ -198,8 +201,9 @@ struct bs_acct {
     uint16_t rcpt[BS_SLOTS];   /* highest distinct-recipient count of a number, per minute */
     uint16_t sms5[BS_H_SLOTS]; /* SMS per 5 minutes, slots up to head_min / 5 */
     uint8_t profile;
-    bool dirty;       /* listed in bs_state.dirty */
+    bool dirty;       /* on the records' dirty list of s_acct */
     uint32_t sender1; /* entry number + 1 of one of its senders (the ring); 0: none */
+    void **home;      /* the account's slot in the records (the pointer to this struct) */
 };
 
 struct bs_state {
@@ -217,12 +221,14 @@ struct bs_state {
     unsigned char *pool;
     uint32_t n_pool, cap_pool, free_pool; /* free_pool: index + 1 of a free entry, or 0 */
     struct bs_ent *scratch;               /* max(cap_r, cap_b) entries, for purges */
-    struct vigil_acct_table *accts;       /* struct bs_acct */
-    struct vigil_acct_table *senders;     /* struct bs_sender */
-    /* Entry numbers in accts changed since the last tick; valid because accts removes
-     * entries only in on_tick, after publishing and emptying this list, and in forget,
-     * which renumbers the list (acct_remove). */
-    struct vigil_idx_list dirty; /* accounts changed since the last tick */
+    /* Slot s_acct of the account records (acct_rec.h): a pointer to struct bs_acct,
+     * allocated at the account's first SMS; its dirty list: the accounts changed since the
+     * last tick. */
+    struct vigil_recs *recs;
+    struct vigil_recs *own_recs;      /* recs when the env gave none; NULL otherwise */
+    int s_acct;
+    struct vigil_pool *p_acct;        /* the struct bs_acct parts */
+    struct vigil_acct_table *senders; /* struct bs_sender */
     int64_t wm_min;              /* minute of the last tick's watermark */
 };
 
@@ -832,7 +838,7 @@ static int mark_dirty(struct bs_state *st, struct bs_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+    if (vigil_recs_mark(st->recs, st->s_acct, a->home) != 0)
         return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
@@ -857,7 +863,7 @@ static struct bs_sender *sender_at(const struct bs_state *st, uint32_t i)
 static void sender_link(struct bs_state *st, struct bs_acct *a, struct bs_sender *s)
 {
     uint32_t i = (uint32_t)vigil_acct_table_index(st->senders, s);
-    s->acct = (uint32_t)vigil_acct_table_index(st->accts, a);
+    s->acct = a;
     if (a->sender1 == 0) {
         s->next = s->prev = i;
         a->sender1 = i + 1;
@@ -873,7 +879,7 @@ static void sender_link(struct bs_state *st, struct bs_acct *a, struct bs_sender
 /* Takes sender entry i (s) out of its account's ring. */
 static void sender_unlink(struct bs_state *st, const struct bs_sender *s, uint32_t i)
 {
-    struct bs_acct *a = vigil_acct_table_at(st->accts, s->acct, NULL);
+    struct bs_acct *a = s->acct;
     if (s->next == i) {
         a->sender1 = 0; /* it was the only one */
         return;
@@ -888,7 +894,7 @@ static void sender_unlink(struct bs_state *st, const struct bs_sender *s, uint32
 static void sender_renumber(struct bs_state *st, uint32_t from, uint32_t to)
 {
     struct bs_sender *s = sender_at(st, to);
-    struct bs_acct *a = vigil_acct_table_at(st->accts, s->acct, NULL);
+    struct bs_acct *a = s->acct;
     if (s->next == from) {
         s->next = s->prev = to;
     } else {
@@ -913,28 +919,44 @@ static void sender_remove(struct bs_state *st, uint32_t i)
         sender_renumber(st, last, i);
 }
 
-/* Removes account entry i, which has no senders left. The table moves its last entry into
- * i: the dirty list (walked only when one of the two is on it) and that account's senders
- * follow. */
-static void acct_remove(struct bs_state *st, uint32_t i)
+/* fini of the slot (acct_rec.h): the records go, and the accounts' parts with them. */
+static void acct_fini(void *ctx, void *slot)
 {
-    uint32_t last = (uint32_t)vigil_acct_table_count(st->accts) - 1;
-    const struct bs_acct *gone = vigil_acct_table_at(st->accts, i, NULL);
-    const struct bs_acct *moved = vigil_acct_table_at(st->accts, last, NULL);
-    if (gone->dirty || moved->dirty)
-        vigil_idx_list_renumber(&st->dirty, i, last);
-    vigil_acct_table_remove_at(st->accts, i);
-    if (i == last)
-        return;
-    const struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-    if (a->sender1 == 0)
-        return;
-    uint32_t first = a->sender1 - 1, k = first;
-    do {
-        struct bs_sender *s = sender_at(st, k);
-        s->acct = i;
-        k = s->next;
-    } while (k != first);
+    void **s = slot;
+    vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
+
+/* Removes account a, which has no senders left: frees its part and releases its slot (off
+ * the dirty list too). */
+static void acct_remove(struct bs_state *st, struct bs_acct *a)
+{
+    void **s = a->home;
+    vigil_pool_free(st->p_acct, a);
+    vigil_recs_release(st->recs, st->s_acct, s);
+}
+
+/* The account's part by id (a lookup), or NULL. */
+static struct bs_acct *acct_find(const struct bs_state *st, const char *account)
+{
+    void **s = vigil_recs_find(st->recs, st->s_acct, account);
+    return s ? *s : NULL;
+}
+
+/* The part of slot s, zeroed and allocated when `fresh`; NULL (the slot released) when out
+ * of memory. */
+static struct bs_acct *acct_take(struct bs_state *st, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    struct bs_acct *a = vigil_pool_alloc(st->p_acct);
+    if (!a) {
+        vigil_recs_release(st->recs, st->s_acct, s);
+        return NULL;
+    }
+    a->home = s;
+    *s = a;
+    return a;
 }
 
 /* --- events -------------------------------------------------------------------------------- */
@@ -948,7 +970,8 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     uint16_t ms = (uint16_t)(ev->ts_ms - (int64_t)m * BS_MIN_MS);
 
     bool created;
-    struct bs_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    void **as = vigil_recs_slot(st->recs, st->s_acct, ev, &created);
+    struct bs_acct *a = as ? acct_take(st, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created) {
@@ -1003,9 +1026,10 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->dirty.n; done++) {
-        const char *account;
-        struct bs_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
+    for (; done < vigil_recs_dirty_count(st->recs, st->s_acct); done++) {
+        void **as = vigil_recs_dirty_at(st->recs, st->s_acct, done);
+        const char *account = vigil_recs_account(st->recs, st->s_acct, as);
+        struct bs_acct *a = *as;
         struct vigil_counter c[] = {
             {"sms_15m", ring_sum(a->sms, BS_SLOTS)},
             {"segments_15m", ring_sum(a->seg, BS_SLOTS)},
@@ -1018,7 +1042,7 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    vigil_idx_list_consume(&st->dirty, done);
+    vigil_recs_dirty_consume(st->recs, st->s_acct, done);
     return rc;
 }
 
@@ -1032,8 +1056,9 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         /* Windows slide with the watermark: counters that changed are published (down to
          * zero), numbers with nothing left in their window are forgotten. */
         int32_t m = wm_min > INT32_MAX ? INT32_MAX : (int32_t)wm_min;
-        for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
-            struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+        void **as;
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
+            struct bs_acct *a = *as;
             if (acct_roll(a, m) && mark_dirty(st, a) != 0)
                 return VIGIL_ERR_NOMEM;
         }
@@ -1049,11 +1074,12 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (rc != 0)
         return rc; /* a later tick publishes what is left */
     if (moved) {
-        for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-            /* An account outlives its numbers: they find it by its entry number. */
-            const struct bs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+        void **as;
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
+            /* An account outlives its numbers: they point to it. */
+            struct bs_acct *a = *as;
             if (!a->dirty && acct_zero(a) && a->sender1 == 0)
-                acct_remove(st, (uint32_t)i);
+                acct_remove(st, a);
         }
         st->wm_min = wm_min;
     }
@@ -1176,7 +1202,7 @@ static uint32_t acct_senders(const struct bs_state *st, const struct bs_acct *a)
 static int bs_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct bs_state *st = state;
-    const struct bs_acct *a = vigil_acct_table_find(st->accts, account);
+    const struct bs_acct *a = acct_find(st, account);
     if (!a)
         return 0; /* nothing held: an account outlives its numbers */
     struct vigil_state_writer w;
@@ -1411,7 +1437,7 @@ static bool sender_taken(const struct bs_state *st, const struct bs_acct *own, u
     char key[VIGIL_ACCT_KEY_MAX + 1];
     sender_key(key, acct_hash, ss->from, ss->from_len);
     const struct bs_sender *s = vigil_acct_table_find(st->senders, key);
-    return s && (!own || s->acct != vigil_acct_table_index(st->accts, own));
+    return s && s->acct != own;
 }
 
 /* Checks saved bytes for `account` completely without changing the state: the account, every
@@ -1420,7 +1446,7 @@ static bool sender_taken(const struct bs_state *st, const struct bs_acct *own, u
 static int check_saved(struct bs_state *st, const char *account, const void *data, size_t len)
 {
     struct vigil_bytes_reader r = {data, len, 0, false};
-    const struct bs_acct *own = vigil_acct_table_find(st->accts, account);
+    const struct bs_acct *own = acct_find(st, account);
     uint64_t h = vigil_acct_table_hash(account, strlen(account));
     struct bs_acct a;
     uint32_t n;
@@ -1530,9 +1556,12 @@ static int apply_saved(struct bs_state *st, const char *account, const void *dat
     struct bs_acct saved;
     uint32_t n;
     read_acct(&r, &saved, &n);
-    struct bs_acct *a = vigil_acct_table_get(st->accts, account, NULL);
+    bool fresh;
+    void **as = vigil_recs_slot_of(st->recs, st->s_acct, account, &fresh);
+    struct bs_acct *a = as ? acct_take(st, as, fresh) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
+    saved.home = as;
     *a = saved;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
     if (mark_dirty(st, a) != 0)
@@ -1559,13 +1588,13 @@ static void bs_resweep(void *state)
 static void bs_forget(void *state, const char *account)
 {
     struct bs_state *st = state;
-    struct bs_acct *a = vigil_acct_table_find(st->accts, account);
+    struct bs_acct *a = acct_find(st, account);
     if (!a)
         return;
     /* Removing a sender moves another sender entry, never an account: a stays valid. */
     while (a->sender1 != 0)
         sender_remove(st, a->sender1 - 1);
-    acct_remove(st, (uint32_t)vigil_acct_table_index(st->accts, a));
+    acct_remove(st, a);
 }
 
 static int bs_load(void *state, const char *account, const void *data, size_t len)
@@ -1593,12 +1622,12 @@ static void bs_destroy(void *state)
     struct bs_state *st = state;
     if (!st)
         return;
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
     vigil_acct_table_destroy(st->senders);
     vigil_win_more_destroy(st->more);
-    vigil_acct_table_destroy(st->accts);
     free(st->pool);
     free(st->scratch);
-    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -1654,10 +1683,14 @@ static int bs_init(void **state, const struct vigil_detector_env *env)
     st->wm_min = INT64_MIN;
     st->scratch =
         malloc((size_t)(st->cap_r > st->cap_b ? st->cap_r : st->cap_b) * sizeof *st->scratch);
-    st->accts = vigil_acct_table_create(sizeof(struct bs_acct), 1024);
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
+    st->p_acct = vigil_pool_create(sizeof(struct bs_acct));
     st->senders = vigil_acct_table_create(sizeof(struct bs_sender), 1024);
     st->more = vigil_win_more_create();
-    if (!st->scratch || !st->accts || !st->senders || !st->more)
+    if (!st->scratch || !st->recs || !st->p_acct || !st->senders || !st->more)
+        goto fail;
+    st->s_acct = vigil_recs_declare_part(st->recs, acct_fini, st->p_acct);
+    if (st->s_acct < 0)
         goto fail;
     *state = st;
     return 0;

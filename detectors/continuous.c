@@ -59,8 +59,8 @@
  * changed). An account whose deadline moves earlier pushes a new entry; stale entries
  * (deadline no longer the account's) are skipped when popped, and dropped all at once when
  * the heap is full, which keeps it within about four times the accounts with a deadline.
- * Timers due at the same time fire in the order of their accounts' names. Once per hour of watermark
- * every account's union is slid to the watermark (published counters decay) and accounts
+ * Timers due at the same time fire in the order of their accounts' names. Once per hour of
+ * watermark every account's union is slid to the watermark (published counters decay) and accounts
  * with nothing in the last 24 h are dropped.
  *
  * Checkpoints (save / load / forget, detector.h): one account's ct_acct, its ct_open and the
@@ -75,11 +75,13 @@
  * redis.counter_ttl_s: open_calls (now), longest_open_min (age of the oldest tracked open
  * call at the watermark), connected_min_24h (the union above, minutes).
  *
- * State per worker (acct_table.h):
- *   accts: every account with a call in the last 24 h: struct ct_acct, 728 bytes (the
- *          288-byte ring, 384 bytes of stretches), ~840 bytes with key and index slot.
- *   open:  accounts with open calls or recent ends: struct ct_open, 416 bytes (~510 with
- *          key and index); dropped when idle.
+ * State per worker: two pointer slots in the account records (acct_rec.h; 16 bytes of every
+ * record), each pointing to a part allocated when the account first needs it:
+ *   acct:  every account with a call in the last 24 h: struct ct_acct, 736 bytes (the
+ *          288-byte ring, 384 bytes of stretches); dropped at the hourly reap once idle.
+ *   open:  accounts with open calls or recent ends: struct ct_open, 416 bytes; dropped when
+ *          idle. The two reach each other through the record (vigil_recs_sibling).
+ * and an account table of its own (acct_table.h):
  *   ids:   the call_start event id of each tracked open call (for the findings' samples),
  *          keyed by a hash of account and call_id: ~240 bytes per open call.
  *   heap:  16 bytes per timer entry and its account's name (65 bytes) and free-list slot
@@ -87,7 +89,8 @@
  *          and stale ones up to about four times that (heap_compact).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
- * Ownership: init allocates the state, its tables and heap; destroy frees them. */
+ * Ownership: init allocates the state, its table and heap (and account records of its own
+ * when the env has none); destroy frees them; a slot owns the part it points to. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -95,6 +98,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/episode.h"
@@ -146,8 +150,9 @@ struct ct_acct {
     uint8_t profile;         /* enum vigil_profile */
     uint8_t near_fired;      /* CT_FIRED_* of the current near-continuous episode */
     uint8_t n_iv;            /* entries of iv[] */
-    bool has_open;           /* the account has an entry in ct_state.open */
-    bool dirty;              /* listed in ct_state.dirty */
+    bool has_open;           /* the account has its struct ct_open */
+    bool dirty;              /* on the records' dirty list of s_acct */
+    void **home;             /* the account's s_acct slot (the pointer to this struct) */
 };
 
 struct ct_call {
@@ -191,18 +196,19 @@ struct ct_state {
     int64_t near_warn_min[VIGIL_PROFILE_COUNT]; /* 0 = no warning */
     int64_t max_open_ms;
     int64_t ttl_s;
-    struct vigil_acct_table *accts; /* struct ct_acct */
-    struct vigil_acct_table *open;  /* struct ct_open */
+    /* Two pointer slots in the account records (acct_rec.h): s_acct (struct ct_acct) and
+     * s_open (struct ct_open), each part allocated when the account first needs it; the
+     * dirty list of s_acct: the accounts changed since the last tick. */
+    struct vigil_recs *recs;
+    struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
+    int s_acct, s_open;
+    struct vigil_pool *p_acct, *p_open; /* their parts */
     struct vigil_acct_table *ids;   /* char[VIGIL_ID_MAX + 1]: start event id per open call */
     struct ct_heap_ent *heap;
     size_t n_heap, cap_heap;
     char (*names)[VIGIL_ACCOUNT_MAX + 1]; /* cap_heap slots: the accounts of heap entries */
     uint32_t *free_names;                 /* slots not in use, n_heap of cap_heap in use */
     size_t n_free, n_names;               /* n_names: slots ever used (the rest are free) */
-    /* Entry numbers in accts changed since the last tick. Valid because accts removes
-     * entries only in on_tick, after publishing and emptying this list, and in forget,
-     * which renumbers the list as it removes (remove_acct). */
-    struct vigil_idx_list dirty; /* accounts changed since the last tick */
     int64_t wm;      /* the last watermark */
     int64_t wm_hour; /* hour of the last hourly sweep */
 };
@@ -483,11 +489,65 @@ static void drop_call(struct ct_state *st, struct ct_open *o, const char *accoun
 
 /* --- bookkeeping --------------------------------------------------------------------------- */
 
+/* The part *s of a slot of `slot`, zeroed and allocated when `fresh`; NULL (the slot
+ * released) when out of memory. */
+/* The pool of slot `slot`'s parts. */
+static struct vigil_pool *pool_of(const struct ct_state *st, int slot)
+{
+    return slot == st->s_acct ? st->p_acct : st->p_open;
+}
+
+static void *part_take(struct ct_state *st, int slot, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    if (!(*s = vigil_pool_alloc(pool_of(st, slot))))
+        vigil_recs_release(st->recs, slot, s);
+    return *s;
+}
+
+/* Frees the part of slot s and releases the slot (off its dirty list too). */
+static void part_drop(struct ct_state *st, int slot, void **s)
+{
+    vigil_pool_free(pool_of(st, slot), *s);
+    vigil_recs_release(st->recs, slot, s);
+}
+
+/* fini of both slots (acct_rec.h): each holds one pointer to its part. */
+static void part_fini(void *ctx, void *slot)
+{
+    void **s = slot;
+    vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
+
+/* The account's ct_acct by id (a lookup), or NULL. */
+static struct ct_acct *acct_find(const struct ct_state *st, const char *account)
+{
+    void **s = vigil_recs_find(st->recs, st->s_acct, account);
+    return s ? *s : NULL;
+}
+
+/* The account's ct_open (no lookup), or NULL. */
+static struct ct_open *open_find(const struct ct_state *st, const struct ct_acct *a)
+{
+    void **s = vigil_recs_sibling_find(st->recs, st->s_acct, a->home, st->s_open);
+    return s ? *s : NULL;
+}
+
+/* Frees the account's ct_open, if any (has_open is the caller's). */
+static void open_free(struct ct_state *st, const struct ct_acct *a)
+{
+    void **s = vigil_recs_sibling_find(st->recs, st->s_acct, a->home, st->s_open);
+    if (s)
+        part_drop(st, st->s_open, s);
+}
+
 static int mark_dirty(struct ct_state *st, struct ct_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+    if (vigil_recs_mark(st->recs, st->s_acct, a->home) != 0)
         return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
@@ -536,7 +596,7 @@ static void heap_compact(struct ct_state *st)
     size_t k = 0;
     for (size_t i = 0; i < st->n_heap; i++) {
         struct ct_heap_ent e = st->heap[i];
-        const struct ct_acct *a = vigil_acct_table_find(st->accts, st->names[e.name]);
+        const struct ct_acct *a = acct_find(st, st->names[e.name]);
         if (a && a->due == e.due)
             st->heap[k++] = e;
         else
@@ -802,7 +862,10 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
 
 static struct ct_open *open_get(struct ct_state *st, struct ct_acct *a, const char *account)
 {
-    struct ct_open *o = vigil_acct_table_get(st->open, account, NULL);
+    (void)account;
+    bool fresh;
+    void **s = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_open, &fresh);
+    struct ct_open *o = part_take(st, st->s_open, s, fresh);
     if (o)
         a->has_open = true;
     return o;
@@ -873,7 +936,7 @@ static int settle(struct ct_state *st, struct ct_acct *a, struct ct_open *o, con
     if (o && mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
     if (o && open_idle(o)) {
-        vigil_acct_table_remove(st->open, account);
+        open_free(st, a);
         a->has_open = false;
         o = NULL;
     }
@@ -900,10 +963,12 @@ static int ct_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return 0; /* 112 is never held against anyone, however long the call */
 
     bool created;
-    struct ct_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    void **as = vigil_recs_slot(st->recs, st->s_acct, ev, &created);
+    struct ct_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created) {
+        a->home = as;
         a->head = INT64_MIN;
         a->iv_floor = INT64_MIN;
         a->due = INT64_MAX;
@@ -913,7 +978,7 @@ static int ct_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
 
-    struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, ev->account) : NULL;
+    struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
     int rc = 0;
     if (o) {
         a->open = o->n_calls + o->untracked; /* for the findings' evidence */
@@ -939,7 +1004,7 @@ static int run_timer(struct ct_state *st, struct ct_acct *a, const char *account
                      struct vigil_emit *out)
 {
     a->due = INT64_MAX;
-    struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
     int rc = 0;
     if (o) {
         a->open = o->n_calls + o->untracked; /* for the findings' evidence */
@@ -957,10 +1022,10 @@ static int run_timer(struct ct_state *st, struct ct_acct *a, const char *account
  * counters decay and empty accounts can go; accounts with open calls publish their age. */
 static int sweep_hour(struct ct_state *st, int64_t wm)
 {
-    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
-        const char *account;
-        struct ct_acct *a = vigil_acct_table_at(st->accts, i, &account);
-        const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    void **s;
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
+        struct ct_acct *a = *s;
+        const struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
         ring_advance(a, vigil_floor_div(wm, CT_SLOT_MS));
         uint32_t cov = union_minutes(a, open_min_start(o), wm);
         int64_t warn = near_warn_level(st, a);
@@ -979,12 +1044,13 @@ static int publish(struct ct_state *st, struct vigil_emit *out)
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->dirty.n; done++) {
-        const char *account;
-        struct ct_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
+    for (; done < vigil_recs_dirty_count(st->recs, st->s_acct); done++) {
+        void **as = vigil_recs_dirty_at(st->recs, st->s_acct, done);
+        const char *account = vigil_recs_account(st->recs, st->s_acct, as);
+        struct ct_acct *a = *as;
         int64_t longest = 0;
         if (a->has_open && st->wm != INT64_MIN) {
-            int64_t m = open_min_start(vigil_acct_table_find(st->open, account));
+            int64_t m = open_min_start(open_find(st, a));
             if (m != INT64_MAX && st->wm > m)
                 longest = (st->wm - m) / CT_MIN_MS;
         }
@@ -999,7 +1065,7 @@ static int publish(struct ct_state *st, struct vigil_emit *out)
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    vigil_idx_list_consume(&st->dirty, done);
+    vigil_recs_dirty_consume(st->recs, st->s_acct, done);
     return rc;
 }
 
@@ -1009,14 +1075,15 @@ static bool acct_idle(const struct ct_acct *a)
     return !a->has_open && a->sum_units == 0 && a->covered_min == 0;
 }
 
-/* Drops idle accounts (after publish(), with an empty dirty list, since removal renumbers
- * entries). Their stale heap entries find no account and are skipped. */
+/* Drops idle accounts (after publish()). Their stale heap entries find no account and are
+ * skipped. */
 static void reap_accounts(struct ct_state *st)
 {
-    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-        const struct ct_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    void **s;
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
+        const struct ct_acct *a = *s;
         if (!a->dirty && acct_idle(a))
-            vigil_acct_table_remove_at(st->accts, i);
+            part_drop(st, st->s_acct, s);
     }
 }
 
@@ -1032,7 +1099,7 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     while (rc == 0 && st->n_heap > 0 && st->heap[0].due <= wm) {
         struct ct_timer t;
         heap_pop(st, &t);
-        struct ct_acct *a = vigil_acct_table_find(st->accts, t.account);
+        struct ct_acct *a = acct_find(st, t.account);
         if (!a || a->due != t.due)
             continue; /* stale: the account was dropped or re-armed earlier since */
         rc = run_timer(st, a, t.account, wm, out);
@@ -1134,10 +1201,10 @@ static void save_open(struct vigil_state_writer *w, const struct ct_state *st,
 static int ct_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct ct_state *st = state;
-    const struct ct_acct *a = vigil_acct_table_find(st->accts, account);
+    const struct ct_acct *a = acct_find(st, account);
     if (!a || acct_idle(a))
         return 0;
-    const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    const struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, CT_SAVE_VERSION);
     save_acct(&w, st, a);
@@ -1145,28 +1212,20 @@ static int ct_save(void *state, const char *account, struct vigil_bytes *out)
     return vigil_state_write_end(&w); /* on failure out is as it was */
 }
 
-/* Removes entry i of st->accts. Removal moves the last entry into i while st->dirty holds
- * entry numbers: the removed entry leaves the list and the moved one is renumbered, so that
- * publish() never reads a wrong or out-of-range entry. A pass over the list (the accounts
- * changed since the last tick) only when either of the two is listed. */
-static void remove_acct(struct ct_state *st, size_t i)
+/* Frees the account's ct_acct and releases its slot (off the dirty list too). */
+static void remove_acct(struct ct_state *st, struct ct_acct *a)
 {
-    size_t last = vigil_acct_table_count(st->accts) - 1;
-    const struct ct_acct *a = vigil_acct_table_at(st->accts, i, NULL);
-    const struct ct_acct *m = vigil_acct_table_at(st->accts, last, NULL);
-    if (a->dirty || m->dirty)
-        vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
-    vigil_acct_table_remove_at(st->accts, i);
+    part_drop(st, st->s_acct, a->home);
 }
 
-/* Drops the account's open calls: their start event ids and its entry in st->open. */
+/* Drops the account's open calls: their start event ids and its struct ct_open. */
 static void drop_open(struct ct_state *st, struct ct_acct *a, const char *account)
 {
-    const struct ct_open *o = a->has_open ? vigil_acct_table_find(st->open, account) : NULL;
+    const struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
     if (o) {
         for (int i = 0; i < o->n_calls; i++)
             ids_del(st, account, o->calls[i].id);
-        vigil_acct_table_remove(st->open, account);
+        open_free(st, a);
     }
     a->has_open = false;
 }
@@ -1177,11 +1236,11 @@ static void drop_open(struct ct_state *st, struct ct_acct *a, const char *accoun
 static void ct_forget(void *state, const char *account)
 {
     struct ct_state *st = state;
-    struct ct_acct *a = vigil_acct_table_find(st->accts, account);
+    struct ct_acct *a = acct_find(st, account);
     if (!a)
         return;
     drop_open(st, a, account);
-    remove_acct(st, vigil_acct_table_index(st->accts, a));
+    remove_acct(st, a);
 }
 
 /* An account's state read back from bytes and checked, not yet in the tables. */
@@ -1328,15 +1387,19 @@ static void ct_resweep(void *state)
 static int load_apply(struct ct_state *st, const char *account, const struct ct_saved *s)
 {
     bool created;
-    struct ct_acct *a = vigil_acct_table_get(st->accts, account, &created);
+    void **as = vigil_recs_slot_of(st->recs, st->s_acct, account, &created);
+    struct ct_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
+    if (created)
+        a->home = as;
     /* A live heap entry exists for the old deadline: no second one for the same. */
     int64_t old_due = created ? INT64_MAX : a->due;
     bool dirty = a->dirty;
     drop_open(st, a, account);
     *a = s->a;
     a->dirty = dirty;
+    a->home = as;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
     if (a->due != INT64_MAX && cfg_sig(st, a->profile) != s->sig)
         a->due = INT64_MIN;
@@ -1376,13 +1439,13 @@ static void ct_destroy(void *state)
     struct ct_state *st = state;
     if (!st)
         return;
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
+    vigil_pool_destroy(st->p_open);
     vigil_acct_table_destroy(st->ids);
-    vigil_acct_table_destroy(st->open);
-    vigil_acct_table_destroy(st->accts);
     free(st->heap);
     free(st->names);
     free(st->free_names);
-    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -1413,10 +1476,16 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->heap = malloc(st->cap_heap * sizeof *st->heap);
     st->names = malloc(st->cap_heap * sizeof *st->names);
     st->free_names = malloc(st->cap_heap * sizeof *st->free_names);
-    st->accts = vigil_acct_table_create(sizeof(struct ct_acct), 1024);
-    st->open = vigil_acct_table_create(sizeof(struct ct_open), 64);
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
     st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
-    if (!st->heap || !st->names || !st->free_names || !st->accts || !st->open || !st->ids)
+    st->p_acct = vigil_pool_create(sizeof(struct ct_acct));
+    st->p_open = vigil_pool_create(sizeof(struct ct_open));
+    if (!st->heap || !st->names || !st->free_names || !st->recs || !st->ids || !st->p_acct ||
+        !st->p_open)
+        goto fail;
+    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_open = vigil_recs_declare_part(st->recs, part_fini, st->p_open);
+    if (st->s_acct < 0 || st->s_open < 0)
         goto fail;
     *state = st;
     return 0;

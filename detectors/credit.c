@@ -39,8 +39,9 @@
  * changed: spend_period_cents (closed and open calls since the period start),
  * credit_limit_cents, spend_today_cents (the UTC day's, open calls included).
  *
- * State per worker: one account table of every account with outbound calls in the last 32
- * days or a call open; struct cr_acct is 320 bytes: the ring of 32 daily spends (4 bytes
+ * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
+ * record); every account with outbound calls in the last 32 days or a call open has a struct
+ * cr_acct, allocated at its first such event and freed when idle, 320 bytes: the ring of 32 daily spends (4 bytes
  * each), up to CR_OPEN_MAX (8) open calls with their start and rate (beyond, a call counts at
  * its end only), sums and marks.
  *
@@ -50,7 +51,8 @@
  * range (acct_ok) and changes nothing unless all of it is valid.
  *
  * Threading: one state per worker thread (detector.h); the limits table is read lock-free.
- * Ownership: init allocates the state and its table; destroy frees them. */
+ * Ownership: init allocates the state (and account records of its own when the env has none);
+ * destroy frees them. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
@@ -114,7 +117,10 @@ struct cr_state {
     int64_t interim_min_e4;
     int64_t history_days;
     int64_t ttl_s;
-    struct vigil_acct_table *accts; /* struct cr_acct */
+    struct vigil_recs *recs;        /* slot `slot`: a pointer to struct cr_acct */
+    struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
+    int slot;
+    struct vigil_pool *pool; /* the struct cr_acct parts */
     int64_t wm_min;                 /* minute of the last sweep's watermark */
     uint64_t version;               /* the limits table's version at the last sweep */
 };
@@ -384,10 +390,30 @@ static int check_interim(const struct cr_state *st, struct cr_acct *a, const cha
 
 /* --- events --------------------------------------------------------------------------------- */
 
+/* The part of slot s (a pointer to struct cr_acct), zeroed and allocated when `fresh`; NULL
+ * (the slot released) when out of memory. */
+static struct cr_acct *acct_take(struct cr_state *st, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    if (!(*s = vigil_pool_alloc(st->pool)))
+        vigil_recs_release(st->recs, st->slot, s);
+    return *s;
+}
+
+/* fini of the slot (acct_rec.h): frees the part. */
+static void acct_fini(void *ctx, void *slot)
+{
+    void **s = slot;
+    vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
+
 static struct cr_acct *acct_get(struct cr_state *st, const struct vigil_event *ev)
 {
     bool created;
-    struct cr_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    void **as = vigil_recs_slot(st->recs, st->slot, ev, &created);
+    struct cr_acct *a = as ? acct_take(st, as, created) : NULL;
     if (a && created) {
         a->booked_ms = INT64_MIN;
         a->period_ms = INT64_MIN;
@@ -478,9 +504,10 @@ static int publish_one(const struct cr_state *st, struct cr_acct *a, const char 
 
 static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
 {
-    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
-        const char *account;
-        struct cr_acct *a = vigil_acct_table_at(st->accts, i, &account);
+    void **as;
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
+        const char *account = vigil_recs_account(st->recs, st->slot, as);
+        struct cr_acct *a = *as;
         expire_open(a, wm);
         /* Judged at the watermark, or at the account's own latest event if that is later. */
         int64_t now = a->last_ms > wm ? a->last_ms : wm;
@@ -492,11 +519,13 @@ static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-        const struct cr_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
         /* Nothing of it is left in the day ring, and nothing open. */
-        if (a->n_open == 0 && a->last_ms <= wm - CR_DAYS * CR_DAY_MS)
-            vigil_acct_table_remove_at(st->accts, i);
+        struct cr_acct *a = *as;
+        if (a->n_open == 0 && a->last_ms <= wm - CR_DAYS * CR_DAY_MS) {
+            vigil_pool_free(st->pool, a);
+            vigil_recs_release(st->recs, st->slot, as);
+        }
     }
     return 0;
 }
@@ -524,9 +553,10 @@ static int cr_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 static int cr_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct cr_state *st = state;
-    const struct cr_acct *a = vigil_acct_table_find(st->accts, account);
-    if (!a)
+    void *const *as = vigil_recs_find(st->recs, st->slot, account);
+    if (!as)
         return 0;
+    const struct cr_acct *a = *as;
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, CR_SAVE_VERSION);
     vigil_state_put_i64(&w, a->last_ms);
@@ -604,7 +634,9 @@ static int cr_load(void *state, const char *account, const void *data, size_t le
     vigil_state_check(&r, acct_ok(&c));
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
-    struct cr_acct *a = vigil_acct_table_get(st->accts, account, NULL);
+    bool fresh;
+    void **as = vigil_recs_slot_of(st->recs, st->slot, account, &fresh);
+    struct cr_acct *a = as ? acct_take(st, as, fresh) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     *a = c;
@@ -615,7 +647,7 @@ static int cr_load(void *state, const char *account, const void *data, size_t le
 static void cr_forget(void *state, const char *account)
 {
     struct cr_state *st = state;
-    vigil_acct_table_remove(st->accts, account);
+    vigil_recs_forget(st->recs, st->slot, account);
 }
 
 /* The next tick sweeps every account, whatever the minute. */
@@ -630,7 +662,8 @@ static void cr_destroy(void *state)
     struct cr_state *st = state;
     if (!st)
         return;
-    vigil_acct_table_destroy(st->accts);
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     free(st);
 }
 
@@ -652,10 +685,17 @@ static int cr_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->version = vigil_credit_version(st->credit);
-    st->accts = vigil_acct_table_create(sizeof(struct cr_acct), 64);
-    if (!st->accts) {
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
+    st->pool = vigil_pool_create(sizeof(struct cr_acct));
+    if (!st->recs || !st->pool) {
         cr_destroy(st);
         return VIGIL_ERR_NOMEM;
+    }
+    st->slot = vigil_recs_declare_part(st->recs, acct_fini, st->pool);
+    if (st->slot < 0) {
+        int rc = st->slot;
+        cr_destroy(st);
+        return rc;
     }
     *state = st;
     return 0;

@@ -31,7 +31,8 @@
  * the account's most-travelled device). They go out in two sets, as each table
  * changes; Redis keeps both fields in the account's counter hash.
  *
- * State per worker, two account tables (acct_table.h):
+ * State per worker: two pointer slots in the account records (acct_rec.h), 16 bytes of every
+ * record; the parts they point to are allocated when an account first needs them:
  *   calls:  accounts with a call open on a named device: struct fu_calls, 1200 bytes (16
  *           open calls, 8 remembered early ends, 5 sample event ids). Dropped when no call is
  *           open and its zero is published, so idle accounts cost nothing.
@@ -45,11 +46,12 @@
  * the tables present; load checks every count, time,
  * flag and string before it replaces the account's entries, takes the profile from the
  * current profiles, lists the account as changed and brings next_due forward to its
- * episode's mark; forget removes its entries. The dirty lists name entries by number, so
- * removals outside a sweep renumber them (listed_remove).
+ * episode's mark; forget removes its entries. The dirty lists are the records' (one per
+ * slot), which drop a released slot themselves.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
- * Ownership: init allocates the state and its tables; destroy frees them. */
+ * Ownership: init allocates the state (and account records of its own when the env has none);
+ * destroy frees them; a slot owns the part it points to. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -57,6 +59,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/profile.h"
@@ -116,6 +119,14 @@ struct fu_abroad {
     bool published, dirty;
 };
 
+/* The two slots fair_use declares in the account records. */
+struct fu_cslot {
+    struct fu_calls *c;
+};
+struct fu_aslot {
+    struct fu_abroad *a;
+};
+
 struct fu_state {
     const struct vigil_profiles *profiles;
     int64_t devices[VIGIL_PROFILE_COUNT];     /* fair_use.devices */
@@ -123,11 +134,12 @@ struct fu_state {
     int64_t abroad_days[VIGIL_PROFILE_COUNT]; /* fair_use.abroad_days */
     int64_t window_days;                      /* fair_use.abroad_window_days */
     int64_t ttl_s;
-    struct vigil_acct_table *calls;  /* struct fu_calls */
-    struct vigil_acct_table *abroad; /* struct fu_abroad */
-    /* Entry numbers changed since the last tick; a sweep removes entries only after these
-     * lists are emptied, and forget and load renumber them as they remove (listed_remove). */
-    struct vigil_idx_list dirty_calls, dirty_abroad; /* changed since the last tick */
+    /* Slots s_calls (struct fu_cslot) and s_abroad (struct fu_aslot); their dirty lists:
+     * the accounts changed since the last tick. */
+    struct vigil_recs *recs;
+    struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
+    int s_calls, s_abroad;
+    struct vigil_pool *p_calls, *p_abroad; /* their parts */
     int64_t wm_min;   /* minute of the last sweep's watermark */
     int64_t next_due; /* earliest since + devices_min of an unfired episode */
 };
@@ -267,11 +279,56 @@ static int check_devices(struct fu_state *st, struct fu_calls *c, const char *ac
     return emit_devices(st, c, account, mark, out);
 }
 
+/* The part *p of slot s (of `slot`), zeroed and allocated when `fresh`; NULL (the slot
+ * released) when out of memory. */
+static void *part_take(struct fu_state *st, int slot, void *s, void **p,
+                       struct vigil_pool *pool, bool fresh)
+{
+    if (!fresh)
+        return *p;
+    if (!(*p = vigil_pool_alloc(pool)))
+        vigil_recs_release(st->recs, slot, s);
+    return *p;
+}
+
+/* Frees the part *p of slot s and releases the slot (off its dirty list too). */
+static void part_drop(struct fu_state *st, int slot, void *s, void **p,
+                      struct vigil_pool *pool)
+{
+    vigil_pool_free(pool, *p);
+    vigil_recs_release(st->recs, slot, s);
+}
+
+/* fini of both slots (acct_rec.h): each holds one pointer to its part. */
+static void part_fini(void *ctx, void *slot)
+{
+    void **p = slot;
+    vigil_pool_free(ctx, *p);
+    *p = NULL;
+}
+
+static struct fu_calls *calls_get(struct fu_state *st, const struct vigil_event *ev,
+                                  struct fu_cslot **cs, bool *created)
+{
+    *cs = vigil_recs_slot(st->recs, st->s_calls, ev, created);
+    return *cs ? part_take(st, st->s_calls, *cs, (void **)&(*cs)->c, st->p_calls, *created)
+               : NULL;
+}
+
+static struct fu_abroad *abroad_get(struct fu_state *st, const struct vigil_event *ev,
+                                    struct fu_aslot **as, bool *created)
+{
+    *as = vigil_recs_slot(st->recs, st->s_abroad, ev, created);
+    return *as ? part_take(st, st->s_abroad, *as, (void **)&(*as)->a, st->p_abroad, *created)
+               : NULL;
+}
+
 static int on_device_call(struct fu_state *st, const struct vigil_event *ev, struct vigil_emit *out)
 {
     uint64_t call = str_hash(ev->call_id);
     bool created;
-    struct fu_calls *c = vigil_acct_table_get(st->calls, ev->account, &created);
+    struct fu_cslot *cs;
+    struct fu_calls *c = calls_get(st, ev, &cs, &created);
     if (!c)
         return VIGIL_ERR_NOMEM;
     if (created) {
@@ -281,8 +338,7 @@ static int on_device_call(struct fu_state *st, const struct vigil_event *ev, str
     if (ev->ts_ms > c->last_ms)
         c->last_ms = ev->ts_ms;
     if (!c->dirty) {
-        if (vigil_idx_list_push(&st->dirty_calls,
-                                (uint32_t)vigil_acct_table_index(st->calls, c)) != 0)
+        if (vigil_recs_mark(st->recs, st->s_calls, cs) != 0)
             return VIGIL_ERR_NOMEM;
         c->dirty = true;
     }
@@ -412,7 +468,8 @@ static int on_country(struct fu_state *st, const struct vigil_event *ev, struct 
 {
     int64_t day = vigil_floor_div(ev->ts_ms, FU_DAY_MS);
     bool created;
-    struct fu_abroad *a = vigil_acct_table_get(st->abroad, ev->account, &created);
+    struct fu_aslot *as;
+    struct fu_abroad *a = abroad_get(st, ev, &as, &created);
     if (!a)
         return VIGIL_ERR_NOMEM;
     if (created)
@@ -421,8 +478,7 @@ static int on_country(struct fu_state *st, const struct vigil_event *ev, struct 
     if (!device_mark(d, day))
         return 0; /* a day already counted: nothing changes */
     if (!a->dirty) {
-        if (vigil_idx_list_push(&st->dirty_abroad,
-                                (uint32_t)vigil_acct_table_index(st->abroad, a)) != 0)
+        if (vigil_recs_mark(st->recs, st->s_abroad, as) != 0)
             return VIGIL_ERR_NOMEM;
         a->dirty = true;
     }
@@ -455,7 +511,7 @@ static int fu_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         rc = on_country(st, ev, out);
     /* An end often carries no device (events.md's example): it still closes its call. */
     if (rc == 0 && (ev->device[0] != '\0' || (ev->type == VIGIL_EV_CALL_END &&
-                                              vigil_acct_table_find(st->calls, ev->account))))
+                                              vigil_recs_peek(st->recs, st->s_calls, ev))))
         rc = on_device_call(st, ev, out);
     return rc;
 }
@@ -501,35 +557,37 @@ static int publish_dirty(struct fu_state *st, int64_t wm, struct vigil_emit *out
 {
     int rc = 0;
     size_t done = 0;
-    for (; done < st->dirty_calls.n; done++) {
-        const char *account;
-        struct fu_calls *c = vigil_acct_table_at(st->calls, st->dirty_calls.v[done], &account);
-        if ((rc = publish_calls(st, c, account, out)) != 0)
+    for (; done < vigil_recs_dirty_count(st->recs, st->s_calls); done++) {
+        struct fu_cslot *cs = vigil_recs_dirty_at(st->recs, st->s_calls, done);
+        const char *account = vigil_recs_account(st->recs, st->s_calls, cs);
+        if ((rc = publish_calls(st, cs->c, account, out)) != 0)
             break;
-        c->dirty = false;
+        cs->c->dirty = false;
     }
-    vigil_idx_list_consume(&st->dirty_calls, done);
+    vigil_recs_dirty_consume(st->recs, st->s_calls, done);
     if (rc != 0)
         return rc;
-    for (done = 0; done < st->dirty_abroad.n; done++) {
-        const char *account;
-        struct fu_abroad *a = vigil_acct_table_at(st->abroad, st->dirty_abroad.v[done], &account);
-        if ((rc = publish_abroad(st, a, account, wm, out)) != 0)
+    for (done = 0; done < vigil_recs_dirty_count(st->recs, st->s_abroad); done++) {
+        struct fu_aslot *as = vigil_recs_dirty_at(st->recs, st->s_abroad, done);
+        const char *account = vigil_recs_account(st->recs, st->s_abroad, as);
+        if ((rc = publish_abroad(st, as->a, account, wm, out)) != 0)
             break;
-        a->dirty = false;
+        as->a->dirty = false;
     }
-    vigil_idx_list_consume(&st->dirty_abroad, done);
+    vigil_recs_dirty_consume(st->recs, st->s_abroad, done);
     return rc;
 }
 
 /* Timers, expiry, window slides and idle accounts, once per minute of watermark or when an
- * episode's mark is due. Runs with empty dirty lists (removal renumbers entries). */
+ * episode's mark is due. */
 static int sweep(struct fu_state *st, int64_t wm, struct vigil_emit *out)
 {
     st->next_due = INT64_MAX;
-    for (size_t i = 0; i < vigil_acct_table_count(st->calls); i++) {
-        const char *account;
-        struct fu_calls *c = vigil_acct_table_at(st->calls, i, &account);
+    struct fu_cslot *cs;
+    struct fu_aslot *as;
+    for (size_t it = 0; (cs = vigil_recs_next(st->recs, st->s_calls, &it));) {
+        const char *account = vigil_recs_account(st->recs, st->s_calls, cs);
+        struct fu_calls *c = cs->c;
         expire_open(c, wm);
         int rc = check_devices(st, c, account, wm > c->last_ms ? wm : c->last_ms, out);
         if (rc == 0)
@@ -537,23 +595,22 @@ static int sweep(struct fu_state *st, int64_t wm, struct vigil_emit *out)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = 0; i < vigil_acct_table_count(st->abroad); i++) {
-        const char *account;
-        struct fu_abroad *a = vigil_acct_table_at(st->abroad, i, &account);
-        int rc = publish_abroad(st, a, account, wm, out);
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_abroad, &it));) {
+        const char *account = vigil_recs_account(st->recs, st->s_abroad, as);
+        int rc = publish_abroad(st, as->a, account, wm, out);
         if (rc != 0)
             return rc;
     }
-    for (size_t i = vigil_acct_table_count(st->calls); i-- > 0;) {
-        const struct fu_calls *c = vigil_acct_table_at(st->calls, i, NULL);
+    for (size_t it = 0; (cs = vigil_recs_next(st->recs, st->s_calls, &it));) {
+        const struct fu_calls *c = cs->c;
         if (c->n_open == 0 && (!c->published || c->pub == 0) && !c->dirty &&
             c->last_ms <= wm - 2 * FU_MIN_MS)
-            vigil_acct_table_remove_at(st->calls, i);
+            part_drop(st, st->s_calls, cs, (void **)&cs->c, st->p_calls);
     }
-    for (size_t i = vigil_acct_table_count(st->abroad); i-- > 0;) {
-        const struct fu_abroad *a = vigil_acct_table_at(st->abroad, i, NULL);
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_abroad, &it));) {
+        const struct fu_abroad *a = as->a;
         if (a->published && a->pub == 0 && !a->dirty)
-            vigil_acct_table_remove_at(st->abroad, i);
+            part_drop(st, st->s_abroad, as, (void **)&as->a, st->p_abroad);
     }
     return 0;
 }
@@ -578,16 +635,10 @@ static int fu_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
 /* --- checkpoints -------------------------------------------------------------------------- */
 
-/* Removes `account` from table t outside a sweep, with its dirty list still in use. */
-static void listed_remove(struct vigil_acct_table *t, struct vigil_idx_list *dirty,
-                          const char *account)
+/* Drops the account's part of `slot` (off its dirty list too). */
+static void listed_remove(struct fu_state *st, int slot, const char *account)
 {
-    const void *v = vigil_acct_table_find(t, account);
-    if (!v)
-        return;
-    uint32_t hole = (uint32_t)vigil_acct_table_index(t, v);
-    vigil_idx_list_renumber(dirty, hole, (uint32_t)vigil_acct_table_count(t) - 1);
-    vigil_acct_table_remove_at(t, hole);
+    vigil_recs_forget(st->recs, slot, account); /* part_fini frees the part */
 }
 
 /* Drops both entries of the account. Its mark goes with its entry: next_due may now be
@@ -595,8 +646,8 @@ static void listed_remove(struct vigil_acct_table *t, struct vigil_idx_list *dir
 static void fu_forget(void *state, const char *account)
 {
     struct fu_state *st = state;
-    listed_remove(st->calls, &st->dirty_calls, account);
-    listed_remove(st->abroad, &st->dirty_abroad, account);
+    listed_remove(st, st->s_calls, account);
+    listed_remove(st, st->s_abroad, account);
 }
 
 /* Saved form (FU_SAVE_VERSION): a version byte, a byte with FU_SAVED_* set for each table
@@ -699,8 +750,10 @@ static void get_abroad(struct vigil_bytes_reader *r, struct fu_abroad *a)
 static int fu_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct fu_state *st = state;
-    const struct fu_calls *c = vigil_acct_table_find(st->calls, account);
-    const struct fu_abroad *a = vigil_acct_table_find(st->abroad, account);
+    const struct fu_cslot *cs = vigil_recs_find(st->recs, st->s_calls, account);
+    const struct fu_aslot *as = vigil_recs_find(st->recs, st->s_abroad, account);
+    const struct fu_calls *c = cs ? cs->c : NULL;
+    const struct fu_abroad *a = as ? as->a : NULL;
     if (!c && !a)
         return 0;
     struct vigil_state_writer w;
@@ -771,13 +824,12 @@ static bool fu_read(struct fu_saved *s, const void *data, size_t len)
     return vigil_state_read_end(&r) == 0;
 }
 
-/* Lists entry v of t as changed, unless *dirty says it is already. */
-static int list_dirty(struct vigil_acct_table *t, struct vigil_idx_list *l, const void *v,
-                      bool *dirty)
+/* Lists slot s of `slot` as changed, unless *dirty says it is already. */
+static int list_dirty(struct fu_state *st, int slot, void *s, bool *dirty)
 {
     if (*dirty)
         return 0;
-    if (vigil_idx_list_push(l, (uint32_t)vigil_acct_table_index(t, v)) != 0)
+    if (vigil_recs_mark(st->recs, slot, s) != 0)
         return VIGIL_ERR_NOMEM;
     *dirty = true;
     return 0;
@@ -789,23 +841,38 @@ static int fu_load_slots(struct fu_state *st, const char *account, uint8_t mask,
                          struct fu_calls **c, struct fu_abroad **a)
 {
     bool c_new = false, a_new = false;
+    struct fu_cslot *cs = NULL;
+    struct fu_aslot *as = NULL;
     *c = NULL;
     *a = NULL;
-    if ((mask & FU_SAVED_CALLS) && (!(*c = vigil_acct_table_get(st->calls, account, &c_new)) ||
-                                    list_dirty(st->calls, &st->dirty_calls, *c, &(*c)->dirty) != 0))
-        goto fail;
-    if ((mask & FU_SAVED_ABROAD) &&
-        (!(*a = vigil_acct_table_get(st->abroad, account, &a_new)) ||
-         list_dirty(st->abroad, &st->dirty_abroad, *a, &(*a)->dirty) != 0))
-        goto fail;
+    if (mask & FU_SAVED_CALLS) {
+        cs = vigil_recs_slot_of(st->recs, st->s_calls, account, &c_new);
+        *c = cs ? part_take(st, st->s_calls, cs, (void **)&cs->c, st->p_calls, c_new) : NULL;
+        if (!*c) {
+            c_new = false; /* part_take released it */
+            goto fail;
+        }
+        if (list_dirty(st, st->s_calls, cs, &(*c)->dirty) != 0)
+            goto fail;
+    }
+    if (mask & FU_SAVED_ABROAD) {
+        as = vigil_recs_slot_of(st->recs, st->s_abroad, account, &a_new);
+        *a = as ? part_take(st, st->s_abroad, as, (void **)&as->a, st->p_abroad, a_new) : NULL;
+        if (!*a) {
+            a_new = false;
+            goto fail;
+        }
+        if (list_dirty(st, st->s_abroad, as, &(*a)->dirty) != 0)
+            goto fail;
+    }
     return 0;
 
 fail:
     /* An entry that was there may stay listed: its values are published once more. */
     if (c_new)
-        listed_remove(st->calls, &st->dirty_calls, account);
+        listed_remove(st, st->s_calls, account);
     if (a_new)
-        listed_remove(st->abroad, &st->dirty_abroad, account);
+        listed_remove(st, st->s_abroad, account);
     return VIGIL_ERR_NOMEM;
 }
 
@@ -844,14 +911,14 @@ static int fu_load(void *state, const char *account, const void *data, size_t le
         if (c->since != FU_NONE && !c->fired && c->since + st->devices_ms[profile] < st->next_due)
             st->next_due = c->since + st->devices_ms[profile];
     } else {
-        listed_remove(st->calls, &st->dirty_calls, account);
+        listed_remove(st, st->s_calls, account);
     }
     if (a) {
         s.abroad.dirty = true;
         s.abroad.profile = profile;
         *a = s.abroad;
     } else {
-        listed_remove(st->abroad, &st->dirty_abroad, account);
+        listed_remove(st, st->s_abroad, account);
     }
     /* This state may have swept past the account's windows already: sweep again at the next
      * tick, so they expire here as they would have where it was saved. */
@@ -864,10 +931,9 @@ static void fu_destroy(void *state)
     struct fu_state *st = state;
     if (!st)
         return;
-    vigil_acct_table_destroy(st->calls);
-    vigil_acct_table_destroy(st->abroad);
-    vigil_idx_list_fini(&st->dirty_calls);
-    vigil_idx_list_fini(&st->dirty_abroad);
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_calls);
+    vigil_pool_destroy(st->p_abroad);
     free(st);
 }
 
@@ -890,16 +956,21 @@ static int fu_init(void **state, const struct vigil_detector_env *env)
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
     st->next_due = INT64_MAX;
-    st->calls = vigil_acct_table_create(sizeof(struct fu_calls), 256);
-    st->abroad = vigil_acct_table_create(sizeof(struct fu_abroad), 16);
-    if (!st->calls || !st->abroad)
-        goto fail;
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(256));
+    st->p_calls = vigil_pool_create(sizeof(struct fu_calls));
+    st->p_abroad = vigil_pool_create(sizeof(struct fu_abroad));
+    if (!st->recs || !st->p_calls || !st->p_abroad) {
+        fu_destroy(st);
+        return VIGIL_ERR_NOMEM;
+    }
+    st->s_calls = vigil_recs_declare_part(st->recs, part_fini, st->p_calls);
+    st->s_abroad = vigil_recs_declare_part(st->recs, part_fini, st->p_abroad);
+    if (st->s_calls < 0 || st->s_abroad < 0) {
+        fu_destroy(st);
+        return VIGIL_ERR_INVALID;
+    }
     *state = st;
     return 0;
-
-fail:
-    fu_destroy(st);
-    return VIGIL_ERR_NOMEM;
 }
 
 static const char *const fu_rules[] = {FU_RULE_DEVICES, FU_RULE_ABROAD, NULL};

@@ -59,12 +59,13 @@
  * watermark): premium_calls_1h, premium_minutes_1h (closed and open, rounded down),
  * inbound_calls_1h and inbound_callers_1h (of the busiest tracked service number).
  *
- * State per worker: one account table (acct_table.h) of accounts with premium activity in
- * the last hour or a premium call open; struct pm_acct is 7872 bytes (about 8 KB with the
- * table's key and index slot): 1.3 KB the two sample rings of event ids, 4.6 KB the two
- * service numbers (1 KB of call times, 1 KB of caller set and 256 of minute ring each),
- * 1.3 KB the outbound minute rings, call times and closed calls, the rest open calls and
- * seen call ids. Accounts without premium traffic cost nothing. Two stores (window.h) hold
+ * State per worker: a pointer in the account records (acct_rec.h; 8 bytes of every record).
+ * An account with premium activity in the last hour or a premium call open has a struct
+ * pm_acct, allocated at its first premium event and freed once it is idle, 7880 bytes:
+ * 1.3 KB the two sample rings of event ids, 4.6 KB the two service numbers (1 KB of call
+ * times, 1 KB of caller set and 256 of minute ring each), 1.3 KB the outbound minute rings,
+ * call times and closed calls, the rest open calls and seen call ids. Accounts without
+ * premium traffic have only the pointer, and only in a record another detector keeps. Two stores (window.h) hold
  * what the few busier keys keep past that: call times past 32 per account and 128 per
  * service number (8 bytes each, up to the profile's level) and closed calls past 16 within
  * reach (16 bytes each), freed once the arrays hold all within reach again. Bounds:
@@ -98,6 +99,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/episode.h"
@@ -203,7 +205,14 @@ struct pm_acct {
     uint8_t profile;
     uint8_t fired_out;
     bool published; /* pub[] holds what went out */
-    bool dirty;     /* listed in pm_state.dirty */
+    bool dirty;     /* on the records' dirty list of our slot */
+    struct pm_slot *home; /* our slot in the account records */
+};
+
+/* The slot premium declares in the account records: an account with premium activity has
+ * its state, the others nothing. */
+struct pm_slot {
+    struct pm_acct *a;
 };
 
 struct pm_state {
@@ -216,10 +225,11 @@ struct pm_state {
     int64_t in_flagged[VIGIL_PROFILE_COUNT]; /* 0: the flagged-callers rule is off */
     int64_t short_s;
     int64_t ttl_s;
-    struct vigil_acct_table *accts; /* struct pm_acct */
-    /* Entry numbers changed since the last tick; accts removes entries only in a sweep,
-     * after this list is emptied, or in forget, which renumbers the list to match. */
-    struct vigil_idx_list dirty;  /* accounts changed since the last tick */
+    /* Slot `slot`: struct pm_slot; its dirty list: the accounts changed since the last tick. */
+    struct vigil_recs *recs;
+    struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
+    int slot;
+    struct vigil_pool *pool; /* the struct pm_acct parts */
     struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
     struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
     /* Per profile, the highest calls level judged (window.h grows call times up to it). */
@@ -393,7 +403,7 @@ static int mark_dirty(struct pm_state *st, struct pm_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+    if (vigil_recs_mark(st->recs, st->slot, a->home) != 0)
         return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
@@ -410,10 +420,41 @@ static uint64_t svc_key(const struct pm_acct *a, const struct pm_svc *s)
     return a->key ^ (str_hash(s->to) * 0x9e3779b97f4a7c15ULL + 1);
 }
 
+/* The account's state in slot s, allocated when the slot is fresh; NULL (the slot released)
+ * when out of memory. */
+static struct pm_acct *acct_take(struct pm_state *st, struct pm_slot *s, bool fresh)
+{
+    if (!fresh)
+        return s->a;
+    s->a = vigil_pool_alloc(st->pool);
+    if (!s->a) {
+        vigil_recs_release(st->recs, st->slot, s);
+        return NULL;
+    }
+    s->a->home = s;
+    return s->a;
+}
+
+/* Frees the account's state and releases its slot. */
+static void acct_drop(struct pm_state *st, struct pm_slot *s)
+{
+    vigil_pool_free(st->pool, s->a);
+    vigil_recs_release(st->recs, st->slot, s);
+}
+
+/* fini of the slot (acct_rec.h): the records go, and the states with them. */
+static void slot_fini(void *ctx, void *slot)
+{
+    struct pm_slot *s = slot;
+    vigil_pool_free(ctx, s->a);
+    s->a = NULL;
+}
+
 static struct pm_acct *acct_get(struct pm_state *st, const struct vigil_event *ev)
 {
     bool created;
-    struct pm_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    struct pm_slot *s = vigil_recs_slot(st->recs, st->slot, ev, &created);
+    struct pm_acct *a = s ? acct_take(st, s, created) : NULL;
     if (!a)
         return NULL;
     if (created) {
@@ -1109,16 +1150,17 @@ static int publish_dirty(struct pm_state *st, int64_t wm, struct vigil_emit *out
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->dirty.n; done++) {
-        const char *account;
-        struct pm_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
+    for (; done < vigil_recs_dirty_count(st->recs, st->slot); done++) {
+        struct pm_slot *s = vigil_recs_dirty_at(st->recs, st->slot, done);
+        const char *account = vigil_recs_account(st->recs, st->slot, s);
+        struct pm_acct *a = s->a;
         rc = publish_one(st, a, account, wm, out);
         if (rc != 0)
             break;
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    vigil_idx_list_consume(&st->dirty, done);
+    vigil_recs_dirty_consume(st->recs, st->slot, done);
     return rc;
 }
 
@@ -1132,9 +1174,10 @@ static bool acct_idle(const struct pm_acct *a)
 static int sweep(struct pm_state *st, int64_t wm, struct vigil_emit *out)
 {
     st->next_due = INT64_MAX;
-    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
-        const char *account;
-        struct pm_acct *a = vigil_acct_table_at(st->accts, i, &account);
+    struct pm_slot *s;
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->slot, &it));) {
+        const char *account = vigil_recs_account(st->recs, st->slot, s);
+        struct pm_acct *a = s->a;
         expire_open(a, wm);
         if (wm > a->eval_ms) {
             int rc = check_outbound(st, a, account, wm, out);
@@ -1147,11 +1190,10 @@ static int sweep(struct pm_state *st, int64_t wm, struct vigil_emit *out)
         if (rc != 0)
             return rc;
     }
-    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-        const struct pm_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->slot, &it));) {
         /* An hour after its last event nothing of the account is left to count. */
-        if (acct_idle(a) && a->last_ms <= wm - PM_HOUR_MS - 2 * PM_MIN_MS)
-            vigil_acct_table_remove_at(st->accts, i);
+        if (acct_idle(s->a) && s->a->last_ms <= wm - PM_HOUR_MS - 2 * PM_MIN_MS)
+            acct_drop(st, s);
     }
     return 0;
 }
@@ -1251,9 +1293,10 @@ static void get_svc(struct vigil_bytes_reader *r, struct pm_svc *s)
 static int pm_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct pm_state *st = state;
-    const struct pm_acct *a = vigil_acct_table_find(st->accts, account);
-    if (!a)
+    const struct pm_slot *s = vigil_recs_find(st->recs, st->slot, account);
+    if (!s)
         return 0; /* nothing held: nothing written */
+    const struct pm_acct *a = s->a;
     /* What this process published, its dirty list, the profile and the key are not saved:
      * they mean nothing to another process, or load derives them. */
     struct vigil_state_writer w;
@@ -1397,17 +1440,19 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
         return VIGIL_ERR_INVALID;
 
     bool created;
-    struct pm_acct *a = vigil_acct_table_get(st->accts, account, &created);
+    struct pm_slot *s = vigil_recs_slot_of(st->recs, st->slot, account, &created);
+    struct pm_acct *a = s ? acct_take(st, s, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     /* Listed for the next tick, which publishes the counters afresh: the previous owner's
      * values may have expired or gone with a restart, and pub[] is not ours. */
     if (mark_dirty(st, a) != 0) {
-        if (created) /* the last entry and in no list: removing it renumbers nothing */
-            vigil_acct_table_remove_at(st->accts, vigil_acct_table_index(st->accts, a));
+        if (created)
+            acct_drop(st, s);
         return VIGIL_ERR_NOMEM;
     }
     *a = *c;
+    a->home = s;
     a->dirty = true; /* mark_dirty listed it */
     a->published = false;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
@@ -1445,20 +1490,15 @@ static void pm_resweep(void *state)
 static void pm_forget(void *state, const char *account)
 {
     struct pm_state *st = state;
-    struct pm_acct *a = vigil_acct_table_find(st->accts, account);
-    if (!a)
+    struct pm_slot *s = vigil_recs_find(st->recs, st->slot, account);
+    if (!s)
         return;
-    size_t i = vigil_acct_table_index(st->accts, a);
-    size_t last = vigil_acct_table_count(st->accts) - 1;
-    const struct pm_acct *moved = vigil_acct_table_at(st->accts, last, NULL);
-    /* Neither listed (the common case between ticks): the list holds no number that changes. */
-    if (a->dirty || moved->dirty)
-        vigil_idx_list_renumber(&st->dirty, (uint32_t)i, (uint32_t)last);
+    const struct pm_acct *a = s->a;
     vigil_win_more_forget(st->more, a->key);
     vigil_win_more_forget(st->spans, a->key);
     for (int k = 0; k < PM_SVC_MAX; k++)
         vigil_win_more_forget(st->more, svc_key(a, &a->svc[k]));
-    vigil_acct_table_remove_at(st->accts, i);
+    acct_drop(st, s); /* off the dirty list too */
     /* next_due may still hold the account's timer: that costs one early sweep, which sets it
      * from the accounts left. */
 }
@@ -1468,10 +1508,10 @@ static void pm_destroy(void *state)
     struct pm_state *st = state;
     if (!st)
         return;
-    vigil_acct_table_destroy(st->accts);
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     vigil_win_more_destroy(st->more);
     vigil_win_more_destroy(st->spans);
-    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -1514,11 +1554,17 @@ static int pm_init(void **state, const struct vigil_detector_env *env)
         st->out_level[p] = (uint32_t)w;
         st->in_level[p] = (uint32_t)st->in_calls[p]; /* its warning is a third */
     }
-    st->accts = vigil_acct_table_create(sizeof(struct pm_acct), 64);
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
+    st->pool = vigil_pool_create(sizeof(struct pm_acct));
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();
-    if (!st->accts || !st->more || !st->spans)
+    if (!st->recs || !st->pool || !st->more || !st->spans)
         goto fail;
+    st->slot = vigil_recs_declare_part(st->recs, slot_fini, st->pool);
+    if (st->slot < 0) {
+        pm_destroy(st);
+        return VIGIL_ERR_INVALID;
+    }
     *state = st;
     return 0;
 

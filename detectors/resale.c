@@ -17,8 +17,9 @@
  * per account and day (256 bytes): the estimate -m ln(empty / m) is within a few numbers of
  * the truth up to several hundred, deterministic, and never over-counts a repeated number.
  *
- * State per worker: one account table of consumer accounts with outbound traffic in the last
- * two days or a call open; struct rs_acct is 544 bytes: the bitmap, RS_OPEN_MAX (16) open
+ * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
+ * record); consumer accounts with outbound traffic in the last two days or a call open have
+ * a struct rs_acct, allocated at their first such event and freed when idle, 544 bytes: the bitmap, RS_OPEN_MAX (16) open
  * calls (beyond, a call is not tracked: parallel_calls is at most 16), days and marks. Open
  * calls stop counting after 24 h of event time (events.md).
  *
@@ -27,7 +28,8 @@
  * every field's range and changes nothing unless all of it is valid.
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
- * Ownership: init allocates the state and its table; destroy frees them. */
+ * Ownership: init allocates the state (and account records of its own when the env has none);
+ * destroy frees them. */
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/numplan.h"
@@ -71,7 +74,10 @@ struct rs_state {
     const struct vigil_profiles *profiles;
     int64_t distinct_thr; /* 0: off */
     int64_t parallel_thr; /* 0: off */
-    struct vigil_acct_table *accts; /* struct rs_acct */
+    struct vigil_recs *recs;        /* slot `slot`: a pointer to struct rs_acct */
+    struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
+    int slot;
+    struct vigil_pool *pool; /* the struct rs_acct parts */
     int64_t wm_hour;                /* hour of the last sweep's watermark */
 };
 
@@ -84,6 +90,25 @@ static const struct vigil_config_key rs_keys[] = {
      "at most 16)."},
     {0},
 };
+
+/* The part of slot s (a pointer to struct rs_acct), zeroed and allocated when `fresh`; NULL
+ * (the slot released) when out of memory. */
+static struct rs_acct *acct_take(struct rs_state *st, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    if (!(*s = vigil_pool_alloc(st->pool)))
+        vigil_recs_release(st->recs, st->slot, s);
+    return *s;
+}
+
+/* fini of the slot (acct_rec.h): frees the part. */
+static void acct_fini(void *ctx, void *slot)
+{
+    void **s = slot;
+    vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
 
 static int32_t day_of(int64_t ts)
 {
@@ -155,7 +180,8 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (nc.emergency)
         return 0;
     bool created;
-    struct rs_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    void **as = vigil_recs_slot(st->recs, st->slot, ev, &created);
+    struct rs_acct *a = as ? acct_take(st, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     int32_t today = day_of(ev->ts_ms);
@@ -212,11 +238,14 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (hour <= st->wm_hour)
         return 0;
     st->wm_hour = hour;
-    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-        struct rs_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    void **as;
+    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
+        struct rs_acct *a = *as;
         vigil_open_expire(a->open, sizeof a->open[0], &a->n_open, watermark_ms);
-        if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS)
-            vigil_acct_table_remove_at(st->accts, i);
+        if (a->n_open == 0 && a->last_ms <= watermark_ms - 2 * RS_DAY_MS) {
+            vigil_pool_free(st->pool, a);
+            vigil_recs_release(st->recs, st->slot, as);
+        }
     }
     return 0;
 }
@@ -224,9 +253,10 @@ static int rs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 static int rs_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct rs_state *st = state;
-    const struct rs_acct *a = vigil_acct_table_find(st->accts, account);
-    if (!a)
+    void *const *as = vigil_recs_find(st->recs, st->slot, account);
+    if (!as)
         return 0;
+    const struct rs_acct *a = *as;
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, RS_SAVE_VERSION);
     vigil_state_put_i64(&w, a->last_ms);
@@ -272,7 +302,9 @@ static int rs_load(void *state, const char *account, const void *data, size_t le
     }
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;
-    struct rs_acct *a = vigil_acct_table_get(st->accts, account, NULL);
+    bool fresh;
+    void **as = vigil_recs_slot_of(st->recs, st->slot, account, &fresh);
+    struct rs_acct *a = as ? acct_take(st, as, fresh) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
     *a = c;
@@ -282,7 +314,7 @@ static int rs_load(void *state, const char *account, const void *data, size_t le
 static void rs_forget(void *state, const char *account)
 {
     struct rs_state *st = state;
-    vigil_acct_table_remove(st->accts, account);
+    vigil_recs_forget(st->recs, st->slot, account);
 }
 
 static void rs_resweep(void *state)
@@ -296,7 +328,8 @@ static void rs_destroy(void *state)
     struct rs_state *st = state;
     if (!st)
         return;
-    vigil_acct_table_destroy(st->accts);
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->pool);
     free(st);
 }
 
@@ -313,10 +346,17 @@ static int rs_init(void **state, const struct vigil_detector_env *env)
     st->distinct_thr = vigil_config_int(env->cfg, "resale.distinct_numbers_day");
     st->parallel_thr = vigil_config_int(env->cfg, "resale.parallel_calls");
     st->wm_hour = INT64_MIN;
-    st->accts = vigil_acct_table_create(sizeof(struct rs_acct), 64);
-    if (!st->accts) {
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
+    st->pool = vigil_pool_create(sizeof(struct rs_acct));
+    if (!st->recs || !st->pool) {
         rs_destroy(st);
         return VIGIL_ERR_NOMEM;
+    }
+    st->slot = vigil_recs_declare_part(st->recs, acct_fini, st->pool);
+    if (st->slot < 0) {
+        int rc = st->slot;
+        rs_destroy(st);
+        return rc;
     }
     *state = st;
     return 0;

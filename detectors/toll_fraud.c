@@ -103,18 +103,21 @@
  *   later of the watermark and the account's latest high-risk call). When the watermark
  *   enters a new hour, accounts left in an older hour publish zeros once.
  *
- * State per worker, three account tables (acct_table.h):
- *   accts: every account with an outbound call in the last 1-2 hours: struct tf_acct, 1064
+ * State per worker: three pointer slots in the account records (acct_rec.h; 24 bytes of
+ * every record), each pointing to a part allocated when the account first needs it and
+ * freed when it is idle:
+ *   acct:  every account with an outbound call in the last 1-2 hours: struct tf_acct, 1072
  *          bytes (16 ended calls kept whole 256, 13 spend buckets 52, 4 scan ranges 704 of
- *          which 512 the exact distinct numbers, counters 52; ~1.2 KB with key and index
- *          slot). Dropped at the first hour roll 65 minutes after its last event.
+ *          which 512 the exact distinct numbers, counters 52). Dropped at the first hour
+ *          roll 65 minutes after its last event.
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
- *          in the last 16 minutes: struct tf_hr, 2872 bytes (~3 KB with key and index slot;
- *          1.5 KB of it the 64 tracked calls, 720 bytes the 5 sample event ids, 128 the 16
- *          recent ids, 64 the velocity ring, 256 the times of the latest 32 high-risk
- *          calls). Most accounts never have one; it is dropped when idle.
+ *          in the last 16 minutes: struct tf_hr, 2872 bytes (1.5 KB of it the 64 tracked
+ *          calls, 720 bytes the 5 sample event ids, 128 the 16 recent ids, 64 the velocity
+ *          ring, 256 the times of the latest 32 high-risk calls). Most accounts never have
+ *          one; it is dropped when idle.
  *   hist:  accounts with a high-risk call in the last 7 days: struct tf_hist, 232 bytes
- *          (25 hourly {calls, seconds}; ~330 with key and index slot).
+ *          (25 hourly {calls, seconds}).
+ * The three reach each other through the record (vigil_recs_sibling): no lookup.
  * and two stores of grown rings (window.h), for the few accounts beyond the fixed arrays:
  *   more:  velocity times past 32 (8 bytes each, keyed by the account) and scanned numbers
  *          past 16 in a range (8 bytes, keyed by account and range);
@@ -124,16 +127,16 @@
  * Call ids are kept as 64-bit hashes (acct_table's hash): two call ids of one account
  * colliding among its <= 64 open calls is a ~1e-16 event.
  *
- * Checkpoints (detector.h): save writes the account's entries of the three tables field by
+ * Checkpoints (detector.h): save writes the account's three parts field by
  * field in the shared little-endian encoding (state_codec.h) behind a version byte and a mask
- * of the tables present; load checks every count,
+ * of the parts present; load checks every count,
  * time and flag before it replaces the account's entries, takes the profile from the current
  * profiles, lists the account as changed and brings next_due forward to its expiries;
- * forget removes its entries. The dirty list names entries by number, so removals outside
- * a tick renumber it (acct_remove).
+ * forget removes its parts (a released slot leaves the records' dirty list by itself).
  *
  * Threading: one state per worker thread (detector.h): no locks, no atomics.
- * Ownership: init allocates the state and its tables; destroy frees them. */
+ * Ownership: init allocates the state (and account records of its own when the env has none);
+ * destroy frees them; a slot owns the part it points to. */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -141,6 +144,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
 #include "vigil/episode.h"
@@ -220,8 +224,9 @@ struct tf_acct {
     uint8_t profile;     /* enum vigil_profile */
     uint8_t spend_fired; /* TF_FIRED_* of the current spend episode */
     uint8_t n_spans;     /* entries of spans */
-    bool has_hr;         /* the account has an entry in tf_state.hr */
-    bool dirty;          /* listed in tf_state.dirty: publish at the next tick */
+    bool has_hr;         /* the account has its tf_hr */
+    bool dirty;          /* on the records' dirty list of s_acct: publish at the next tick */
+    void **home;         /* the account's s_acct slot (the pointer to this struct) */
 };
 
 struct tf_call {
@@ -290,13 +295,13 @@ struct tf_state {
                                                                   any profile, day or night */
     int64_t max_open_ms;                                       /* toll_fraud.max_open_call_ms */
     int64_t ttl_s;                                             /* redis.counter_ttl_s */
-    struct vigil_acct_table *accts;                            /* struct tf_acct */
-    struct vigil_acct_table *hr;                               /* struct tf_hr */
-    struct vigil_acct_table *hist;                             /* struct tf_hist */
-    /* Entry numbers in accts changed since the last tick. Valid because on_tick removes
-     * entries only after publishing and emptying this list, and forget and load renumber it
-     * as they remove (acct_remove). */
-    struct vigil_idx_list dirty; /* accounts changed since the last tick */
+    /* Three pointer slots in the account records (acct_rec.h): s_acct (struct tf_acct),
+     * s_hr (struct tf_hr), s_hist (struct tf_hist), each part allocated when the account
+     * first needs it; the dirty list of s_acct: the accounts changed since the last tick. */
+    struct vigil_recs *recs;
+    struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
+    int s_acct, s_hr, s_hist;
+    struct vigil_pool *p_acct, *p_hr, *p_hist; /* their parts */
     int64_t next_due;            /* earliest event time at which something in hr expires */
     int64_t wm_hour;             /* hour of the last tick's watermark */
     int64_t last_eval;           /* watermark of the last open-call judgement */
@@ -604,11 +609,63 @@ static void due_at(struct tf_state *st, int64_t t)
         st->next_due = t;
 }
 
+/* The part *s of a slot of `slot`, zeroed and allocated when `fresh`; NULL (the slot
+ * released) when out of memory. */
+/* The pool of slot `slot`'s parts. */
+static struct vigil_pool *pool_of(const struct tf_state *st, int slot)
+{
+    return slot == st->s_acct ? st->p_acct : slot == st->s_hr ? st->p_hr : st->p_hist;
+}
+
+static void *part_take(struct tf_state *st, int slot, void **s, bool fresh)
+{
+    if (!fresh)
+        return *s;
+    if (!(*s = vigil_pool_alloc(pool_of(st, slot))))
+        vigil_recs_release(st->recs, slot, s);
+    return *s;
+}
+
+/* Frees the part of slot s and releases the slot (off its dirty list too). */
+static void part_drop(struct tf_state *st, int slot, void **s)
+{
+    vigil_pool_free(pool_of(st, slot), *s);
+    vigil_recs_release(st->recs, slot, s);
+}
+
+/* fini of the three slots (acct_rec.h): each holds one pointer to its part. */
+static void part_fini(void *ctx, void *slot)
+{
+    void **s = slot;
+    vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
+
+/* The account's tf_hr, or NULL. */
+static struct tf_hr *hr_find(const struct tf_state *st, const struct tf_acct *a)
+{
+    void **s = vigil_recs_sibling_find(st->recs, st->s_acct, a->home, st->s_hr);
+    return s ? *s : NULL;
+}
+
+/* The account's part of slot `slot` by account id (a lookup), or NULL. */
+static void *part_find(const struct tf_state *st, int slot, const char *account)
+{
+    void **s = vigil_recs_find(st->recs, slot, account);
+    return s ? *s : NULL;
+}
+
+/* Drops the account's part of `slot`, if any. */
+static void part_forget(struct tf_state *st, int slot, const char *account)
+{
+    vigil_recs_forget(st->recs, slot, account); /* part_fini frees it */
+}
+
 static int mark_dirty(struct tf_state *st, struct tf_acct *a)
 {
     if (a->dirty)
         return 0;
-    if (vigil_idx_list_push(&st->dirty, (uint32_t)vigil_acct_table_index(st->accts, a)) != 0)
+    if (vigil_recs_mark(st->recs, st->s_acct, a->home) != 0)
         return VIGIL_ERR_NOMEM;
     a->dirty = true;
     return 0;
@@ -626,7 +683,10 @@ static bool acct_counters_zero(const struct tf_acct *a)
 
 static struct tf_hr *hr_get(struct tf_state *st, struct tf_acct *a, const char *account)
 {
-    struct tf_hr *h = vigil_acct_table_get(st->hr, account, NULL);
+    (void)account;
+    bool fresh;
+    void **s = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_hr, &fresh);
+    struct tf_hr *h = part_take(st, st->s_hr, s, fresh);
     if (h)
         a->has_hr = true;
     return h;
@@ -634,7 +694,10 @@ static struct tf_hr *hr_get(struct tf_state *st, struct tf_acct *a, const char *
 
 static void hr_drop(struct tf_state *st, struct tf_acct *a, const char *account)
 {
-    vigil_acct_table_remove(st->hr, account);
+    (void)account;
+    void **s = vigil_recs_sibling_find(st->recs, st->s_acct, a->home, st->s_hr);
+    if (s)
+        part_drop(st, st->s_hr, s);
     a->has_hr = false;
 }
 
@@ -838,7 +901,9 @@ static int check_slow(const struct tf_state *st, const struct tf_acct *a, const 
 static int slow_note(struct tf_state *st, const struct tf_acct *a, const struct vigil_event *ev,
                      uint64_t calls, uint64_t secs, struct vigil_emit *out)
 {
-    struct tf_hist *hs = vigil_acct_table_get(st->hist, ev->account, NULL);
+    bool fresh;
+    void **hslot = vigil_recs_sibling(st->recs, st->s_acct, a->home, st->s_hist, &fresh);
+    struct tf_hist *hs = part_take(st, st->s_hist, hslot, fresh);
     if (!hs)
         return VIGIL_ERR_NOMEM;
     /* The streak begins when its first call began: an end without its start ran for secs
@@ -1234,7 +1299,7 @@ static int on_end(struct tf_state *st, struct tf_acct *a, const struct vigil_eve
                   const struct vigil_numclass *nc, bool high_risk, struct vigil_emit *out)
 {
     uint64_t id = call_hash(ev);
-    struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, ev->account) : NULL;
+    struct tf_hr *h = a->has_hr ? hr_find(st, a) : NULL;
     /* A redelivered end or attempt of a high-risk call already counted changes nothing. */
     if (high_risk && h && (hr_recent_has(h, id) || hr_has_orphan(h, id)))
         return 0;
@@ -1307,11 +1372,14 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     bool high_risk = nc.high_risk && !nc.emergency;
 
     bool created;
-    struct tf_acct *a = vigil_acct_table_get(st->accts, ev->account, &created);
+    void **as = vigil_recs_slot(st->recs, st->s_acct, ev, &created);
+    struct tf_acct *a = as ? part_take(st, st->s_acct, as, created) : NULL;
     if (!a)
         return VIGIL_ERR_NOMEM;
-    if (created)
+    if (created) {
+        a->home = as;
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+    }
     int64_t hour = vigil_floor_div(ev->ts_ms, TF_HOUR_MS);
     if (created || hour > (int64_t)a->hour) {
         acct_zero(a);
@@ -1342,10 +1410,11 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
 {
     int64_t due = INT64_MAX;
     int64_t wm_min = vigil_floor_div(watermark, TF_MIN_MS);
-    for (size_t i = vigil_acct_table_count(st->hr); i-- > 0;) {
-        const char *account;
-        struct tf_hr *h = vigil_acct_table_at(st->hr, i, &account);
-        struct tf_acct *a = vigil_acct_table_find(st->accts, account);
+    void **hslot;
+    for (size_t it = 0; (hslot = vigil_recs_next(st->recs, st->s_hr, &it));) {
+        struct tf_hr *h = *hslot;
+        void **as = vigil_recs_sibling_find(st->recs, st->s_hr, hslot, st->s_acct);
+        struct tf_acct *a = as ? *as : NULL;
         bool changed = hr_expire_calls(h, watermark - st->max_open_ms);
         for (int k = 0; k < h->n_orphans;) {
             if (h->orphans[k].end_ms + TF_ORPHAN_GRACE_MS <= watermark)
@@ -1369,7 +1438,7 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
         if (hr_idle(h)) {
             if (a)
                 a->has_hr = false;
-            vigil_acct_table_remove_at(st->hr, i);
+            part_drop(st, st->s_hr, hslot);
             continue;
         }
         int64_t d = hr_next_due(st, h);
@@ -1384,14 +1453,16 @@ static int sweep_hr(struct tf_state *st, int64_t watermark)
  * at the watermark: spend and slow are judged with them. */
 static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil_emit *out)
 {
-    for (size_t i = 0; i < vigil_acct_table_count(st->hr); i++) {
-        const char *account;
-        const struct tf_hr *h = vigil_acct_table_at(st->hr, i, &account);
+    void **hslot;
+    for (size_t it = 0; (hslot = vigil_recs_next(st->recs, st->s_hr, &it));) {
+        const struct tf_hr *h = *hslot;
         if (h->n_calls == 0)
             continue;
-        struct tf_acct *a = vigil_acct_table_find(st->accts, account);
-        if (!a)
+        void **as = vigil_recs_sibling_find(st->recs, st->s_hr, hslot, st->s_acct);
+        if (!as)
             continue;
+        struct tf_acct *a = *as;
+        const char *account = vigil_recs_account(st->recs, st->s_hr, hslot);
         double open_eur = 0.0;
         uint64_t open_secs = 0;
         uint32_t n_open = 0;
@@ -1416,7 +1487,8 @@ static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil
                              intl, h, NULL, out);
         if (rc != 0)
             return rc;
-        struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
+        void **hsl = vigil_recs_sibling_find(st->recs, st->s_hr, hslot, st->s_hist);
+        struct tf_hist *hs = hsl ? *hsl : NULL;
         if (hs) {
             rc = check_slow(st, a, account, hs, watermark, open_secs, NULL, out);
             if (rc != 0)
@@ -1430,18 +1502,19 @@ static int judge_open_calls(struct tf_state *st, int64_t watermark, struct vigil
  * histories older than a week go. */
 static int roll_hour(struct tf_state *st, int64_t watermark, int64_t wm_hour)
 {
-    for (size_t i = 0; i < vigil_acct_table_count(st->accts); i++) {
-        struct tf_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    void **s;
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
+        struct tf_acct *a = *s;
         if ((int64_t)a->hour < wm_hour && !acct_counters_zero(a)) {
             acct_zero(a);
             if (mark_dirty(st, a) != 0)
                 return VIGIL_ERR_NOMEM;
         }
     }
-    for (size_t i = vigil_acct_table_count(st->hist); i-- > 0;) {
-        const struct tf_hist *hs = vigil_acct_table_at(st->hist, i, NULL);
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_hist, &it));) {
+        const struct tf_hist *hs = *s;
         if (hs->last_ms + TF_HISTORY_GAP_MS < watermark)
-            vigil_acct_table_remove_at(st->hist, i);
+            part_drop(st, st->s_hist, s);
     }
     return 0;
 }
@@ -1450,11 +1523,12 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
 {
     size_t done = 0;
     int rc = 0;
-    for (; done < st->dirty.n; done++) {
-        const char *account;
-        struct tf_acct *a = vigil_acct_table_at(st->accts, st->dirty.v[done], &account);
+    for (; done < vigil_recs_dirty_count(st->recs, st->s_acct); done++) {
+        void **as = vigil_recs_dirty_at(st->recs, st->s_acct, done);
+        const char *account = vigil_recs_account(st->recs, st->s_acct, as);
+        struct tf_acct *a = *as;
         int64_t hr15 = 0;
-        const struct tf_hr *h = a->has_hr ? vigil_acct_table_find(st->hr, account) : NULL;
+        const struct tf_hr *h = a->has_hr ? hr_find(st, a) : NULL;
         if (h) {
             int64_t newest = h->n_vel_ts ? h->vel_ts[h->n_vel_ts - 1] : 0;
             hr15 = (int64_t)vel_count(st, account, h, newest > watermark ? newest : watermark);
@@ -1473,20 +1547,20 @@ static int publish(struct tf_state *st, int64_t watermark, struct vigil_emit *ou
         a->dirty = false;
     }
     /* After a sink failure the rest stays listed for the next tick. */
-    vigil_idx_list_consume(&st->dirty, done);
+    vigil_recs_dirty_consume(st->recs, st->s_acct, done);
     return rc;
 }
 
-/* Drops accounts with nothing left to count, publish or judge (after publish(), with an
- * empty dirty list, since removal renumbers entries). */
+/* Drops accounts with nothing left to count, publish or judge (after publish()). */
 static void reap_accounts(struct tf_state *st, int64_t watermark, int64_t wm_hour)
 {
-    for (size_t i = vigil_acct_table_count(st->accts); i-- > 0;) {
-        const struct tf_acct *a = vigil_acct_table_at(st->accts, i, NULL);
+    void **s;
+    for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
+        const struct tf_acct *a = *s;
         /* The spend window reaches back 65 minutes. */
         bool quiet = a->last_ms + TF_SPEND_SLOTS * TF_SPEND_SLOT_MS <= watermark;
         if (!a->has_hr && !a->dirty && quiet && (int64_t)a->hour < wm_hour && acct_counters_zero(a))
-            vigil_acct_table_remove_at(st->accts, i);
+            part_drop(st, st->s_acct, s);
     }
 }
 
@@ -1523,15 +1597,10 @@ static int tf_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
 
 /* --- checkpoints -------------------------------------------------------------------------- */
 
-/* Removes `account` from accts outside a tick, with the dirty list still in use. */
+/* Drops the account's tf_acct outside a tick (off the dirty list too). */
 static void acct_remove(struct tf_state *st, const char *account)
 {
-    const struct tf_acct *a = vigil_acct_table_find(st->accts, account);
-    if (!a)
-        return;
-    uint32_t hole = (uint32_t)vigil_acct_table_index(st->accts, a);
-    vigil_idx_list_renumber(&st->dirty, hole, (uint32_t)vigil_acct_table_count(st->accts) - 1);
-    vigil_acct_table_remove_at(st->accts, hole);
+    part_forget(st, st->s_acct, account);
 }
 
 /* Drops what the account keeps past its own arrays (window.h): its ranges' grown rings
@@ -1550,10 +1619,10 @@ static void forget_kept(struct tf_state *st, const char *account, const struct t
 static void tf_forget(void *state, const char *account)
 {
     struct tf_state *st = state;
-    forget_kept(st, account, vigil_acct_table_find(st->accts, account));
+    forget_kept(st, account, part_find(st, st->s_acct, account));
     acct_remove(st, account);
-    vigil_acct_table_remove(st->hr, account);
-    vigil_acct_table_remove(st->hist, account);
+    part_forget(st, st->s_hr, account);
+    part_forget(st, st->s_hist, account);
     vigil_win_more_forget(st->more, tf_key(account));
 }
 
@@ -1740,9 +1809,9 @@ static void get_hist(struct vigil_bytes_reader *r, struct tf_hist *hs)
 static int tf_save(void *state, const char *account, struct vigil_bytes *out)
 {
     const struct tf_state *st = state;
-    const struct tf_acct *a = vigil_acct_table_find(st->accts, account);
-    const struct tf_hr *h = vigil_acct_table_find(st->hr, account);
-    const struct tf_hist *hs = vigil_acct_table_find(st->hist, account);
+    const struct tf_acct *a = part_find(st, st->s_acct, account);
+    const struct tf_hr *h = part_find(st, st->s_hr, account);
+    const struct tf_hist *hs = part_find(st, st->s_hist, account);
     if (!a && !h && !hs)
         return 0;
     struct vigil_state_writer w;
@@ -1850,22 +1919,27 @@ static bool tf_read(struct tf_saved *s, const void *data, size_t len)
  * account marked dirty, as its events would have; on failure nothing is left behind. */
 static int tf_load_slots(struct tf_state *st, const char *account, uint8_t mask, void *slot[3])
 {
-    struct vigil_acct_table *const tables[3] = {st->accts, st->hr, st->hist};
+    const int slots[3] = {st->s_acct, st->s_hr, st->s_hist};
     bool created[3] = {false, false, false};
     int i = 0;
     for (; i < 3; i++) {
         slot[i] = NULL;
-        if ((mask & (1 << i)) && !(slot[i] = vigil_acct_table_get(tables[i], account, &created[i])))
+        if (!(mask & (1 << i)))
+            continue;
+        void **s = vigil_recs_slot_of(st->recs, slots[i], account, &created[i]);
+        if (!s || !(slot[i] = part_take(st, slots[i], s, created[i]))) {
+            created[i] = false; /* part_take released it */
             break;
+        }
+        if (i == 0 && created[0])
+            ((struct tf_acct *)slot[0])->home = s;
     }
     if (i == 3 && (!slot[0] || mark_dirty(st, slot[0]) == 0))
         return 0;
-    /* Only the entries created here go (accts through acct_remove, which minds the list). */
-    if (created[0])
-        acct_remove(st, account);
-    for (int k = 1; k < 3; k++) {
+    /* Only the parts created here go (off the dirty list too). */
+    for (int k = 0; k < 3; k++) {
         if (created[k])
-            vigil_acct_table_remove(tables[k], account);
+            part_forget(st, slots[k], account);
     }
     return VIGIL_ERR_NOMEM;
 }
@@ -1897,13 +1971,13 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         return rc;
     /* Tables the saved state leaves out lose the account (without accts there is no hr). */
     if (!slot[0]) {
-        forget_kept(st, account, vigil_acct_table_find(st->accts, account));
+        forget_kept(st, account, part_find(st, st->s_acct, account));
         acct_remove(st, account);
     }
     if (!slot[1])
-        vigil_acct_table_remove(st->hr, account);
+        part_forget(st, st->s_hr, account);
     if (!slot[2])
-        vigil_acct_table_remove(st->hist, account);
+        part_forget(st, st->s_hist, account);
     if (slot[0]) {
         s.acct.dirty = true; /* tf_load_slots listed it */
         s.acct.has_hr = slot[1] != NULL;
@@ -1911,6 +1985,7 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
         /* What this state kept past the account's arrays goes (a fresh slot is all zeros). */
         forget_kept(st, account, slot[0]);
+        s.acct.home = ((struct tf_acct *)slot[0])->home;
         memcpy(slot[0], &s.acct, sizeof s.acct);
         /* A full range may have had more numbers than it holds: known again once old. */
         for (int i = 0; i < TF_SEQ_SLOTS; i++) {
@@ -1952,12 +2027,12 @@ static void tf_destroy(void *state)
     struct tf_state *st = state;
     if (!st)
         return;
-    vigil_acct_table_destroy(st->hist);
-    vigil_acct_table_destroy(st->hr);
-    vigil_acct_table_destroy(st->accts);
+    vigil_recs_destroy(st->own_recs);
+    vigil_pool_destroy(st->p_acct);
+    vigil_pool_destroy(st->p_hr);
+    vigil_pool_destroy(st->p_hist);
     vigil_win_more_destroy(st->more);
     vigil_win_more_destroy(st->spans);
-    vigil_idx_list_fini(&st->dirty);
     free(st);
 }
 
@@ -2002,11 +2077,19 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     }
     st->more = vigil_win_more_create();
     st->spans = vigil_win_more_create();
-    st->accts = vigil_acct_table_create(sizeof(struct tf_acct), 1024);
-    st->hr = vigil_acct_table_create(sizeof(struct tf_hr), 16);
-    st->hist = vigil_acct_table_create(sizeof(struct tf_hist), 16);
-    if (!st->accts || !st->hr || !st->hist || !st->more || !st->spans)
+    st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(1024));
+    st->p_acct = vigil_pool_create(sizeof(struct tf_acct));
+    st->p_hr = vigil_pool_create(sizeof(struct tf_hr));
+    st->p_hist = vigil_pool_create(sizeof(struct tf_hist));
+    if (!st->recs || !st->more || !st->spans || !st->p_acct || !st->p_hr || !st->p_hist)
         goto fail;
+    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_hr = vigil_recs_declare_part(st->recs, part_fini, st->p_hr);
+    st->s_hist = vigil_recs_declare_part(st->recs, part_fini, st->p_hist);
+    if (st->s_acct < 0 || st->s_hr < 0 || st->s_hist < 0) {
+        tf_destroy(st);
+        return VIGIL_ERR_INVALID;
+    }
     *state = st;
     return 0;
 

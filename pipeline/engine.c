@@ -5,6 +5,7 @@
 #include "engine.h"
 
 #include "dedupe.h"
+#include "vigil/acct_rec.h"
 #include "vigil/detector.h"
 #include "vigil/flagged.h"
 
@@ -40,11 +41,17 @@ int vigil_engine_event(struct vigil_engine *e, const struct vigil_engine_dets *d
         if (n != 0 && a.flagged_until != 0 && a.now_ms < a.flagged_until)
             e->hooks.flag(e->hooks.ctx, ev->account, n, a.flagged_until);
     }
+    /* The one lookup of the event's account: every detector's vigil_recs_slot for ev takes
+     * this record. A failure here is left to the detectors, which look again and report it. */
+    if (d->recs)
+        (void)vigil_recs_enter(d->recs, ev);
     for (size_t i = 0; i < d->n; i++) {
         int rc = d->ops[i]->on_event(d->states[i], ev, d->emit);
         if (rc != 0 && e->hooks.failed)
             e->hooks.failed(e->hooks.ctx, d->ops[i]->name, ev, rc);
     }
+    if (d->recs)
+        vigil_recs_leave(d->recs);
     return VIGIL_ENGINE_RAN;
 }
 

@@ -5,7 +5,9 @@
  * Per event (vigil_engine_event), in this order: a repeat of an event id is dropped (the
  * dedupe); the owner's `accept` hook sees the event (its clock moves, its checkpoint lists
  * the id); the account's note of the number it sends from (flagged at once while an order
- * flags the account); then every detector's on_event, in registry order. Per tick
+ * flags the account); the one lookup of the account's record (acct_rec.h), which every
+ * detector's on_event then takes without a lookup of its own; then every detector's on_event,
+ * in registry order; then a record no detector took is dropped again. Per tick
  * (vigil_engine_tick): every detector's on_tick at the watermark, after a resweep when asked.
  * What comes before (reading the transport, parsing, dead letters) and what the findings
  * become (the emit layer's sink) belong to the owner.
@@ -25,13 +27,16 @@ struct vigil_dedupe;
 struct vigil_detector_ops;
 struct vigil_emit;
 struct vigil_event;
+struct vigil_recs;
 
-/* The detectors one call runs, and the emit layer they report to. */
+/* The detectors one call runs, the emit layer they report to, and the account records they
+ * were given at init (vigil_detector_env.recs; NULL: none). */
 struct vigil_engine_dets {
     size_t n;
     const struct vigil_detector_ops *const *ops;
     void *const *states;
     struct vigil_emit *emit;
+    struct vigil_recs *recs;
 };
 
 /* What the engine needs of an event's account for the flagged numbers (hook `account`). */

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "log.h"
 #include "msg.h"
@@ -105,6 +106,7 @@ struct vigil_worker {
     uint64_t refused; /* checkpoint sections not loaded (load_holders), for its log lines */
     const struct vigil_detector_ops **ops;
     void **states;
+    struct vigil_recs *recs; /* the states' account records (acct_rec.h) */
     struct vigil_emit *emit;
     struct vigil_dedupe *dedupe; /* NULL when vigild.dedupe_window_ms is 0 */
     /* The detection loop (engine.h; borrows dedupe), and the partition of the event it runs. */
@@ -405,11 +407,12 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->n_det = vigil_detector_count();
     w->ops = calloc(w->n_det ? w->n_det : 1, sizeof *w->ops);
     w->states = calloc(w->n_det ? w->n_det : 1, sizeof *w->states);
-    if (!w->ops || !w->states)
+    w->recs = vigil_recs_create(1024);
+    if (!w->ops || !w->states || !w->recs)
         goto fail;
     struct vigil_detector_env denv = {.cfg = env->cfg, .numplan = env->numplan,
                                       .profiles = env->profiles, .flagged = env->flagged,
-                                      .credit = env->credit};
+                                      .credit = env->credit, .recs = w->recs};
     for (size_t i = 0; i < w->n_det; i++) {
         w->ops[i] = vigil_detector_get(i);
         int rc = w->ops[i]->init(&w->states[i], &denv);
@@ -455,6 +458,7 @@ void vigil_worker_destroy(struct vigil_worker *w)
         vigil_worker_abort(w);
         vigil_worker_drain_and_join(w, vigil_mono_ms());
     }
+    vigil_recs_destroy(w->recs); /* before the states: its fini calls reach into them */
     for (size_t i = 0; w->states && i < w->n_det; i++) {
         if (w->ops[i])
             w->ops[i]->destroy(w->states[i]);
@@ -1216,7 +1220,7 @@ static void take_resume(struct vigil_worker *w, const struct vigil_in_msg *in)
 static struct vigil_engine_dets worker_dets(const struct vigil_worker *w)
 {
     return (struct vigil_engine_dets){.n = w->n_det, .ops = w->ops, .states = w->states,
-                                      .emit = w->emit};
+                                      .emit = w->emit, .recs = w->recs};
 }
 
 /* The engine's accept hook: an event of partition cur_partition that is no repeat. Its id
@@ -1504,8 +1508,9 @@ stats:
 
 /* --- reload ---------------------------------------------------------------------------- */
 
-static void destroy_states(struct vigil_worker *w, void **states)
+static void destroy_states(struct vigil_worker *w, void **states, struct vigil_recs *recs)
 {
+    vigil_recs_destroy(recs); /* before the states: its fini calls reach into them */
     for (size_t i = 0; states && i < w->n_det; i++)
         w->ops[i]->destroy(states[i]);
     free(states);
@@ -1520,10 +1525,11 @@ static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c
 {
     void **states = calloc(w->n_det ? w->n_det : 1, sizeof *states);
     struct vigil_emit *emit = make_emit(w, c->cfg, c->numplan);
+    struct vigil_recs *recs = vigil_recs_create(vigil_recs_count(w->recs));
     struct vigil_detector_env denv = {.cfg = c->cfg, .numplan = c->numplan,
                                       .profiles = c->profiles, .flagged = w->env.flagged,
-                                      .credit = w->env.credit};
-    int rc = states && emit ? 0 : VIGIL_ERR_NOMEM;
+                                      .credit = w->env.credit, .recs = recs};
+    int rc = states && emit && recs ? 0 : VIGIL_ERR_NOMEM;
     const char *failed = "";
     for (size_t i = 0; rc == 0 && i < w->n_det; i++) {
         rc = w->ops[i]->init(&states[i], &denv);
@@ -1534,7 +1540,7 @@ static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c
         vigil_log_error("worker %d: cannot apply the new configuration (%s%s%s); it keeps the "
                         "running one", w->env.index, failed, failed[0] ? ": " : "",
                         vigil_status_str(rc));
-        destroy_states(w, states);
+        destroy_states(w, states, recs);
         vigil_emit_destroy(emit);
         return;
     }
@@ -1557,9 +1563,10 @@ static void apply_conf(struct vigil_worker *w, const struct vigil_worker_conf *c
         /* Gone from the old holders at once: the two never hold every account together. */
         forget_account(w, account);
     }
-    destroy_states(w, w->states);
+    destroy_states(w, w->states, w->recs);
     vigil_emit_destroy(w->emit);
     w->states = states;
+    w->recs = recs;
     w->emit = emit;
     w->env.cfg = c->cfg;
     w->env.numplan = c->numplan;

@@ -19,6 +19,7 @@
 #include "json.h"
 #include "kafka_conf.h"
 #include "stream_clock.h"
+#include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
@@ -212,6 +213,7 @@ struct replay_run {
     size_t n_det;
     const struct vigil_detector_ops **ops;
     void **states;
+    struct vigil_recs *recs; /* the states' account records */
     struct vigil_emit *emit;
     struct vigil_dedupe *dedupe; /* as vigild: repeats of an event id count once */
     /* vigild's own detection loop (engine.h): dedupe, notes, detectors, timers. */
@@ -296,7 +298,8 @@ static int replay_stream(struct replay_run *rr, FILE *in, const char *name)
 {
     struct vigil_parse_opts popts = {.default_cc = vigil_config_str(rr->cfg, "numbering.home_cc")};
     struct vigil_engine_dets dets = {
-        .n = rr->n_det, .ops = rr->ops, .states = rr->states, .emit = rr->emit};
+        .n = rr->n_det, .ops = rr->ops, .states = rr->states, .emit = rr->emit,
+        .recs = rr->recs};
     struct vigil_json d = {0};
     struct vigil_event ev;
     struct vigil_parse_error perr;
@@ -382,7 +385,8 @@ int replay_file(const struct vigil_config *cfg, const struct vigil_credit *credi
     rr.n_det = vigil_detector_count();
     rr.ops = calloc(rr.n_det ? rr.n_det : 1, sizeof *rr.ops);
     rr.states = calloc(rr.n_det ? rr.n_det : 1, sizeof *rr.states);
-    if (!rr.emit || !rr.ops || !rr.states) {
+    rr.recs = vigil_recs_create(1024);
+    if (!rr.emit || !rr.ops || !rr.states || !rr.recs) {
         fail("out of memory");
         goto out;
     }
@@ -407,7 +411,7 @@ int replay_file(const struct vigil_config *cfg, const struct vigil_credit *credi
                                                    .failed = replay_failed});
     struct vigil_detector_env env = {
         .cfg = cfg, .numplan = np, .profiles = profiles, .flagged = rr.rp.flagged,
-        .credit = credit};
+        .credit = credit, .recs = rr.recs};
     for (size_t i = 0; i < rr.n_det; i++) {
         rr.ops[i] = vigil_detector_get(i);
         int drc = rr.ops[i]->init(&rr.states[i], &env);
@@ -439,6 +443,7 @@ int replay_file(const struct vigil_config *cfg, const struct vigil_credit *credi
                 (uint64_t)st.reported);
 
 out:
+    vigil_recs_destroy(rr.recs); /* before the states: its fini calls reach into them */
     for (size_t i = 0; rr.states && i < rr.n_det; i++) {
         if (rr.ops[i])
             rr.ops[i]->destroy(rr.states[i]);

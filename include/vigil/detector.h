@@ -5,7 +5,14 @@
  * flagged set it may read is lock-free and thread-safe itself, see flagged.h). Each
  * worker calls init once, then on_event for its events in order and on_tick as its
  * watermark moves, then destroy.
- * Ownership: init allocates *state; destroy frees it and accepts NULL. */
+ * Ownership: init allocates *state; destroy frees it and accepts NULL.
+ *
+ * Per-account state: a detector declares at init the bytes it keeps per account in the set's
+ * account records (vigil_recs_declare on env->recs, acct_rec.h) and finds its slot of an
+ * event's account with vigil_recs_slot, which costs no lookup when the engine has entered the
+ * event (pipeline/engine.c); the records' dirty lists and iteration serve its on_tick. The
+ * core frees a record once every detector has released its slot. A detector that needs a
+ * keyed set of its own (call ids, sending numbers) keeps an acct_table.h table beside it. */
 #ifndef VIGIL_DETECTOR_H
 #define VIGIL_DETECTOR_H
 
@@ -21,6 +28,7 @@ struct vigil_credit;
 struct vigil_flagged;
 struct vigil_numplan;
 struct vigil_profiles;
+struct vigil_recs;
 
 /* What a detector gets at init: read-only, shared by all workers, outlives every state. */
 struct vigil_detector_env {
@@ -33,6 +41,9 @@ struct vigil_detector_env {
     /* Credit limits set by billing (credit.h), filled by another thread while detectors read
      * it; may be NULL: no account has a limit. */
     const struct vigil_credit *credit;
+    /* The account records (acct_rec.h) of this set of states, owned by whoever creates the
+     * set; may be NULL: a detector that keeps its accounts there creates its own. */
+    struct vigil_recs *recs;
 };
 
 struct vigil_detector_ops {

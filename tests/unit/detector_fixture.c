@@ -99,8 +99,11 @@ struct fx *fx_create(const char *detector, const char *const *sets, size_t max_r
     assert_non_null(fx->credit);
     fx->ops = vigil_detector_find(detector);
     assert_non_null(fx->ops);
+    fx->recs = vigil_recs_create(0);
+    assert_non_null(fx->recs);
     struct vigil_detector_env env = {.cfg = fx->cfg, .numplan = fx->np, .profiles = fx->pr,
-                                     .flagged = fx->flagged, .credit = fx->credit};
+                                     .flagged = fx->flagged, .credit = fx->credit,
+                                     .recs = fx->recs};
     assert_int_equal(fx->ops->init(&fx->st, &env), 0);
     assert_non_null(fx->st);
     return fx;
@@ -110,6 +113,7 @@ void fx_destroy(struct fx *fx)
 {
     if (!fx)
         return;
+    vigil_recs_destroy(fx->recs); /* before the state: its fini calls reach into it */
     if (fx->ops)
         fx->ops->destroy(fx->st);
     vigil_emit_destroy(fx->out);
@@ -141,7 +145,10 @@ void fx_feed_json(struct fx *fx, const char *account, const char *json)
         fail_msg("parse %s: %s (%s)", json, perr.reason, perr.detail);
     if (ev.ts_ms > fx->cap.stream_ts)
         fx->cap.stream_ts = ev.ts_ms;
+    /* The engine's one lookup of the account (pipeline/engine.c). */
+    assert_int_equal(vigil_recs_enter(fx->recs, &ev), 0);
     assert_int_equal(fx->ops->on_event(fx->st, &ev, fx->out), 0);
+    vigil_recs_leave(fx->recs);
 }
 
 void fx_feed(struct fx *fx, const char *account, const char *fmt, ...)

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vigil/acct_rec.h"
 #include "vigil/config.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
@@ -63,6 +64,8 @@ struct fx {
     struct vigil_credit *credit;
     const struct vigil_detector_ops *ops;
     void *st;
+    /* The state's account records, entered around every on_event as the engine does. */
+    struct vigil_recs *recs;
     struct fx_capture cap;
     int64_t now_ms; /* the emit layer's wall clock (the `ts` field) */
 };

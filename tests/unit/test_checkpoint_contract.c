@@ -150,13 +150,17 @@ static void set_limits(struct fx *fx)
 /* Replaces fx's detector state by a fresh one, as a restarted vigild has. */
 static void fresh_state(struct fx *fx)
 {
+    vigil_recs_destroy(fx->recs); /* the old state's records go with it */
     fx->ops->destroy(fx->st);
     fx->st = NULL;
+    fx->recs = vigil_recs_create(0);
+    assert_non_null(fx->recs);
     struct vigil_detector_env env = {.cfg = fx->cfg,
                                      .numplan = fx->np,
                                      .profiles = fx->pr,
                                      .flagged = fx->flagged,
-                                     .credit = fx->credit};
+                                     .credit = fx->credit,
+                                     .recs = fx->recs};
     assert_int_equal(fx->ops->init(&fx->st, &env), 0);
 }
 

@@ -211,6 +211,63 @@ static void test_lifecycle(void **unused)
     vigil_config_destroy(cfg);
 }
 
+/* Every detector keeps its per-account state in the account records it is given: it declares
+ * at least one slot there; with every detector on one set of records, the events of one
+ * account make one record (the engine's lookup, taken by them), which every detector's
+ * forget gives back; the owner destroys the records before the states. */
+static void test_account_records(void **unused)
+{
+    (void)unused;
+    struct vigil_config *cfg = vigil_config_create();
+    assert_non_null(cfg);
+    assert_int_equal(vigil_config_set(cfg, "profiles.consumer", "acc-1042", "test"), 0);
+    char err[256];
+    struct vigil_numplan *np = vigil_numplan_create(cfg, err, sizeof err);
+    assert_non_null(np);
+    struct vigil_profiles *pr = vigil_profiles_create(cfg);
+    assert_non_null(pr);
+    struct vigil_sink sink = {.ctx = NULL, .write = count_write};
+    struct vigil_emit *out = vigil_emit_create(cfg, sink, fixed_clock, NULL);
+    assert_non_null(out);
+    struct vigil_recs *recs = vigil_recs_create(0);
+    assert_non_null(recs);
+    struct vigil_detector_env env = {.cfg = cfg, .numplan = np, .profiles = pr, .recs = recs};
+    size_t n = vigil_detector_count();
+    void *st[32] = {0};
+    assert_true(n <= 32);
+    for (size_t i = 0; i < n; i++) {
+        size_t before = vigil_recs_slots(recs);
+        assert_int_equal(vigil_detector_get(i)->init(&st[i], &env), 0);
+        if (vigil_recs_slots(recs) <= before)
+            fail_msg("%s declares no slot in the account records", vigil_detector_get(i)->name);
+    }
+    struct vigil_parse_opts opts = {.default_cc = "31", .now_ms = 0};
+    for (size_t e = 0; e < sizeof events / sizeof events[0]; e++) {
+        struct vigil_event ev;
+        struct vigil_parse_error perr;
+        if (vigil_event_parse(events[e], strlen(events[e]), "acc-1042", 8, &opts, &ev, &perr) != 0)
+            fail_msg("event %zu: %s", e, perr.reason);
+        assert_int_equal(vigil_recs_enter(recs, &ev), 0);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(vigil_detector_get(i)->on_event(st[i], &ev, out), 0);
+        vigil_recs_leave(recs);
+        assert_int_equal(vigil_recs_count(recs), 1);
+    }
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(vigil_detector_get(i)->on_tick(st[i], T0, out), 0);
+    assert_int_equal(vigil_recs_count(recs), 1);
+    for (size_t i = 0; i < n; i++)
+        vigil_detector_get(i)->forget(st[i], "acc-1042");
+    assert_int_equal(vigil_recs_count(recs), 0);
+    vigil_recs_destroy(recs);
+    for (size_t i = 0; i < n; i++)
+        vigil_detector_get(i)->destroy(st[i]);
+    vigil_emit_destroy(out);
+    vigil_profiles_destroy(pr);
+    vigil_numplan_destroy(np);
+    vigil_config_destroy(cfg);
+}
+
 /* init without what it needs fails cleanly, leaving *state NULL or destroyable. */
 static void test_init_needs_env(void **unused)
 {
@@ -276,6 +333,7 @@ int main(void)
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_rules),
         cmocka_unit_test(test_lifecycle),
+        cmocka_unit_test(test_account_records),
         cmocka_unit_test(test_init_needs_env),
         cmocka_unit_test(test_resweep_expires_late_windows),
     };
