@@ -65,9 +65,9 @@
  * 1.3 KB the two sample rings of event ids, 4.6 KB the two service numbers (1 KB of call
  * times, 1 KB of caller set and 256 of minute ring each), 1.3 KB the outbound minute rings,
  * call times and closed calls, the rest open calls and seen call ids. Accounts without
- * premium traffic have only the pointer, and only in a record another detector keeps. Two stores (window.h) hold
- * what the few busier keys keep past that: call times past 32 per account and 128 per
- * service number (8 bytes each, up to the profile's level) and closed calls past 16 within
+ * premium traffic have only the pointer, and only in a record another detector keeps. Two stores
+ * (window.h) hold what the few busier keys keep past that: call times past 32 per account and 128
+ * per service number (8 bytes each, up to the profile's level) and closed calls past 16 within
  * reach (16 bytes each), freed once the arrays hold all within reach again. Bounds:
  * PM_OPEN_MAX (16) open premium calls tracked with their start (beyond, a call counts at its start
  * and its minutes at its end); PM_SEEN_MAX (32) recent call ids per direction for de-duplication;
@@ -204,8 +204,8 @@ struct pm_acct {
     uint8_t n_open, next_seen_out, next_seen_in;
     uint8_t profile;
     uint8_t fired_out;
-    bool published; /* pub[] holds what went out */
-    bool dirty;     /* on the records' dirty list of our slot */
+    bool published;       /* pub[] holds what went out */
+    bool dirty;           /* on the records' dirty list of our slot */
     struct pm_slot *home; /* our slot in the account records */
 };
 
@@ -229,7 +229,7 @@ struct pm_state {
     struct vigil_recs *recs;
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int slot;
-    struct vigil_pool *pool; /* the struct pm_acct parts */
+    struct vigil_pool *pool;      /* the struct pm_acct parts */
     struct vigil_win_more *more;  /* grown call-time rings of busy accounts and numbers */
     struct vigil_win_more *spans; /* closed calls kept whole past PM_SPANS */
     /* Per profile, the highest calls level judged (window.h grows call times up to it). */
@@ -567,8 +567,8 @@ static void out_closed(struct pm_state *st, struct pm_acct *a, int64_t end_ms, i
     }
     /* A span longer than a checkpoint may hold (acct_ok) covers every window the same. */
     struct pm_span sp = {.end_ms = end_ms,
-                         .dur_ms = dur_s < PM_MAX_OPEN_MS * 8 / 1000 ? dur_s * 1000
-                                                                      : PM_MAX_OPEN_MS * 8};
+                         .dur_ms =
+                             dur_s < PM_MAX_OPEN_MS * 8 / 1000 ? dur_s * 1000 : PM_MAX_OPEN_MS * 8};
     if (a->n_spans < PM_SPANS) {
         a->spans[a->n_spans++] = sp;
         return;
@@ -1420,8 +1420,8 @@ static int pm_load(void *state, const char *account, const void *data, size_t le
         c->open[i].id = vigil_state_get_u64(&r);
         c->open[i].start_ms = vigil_state_get_i64(&r);
         /* One entry per call: a second would never end (only the first is ever found). */
-        vigil_state_check(&r, vigil_open_find(c->open, sizeof c->open[0], (size_t)i,
-                                              c->open[i].id) == (size_t)i);
+        vigil_state_check(
+            &r, vigil_open_find(c->open, sizeof c->open[0], (size_t)i, c->open[i].id) == (size_t)i);
     }
     for (int i = 0; i < PM_SEEN_MAX; i++) {
         c->seen_out[i] = vigil_state_get_u64(&r);

@@ -19,9 +19,9 @@
  *
  * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
  * record); consumer accounts with outbound traffic in the last two days or a call open have
- * a struct rs_acct, allocated at their first such event and freed when idle, 544 bytes: the bitmap, RS_OPEN_MAX (16) open
- * calls (beyond, a call is not tracked: parallel_calls is at most 16), days and marks. Open
- * calls stop counting after 24 h of event time (events.md).
+ * a struct rs_acct, allocated at their first such event and freed when idle, 544 bytes: the bitmap,
+ * RS_OPEN_MAX (16) open calls (beyond, a call is not tracked: parallel_calls is at most 16), days
+ * and marks. Open calls stop counting after 24 h of event time (events.md).
  *
  * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
  * (RS_SAVE_VERSION), then last_ms, the three days, the bitmap and the open calls; load checks
@@ -61,7 +61,7 @@
 
 struct rs_acct {
     int64_t last_ms;
-    int32_t day;           /* UTC day the bitmap counts */
+    int32_t day;             /* UTC day the bitmap counts */
     int32_t warned_distinct; /* UTC day of the last warning of each rule; INT32_MIN: none */
     int32_t warned_parallel;
     uint64_t bits[RS_BITS / 64];
@@ -72,13 +72,13 @@ struct rs_acct {
 struct rs_state {
     const struct vigil_numplan *np;
     const struct vigil_profiles *profiles;
-    int64_t distinct_thr; /* 0: off */
-    int64_t parallel_thr; /* 0: off */
-    struct vigil_recs *recs;        /* slot `slot`: a pointer to struct rs_acct */
-    struct vigil_recs *own_recs;    /* recs when the env gave none; NULL otherwise */
+    int64_t distinct_thr;        /* 0: off */
+    int64_t parallel_thr;        /* 0: off */
+    struct vigil_recs *recs;     /* slot `slot`: a pointer to struct rs_acct */
+    struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int slot;
     struct vigil_pool *pool; /* the struct rs_acct parts */
-    int64_t wm_hour;                /* hour of the last sweep's watermark */
+    int64_t wm_hour;         /* hour of the last sweep's watermark */
 };
 
 static const struct vigil_config_key rs_keys[] = {
@@ -137,9 +137,8 @@ static uint32_t distinct(const struct rs_acct *a)
     return (uint32_t)(n + 1e-9);
 }
 
-static int warn(const struct rs_state *st, const char *account, const char *rule,
-                const char *ev_id, int64_t ts, const char *what, int64_t value, int64_t thr,
-                struct vigil_emit *out)
+static int warn(const struct rs_state *st, const char *account, const char *rule, const char *ev_id,
+                int64_t ts, const char *what, int64_t value, int64_t thr, struct vigil_emit *out)
 {
     char reason[200];
     snprintf(reason, sizeof reason,
@@ -156,8 +155,7 @@ static int warn(const struct rs_state *st, const char *account, const char *rule
         .event_ts_ms = ts,
         .window_ms = RS_DAY_MS,
         .reason = reason,
-        .evidence = {{strcmp(rule, RS_RULE_DISTINCT) == 0 ? "distinct_numbers_today"
-                                                          : "open_calls",
+        .evidence = {{strcmp(rule, RS_RULE_DISTINCT) == 0 ? "distinct_numbers_today" : "open_calls",
                       (double)value},
                      {"threshold", (double)thr}},
         .n_evidence = 2,
@@ -221,8 +219,8 @@ static int rs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
         return 0; /* open already, or beyond RS_OPEN_MAX */
     if (st->parallel_thr > 0 && a->n_open >= st->parallel_thr && a->warned_parallel != today) {
         a->warned_parallel = today;
-        return warn(st, ev->account, RS_RULE_PARALLEL, ev->id, ev->ts_ms, "outbound calls open at once",
-                    a->n_open, st->parallel_thr, out);
+        return warn(st, ev->account, RS_RULE_PARALLEL, ev->id, ev->ts_ms,
+                    "outbound calls open at once", a->n_open, st->parallel_thr, out);
     }
     return 0;
 }
@@ -297,8 +295,8 @@ static int rs_load(void *state, const char *account, const void *data, size_t le
         c.open[i].id = vigil_state_get_u64(&r);
         c.open[i].start_ms = vigil_state_get_time(&r);
         /* One entry per call: a second would never end (only the first is ever found). */
-        vigil_state_check(&r, vigil_open_find(c.open, sizeof c.open[0], (size_t)i,
-                                              c.open[i].id) == (size_t)i);
+        vigil_state_check(&r, vigil_open_find(c.open, sizeof c.open[0], (size_t)i, c.open[i].id) ==
+                                  (size_t)i);
     }
     if (vigil_state_read_end(&r) != 0 || !vigil_acct_key_ok(account))
         return VIGIL_ERR_INVALID;

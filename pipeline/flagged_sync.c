@@ -43,8 +43,8 @@ struct vigil_flagged_sync {
 };
 
 struct vigil_flagged_sync *vigil_flagged_sync_create(struct vigil_flagged *set, const char *redis,
-                                                     const char *password_file, int timeout_ms, const char *prefix,
-                                                     char *err, size_t errlen)
+                                                     const char *password_file, int timeout_ms,
+                                                     const char *prefix, char *err, size_t errlen)
 {
     struct vigil_flagged_sync *s = calloc(1, sizeof *s);
     if (!s) {

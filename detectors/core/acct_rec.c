@@ -89,7 +89,9 @@ static int resize_index(struct vigil_recs *r, size_t nslots)
     size_t mask = nslots - 1;
     for (size_t i = 0; i < r->top; i++) {
         const struct rec_hdr *h = rec_at(r, i);
-        if (h->used == 0)
+        /* Every record not free (free ones are zeroed), including the entered one whose
+         * last slot went: it stays, listed, until vigil_recs_leave. */
+        if (h->len == 0)
             continue;
         size_t p = (size_t)h->hash & mask;
         while (idx[p].rec1 != 0)

@@ -3,11 +3,13 @@
  * event, stable slot addresses across growth and frees, release and forget, iteration and
  * dirty lists, the pool of parts; checked against a plain array. */
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -275,6 +277,66 @@ static void test_forget_and_destroy_call_fini(void **unused)
 }
 
 /* The pool: zeroed blocks, distinct while held, a freed block reused first, many chunks. */
+/* The entered record whose last slot is released stays until leave; growing the index in
+ * between (another account's record made, as a checkpoint load does) must keep it listed:
+ * the same event's next detector then finds it, and leave frees it without probing for a
+ * record the index lost (which never ended). An alarm turns such a hang into a failure. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char m[] = "test_acct_rec: vigil_recs_leave did not return\n";
+    (void)!write(2, m, sizeof m - 1);
+    _exit(1);
+}
+
+/* Enters ev, releases its slot `a`, then makes records for other-<from>..other-<from + 159>. */
+static void release_entered_then_grow(struct vigil_recs *r, int a, struct vigil_event *ev,
+                                      int from)
+{
+    assert_int_equal(vigil_recs_enter(r, ev), 0);
+    vigil_recs_release(r, a, vigil_recs_peek(r, a, ev)); /* idle: kept until leave */
+    for (int i = from; i < from + 160; i++) {
+        char acc[16];
+        snprintf(acc, sizeof acc, "other-%d", i);
+        assert_non_null(vigil_recs_slot_of(r, a, acc, NULL)); /* grows the index */
+    }
+}
+
+static void test_entered_record_survives_index_growth(void **unused)
+{
+    (void)unused;
+    signal(SIGALRM, on_alarm);
+    alarm(10);
+    struct vigil_recs *r = vigil_recs_create(0);
+    assert_non_null(r);
+    int a = vigil_recs_declare(r, 8, NULL, NULL);
+    int b = vigil_recs_declare(r, 8, NULL, NULL);
+    struct vigil_event ev;
+    ev_of(&ev, 1);
+    assert_non_null(vigil_recs_slot(r, a, &ev, NULL));
+    release_entered_then_grow(r, a, &ev, 0);
+    uint64_t *t = vigil_recs_slot(r, b, &ev, NULL); /* the next detector of the same event */
+    assert_non_null(t);
+    *t = 7;
+    vigil_recs_leave(r);
+    uint64_t *found = vigil_recs_find(r, b, "acc-1");
+    assert_non_null(found);
+    assert_int_equal(*found, 7);
+    assert_int_equal(vigil_recs_count(r), 161);
+    vigil_recs_forget(r, b, "acc-1");
+    assert_int_equal(vigil_recs_count(r), 160);
+
+    /* Without a second slot taken, leave frees the idle record. */
+    ev_of(&ev, 2);
+    assert_non_null(vigil_recs_slot(r, a, &ev, NULL));
+    release_entered_then_grow(r, a, &ev, 160);
+    vigil_recs_leave(r);
+    assert_int_equal(vigil_recs_count(r), 320);
+    assert_null(vigil_recs_find(r, a, "acc-2"));
+    alarm(0);
+    vigil_recs_destroy(r);
+}
+
 static void test_pool(void **unused)
 {
     (void)unused;
@@ -314,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_dirty_lists),
         cmocka_unit_test(test_forget_and_destroy_call_fini),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_entered_record_survives_index_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
