@@ -136,8 +136,8 @@ static void bump(_Atomic uint64_t *c)
 
 static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m);
 
-/* Runs while a Redis flush waits for its replies: takes the counter messages at the head of
- * each worker's out ring (they only go into the counter table, whose writes wait for the
+/* Runs while a Redis flush waits for its replies: takes the counter messages (each many
+ * accounts, packed) at the head of each worker's out ring (they only go into the counter table, whose writes wait for the
  * next publish), so the workers' ticks are not held up by the round trip. It stops at the
  * first message of any other kind: orders, states and progress keep their place behind the
  * flush, and an offset is never published for anything this flush did not carry. */
@@ -152,8 +152,7 @@ static void take_counters_while_waiting(void *arg)
              n++) {
             int rc = take(p, w, m);
             if (rc != 0)
-                vigil_log_error("cannot publish counters for account %s: %s", m->account,
-                                vigil_status_str(rc));
+                vigil_log_error("cannot publish a worker's counters: %s", vigil_status_str(rc));
             vigil_ring_release(ring);
         }
     }
@@ -607,11 +606,20 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         bump(&p->st_dead);
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_DEAD, m->data, m->data_len);
         break;
-    case VIGIL_MSG_COUNTERS:
-        rc = vigil_cnt_batch_put(p->counters, m->account, m->detector, m->counters,
-                                 m->n_counters, m->ttl_s, wall_ms());
-        bump(&p->st_counters);
+    case VIGIL_MSG_COUNTERS: {
+        /* Many accounts' counters, packed by the worker (counter_batch.h). */
+        int taken = vigil_cnt_batch_put_packed(p->counters, m->data, m->data_len);
+        if (taken < 0) {
+            rc = taken;
+        } else {
+            /* Relaxed: a statistic; only this thread writes it. */
+            atomic_store_explicit(&p->st_counters,
+                                  atomic_load_explicit(&p->st_counters, memory_order_relaxed) +
+                                      (uint64_t)taken,
+                                  memory_order_relaxed);
+        }
         break;
+    }
     case VIGIL_MSG_FLAG:
         /* A held order flags no one: skip the numbers its worker sent after it. */
         if (p->held[worker].active && strcmp(p->held[worker].account, m->account) == 0)
@@ -674,11 +682,13 @@ static size_t drain(struct vigil_publisher *p, bool hold)
         while (n < DRAIN_PER_ROUND && (m = vigil_ring_peek(ring)) != NULL) {
             int rc = take(p, w, m);
             if (rc != 0) {
-                vigil_log_error("cannot publish %s for account %s: %s",
-                                m->kind == VIGIL_MSG_COUNTERS ? "counters"
-                                : m->kind == VIGIL_MSG_FLAG   ? "flagged numbers"
-                                                              : "a message",
-                                m->account, vigil_status_str(rc));
+                if (m->kind == VIGIL_MSG_COUNTERS)
+                    vigil_log_error("cannot publish a worker's counters: %s",
+                                    vigil_status_str(rc));
+                else
+                    vigil_log_error("cannot publish %s for account %s: %s",
+                                    m->kind == VIGIL_MSG_FLAG ? "flagged numbers" : "a message",
+                                    m->account, vigil_status_str(rc));
             }
             vigil_ring_release(ring);
             n++;
