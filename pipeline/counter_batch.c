@@ -21,7 +21,8 @@
 #define KEY_MAX_LEN 512
 #define RENEW_PARTS 10 /* renew a key's TTL once this fraction of it has passed */
 #define RENEW_WAYS 4
-#define NAME_CACHE_DETECTORS 16 /* detectors whose field ids are remembered (there are ~6) */
+#define NAME_CACHE_DETECTORS 16
+#define PACK_NAMES_MAX 1024 /* field names a packed buffer may carry (there are ~60) */ /* detectors whose field ids are remembered (there are ~6) */
 
 struct cnt_field {
     uint32_t id;
@@ -539,25 +540,54 @@ int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int6
 }
 
 /* Bytes of a's packed record. */
-static size_t record_len(const struct vigil_cnt_batch *b, const struct cnt_acct *a)
+static size_t record_len(const struct cnt_acct *a)
 {
-    size_t n = 2 + a->len + 8 + 2;
-    for (uint32_t i = 0; i < a->n; i++)
-        n += 1 + b->names[a->f[i].id].len + 8;
+    return 2 + a->len + 8 + 2 + (size_t)a->n * 10;
+}
+
+/* Bytes of the name table every packed buffer opens with. */
+static size_t names_len(const struct vigil_cnt_batch *b)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < b->n_names; i++)
+        n += 1 + b->names[i].len;
     return n;
 }
 
 size_t vigil_cnt_batch_pack(struct vigil_cnt_batch *b, char *buf, size_t cap, size_t *dropped)
 {
-    size_t used = 0;
+    if (!b->dirty)
+        return 0;
+    /* The batch's field names, once per buffer: a record names its fields by index. */
+    size_t used = names_len(b);
+    if (used > cap || b->n_names > PACK_NAMES_MAX) {
+        if (dropped)
+            *dropped += b->n_dirty;
+        while (b->dirty) {
+            b->dirty->listed = false;
+            b->dirty = b->dirty->next_dirty;
+        }
+        b->n_dirty = 0;
+        clear_table(b);
+        return 0;
+    }
+    uint16_t u16 = (uint16_t)b->n_names;
+    memcpy(buf, &u16, 2);
+    char *o = buf + 2;
+    for (size_t i = 0; i < b->n_names; i++) {
+        *o++ = (char)(unsigned char)b->names[i].len; /* names are below NAME_MAX_LEN */
+        memcpy(o, b->names[i].s, b->names[i].len);
+        o += b->names[i].len;
+    }
+    size_t head = used;
     while (b->dirty) {
         struct cnt_acct *a = b->dirty;
-        size_t need = record_len(b, a);
-        if (need > cap - used && used > 0)
+        size_t need = record_len(a);
+        if (need > cap - used && used > head)
             break; /* the next buffer */
         if (need <= cap - used && a->len <= UINT16_MAX && a->n <= UINT16_MAX) {
-            char *o = buf + used;
-            uint16_t u16 = (uint16_t)a->len;
+            o = buf + used;
+            u16 = (uint16_t)a->len;
             memcpy(o, &u16, 2);
             memcpy(o + 2, a->account, a->len);
             o += 2 + a->len;
@@ -566,11 +596,10 @@ size_t vigil_cnt_batch_pack(struct vigil_cnt_batch *b, char *buf, size_t cap, si
             memcpy(o + 8, &u16, 2);
             o += 10;
             for (uint32_t i = 0; i < a->n; i++) {
-                const struct cnt_name *nm = &b->names[a->f[i].id];
-                *o++ = (char)(unsigned char)nm->len; /* names are below NAME_MAX_LEN */
-                memcpy(o, nm->s, nm->len);
-                memcpy(o + nm->len, &a->f[i].value, 8);
-                o += nm->len + 8;
+                u16 = (uint16_t)a->f[i].id;
+                memcpy(o, &u16, 2);
+                memcpy(o + 2, &a->f[i].value, 8);
+                o += 10;
             }
             used += need;
         } else if (dropped) {
@@ -582,12 +611,30 @@ size_t vigil_cnt_batch_pack(struct vigil_cnt_batch *b, char *buf, size_t cap, si
     }
     if (!b->dirty)
         clear_table(b);
-    return used;
+    return used > head ? used : 0;
 }
 
 int vigil_cnt_batch_put_packed(struct vigil_cnt_batch *b, const char *buf, size_t len)
 {
     const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    uint32_t ids[PACK_NAMES_MAX];
+    uint16_t n_names;
+    if (len < 2)
+        return VIGIL_ERR_INVALID;
+    memcpy(&n_names, p, 2);
+    p += 2;
+    if (n_names > PACK_NAMES_MAX)
+        return VIGIL_ERR_INVALID;
+    /* The sender's names, mapped once per buffer to this batch's ids. */
+    for (uint16_t i = 0; i < n_names; i++) {
+        if (p >= end || (size_t)(end - p) < 1u + p[0])
+            return VIGIL_ERR_INVALID;
+        int64_t id = name_id(b, (const char *)p + 1, p[0]);
+        if (id < 0)
+            return VIGIL_ERR_NOMEM;
+        ids[i] = (uint32_t)id;
+        p += 1 + p[0];
+    }
     int records = 0;
     while (p < end) {
         uint16_t al, nf;
@@ -597,27 +644,26 @@ int vigil_cnt_batch_put_packed(struct vigil_cnt_batch *b, const char *buf, size_
         memcpy(&al, p, 2);
         if ((size_t)(end - p) < 2u + al + 10u)
             return VIGIL_ERR_INVALID;
-        struct cnt_acct *a = find_or_add(b, (const char *)p + 2, al);
+        const unsigned char *acct = p + 2;
+        memcpy(&ttl, acct + al, 8);
+        memcpy(&nf, acct + al + 8, 2);
+        p = acct + al + 10;
+        if ((size_t)(end - p) < (size_t)nf * 10u)
+            return VIGIL_ERR_INVALID;
+        struct cnt_acct *a = find_or_add(b, (const char *)acct, al);
         if (!a)
             return VIGIL_ERR_NOMEM;
-        p += 2 + al;
-        memcpy(&ttl, p, 8);
-        memcpy(&nf, p + 8, 2);
-        p += 10;
         if (ttl > a->ttl_s)
             a->ttl_s = ttl;
-        for (uint16_t i = 0; i < nf; i++) {
-            if (p >= end || (size_t)(end - p) < 1u + p[0] + 8u)
-                return VIGIL_ERR_INVALID;
-            size_t nl = p[0];
-            int64_t id = name_id(b, (const char *)p + 1, nl);
-            if (id < 0)
-                return VIGIL_ERR_NOMEM;
+        for (uint16_t i = 0; i < nf; i++, p += 10) {
+            uint16_t k;
             int64_t v;
-            memcpy(&v, p + 1 + nl, 8);
-            if (set_field(a, (uint32_t)id, v) < 0)
+            memcpy(&k, p, 2);
+            memcpy(&v, p + 2, 8);
+            if (k >= n_names)
+                return VIGIL_ERR_INVALID;
+            if (set_field(a, ids[k], v) < 0)
                 return VIGIL_ERR_NOMEM;
-            p += 1 + nl + 8;
         }
         records++;
     }

@@ -64,10 +64,11 @@ int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int6
 /* Moves accounts put since the last flush or pack into buf (cap bytes) as packed records,
  * whole accounts only, until the next would not fit; returns the bytes written, 0 once none is
  * left. Once the last account is out, the batch is empty as after a flush. An account whose
- * record alone is larger than cap is dropped and counted in *dropped (NULL: not counted).
- * A record, in this process's byte order: uint16 account length, the account, int64 TTL (s),
- * uint16 field count, then per field uint8 name length, the name ("<detector>:<counter>") and
- * its int64 value. */
+ * record alone does not fit is dropped and counted in *dropped (NULL: not counted), and so
+ * is every account when the name table does not fit. In this process's byte order: uint16
+ * count of names, then per name uint8 length and the name ("<detector>:<counter>"); then per
+ * account uint16 length, the account, int64 TTL (s), uint16 field count, and per field the
+ * uint16 index of its name in the table and its int64 value. */
 size_t vigil_cnt_batch_pack(struct vigil_cnt_batch *b, char *buf, size_t cap, size_t *dropped);
 
 /* Takes every record of buf (len bytes from vigil_cnt_batch_pack) as a put of its fields, the

@@ -163,7 +163,15 @@ static void test_name_too_long(void **state)
 /* The value of field `name` of `account` in a packed buffer; -1 when absent. */
 static int64_t packed_value(const char *buf, size_t len, const char *account, const char *name)
 {
-    size_t at = 0;
+    uint16_t n_names, want = UINT16_MAX;
+    memcpy(&n_names, buf, 2);
+    size_t at = 2;
+    for (uint16_t i = 0; i < n_names; i++) {
+        size_t nl = (unsigned char)buf[at];
+        if (nl == strlen(name) && memcmp(buf + at + 1, name, nl) == 0)
+            want = i;
+        at += 1 + nl;
+    }
     int64_t found = -1;
     while (at < len) {
         uint16_t al, nf;
@@ -172,13 +180,13 @@ static int64_t packed_value(const char *buf, size_t len, const char *account, co
         at += 2 + al + 8;
         memcpy(&nf, buf + at, 2);
         at += 2;
-        for (uint16_t i = 0; i < nf; i++) {
-            size_t nl = (unsigned char)buf[at];
+        for (uint16_t i = 0; i < nf; i++, at += 10) {
+            uint16_t k;
             int64_t v;
-            memcpy(&v, buf + at + 1 + nl, 8);
-            if (mine && nl == strlen(name) && memcmp(buf + at + 1, name, nl) == 0)
+            memcpy(&k, buf + at, 2);
+            memcpy(&v, buf + at + 2, 8);
+            if (mine && k == want)
                 found = v;
-            at += 1 + nl + 8;
         }
     }
     return found;
