@@ -2,9 +2,11 @@
 /* publisher.c - the publisher thread (see publisher.h).
  *
  * One loop: drain the out rings into the Kafka producer and a Redis batch, and every
- * flush interval make both durable (all Redis replies read, every Kafka delivery report
- * in); only then are the partitions' progress offsets published for commit. While Redis or
- * Kafka is down the batch is kept and retried with capped exponential backoff, and once it
+ * flush interval send the Redis batch and read every reply; once every Kafka delivery report
+ * of what was drained is in too (served from the same loop, never waited for), the
+ * partitions' progress offsets are published for commit. Redis writes that must follow a
+ * Kafka message (a block key its order, Kafka first) wait in memory for its delivery report.
+ * While Redis or Kafka is down the batch is kept and retried with capped exponential backoff, and once it
  * is large the rings are no longer drained, so workers and then the consumer stall instead
  * of losing anything (backpressure). */
 #include "publisher.h"
@@ -13,6 +15,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +41,10 @@
 
 #define DRAIN_PER_ROUND 1024      /* messages taken from one ring before looking elsewhere */
 #define FLUSH_AT_COMMANDS 20000   /* flush early when the Redis batch is this large */
-#define KAFKA_FLUSH_WAIT_MS 2000
+#define DELIVERY_LOOK_MS 2 /* while deliveries are awaited, their reports are served this often */
+/* Deliveries outstanding this long: Kafka is taken to be away, and consumption pauses as while
+ * Redis is (the consumer stays in its group instead of blocking on a full ring). */
+#define KAFKA_STUCK_MS 2000
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
 #define SEEN_TTL_S (7 * 86400) /* checkpointed event ids outlive their last write by this */
@@ -47,6 +53,15 @@
 #define BRAKE_ID_MAX 64
 #define COUNTER_RENEW_ENTRIES (1u << 20) /* counter keys whose TTL renewal is remembered: 16 MiB */
 #define IDLE_WAIT_MS 100 /* an idle publisher looks at its state (holding, urgent) this often */
+
+/* A Redis write that must follow a Kafka message (Kafka first): a block key its order, the
+ * numbers an order flags after it, the latest alert after the alert. Kept in take order until
+ * every message up to seq is delivered; m is a copy. */
+struct after_kafka {
+    struct after_kafka *next;
+    uint64_t seq;
+    struct vigil_out_msg m;
+};
 
 /* An order the brake held, until the alert that names it has been taken from its worker's
  * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
@@ -91,6 +106,13 @@ struct vigil_publisher {
     bool txn_open;  /* MULTI queued on ckpt, EXEC not yet */
     int64_t dedupe_window_ms;
     bool unflushed;       /* something was drained since the last durable flush */
+    /* Redis writes waiting for Kafka deliveries, oldest first. */
+    struct after_kafka *after_head, *after_tail;
+    /* Mono ms since which flushes have found Kafka deliveries outstanding (0: none): the
+     * offsets wait for them; after a flush interval of that, taking new messages pauses
+     * until they are in, so a steady stream of outputs cannot hold the offsets off. */
+    int64_t await_since;
+    bool kafka_stuck; /* await_since is KAFKA_STUCK_MS old (logged on each change) */
     bool failing;         /* the last flush failed (for logging state changes once) */
     int64_t retry_ms;
     uint64_t local_failures;
@@ -301,6 +323,47 @@ static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
                              (size_t)m->data_len);
     return rc ? rc
               : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->counter_ttl_s);
+}
+
+/* Keeps m's Redis writes until the Kafka messages produced so far are delivered. */
+static int after_kafka(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    struct after_kafka *a = malloc(sizeof *a);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    a->next = NULL;
+    a->seq = vigil_kafka_out_produced(p->env.kout);
+    /* The header and the data in use only: data is large and mostly empty. */
+    memcpy(&a->m, m, offsetof(struct vigil_out_msg, data));
+    memcpy(a->m.data, m->data, m->data_len);
+    if (p->after_tail)
+        p->after_tail->next = a;
+    else
+        p->after_head = a;
+    p->after_tail = a;
+    return 0;
+}
+
+/* Queues the Redis writes whose Kafka messages are delivered, in take order. */
+static void release_delivered(struct vigil_publisher *p)
+{
+    struct after_kafka *a;
+    while ((a = p->after_head) != NULL &&
+           vigil_kafka_out_status(p->env.kout, a->seq) == 0) {
+        int rc = a->m.kind == VIGIL_MSG_ORDER  ? queue_order(p, &a->m)
+                 : a->m.kind == VIGIL_MSG_FLAG ? queue_flag(p, &a->m)
+                                               : queue_alert(p, &a->m);
+        if (rc != 0)
+            vigil_log_error("cannot queue the Redis write of %s for account %s: %s",
+                            a->m.kind == VIGIL_MSG_ORDER  ? "an order"
+                            : a->m.kind == VIGIL_MSG_FLAG ? "flagged numbers"
+                                                          : "an alert",
+                            a->m.account, vigil_status_str(rc));
+        p->after_head = a->next;
+        if (!p->after_head)
+            p->after_tail = NULL;
+        free(a);
+    }
 }
 
 /* Opens the checkpoint transaction if none is open. */
@@ -572,7 +635,7 @@ static int take_order(struct vigil_publisher *p, size_t worker, const struct vig
         }
     }
     int rc = produce(p, p->orders_topic, m);
-    rc = rc || !blocks ? rc : queue_order(p, m);
+    rc = rc || !blocks ? rc : after_kafka(p, m);
     bump(&p->st_orders);
     return rc;
 }
@@ -594,7 +657,7 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
             m = held;
         rc = produce(p, p->alerts_topic, m);
         /* An alert about the stream itself (a gap) has no account to file it under. */
-        rc = rc || !m->account[0] ? rc : queue_alert(p, m);
+        rc = rc || !m->account[0] ? rc : after_kafka(p, m);
         bump(&p->st_alerts);
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_ALERT, m->data, m->data_len);
         /* Never blocks: a receiver that is down costs detection nothing. */
@@ -624,7 +687,7 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         /* A held order flags no one: skip the numbers its worker sent after it. */
         if (p->held[worker].active && strcmp(p->held[worker].account, m->account) == 0)
             return 0;
-        rc = queue_flag(p, m);
+        rc = after_kafka(p, m);
         break;
     case VIGIL_MSG_PROGRESS:
         if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
@@ -787,10 +850,18 @@ static int flush(struct vigil_publisher *p, bool finishing)
     bool counters_waiting = vigil_cnt_batch_dirty(p->counters) > 0;
     /* A flush with nothing for Redis succeeds even while Redis is down: only one that wrote
      * something ends a failing streak. */
+    /* Kafka is not waited for: the writes that must follow a delivery are queued once it is
+     * in (release_delivered), and the offsets wait until every message drained so far is
+     * delivered. A failed delivery is produced again and stays outstanding; a message lost
+     * for good breaks the producer, and the offsets stop there. */
+    vigil_kafka_out_poll(p->env.kout);
+    release_delivered(p);
     bool writes = pending_commands(p) > 0;
-    int rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
-    const char *what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
-                                               : vigil_kafka_out_errstr(p->env.kout);
+    int rc = vigil_kafka_out_status(p->env.kout, vigil_kafka_out_produced(p->env.kout));
+    bool outputs_waiting = rc == VIGIL_ERR_TIMEOUT || p->after_head != NULL;
+    if (rc == VIGIL_ERR_TIMEOUT)
+        rc = 0;
+    const char *what = vigil_kafka_out_errstr(p->env.kout);
     if (rc == 0) {
         rc = vigil_redis_flush(p->env.redis);
         if (rc == VIGIL_ERR_INVALID) {
@@ -801,7 +872,7 @@ static int flush(struct vigil_publisher *p, bool finishing)
         }
         what = vigil_redis_errstr(p->env.redis);
     }
-    if (rc == 0 && p->env.ckpt && !counters_waiting) {
+    if (rc == 0 && p->env.ckpt && !counters_waiting && !outputs_waiting) {
         rc = flush_checkpoint(p, &writes);
         if (rc == VIGIL_ERR_EMPTY)
             return rc; /* a tick group is half drained: the offsets wait for it */
@@ -822,8 +893,13 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->failing = false;
         p->local_failures = 0;
     }
+    if (!outputs_waiting)
+        p->await_since = 0;
+    else if (p->await_since == 0)
+        p->await_since = now;
     bool published = false;
-    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting && !outputs_waiting;
+         i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
@@ -840,11 +916,11 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->last_publish_ms = now;
     /* Counters taken while the flush waited (take_counters_while_waiting) wait for the next
      * publish, and so do the offsets behind them. */
-    p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0;
+    p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0 || outputs_waiting;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
     atomic_store_explicit(&p->st_last_flush_ms, wall_ms(), memory_order_relaxed);
-    atomic_store_explicit(&p->st_failing, p->failing, memory_order_relaxed);
+    atomic_store_explicit(&p->st_failing, p->failing || p->kafka_stuck, memory_order_relaxed);
     return 0;
 }
 
@@ -865,6 +941,9 @@ static void idle_wait(struct vigil_publisher *p, int64_t last_flush, bool hold)
         if (wait < 1)
             wait = 1;
     }
+    /* Delivery reports ring no bell: look for them often while some are awaited. */
+    if ((p->await_since || p->after_head) && wait > DELIVERY_LOOK_MS)
+        wait = DELIVERY_LOOK_MS;
     uint32_t token = vigil_bell_prepare(&p->bell);
     bool work = atomic_load_explicit(&p->finishing, memory_order_acquire);
     for (size_t w = 0; w < p->env.n_workers && !work; w++)
@@ -885,18 +964,38 @@ static void *publisher_main(void *arg)
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
         bool hold = pending_commands(p) >= p->hold_commands;
+        int64_t now = vigil_mono_ms();
+        bool stuck = p->await_since != 0 && now - p->await_since >= KAFKA_STUCK_MS;
+        if (stuck != p->kafka_stuck) {
+            if (stuck)
+                vigil_log_warn("Kafka deliveries outstanding for %d s; holding offsets and "
+                               "pausing consumption until they are in", KAFKA_STUCK_MS / 1000);
+            else
+                vigil_log_info("Kafka deliveries are in again");
+            p->kafka_stuck = stuck;
+            /* Relaxed: a statistic (/metrics' vigil_outputs_durable). */
+            atomic_store_explicit(&p->st_failing, p->failing || stuck, memory_order_relaxed);
+        }
         /* Relaxed: a hint for the consumer's pause; it guards no data. The ring wakes a
          * consumer asleep on a full in ring, which then stops waiting and pauses. */
-        bool holding = hold || p->failing;
+        bool holding = hold || p->failing || stuck;
         atomic_store_explicit(&p->env.offsets->holding, holding, memory_order_relaxed);
         if (holding && !p->was_holding)
             vigil_bell_ring(&p->env.offsets->bell);
         p->was_holding = holding;
-        size_t n = drain(p, hold);
+        /* Deliveries awaited for a flush interval: take nothing new that could produce more
+         * until they are in (tick groups still complete: they carry no Kafka message). */
+        bool stalled = p->await_since != 0 && now - p->await_since >= p->flush_interval_ms;
+        size_t n = drain(p, hold || stalled);
         vigil_kafka_out_poll(p->env.kout);
+        release_delivered(p);
 
-        int64_t now = vigil_mono_ms();
-        bool due = now - last_flush >= p->flush_interval_ms ||
+        now = vigil_mono_ms();
+        /* The awaited deliveries are in: the offsets can go now, not a flush interval on. */
+        bool delivered = p->await_since != 0 && !p->after_head &&
+                         vigil_kafka_out_status(p->env.kout,
+                                                vigil_kafka_out_produced(p->env.kout)) == 0;
+        bool due = now - last_flush >= p->flush_interval_ms || delivered ||
                    pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
@@ -957,6 +1056,11 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
         vigil_redis_set_wait_hook(p->env.redis, NULL, NULL);
     if (p->env.ckpt)
         vigil_redis_set_wait_hook(p->env.ckpt, NULL, NULL);
+    while (p->after_head) {
+        struct after_kafka *a = p->after_head;
+        p->after_head = a->next;
+        free(a);
+    }
     free(p->in_tick);
     free(p->held);
     free(p->scratch);
