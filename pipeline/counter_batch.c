@@ -424,24 +424,6 @@ static bool renew_due(struct vigil_cnt_batch *b, const struct cnt_acct *a, int64
     return true;
 }
 
-/* Decimal digits of v at out (room for 21), without printf. Returns the length. */
-static size_t put_int(char *out, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t k = 0;
-    if (v < 0)
-        out[k++] = '-';
-    while (n)
-        out[k++] = tmp[--n];
-    return k;
-}
-
 static int reserve_argv(struct vigil_cnt_batch *b, size_t need)
 {
     if (need <= b->argv_cap)
@@ -488,14 +470,14 @@ static int queue_account(struct vigil_cnt_batch *b, struct cnt_acct *a, struct v
         b->argv[argc] = nm->s;
         b->lens[argc++] = nm->len;
         b->argv[argc] = v;
-        b->lens[argc++] = put_int(v, a->f[i].value);
+        b->lens[argc++] = vigil_redis_fmt_int(v, a->f[i].value);
     }
     rc = vigil_redis_add_argv(r, (int)argc, b->argv, b->lens);
     if (rc != 0 || !renew_due(b, a, mono_ms))
         return rc;
     char ttl[24];
     const char *eargv[3] = {"EXPIRE", key, ttl};
-    size_t elens[3] = {6, key_len, put_int(ttl, a->ttl_s)};
+    size_t elens[3] = {6, key_len, vigil_redis_fmt_int(ttl, a->ttl_s)};
     return vigil_redis_add_argv(r, 3, eargv, elens);
 }
 

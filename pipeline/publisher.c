@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,25 +237,52 @@ static int produce(struct vigil_publisher *p, const char *topic, const struct vi
     }
 }
 
+/* Queues argc words as one command on r (argv, lengths by strlen except where lens[i] is
+ * given, not SIZE_MAX). */
+static int add_words(struct vigil_redis *r, int argc, const char **argv, size_t *lens)
+{
+    for (int i = 0; i < argc; i++) {
+        if (lens[i] == SIZE_MAX)
+            lens[i] = strlen(argv[i]);
+    }
+    return vigil_redis_add_argv(r, argc, argv, lens);
+}
+
+#define W_STR SIZE_MAX /* add_words: the word's length is its strlen */
+
+/* EXPIRE key ttl_s. */
+static int add_expire(struct vigil_redis *r, const char *key, int64_t ttl_s)
+{
+    char ttl[24];
+    const char *argv[] = {"EXPIRE", key, ttl};
+    size_t lens[] = {6, W_STR, vigil_redis_fmt_int(ttl, ttl_s)};
+    return add_words(r, 3, argv, lens);
+}
+
 static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[256];
+    char key[256], zkey[256];
     int64_t until = wall_ms() + p->block_ttl_s * 1000;
     /* One hash per account: field = action, value = the order, and field "<action>:until"
      * = the wall-clock ms until which that action stands, so a newer order (which renews the
      * key's TTL) never extends an older action; a SIP proxy asks HMGET, the NOC HGETALL.
      * The blocks index is a sorted set scored by expiry. */
     char field[VIGIL_OUT_NAME_MAX + 8], until_s[24];
-    snprintf(field, sizeof field, "%s:until", m->action);
-    snprintf(until_s, sizeof until_s, "%lld", (long long)until);
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b %s %s", key, m->action, m->data,
-                             (size_t)m->data_len, field, until_s);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)until,
-                                   m->account);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    size_t al = strnlen(m->action, VIGIL_OUT_NAME_MAX - 1);
+    memcpy(field, m->action, al);
+    memcpy(field + al, ":until", 7);
+    size_t ul = vigil_redis_fmt_int(until_s, until);
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL) != 0 ||
+        vigil_redis_key(zkey, sizeof zkey, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    const char *hset[] = {"HSET", key, m->action, m->data, field, until_s};
+    size_t hlens[] = {4, W_STR, al, m->data_len, al + 6, ul};
+    int rc = add_words(p->env.redis, 6, hset, hlens);
+    rc = rc ? rc : add_expire(p->env.redis, key, p->block_ttl_s);
+    const char *zadd[] = {"ZADD", zkey, until_s, m->account};
+    size_t zlens[] = {4, W_STR, ul, W_STR};
+    rc = rc ? rc : add_words(p->env.redis, 4, zadd, zlens);
+    rc = rc ? rc : add_expire(p->env.redis, zkey, p->block_ttl_s);
     return rc;
 }
 
@@ -300,17 +328,24 @@ static int queue_lift(struct vigil_publisher *p, const struct vigil_out_msg *m)
  * again (another order, another account) takes the later write's expiry. */
 static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[256], member[17];
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_FLAGGED, NULL, NULL);
+    static const char hex[] = "0123456789abcdef";
+    char key[256], member[16], until_s[24], now_s[24];
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_FLAGGED, NULL, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    size_t ul = vigil_redis_fmt_int(until_s, m->until_ms);
     int rc = 0;
     for (uint32_t i = 0; i < m->n_numbers && i < VIGIL_FLAGGED_NUMBERS && rc == 0; i++) {
-        snprintf(member, sizeof member, "%016llx", (unsigned long long)m->numbers[i]);
-        rc = vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)m->until_ms, member);
+        /* The number's hash as 16 lower-case hex digits (flagged_sync.c reads them so). */
+        for (int d = 0; d < 16; d++)
+            member[d] = hex[(m->numbers[i] >> (60 - 4 * d)) & 0xf];
+        const char *zadd[] = {"ZADD", key, until_s, member};
+        size_t zlens[] = {4, W_STR, ul, sizeof member};
+        rc = add_words(p->env.redis, 4, zadd, zlens);
     }
-    rc = rc ? rc
-            : vigil_redis_add(p->env.redis, "ZREMRANGEBYSCORE %s -inf %lld", key,
-                              (long long)wall_ms());
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    const char *trim[] = {"ZREMRANGEBYSCORE", key, "-inf", now_s};
+    size_t tlens[] = {16, W_STR, 4, vigil_redis_fmt_int(now_s, wall_ms())};
+    rc = rc ? rc : add_words(p->env.redis, 4, trim, tlens);
+    rc = rc ? rc : add_expire(p->env.redis, key, p->block_ttl_s);
     return rc;
 }
 
@@ -318,11 +353,12 @@ static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     /* The latest alert per account and detector, for vigilctl and dashboards. */
     char key[256];
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_ALERTS, m->account, NULL);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->detector, m->data,
-                             (size_t)m->data_len);
-    return rc ? rc
-              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->counter_ttl_s);
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_ALERTS, m->account, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    const char *hset[] = {"HSET", key, m->detector, m->data};
+    size_t hlens[] = {4, W_STR, W_STR, m->data_len};
+    int rc = add_words(p->env.redis, 4, hset, hlens);
+    return rc ? rc : add_expire(p->env.redis, key, p->counter_ttl_s);
 }
 
 /* Keeps m's Redis writes until the Kafka messages produced so far are delivered. */
@@ -371,7 +407,9 @@ static int txn_begin(struct vigil_publisher *p)
 {
     if (p->txn_open)
         return 0;
-    int rc = vigil_redis_add(p->env.ckpt, "MULTI");
+    const char *multi[] = {"MULTI"};
+    size_t mlens[] = {5};
+    int rc = add_words(p->env.ckpt, 1, multi, mlens);
     p->txn_open = rc == 0;
     return rc;
 }
@@ -397,13 +435,16 @@ static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
     char key[sizeof p->env.ckpt_keys->seen + 16];
     vigil_ckpt_seen_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
-    rc = rc ? rc
-            : vigil_redis_add(p->env.ckpt, "ZADD %s %lld %b", key, (long long)m->clock_ms,
-                              m->data, (size_t)m->data_len);
-    rc = rc ? rc
-            : vigil_redis_add(p->env.ckpt, "ZREMRANGEBYSCORE %s -inf (%lld", key,
-                              (long long)(m->clock_ms - 2 * p->dedupe_window_ms));
-    rc = rc ? rc : vigil_redis_add(p->env.ckpt, "EXPIRE %s %d", key, SEEN_TTL_S);
+    char clock[24], below[24];
+    const char *zadd[] = {"ZADD", key, clock, m->data};
+    size_t zlens[] = {4, W_STR, vigil_redis_fmt_int(clock, m->clock_ms), m->data_len};
+    rc = rc ? rc : add_words(p->env.ckpt, 4, zadd, zlens);
+    below[0] = '('; /* exclusive */
+    const char *trim[] = {"ZREMRANGEBYSCORE", key, "-inf", below};
+    size_t tlens[] = {16, W_STR, 4,
+                      1 + vigil_redis_fmt_int(below + 1, m->clock_ms - 2 * p->dedupe_window_ms)};
+    rc = rc ? rc : add_words(p->env.ckpt, 4, trim, tlens);
+    rc = rc ? rc : add_expire(p->env.ckpt, key, SEEN_TTL_S);
     return rc;
 }
 
@@ -415,9 +456,14 @@ static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
 static void json_field(const char *json, size_t len, const char *name, char *out, size_t n)
 {
     char pat[64];
-    int pl = snprintf(pat, sizeof pat, "\"%s\":", name);
+    size_t nl = strlen(name), pl = nl + 3;
     out[0] = '\0';
-    const char *at = pl > 0 ? memmem(json, len, pat, (size_t)pl) : NULL;
+    if (pl > sizeof pat)
+        return;
+    pat[0] = '"';
+    memcpy(pat + 1, name, nl);
+    memcpy(pat + 1 + nl, "\":", 2);
+    const char *at = memmem(json, len, pat, pl);
     if (!at)
         return;
     const char *v = at + pl, *end = json + len;
@@ -583,11 +629,10 @@ static int hold_order(struct vigil_publisher *p, size_t worker, const struct vig
     snprintf(hm->order_id, sizeof hm->order_id, "%s", order_id);
     memcpy(hm->account, m->account, sizeof hm->account);
     bump(&p->st_held);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", p->held_key, order_id, m->data,
-                             (size_t)m->data_len);
-    return rc ? rc
-              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", p->held_key,
-                                (long long)p->block_ttl_s);
+    const char *hset[] = {"HSET", p->held_key, order_id, m->data};
+    size_t hlens[] = {4, W_STR, W_STR, m->data_len};
+    int rc = add_words(p->env.redis, 4, hset, hlens);
+    return rc ? rc : add_expire(p->env.redis, p->held_key, p->block_ttl_s);
 }
 
 /* The alert of a held order, with "held":"brake" added; NULL when m is another alert. */
@@ -782,15 +827,19 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             continue;
         rc = txn_begin(p);
         /* "<next offset>:<clock>", and ":<gap from>:<gap to>" when the partition had one. */
-        char val[96];
-        int len = snprintf(val, sizeof val, "%lld:%lld", (long long)p->pending[i],
-                           (long long)p->clock[i]);
-        if (p->gap_to[i] != 0)
-            snprintf(val + len, sizeof val - (size_t)len, ":%lld:%lld",
-                     (long long)p->gap_from[i], (long long)p->gap_to[i]);
-        rc = rc ? rc
-                : vigil_redis_add(p->env.ckpt, "HSET %s %d %s", p->env.ckpt_keys->ckpt, (int)i,
-                                  val);
+        char val[96], part[24];
+        size_t len = vigil_redis_fmt_int(val, p->pending[i]);
+        val[len++] = ':';
+        len += vigil_redis_fmt_int(val + len, p->clock[i]);
+        if (p->gap_to[i] != 0) {
+            val[len++] = ':';
+            len += vigil_redis_fmt_int(val + len, p->gap_from[i]);
+            val[len++] = ':';
+            len += vigil_redis_fmt_int(val + len, p->gap_to[i]);
+        }
+        const char *hset[] = {"HSET", p->env.ckpt_keys->ckpt, part, val};
+        size_t hlens[] = {4, W_STR, vigil_redis_fmt_int(part, i), len};
+        rc = rc ? rc : add_words(p->env.ckpt, 4, hset, hlens);
         if (rc == 0) {
             p->dirty[i] = false;
             p->ready[i] = p->pending[i];
@@ -799,7 +848,9 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
     }
     bool txn = false;
     if (rc == 0 && p->txn_open) {
-        rc = vigil_redis_add(p->env.ckpt, "EXEC");
+        const char *exec[] = {"EXEC"};
+        size_t elens[] = {4};
+        rc = add_words(p->env.ckpt, 1, exec, elens);
         p->txn_open = rc != 0;
         txn = rc == 0;
         bump(&p->st_checkpoints);

@@ -320,6 +320,23 @@ int vigil_redis_add(struct vigil_redis *r, const char *fmt, ...)
     return push_cmd(r, buf, len);
 }
 
+size_t vigil_redis_fmt_int(char *out, int64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    return k;
+}
+
 size_t vigil_redis_pending(const struct vigil_redis *r)
 {
     return r->n;

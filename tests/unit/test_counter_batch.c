@@ -316,6 +316,20 @@ static void test_pack_limits(void **state)
     vigil_cnt_batch_destroy(w);
 }
 
+/* The integer formatting the argv-built commands use (redis_sink.h), against printf's. */
+static void test_fmt_int(void **state)
+{
+    (void)state;
+    const int64_t v[] = {0, 7, -1, 10, 1234567890123LL, INT64_MAX, INT64_MIN, -42};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char got[24], want[24];
+        size_t n = vigil_redis_fmt_int(got, v[i]);
+        got[n] = '\0';
+        snprintf(want, sizeof want, "%lld", (long long)v[i]);
+        assert_string_equal(got, want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pack_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pack_changed_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pack_limits, setup, teardown),
+        cmocka_unit_test(test_fmt_int),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
