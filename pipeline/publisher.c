@@ -1037,7 +1037,10 @@ static void *publisher_main(void *arg)
         /* Deliveries awaited for a flush interval: take nothing new that could produce more
          * until they are in (tick groups still complete: they carry no Kafka message). */
         bool stalled = p->await_since != 0 && now - p->await_since >= p->flush_interval_ms;
-        size_t n = drain(p, hold || stalled);
+        /* Stalled or holding, the rings drain() skips must not wake idle_wait either, or the
+         * loop would spin on them. */
+        hold = hold || stalled;
+        size_t n = drain(p, hold);
         vigil_kafka_out_poll(p->env.kout);
         release_delivered(p);
 
