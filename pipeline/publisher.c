@@ -1019,8 +1019,8 @@ static void *publisher_main(void *arg)
         bool stuck = p->await_since != 0 && now - p->await_since >= KAFKA_STUCK_MS;
         if (stuck != p->kafka_stuck) {
             if (stuck)
-                vigil_log_warn("Kafka deliveries outstanding for %d s; holding offsets and "
-                               "pausing consumption until they are in", KAFKA_STUCK_MS / 1000);
+                vigil_log_warn("Kafka deliveries outstanding for %d s; offsets held and "
+                               "consumption paused until they are in", KAFKA_STUCK_MS / 1000);
             else
                 vigil_log_info("Kafka deliveries are in again");
             p->kafka_stuck = stuck;
@@ -1049,6 +1049,10 @@ static void *publisher_main(void *arg)
         bool delivered = p->await_since != 0 && !p->after_head &&
                          vigil_kafka_out_status(p->env.kout,
                                                 vigil_kafka_out_produced(p->env.kout)) == 0;
+        /* Nothing is awaited any more, whether or not the flush below succeeds (a flush that
+         * fails at Redis never gets to look): Kafka is not what holds things up. */
+        if (delivered)
+            p->await_since = 0;
         bool due = now - last_flush >= p->flush_interval_ms || delivered ||
                    pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at ||
                    (finishing && n == 0);
