@@ -14,13 +14,15 @@
 #include <string.h>
 
 #include "redis_sink.h"
+#include "vigil/emit.h"
 #include "vigil/status.h"
 
 #define NAME_MAX_LEN (2 * VIGIL_OUT_NAME_MAX + 16)
 #define KEY_MAX_LEN 512
 #define RENEW_PARTS 10 /* renew a key's TTL once this fraction of it has passed */
 #define RENEW_WAYS 4
-#define NAME_CACHE_DETECTORS 16 /* detectors whose field ids are remembered (there are ~6) */
+#define NAME_CACHE_DETECTORS 16
+#define PACK_NAMES_MAX 1024 /* field names a packed buffer may carry (there are ~60) */ /* detectors whose field ids are remembered (there are ~6) */
 
 struct cnt_field {
     uint32_t id;
@@ -36,6 +38,7 @@ struct cnt_acct {
     /* Per entry of the batch's det_names: 1 + where that detector's first field is (0:
      * unknown), so a put starts its look-ups there. */
     uint16_t det_at[NAME_CACHE_DETECTORS];
+    bool listed; /* on the dirty list (a pack takes it off before the table is emptied) */
     struct cnt_field *f;
     struct cnt_acct *next_dirty;
     size_t len;
@@ -225,17 +228,23 @@ static int rehash(struct vigil_cnt_batch *b, size_t cap)
     return 0;
 }
 
-static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *account)
+static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *account, size_t len)
 {
-    size_t len = strlen(account);
     uint32_t h = fnv1a(account, len);
     if (2 * (b->live + 1) > b->cap && rehash(b, 2 * b->cap) != 0)
         return NULL;
     size_t j = h & (b->cap - 1);
     for (; b->slots[j]; j = (j + 1) & (b->cap - 1)) {
         struct cnt_acct *a = b->slots[j];
-        if (a->hash == h && a->len == len && memcmp(a->account, account, len) == 0)
+        if (a->hash == h && a->len == len && memcmp(a->account, account, len) == 0) {
+            if (!a->listed) { /* packed already in this interval: it changed again */
+                a->listed = true;
+                a->next_dirty = b->dirty;
+                b->dirty = a;
+                b->n_dirty++;
+            }
             return a;
+        }
     }
     struct cnt_acct *a = calloc(1, sizeof *a + len + 1);
     if (!a)
@@ -243,7 +252,9 @@ static struct cnt_acct *find_or_add(struct vigil_cnt_batch *b, const char *accou
     a->hash = h;
     a->hash64 = hash64(account, len);
     a->len = len;
-    memcpy(a->account, account, len + 1);
+    memcpy(a->account, account, len);
+    a->account[len] = '\0';
+    a->listed = true;
     a->next_dirty = b->dirty;
     b->dirty = a;
     b->n_dirty++;
@@ -316,15 +327,16 @@ static struct cnt_det_names *det_names(struct vigil_cnt_batch *b, const char *de
     return dn;
 }
 
-int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const char *detector,
-                        const struct vigil_out_counter *c, uint32_t n, int64_t ttl_s,
-                        int64_t wall_ms)
+/* The put of vigil_cnt_batch_put and vigil_cnt_batch_put_values: names[i], values[i]. */
+static int put_fields(struct vigil_cnt_batch *b, const char *account, const char *detector,
+                      const char *const *names, const int64_t *values, uint32_t n,
+                      int64_t ttl_s, int64_t wall_ms)
 {
     char name[NAME_MAX_LEN];
     size_t dl = strlen(detector);
     if (dl + 1 + sizeof "updated_ms" > sizeof name)
         return VIGIL_ERR_INVALID;
-    struct cnt_acct *a = find_or_add(b, account);
+    struct cnt_acct *a = find_or_add(b, account, strlen(account));
     if (!a)
         return VIGIL_ERR_NOMEM;
     memcpy(name, detector, dl);
@@ -334,11 +346,11 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
     if (dn && a->det_at[di])
         a->hint = a->det_at[di] - 1u;
     for (uint32_t i = 0; i <= n; i++) {
-        const char *cn = i < n ? c[i].name : "updated_ms";
+        const char *cn = i < n ? names[i] : "updated_ms";
         int64_t id = field_id(b, dn, i, name, dl, cn);
         if (id < 0)
             return (int)id;
-        int64_t at = set_field(a, (uint32_t)id, i < n ? c[i].value : wall_ms);
+        int64_t at = set_field(a, (uint32_t)id, i < n ? values[i] : wall_ms);
         if (at < 0)
             return VIGIL_ERR_NOMEM;
         if (i == 0 && dn)
@@ -348,6 +360,38 @@ int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const ch
     if (ttl > a->ttl_s)
         a->ttl_s = ttl;
     return 0;
+}
+
+int vigil_cnt_batch_put(struct vigil_cnt_batch *b, const char *account, const char *detector,
+                        const struct vigil_out_counter *c, uint32_t n, int64_t ttl_s,
+                        int64_t wall_ms)
+{
+    const char *names[VIGIL_OUT_COUNTERS_MAX];
+    int64_t values[VIGIL_OUT_COUNTERS_MAX];
+    if (n > VIGIL_OUT_COUNTERS_MAX)
+        n = VIGIL_OUT_COUNTERS_MAX;
+    for (uint32_t i = 0; i < n; i++) {
+        names[i] = c[i].name;
+        values[i] = c[i].value;
+    }
+    return put_fields(b, account, detector, names, values, n, ttl_s, wall_ms);
+}
+
+int vigil_cnt_batch_put_values(struct vigil_cnt_batch *b, const char *account,
+                               const char *detector, const struct vigil_counter *c, size_t n,
+                               int64_t ttl_s, int64_t wall_ms)
+{
+    const char *names[VIGIL_OUT_COUNTERS_MAX];
+    int64_t values[VIGIL_OUT_COUNTERS_MAX];
+    if (n > VIGIL_OUT_COUNTERS_MAX)
+        n = VIGIL_OUT_COUNTERS_MAX;
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(c[i].name) >= VIGIL_OUT_NAME_MAX)
+            return VIGIL_ERR_INVALID; /* as vigil_cnt_batch_put's names are bounded */
+        names[i] = c[i].name;
+        values[i] = c[i].value;
+    }
+    return put_fields(b, account, detector, names, values, (uint32_t)n, ttl_s, wall_ms);
 }
 
 size_t vigil_cnt_batch_dirty(const struct vigil_cnt_batch *b)
@@ -378,24 +422,6 @@ static bool renew_due(struct vigil_cnt_batch *b, const struct cnt_acct *a, int64
     e->ttl_s = (uint32_t)a->ttl_s;
     e->due_s = now_s + (uint32_t)(a->ttl_s / RENEW_PARTS);
     return true;
-}
-
-/* Decimal digits of v at out (room for 21), without printf. Returns the length. */
-static size_t put_int(char *out, int64_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        tmp[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    size_t k = 0;
-    if (v < 0)
-        out[k++] = '-';
-    while (n)
-        out[k++] = tmp[--n];
-    return k;
 }
 
 static int reserve_argv(struct vigil_cnt_batch *b, size_t need)
@@ -444,31 +470,21 @@ static int queue_account(struct vigil_cnt_batch *b, struct cnt_acct *a, struct v
         b->argv[argc] = nm->s;
         b->lens[argc++] = nm->len;
         b->argv[argc] = v;
-        b->lens[argc++] = put_int(v, a->f[i].value);
+        b->lens[argc++] = vigil_redis_fmt_int(v, a->f[i].value);
     }
     rc = vigil_redis_add_argv(r, (int)argc, b->argv, b->lens);
     if (rc != 0 || !renew_due(b, a, mono_ms))
         return rc;
     char ttl[24];
     const char *eargv[3] = {"EXPIRE", key, ttl};
-    size_t elens[3] = {6, key_len, put_int(ttl, a->ttl_s)};
+    size_t elens[3] = {6, key_len, vigil_redis_fmt_int(ttl, a->ttl_s)};
     return vigil_redis_add_argv(r, 3, eargv, elens);
 }
 
-int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int64_t mono_ms)
+/* Every account has left through the dirty list: empties the table (smaller again after a
+ * burst). */
+static void clear_table(struct vigil_cnt_batch *b)
 {
-    int rc = 0;
-    while (b->dirty) {
-        struct cnt_acct *a = b->dirty;
-        /* A failure (an account too long for a key, no memory) drops that account's
-         * counters of this interval, reported; its next change publishes them again. */
-        int qrc = queue_account(b, a, r, mono_ms);
-        if (qrc != 0)
-            rc = qrc;
-        b->dirty = a->next_dirty;
-        b->n_dirty--;
-    }
-    /* Every account is in Redis' batch now: empty the table (smaller again after a burst). */
     for (size_t i = 0; i < b->cap; i++) {
         if (b->slots[i]) {
             free(b->slots[i]->f);
@@ -485,5 +501,153 @@ int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int6
             b->cap = 1024;
         }
     }
+}
+
+int vigil_cnt_batch_flush(struct vigil_cnt_batch *b, struct vigil_redis *r, int64_t mono_ms)
+{
+    int rc = 0;
+    while (b->dirty) {
+        struct cnt_acct *a = b->dirty;
+        /* A failure (an account too long for a key, no memory) drops that account's
+         * counters of this interval, reported; its next change publishes them again. */
+        int qrc = queue_account(b, a, r, mono_ms);
+        if (qrc != 0)
+            rc = qrc;
+        b->dirty = a->next_dirty;
+        a->listed = false;
+        b->n_dirty--;
+    }
+    clear_table(b);
     return rc;
+}
+
+/* Bytes of a's packed record. */
+static size_t record_len(const struct cnt_acct *a)
+{
+    return 2 + a->len + 8 + 2 + (size_t)a->n * 10;
+}
+
+/* Bytes of the name table every packed buffer opens with. */
+static size_t names_len(const struct vigil_cnt_batch *b)
+{
+    size_t n = 2;
+    for (size_t i = 0; i < b->n_names; i++)
+        n += 1 + b->names[i].len;
+    return n;
+}
+
+size_t vigil_cnt_batch_pack(struct vigil_cnt_batch *b, char *buf, size_t cap, size_t *dropped)
+{
+    if (!b->dirty)
+        return 0;
+    /* The batch's field names, once per buffer: a record names its fields by index. */
+    size_t used = names_len(b);
+    if (used > cap || b->n_names > PACK_NAMES_MAX) {
+        if (dropped)
+            *dropped += b->n_dirty;
+        while (b->dirty) {
+            b->dirty->listed = false;
+            b->dirty = b->dirty->next_dirty;
+        }
+        b->n_dirty = 0;
+        clear_table(b);
+        return 0;
+    }
+    uint16_t u16 = (uint16_t)b->n_names;
+    memcpy(buf, &u16, 2);
+    char *o = buf + 2;
+    for (size_t i = 0; i < b->n_names; i++) {
+        *o++ = (char)(unsigned char)b->names[i].len; /* names are below NAME_MAX_LEN */
+        memcpy(o, b->names[i].s, b->names[i].len);
+        o += b->names[i].len;
+    }
+    size_t head = used;
+    while (b->dirty) {
+        struct cnt_acct *a = b->dirty;
+        size_t need = record_len(a);
+        if (need > cap - used && used > head)
+            break; /* the next buffer */
+        if (need <= cap - used && a->len <= UINT16_MAX && a->n <= UINT16_MAX) {
+            o = buf + used;
+            u16 = (uint16_t)a->len;
+            memcpy(o, &u16, 2);
+            memcpy(o + 2, a->account, a->len);
+            o += 2 + a->len;
+            memcpy(o, &a->ttl_s, 8);
+            u16 = (uint16_t)a->n;
+            memcpy(o + 8, &u16, 2);
+            o += 10;
+            for (uint32_t i = 0; i < a->n; i++) {
+                u16 = (uint16_t)a->f[i].id;
+                memcpy(o, &u16, 2);
+                memcpy(o + 2, &a->f[i].value, 8);
+                o += 10;
+            }
+            used += need;
+        } else if (dropped) {
+            (*dropped)++; /* alone larger than a buffer: cannot travel */
+        }
+        b->dirty = a->next_dirty;
+        a->listed = false;
+        b->n_dirty--;
+    }
+    if (!b->dirty)
+        clear_table(b);
+    return used > head ? used : 0;
+}
+
+int vigil_cnt_batch_put_packed(struct vigil_cnt_batch *b, const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+    uint32_t ids[PACK_NAMES_MAX];
+    uint16_t n_names;
+    if (len < 2)
+        return VIGIL_ERR_INVALID;
+    memcpy(&n_names, p, 2);
+    p += 2;
+    if (n_names > PACK_NAMES_MAX)
+        return VIGIL_ERR_INVALID;
+    /* The sender's names, mapped once per buffer to this batch's ids. */
+    for (uint16_t i = 0; i < n_names; i++) {
+        if (p >= end || (size_t)(end - p) < 1u + p[0])
+            return VIGIL_ERR_INVALID;
+        int64_t id = name_id(b, (const char *)p + 1, p[0]);
+        if (id < 0)
+            return VIGIL_ERR_NOMEM;
+        ids[i] = (uint32_t)id;
+        p += 1 + p[0];
+    }
+    int records = 0;
+    while (p < end) {
+        uint16_t al, nf;
+        int64_t ttl;
+        if (end - p < 2)
+            return VIGIL_ERR_INVALID;
+        memcpy(&al, p, 2);
+        if ((size_t)(end - p) < 2u + al + 10u)
+            return VIGIL_ERR_INVALID;
+        const unsigned char *acct = p + 2;
+        memcpy(&ttl, acct + al, 8);
+        memcpy(&nf, acct + al + 8, 2);
+        p = acct + al + 10;
+        if ((size_t)(end - p) < (size_t)nf * 10u)
+            return VIGIL_ERR_INVALID;
+        struct cnt_acct *a = find_or_add(b, (const char *)acct, al);
+        if (!a)
+            return VIGIL_ERR_NOMEM;
+        if (ttl > a->ttl_s)
+            a->ttl_s = ttl;
+        for (uint16_t i = 0; i < nf; i++, p += 10) {
+            uint16_t k;
+            int64_t v;
+            memcpy(&k, p, 2);
+            memcpy(&v, p + 2, 8);
+            if (k >= n_names)
+                return VIGIL_ERR_INVALID;
+            if (set_field(a, ids[k], v) < 0)
+                return VIGIL_ERR_NOMEM;
+        }
+        records++;
+    }
+    return records;
 }

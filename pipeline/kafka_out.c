@@ -4,6 +4,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,23 +17,60 @@ struct vigil_kafka_out {
     rd_kafka_t *rk;
     bool broken; /* a message could not be delivered nor queued again */
     unsigned long redelivered;
+    /* Every message carries a sequence number (1, 2, ...) as its opaque. Every message below
+     * `low` is delivered; done[s % cap] marks a delivered s in [low, low + cap). */
+    uint64_t produced, low;
+    unsigned char *done;
+    size_t cap; /* a power of two */
     char errstr[512];
 };
+
+/* Notes s delivered and moves `low` past every delivered number. */
+static void mark_delivered(struct vigil_kafka_out *ko, uint64_t s)
+{
+    if (s < ko->low || s - ko->low >= ko->cap)
+        return; /* not one of ours */
+    ko->done[s & (ko->cap - 1)] = 1;
+    while (ko->low <= ko->produced && ko->done[ko->low & (ko->cap - 1)]) {
+        ko->done[ko->low & (ko->cap - 1)] = 0;
+        ko->low++;
+    }
+}
+
+/* Room for sequence number produced + 1 in the window. 0 or VIGIL_ERR_NOMEM. */
+static int make_room(struct vigil_kafka_out *ko)
+{
+    if (ko->produced + 1 - ko->low < ko->cap)
+        return 0;
+    size_t nc = ko->cap * 2;
+    unsigned char *nd = calloc(nc, 1);
+    if (!nd)
+        return VIGIL_ERR_NOMEM;
+    for (uint64_t s = ko->low; s <= ko->produced; s++)
+        nd[s & (nc - 1)] = ko->done[s & (ko->cap - 1)];
+    free(ko->done);
+    ko->done = nd;
+    ko->cap = nc;
+    return 0;
+}
 
 /* Runs inside rd_kafka_poll/flush on the sink thread. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct vigil_kafka_out *ko = opaque;
-    if (!m->err)
+    if (!m->err) {
+        mark_delivered(ko, (uint64_t)(uintptr_t)m->_private);
         return;
+    }
     const char *topic = rd_kafka_topic_name(m->rkt);
     vigil_log_warn("delivery to %s failed (%s); producing it again", topic,
                    rd_kafka_err2str(m->err));
-    /* The payload is still ours during the callback: queue a copy. */
+    /* The payload is still ours during the callback: queue a copy, under the same sequence
+     * number, which stays outstanding until that copy is delivered. */
     rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(m->key, m->key_len),
         RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE(m->_private), RD_KAFKA_V_END);
     if (err) {
         ko->broken = true;
         snprintf(ko->errstr, sizeof ko->errstr, "message to %s lost: %s", topic,
@@ -70,6 +108,13 @@ struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const struct
         free(ko);
         return NULL;
     }
+    ko->low = 1;
+    ko->cap = 4096;
+    ko->done = calloc(ko->cap, 1);
+    if (!ko->done) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_opaque(conf, ko);
     ko->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, errlen);
@@ -79,6 +124,7 @@ struct vigil_kafka_out *vigil_kafka_out_create(const char *brokers, const struct
 
 fail:
     rd_kafka_conf_destroy(conf);
+    free(ko->done);
     free(ko);
     return NULL;
 }
@@ -91,16 +137,20 @@ void vigil_kafka_out_destroy(struct vigil_kafka_out *ko)
         rd_kafka_flush(ko->rk, 5000);
         rd_kafka_destroy(ko->rk);
     }
+    free(ko->done);
     free(ko);
 }
 
 int vigil_kafka_out_produce(struct vigil_kafka_out *ko, const char *topic, const char *key,
                             size_t key_len, const void *value, size_t len)
 {
+    if (make_room(ko) != 0)
+        return VIGIL_ERR_NOMEM;
+    uint64_t seq = ko->produced + 1;
     rd_kafka_resp_err_t err = rd_kafka_producev(
         ko->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key_len ? key : NULL, key_len),
         RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)seq), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         return VIGIL_ERR_FULL;
     if (err) {
@@ -108,7 +158,20 @@ int vigil_kafka_out_produce(struct vigil_kafka_out *ko, const char *topic, const
                  rd_kafka_err2str(err));
         return VIGIL_ERR_IO;
     }
+    ko->produced = seq;
     return 0;
+}
+
+uint64_t vigil_kafka_out_produced(const struct vigil_kafka_out *ko)
+{
+    return ko->produced;
+}
+
+int vigil_kafka_out_status(const struct vigil_kafka_out *ko, uint64_t seq)
+{
+    if (ko->broken)
+        return VIGIL_ERR_IO;
+    return ko->low > seq ? 0 : VIGIL_ERR_TIMEOUT;
 }
 
 void vigil_kafka_out_poll(struct vigil_kafka_out *ko)

@@ -55,7 +55,9 @@ enum vigil_out_msg_kind {
     VIGIL_MSG_ORDER = 1,    /* data: order JSON -> orders topic and the Redis block key */
     VIGIL_MSG_ALERT = 2,    /* data: alert JSON -> alerts topic */
     VIGIL_MSG_DLQ = 3,      /* data: dead-letter JSON -> dlq topic */
-    VIGIL_MSG_COUNTERS = 4, /* counters -> Redis hash of (account, detector) */
+    /* data: the latest counters of many accounts, packed (vigil_cnt_batch_pack) -> each
+     * account's Redis hash of counters at the next publish */
+    VIGIL_MSG_COUNTERS = 4,
     VIGIL_MSG_PROGRESS = 5, /* every effect of partition's events before offset was sent */
     /* data: the checkpointed state of (account, partition); data_len 0: the account holds
      * nothing any more. Staged with the tick's progress, written atomically with it. */
@@ -95,12 +97,10 @@ struct vigil_out_msg {
     char account[VIGIL_ACCOUNT_MAX + 2]; /* message key; "" for a keyless dead letter */
     char detector[VIGIL_OUT_NAME_MAX];
     char action[VIGIL_OUT_NAME_MAX]; /* ORDER */
-    int64_t ttl_s;                   /* COUNTERS */
     int64_t until_ms;                /* FLAG */
     uint64_t numbers[VIGIL_FLAGGED_NUMBERS]; /* FLAG */
     uint32_t n_numbers;                      /* FLAG */
-    uint32_t n_counters;
-    struct vigil_out_counter counters[VIGIL_OUT_COUNTERS_MAX];
+    uint32_t n_counters; /* 0: counters travel packed in data */
     uint32_t data_len;
     char data[VIGIL_OUT_DATA_MAX];
 };

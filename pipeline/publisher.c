@@ -2,9 +2,11 @@
 /* publisher.c - the publisher thread (see publisher.h).
  *
  * One loop: drain the out rings into the Kafka producer and a Redis batch, and every
- * flush interval make both durable (all Redis replies read, every Kafka delivery report
- * in); only then are the partitions' progress offsets published for commit. While Redis or
- * Kafka is down the batch is kept and retried with capped exponential backoff, and once it
+ * flush interval send the Redis batch and read every reply; once every Kafka delivery report
+ * of what was drained is in too (served from the same loop, never waited for), the
+ * partitions' progress offsets are published for commit. Redis writes that must follow a
+ * Kafka message (a block key its order, Kafka first) wait in memory for its delivery report.
+ * While Redis or Kafka is down the batch is kept and retried with capped exponential backoff, and once it
  * is large the rings are no longer drained, so workers and then the consumer stall instead
  * of losing anything (backpressure). */
 #include "publisher.h"
@@ -13,6 +15,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +43,10 @@
 
 #define DRAIN_PER_ROUND 1024      /* messages taken from one ring before looking elsewhere */
 #define FLUSH_AT_COMMANDS 20000   /* flush early when the Redis batch is this large */
-#define KAFKA_FLUSH_WAIT_MS 2000
+#define DELIVERY_LOOK_MS 2 /* while deliveries are awaited, their reports are served this often */
+/* Deliveries outstanding this long: Kafka is taken to be away, and consumption pauses as while
+ * Redis is (the consumer stays in its group instead of blocking on a full ring). */
+#define KAFKA_STUCK_MS 2000
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
 #define SEEN_TTL_S (7 * 86400) /* checkpointed event ids outlive their last write by this */
@@ -48,6 +55,15 @@
 #define BRAKE_ID_MAX 64
 #define COUNTER_RENEW_ENTRIES (1u << 20) /* counter keys whose TTL renewal is remembered: 16 MiB */
 #define IDLE_WAIT_MS 100 /* an idle publisher looks at its state (holding, urgent) this often */
+
+/* A Redis write that must follow a Kafka message (Kafka first): a block key its order, the
+ * numbers an order flags after it, the latest alert after the alert. Kept in take order until
+ * every message up to seq is delivered; m is a copy. */
+struct after_kafka {
+    struct after_kafka *next;
+    uint64_t seq;
+    struct vigil_out_msg m;
+};
 
 /* An order the brake held, until the alert that names it has been taken from its worker's
  * ring (the worker sends ORDER, then FLAG for a flagging action, then the ALERT). */
@@ -92,6 +108,13 @@ struct vigil_publisher {
     bool txn_open;  /* MULTI queued on ckpt, EXEC not yet */
     int64_t dedupe_window_ms;
     bool unflushed;       /* something was drained since the last durable flush */
+    /* Redis writes waiting for Kafka deliveries, oldest first. */
+    struct after_kafka *after_head, *after_tail;
+    /* Mono ms since which flushes have found Kafka deliveries outstanding (0: none): the
+     * offsets wait for them; after a flush interval of that, taking new messages pauses
+     * until they are in, so a steady stream of outputs cannot hold the offsets off. */
+    int64_t await_since;
+    bool kafka_stuck; /* await_since is KAFKA_STUCK_MS old (logged on each change) */
     bool failing;         /* the last flush failed (for logging state changes once) */
     int64_t retry_ms;
     uint64_t local_failures;
@@ -124,8 +147,8 @@ static void bump(_Atomic uint64_t *c)
 
 static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out_msg *m);
 
-/* Runs while a Redis flush waits for its replies: takes the counter messages at the head of
- * each worker's out ring (they only go into the counter table, whose writes wait for the
+/* Runs while a Redis flush waits for its replies: takes the counter messages (each many
+ * accounts, packed) at the head of each worker's out ring (they only go into the counter table, whose writes wait for the
  * next publish), so the workers' ticks are not held up by the round trip. It stops at the
  * first message of any other kind: orders, states and progress keep their place behind the
  * flush, and an offset is never published for anything this flush did not carry. */
@@ -140,8 +163,7 @@ static void take_counters_while_waiting(void *arg)
              n++) {
             int rc = take(p, w, m);
             if (rc != 0)
-                vigil_log_error("cannot publish counters for account %s: %s", m->account,
-                                vigil_status_str(rc));
+                vigil_log_error("cannot publish a worker's counters: %s", vigil_status_str(rc));
             vigil_ring_release(ring);
         }
     }
@@ -203,25 +225,52 @@ static int produce(struct vigil_publisher *p, const char *topic, const struct vi
     }
 }
 
+/* Queues argc words as one command on r (argv, lengths by strlen except where lens[i] is
+ * given, not SIZE_MAX). */
+static int add_words(struct vigil_redis *r, int argc, const char **argv, size_t *lens)
+{
+    for (int i = 0; i < argc; i++) {
+        if (lens[i] == SIZE_MAX)
+            lens[i] = strlen(argv[i]);
+    }
+    return vigil_redis_add_argv(r, argc, argv, lens);
+}
+
+#define W_STR SIZE_MAX /* add_words: the word's length is its strlen */
+
+/* EXPIRE key ttl_s. */
+static int add_expire(struct vigil_redis *r, const char *key, int64_t ttl_s)
+{
+    char ttl[24];
+    const char *argv[] = {"EXPIRE", key, ttl};
+    size_t lens[] = {6, W_STR, vigil_redis_fmt_int(ttl, ttl_s)};
+    return add_words(r, 3, argv, lens);
+}
+
 static int queue_order(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[256];
+    char key[256], zkey[256];
     int64_t until = vigil_wall_ms() + p->block_ttl_s * 1000;
     /* One hash per account: field = action, value = the order, and field "<action>:until"
      * = the wall-clock ms until which that action stands, so a newer order (which renews the
      * key's TTL) never extends an older action; a SIP proxy asks HMGET, the NOC HGETALL.
      * The blocks index is a sorted set scored by expiry. */
     char field[VIGIL_OUT_NAME_MAX + 8], until_s[24];
-    snprintf(field, sizeof field, "%s:until", m->action);
-    snprintf(until_s, sizeof until_s, "%lld", (long long)until);
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b %s %s", key, m->action, m->data,
-                             (size_t)m->data_len, field, until_s);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)until,
-                                   m->account);
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    size_t al = strnlen(m->action, VIGIL_OUT_NAME_MAX - 1);
+    memcpy(field, m->action, al);
+    memcpy(field + al, ":until", 7);
+    size_t ul = vigil_redis_fmt_int(until_s, until);
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_BLOCK, m->account, NULL) != 0 ||
+        vigil_redis_key(zkey, sizeof zkey, p->prefix, VIGIL_RKEY_BLOCKS, NULL, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    const char *hset[] = {"HSET", key, m->action, m->data, field, until_s};
+    size_t hlens[] = {4, W_STR, al, m->data_len, al + 6, ul};
+    int rc = add_words(p->env.redis, 6, hset, hlens);
+    rc = rc ? rc : add_expire(p->env.redis, key, p->block_ttl_s);
+    const char *zadd[] = {"ZADD", zkey, until_s, m->account};
+    size_t zlens[] = {4, W_STR, ul, W_STR};
+    rc = rc ? rc : add_words(p->env.redis, 4, zadd, zlens);
+    rc = rc ? rc : add_expire(p->env.redis, zkey, p->block_ttl_s);
     return rc;
 }
 
@@ -267,17 +316,24 @@ static int queue_lift(struct vigil_publisher *p, const struct vigil_out_msg *m)
  * again (another order, another account) takes the later write's expiry. */
 static int queue_flag(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
-    char key[256], member[17];
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_FLAGGED, NULL, NULL);
+    static const char hex[] = "0123456789abcdef";
+    char key[256], member[16], until_s[24], now_s[24];
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_FLAGGED, NULL, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    size_t ul = vigil_redis_fmt_int(until_s, m->until_ms);
     int rc = 0;
     for (uint32_t i = 0; i < m->n_numbers && i < VIGIL_FLAGGED_NUMBERS && rc == 0; i++) {
-        snprintf(member, sizeof member, "%016llx", (unsigned long long)m->numbers[i]);
-        rc = vigil_redis_add(p->env.redis, "ZADD %s %lld %s", key, (long long)m->until_ms, member);
+        /* The number's hash as 16 lower-case hex digits (flagged_sync.c reads them so). */
+        for (int d = 0; d < 16; d++)
+            member[d] = hex[(m->numbers[i] >> (60 - 4 * d)) & 0xf];
+        const char *zadd[] = {"ZADD", key, until_s, member};
+        size_t zlens[] = {4, W_STR, ul, sizeof member};
+        rc = add_words(p->env.redis, 4, zadd, zlens);
     }
-    rc = rc ? rc
-            : vigil_redis_add(p->env.redis, "ZREMRANGEBYSCORE %s -inf %lld", key,
-                              (long long)vigil_wall_ms());
-    rc = rc ? rc : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->block_ttl_s);
+    const char *trim[] = {"ZREMRANGEBYSCORE", key, "-inf", now_s};
+    size_t tlens[] = {16, W_STR, 4, vigil_redis_fmt_int(now_s, vigil_wall_ms())};
+    rc = rc ? rc : add_words(p->env.redis, 4, trim, tlens);
+    rc = rc ? rc : add_expire(p->env.redis, key, p->block_ttl_s);
     return rc;
 }
 
@@ -285,11 +341,53 @@ static int queue_alert(struct vigil_publisher *p, const struct vigil_out_msg *m)
 {
     /* The latest alert per account and detector, for vigilctl and dashboards. */
     char key[256];
-    vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_ALERTS, m->account, NULL);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", key, m->detector, m->data,
-                             (size_t)m->data_len);
-    return rc ? rc
-              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", key, (long long)p->counter_ttl_s);
+    if (vigil_redis_key(key, sizeof key, p->prefix, VIGIL_RKEY_ALERTS, m->account, NULL) != 0)
+        return VIGIL_ERR_INVALID;
+    const char *hset[] = {"HSET", key, m->detector, m->data};
+    size_t hlens[] = {4, W_STR, W_STR, m->data_len};
+    int rc = add_words(p->env.redis, 4, hset, hlens);
+    return rc ? rc : add_expire(p->env.redis, key, p->counter_ttl_s);
+}
+
+/* Keeps m's Redis writes until the Kafka messages produced so far are delivered. */
+static int after_kafka(struct vigil_publisher *p, const struct vigil_out_msg *m)
+{
+    struct after_kafka *a = malloc(sizeof *a);
+    if (!a)
+        return VIGIL_ERR_NOMEM;
+    a->next = NULL;
+    a->seq = vigil_kafka_out_produced(p->env.kout);
+    /* The header and the data in use only: data is large and mostly empty. */
+    memcpy(&a->m, m, offsetof(struct vigil_out_msg, data));
+    memcpy(a->m.data, m->data, m->data_len);
+    if (p->after_tail)
+        p->after_tail->next = a;
+    else
+        p->after_head = a;
+    p->after_tail = a;
+    return 0;
+}
+
+/* Queues the Redis writes whose Kafka messages are delivered, in take order. */
+static void release_delivered(struct vigil_publisher *p)
+{
+    struct after_kafka *a;
+    while ((a = p->after_head) != NULL &&
+           vigil_kafka_out_status(p->env.kout, a->seq) == 0) {
+        int rc = a->m.kind == VIGIL_MSG_ORDER  ? queue_order(p, &a->m)
+                 : a->m.kind == VIGIL_MSG_FLAG ? queue_flag(p, &a->m)
+                                               : queue_alert(p, &a->m);
+        if (rc != 0)
+            vigil_log_error("cannot queue the Redis write of %s for account %s: %s",
+                            a->m.kind == VIGIL_MSG_ORDER  ? "an order"
+                            : a->m.kind == VIGIL_MSG_FLAG ? "flagged numbers"
+                                                          : "an alert",
+                            a->m.account, vigil_status_str(rc));
+        p->after_head = a->next;
+        if (!p->after_head)
+            p->after_tail = NULL;
+        free(a);
+    }
 }
 
 /* Opens the checkpoint transaction if none is open. */
@@ -297,7 +395,9 @@ static int txn_begin(struct vigil_publisher *p)
 {
     if (p->txn_open)
         return 0;
-    int rc = vigil_redis_add(p->env.ckpt, "MULTI");
+    const char *multi[] = {"MULTI"};
+    size_t mlens[] = {5};
+    int rc = add_words(p->env.ckpt, 1, multi, mlens);
     p->txn_open = rc == 0;
     return rc;
 }
@@ -323,13 +423,16 @@ static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
     char key[sizeof p->env.ckpt_keys->seen + 16];
     vigil_ckpt_seen_key(p->env.ckpt_keys, m->partition, key, sizeof key);
     int rc = txn_begin(p);
-    rc = rc ? rc
-            : vigil_redis_add(p->env.ckpt, "ZADD %s %lld %b", key, (long long)m->clock_ms,
-                              m->data, (size_t)m->data_len);
-    rc = rc ? rc
-            : vigil_redis_add(p->env.ckpt, "ZREMRANGEBYSCORE %s -inf (%lld", key,
-                              (long long)(m->clock_ms - 2 * p->dedupe_window_ms));
-    rc = rc ? rc : vigil_redis_add(p->env.ckpt, "EXPIRE %s %d", key, SEEN_TTL_S);
+    char clock[24], below[24];
+    const char *zadd[] = {"ZADD", key, clock, m->data};
+    size_t zlens[] = {4, W_STR, vigil_redis_fmt_int(clock, m->clock_ms), m->data_len};
+    rc = rc ? rc : add_words(p->env.ckpt, 4, zadd, zlens);
+    below[0] = '('; /* exclusive */
+    const char *trim[] = {"ZREMRANGEBYSCORE", key, "-inf", below};
+    size_t tlens[] = {16, W_STR, 4,
+                      1 + vigil_redis_fmt_int(below + 1, m->clock_ms - 2 * p->dedupe_window_ms)};
+    rc = rc ? rc : add_words(p->env.ckpt, 4, trim, tlens);
+    rc = rc ? rc : add_expire(p->env.ckpt, key, SEEN_TTL_S);
     return rc;
 }
 
@@ -341,9 +444,14 @@ static int queue_seen(struct vigil_publisher *p, const struct vigil_out_msg *m)
 static void json_field(const char *json, size_t len, const char *name, char *out, size_t n)
 {
     char pat[64];
-    int pl = snprintf(pat, sizeof pat, "\"%s\":", name);
+    size_t nl = strlen(name), pl = nl + 3;
     out[0] = '\0';
-    const char *at = pl > 0 ? memmem(json, len, pat, (size_t)pl) : NULL;
+    if (pl > sizeof pat)
+        return;
+    pat[0] = '"';
+    memcpy(pat + 1, name, nl);
+    memcpy(pat + 1 + nl, "\":", 2);
+    const char *at = memmem(json, len, pat, pl);
     if (!at)
         return;
     const char *v = at + pl, *end = json + len;
@@ -509,11 +617,10 @@ static int hold_order(struct vigil_publisher *p, size_t worker, const struct vig
     snprintf(hm->order_id, sizeof hm->order_id, "%s", order_id);
     memcpy(hm->account, m->account, sizeof hm->account);
     bump(&p->st_held);
-    int rc = vigil_redis_add(p->env.redis, "HSET %s %s %b", p->held_key, order_id, m->data,
-                             (size_t)m->data_len);
-    return rc ? rc
-              : vigil_redis_add(p->env.redis, "EXPIRE %s %lld", p->held_key,
-                                (long long)p->block_ttl_s);
+    const char *hset[] = {"HSET", p->held_key, order_id, m->data};
+    size_t hlens[] = {4, W_STR, W_STR, m->data_len};
+    int rc = add_words(p->env.redis, 4, hset, hlens);
+    return rc ? rc : add_expire(p->env.redis, p->held_key, p->block_ttl_s);
 }
 
 /* The alert of a held order, with "held":"brake" added; NULL when m is another alert. */
@@ -561,7 +668,7 @@ static int take_order(struct vigil_publisher *p, size_t worker, const struct vig
         }
     }
     int rc = produce(p, p->orders_topic, m);
-    rc = rc || !blocks ? rc : queue_order(p, m);
+    rc = rc || !blocks ? rc : after_kafka(p, m);
     bump(&p->st_orders);
     return rc;
 }
@@ -583,7 +690,7 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
             m = held;
         rc = produce(p, p->alerts_topic, m);
         /* An alert about the stream itself (a gap) has no account to file it under. */
-        rc = rc || !m->account[0] ? rc : queue_alert(p, m);
+        rc = rc || !m->account[0] ? rc : after_kafka(p, m);
         bump(&p->st_alerts);
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_ALERT, m->data, m->data_len);
         /* Never blocks: a receiver that is down costs detection nothing. */
@@ -595,16 +702,25 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         bump(&p->st_dead);
         vigil_metrics_output(p->env.metrics, VIGIL_METRICS_DEAD, m->data, m->data_len);
         break;
-    case VIGIL_MSG_COUNTERS:
-        rc = vigil_cnt_batch_put(p->counters, m->account, m->detector, m->counters,
-                                 m->n_counters, m->ttl_s, vigil_wall_ms());
-        bump(&p->st_counters);
+    case VIGIL_MSG_COUNTERS: {
+        /* Many accounts' counters, packed by the worker (counter_batch.h). */
+        int taken = vigil_cnt_batch_put_packed(p->counters, m->data, m->data_len);
+        if (taken < 0) {
+            rc = taken;
+        } else {
+            /* Relaxed: a statistic; only this thread writes it. */
+            atomic_store_explicit(&p->st_counters,
+                                  atomic_load_explicit(&p->st_counters, memory_order_relaxed) +
+                                      (uint64_t)taken,
+                                  memory_order_relaxed);
+        }
         break;
+    }
     case VIGIL_MSG_FLAG:
         /* A held order flags no one: skip the numbers its worker sent after it. */
         if (p->held[worker].active && strcmp(p->held[worker].account, m->account) == 0)
             return 0;
-        rc = queue_flag(p, m);
+        rc = after_kafka(p, m);
         break;
     case VIGIL_MSG_PROGRESS:
         if (m->partition >= 0 && m->partition < VIGIL_MAX_PARTITIONS) {
@@ -662,11 +778,13 @@ static size_t drain(struct vigil_publisher *p, bool hold)
         while (n < DRAIN_PER_ROUND && (m = vigil_ring_peek(ring)) != NULL) {
             int rc = take(p, w, m);
             if (rc != 0) {
-                vigil_log_error("cannot publish %s for account %s: %s",
-                                m->kind == VIGIL_MSG_COUNTERS ? "counters"
-                                : m->kind == VIGIL_MSG_FLAG   ? "flagged numbers"
-                                                              : "a message",
-                                m->account, vigil_status_str(rc));
+                if (m->kind == VIGIL_MSG_COUNTERS)
+                    vigil_log_error("cannot publish a worker's counters: %s",
+                                    vigil_status_str(rc));
+                else
+                    vigil_log_error("cannot publish %s for account %s: %s",
+                                    m->kind == VIGIL_MSG_FLAG ? "flagged numbers" : "a message",
+                                    m->account, vigil_status_str(rc));
             }
             vigil_ring_release(ring);
             n++;
@@ -697,15 +815,19 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
             continue;
         rc = txn_begin(p);
         /* "<next offset>:<clock>", and ":<gap from>:<gap to>" when the partition had one. */
-        char val[96];
-        int len = snprintf(val, sizeof val, "%lld:%lld", (long long)p->pending[i],
-                           (long long)p->clock[i]);
-        if (p->gap_to[i] != 0)
-            snprintf(val + len, sizeof val - (size_t)len, ":%lld:%lld",
-                     (long long)p->gap_from[i], (long long)p->gap_to[i]);
-        rc = rc ? rc
-                : vigil_redis_add(p->env.ckpt, "HSET %s %d %s", p->env.ckpt_keys->ckpt, (int)i,
-                                  val);
+        char val[96], part[24];
+        size_t len = vigil_redis_fmt_int(val, p->pending[i]);
+        val[len++] = ':';
+        len += vigil_redis_fmt_int(val + len, p->clock[i]);
+        if (p->gap_to[i] != 0) {
+            val[len++] = ':';
+            len += vigil_redis_fmt_int(val + len, p->gap_from[i]);
+            val[len++] = ':';
+            len += vigil_redis_fmt_int(val + len, p->gap_to[i]);
+        }
+        const char *hset[] = {"HSET", p->env.ckpt_keys->ckpt, part, val};
+        size_t hlens[] = {4, W_STR, vigil_redis_fmt_int(part, i), len};
+        rc = rc ? rc : add_words(p->env.ckpt, 4, hset, hlens);
         if (rc == 0) {
             p->dirty[i] = false;
             p->ready[i] = p->pending[i];
@@ -714,7 +836,9 @@ static int flush_checkpoint(struct vigil_publisher *p, bool *writes)
     }
     bool txn = false;
     if (rc == 0 && p->txn_open) {
-        rc = vigil_redis_add(p->env.ckpt, "EXEC");
+        const char *exec[] = {"EXEC"};
+        size_t elens[] = {4};
+        rc = add_words(p->env.ckpt, 1, exec, elens);
         p->txn_open = rc != 0;
         txn = rc == 0;
         bump(&p->st_checkpoints);
@@ -765,10 +889,18 @@ static int flush(struct vigil_publisher *p, bool finishing)
     bool counters_waiting = vigil_cnt_batch_dirty(p->counters) > 0;
     /* A flush with nothing for Redis succeeds even while Redis is down: only one that wrote
      * something ends a failing streak. */
+    /* Kafka is not waited for: the writes that must follow a delivery are queued once it is
+     * in (release_delivered), and the offsets wait until every message drained so far is
+     * delivered. A failed delivery is produced again and stays outstanding; a message lost
+     * for good breaks the producer, and the offsets stop there. */
+    vigil_kafka_out_poll(p->env.kout);
+    release_delivered(p);
     bool writes = pending_commands(p) > 0;
-    int rc = vigil_kafka_out_flush(p->env.kout, KAFKA_FLUSH_WAIT_MS);
-    const char *what = rc == VIGIL_ERR_TIMEOUT ? "Kafka deliveries still outstanding"
-                                               : vigil_kafka_out_errstr(p->env.kout);
+    int rc = vigil_kafka_out_status(p->env.kout, vigil_kafka_out_produced(p->env.kout));
+    bool outputs_waiting = rc == VIGIL_ERR_TIMEOUT || p->after_head != NULL;
+    if (rc == VIGIL_ERR_TIMEOUT)
+        rc = 0;
+    const char *what = vigil_kafka_out_errstr(p->env.kout);
     if (rc == 0) {
         rc = vigil_redis_flush(p->env.redis);
         if (rc == VIGIL_ERR_INVALID) {
@@ -779,7 +911,7 @@ static int flush(struct vigil_publisher *p, bool finishing)
         }
         what = vigil_redis_errstr(p->env.redis);
     }
-    if (rc == 0 && p->env.ckpt && !counters_waiting) {
+    if (rc == 0 && p->env.ckpt && !counters_waiting && !outputs_waiting) {
         rc = flush_checkpoint(p, &writes);
         if (rc == VIGIL_ERR_EMPTY)
             return rc; /* a tick group is half drained: the offsets wait for it */
@@ -800,8 +932,13 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->failing = false;
         p->local_failures = 0;
     }
+    if (!outputs_waiting)
+        p->await_since = 0;
+    else if (p->await_since == 0)
+        p->await_since = now;
     bool published = false;
-    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting; i++) {
+    for (int32_t i = 0; i < VIGIL_MAX_PARTITIONS && !counters_waiting && !outputs_waiting;
+         i++) {
         if (!p->env.ckpt && p->dirty[i]) {
             vigil_offsets_publish(p->env.offsets, i, p->pending[i]);
             p->dirty[i] = false;
@@ -818,11 +955,11 @@ static int flush(struct vigil_publisher *p, bool finishing)
         p->last_publish_ms = now;
     /* Counters taken while the flush waited (take_counters_while_waiting) wait for the next
      * publish, and so do the offsets behind them. */
-    p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0;
+    p->unflushed = vigil_cnt_batch_dirty(p->counters) > 0 || outputs_waiting;
     bump(&p->st_flushes);
     /* Relaxed: statistics for /metrics and /readyz; they guard no data. */
     atomic_store_explicit(&p->st_last_flush_ms, vigil_wall_ms(), memory_order_relaxed);
-    atomic_store_explicit(&p->st_failing, p->failing, memory_order_relaxed);
+    atomic_store_explicit(&p->st_failing, p->failing || p->kafka_stuck, memory_order_relaxed);
     return 0;
 }
 
@@ -843,6 +980,9 @@ static void idle_wait(struct vigil_publisher *p, int64_t last_flush, bool hold)
         if (wait < 1)
             wait = 1;
     }
+    /* Delivery reports ring no bell: look for them often while some are awaited. */
+    if ((p->await_since || p->after_head) && wait > DELIVERY_LOOK_MS)
+        wait = DELIVERY_LOOK_MS;
     uint32_t token = vigil_bell_prepare(&p->bell);
     bool work = atomic_load_explicit(&p->finishing, memory_order_acquire);
     for (size_t w = 0; w < p->env.n_workers && !work; w++)
@@ -863,18 +1003,45 @@ static void *publisher_main(void *arg)
          * their last messages are in the rings when we drain below. */
         bool finishing = atomic_load_explicit(&p->finishing, memory_order_acquire);
         bool hold = pending_commands(p) >= p->hold_commands;
+        int64_t now = vigil_mono_ms();
+        bool stuck = p->await_since != 0 && now - p->await_since >= KAFKA_STUCK_MS;
+        if (stuck != p->kafka_stuck) {
+            if (stuck)
+                vigil_log_warn("Kafka deliveries outstanding for %d s; offsets held and "
+                               "consumption paused until they are in", KAFKA_STUCK_MS / 1000);
+            else
+                vigil_log_info("Kafka deliveries are in again");
+            p->kafka_stuck = stuck;
+            /* Relaxed: a statistic (/metrics' vigil_outputs_durable). */
+            atomic_store_explicit(&p->st_failing, p->failing || stuck, memory_order_relaxed);
+        }
         /* Relaxed: a hint for the consumer's pause; it guards no data. The ring wakes a
          * consumer asleep on a full in ring, which then stops waiting and pauses. */
-        bool holding = hold || p->failing;
+        bool holding = hold || p->failing || stuck;
         atomic_store_explicit(&p->env.offsets->holding, holding, memory_order_relaxed);
         if (holding && !p->was_holding)
             vigil_bell_ring(&p->env.offsets->bell);
         p->was_holding = holding;
+        /* Deliveries awaited for a flush interval: take nothing new that could produce more
+         * until they are in (tick groups still complete: they carry no Kafka message). */
+        bool stalled = p->await_since != 0 && now - p->await_since >= p->flush_interval_ms;
+        /* Stalled or holding, the rings drain() skips must not wake idle_wait either, or the
+         * loop would spin on them. */
+        hold = hold || stalled;
         size_t n = drain(p, hold);
         vigil_kafka_out_poll(p->env.kout);
+        release_delivered(p);
 
-        int64_t now = vigil_mono_ms();
-        bool due = now - last_flush >= p->flush_interval_ms ||
+        now = vigil_mono_ms();
+        /* The awaited deliveries are in: the offsets can go now, not a flush interval on. */
+        bool delivered = p->await_since != 0 && !p->after_head &&
+                         vigil_kafka_out_status(p->env.kout,
+                                                vigil_kafka_out_produced(p->env.kout)) == 0;
+        /* Nothing is awaited any more, whether or not the flush below succeeds (a flush that
+         * fails at Redis never gets to look): Kafka is not what holds things up. */
+        if (delivered)
+            p->await_since = 0;
+        bool due = now - last_flush >= p->flush_interval_ms || delivered ||
                    pending_commands(p) + vigil_cnt_batch_dirty(p->counters) >= p->flush_at ||
                    (finishing && n == 0);
         if (p->unflushed && due) {
@@ -935,6 +1102,11 @@ void vigil_publisher_destroy(struct vigil_publisher *p)
         vigil_redis_set_wait_hook(p->env.redis, NULL, NULL);
     if (p->env.ckpt)
         vigil_redis_set_wait_hook(p->env.ckpt, NULL, NULL);
+    while (p->after_head) {
+        struct after_kafka *a = p->after_head;
+        p->after_head = a->next;
+        free(a);
+    }
     free(p->in_tick);
     free(p->held);
     free(p->scratch);

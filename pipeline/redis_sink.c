@@ -19,9 +19,18 @@
 #define HOOK_POLL_MS 1
 
 struct cmd {
-    char *buf; /* RESP-formatted by hiredis */
+    char *buf; /* RESP-formatted */
     size_t len;
+    bool ours; /* buf is from our malloc (vigil_redis_add_argv), else hiredis' formatter's */
 };
+
+static void free_cmd(const struct cmd *c)
+{
+    if (c->ours)
+        free(c->buf);
+    else
+        redisFreeCommand(c->buf);
+}
 
 struct vigil_redis {
     char host[200];
@@ -213,7 +222,7 @@ void vigil_redis_destroy(struct vigil_redis *r)
         return;
     drop_connection(r);
     for (size_t i = 0; i < r->n; i++)
-        redisFreeCommand(r->batch[i].buf);
+        free_cmd(&r->batch[i]);
     free(r->batch);
     explicit_bzero(r->password, sizeof r->password);
     free(r);
@@ -285,29 +294,54 @@ int vigil_redis_connect(struct vigil_redis *r)
     return 0;
 }
 
-static int push_cmd(struct vigil_redis *r, char *buf, long long len)
+static int push_cmd(struct vigil_redis *r, char *buf, long long len, bool ours)
 {
+    struct cmd c = {buf, (size_t)len, ours};
     if (len < 0 || !buf)
         return VIGIL_ERR_NOMEM;
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 256;
         struct cmd *nb = realloc(r->batch, cap * sizeof *nb);
         if (!nb) {
-            redisFreeCommand(buf);
+            free_cmd(&c);
             return VIGIL_ERR_NOMEM;
         }
         r->batch = nb;
         r->cap = cap;
     }
-    r->batch[r->n++] = (struct cmd){buf, (size_t)len};
+    r->batch[r->n++] = c;
     return 0;
+}
+
+/* tag, the digits of n, CRLF: a RESP array or bulk-string header. Returns its length. */
+static size_t put_header(char *out, char tag, size_t n)
+{
+    out[0] = tag;
+    size_t k = 1 + vigil_redis_fmt_int(out + 1, (int64_t)n);
+    out[k++] = '\r';
+    out[k++] = '\n';
+    return k;
 }
 
 int vigil_redis_add_argv(struct vigil_redis *r, int argc, const char **argv, const size_t *lens)
 {
-    char *buf = NULL;
-    long long len = redisFormatCommandArgv(&buf, argc, argv, lens);
-    return push_cmd(r, buf, len);
+    /* RESP written here rather than by hiredis' redisFormatCommandArgv, which prints every
+     * length with sprintf: the counters, orders and checkpoints all come this way. */
+    size_t total = 24;
+    for (int i = 0; i < argc; i++)
+        total += 24 + lens[i] + 2;
+    char *buf = malloc(total);
+    if (!buf)
+        return VIGIL_ERR_NOMEM;
+    size_t k = put_header(buf, '*', (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        k += put_header(buf + k, '$', lens[i]);
+        memcpy(buf + k, argv[i], lens[i]);
+        k += lens[i];
+        buf[k++] = '\r';
+        buf[k++] = '\n';
+    }
+    return push_cmd(r, buf, (long long)k, true);
 }
 
 int vigil_redis_add(struct vigil_redis *r, const char *fmt, ...)
@@ -317,7 +351,24 @@ int vigil_redis_add(struct vigil_redis *r, const char *fmt, ...)
     va_start(ap, fmt);
     int len = redisvFormatCommand(&buf, fmt, ap);
     va_end(ap);
-    return push_cmd(r, buf, len);
+    return push_cmd(r, buf, len, false);
+}
+
+size_t vigil_redis_fmt_int(char *out, int64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    size_t k = 0;
+    if (v < 0)
+        out[k++] = '-';
+    while (n)
+        out[k++] = tmp[--n];
+    return k;
 }
 
 size_t vigil_redis_pending(const struct vigil_redis *r)
@@ -328,7 +379,7 @@ size_t vigil_redis_pending(const struct vigil_redis *r)
 static void clear_batch(struct vigil_redis *r)
 {
     for (size_t i = 0; i < r->n; i++)
-        redisFreeCommand(r->batch[i].buf);
+        free_cmd(&r->batch[i]);
     r->n = 0;
 }
 
@@ -352,7 +403,9 @@ static int next_reply(struct vigil_redis *r, void **rep, bool *timed_out)
         if (redisBufferWrite(r->c, &done) != REDIS_OK)
             return REDIS_ERR;
     }
-    int64_t quiet_since = vigil_mono_ms();
+    /* When the socket went quiet (0: it has not): read only once a wait begins, not for
+     * every reply of a batch whose replies are already in. */
+    int64_t quiet_since = 0;
     for (;;) {
         if (redisReaderGetReply(r->c->reader, rep) != REDIS_OK) {
             snprintf(r->c->errstr, sizeof r->c->errstr, "%s", "protocol error");
@@ -369,7 +422,10 @@ static int next_reply(struct vigil_redis *r, void **rep, bool *timed_out)
         if (n < 0 && errno != EINTR)
             return REDIS_ERR;
         if (n <= 0) {
-            if (vigil_mono_ms() - quiet_since > r->timeout_ms) {
+            int64_t now = vigil_mono_ms();
+            if (quiet_since == 0)
+                quiet_since = now;
+            if (now - quiet_since > r->timeout_ms) {
                 *timed_out = true;
                 return REDIS_ERR;
             }
@@ -377,7 +433,7 @@ static int next_reply(struct vigil_redis *r, void **rep, bool *timed_out)
         }
         if (redisBufferRead(r->c) != REDIS_OK)
             return REDIS_ERR;
-        quiet_since = vigil_mono_ms();
+        quiet_since = 0;
     }
 }
 

@@ -12,6 +12,7 @@
 #define VIGIL_REDIS_SINK_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct vigil_redis;
 
@@ -36,6 +37,10 @@ int vigil_redis_add_argv(struct vigil_redis *r, int argc, const char **argv, con
 int vigil_redis_add(struct vigil_redis *r, const char *fmt, ...);
 
 size_t vigil_redis_pending(const struct vigil_redis *r);
+
+/* The decimal digits of v at out (room for 20 bytes; no NUL), without printf: commands on
+ * the hot paths are built as argv. Returns the length. Any thread. */
+size_t vigil_redis_fmt_int(char *out, int64_t v);
 
 /* Sends the queued commands, one round trip, and reads every reply. 0 when all succeeded
  * (the batch is then empty); VIGIL_ERR_IO when the connection failed (batch kept; next

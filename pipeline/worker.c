@@ -31,6 +31,7 @@
 #include "vigil/bytes.h"
 #include "vigil/config.h"
 #include "clock.h"
+#include "counter_batch.h"
 #include "dedupe.h"
 #include "engine.h"
 #include "vigil/detector.h"
@@ -139,6 +140,11 @@ struct vigil_worker {
     bool caught_up;       /* at the last sync_stream_clock: every partition caught up, ring empty */
     struct touched touched[PARTITIONS_TOUCHED_MAX];
     size_t n_touched;
+    /* The latest counters of the accounts the detectors reported since the last progress
+     * report, handed to the publisher packed right before it (send_counters): one out-ring
+     * message per few dozen accounts and report, not one per account, detector and tick. */
+    struct vigil_cnt_batch *counters;
+    uint64_t counters_dropped; /* accounts whose counters could not travel (logged) */
 
     /* Checkpoints (vigild.checkpoint). */
     bool checkpoint;
@@ -280,13 +286,27 @@ static void flag_account(struct vigil_worker *w, const char *account)
         send_flag(w, account, a->numbers, VIGIL_FLAGGED_NUMBERS, a->flagged_until);
 }
 
-/* The emit layer's sink: records become out-ring messages. */
+/* Counters wait in the worker's batch for the next progress report (send_counters). */
+static int keep_counters(struct vigil_worker *w, const struct vigil_out_record *rec)
+{
+    int rc = vigil_cnt_batch_put_values(w->counters, rec->account,
+                                        rec->detector ? rec->detector : "", rec->counters,
+                                        rec->n_counters, rec->ttl_s, vigil_wall_ms());
+    if (rc != 0)
+        vigil_log_error("worker %d: cannot keep counters for account %s: %s", w->env.index,
+                        rec->account, vigil_status_str(rc));
+    return 0; /* the account's next counters carry on; detection does not stop for it */
+}
+
+/* The emit layer's sink: orders and alerts become out-ring messages; counters are kept. */
 static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
 {
     struct vigil_worker *w = ctx;
     /* What the discipline or a detector reported changed the account's state (a timer fired,
      * a window moved): checkpoint it. */
     touch(w, rec->account, -1);
+    if (rec->kind == VIGIL_OUT_COUNTERS)
+        return keep_counters(w, rec);
     struct vigil_out_msg *m = out_slot(w);
     if (!m)
         return VIGIL_ERR_TIMEOUT;
@@ -294,35 +314,47 @@ static int worker_sink_write(void *ctx, const struct vigil_out_record *rec)
     copy_str(m->detector, sizeof m->detector, rec->detector ? rec->detector : "");
     m->n_counters = 0;
     m->data_len = 0;
-    switch (rec->kind) {
-    case VIGIL_OUT_ORDER:
-    case VIGIL_OUT_ALERT:
-        m->kind = rec->kind == VIGIL_OUT_ORDER ? VIGIL_MSG_ORDER : VIGIL_MSG_ALERT;
-        copy_str(m->action, sizeof m->action, vigil_action_str(rec->action));
-        if (rec->json_len > sizeof m->data)
-            return VIGIL_ERR_INVALID; /* emit.c bounds its JSON well below this */
-        memcpy(m->data, rec->json, rec->json_len);
-        m->data_len = (uint32_t)rec->json_len;
-        if (rec->kind == VIGIL_OUT_ORDER)
-            w->local_orders++;
-        else
-            w->local_alerts++;
-        break;
-    case VIGIL_OUT_COUNTERS:
-        m->kind = VIGIL_MSG_COUNTERS;
-        m->ttl_s = rec->ttl_s;
-        for (size_t i = 0; i < rec->n_counters && i < VIGIL_OUT_COUNTERS_MAX; i++) {
-            copy_str(m->counters[i].name, sizeof m->counters[i].name, rec->counters[i].name);
-            m->counters[i].value = rec->counters[i].value;
-            m->n_counters++;
-        }
-        break;
-    }
+    m->kind = rec->kind == VIGIL_OUT_ORDER ? VIGIL_MSG_ORDER : VIGIL_MSG_ALERT;
+    copy_str(m->action, sizeof m->action, vigil_action_str(rec->action));
+    if (rec->json_len > sizeof m->data)
+        return VIGIL_ERR_INVALID; /* emit.c bounds its JSON well below this */
+    memcpy(m->data, rec->json, rec->json_len);
+    m->data_len = (uint32_t)rec->json_len;
+    if (rec->kind == VIGIL_OUT_ORDER)
+        w->local_orders++;
+    else
+        w->local_alerts++;
     out_commit(w);
     /* After the order: the publisher produces it before it writes the numbers. */
     if (rec->kind == VIGIL_OUT_ORDER && vigil_flagged_action(rec->action))
         flag_account(w, rec->account);
     return 0;
+}
+
+/* Hands the kept counters to the publisher, many accounts per message. Called right before
+ * progress is reported: the offsets behind the progress are committed only after the
+ * publisher has written every counter taken before it (README "Delivery guarantees"). */
+static void send_counters(struct vigil_worker *w)
+{
+    size_t dropped = 0;
+    while (vigil_cnt_batch_dirty(w->counters) > 0) {
+        struct vigil_out_msg *m = out_slot(w);
+        if (!m)
+            return; /* aborted: nothing more leaves this worker */
+        size_t len = vigil_cnt_batch_pack(w->counters, m->data, sizeof m->data, &dropped);
+        if (len == 0)
+            break; /* only accounts too large to travel were left (dropped) */
+        m->kind = VIGIL_MSG_COUNTERS;
+        m->account[0] = '\0';
+        m->detector[0] = '\0';
+        m->n_counters = 0;
+        m->data_len = (uint32_t)len;
+        out_commit(w);
+    }
+    if (dropped > 0 && w->counters_dropped == 0)
+        vigil_log_error("worker %d: %zu accounts' counters too large to hand over; dropped "
+                        "(logged once)", w->env.index, dropped);
+    w->counters_dropped += dropped;
 }
 
 /* The emit layer's hold (vigil/emit.h): a timer that came due inside a gap of its
@@ -440,7 +472,9 @@ struct vigil_worker *vigil_worker_create(const struct vigil_worker_env *env)
     w->checkpoint = vigil_config_int(env->cfg, "vigild.checkpoint") != 0;
     w->accts = vigil_acct_table_create(sizeof(struct wk_acct), 1024);
     w->resume = calloc(VIGIL_MAX_PARTITIONS, sizeof *w->resume);
-    if (!w->accts || !w->resume)
+    /* Its key prefix and TTL renewals are never used: this batch is only packed. */
+    w->counters = vigil_cnt_batch_create("", vigil_config_int(env->cfg, "redis.counter_ttl_s"), 1);
+    if (!w->accts || !w->resume || !w->counters)
         goto fail;
     w->sweep_hour = INT64_MIN;
     return w;
@@ -474,6 +508,7 @@ void vigil_worker_destroy(struct vigil_worker *w)
     free(w->seen);
     free(w->resume);
     vigil_acct_table_destroy(w->accts);
+    vigil_cnt_batch_destroy(w->counters);
     vigil_idx_list_fini(&w->changed);
     vigil_bytes_fini(&w->raw);
     vigil_bytes_fini(&w->packed);
@@ -1455,8 +1490,10 @@ static void tick_and_report(struct vigil_worker *w, bool final)
         now - w->last_checkpoint_ms < w->checkpoint_interval_ms)
         goto stats;
     w->last_checkpoint_ms = now;
-    /* States, then the progress they reflect, then the end of the group: the publisher
-     * writes a group's states and offsets in one transaction. */
+    /* Counters, states, then the progress they reflect, then the end of the group: the
+     * publisher writes a group's states and offsets in one transaction, after the counters
+     * before them are in Redis. */
+    send_counters(w);
     checkpoint(w);
     send_seen(w);
     sweep_idle(w, clock);
@@ -1678,6 +1715,9 @@ static void *worker_main(void *arg)
                  * events, so what they catch is judged as it happened). */
                 run_ticks(w, stream, true);
         }
+        /* Idle: what the idle ticks reported (or a batch left) goes now, there is nothing
+         * to coalesce it with; it need not wait for progress, only never come after it. */
+        send_counters(w);
         idle_wait(w);
     }
     tick_and_report(w, true);

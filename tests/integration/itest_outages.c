@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* itest_outages.c - vigild through a Redis outage (it must hold its outputs and offsets,
- * pause consumption, retry, and lose nothing once Redis is back) and through every Kafka
- * broker going down (processing resumes when they are back). */
+ * pause consumption, retry, and lose nothing once Redis is back), through every Kafka
+ * broker going down (processing resumes when they are back), and through a broker that
+ * refuses its orders for a while (no offset, no block key passes an order not delivered). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -201,6 +202,40 @@ static void test_sigterm_while_redis_down(void **state)
     assert_int_equal(harness_proc_stop(&vd2, 10000), 0);
 }
 
+/* The brokers refuse vigild's produce requests for a while (a retriable error, which its
+ * producer retries): the order of an attack stays undelivered, and meanwhile neither its block
+ * key (Kafka first) nor the offset of its event may show up, although Redis takes the
+ * counters (not waiting for Kafka). Once the brokers take it, both follow. */
+static void test_undelivered_order_holds_offsets(void **state)
+{
+    (void)state;
+    burst("acc-u", T0);
+    /* From now on the next 192 produce requests fail (NOT_ENOUGH_REPLICAS, 64 a command):
+     * only vigild's producer is left to send any, at most every 100 ms (its retry backoff). */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(harness_broker_cmd(&broker, "errors 0 19 64"), 0);
+    const char *argv[] = {harness_bin("vigild"), "--brokers", broker.bootstrap, "--redis",
+                          redis.addr, "--group", "g-undelivered", "--workers", "1",
+                          "--set", "credit.interim_on_critical=0", NULL};
+    struct harness_proc vd;
+    struct harness_proc_opts o = {.out = HARNESS_OUT_NULL};
+    assert_int_equal(harness_proc_start(&vd, argv, &o), 0);
+    /* The burst was processed: its counters are in Redis. */
+    HARNESS_ASSERT(harness_redis_wait_field(&redis, "vigil:cnt:acc-u",
+                                            "toll_fraud:calls_out_1h", 30000));
+    harness_sleep_ms(1000); /* several flushes and commit intervals */
+    HARNESS_ASSERT(count_orders() == 0);
+    assert_false(harness_redis_exists(&redis, "vigil:block:acc-u"));
+    assert_true(events_done("g-undelivered") < 9);
+
+    HARNESS_ASSERT(harness_redis_wait_exists(&redis, "vigil:block:acc-u", 60000));
+    assert_int_equal(count_orders(), 1);
+    for (int tries = 0; tries < 300 && events_done("g-undelivered") < 9; tries++)
+        harness_sleep_ms(100);
+    assert_int_equal(events_done("g-undelivered"), 9);
+    assert_int_equal(harness_proc_stop(&vd, 10000), 0);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -218,6 +253,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_redis_outage_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_broker_down_then_back, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_while_redis_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_undelivered_order_holds_offsets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
