@@ -31,7 +31,8 @@
 #define CUBA "+535123456" /* start_n(.., i, .., CUBA) dials +535123456<i>000 */
 #define MAX_RECS 512
 
-/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ----------------------------------------------------
+ */
 
 static struct fx *new_fx(const char *const *sets)
 {
@@ -1891,6 +1892,39 @@ static void test_edge_spend_many_calls_exact(void **state)
     assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 1);
 }
 
+/* Round trip of an account holding ten ended calls (its spans grown past the small block)
+ * and four number ranges, warned at EUR 90: B, given the account by checkpoint, orders at
+ * the same call as C, which kept it all along, with the same spend; three hours later, with
+ * two calls only (the spans back in the small block), neither finds anything more. */
+static void test_checkpoint_round_trip_spans_grown(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        for (int k = 1; k <= 10; k++)
+            spend_call(first[f], "acc-rtspan", k, T0 + k * 5 * MIN, 300, "9");
+    }
+    assert_null(fx_find_rule(a, VIGIL_OUT_ORDER, 0, SPEND));
+    size_t c_from = c->cap.n;
+    fx_move_account(a, b, "acc-rtspan");
+    for (int f = 0; f < 2; f++) {
+        for (int k = 11; k <= 13; k++)
+            spend_call(second[f], "acc-rtspan", k, T0 + k * 5 * MIN, 300, "9");
+        for (int k = 14; k <= 15; k++)
+            spend_call(second[f], "acc-rtspan", k, T0 + 3 * HOUR + k * 5 * MIN, 300, "9");
+    }
+    /* EUR 108 at the 12th call: the order and its critical alert. */
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 2);
+    const struct fx_rec *o = fx_find_rule(b, VIGIL_OUT_ORDER, 0, SPEND);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 12 * 5 * MIN);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 108);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
 #define SLOW "toll_fraud.slow_high_risk"
 
 /* Thirty high-risk attempts from a new account, the first and the last exactly 24 hours
@@ -2072,6 +2106,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
         cmocka_unit_test(test_checkpoint_round_trip_events),
         cmocka_unit_test(test_checkpoint_round_trip_spend_at_tick),
+        cmocka_unit_test(test_checkpoint_round_trip_spans_grown),
         cmocka_unit_test(test_checkpoint_round_trip_slow_at_tick),
         cmocka_unit_test(test_checkpoint_load_rearms_expiry),
         cmocka_unit_test(test_checkpoint_load_replaces),
