@@ -1210,6 +1210,22 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
                     bool intl, struct vigil_emit *out, bool *lost)
 {
     static const struct tf_seq none; /* what a range not allocated holds */
+    /* Ranges no event of the account can reach any more go back to the pool: the account's
+     * events come at most 60 s out of order (events.md), so every later one lies in a
+     * generation at most one before the newest, to which a range 4 or more generations older
+     * is stale. A stale range counts nothing: its numbers lie more than 10 minutes back and
+     * the event that finds it clears its bits; its key found again starts it afresh, with
+     * the same count a free range gets (1, below every level, which clears fired), and it is
+     * the first to be replaced, as a free one is. So giving it back changes no finding. */
+    int64_t g_newest = vigil_floor_div(a->last_ms, TF_SEQ_GEN_MS);
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        struct tf_seq *q = a->seq[i];
+        if (q && q->gen <= g_newest - TF_SEQ_GENS - 1) {
+            vigil_win_more_forget(st->more, seq_more_key(ev->account, q->key));
+            vigil_pool_free(st->p_seq, q);
+            a->seq[i] = NULL;
+        }
+    }
     uint64_t key;
     unsigned suffix;
     if (!seq_key(ev->to, &key, &suffix))

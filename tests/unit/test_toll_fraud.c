@@ -846,6 +846,42 @@ static void test_sequential_dialling_scan(void **state)
 
 /* A domestic scan: the order is suspend. Redialling one number, or nine numbers of a range,
  * or ten spread over more than 15 minutes, is no scan. */
+/* A range scanned, then left while others are dialled (its part given back once stale), then
+ * scanned again 30 minutes on: the second scan counts afresh (no number of the first within
+ * its 10 minutes), warns again at its 6th number and orders at its 10th, as the first would
+ * have. */
+static void test_sequential_dialling_range_again(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.sequential_dialling";
+    char id[16], to[32];
+    for (int k = 0; k < 9; k++) {
+        snprintf(id, sizeof id, "ra-%d", k);
+        snprintf(to, sizeof to, "+53512345%02d", 10 + k);
+        attempt(fx, "acc-again", id, id, T0 + (int64_t)k * 20000, to);
+    }
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule), 1);
+    for (int k = 0; k < 6; k++) {
+        snprintf(id, sizeof id, "rb-%d", k);
+        snprintf(to, sizeof to, "+4930%d1234567", k);
+        attempt(fx, "acc-again", id, id, T0 + 5 * MIN + (int64_t)k * 4 * MIN, to);
+    }
+    int64_t ts[10];
+    for (int k = 0; k < 10; k++) {
+        ts[k] = T0 + 30 * MIN + (int64_t)k * 20000;
+        snprintf(id, sizeof id, "rc-%d", k);
+        snprintf(to, sizeof to, "+53512345%02d", 50 + k);
+        attempt(fx, "acc-again", id, id, ts[k], to);
+        if (k == 8)
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), ts[9]);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule), 2);
+}
+
 static void test_sequential_dialling_domestic_and_not(void **state)
 {
     struct fx *fx = *state;
@@ -2092,6 +2128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spend_domestic_suspends, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_open_calls_at_tick, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequential_dialling_scan, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_range_again, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequential_dialling_domestic_and_not, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_slow_attack_calls, setup, fx_teardown),
