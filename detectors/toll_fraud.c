@@ -112,11 +112,13 @@
  *          the ended calls kept whole in a block of 4 (64 bytes; an ordinary account's calls
  *          of an hour) grown to 16 (256) while more end within the hour and moved back when
  *          4 hold them again, and each number range dialled, struct tf_seq, 176 bytes (128
- *          the exact distinct numbers), up to 4. An ordinary account with one range: 392
- *          bytes. Dropped, arrays with it, at the first hour roll 65 minutes after its last
- *          event. A block or range that cannot be allocated: the calls go to the store past
- *          the block (below) as past a full one; the range is not followed and the event
- *          returns VIGIL_ERR_NOMEM.
+ *          the exact distinct numbers), up to 4, given back at the account's next event once
+ *          no event can reach it (4 five-minute generations behind its newest event, 15
+ *          minutes or more). An ordinary account with one range: 392 bytes. Dropped, arrays
+ *          with it, at the first hour roll 65 minutes after its last event. A block or range
+ *          that cannot be allocated: the calls go to the store past the block (below) as
+ *          past a full one; the range is not followed and the event returns
+ *          VIGIL_ERR_NOMEM.
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
  *          in the last 16 minutes: struct tf_hr, 2872 bytes (1.5 KB of it the 64 tracked
  *          calls, 720 bytes the 5 sample event ids, 128 the 16 recent ids, 64 the velocity
