@@ -77,8 +77,16 @@
  *
  * State per worker: two pointer slots in the account records (acct_rec.h; 16 bytes of every
  * record), each pointing to a part allocated when the account first needs it:
- *   acct:  every account with a call in the last 24 h: struct ct_acct, 736 bytes (the
- *          288-byte ring, 384 bytes of stretches); dropped at the hourly reap once idle.
+ *   acct:  every account with a call in the last 24 h: struct ct_acct, 80 bytes, and its
+ *          heavy arrays, each from a pool of its own and only while it holds something: the
+ *          288-byte slot ring while it has call time in the window (allocated at a call's
+ *          end, given back once the ring slides empty), and the exact stretches in a block
+ *          sized to them (4, 12 or 24 stretches: 64, 192 or 384 bytes; moved to the smaller
+ *          block when fewer remain). An account with a call or two a day: 432 bytes. Dropped,
+ *          arrays with it, at the hourly reap once idle. No memory for the ring: the end is
+ *          not taken (an error for the caller; a tracked call stays open, an expired one is
+ *          counted later); for a larger block of stretches: the earliest go as past 24 and
+ *          windows reaching before them are judged on the ring.
  *   open:  accounts with open calls or recent ends: struct ct_open, 416 bytes; dropped when
  *          idle. The two reach each other through the record (vigil_recs_sibling).
  * and an account table of its own (acct_table.h):
@@ -124,6 +132,8 @@
 #define CT_END_GRACE_MS 600000LL /* remember an end 10 min: disorder is at most 60 s */
 #define CT_WINDOW_MS CT_DAY_MS   /* order and alert ids hash floor(event_ts / 24 h) */
 #define CT_IV_MAX 24             /* separate stretches of ended calls kept exactly */
+#define CT_IV_SMALL 4            /* the blocks iv[] lies in: 4, 12 or CT_IV_MAX stretches */
+#define CT_IV_MID 12
 
 enum {
     CT_FIRED_WARNING = 1,
@@ -137,22 +147,27 @@ struct ct_iv {
 
 /* Every account with a call in the last 24 h of event time. */
 struct ct_acct {
-    struct ct_iv iv[CT_IV_MAX]; /* the union of ended calls since iv_floor: disjoint, sorted */
-    int64_t iv_floor;           /* iv[] holds every ended call's time from here on */
-    uint8_t units[CT_SLOTS]; /* covered time per slot (slot % CT_SLOTS), CT_UNIT_MS units */
-    int64_t head;            /* absolute slot (ts / CT_SLOT_MS) of the newest slot; MIN: none */
-    int64_t due;             /* deadline of the account's live heap entry; MAX: none; MIN:
-                              * the next tick (loaded under other thresholds) */
-    int64_t single_crit_ms;  /* event_ts of the latest single-call critical; MIN: none */
-    uint32_t sum_units;      /* sum of units[] */
-    uint32_t covered_min;    /* union at the last evaluation, minutes (published) */
-    uint32_t open;           /* open calls, tracked + untracked (published) */
-    uint8_t profile;         /* enum vigil_profile */
-    uint8_t near_fired;      /* CT_FIRED_* of the current near-continuous episode */
-    uint8_t n_iv;            /* entries of iv[] */
-    bool has_open;           /* the account has its struct ct_open */
-    bool dirty;              /* on the records' dirty list of s_acct */
-    void **home;             /* the account's s_acct slot (the pointer to this struct) */
+    /* The union of ended calls since iv_floor: disjoint, sorted; a block of cap_iv stretches
+     * from the state's pools, sized to what it holds (NULL: none). */
+    struct ct_iv *iv;
+    int64_t iv_floor; /* iv[] holds every ended call's time from here on */
+    /* Covered time per slot (slot % CT_SLOTS), CT_UNIT_MS units: CT_SLOTS bytes from p_units
+     * while sum_units > 0 (or a call is being added); NULL: all zero. */
+    uint8_t *units;
+    int64_t head;           /* absolute slot (ts / CT_SLOT_MS) of the newest slot; MIN: none */
+    int64_t due;            /* deadline of the account's live heap entry; MAX: none; MIN:
+                             * the next tick (loaded under other thresholds) */
+    int64_t single_crit_ms; /* event_ts of the latest single-call critical; MIN: none */
+    uint32_t sum_units;     /* sum of units[] */
+    uint32_t covered_min;   /* union at the last evaluation, minutes (published) */
+    uint32_t open;          /* open calls, tracked + untracked (published) */
+    uint8_t profile;        /* enum vigil_profile */
+    uint8_t near_fired;     /* CT_FIRED_* of the current near-continuous episode */
+    uint8_t n_iv;           /* entries of iv[] */
+    uint8_t cap_iv;         /* 0, CT_IV_SMALL, CT_IV_MID or CT_IV_MAX: the size of iv[] */
+    bool has_open;          /* the account has its struct ct_open */
+    bool dirty;             /* on the records' dirty list of s_acct */
+    void **home;            /* the account's s_acct slot (the pointer to this struct) */
 };
 
 struct ct_call {
@@ -203,14 +218,17 @@ struct ct_state {
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int s_acct, s_open;
     struct vigil_pool *p_acct, *p_open; /* their parts */
-    struct vigil_acct_table *ids;   /* char[VIGIL_ID_MAX + 1]: start event id per open call */
+    /* The heavy arrays of a ct_acct, allocated when needed: its slot ring (CT_SLOTS bytes)
+     * and blocks of CT_IV_SMALL, CT_IV_MID and CT_IV_MAX stretches. */
+    struct vigil_pool *p_units, *p_iv_s, *p_iv_m, *p_iv_l;
+    struct vigil_acct_table *ids; /* char[VIGIL_ID_MAX + 1]: start event id per open call */
     struct ct_heap_ent *heap;
     size_t n_heap, cap_heap;
     char (*names)[VIGIL_ACCOUNT_MAX + 1]; /* cap_heap slots: the accounts of heap entries */
     uint32_t *free_names;                 /* slots not in use, n_heap of cap_heap in use */
     size_t n_free, n_names;               /* n_names: slots ever used (the rest are free) */
-    int64_t wm;      /* the last watermark */
-    int64_t wm_hour; /* hour of the last hourly sweep */
+    int64_t wm;                           /* the last watermark */
+    int64_t wm_hour;                      /* hour of the last hourly sweep */
 };
 
 static const struct vigil_config_key ct_keys[] = {
@@ -256,8 +274,10 @@ static void ring_advance(struct ct_acct *a, int64_t slot)
 {
     if (a->head != INT64_MIN && slot <= a->head)
         return;
-    if (a->head == INT64_MIN || slot - a->head >= CT_SLOTS) {
-        memset(a->units, 0, sizeof a->units);
+    if (!a->units) {
+        /* all zero: nothing to clear */
+    } else if (a->head == INT64_MIN || slot - a->head >= CT_SLOTS) {
+        memset(a->units, 0, CT_SLOTS);
         a->sum_units = 0;
     } else {
         for (int64_t s = a->head + 1; s <= slot; s++) {
@@ -277,7 +297,7 @@ static uint32_t slot_overlap(int64_t s, int64_t from, int64_t to)
     return e > b ? (uint32_t)((e - b + CT_UNIT_MS / 2) / CT_UNIT_MS) : 0;
 }
 
-/* Adds the interval [from, to) of an ended call. */
+/* Adds the interval [from, to) of an ended call (units allocated when to > from). */
 static void ring_add(struct ct_acct *a, int64_t from, int64_t to)
 {
     if (to <= from)
@@ -295,11 +315,22 @@ static void ring_add(struct ct_acct *a, int64_t from, int64_t to)
     }
 }
 
+/* The size of block that holds n stretches (0: none). */
+static int iv_tier(int n)
+{
+    return n == 0 ? 0 : n <= CT_IV_SMALL ? CT_IV_SMALL : n <= CT_IV_MID ? CT_IV_MID : CT_IV_MAX;
+}
+
+static struct vigil_pool *iv_pool(const struct ct_state *st, int cap)
+{
+    return cap == CT_IV_SMALL ? st->p_iv_s : cap == CT_IV_MID ? st->p_iv_m : st->p_iv_l;
+}
+
 /* Adds the ended call [from, to) to the exact union: merged with the stretches it overlaps or
  * touches. Stretches that ended more than 25 h before the newest time known go, and when more
  * than CT_IV_MAX remain the earliest goes: iv_floor rises past what went, so a window that
  * starts before it is judged on the slots instead. */
-static void iv_add(struct ct_acct *a, int64_t from, int64_t to)
+static void iv_add(const struct ct_state *st, struct ct_acct *a, int64_t from, int64_t to)
 {
     if (from < a->iv_floor)
         from = a->iv_floor; /* before the floor the slots hold it */
@@ -342,20 +373,53 @@ static void iv_add(struct ct_acct *a, int64_t from, int64_t to)
             out[kept++] = out[i];
     }
     k = kept;
-    int skip = 0;
-    if (k > CT_IV_MAX) {
-        a->iv_floor = max64(a->iv_floor, out[0].to);
-        skip = 1;
+    /* The block is sized to what it holds. One that cannot grow (no memory) holds what fits:
+     * the earliest go as past CT_IV_MAX, and windows reaching before the floor are judged on
+     * the slots. */
+    int want = iv_tier(k < CT_IV_MAX ? k : CT_IV_MAX);
+    if (want != a->cap_iv) {
+        struct ct_iv *b = want > 0 ? vigil_pool_alloc(iv_pool(st, want)) : NULL;
+        if (b || want == 0) {
+            if (a->iv)
+                vigil_pool_free(iv_pool(st, a->cap_iv), a->iv);
+            a->iv = b;
+            a->cap_iv = (uint8_t)want;
+        }
     }
+    int skip = k > a->cap_iv ? k - a->cap_iv : 0;
+    if (skip > 0)
+        a->iv_floor = max64(a->iv_floor, out[skip - 1].to);
     a->n_iv = (uint8_t)(k - skip);
-    memcpy(a->iv, out + skip, (size_t)a->n_iv * sizeof *a->iv);
+    if (a->n_iv > 0)
+        memcpy(a->iv, out + skip, (size_t)a->n_iv * sizeof *a->iv);
 }
 
-/* Adds the interval [from, to) of an ended call to the slots and to the exact union. */
-static void union_add(struct ct_acct *a, int64_t from, int64_t to)
+/* The slot ring is there (allocated when missing). 0, or VIGIL_ERR_NOMEM (nothing changed). */
+static int units_ready(const struct ct_state *st, struct ct_acct *a)
 {
+    if (!a->units && !(a->units = vigil_pool_alloc(st->p_units)))
+        return VIGIL_ERR_NOMEM;
+    return 0;
+}
+
+/* Gives the slot ring back once it holds nothing (all zero, as NULL reads). */
+static void units_trim(const struct ct_state *st, struct ct_acct *a)
+{
+    if (a->units && a->sum_units == 0) {
+        vigil_pool_free(st->p_units, a->units);
+        a->units = NULL;
+    }
+}
+
+/* Adds the interval [from, to) of an ended call to the slots and to the exact union. 0, or
+ * VIGIL_ERR_NOMEM when the slots cannot be allocated (nothing changed). */
+static int union_add(const struct ct_state *st, struct ct_acct *a, int64_t from, int64_t to)
+{
+    if (to > from && units_ready(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
     ring_add(a, from, to);
-    iv_add(a, from, to);
+    iv_add(st, a, from, to);
+    return 0;
 }
 
 /* Covered units of the window with the open calls' union [from, now) counted on the fly. */
@@ -368,10 +432,11 @@ static uint32_t ring_covered(const struct ct_acct *a, int64_t from, int64_t now)
     int64_t s1 = min64(vigil_floor_div(now - 1, CT_SLOT_MS), a->head);
     for (int64_t s = s0; s <= s1; s++) {
         int i = slot_index(s);
-        uint32_t v = a->units[i] + slot_overlap(s, from, now);
+        uint32_t u = a->units ? a->units[i] : 0;
+        uint32_t v = u + slot_overlap(s, from, now);
         if (v > CT_SLOT_UNITS)
             v = CT_SLOT_UNITS;
-        sum += v - a->units[i];
+        sum += v - u;
     }
     return sum;
 }
@@ -513,11 +578,34 @@ static void part_drop(struct ct_state *st, int slot, void **s)
     vigil_recs_release(st->recs, slot, s);
 }
 
-/* fini of both slots (acct_rec.h): each holds one pointer to its part. */
+/* fini of s_open (acct_rec.h): the slot holds one pointer to its part. */
 static void part_fini(void *ctx, void *slot)
 {
     void **s = slot;
     vigil_pool_free(ctx, *s);
+    *s = NULL;
+}
+
+/* Gives back an account's heavy arrays (slot ring and stretches) to their pools. */
+static void acct_parts_free(const struct ct_state *st, struct ct_acct *a)
+{
+    vigil_pool_free(st->p_units, a->units);
+    a->units = NULL;
+    a->sum_units = 0;
+    if (a->iv)
+        vigil_pool_free(iv_pool(st, a->cap_iv), a->iv);
+    a->iv = NULL;
+    a->n_iv = a->cap_iv = 0;
+}
+
+/* fini of s_acct: the ct_acct and the arrays it points to. */
+static void acct_fini(void *ctx, void *slot)
+{
+    const struct ct_state *st = ctx;
+    void **s = slot;
+    if (*s)
+        acct_parts_free(st, *s);
+    vigil_pool_free(st->p_acct, *s);
     *s = NULL;
 }
 
@@ -781,8 +869,14 @@ static int service_calls(struct ct_state *st, struct ct_acct *a, struct ct_open 
                                  ids_get(st, account, c->id), out);
         }
         if (now - c->start_ms >= st->max_open_ms) {
-            /* events.md: no longer open; it was connected all that time. */
-            union_add(a, c->start_ms, c->start_ms + st->max_open_ms);
+            /* events.md: no longer open; it was connected all that time. No memory for its
+             * time: it stays open until a later event or timer can count it. */
+            if (union_add(st, a, c->start_ms, c->start_ms + st->max_open_ms) != 0) {
+                if (rc == 0)
+                    rc = VIGIL_ERR_NOMEM;
+                i++;
+                continue;
+            }
             drop_call(st, o, account, i);
             continue;
         }
@@ -805,6 +899,7 @@ static int check_near(struct ct_state *st, struct ct_acct *a, const struct ct_op
                       struct vigil_emit *out)
 {
     ring_advance(a, vigil_floor_div(now, CT_SLOT_MS));
+    units_trim(st, a);
     uint32_t cov = union_minutes(a, open_min_start(o), now);
     if (cov != a->covered_min) {
         a->covered_min = cov;
@@ -899,6 +994,9 @@ static int on_end(struct ct_state *st, struct ct_acct *a, struct ct_open **op,
     struct ct_open *o = *op;
     if (o && has_end(o, id))
         return 0; /* delivered twice: its time is in the ring already */
+    /* The slots first: without them the end is not taken (a tracked call stays open). */
+    if (units_ready(st, a) != 0)
+        return VIGIL_ERR_NOMEM;
     int i = o ? find_call(o, id) : -1;
     int64_t from;
     int rc = 0;
@@ -919,7 +1017,7 @@ static int on_end(struct ct_state *st, struct ct_acct *a, struct ct_open **op,
             rc = emit_single(st, a, ev->account, from, VIGIL_SEV_WARNING, ev->id, out);
         }
     }
-    union_add(a, from, ev->ts_ms);
+    (void)union_add(st, a, from, ev->ts_ms); /* the slots are there: it cannot fail */
     if (!o && !(o = *op = open_get(st, a, ev->account)))
         return VIGIL_ERR_NOMEM;
     add_end(o, id, ev->ts_ms);
@@ -1027,6 +1125,7 @@ static int sweep_hour(struct ct_state *st, int64_t wm)
         struct ct_acct *a = *s;
         const struct ct_open *o = a->has_open ? open_find(st, a) : NULL;
         ring_advance(a, vigil_floor_div(wm, CT_SLOT_MS));
+        units_trim(st, a);
         uint32_t cov = union_minutes(a, open_min_start(o), wm);
         int64_t warn = near_warn_level(st, a);
         if ((int64_t)cov < (warn > 0 ? warn : st->near_min[a->profile]))
@@ -1081,9 +1180,11 @@ static void reap_accounts(struct ct_state *st)
 {
     void **s;
     for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
-        const struct ct_acct *a = *s;
-        if (!a->dirty && acct_idle(a))
+        struct ct_acct *a = *s;
+        if (!a->dirty && acct_idle(a)) {
+            acct_parts_free(st, a);
             part_drop(st, st->s_acct, s);
+        }
     }
 }
 
@@ -1137,7 +1238,7 @@ static int ct_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
  * Not saved but derived on load: sum_units (from units), open (from the calls), profile
  * (from the current profiles), has_open and dirty (this process's bookkeeping). */
 #define CT_SAVE_VERSION 2 /* 2: the exact union's stretches */
-#define CT_NO_EID 0xff /* above VIGIL_ID_MAX */
+#define CT_NO_EID 0xff    /* above VIGIL_ID_MAX */
 /* Loaded times lie within +-2^53 ms (285,000 years): beyond any event time, and far enough
  * from the int64_t limits that adding a day or turning a slot into ms never overflows. */
 #define CT_TS_LIM (1LL << 53)
@@ -1160,7 +1261,8 @@ static void save_acct(struct vigil_state_writer *w, const struct ct_state *st,
     vigil_state_put_i64(w, a->single_crit_ms);
     vigil_state_put_u32(w, a->covered_min);
     vigil_state_put_u8(w, a->near_fired);
-    vigil_state_put_raw(w, a->units, sizeof a->units);
+    static const uint8_t zero[CT_SLOTS];
+    vigil_state_put_raw(w, a->units ? a->units : zero, CT_SLOTS);
     vigil_state_put_i64(w, a->iv_floor);
     vigil_state_put_u8(w, a->n_iv);
     for (int i = 0; i < a->n_iv; i++) {
@@ -1215,6 +1317,7 @@ static int ct_save(void *state, const char *account, struct vigil_bytes *out)
 /* Frees the account's ct_acct and releases its slot (off the dirty list too). */
 static void remove_acct(struct ct_state *st, struct ct_acct *a)
 {
+    acct_parts_free(st, a);
     part_drop(st, st->s_acct, a->home);
 }
 
@@ -1246,7 +1349,9 @@ static void ct_forget(void *state, const char *account)
 /* An account's state read back from bytes and checked, not yet in the tables. */
 struct ct_saved {
     uint64_t sig;
-    struct ct_acct a;
+    struct ct_acct a; /* its pointers unused: the arrays are read into units and iv */
+    uint8_t units[CT_SLOTS];
+    struct ct_iv iv[CT_IV_MAX];
     struct ct_open o;
     bool has_open;
     bool has_eid[CT_TRACKED_MAX];
@@ -1273,13 +1378,13 @@ static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
     a->due = vigil_state_get_i64(r);
     a->single_crit_ms = vigil_state_get_i64(r);
     uint64_t cov = vigil_state_get_u32(r), fired = vigil_state_get_u8(r);
-    vigil_state_get_raw(r, a->units, sizeof a->units);
+    vigil_state_get_raw(r, s->units, sizeof s->units);
     if (r->bad)
         return false;
     for (int i = 0; i < CT_SLOTS; i++) {
-        if (a->units[i] > CT_SLOT_UNITS)
+        if (s->units[i] > CT_SLOT_UNITS)
             return false;
-        a->sum_units += a->units[i];
+        a->sum_units += s->units[i];
     }
     a->covered_min = (uint32_t)cov;
     a->near_fired = (uint8_t)fired;
@@ -1289,11 +1394,12 @@ static bool load_acct(struct vigil_bytes_reader *r, struct ct_saved *s)
     if (n_iv > CT_IV_MAX || (a->iv_floor != INT64_MIN && !ms_ok(a->iv_floor)))
         return false;
     a->n_iv = (uint8_t)n_iv;
+    struct ct_iv *iv = s->iv;
     for (int i = 0; i < a->n_iv; i++) {
-        a->iv[i].from = vigil_state_get_i64(r);
-        a->iv[i].to = vigil_state_get_i64(r);
-        if (!ms_ok(a->iv[i].from) || !ms_ok(a->iv[i].to) || a->iv[i].to <= a->iv[i].from ||
-            a->iv[i].from < a->iv_floor || (i > 0 && a->iv[i].from <= a->iv[i - 1].to))
+        iv[i].from = vigil_state_get_i64(r);
+        iv[i].to = vigil_state_get_i64(r);
+        if (!ms_ok(iv[i].from) || !ms_ok(iv[i].to) || iv[i].to <= iv[i].from ||
+            iv[i].from < a->iv_floor || (i > 0 && iv[i].from <= iv[i - 1].to))
             return false;
     }
     bool head_ok = a->head == INT64_MIN ? a->sum_units == 0 : slot_ok(a->head);
@@ -1354,6 +1460,33 @@ static bool load_open(struct vigil_bytes_reader *r, struct ct_saved *s)
     return !r->bad;
 }
 
+/* The account's slot ring (when not all zero) and stretches (in a block sized to them), from
+ * s; a has none yet. */
+static int restore_parts(const struct ct_state *st, struct ct_acct *a, const struct ct_saved *s)
+{
+    a->units = NULL;
+    a->iv = NULL;
+    a->cap_iv = 0;
+    if (a->sum_units > 0) {
+        if (units_ready(st, a) != 0)
+            goto fail;
+        memcpy(a->units, s->units, CT_SLOTS);
+    }
+    if (a->n_iv > 0) {
+        int cap = iv_tier(a->n_iv);
+        if (!(a->iv = vigil_pool_alloc(iv_pool(st, cap))))
+            goto fail;
+        a->cap_iv = (uint8_t)cap;
+        memcpy(a->iv, s->iv, (size_t)a->n_iv * sizeof *a->iv);
+    }
+    return 0;
+
+fail:
+    a->n_iv = 0; /* the account goes (ct_load): what it holds must be consistent to free */
+    a->sum_units = 0;
+    return VIGIL_ERR_NOMEM;
+}
+
 /* The account's open calls and their start event ids, from s. */
 static int restore_open(struct ct_state *st, struct ct_acct *a, const char *account,
                         const struct ct_saved *s)
@@ -1397,13 +1530,16 @@ static int load_apply(struct ct_state *st, const char *account, const struct ct_
     int64_t old_due = created ? INT64_MAX : a->due;
     bool dirty = a->dirty;
     drop_open(st, a, account);
+    acct_parts_free(st, a); /* the saved arrays take their place */
     *a = s->a;
     a->dirty = dirty;
     a->home = as;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
     if (a->due != INT64_MAX && cfg_sig(st, a->profile) != s->sig)
         a->due = INT64_MIN;
-    int rc = restore_open(st, a, account, s);
+    int rc = restore_parts(st, a, s);
+    if (rc == 0)
+        rc = restore_open(st, a, account, s);
     if (rc == 0)
         rc = mark_dirty(st, a); /* publish its counters at the next tick */
     if (rc == 0 && a->due != INT64_MAX && a->due != old_due)
@@ -1442,6 +1578,10 @@ static void ct_destroy(void *state)
     vigil_recs_destroy(st->own_recs);
     vigil_pool_destroy(st->p_acct);
     vigil_pool_destroy(st->p_open);
+    vigil_pool_destroy(st->p_units);
+    vigil_pool_destroy(st->p_iv_s);
+    vigil_pool_destroy(st->p_iv_m);
+    vigil_pool_destroy(st->p_iv_l);
     vigil_acct_table_destroy(st->ids);
     free(st->heap);
     free(st->names);
@@ -1480,10 +1620,14 @@ static int ct_init(void **state, const struct vigil_detector_env *env)
     st->ids = vigil_acct_table_create(VIGIL_ID_MAX + 1, 64);
     st->p_acct = vigil_pool_create(sizeof(struct ct_acct));
     st->p_open = vigil_pool_create(sizeof(struct ct_open));
+    st->p_units = vigil_pool_create(CT_SLOTS);
+    st->p_iv_s = vigil_pool_create(CT_IV_SMALL * sizeof(struct ct_iv));
+    st->p_iv_m = vigil_pool_create(CT_IV_MID * sizeof(struct ct_iv));
+    st->p_iv_l = vigil_pool_create(CT_IV_MAX * sizeof(struct ct_iv));
     if (!st->heap || !st->names || !st->free_names || !st->recs || !st->ids || !st->p_acct ||
-        !st->p_open)
+        !st->p_open || !st->p_units || !st->p_iv_s || !st->p_iv_m || !st->p_iv_l)
         goto fail;
-    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_acct = vigil_recs_declare_part(st->recs, acct_fini, st);
     st->s_open = vigil_recs_declare_part(st->recs, part_fini, st->p_open);
     if (st->s_acct < 0 || st->s_open < 0)
         goto fail;

@@ -106,10 +106,19 @@
  * State per worker: three pointer slots in the account records (acct_rec.h; 24 bytes of
  * every record), each pointing to a part allocated when the account first needs it and
  * freed when it is idle:
- *   acct:  every account with an outbound call in the last 1-2 hours: struct tf_acct, 1072
- *          bytes (16 ended calls kept whole 256, 13 spend buckets 52, 4 scan ranges 704 of
- *          which 512 the exact distinct numbers, counters 52). Dropped at the first hour
- *          roll 65 minutes after its last event.
+ *   acct:  every account with an outbound call in the last 1-2 hours: struct tf_acct, 152
+ *          bytes (13 spend buckets 52, counters 52, pointers to its heavy arrays 40), and
+ *          those arrays, each from a pool of its own and only while it holds something:
+ *          the ended calls kept whole in a block of 4 (64 bytes; an ordinary account's calls
+ *          of an hour) grown to 16 (256) while more end within the hour and moved back when
+ *          4 hold them again, and each number range dialled, struct tf_seq, 176 bytes (128
+ *          the exact distinct numbers), up to 4, given back at the account's next event once
+ *          no event can reach it (4 five-minute generations behind its newest event, 15
+ *          minutes or more). An ordinary account with one range: 392 bytes. Dropped, arrays
+ *          with it, at the first hour roll 65 minutes after its last event. A block or range
+ *          that cannot be allocated: the calls go to the store past the block (below) as
+ *          past a full one; the range is not followed and the event returns
+ *          VIGIL_ERR_NOMEM.
  *   hr:    accounts with a high-risk call open, a remembered orphan end, or a high-risk call
  *          in the last 16 minutes: struct tf_hr, 2872 bytes (1.5 KB of it the 64 tracked
  *          calls, 720 bytes the 5 sample event ids, 128 the 16 recent ids, 64 the velocity
@@ -176,6 +185,7 @@
 #define TF_SPEND_SLOTS 13 /* 5-minute buckets: 60 to 65 minutes */
 #define TF_SPEND_SLOT_MS (5 * TF_MIN_MS)
 #define TF_SPEND_SPANS 16 /* ended calls kept whole: spend exact while no more end in an hour */
+#define TF_SPANS_SMALL 4  /* the first block of spans: an ordinary account's calls of an hour */
 #define TF_SEQ_SLOTS 4    /* number ranges followed per account */
 #define TF_SEQ_GENS 3     /* 5-minute generations: 10 to 15 minutes */
 #define TF_SEQ_GEN_MS (5 * TF_MIN_MS)
@@ -210,20 +220,25 @@ struct tf_span {
 
 /* Every account with an outbound call in the last hour or two of event time. */
 struct tf_acct {
-    struct tf_span spans[TF_SPEND_SPANS]; /* the latest ended calls, kept whole */
-    int64_t last_ms;                      /* latest event time of the account */
-    int64_t spend_head;                   /* 5-minute bucket of the newest spend slot */
+    /* The latest ended calls, kept whole: a block of TF_SPANS_SMALL or TF_SPEND_SPANS spans
+     * from the state's pools (cap_spans), NULL while none is held. */
+    struct tf_span *spans;
+    /* The number ranges dialled, each a block of its own from p_seq when first used; NULL is
+     * a free range (as all zeros). */
+    struct tf_seq *seq[TF_SEQ_SLOTS];
+    int64_t last_ms;                /* latest event time of the account */
+    int64_t spend_head;             /* 5-minute bucket of the newest spend slot */
     uint32_t spend[TF_SPEND_SLOTS]; /* spend of calls pushed out of spans, bucket b at [b % 13] */
     uint32_t hour;                  /* event-time hour (ts / 1 h) the *_1h counters are for */
     uint32_t calls_out;             /* outbound calls this hour */
     uint32_t hr_calls;              /* of which to high-risk destinations */
     uint32_t secs_out;              /* answered outbound seconds this hour */
     uint32_t spend_e4;              /* outbound spend this hour, EUR x 10^4 */
-    uint32_t open_hr; /* open high-risk calls now (tf_hr's count, kept for publishing) */
-    struct tf_seq seq[TF_SEQ_SLOTS];
+    uint32_t open_hr;    /* open high-risk calls now (tf_hr's count, kept for publishing) */
     uint8_t profile;     /* enum vigil_profile */
     uint8_t spend_fired; /* TF_FIRED_* of the current spend episode */
     uint8_t n_spans;     /* entries of spans */
+    uint8_t cap_spans;   /* 0, TF_SPANS_SMALL or TF_SPEND_SPANS: the size of spans */
     bool has_hr;         /* the account has its tf_hr */
     bool dirty;          /* on the records' dirty list of s_acct: publish at the next tick */
     void **home;         /* the account's s_acct slot (the pointer to this struct) */
@@ -302,9 +317,12 @@ struct tf_state {
     struct vigil_recs *own_recs; /* recs when the env gave none; NULL otherwise */
     int s_acct, s_hr, s_hist;
     struct vigil_pool *p_acct, *p_hr, *p_hist; /* their parts */
-    int64_t next_due;            /* earliest event time at which something in hr expires */
-    int64_t wm_hour;             /* hour of the last tick's watermark */
-    int64_t last_eval;           /* watermark of the last open-call judgement */
+    /* The heavy arrays of a tf_acct, allocated when first used: blocks of TF_SPANS_SMALL and
+     * of TF_SPEND_SPANS spans, and one range (struct tf_seq) each. */
+    struct vigil_pool *p_span_s, *p_span_l, *p_seq;
+    int64_t next_due;  /* earliest event time at which something in hr expires */
+    int64_t wm_hour;   /* hour of the last tick's watermark */
+    int64_t last_eval; /* watermark of the last open-call judgement */
 };
 
 static const struct vigil_config_key tf_keys[] = {
@@ -639,6 +657,54 @@ static void part_fini(void *ctx, void *slot)
     void **s = slot;
     vigil_pool_free(ctx, *s);
     *s = NULL;
+}
+
+/* The pool of a block of cap spans. */
+static struct vigil_pool *span_pool(const struct tf_state *st, int cap)
+{
+    return cap == TF_SPANS_SMALL ? st->p_span_s : st->p_span_l;
+}
+
+/* Gives back an account's heavy arrays (its spans and ranges) to their pools. */
+static void acct_parts_free(const struct tf_state *st, struct tf_acct *a)
+{
+    if (a->spans)
+        vigil_pool_free(span_pool(st, a->cap_spans), a->spans);
+    a->spans = NULL;
+    a->n_spans = a->cap_spans = 0;
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        vigil_pool_free(st->p_seq, a->seq[i]);
+        a->seq[i] = NULL;
+    }
+}
+
+/* fini of s_acct: the tf_acct and the arrays it points to. */
+static void acct_fini(void *ctx, void *slot)
+{
+    const struct tf_state *st = ctx;
+    void **s = slot;
+    if (*s)
+        acct_parts_free(st, *s);
+    vigil_pool_free(st->p_acct, *s);
+    *s = NULL;
+}
+
+/* Moves the account's spans to a block of cap (> n_spans) spans, or gives the block back
+ * when cap is 0 (no span held). False when out of memory (nothing changed). */
+static bool spans_resize(const struct tf_state *st, struct tf_acct *a, int cap)
+{
+    struct tf_span *b = NULL;
+    if (cap > 0) {
+        if (!(b = vigil_pool_alloc(span_pool(st, cap))))
+            return false;
+        if (a->n_spans > 0)
+            memcpy(b, a->spans, (size_t)a->n_spans * sizeof *b);
+    }
+    if (a->spans)
+        vigil_pool_free(span_pool(st, a->cap_spans), a->spans);
+    a->spans = b;
+    a->cap_spans = (uint8_t)cap;
+    return true;
 }
 
 /* The account's tf_hr, or NULL. */
@@ -995,7 +1061,14 @@ static void spend_book(struct tf_state *st, struct tf_acct *a, const char *accou
         .dur_ms = end - start >= (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)(end - start),
         .e4 = cost >= UINT32_MAX ? UINT32_MAX : (uint32_t)cost,
     };
-    if (a->n_spans < TF_SPEND_SPANS) {
+    /* The block is sized to what it holds: the small one for an ordinary account, the large
+     * one while more calls end within the hour. A block that cannot grow (no memory) counts
+     * as full: the call that ended first is then kept past it, as past the large one. */
+    if (a->n_spans == a->cap_spans && a->n_spans < TF_SPEND_SPANS)
+        (void)spans_resize(st, a, a->n_spans < TF_SPANS_SMALL ? TF_SPANS_SMALL : TF_SPEND_SPANS);
+    else if (a->cap_spans == TF_SPEND_SPANS && a->n_spans < TF_SPANS_SMALL)
+        (void)spans_resize(st, a, TF_SPANS_SMALL); /* no memory: it stays in the large one */
+    if (a->n_spans < a->cap_spans) {
         a->spans[a->n_spans++] = sp;
         return;
     }
@@ -1005,7 +1078,7 @@ static void spend_book(struct tf_state *st, struct tf_acct *a, const char *accou
             old = i;
     }
     struct tf_span out = sp;
-    if (sp.end_ms > a->spans[old].end_ms) {
+    if (a->n_spans > 0 && sp.end_ms > a->spans[old].end_ms) {
         out = a->spans[old];
         a->spans[old] = sp;
     }
@@ -1133,9 +1206,28 @@ static uint64_t seq_more_key(const char *account, uint64_t range)
     return tf_key(account) ^ (range * 0x9e3779b97f4a7c15ULL + 0x5e9ULL);
 }
 
+/* Notes ev's number in its range and judges the range. *lost: the range could not be
+ * followed (no memory for a new one; nothing else changed). */
 static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct vigil_event *ev,
-                    bool intl, struct vigil_emit *out)
+                    bool intl, struct vigil_emit *out, bool *lost)
 {
+    static const struct tf_seq none; /* what a range not allocated holds */
+    /* Ranges no event of the account can reach any more go back to the pool: the account's
+     * events come at most 60 s out of order (events.md), so every later one lies in a
+     * generation at most one before the newest, to which a range 4 or more generations older
+     * is stale. A stale range counts nothing: its numbers lie more than 10 minutes back and
+     * the event that finds it clears its bits; its key found again starts it afresh, with
+     * the same count a free range gets (1, below every level, which clears fired), and it is
+     * the first to be replaced, as a free one is. So giving it back changes no finding. */
+    int64_t g_newest = vigil_floor_div(a->last_ms, TF_SEQ_GEN_MS);
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        struct tf_seq *q = a->seq[i];
+        if (q && q->gen <= g_newest - TF_SEQ_GENS - 1) {
+            vigil_win_more_forget(st->more, seq_more_key(ev->account, q->key));
+            vigil_pool_free(st->p_seq, q);
+            a->seq[i] = NULL;
+        }
+    }
     uint64_t key;
     unsigned suffix;
     if (!seq_key(ev->to, &key, &suffix))
@@ -1144,9 +1236,10 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
     struct tf_seq *s = NULL;
     int victim = 0;
     for (int i = 0; i < TF_SEQ_SLOTS && !s; i++) {
-        struct tf_seq *c = &a->seq[i], *v = &a->seq[victim];
+        const struct tf_seq *c = a->seq[i] ? a->seq[i] : &none;
+        const struct tf_seq *v = a->seq[victim] ? a->seq[victim] : &none;
         if (c->key == key) {
-            s = c;
+            s = a->seq[i];
             break;
         }
         /* Replace a free or stale range first, then the one with fewest numbers, then the
@@ -1158,7 +1251,11 @@ static int seq_note(const struct tf_state *st, struct tf_acct *a, const struct v
             victim = i;
     }
     if (!s) {
-        s = &a->seq[victim];
+        if (!a->seq[victim] && !(a->seq[victim] = vigil_pool_alloc(st->p_seq))) {
+            *lost = true;
+            return 0;
+        }
+        s = a->seq[victim];
         if (s->key != 0)
             vigil_win_more_forget(st->more, seq_more_key(ev->account, s->key));
         memset(s, 0, sizeof *s);
@@ -1392,14 +1489,16 @@ static int tf_on_event(void *state, const struct vigil_event *ev, struct vigil_e
 
     /* Scanning first: its order names the rule a scan completes, even at night when the
      * lower velocity level is reached by the same call. */
+    bool lost = false;
     if (!nc.emergency) {
-        int rc = seq_note(st, a, ev, nc.international, out);
+        int rc = seq_note(st, a, ev, nc.international, out, &lost);
         if (rc != 0)
             return rc;
     }
-    if (ev->type == VIGIL_EV_CALL_START)
-        return on_start(st, a, ev, &nc, high_risk, out);
-    return on_end(st, a, ev, &nc, high_risk, out);
+    int rc = ev->type == VIGIL_EV_CALL_START ? on_start(st, a, ev, &nc, high_risk, out)
+                                             : on_end(st, a, ev, &nc, high_risk, out);
+    /* A range that could not be followed is an error for the caller, after the other rules. */
+    return rc != 0 ? rc : lost ? VIGIL_ERR_NOMEM : 0;
 }
 
 /* --- ticks -------------------------------------------------------------------------------- */
@@ -1556,11 +1655,14 @@ static void reap_accounts(struct tf_state *st, int64_t watermark, int64_t wm_hou
 {
     void **s;
     for (size_t it = 0; (s = vigil_recs_next(st->recs, st->s_acct, &it));) {
-        const struct tf_acct *a = *s;
+        struct tf_acct *a = *s;
         /* The spend window reaches back 65 minutes. */
         bool quiet = a->last_ms + TF_SPEND_SLOTS * TF_SPEND_SLOT_MS <= watermark;
-        if (!a->has_hr && !a->dirty && quiet && (int64_t)a->hour < wm_hour && acct_counters_zero(a))
+        if (!a->has_hr && !a->dirty && quiet && (int64_t)a->hour < wm_hour &&
+            acct_counters_zero(a)) {
+            acct_parts_free(st, *s);
             part_drop(st, st->s_acct, s);
+        }
     }
 }
 
@@ -1608,8 +1710,8 @@ static void acct_remove(struct tf_state *st, const char *account)
 static void forget_kept(struct tf_state *st, const char *account, const struct tf_acct *a)
 {
     for (int i = 0; a && i < TF_SEQ_SLOTS; i++) {
-        if (a->seq[i].key != 0)
-            vigil_win_more_forget(st->more, seq_more_key(account, a->seq[i].key));
+        if (a->seq[i] && a->seq[i]->key != 0)
+            vigil_win_more_forget(st->more, seq_more_key(account, a->seq[i]->key));
     }
     vigil_win_more_forget(st->spans, tf_key(account));
 }
@@ -1638,18 +1740,24 @@ enum {
 };
 
 struct tf_saved {
-    uint8_t mask; /* TF_SAVED_* */
-    struct tf_acct acct;
+    uint8_t mask;        /* TF_SAVED_* */
+    struct tf_acct acct; /* its pointers unused: the arrays are read into spans and seq */
+    struct tf_span spans[TF_SPEND_SPANS];
+    struct tf_seq seq[TF_SEQ_SLOTS];
     struct tf_hr hr;
     struct tf_hist hist;
 };
 
+/* The arrays are written whole as when they lay in the struct: spans past n_spans and ranges
+ * not allocated as zeros. */
 static void put_acct(struct vigil_state_writer *w, const struct tf_acct *a)
 {
+    static const struct tf_seq none;
     for (int i = 0; i < TF_SPEND_SPANS; i++) {
-        vigil_state_put_i64(w, a->spans[i].end_ms);
-        vigil_state_put_u32(w, a->spans[i].dur_ms);
-        vigil_state_put_u32(w, a->spans[i].e4);
+        struct tf_span sp = i < a->n_spans ? a->spans[i] : (struct tf_span){0};
+        vigil_state_put_i64(w, sp.end_ms);
+        vigil_state_put_u32(w, sp.dur_ms);
+        vigil_state_put_u32(w, sp.e4);
     }
     vigil_state_put_i64(w, a->last_ms);
     vigil_state_put_i64(w, a->spend_head);
@@ -1661,7 +1769,7 @@ static void put_acct(struct vigil_state_writer *w, const struct tf_acct *a)
     vigil_state_put_u32(w, a->secs_out);
     vigil_state_put_u32(w, a->spend_e4);
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        const struct tf_seq *q = &a->seq[i];
+        const struct tf_seq *q = a->seq[i] ? a->seq[i] : &none;
         vigil_state_put_u64(w, q->key);
         for (int g = 0; g < TF_SEQ_GENS; g++)
             vigil_state_put_u64(w, q->bits[g]);
@@ -1675,12 +1783,13 @@ static void put_acct(struct vigil_state_writer *w, const struct tf_acct *a)
     vigil_state_put_u8(w, a->n_spans);
 }
 
-static void get_acct(struct vigil_bytes_reader *r, struct tf_acct *a)
+static void get_acct(struct vigil_bytes_reader *r, struct tf_saved *s)
 {
+    struct tf_acct *a = &s->acct;
     for (int i = 0; i < TF_SPEND_SPANS; i++) {
-        a->spans[i].end_ms = vigil_state_get_i64(r);
-        a->spans[i].dur_ms = vigil_state_get_u32(r);
-        a->spans[i].e4 = vigil_state_get_u32(r);
+        s->spans[i].end_ms = vigil_state_get_i64(r);
+        s->spans[i].dur_ms = vigil_state_get_u32(r);
+        s->spans[i].e4 = vigil_state_get_u32(r);
     }
     a->last_ms = vigil_state_get_i64(r);
     a->spend_head = vigil_state_get_i64(r);
@@ -1692,7 +1801,7 @@ static void get_acct(struct vigil_bytes_reader *r, struct tf_acct *a)
     a->secs_out = vigil_state_get_u32(r);
     a->spend_e4 = vigil_state_get_u32(r);
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        struct tf_seq *q = &a->seq[i];
+        struct tf_seq *q = &s->seq[i];
         q->key = vigil_state_get_u64(r);
         for (int g = 0; g < TF_SEQ_GENS; g++)
             q->bits[g] = vigil_state_get_u64(r);
@@ -1833,18 +1942,19 @@ static bool saved_fired_ok(uint8_t fired)
 }
 
 /* has_hr, dirty, open_hr and profile are not checked: load sets them. */
-static bool saved_acct_ok(const struct tf_acct *a)
+static bool saved_acct_ok(const struct tf_saved *s)
 {
+    const struct tf_acct *a = &s->acct;
     if (!vigil_saved_time_ok(a->last_ms) || !vigil_saved_time_ok(a->spend_head) ||
         !saved_fired_ok(a->spend_fired) || a->n_spans > TF_SPEND_SPANS)
         return false;
     for (int i = 0; i < a->n_spans; i++) {
-        if (!vigil_saved_time_ok(a->spans[i].end_ms) ||
-            a->spans[i].end_ms < (int64_t)a->spans[i].dur_ms)
+        if (!vigil_saved_time_ok(s->spans[i].end_ms) ||
+            s->spans[i].end_ms < (int64_t)s->spans[i].dur_ms)
             return false;
     }
     for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-        const struct tf_seq *q = &a->seq[i];
+        const struct tf_seq *q = &s->seq[i];
         if (!vigil_saved_time_ok(q->gen) || !saved_fired_ok(q->fired) ||
             !vigil_win_tag_ok(q->sfx, TF_SEQ_EXACT, q->n_sfx, 999))
             return false;
@@ -1901,8 +2011,8 @@ static bool tf_read(struct tf_saved *s, const void *data, size_t len)
     if (r.bad)
         return false;
     if (s->mask & TF_SAVED_ACCT) {
-        get_acct(&r, &s->acct);
-        vigil_state_check(&r, saved_acct_ok(&s->acct));
+        get_acct(&r, s);
+        vigil_state_check(&r, saved_acct_ok(s));
     }
     if (s->mask & TF_SAVED_HR) {
         get_hr(&r, &s->hr);
@@ -1913,6 +2023,33 @@ static bool tf_read(struct tf_saved *s, const void *data, size_t len)
         vigil_state_check(&r, saved_hist_ok(&s->hist));
     }
     return vigil_state_read_end(&r) == 0;
+}
+
+/* Puts the arrays of a saved tf_acct in blocks of their own (s->acct's pointers), sized to
+ * what they hold; on failure none is left. */
+static int saved_parts_take(const struct tf_state *st, struct tf_saved *s)
+{
+    static const struct tf_seq none;
+    struct tf_acct *a = &s->acct;
+    if (a->n_spans > 0) {
+        int cap = a->n_spans <= TF_SPANS_SMALL ? TF_SPANS_SMALL : TF_SPEND_SPANS;
+        if (!(a->spans = vigil_pool_alloc(span_pool(st, cap))))
+            goto fail;
+        a->cap_spans = (uint8_t)cap;
+        memcpy(a->spans, s->spans, (size_t)a->n_spans * sizeof *a->spans);
+    }
+    for (int i = 0; i < TF_SEQ_SLOTS; i++) {
+        if (memcmp(&s->seq[i], &none, sizeof none) == 0)
+            continue; /* a free range */
+        if (!(a->seq[i] = vigil_pool_alloc(st->p_seq)))
+            goto fail;
+        memcpy(a->seq[i], &s->seq[i], sizeof s->seq[i]);
+    }
+    return 0;
+
+fail:
+    acct_parts_free(st, a);
+    return VIGIL_ERR_NOMEM;
 }
 
 /* The slots of the tables s fills, in TF_SAVED_* order (NULL for the others), and the
@@ -1965,10 +2102,14 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
     struct tf_saved s;
     if (!tf_read(&s, data, len))
         return VIGIL_ERR_INVALID;
+    if ((s.mask & TF_SAVED_ACCT) && saved_parts_take(st, &s) != 0)
+        return VIGIL_ERR_NOMEM;
     void *slot[3];
     int rc = tf_load_slots(st, account, s.mask, slot);
-    if (rc != 0)
+    if (rc != 0) {
+        acct_parts_free(st, &s.acct);
         return rc;
+    }
     /* Tables the saved state leaves out lose the account (without accts there is no hr). */
     if (!slot[0]) {
         forget_kept(st, account, part_find(st, st->s_acct, account));
@@ -1985,11 +2126,12 @@ static int tf_load(void *state, const char *account, const void *data, size_t le
         s.acct.profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
         /* What this state kept past the account's arrays goes (a fresh slot is all zeros). */
         forget_kept(st, account, slot[0]);
+        acct_parts_free(st, slot[0]); /* the saved arrays take their place */
         s.acct.home = ((struct tf_acct *)slot[0])->home;
         memcpy(slot[0], &s.acct, sizeof s.acct);
         /* A full range may have had more numbers than it holds: known again once old. */
         for (int i = 0; i < TF_SEQ_SLOTS; i++) {
-            const struct tf_seq *q = &s.acct.seq[i];
+            const struct tf_seq *q = &s.seq[i];
             if (q->key != 0)
                 vigil_win_more_tag_restore(st->more, seq_more_key(account, q->key), q->sfx,
                                            TF_SEQ_EXACT, q->n_sfx, st->seq_level[s.acct.profile],
@@ -2031,6 +2173,9 @@ static void tf_destroy(void *state)
     vigil_pool_destroy(st->p_acct);
     vigil_pool_destroy(st->p_hr);
     vigil_pool_destroy(st->p_hist);
+    vigil_pool_destroy(st->p_span_s);
+    vigil_pool_destroy(st->p_span_l);
+    vigil_pool_destroy(st->p_seq);
     vigil_win_more_destroy(st->more);
     vigil_win_more_destroy(st->spans);
     free(st);
@@ -2081,9 +2226,13 @@ static int tf_init(void **state, const struct vigil_detector_env *env)
     st->p_acct = vigil_pool_create(sizeof(struct tf_acct));
     st->p_hr = vigil_pool_create(sizeof(struct tf_hr));
     st->p_hist = vigil_pool_create(sizeof(struct tf_hist));
-    if (!st->recs || !st->more || !st->spans || !st->p_acct || !st->p_hr || !st->p_hist)
+    st->p_span_s = vigil_pool_create(TF_SPANS_SMALL * sizeof(struct tf_span));
+    st->p_span_l = vigil_pool_create(TF_SPEND_SPANS * sizeof(struct tf_span));
+    st->p_seq = vigil_pool_create(sizeof(struct tf_seq));
+    if (!st->recs || !st->more || !st->spans || !st->p_acct || !st->p_hr || !st->p_hist ||
+        !st->p_span_s || !st->p_span_l || !st->p_seq)
         goto fail;
-    st->s_acct = vigil_recs_declare_part(st->recs, part_fini, st->p_acct);
+    st->s_acct = vigil_recs_declare_part(st->recs, acct_fini, st);
     st->s_hr = vigil_recs_declare_part(st->recs, part_fini, st->p_hr);
     st->s_hist = vigil_recs_declare_part(st->recs, part_fini, st->p_hist);
     if (st->s_acct < 0 || st->s_hr < 0 || st->s_hist < 0) {

@@ -31,7 +31,8 @@
 #define CUBA "+535123456" /* start_n(.., i, .., CUBA) dials +535123456<i>000 */
 #define MAX_RECS 512
 
-/* --- fixture (tests/unit/detector_fixture.h) ---------------------------------------------------- */
+/* --- fixture (tests/unit/detector_fixture.h) ----------------------------------------------------
+ */
 
 static struct fx *new_fx(const char *const *sets)
 {
@@ -845,6 +846,42 @@ static void test_sequential_dialling_scan(void **state)
 
 /* A domestic scan: the order is suspend. Redialling one number, or nine numbers of a range,
  * or ten spread over more than 15 minutes, is no scan. */
+/* A range scanned, then left while others are dialled (its part given back once stale), then
+ * scanned again 30 minutes on: the second scan counts afresh (no number of the first within
+ * its 10 minutes), warns again at its 6th number and orders at its 10th, as the first would
+ * have. */
+static void test_sequential_dialling_range_again(void **state)
+{
+    struct fx *fx = *state;
+    const char *rule = "toll_fraud.sequential_dialling";
+    char id[16], to[32];
+    for (int k = 0; k < 9; k++) {
+        snprintf(id, sizeof id, "ra-%d", k);
+        snprintf(to, sizeof to, "+53512345%02d", 10 + k);
+        attempt(fx, "acc-again", id, id, T0 + (int64_t)k * 20000, to);
+    }
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule), 1);
+    for (int k = 0; k < 6; k++) {
+        snprintf(id, sizeof id, "rb-%d", k);
+        snprintf(to, sizeof to, "+4930%d1234567", k);
+        attempt(fx, "acc-again", id, id, T0 + 5 * MIN + (int64_t)k * 4 * MIN, to);
+    }
+    int64_t ts[10];
+    for (int k = 0; k < 10; k++) {
+        ts[k] = T0 + 30 * MIN + (int64_t)k * 20000;
+        snprintf(id, sizeof id, "rc-%d", k);
+        snprintf(to, sizeof to, "+53512345%02d", 50 + k);
+        attempt(fx, "acc-again", id, id, ts[k], to);
+        if (k == 8)
+            assert_int_equal(fx_count_kind(fx, VIGIL_OUT_ORDER, 0), 0);
+    }
+    const struct fx_rec *o = fx_find_rule(fx, VIGIL_OUT_ORDER, 0, rule);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), ts[9]);
+    assert_true(rec_evidence(o, "distinct_numbers_10m") == 10);
+    assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_WARNING, rule), 2);
+}
+
 static void test_sequential_dialling_domestic_and_not(void **state)
 {
     struct fx *fx = *state;
@@ -1891,6 +1928,39 @@ static void test_edge_spend_many_calls_exact(void **state)
     assert_int_equal(fx_count_rule(fx, VIGIL_OUT_ALERT, VIGIL_SEV_CRITICAL, SPEND), 1);
 }
 
+/* Round trip of an account holding ten ended calls (its spans grown past the small block)
+ * and four number ranges, warned at EUR 90: B, given the account by checkpoint, orders at
+ * the same call as C, which kept it all along, with the same spend; three hours later, with
+ * two calls only (the spans back in the small block), neither finds anything more. */
+static void test_checkpoint_round_trip_spans_grown(void **unused)
+{
+    (void)unused;
+    struct fx *a = new_fx(NULL), *b = new_fx(NULL), *c = new_fx(NULL);
+    struct fx *first[] = {a, c}, *second[] = {b, c};
+    for (int f = 0; f < 2; f++) {
+        for (int k = 1; k <= 10; k++)
+            spend_call(first[f], "acc-rtspan", k, T0 + k * 5 * MIN, 300, "9");
+    }
+    assert_null(fx_find_rule(a, VIGIL_OUT_ORDER, 0, SPEND));
+    size_t c_from = c->cap.n;
+    fx_move_account(a, b, "acc-rtspan");
+    for (int f = 0; f < 2; f++) {
+        for (int k = 11; k <= 13; k++)
+            spend_call(second[f], "acc-rtspan", k, T0 + k * 5 * MIN, 300, "9");
+        for (int k = 14; k <= 15; k++)
+            spend_call(second[f], "acc-rtspan", k, T0 + 3 * HOUR + k * 5 * MIN, 300, "9");
+    }
+    /* EUR 108 at the 12th call: the order and its critical alert. */
+    assert_int_equal(fx_assert_same_findings(b, 0, c, c_from), 2);
+    const struct fx_rec *o = fx_find_rule(b, VIGIL_OUT_ORDER, 0, SPEND);
+    assert_non_null(o);
+    assert_int_equal(rec_event_ts(o), T0 + 12 * 5 * MIN);
+    assert_true(rec_evidence(o, "spend_eur_1h") == 108);
+    fx_destroy(a);
+    fx_destroy(b);
+    fx_destroy(c);
+}
+
 #define SLOW "toll_fraud.slow_high_risk"
 
 /* Thirty high-risk attempts from a new account, the first and the last exactly 24 hours
@@ -2058,6 +2128,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_spend_domestic_suspends, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_spend_open_calls_at_tick, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequential_dialling_scan, setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_dialling_range_again, setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_sequential_dialling_domestic_and_not, setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_slow_attack_calls, setup, fx_teardown),
@@ -2072,6 +2143,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_family_abroad_left_alone, setup, fx_teardown),
         cmocka_unit_test(test_checkpoint_round_trip_events),
         cmocka_unit_test(test_checkpoint_round_trip_spend_at_tick),
+        cmocka_unit_test(test_checkpoint_round_trip_spans_grown),
         cmocka_unit_test(test_checkpoint_round_trip_slow_at_tick),
         cmocka_unit_test(test_checkpoint_load_rearms_expiry),
         cmocka_unit_test(test_checkpoint_load_replaces),
