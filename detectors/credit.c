@@ -41,9 +41,9 @@
  *
  * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
  * record); every account with outbound calls in the last 32 days or a call open has a struct
- * cr_acct, allocated at its first such event and freed when idle, 424 bytes: the ring of 32 daily spends (4 bytes
- * each), up to CR_OPEN_MAX (8) open calls with their start and rate (beyond, a call counts at
- * its end only), sums and marks.
+ * cr_acct, allocated at its first such event and freed when idle, 424 bytes: the ring of 32
+ * daily spends (4 bytes each), up to CR_OPEN_MAX (8) open calls with their start and rate
+ * (beyond, a call counts at its end only), sums and marks.
  *
  * Sweeps cost what can change, not what is held: a minute's sweep visits, in record order,
  * the accounts with an event since the last sweep or a call open (the slot's dirty list); an

@@ -199,9 +199,10 @@ static void test_open_call_dated_when_passed(void **state)
 }
 
 /* A sweep visits only what can change: with 3000 idle accounts held (each with one paid
- * call, the first 1000 with a limit: the fixture's table holds 1024), a tick publishes only the account with a call open (its spend grows every
- * minute) and orders it when that call passes the limit, until the UTC day ends: then every
- * account's spend_today_cents falls to 0, at that very tick. */
+ * call, the first 1000 with a limit: the fixture's table holds 1024), a tick publishes only
+ * the account with a call open (its spend grows every minute) and orders it when that call
+ * passes the limit, until the UTC day ends: then every account with a limit publishes its
+ * spend_today_cents, fallen to 0, at that very tick. */
 #define IDLE_ACCTS 3000
 #define IDLE_LIMITS 1000
 static void test_sweep_visits_due_accounts(void **state)
