@@ -42,7 +42,7 @@
  *
  * State per worker, in a pointer slot of the account records (acct_rec.h; 8 bytes of every
  * record), an account table (acct_table.h) and a pool:
- *   acct:    every account with an SMS in the last hour: struct bs_acct, 144 bytes,
+ *   acct:    every account with an SMS in the last hour: struct bs_acct, 152 bytes,
  *            allocated at its first SMS and freed once idle: per-minute rings of SMS,
  *            segments and busiest-number recipients, 5-minute slots for sms_1h, and the
  *            entry number of one of its senders.
@@ -216,6 +216,8 @@ struct bs_acct {
     int32_t due;      /* a minute <= the first at which a count leaves its rings (a roll to
                          it changes something), with an entry in the due heap; 0: none */
     void **home;      /* the account's slot in the records (the pointer to this struct) */
+    uint32_t epoch;   /* the state's rolling ticks counted when its head was last brought up
+                         to date (roll_min) */
 };
 
 #define BS_A_DIRTY 0x1 /* on the records' dirty list of s_acct */
@@ -272,6 +274,11 @@ struct bs_state {
     struct bs_visit *visit; /* scratch: the accounts due at a tick */
     size_t n_visit, cap_visit;
     bool due_lost, cand_lost;
+    /* A tick rolls what is due; the other accounts would only have moved their head_min to
+     * the tick's minute (nothing leaves their rings), which is done when they are next used:
+     * roll_epoch counts the ticks that rolled, roll_min is the latest one's minute. */
+    uint32_t roll_epoch;
+    int32_t roll_min;
 };
 
 static const struct vigil_config_key bs_keys[] = {
@@ -921,6 +928,23 @@ static bool grow(void **v, size_t *cap, size_t size)
     return true;
 }
 
+/* Brings a's head to where the ticks since it was last used would have moved it. */
+static void catch_up(const struct bs_state *st, struct bs_acct *a)
+{
+    if (a->epoch != st->roll_epoch) {
+        acct_roll(a, st->roll_min); /* nothing leaves: a would have been due */
+        a->epoch = st->roll_epoch;
+    }
+}
+
+/* a's head_min as catch_up would make it, without changing a. */
+static int32_t head_now(const struct bs_state *st, const struct bs_acct *a)
+{
+    if (a->epoch != st->roll_epoch && st->roll_min > a->head_min)
+        return st->roll_min;
+    return a->head_min;
+}
+
 /* A count of a's leaves its rings at minute d (0: none): a's due becomes d if that is
  * sooner, with a heap entry. */
 static void due_lower(struct bs_state *st, struct bs_acct *a, int32_t d)
@@ -1123,6 +1147,9 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (created) {
         a->head_min = m;
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+        a->epoch = st->roll_epoch;
+    } else {
+        catch_up(st, a);
     }
     acct_roll(a, m);
     int32_t due = 0; /* when the counts added here leave the rings */
@@ -1211,12 +1238,16 @@ static int roll_due(struct bs_state *st, int32_t m)
             struct bs_acct *a = *as;
             a->due = 0;
             bool changed = acct_roll(a, m);
+            a->epoch = st->roll_epoch + 1;
             due_lower(st, a, acct_due(a));
             if (changed && mark_dirty(st, a) != 0) {
                 st->due_lost = true;
                 return VIGIL_ERR_NOMEM;
             }
         }
+        st->roll_epoch++;
+        if (m > st->roll_min)
+            st->roll_min = m;
         return 0;
     }
     st->n_visit = 0;
@@ -1235,12 +1266,18 @@ static int roll_due(struct bs_state *st, int32_t m)
     for (size_t i = 0; i < st->n_visit; i++) {
         struct bs_acct *a = *st->visit[i].home;
         bool changed = acct_roll(a, m);
+        a->epoch = st->roll_epoch + 1;
         due_lower(st, a, acct_due(a));
         if (changed && mark_dirty(st, a) != 0) {
             st->due_lost = true;
             return VIGIL_ERR_NOMEM;
         }
     }
+    /* Only a minute later than every head it can reach moves them (the watermark's minutes
+     * rise; after a resweep a lower one moves nothing). */
+    st->roll_epoch++;
+    if (m > st->roll_min)
+        st->roll_min = m;
     return 0;
 }
 
@@ -1430,7 +1467,7 @@ static int bs_save(void *state, const char *account, struct vigil_bytes *out)
         return 0; /* nothing held: an account outlives its numbers */
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, BS_SAVE_VERSION);
-    vigil_state_put_i32(&w, a->head_min);
+    vigil_state_put_i32(&w, head_now(st, a));
     put_u16s(&w, a->sms, BS_SLOTS);
     put_u16s(&w, a->seg, BS_SLOTS);
     put_u16s(&w, a->rcpt, BS_SLOTS);
@@ -1786,6 +1823,7 @@ static int apply_saved(struct bs_state *st, const char *account, const void *dat
         return VIGIL_ERR_NOMEM;
     saved.home = as;
     *a = saved; /* no flags, no due */
+    a->epoch = st->roll_epoch;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
     due_lower(st, a, acct_due(a));
     if (mark_dirty(st, a) != 0)

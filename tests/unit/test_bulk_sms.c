@@ -552,6 +552,23 @@ static void test_sweep_visits_due_accounts(void **state)
     fx_destroy(fx);
 }
 
+/* An account the ticks left alone (nothing of it due) is where a walk of every account would
+ * have left it: an SMS 24 minutes behind the watermark (a lagging partition) is outside the
+ * account's 15 minutes, as it was before, and only its hour counts it. */
+static void test_sweep_skipped_account_is_current(void **state)
+{
+    struct fx *fx = *state;
+    sms_n(fx, "acc-lag", "g", 1, T0, FROM_A, 1, NULL);
+    for (int t = 1; t <= 64; t++)
+        fx_tick(fx, T0 + t * MIN); /* due at 16 (sms_15m) and 65 (sms_1h) only */
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-lag"), "sms_15m"), 0);
+    sms_n(fx, "acc-lag", "g", 2, T0 + 40 * MIN, FROM_A, 2, NULL);
+    fx_tick(fx, T0 + 64 * MIN + 30 * SEC);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-lag");
+    assert_int_equal(fx_counter(c, "sms_15m"), 0);
+    assert_int_equal(fx_counter(c, "sms_1h"), 2);
+}
+
 /* An idle number is dropped at on_tick and starts again from nothing: two bursts of 200
  * 20 minutes apart are no rate finding. */
 static void test_idle_number_forgotten(void **state)
@@ -1315,6 +1332,7 @@ int main(void)
         cmocka_unit_test(test_checkpoint_forget),
         cmocka_unit_test(test_checkpoint_in_place_changes_nothing),
         cmocka_unit_test(test_sweep_visits_due_accounts),
+        cmocka_unit_test_setup_teardown(test_sweep_skipped_account_is_current, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
