@@ -238,6 +238,24 @@ static void test_sweep_visits_due_accounts(void **state)
     fx_destroy(fx);
 }
 
+/* An account the sweeps left alone counts as judged at each of them, as when every account
+ * was visited: a call that started 10 minutes behind the watermark and passed the limit
+ * before the last sweep is dated at its end, not searched back past that sweep. */
+static void test_sweep_skipped_account_judged(void **state)
+{
+    struct fx *fx = *state;
+    set_limit(fx, "acc-lag", 100, D0);
+    paid_call(fx, "acc-lag", T0 - HOUR, 20.0);
+    for (int t = -59; t <= 30; t++)
+        fx_tick(fx, T0 + t * MIN);
+    fx_feed_call(fx, "call_start", "out", "acc-lag", "s-l", "c-l", T0 + 20 * MIN,
+                 "+31201234567", SAT, "");
+    fx_feed_call(fx, "call_end", "out", "acc-lag", "e-l", "c-l", T0 + 31 * MIN, "+31201234567",
+                 SAT, ",\"duration\":660");
+    assert_int_equal(orders_of(fx, VIGIL_ACT_SUSPEND), 1);
+    assert_int_equal(order_event_ts(last_order(fx)), T0 + 31 * MIN);
+}
+
 /* Billing lowers the limit while vigil runs: the next tick orders, even within the same
  * minute of watermark; a raised limit and a new period re-arm. */
 static void test_billing_changes_limit(void **state)
@@ -497,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_interim_on_critical_can_be_turned_off),
         cmocka_unit_test(test_table_and_format),
         cmocka_unit_test(test_sweep_visits_due_accounts),
+        cmocka_unit_test_setup_teardown(test_sweep_skipped_account_judged, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
