@@ -42,7 +42,7 @@
  *
  * State per worker, in a pointer slot of the account records (acct_rec.h; 8 bytes of every
  * record), an account table (acct_table.h) and a pool:
- *   acct:    every account with an SMS in the last hour: struct bs_acct, 144 bytes,
+ *   acct:    every account with an SMS in the last hour: struct bs_acct, 152 bytes,
  *            allocated at its first SMS and freed once idle: per-minute rings of SMS,
  *            segments and busiest-number recipients, 5-minute slots for sms_1h, and the
  *            entry number of one of its senders.
@@ -67,6 +67,16 @@
  * their pool entry; accounts are dropped once every counter reads 0 (published once) and
  * none of their numbers is left. The watermark is the whole stream's: a partition lagging it
  * by more than 15 minutes of event time would see its numbers start again from nothing.
+ *   due:     a min-heap of (minute, account) with, per account, a minute no later than the
+ *            first at which one of its counts leaves its rings (struct bs_acct.due: a
+ *            count of minute x leaves the 16-minute rings at x + 16, one of 5-minute slot
+ *            y leaves sms5 at (y + 13) x 5), and a list of the accounts that may have
+ *            become removable (published, or their last number dropped) since the last
+ *            moving tick: a tick rolls and judges only those, in record order, so that
+ *            its cost is what is due, not what is held, and what it marks, publishes and
+ *            frees comes out as a walk of every account would have. Stale heap entries
+ *            (the account gone, or its due moved) are skipped when they come up. 16 bytes
+ *            per entry, about one per account.
  *
  * Bounds and their error:
  * - Recipients are kept as 64-bit hashes (two recipients of one number colliding among the
@@ -201,9 +211,32 @@ struct bs_acct {
     uint16_t rcpt[BS_SLOTS];   /* highest distinct-recipient count of a number, per minute */
     uint16_t sms5[BS_H_SLOTS]; /* SMS per 5 minutes, slots up to head_min / 5 */
     uint8_t profile;
-    bool dirty;       /* on the records' dirty list of s_acct */
+    uint8_t flags;    /* BS_A_DIRTY, BS_A_CAND */
     uint32_t sender1; /* entry number + 1 of one of its senders (the ring); 0: none */
+    int32_t due;      /* a minute <= the first at which a count leaves its rings (a roll to
+                         it changes something), with an entry in the due heap; 0: none */
     void **home;      /* the account's slot in the records (the pointer to this struct) */
+    uint32_t epoch;   /* the state's rolling ticks counted when its head was last brought up
+                         to date (roll_min) */
+};
+
+#define BS_A_DIRTY 0x1 /* on the records' dirty list of s_acct */
+#define BS_A_CAND 0x2  /* in the state's list of accounts to check for removal */
+
+/* An entry of the due heap: an account (by its slot in the records) whose rings must be
+ * rolled at the tick that reaches minute `min`. Entries are not removed when the account's
+ * due changes or it goes: one whose min is not its account's due any more is skipped. */
+struct bs_due {
+    int32_t min;
+    void **home;
+};
+
+/* An account to visit at a tick, with its record number: visits go in record order, the
+ * order of a walk of every account (vigil_recs_next), so that what they mark dirty and free
+ * comes out in the same order as that walk's. */
+struct bs_visit {
+    size_t num;
+    void **home;
 };
 
 struct bs_state {
@@ -230,6 +263,22 @@ struct bs_state {
     struct vigil_pool *p_acct;        /* the struct bs_acct parts */
     struct vigil_acct_table *senders; /* struct bs_sender */
     int64_t wm_min;              /* minute of the last tick's watermark */
+    /* The ticks visit only what is due: a min-heap of due minutes (struct bs_acct.due), and
+     * the accounts that may have become removable (published, or their last number
+     * dropped) since the last removal pass. due_lost / cand_lost: an entry could not be
+     * added (out of memory), so the next moving tick walks every account as it used to. */
+    struct bs_due *due;
+    size_t n_due, cap_due;
+    struct bs_visit *cand;
+    size_t n_cand, cap_cand;
+    struct bs_visit *visit; /* scratch: the accounts due at a tick */
+    size_t n_visit, cap_visit;
+    bool due_lost, cand_lost;
+    /* A tick rolls what is due; the other accounts would only have moved their head_min to
+     * the tick's minute (nothing leaves their rings), which is done when they are next used:
+     * roll_epoch counts the ticks that rolled, roll_min is the latest one's minute. */
+    uint32_t roll_epoch;
+    int32_t roll_min;
 };
 
 static const struct vigil_config_key bs_keys[] = {
@@ -836,12 +885,133 @@ static bool acct_zero(const struct bs_acct *a)
 
 static int mark_dirty(struct bs_state *st, struct bs_acct *a)
 {
-    if (a->dirty)
+    if (a->flags & BS_A_DIRTY)
         return 0;
     if (vigil_recs_mark(st->recs, st->s_acct, a->home) != 0)
         return VIGIL_ERR_NOMEM;
-    a->dirty = true;
+    a->flags |= BS_A_DIRTY;
     return 0;
+}
+
+/* The first minute at which a roll changes a's rings (a non-zero count leaves), or 0 when
+ * they are all zero: a count of minute x leaves the 16-minute rings at x + 16, one of
+ * 5-minute slot y leaves sms5 at (y + 13) x 5. */
+static int32_t acct_due(const struct bs_acct *a)
+{
+    int32_t due = 0, h = a->head_min;
+    for (int32_t x = h - BS_WIN_MIN; x <= h; x++) {
+        unsigned k = slot(x);
+        if (a->sms[k] | a->seg[k] | a->rcpt[k]) {
+            due = x + BS_SLOTS;
+            break;
+        }
+    }
+    int32_t h5 = h / BS_H_MIN;
+    for (int32_t y = h5 - (BS_H_SLOTS - 1); y <= h5; y++) {
+        if (a->sms5[y % BS_H_SLOTS]) {
+            int32_t d = (y + BS_H_SLOTS) * BS_H_MIN;
+            due = due == 0 || d < due ? d : due;
+            break;
+        }
+    }
+    return due;
+}
+
+static bool grow(void **v, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 256;
+    void *p = realloc(*v, n * size);
+    if (!p)
+        return false;
+    *v = p;
+    *cap = n;
+    return true;
+}
+
+/* Brings a's head to where the ticks since it was last used would have moved it. */
+static void catch_up(const struct bs_state *st, struct bs_acct *a)
+{
+    if (a->epoch != st->roll_epoch) {
+        acct_roll(a, st->roll_min); /* nothing leaves: a would have been due */
+        a->epoch = st->roll_epoch;
+    }
+}
+
+/* a's head_min as catch_up would make it, without changing a. */
+static int32_t head_now(const struct bs_state *st, const struct bs_acct *a)
+{
+    if (a->epoch != st->roll_epoch && st->roll_min > a->head_min)
+        return st->roll_min;
+    return a->head_min;
+}
+
+/* A count of a's leaves its rings at minute d (0: none): a's due becomes d if that is
+ * sooner, with a heap entry. */
+static void due_lower(struct bs_state *st, struct bs_acct *a, int32_t d)
+{
+    if (d == 0 || (a->due != 0 && a->due <= d))
+        return;
+    if (st->n_due == st->cap_due && !grow((void **)&st->due, &st->cap_due, sizeof *st->due)) {
+        st->due_lost = true;
+        return;
+    }
+    size_t i = st->n_due++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (st->due[p].min <= d)
+            break;
+        st->due[i] = st->due[p];
+        i = p;
+    }
+    st->due[i] = (struct bs_due){d, a->home};
+    a->due = d;
+}
+
+/* Takes the soonest entry off the due heap (not empty). */
+static struct bs_due due_pop(struct bs_state *st)
+{
+    struct bs_due top = st->due[0], last = st->due[--st->n_due];
+    size_t i = 0, n = st->n_due;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && st->due[c + 1].min < st->due[c].min)
+            c++;
+        if (st->due[c].min >= last.min)
+            break;
+        st->due[i] = st->due[c];
+        i = c;
+    }
+    if (n > 0)
+        st->due[i] = last;
+    return top;
+}
+
+static bool visit_add(struct bs_state *st, struct bs_visit **v, size_t *n, size_t *cap,
+                      void **home)
+{
+    if (*n == *cap && !grow((void **)v, cap, sizeof **v))
+        return false;
+    (*v)[(*n)++] = (struct bs_visit){vigil_recs_number(st->recs, st->s_acct, home), home};
+    return true;
+}
+
+static int cmp_visit(const void *x, const void *y)
+{
+    size_t a = ((const struct bs_visit *)x)->num, b = ((const struct bs_visit *)y)->num;
+    return (a > b) - (a < b);
+}
+
+/* a may be removable at the next removal pass. */
+static void cand_add(struct bs_state *st, struct bs_acct *a)
+{
+    if (a->flags & BS_A_CAND)
+        return;
+    if (visit_add(st, &st->cand, &st->n_cand, &st->cap_cand, a->home))
+        a->flags |= BS_A_CAND;
+    else
+        st->cand_lost = true;
 }
 
 /* --- each account's ring of senders -------------------------------------------------------- */
@@ -977,16 +1147,24 @@ static int bs_on_event(void *state, const struct vigil_event *ev, struct vigil_e
     if (created) {
         a->head_min = m;
         a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, ev->account);
+        a->epoch = st->roll_epoch;
+    } else {
+        catch_up(st, a);
     }
     acct_roll(a, m);
+    int32_t due = 0; /* when the counts added here leave the rings */
     if (m >= a->head_min - BS_WIN_MIN) {
         a->sms[slot(m)] = sat16(a->sms[slot(m)] + 1u);
         a->seg[slot(m)] = sat16(a->seg[slot(m)] + (uint32_t)(ev->segments > 0 ? ev->segments : 1));
+        due = m + BS_SLOTS;
     }
     if (m / BS_H_MIN >= a->head_min / BS_H_MIN - (BS_H_SLOTS - 1)) {
         uint16_t *c = &a->sms5[(m / BS_H_MIN) % BS_H_SLOTS];
         *c = sat16(*c + 1u);
+        int32_t d5 = (m / BS_H_MIN + BS_H_SLOTS) * BS_H_MIN;
+        due = due == 0 || d5 < due ? d5 : due;
     }
+    due_lower(st, a, due);
     if (mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
 
@@ -1039,11 +1217,98 @@ static int publish(struct bs_state *st, struct vigil_emit *out)
         rc = vigil_emit_counters(out, account, BS_NAME, c, sizeof c / sizeof c[0], st->ttl_s);
         if (rc != 0)
             break;
-        a->dirty = false;
+        a->flags &= (uint8_t)~BS_A_DIRTY;
+        cand_add(st, a);
     }
     /* After a sink failure the rest stays listed for the next tick. */
     vigil_recs_dirty_consume(st->recs, st->s_acct, done);
     return rc;
+}
+
+/* Rolls every account whose due minute the watermark's minute m reached (only they change),
+ * in record order, marking those whose counts changed; after a lost heap entry, every
+ * account, and the heap is built again. */
+static int roll_due(struct bs_state *st, int32_t m)
+{
+    if (st->due_lost) {
+        st->due_lost = false;
+        st->n_due = 0;
+        void **as;
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
+            struct bs_acct *a = *as;
+            a->due = 0;
+            bool changed = acct_roll(a, m);
+            a->epoch = st->roll_epoch + 1;
+            due_lower(st, a, acct_due(a));
+            if (changed && mark_dirty(st, a) != 0) {
+                st->due_lost = true;
+                return VIGIL_ERR_NOMEM;
+            }
+        }
+        st->roll_epoch++;
+        if (m > st->roll_min)
+            st->roll_min = m;
+        return 0;
+    }
+    st->n_visit = 0;
+    while (st->n_due > 0 && st->due[0].min <= m) {
+        struct bs_due e = due_pop(st);
+        struct bs_acct *a = *e.home;
+        if (!a || a->due != e.min)
+            continue; /* gone, or its due moved: a later entry stands for it */
+        if (!visit_add(st, &st->visit, &st->n_visit, &st->cap_visit, e.home)) {
+            st->due_lost = true; /* the next tick walks them all */
+            return VIGIL_ERR_NOMEM;
+        }
+        a->due = 0;
+    }
+    qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+    for (size_t i = 0; i < st->n_visit; i++) {
+        struct bs_acct *a = *st->visit[i].home;
+        bool changed = acct_roll(a, m);
+        a->epoch = st->roll_epoch + 1;
+        due_lower(st, a, acct_due(a));
+        if (changed && mark_dirty(st, a) != 0) {
+            st->due_lost = true;
+            return VIGIL_ERR_NOMEM;
+        }
+    }
+    /* Only a minute later than every head it can reach moves them (the watermark's minutes
+     * rise; after a resweep a lower one moves nothing). */
+    st->roll_epoch++;
+    if (m > st->roll_min)
+        st->roll_min = m;
+    return 0;
+}
+
+/* Frees the accounts left with nothing: every counter zero (and published) and no number.
+ * Only the candidates can be (published or their last number dropped since the last pass),
+ * visited in record order; every account when a candidate was lost. */
+static void remove_idle(struct bs_state *st)
+{
+    if (st->cand_lost) {
+        st->cand_lost = false;
+        void **as;
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
+            /* An account outlives its numbers: they point to it. */
+            struct bs_acct *a = *as;
+            a->flags &= (uint8_t)~BS_A_CAND;
+            if (!(a->flags & BS_A_DIRTY) && acct_zero(a) && a->sender1 == 0)
+                acct_remove(st, a);
+        }
+        st->n_cand = 0;
+        return;
+    }
+    qsort(st->cand, st->n_cand, sizeof *st->cand, cmp_visit);
+    for (size_t i = 0; i < st->n_cand; i++) {
+        struct bs_acct *a = *st->cand[i].home;
+        if (!a)
+            continue; /* gone meanwhile (forget) */
+        a->flags &= (uint8_t)~BS_A_CAND;
+        if (!(a->flags & BS_A_DIRTY) && acct_zero(a) && a->sender1 == 0)
+            acct_remove(st, a);
+    }
+    st->n_cand = 0;
 }
 
 static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
@@ -1056,16 +1321,17 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
         /* Windows slide with the watermark: counters that changed are published (down to
          * zero), numbers with nothing left in their window are forgotten. */
         int32_t m = wm_min > INT32_MAX ? INT32_MAX : (int32_t)wm_min;
-        void **as;
-        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
-            struct bs_acct *a = *as;
-            if (acct_roll(a, m) && mark_dirty(st, a) != 0)
-                return VIGIL_ERR_NOMEM;
-        }
+        int rc = roll_due(st, m);
+        if (rc != 0)
+            return rc;
         for (size_t i = vigil_acct_table_count(st->senders); i-- > 0;) {
             const struct bs_sender *s = sender_at(st, (uint32_t)i);
-            if ((int64_t)s->head_min < wm_min - BS_WIN_MIN)
+            if ((int64_t)s->head_min < wm_min - BS_WIN_MIN) {
+                struct bs_acct *a = s->acct;
                 sender_remove(st, (uint32_t)i);
+                if (a->sender1 == 0)
+                    cand_add(st, a);
+            }
         }
     }
     if (moved)
@@ -1074,13 +1340,7 @@ static int bs_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     if (rc != 0)
         return rc; /* a later tick publishes what is left */
     if (moved) {
-        void **as;
-        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
-            /* An account outlives its numbers: they point to it. */
-            struct bs_acct *a = *as;
-            if (!a->dirty && acct_zero(a) && a->sender1 == 0)
-                acct_remove(st, a);
-        }
+        remove_idle(st);
         st->wm_min = wm_min;
     }
     return 0;
@@ -1207,7 +1467,7 @@ static int bs_save(void *state, const char *account, struct vigil_bytes *out)
         return 0; /* nothing held: an account outlives its numbers */
     struct vigil_state_writer w;
     vigil_state_write_begin(&w, out, BS_SAVE_VERSION);
-    vigil_state_put_i32(&w, a->head_min);
+    vigil_state_put_i32(&w, head_now(st, a));
     put_u16s(&w, a->sms, BS_SLOTS);
     put_u16s(&w, a->seg, BS_SLOTS);
     put_u16s(&w, a->rcpt, BS_SLOTS);
@@ -1562,8 +1822,10 @@ static int apply_saved(struct bs_state *st, const char *account, const void *dat
     if (!a)
         return VIGIL_ERR_NOMEM;
     saved.home = as;
-    *a = saved;
+    *a = saved; /* no flags, no due */
+    a->epoch = st->roll_epoch;
     a->profile = (uint8_t)vigil_profiles_lookup(st->profiles, account);
+    due_lower(st, a, acct_due(a));
     if (mark_dirty(st, a) != 0)
         return VIGIL_ERR_NOMEM;
     /* Sender inserts may move sender entries, never a: it stays valid. */
@@ -1626,6 +1888,9 @@ static void bs_destroy(void *state)
     vigil_pool_destroy(st->p_acct);
     vigil_acct_table_destroy(st->senders);
     vigil_win_more_destroy(st->more);
+    free(st->due);
+    free(st->cand);
+    free(st->visit);
     free(st->pool);
     free(st->scratch);
     free(st);

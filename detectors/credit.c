@@ -41,9 +41,18 @@
  *
  * State per worker: a pointer slot in the account records (acct_rec.h; 8 bytes of every
  * record); every account with outbound calls in the last 32 days or a call open has a struct
- * cr_acct, allocated at its first such event and freed when idle, 320 bytes: the ring of 32 daily spends (4 bytes
- * each), up to CR_OPEN_MAX (8) open calls with their start and rate (beyond, a call counts at
- * its end only), sums and marks.
+ * cr_acct, allocated at its first such event and freed when idle, 424 bytes: the ring of 32
+ * daily spends (4 bytes each), up to CR_OPEN_MAX (8) open calls with their start and rate
+ * (beyond, a call counts at its end only), sums and marks.
+ *
+ * Sweeps cost what can change, not what is held: a minute's sweep visits, in record order,
+ * the accounts with an event since the last sweep or a call open (the slot's dirty list); an
+ * account with neither would be judged on the same spend, limit and day as at its last visit,
+ * to the same result, so only its judgement time moves, and that is brought up to date when
+ * the account is next used (struct cr_acct.epoch). Every account is visited when the UTC day
+ * of the watermark changes (spend today), when billing changed the limits table, and after a
+ * load. Accounts go at the sweep whose watermark is 32 days past their latest event: a
+ * min-heap of those times (16 bytes an entry, about one per account).
  *
  * Checkpoints (detector.h), in the shared encoding (state_codec.h): the version byte
  * (CR_SAVE_VERSION), the sums, times and days, the day ring, the fired bits and the open calls
@@ -104,9 +113,27 @@ struct cr_acct {
     int32_t interim_day;    /* UTC day of the last interim invoice asked; INT32_MIN: none */
     uint32_t day[CR_DAYS];  /* spend per UTC day, 1/10000 EUR (saturating) */
     struct cr_open open[CR_OPEN_MAX];
+    int64_t gone_ms;        /* when it may go (last_ms + 32 days, or sooner), with an
+                               entry in the state's heap */
+    uint32_t epoch;         /* the state's sweeps counted when it was last brought up to date */
     uint8_t n_open;
     uint8_t fired; /* CR_FIRED_* of credit.limit */
     bool published;
+};
+
+/* An entry of the heap of accounts that may go: when, and the account's slot. Entries are not
+ * removed when an account goes or its time moves: one whose time is not its account's
+ * gone_ms any more is skipped. */
+struct cr_gone {
+    int64_t ms;
+    void **home;
+};
+
+/* An account a sweep visits, with its record number: visits go in record order, as a walk of
+ * every account (vigil_recs_next) would make them. */
+struct cr_visit {
+    size_t num;
+    void **home;
 };
 
 struct cr_state {
@@ -123,6 +150,20 @@ struct cr_state {
     struct vigil_pool *pool; /* the struct cr_acct parts */
     int64_t wm_min;                 /* minute of the last sweep's watermark */
     uint64_t version;               /* the limits table's version at the last sweep */
+    /* A sweep visits only the accounts that can change: those with an event since the last
+     * sweep or a call open (the slot's dirty list), all of them after a new UTC day, a
+     * billing change or a load (full), and the heap's accounts whose time to go came. An
+     * account a sweep left alone is brought up to date (judged_ms) when next used: epoch
+     * counts the sweeps done, swept_ms is the latest one's watermark. */
+    bool full;
+    bool gone_lost;  /* a heap entry could not be added: the next sweep walks them all */
+    uint32_t epoch;
+    int64_t swept_ms;
+    int32_t swept_day;
+    struct cr_gone *gone;
+    size_t n_gone, cap_gone;
+    struct cr_visit *visit;
+    size_t n_visit, cap_visit;
 };
 
 static const struct vigil_config_key cr_keys[] = {
@@ -388,6 +429,91 @@ static int check_interim(const struct cr_state *st, struct cr_acct *a, const cha
     return vigil_emit_finding(out, &f);
 }
 
+/* --- what a sweep visits --------------------------------------------------------------------- */
+
+static bool grow(void **v, size_t *cap, size_t size)
+{
+    size_t n = *cap ? *cap * 2 : 256;
+    void *p = realloc(*v, n * size);
+    if (!p)
+        return false;
+    *v = p;
+    *cap = n;
+    return true;
+}
+
+/* The judgement time the sweeps since a was last brought up to date would have left it: each
+ * judged it at its latest event or the watermark, whichever is later, and changed nothing
+ * else of an account with no event and no call open (they only visit the others). */
+static int64_t judged_now(const struct cr_state *st, const struct cr_acct *a)
+{
+    if (a->epoch == st->epoch)
+        return a->judged_ms;
+    int64_t j = a->last_ms > st->swept_ms ? a->last_ms : st->swept_ms;
+    return j > a->judged_ms ? j : a->judged_ms;
+}
+
+static void catch_up(const struct cr_state *st, struct cr_acct *a)
+{
+    a->judged_ms = judged_now(st, a);
+    a->epoch = st->epoch;
+}
+
+/* a may go at `ms`: an entry in the heap. */
+static void gone_push(struct cr_state *st, struct cr_acct *a, void **home, int64_t ms)
+{
+    if (st->n_gone == st->cap_gone && !grow((void **)&st->gone, &st->cap_gone, sizeof *st->gone)) {
+        st->gone_lost = true;
+        return;
+    }
+    size_t i = st->n_gone++;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (st->gone[p].ms <= ms)
+            break;
+        st->gone[i] = st->gone[p];
+        i = p;
+    }
+    st->gone[i] = (struct cr_gone){ms, home};
+    a->gone_ms = ms;
+}
+
+static struct cr_gone gone_pop(struct cr_state *st)
+{
+    struct cr_gone top = st->gone[0], last = st->gone[--st->n_gone];
+    size_t i = 0, n = st->n_gone;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && st->gone[c + 1].ms < st->gone[c].ms)
+            c++;
+        if (st->gone[c].ms >= last.ms)
+            break;
+        st->gone[i] = st->gone[c];
+        i = c;
+    }
+    if (n > 0)
+        st->gone[i] = last;
+    return top;
+}
+
+static bool visit_add(struct cr_state *st, void **home)
+{
+    if (st->n_visit == st->cap_visit &&
+        !grow((void **)&st->visit, &st->cap_visit, sizeof *st->visit))
+        return false;
+    st->visit[st->n_visit++] =
+        (struct cr_visit){vigil_recs_number(st->recs, st->slot, home), home};
+    return true;
+}
+
+static int cmp_visit(const void *x, const void *y)
+{
+    size_t a = ((const struct cr_visit *)x)->num, b = ((const struct cr_visit *)y)->num;
+    return (a > b) - (a < b);
+}
+
 /* --- events --------------------------------------------------------------------------------- */
 
 /* The part of slot s (a pointer to struct cr_acct), zeroed and allocated when `fresh`; NULL
@@ -409,12 +535,15 @@ static void acct_fini(void *ctx, void *slot)
     *s = NULL;
 }
 
+/* ev's account's part, brought up to date and listed for the next sweep. */
 static struct cr_acct *acct_get(struct cr_state *st, const struct vigil_event *ev)
 {
     bool created;
     void **as = vigil_recs_slot(st->recs, st->slot, ev, &created);
     struct cr_acct *a = as ? acct_take(st, as, created) : NULL;
-    if (a && created) {
+    if (!a)
+        return NULL;
+    if (created) {
         a->booked_ms = INT64_MIN;
         a->period_ms = INT64_MIN;
         a->judged_ms = INT64_MIN;
@@ -422,7 +551,13 @@ static struct cr_acct *acct_get(struct cr_state *st, const struct vigil_event *e
         a->first_day = a->cur_day;
         a->interim_day = INT32_MIN;
         a->last_ms = ev->ts_ms;
+        a->epoch = st->epoch;
+        gone_push(st, a, as, a->last_ms + CR_DAYS * CR_DAY_MS);
+    } else {
+        catch_up(st, a);
     }
+    if (vigil_recs_mark(st->recs, st->slot, as) != 0)
+        st->full = true; /* not listed: the next sweep visits every account */
     return a;
 }
 
@@ -502,31 +637,113 @@ static int publish_one(const struct cr_state *st, struct cr_acct *a, const char 
     return 0;
 }
 
-static int sweep(struct cr_state *st, int64_t wm, struct vigil_emit *out)
+/* Judges and publishes one account at the watermark wm. */
+static int visit(struct cr_state *st, void **as, int64_t wm, struct vigil_emit *out)
 {
+    const char *account = vigil_recs_account(st->recs, st->slot, as);
+    struct cr_acct *a = *as;
+    catch_up(st, a);
+    expire_open(a, wm);
+    /* Judged at the watermark, or at the account's own latest event if that is later. */
+    int64_t now = a->last_ms > wm ? a->last_ms : wm;
+    int rc = check_limit(st, a, account, now, true, out);
+    rc = rc ? rc : check_interim(st, a, account, now, true, out);
+    if (rc == 0 && now > a->judged_ms)
+        a->judged_ms = now;
+    a->epoch = st->epoch + 1; /* up to date with this sweep once it is done */
+    return rc ? rc : publish_one(st, a, account, now, out);
+}
+
+/* Frees the accounts with nothing left in the day ring and nothing open, in record order:
+ * those whose time in the heap came (every account after a lost entry). */
+static void remove_idle(struct cr_state *st, int64_t wm)
+{
+    int64_t cut = wm - CR_DAYS * CR_DAY_MS;
     void **as;
-    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
-        const char *account = vigil_recs_account(st->recs, st->slot, as);
-        struct cr_acct *a = *as;
-        expire_open(a, wm);
-        /* Judged at the watermark, or at the account's own latest event if that is later. */
-        int64_t now = a->last_ms > wm ? a->last_ms : wm;
-        int rc = check_limit(st, a, account, now, true, out);
-        rc = rc ? rc : check_interim(st, a, account, now, true, out);
-        if (rc == 0 && now > a->judged_ms)
-            a->judged_ms = now;
-        rc = rc ? rc : publish_one(st, a, account, now, out);
-        if (rc != 0)
-            return rc;
+    if (st->gone_lost) {
+        st->gone_lost = false;
+        st->n_gone = 0;
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
+            struct cr_acct *a = *as;
+            if (a->n_open == 0 && a->last_ms <= cut) {
+                vigil_pool_free(st->pool, a);
+                vigil_recs_release(st->recs, st->slot, as);
+            } else {
+                gone_push(st, a, as, a->last_ms + CR_DAYS * CR_DAY_MS);
+            }
+        }
+        return;
     }
-    for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
-        /* Nothing of it is left in the day ring, and nothing open. */
+    st->n_visit = 0;
+    while (st->n_gone > 0 && st->gone[0].ms <= wm) {
+        struct cr_gone e = gone_pop(st);
+        struct cr_acct *a = *e.home;
+        if (!a || a->gone_ms != e.ms)
+            continue; /* gone already, or a later entry stands for it */
+        if (!visit_add(st, e.home)) {
+            gone_push(st, a, e.home, e.ms); /* never fails: the entry just left */
+            st->gone_lost = true;
+            return;
+        }
+        a->gone_ms = INT64_MIN;
+    }
+    qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+    for (size_t i = 0; i < st->n_visit; i++) {
+        as = st->visit[i].home;
         struct cr_acct *a = *as;
-        if (a->n_open == 0 && a->last_ms <= wm - CR_DAYS * CR_DAY_MS) {
+        if (a->n_open == 0 && a->last_ms <= cut) {
             vigil_pool_free(st->pool, a);
             vigil_recs_release(st->recs, st->slot, as);
+        } else {
+            /* A call open: asked again in a minute (while open it is visited anyway). */
+            int64_t at = a->n_open ? wm + CR_MIN_MS : a->last_ms + CR_DAYS * CR_DAY_MS;
+            gone_push(st, a, as, at);
         }
     }
+}
+
+static int sweep(struct cr_state *st, int64_t wm, bool full, struct vigil_emit *out)
+{
+    void **as;
+    st->n_visit = 0;
+    if (full) {
+        for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
+            int rc = visit(st, as, wm, out);
+            if (rc != 0)
+                return rc;
+        }
+    } else {
+        size_t n = vigil_recs_dirty_count(st->recs, st->slot);
+        for (size_t i = 0; i < n; i++) {
+            if (!visit_add(st, vigil_recs_dirty_at(st->recs, st->slot, i))) {
+                st->full = true; /* the next tick visits every account */
+                return VIGIL_ERR_NOMEM;
+            }
+        }
+        qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+        for (size_t i = 0; i < st->n_visit; i++) {
+            int rc = visit(st, st->visit[i].home, wm, out);
+            if (rc != 0)
+                return rc; /* the list stays: the next tick visits it again */
+        }
+    }
+    vigil_recs_dirty_consume(st->recs, st->slot, vigil_recs_dirty_count(st->recs, st->slot));
+    /* Calls still open: their spend grows, so the next sweep visits them again. Only a
+     * visited account can have one (an event or a load listed it). */
+    size_t it = 0, i = 0;
+    for (;;) {
+        as = full ? vigil_recs_next(st->recs, st->slot, &it)
+                  : (i < st->n_visit ? st->visit[i++].home : NULL);
+        if (!as)
+            break;
+        const struct cr_acct *a = *as;
+        if (a->n_open > 0 && vigil_recs_mark(st->recs, st->slot, as) != 0)
+            st->full = true;
+    }
+    st->epoch++;
+    st->swept_ms = wm > st->swept_ms ? wm : st->swept_ms;
+    st->swept_day = day_of(wm);
+    remove_idle(st, wm);
     return 0;
 }
 
@@ -539,9 +756,16 @@ static int cr_on_tick(void *state, int64_t watermark_ms, struct vigil_emit *out)
     uint64_t version = vigil_credit_version(st->credit);
     if (wm_min <= st->wm_min && version == st->version)
         return 0;
-    int rc = sweep(st, watermark_ms, out);
-    if (rc != 0)
+    /* A new UTC day changes every account's spend today; new limits or period starts
+     * change any account's judgement. */
+    bool full = st->full || version != st->version || st->wm_min == INT64_MIN ||
+                day_of(watermark_ms) != st->swept_day;
+    st->full = false;
+    int rc = sweep(st, watermark_ms, full, out);
+    if (rc != 0) {
+        st->full = st->full || full;
         return rc; /* the next tick sweeps again */
+    }
     if (wm_min > st->wm_min)
         st->wm_min = wm_min;
     st->version = version;
@@ -564,7 +788,7 @@ static int cr_save(void *state, const char *account, struct vigil_bytes *out)
     vigil_state_put_i64(&w, a->period_ms);
     vigil_state_put_i64(&w, a->period_e4);
     vigil_state_put_i64(&w, a->limit_cents);
-    vigil_state_put_i64(&w, a->judged_ms);
+    vigil_state_put_i64(&w, judged_now(st, a));
     vigil_state_put_i32(&w, a->cur_day);
     vigil_state_put_i32(&w, a->first_day);
     vigil_state_put_i32(&w, a->interim_day);
@@ -641,6 +865,10 @@ static int cr_load(void *state, const char *account, const void *data, size_t le
         return VIGIL_ERR_NOMEM;
     *a = c;
     a->published = false;
+    a->epoch = st->epoch;
+    gone_push(st, a, as, a->last_ms + CR_DAYS * CR_DAY_MS);
+    if (vigil_recs_mark(st->recs, st->slot, as) != 0)
+        st->full = true;
     return 0;
 }
 
@@ -655,6 +883,7 @@ static void cr_resweep(void *state)
 {
     struct cr_state *st = state;
     st->wm_min = INT64_MIN;
+    st->full = true;
 }
 
 static void cr_destroy(void *state)
@@ -664,6 +893,8 @@ static void cr_destroy(void *state)
         return;
     vigil_recs_destroy(st->own_recs);
     vigil_pool_destroy(st->pool);
+    free(st->gone);
+    free(st->visit);
     free(st);
 }
 
@@ -684,6 +915,8 @@ static int cr_init(void **state, const struct vigil_detector_env *env)
     st->history_days = vigil_config_int(cfg, "credit.interim_history_days");
     st->ttl_s = vigil_config_int(cfg, "redis.counter_ttl_s");
     st->wm_min = INT64_MIN;
+    st->swept_ms = INT64_MIN;
+    st->full = true;
     st->version = vigil_credit_version(st->credit);
     st->recs = env->recs ? env->recs : (st->own_recs = vigil_recs_create(64));
     st->pool = vigil_pool_create(sizeof(struct cr_acct));

@@ -401,6 +401,11 @@ const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void 
     return hdr_of(r, slot, s)->key;
 }
 
+size_t vigil_recs_number(const struct vigil_recs *r, int slot, const void *s)
+{
+    return rec_num(r, hdr_of(r, slot, s));
+}
+
 void *vigil_recs_sibling(struct vigil_recs *r, int slot, const void *s, int other, bool *fresh)
 {
     return take(hdr_of(r, slot, s), &r->parts[other], other, fresh);

@@ -103,6 +103,9 @@ void *vigil_recs_find(const struct vigil_recs *r, int slot, const char *account)
 
 /* The account id of the record holding slot pointer s. */
 const char *vigil_recs_account(const struct vigil_recs *r, int slot, const void *s);
+/* The record number of the record holding slot pointer s (the order vigil_recs_next walks):
+ * a detector that visits only some records sorts them by it to visit them in that order. */
+size_t vigil_recs_number(const struct vigil_recs *r, int slot, const void *s);
 
 /* Slot `other` of the record holding slot pointer s (of `slot`, in use): sibling takes it
  * into use (*fresh as for vigil_recs_slot; never fails: the record is there), sibling_find

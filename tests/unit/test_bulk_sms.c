@@ -505,6 +505,70 @@ static void test_counters_slide_and_idle(void **state)
     assert_int_equal(fx_counter(c, "sms_1h"), 1);
 }
 
+/* The ticks visit only the accounts whose counts leave a window at that minute: with 3000
+ * idle accounts held (one SMS each at minute 0) and one more that sent at minutes 7 and 10,
+ * every tick publishes exactly the accounts due then (sms_15m at minutes 16, 23 and 26,
+ * sms_1h at 65, when the idle ones are forgotten, 70 and 75) and nothing in between. */
+#define IDLE_ACCTS 3000
+static void test_sweep_visits_due_accounts(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_create("bulk_sms", NULL, 4 * IDLE_ACCTS, T0 + DAY);
+    char acct[32];
+    for (int i = 0; i < IDLE_ACCTS; i++) {
+        snprintf(acct, sizeof acct, "acc-idle-%d", i);
+        sms_n(fx, acct, "z", i, T0 + (i % 50) * SEC, FROM_A, 1 + i % 7, NULL);
+    }
+    size_t seen = 0;
+    for (int t = 1; t <= 75; t++) {
+        if (t == 8 || t == 11)
+            sms_n(fx, "acc-late", "l", t, T0 + (t - 1) * MIN + 30 * SEC, FROM_B, t, NULL);
+        fx_tick(fx, T0 + t * MIN);
+        size_t now = fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0), want = 0;
+        if (t == 1)
+            want = IDLE_ACCTS; /* the first tick publishes all of them */
+        else if (t == 16 || t == 65)
+            want = IDLE_ACCTS;
+        else if (t == 8 || t == 11 || t == 23 || t == 26 || t == 70 || t == 75)
+            want = 1;
+        if (now - seen != want)
+            fail_msg("tick at minute %d: %zu counter records, want %zu", t, now - seen, want);
+        seen = now;
+        const struct fx_rec *c = fx_last_counters(fx, "acc-late");
+        if (t == 23 || t == 26) {
+            assert_int_equal(fx_counter(c, "sms_15m"), t == 23 ? 1 : 0);
+            assert_int_equal(fx_counter(c, "sms_1h"), 2);
+        }
+        if (t == 70)
+            assert_int_equal(fx_counter(c, "sms_1h"), 1);
+    }
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-late"), "sms_1h"), 0);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-idle-2999"), "sms_1h"), 0);
+    /* Forgotten: a new SMS counts from nothing. */
+    sms_n(fx, "acc-idle-7", "n", 1, T0 + 76 * MIN, FROM_A, 1, NULL);
+    fx_tick(fx, T0 + 76 * MIN);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-idle-7"), "sms_1h"), 1);
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-idle-7"), "sms_15m"), 1);
+    fx_destroy(fx);
+}
+
+/* An account the ticks left alone (nothing of it due) is where a walk of every account would
+ * have left it: an SMS 24 minutes behind the watermark (a lagging partition) is outside the
+ * account's 15 minutes, as it was before, and only its hour counts it. */
+static void test_sweep_skipped_account_is_current(void **state)
+{
+    struct fx *fx = *state;
+    sms_n(fx, "acc-lag", "g", 1, T0, FROM_A, 1, NULL);
+    for (int t = 1; t <= 64; t++)
+        fx_tick(fx, T0 + t * MIN); /* due at 16 (sms_15m) and 65 (sms_1h) only */
+    assert_int_equal(fx_counter(fx_last_counters(fx, "acc-lag"), "sms_15m"), 0);
+    sms_n(fx, "acc-lag", "g", 2, T0 + 40 * MIN, FROM_A, 2, NULL);
+    fx_tick(fx, T0 + 64 * MIN + 30 * SEC);
+    const struct fx_rec *c = fx_last_counters(fx, "acc-lag");
+    assert_int_equal(fx_counter(c, "sms_15m"), 0);
+    assert_int_equal(fx_counter(c, "sms_1h"), 2);
+}
+
 /* An idle number is dropped at on_tick and starts again from nothing: two bursts of 200
  * 20 minutes apart are no rate finding. */
 static void test_idle_number_forgotten(void **state)
@@ -1267,6 +1331,8 @@ int main(void)
         cmocka_unit_test(test_checkpoint_config_change_and_flips),
         cmocka_unit_test(test_checkpoint_forget),
         cmocka_unit_test(test_checkpoint_in_place_changes_nothing),
+        cmocka_unit_test(test_sweep_visits_due_accounts),
+        cmocka_unit_test_setup_teardown(test_sweep_skipped_account_is_current, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -198,6 +198,64 @@ static void test_open_call_dated_when_passed(void **state)
     assert_true(ets >= T0 + 10 * MIN && ets <= T0 + 10 * MIN + 1000);
 }
 
+/* A sweep visits only what can change: with 3000 idle accounts held (each with one paid
+ * call, the first 1000 with a limit: the fixture's table holds 1024), a tick publishes only
+ * the account with a call open (its spend grows every minute) and orders it when that call
+ * passes the limit, until the UTC day ends: then every account with a limit publishes its
+ * spend_today_cents, fallen to 0, at that very tick. */
+#define IDLE_ACCTS 3000
+#define IDLE_LIMITS 1000
+static void test_sweep_visits_due_accounts(void **state)
+{
+    (void)state;
+    struct fx *fx = fx_create(DETECTOR, NULL, 4 * IDLE_ACCTS, T0 + 40 * DAY);
+    int64_t start = D0 + 23 * HOUR + 30 * MIN;
+    char acct[32];
+    for (int i = 0; i < IDLE_ACCTS; i++) {
+        snprintf(acct, sizeof acct, "acc-idle-%d", i);
+        if (i < IDLE_LIMITS)
+            set_limit(fx, acct, 1000, D0);
+        paid_call(fx, acct, start - 10 * MIN, 10.0);
+    }
+    set_limit(fx, "acc-open", 100, D0);
+    fx_feed_call(fx, "call_start", "out", "acc-open", "s-o", "c-o", start, "+31201234567", SAT,
+                 "");
+    size_t seen = 0;
+    for (int t = 1; t <= 40; t++) {
+        fx_tick(fx, start + t * MIN);
+        size_t now = fx_count_kind(fx, VIGIL_OUT_COUNTERS, 0);
+        size_t want = t == 1 || t == 30 ? IDLE_LIMITS + 1 : 1; /* 30: a new UTC day */
+        if (now - seen != want)
+            fail_msg("tick at minute %d: %zu counter records, want %zu", t, now - seen, want);
+        seen = now;
+        assert_int_equal(fx_latest(fx, "acc-open", "spend_period_cents"), t * 1000);
+        assert_int_equal(orders_of(fx, VIGIL_ACT_SUSPEND), t < 10 ? 0 : 1);
+    }
+    assert_int_equal(order_event_ts(last_order(fx)), start + 10 * MIN);
+    assert_int_equal(fx_latest(fx, "acc-idle-999", "spend_today_cents"), 0);
+    assert_int_equal(fx_latest(fx, "acc-idle-999", "spend_period_cents"), 1000);
+    assert_int_equal(fx_latest(fx, "acc-open", "spend_today_cents"), 10 * 1000);
+    fx_destroy(fx);
+}
+
+/* An account the sweeps left alone counts as judged at each of them, as when every account
+ * was visited: a call that started 10 minutes behind the watermark and passed the limit
+ * before the last sweep is dated at its end, not searched back past that sweep. */
+static void test_sweep_skipped_account_judged(void **state)
+{
+    struct fx *fx = *state;
+    set_limit(fx, "acc-lag", 100, D0);
+    paid_call(fx, "acc-lag", T0 - HOUR, 20.0);
+    for (int t = -59; t <= 30; t++)
+        fx_tick(fx, T0 + t * MIN);
+    fx_feed_call(fx, "call_start", "out", "acc-lag", "s-l", "c-l", T0 + 20 * MIN,
+                 "+31201234567", SAT, "");
+    fx_feed_call(fx, "call_end", "out", "acc-lag", "e-l", "c-l", T0 + 31 * MIN, "+31201234567",
+                 SAT, ",\"duration\":660");
+    assert_int_equal(orders_of(fx, VIGIL_ACT_SUSPEND), 1);
+    assert_int_equal(order_event_ts(last_order(fx)), T0 + 31 * MIN);
+}
+
 /* Billing lowers the limit while vigil runs: the next tick orders, even within the same
  * minute of watermark; a raised limit and a new period re-arm. */
 static void test_billing_changes_limit(void **state)
@@ -456,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_interim_on_critical_finding),
         cmocka_unit_test(test_interim_on_critical_can_be_turned_off),
         cmocka_unit_test(test_table_and_format),
+        cmocka_unit_test(test_sweep_visits_due_accounts),
+        cmocka_unit_test_setup_teardown(test_sweep_skipped_account_judged, setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
