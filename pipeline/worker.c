@@ -1485,8 +1485,12 @@ static void tick_and_report(struct vigil_worker *w, bool final)
     run_ticks(w, clock, final && w->eng.behind);
     /* With checkpoints, progress is reported only with one (every checkpoint_interval_ms):
      * an offset may never run ahead of the state saved with it. A busy account is then saved
-     * once per interval instead of once per tick. */
-    if (w->checkpoint && !final && w->n_touched < PARTITIONS_TOUCHED_MAX &&
+     * once per interval instead of once per tick. Eviction waits for a checkpoint (an evicted
+     * account's state must be in Redis), so once the accounts held pass vigild.max_accounts
+     * by half, the checkpoint comes at this tick: how far memory overshoots the cap must not
+     * depend on how many new accounts a worker gets through in one interval. */
+    bool over_cap = vigil_acct_table_count(w->accts) > w->max_accounts + w->max_accounts / 2;
+    if (w->checkpoint && !final && !over_cap && w->n_touched < PARTITIONS_TOUCHED_MAX &&
         now - w->last_checkpoint_ms < w->checkpoint_interval_ms)
         goto stats;
     w->last_checkpoint_ms = now;
