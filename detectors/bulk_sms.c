@@ -1262,7 +1262,8 @@ static int roll_due(struct bs_state *st, int32_t m)
         }
         a->due = 0;
     }
-    qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+    if (st->n_visit > 1) /* qsort's array may not be NULL, which an empty list's is */
+        qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
     for (size_t i = 0; i < st->n_visit; i++) {
         struct bs_acct *a = *st->visit[i].home;
         bool changed = acct_roll(a, m);
@@ -1299,7 +1300,8 @@ static void remove_idle(struct bs_state *st)
         st->n_cand = 0;
         return;
     }
-    qsort(st->cand, st->n_cand, sizeof *st->cand, cmp_visit);
+    if (st->n_cand > 1) /* qsort's array may not be NULL, which an empty list's is */
+        qsort(st->cand, st->n_cand, sizeof *st->cand, cmp_visit);
     for (size_t i = 0; i < st->n_cand; i++) {
         struct bs_acct *a = *st->cand[i].home;
         if (!a)

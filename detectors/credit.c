@@ -687,7 +687,8 @@ static void remove_idle(struct cr_state *st, int64_t wm)
         }
         a->gone_ms = INT64_MIN;
     }
-    qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+    if (st->n_visit > 1) /* qsort's array may not be NULL, which an empty list's is */
+        qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
     for (size_t i = 0; i < st->n_visit; i++) {
         as = st->visit[i].home;
         struct cr_acct *a = *as;
@@ -720,7 +721,8 @@ static int sweep(struct cr_state *st, int64_t wm, bool full, struct vigil_emit *
                 return VIGIL_ERR_NOMEM;
             }
         }
-        qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
+        if (st->n_visit > 1) /* qsort's array may not be NULL, which an empty list's is */
+            qsort(st->visit, st->n_visit, sizeof *st->visit, cmp_visit);
         for (size_t i = 0; i < st->n_visit; i++) {
             int rc = visit(st, st->visit[i].home, wm, out);
             if (rc != 0)
