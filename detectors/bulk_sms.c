@@ -117,6 +117,7 @@
 #include "vigil/acct_rec.h"
 #include "vigil/acct_table.h"
 #include "vigil/detector.h"
+#include "vigil/due_heap.h"
 #include "vigil/privacy.h"
 #include "vigil/profile.h"
 #include "vigil/state_codec.h"
@@ -223,14 +224,6 @@ struct bs_acct {
 #define BS_A_DIRTY 0x1 /* on the records' dirty list of s_acct */
 #define BS_A_CAND 0x2  /* in the state's list of accounts to check for removal */
 
-/* An entry of the due heap: an account (by its slot in the records) whose rings must be
- * rolled at the tick that reaches minute `min`. Entries are not removed when the account's
- * due changes or it goes: one whose min is not its account's due any more is skipped. */
-struct bs_due {
-    int32_t min;
-    void **home;
-};
-
 /* An account to visit at a tick, with its record number: visits go in record order, the
  * order of a walk of every account (vigil_recs_next), so that what they mark dirty and free
  * comes out in the same order as that walk's. */
@@ -267,8 +260,11 @@ struct bs_state {
      * the accounts that may have become removable (published, or their last number
      * dropped) since the last removal pass. due_lost / cand_lost: an entry could not be
      * added (out of memory), so the next moving tick walks every account as it used to. */
-    struct bs_due *due;
-    size_t n_due, cap_due;
+    /* The due heap: (minute, the account's slot in the records) for accounts whose rings must
+     * be rolled at the tick that reaches that minute. Entries are not removed when the
+     * account's due changes or it goes: one whose minute is not its account's due any more is
+     * skipped. */
+    struct vigil_due_heap due;
     struct bs_visit *cand;
     size_t n_cand, cap_cand;
     struct bs_visit *visit; /* scratch: the accounts due at a tick */
@@ -951,41 +947,11 @@ static void due_lower(struct bs_state *st, struct bs_acct *a, int32_t d)
 {
     if (d == 0 || (a->due != 0 && a->due <= d))
         return;
-    if (st->n_due == st->cap_due && !grow((void **)&st->due, &st->cap_due, sizeof *st->due)) {
+    if (vigil_due_push(&st->due, d, a->home) != 0) {
         st->due_lost = true;
         return;
     }
-    size_t i = st->n_due++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (st->due[p].min <= d)
-            break;
-        st->due[i] = st->due[p];
-        i = p;
-    }
-    st->due[i] = (struct bs_due){d, a->home};
     a->due = d;
-}
-
-/* Takes the soonest entry off the due heap (not empty). */
-static struct bs_due due_pop(struct bs_state *st)
-{
-    struct bs_due top = st->due[0], last = st->due[--st->n_due];
-    size_t i = 0, n = st->n_due;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && st->due[c + 1].min < st->due[c].min)
-            c++;
-        if (st->due[c].min >= last.min)
-            break;
-        st->due[i] = st->due[c];
-        i = c;
-    }
-    if (n > 0)
-        st->due[i] = last;
-    return top;
 }
 
 static bool visit_add(struct bs_state *st, struct bs_visit **v, size_t *n, size_t *cap,
@@ -1232,7 +1198,7 @@ static int roll_due(struct bs_state *st, int32_t m)
 {
     if (st->due_lost) {
         st->due_lost = false;
-        st->n_due = 0;
+        st->due.n = 0;
         void **as;
         for (size_t it = 0; (as = vigil_recs_next(st->recs, st->s_acct, &it));) {
             struct bs_acct *a = *as;
@@ -1251,12 +1217,13 @@ static int roll_due(struct bs_state *st, int32_t m)
         return 0;
     }
     st->n_visit = 0;
-    while (st->n_due > 0 && st->due[0].min <= m) {
-        struct bs_due e = due_pop(st);
-        struct bs_acct *a = *e.home;
-        if (!a || a->due != e.min)
+    while (vigil_due_ready(&st->due, m)) {
+        struct vigil_due e = vigil_due_pop(&st->due);
+        void **home = e.item;
+        struct bs_acct *a = *home;
+        if (!a || a->due != e.at)
             continue; /* gone, or its due moved: a later entry stands for it */
-        if (!visit_add(st, &st->visit, &st->n_visit, &st->cap_visit, e.home)) {
+        if (!visit_add(st, &st->visit, &st->n_visit, &st->cap_visit, home)) {
             st->due_lost = true; /* the next tick walks them all */
             return VIGIL_ERR_NOMEM;
         }
@@ -1890,7 +1857,7 @@ static void bs_destroy(void *state)
     vigil_pool_destroy(st->p_acct);
     vigil_acct_table_destroy(st->senders);
     vigil_win_more_destroy(st->more);
-    free(st->due);
+    vigil_due_fini(&st->due);
     free(st->cand);
     free(st->visit);
     free(st->pool);

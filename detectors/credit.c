@@ -73,6 +73,7 @@
 #include "vigil/acct_table.h"
 #include "vigil/credit.h"
 #include "vigil/detector.h"
+#include "vigil/due_heap.h"
 #include "vigil/episode.h"
 #include "vigil/numplan.h"
 #include "vigil/open_calls.h"
@@ -121,14 +122,6 @@ struct cr_acct {
     bool published;
 };
 
-/* An entry of the heap of accounts that may go: when, and the account's slot. Entries are not
- * removed when an account goes or its time moves: one whose time is not its account's
- * gone_ms any more is skipped. */
-struct cr_gone {
-    int64_t ms;
-    void **home;
-};
-
 /* An account a sweep visits, with its record number: visits go in record order, as a walk of
  * every account (vigil_recs_next) would make them. */
 struct cr_visit {
@@ -160,8 +153,10 @@ struct cr_state {
     uint32_t epoch;
     int64_t swept_ms;
     int32_t swept_day;
-    struct cr_gone *gone;
-    size_t n_gone, cap_gone;
+    /* The heap of accounts that may go: (when, the account's slot in the records). Entries
+     * are not removed when an account goes or its time moves: one whose time is not its
+     * account's gone_ms any more is skipped. */
+    struct vigil_due_heap gone;
     struct cr_visit *visit;
     size_t n_visit, cap_visit;
 };
@@ -462,40 +457,11 @@ static void catch_up(const struct cr_state *st, struct cr_acct *a)
 /* a may go at `ms`: an entry in the heap. */
 static void gone_push(struct cr_state *st, struct cr_acct *a, void **home, int64_t ms)
 {
-    if (st->n_gone == st->cap_gone && !grow((void **)&st->gone, &st->cap_gone, sizeof *st->gone)) {
+    if (vigil_due_push(&st->gone, ms, home) != 0) {
         st->gone_lost = true;
         return;
     }
-    size_t i = st->n_gone++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (st->gone[p].ms <= ms)
-            break;
-        st->gone[i] = st->gone[p];
-        i = p;
-    }
-    st->gone[i] = (struct cr_gone){ms, home};
     a->gone_ms = ms;
-}
-
-static struct cr_gone gone_pop(struct cr_state *st)
-{
-    struct cr_gone top = st->gone[0], last = st->gone[--st->n_gone];
-    size_t i = 0, n = st->n_gone;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n)
-            break;
-        if (c + 1 < n && st->gone[c + 1].ms < st->gone[c].ms)
-            c++;
-        if (st->gone[c].ms >= last.ms)
-            break;
-        st->gone[i] = st->gone[c];
-        i = c;
-    }
-    if (n > 0)
-        st->gone[i] = last;
-    return top;
 }
 
 static bool visit_add(struct cr_state *st, void **home)
@@ -662,7 +628,7 @@ static void remove_idle(struct cr_state *st, int64_t wm)
     void **as;
     if (st->gone_lost) {
         st->gone_lost = false;
-        st->n_gone = 0;
+        st->gone.n = 0;
         for (size_t it = 0; (as = vigil_recs_next(st->recs, st->slot, &it));) {
             struct cr_acct *a = *as;
             if (a->n_open == 0 && a->last_ms <= cut) {
@@ -675,13 +641,14 @@ static void remove_idle(struct cr_state *st, int64_t wm)
         return;
     }
     st->n_visit = 0;
-    while (st->n_gone > 0 && st->gone[0].ms <= wm) {
-        struct cr_gone e = gone_pop(st);
-        struct cr_acct *a = *e.home;
-        if (!a || a->gone_ms != e.ms)
+    while (vigil_due_ready(&st->gone, wm)) {
+        struct vigil_due e = vigil_due_pop(&st->gone);
+        void **home = e.item;
+        struct cr_acct *a = *home;
+        if (!a || a->gone_ms != e.at)
             continue; /* gone already, or a later entry stands for it */
-        if (!visit_add(st, e.home)) {
-            gone_push(st, a, e.home, e.ms); /* never fails: the entry just left */
+        if (!visit_add(st, home)) {
+            gone_push(st, a, home, e.at); /* never fails: the entry just left */
             st->gone_lost = true;
             return;
         }
@@ -895,7 +862,7 @@ static void cr_destroy(void *state)
         return;
     vigil_recs_destroy(st->own_recs);
     vigil_pool_destroy(st->pool);
-    free(st->gone);
+    vigil_due_fini(&st->gone);
     free(st->visit);
     free(st);
 }
