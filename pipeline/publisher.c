@@ -376,11 +376,13 @@ static void release_delivered(struct vigil_publisher *p)
            vigil_kafka_out_status(p->env.kout, a->seq) == 0) {
         int rc = a->m.kind == VIGIL_MSG_ORDER  ? queue_order(p, &a->m)
                  : a->m.kind == VIGIL_MSG_FLAG ? queue_flag(p, &a->m)
+                 : a->m.kind == VIGIL_MSG_LIFT ? queue_lift(p, &a->m)
                                                : queue_alert(p, &a->m);
         if (rc != 0)
             vigil_log_error("cannot queue the Redis write of %s for account %s: %s",
                             a->m.kind == VIGIL_MSG_ORDER  ? "an order"
                             : a->m.kind == VIGIL_MSG_FLAG ? "flagged numbers"
+                            : a->m.kind == VIGIL_MSG_LIFT ? "a lift"
                                                           : "an alert",
                             a->m.account, vigil_status_str(rc));
         p->after_head = a->next;
@@ -640,6 +642,7 @@ static const struct vigil_out_msg *held_alert(struct vigil_publisher *p, size_t 
     if (m->data_len < 2 || m->data[m->data_len - 1] != '}' ||
         m->data_len - 1 + sizeof add - 1 > sizeof a->data)
         return NULL;
+    a->kind = VIGIL_MSG_ALERT; /* its Redis write, once delivered, is an alert's */
     memcpy(a->account, m->account, sizeof a->account);
     memcpy(a->detector, m->detector, sizeof a->detector);
     memcpy(a->data, m->data, m->data_len - 1);
@@ -745,7 +748,9 @@ static int take(struct vigil_publisher *p, size_t worker, const struct vigil_out
         }
         break;
     case VIGIL_MSG_LIFT:
-        rc = queue_lift(p, m);
+        /* After every block key still waiting for its order's delivery: a lift never
+         * overtakes the order it lifts. */
+        rc = p->after_head ? after_kafka(p, m) : queue_lift(p, m);
         break;
     case VIGIL_MSG_TICK_END:
         p->in_tick[worker] = false;
